@@ -1,0 +1,128 @@
+"""Bearer tokens: only a fresh token from a trusted issuer, for this audience, passes."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.conftest import PATIENT_INS
+from vault.auth import TokenVerifier, key_id, mint_token
+from vault.domain.model import Actor, ActorKind
+from vault.errors import UnauthenticatedError
+
+ISSUER_KEY = Ed25519PrivateKey.generate()
+VERIFIER = TokenVerifier.from_keys([ISSUER_KEY.public_key()], "dossier-vault-dev")
+
+
+def token(**overrides: object) -> str:
+    claims: dict[str, object] = {
+        "iss": "dossier-vault-dev",
+        "aud": "dossier-vault",
+        "sub": PATIENT_INS,
+        "kind": "patient",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(
+        claims, ISSUER_KEY, algorithm="EdDSA", headers={"kid": key_id(ISSUER_KEY.public_key())}
+    )
+
+
+def test_a_valid_patient_token_names_the_patient() -> None:
+    assert VERIFIER.verify(token()) == Actor(ActorKind.PATIENT, PATIENT_INS)
+
+
+def test_a_professional_token_carries_profession_and_specialty() -> None:
+    minted = mint_token(
+        ISSUER_KEY,
+        kind=ActorKind.PROFESSIONAL,
+        subject="10003500005",
+        ttl_seconds=60,
+        profession="10",
+        specialty="SM04",
+    )
+    assert VERIFIER.verify(minted) == Actor(ActorKind.PROFESSIONAL, "10003500005", "10", "SM04")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": int(time.time()) - 120},
+        {"aud": "another-service"},
+        {"iss": "someone-else"},
+        {"kind": "superuser"},
+        {"sub": "184127645108947"},  # a patient INS with a wrong key
+        {"exp": None},
+        {"sub": None},
+        {"profession": 10},
+    ],
+    ids=[
+        "expired",
+        "audience",
+        "issuer",
+        "unknown-kind",
+        "malformed-ins",
+        "no-exp",
+        "no-sub",
+        "profession-not-text",
+    ],
+)
+def test_tokens_with_bad_claims_are_unauthenticated(overrides: dict[str, object]) -> None:
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(token(**overrides))
+
+
+def test_token_signed_by_an_untrusted_key_is_unauthenticated() -> None:
+    forged = mint_token(
+        Ed25519PrivateKey.generate(), kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=60
+    )
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(forged)
+
+
+def test_token_claiming_a_trusted_kid_but_signed_otherwise_is_unauthenticated() -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged = jwt.encode(
+        {"sub": PATIENT_INS},
+        other,
+        algorithm="ES256",
+        headers={"kid": key_id(ISSUER_KEY.public_key())},
+    )
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(forged)
+
+
+def test_unsigned_token_is_unauthenticated() -> None:
+    unsigned = jwt.encode(
+        {"sub": PATIENT_INS},
+        "",
+        algorithm="none",
+        headers={"kid": key_id(ISSUER_KEY.public_key())},
+    )
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(unsigned)
+
+
+def test_es256_issuers_are_supported() -> None:
+    issuer = ec.generate_private_key(ec.SECP256R1())
+    verifier = TokenVerifier.from_keys([issuer.public_key()], "hospital-idp")
+    signed = jwt.encode(
+        {
+            "iss": "hospital-idp",
+            "aud": "dossier-vault",
+            "sub": PATIENT_INS,
+            "kind": "patient",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
+        issuer,
+        algorithm="ES256",
+        headers={"kid": key_id(issuer.public_key())},
+    )
+    assert verifier.verify(signed).kind is ActorKind.PATIENT

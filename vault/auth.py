@@ -1,0 +1,170 @@
+"""Signed actor assertions: verifying the bearer tokens every call carries, and minting
+development ones.
+
+A token is a JWT signed with EdDSA (Ed25519) or ES256 by a configured issuer key. Claims:
+`iss`, `aud`, `sub` (the actor's id: an INS for patients, an RPPS number for
+professionals), `kind` (an `ActorKind`), optional `profession` and `specialty` codes,
+`iat` and `exp`. Anything else (no token, another algorithm, a bad signature, an expired
+or not-yet-valid token, the wrong audience or issuer, an unknown kind, a malformed
+subject) is an `UnauthenticatedError`. Verification failures never echo the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from vault.domain.identifiers import parse_ins, parse_rpps
+from vault.domain.model import Actor, ActorKind
+from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
+
+DEFAULT_AUDIENCE = "dossier-vault"
+DEV_ISSUER = "dossier-vault-dev"
+_LEEWAY_SECONDS = 30
+_MAX_TOKEN_BYTES = 8192
+
+PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
+
+
+def key_id(public_key: PublicKey) -> str:
+    """A stable id for a public key: SHA-256 of its DER SubjectPublicKeyInfo, 16 hex."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def load_public_key(path: Path) -> PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"cannot load token issuer public key {path}") from e
+    if not isinstance(key, Ed25519PublicKey | EllipticCurvePublicKey):
+        raise ConfigurationError("token issuer keys must be Ed25519 or P-256")
+    return key
+
+
+def _algorithm_for(key: PublicKey) -> str:
+    return "EdDSA" if isinstance(key, Ed25519PublicKey) else "ES256"
+
+
+def _subject(kind: ActorKind, subject: str) -> str:
+    if kind in (ActorKind.PATIENT, ActorKind.LEGAL_REPRESENTATIVE):
+        return parse_ins(subject).value
+    if kind is ActorKind.PROFESSIONAL:
+        return parse_rpps(subject)
+    return subject
+
+
+def _actor(claims: dict[str, Any]) -> Actor:
+    try:
+        kind = ActorKind(str(claims.get("kind")))
+    except ValueError:
+        raise UnauthenticatedError("token names an unknown actor kind") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise UnauthenticatedError("token has no subject")
+    try:
+        subject = _subject(kind, subject)
+    except InvalidArgumentError:
+        raise UnauthenticatedError("token subject is malformed for its actor kind") from None
+    profession, specialty = claims.get("profession"), claims.get("specialty")
+    if not isinstance(profession, str | None) or not isinstance(specialty, str | None):
+        raise UnauthenticatedError("token profession or specialty is malformed")
+    return Actor(kind, subject, profession, specialty)
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    """Verifies bearer tokens against the trusted issuer keys, looked up by `kid`."""
+
+    keys: dict[str, PublicKey]
+    issuer: str
+    audience: str = DEFAULT_AUDIENCE
+
+    @classmethod
+    def from_keys(
+        cls, keys: list[PublicKey], issuer: str, audience: str = DEFAULT_AUDIENCE
+    ) -> TokenVerifier:
+        return cls({key_id(k): k for k in keys}, issuer, audience)
+
+    def verify(self, token: str) -> Actor:
+        if len(token) > _MAX_TOKEN_BYTES:
+            raise UnauthenticatedError("token too large")
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self.keys.get(str(header.get("kid")))
+            if key is None:
+                raise UnauthenticatedError("token signed by an unknown key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[_algorithm_for(key)],  # the key decides, never the token
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise UnauthenticatedError("token expired") from None
+        except jwt.PyJWTError:
+            raise UnauthenticatedError("token invalid") from None
+        return _actor(claims)
+
+
+def load_or_create_dev_issuer(directory: Path) -> Ed25519PrivateKey:
+    """The development issuer key in `directory` (created, mode 0600, on first use)."""
+    path = directory / "dev-token-issuer.pem"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigurationError("development issuer key is not Ed25519")
+    return key
+
+
+def mint_token(
+    private_key: Ed25519PrivateKey,
+    *,
+    kind: ActorKind,
+    subject: str,
+    ttl_seconds: int,
+    issuer: str = DEV_ISSUER,
+    audience: str = DEFAULT_AUDIENCE,
+    profession: str | None = None,
+    specialty: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A signed EdDSA token for one actor (development and tests)."""
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": _subject(kind, subject),
+        "kind": kind.value,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
+    if profession is not None:
+        claims["profession"] = profession
+    if specialty is not None:
+        claims["specialty"] = specialty
+    kid = key_id(private_key.public_key())
+    return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid})

@@ -1,0 +1,250 @@
+"""`VaultClient`: a typed, synchronous Python client for the `vault.v1` gRPC service.
+
+    with VaultClient("127.0.0.1:50051", token) as client:
+        dossier = client.create_dossier(ins)
+        doc = client.put_document(dossier.dossier_id, metadata, Path("scan.pdf"))
+        client.download(dossier.dossier_id, doc.document_id, Path("copy.pdf"))
+
+Uploads and downloads stream in chunks (memory does not grow with document size) and are
+checked end to end: the client compares the size and SHA-256 the server reports with what
+it sent or received, and raises `IntegrityError` on any difference. gRPC errors come back
+as the vault's own `VaultError` subclasses, chosen by status code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import grpc
+
+from vault import wire
+from vault.domain.model import Document, DocumentMetadata, DocumentPage, Dossier
+from vault.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+    VaultError,
+)
+from vault.v1 import vault_pb2 as pb
+from vault.v1 import vault_pb2_grpc
+
+CHUNK_SIZE = 1024 * 1024
+Content = bytes | Path | BinaryIO | Iterable[bytes]
+
+_ERROR_OF: dict[grpc.StatusCode, type[VaultError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.DATA_LOSS: IntegrityError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
+}
+
+
+def _vault_error(error: grpc.RpcError) -> VaultError:
+    code: grpc.StatusCode = error.code()
+    details: str = error.details() or code.name
+    if code is grpc.StatusCode.PERMISSION_DENIED:
+        reason = details.partition("(")[2].rstrip(")") or "denied"
+        return PermissionDeniedError(reason)
+    return _ERROR_OF.get(code, VaultError)(details)
+
+
+def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
+    if isinstance(content, bytes):
+        for start in range(0, len(content), chunk_size):
+            yield content[start : start + chunk_size]
+    elif isinstance(content, Path):
+        with content.open("rb") as source:
+            yield from iter(lambda: source.read(chunk_size), b"")
+    elif hasattr(content, "read"):
+        yield from iter(lambda: content.read(chunk_size), b"")
+    else:
+        yield from content
+
+
+class Download:
+    """A document being received: `document` first, then iterate over the chunks.
+
+    The size and digest are checked when the stream ends; a mismatch raises."""
+
+    def __init__(self, responses: Iterator[pb.GetDocumentResponse]) -> None:
+        self._responses = responses
+        first = next(responses)
+        if first.WhichOneof("part") != "document":
+            raise IntegrityError("the server did not start with the document's metadata")
+        self.document = wire.document_from_proto(first.document)
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest, size = hashlib.sha256(), 0
+        try:
+            for response in self._responses:
+                digest.update(response.chunk)
+                size += len(response.chunk)
+                yield response.chunk
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        if size != self.document.size or digest.digest() != self.document.sha256:
+            raise IntegrityError("downloaded content does not match the document's digest")
+
+
+class VaultClient:
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        options = [("grpc.max_receive_message_length", 5 * CHUNK_SIZE)]
+        self._channel = (
+            grpc.secure_channel(target, credentials, options)
+            if credentials is not None
+            else grpc.insecure_channel(target, options)
+        )
+        self._stub = vault_pb2_grpc.DossierVaultStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self._timeout = timeout
+
+    def __enter__(self) -> VaultClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def create_dossier(self, ins: str) -> Dossier:
+        try:
+            reply = self._stub.CreateDossier(
+                pb.CreateDossierRequest(ins=ins), metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        return wire.dossier_from_proto(reply)
+
+    def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:
+        request = (
+            pb.GetDossierRequest(ins=ins)
+            if ins
+            else pb.GetDossierRequest(dossier_id=str(dossier_id))
+        )
+        try:
+            reply = self._stub.GetDossier(request, metadata=self._metadata, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        return wire.dossier_from_proto(reply)
+
+    def put_document(
+        self,
+        dossier_id: uuid.UUID | str,
+        metadata: DocumentMetadata,
+        content: Content,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Document:
+        """Streams `content` as a new document; checks the server stored what was sent."""
+        digest, sent = hashlib.sha256(), 0
+
+        def messages() -> Iterator[pb.PutDocumentRequest]:
+            nonlocal sent
+            header = pb.PutDocumentHeader(
+                dossier_id=str(dossier_id), metadata=wire.metadata_to_proto(metadata)
+            )
+            yield pb.PutDocumentRequest(header=header)
+            for chunk in _chunks(content, chunk_size):
+                if chunk:
+                    digest.update(chunk)
+                    sent += len(chunk)
+                    yield pb.PutDocumentRequest(chunk=chunk)
+
+        try:
+            reply = self._stub.PutDocument(
+                messages(), metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        document = wire.document_from_proto(reply)
+        if document.size != sent or document.sha256 != digest.digest():
+            raise IntegrityError("the server stored something else than what was sent")
+        return document
+
+    def get_document(
+        self, dossier_id: uuid.UUID | str, document_id: uuid.UUID | str, version: int = 0
+    ) -> Download:
+        request = pb.GetDocumentRequest(
+            dossier_id=str(dossier_id), document_id=str(document_id), version=version
+        )
+        try:
+            return Download(
+                self._stub.GetDocument(request, metadata=self._metadata, timeout=self._timeout)
+            )
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+
+    def download(
+        self,
+        dossier_id: uuid.UUID | str,
+        document_id: uuid.UUID | str,
+        destination: Path | BinaryIO,
+        version: int = 0,
+    ) -> Document:
+        """Writes the document to `destination`; a file path is written only if whole."""
+        download = self.get_document(dossier_id, document_id, version)
+        if not isinstance(destination, Path):
+            for chunk in download:
+                destination.write(chunk)
+            return download.document
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                for chunk in download:
+                    out.write(chunk)
+            partial.replace(destination)
+        finally:
+            partial.unlink(missing_ok=True)
+        return download.document
+
+    def list_documents(
+        self, dossier_id: uuid.UUID | str, *, page_size: int = 0, page_token: str = ""
+    ) -> DocumentPage:
+        request = pb.ListDocumentsRequest(
+            dossier_id=str(dossier_id), page_size=page_size, page_token=page_token
+        )
+        try:
+            reply = self._stub.ListDocuments(
+                request, metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        documents = tuple(wire.document_from_proto(d) for d in reply.documents)
+        return DocumentPage(documents, reply.next_page_token)
+
+    def iter_documents(self, dossier_id: uuid.UUID | str, page_size: int = 0) -> Iterator[Document]:
+        """Every document of the dossier, following page tokens."""
+        token = ""
+        while True:
+            page = self.list_documents(dossier_id, page_size=page_size, page_token=token)
+            yield from page.documents
+            if not page.next_page_token:
+                return
+            token = page.next_page_token

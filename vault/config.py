@@ -1,0 +1,85 @@
+"""The service's configuration: one frozen dataclass, read from the environment.
+
+| variable                    | default                                  |
+|-----------------------------|------------------------------------------|
+| VAULT_LISTEN                | 127.0.0.1:50051                          |
+| VAULT_DATA_DIR              | ./var                                    |
+| VAULT_DATABASE_URL          | sqlite:///<data dir>/index.sqlite3       |
+| VAULT_JOURNAL_DATABASE_URL  | the index database                       |
+| VAULT_MASTER_KEY_FILE       | <data dir>/master-keys.json (dev: created)|
+| VAULT_TOKEN_PUBLIC_KEYS     | (none: the dev issuer in the data dir)   |
+| VAULT_TOKEN_ISSUER          | dossier-vault-dev                        |
+| VAULT_TOKEN_AUDIENCE        | dossier-vault                            |
+| VAULT_WORKERS               | 16 threads for blocking work             |
+
+Defaults are the embedded, development setup: everything under one data directory, with
+keys generated on first start (and a loud warning that they are development keys).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
+from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
+from vault.errors import ConfigurationError
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite in the data directory
+    journal_database_url: str = ""  # empty: the index database
+    master_key_file: Path | None = None  # None: the development key in the data directory
+    token_public_keys: tuple[Path, ...] = ()  # empty: the development issuer
+    token_issuer: str = DEV_ISSUER
+    token_audience: str = DEFAULT_AUDIENCE
+    workers: int = 16
+    segment_size: int = DEFAULT_SEGMENT_SIZE
+
+    @property
+    def index_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'index.sqlite3'}"
+
+    @property
+    def journal_url(self) -> str:
+        return self.journal_database_url or self.index_url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def dev_master_key_file(self) -> Path:
+        return self.data_dir / "master-keys.json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
+        def get(name: str) -> str:
+            return environ.get(name, "").strip()
+
+        try:
+            workers = int(get("VAULT_WORKERS") or 16)
+        except ValueError:
+            raise ConfigurationError("VAULT_WORKERS must be an integer") from None
+        if workers < 1:
+            raise ConfigurationError("VAULT_WORKERS must be at least 1")
+        key_file = get("VAULT_MASTER_KEY_FILE")
+        public_keys = tuple(Path(p) for p in get("VAULT_TOKEN_PUBLIC_KEYS").split(",") if p)
+        return cls(
+            listen=get("VAULT_LISTEN") or DEFAULT_LISTEN,
+            data_dir=Path(get("VAULT_DATA_DIR") or "var"),
+            database_url=get("VAULT_DATABASE_URL"),
+            journal_database_url=get("VAULT_JOURNAL_DATABASE_URL"),
+            master_key_file=Path(key_file) if key_file else None,
+            token_public_keys=public_keys,
+            token_issuer=get("VAULT_TOKEN_ISSUER") or DEV_ISSUER,
+            token_audience=get("VAULT_TOKEN_AUDIENCE") or DEFAULT_AUDIENCE,
+            workers=workers,
+        )

@@ -1,0 +1,102 @@
+"""Master and index keys in a local file: the embedded default, for development.
+
+File format (JSON, mode 0600, refused if group- or world-accessible):
+
+    {"format": "dossier-vault-local-keys/1", "current": 1,
+     "master": {"1": "<base64 32 bytes>"}, "index": "<base64 32 bytes>"}
+
+Master keys are versioned so that rotation can add one and retire an old one. Wrapping
+is a sealed box (sealed.py) whose associated data is the dossier-key label, the caller's
+context and the master version, so a blob cannot be replayed under another version.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import stat
+import struct
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from vault.crypto.keyprovider import WrappedKey
+from vault.crypto.sealed import DOSSIER_KEY_LABEL, KEY_SIZE, open_sealed, seal
+from vault.errors import ConfigurationError, FailedPreconditionError
+
+FORMAT = "dossier-vault-local-keys/1"
+_log = logging.getLogger(__name__)
+
+
+def create_key_file(path: Path) -> None:
+    """Writes a new key file (mode 0600) with master version 1 and a fresh index key."""
+    document = {
+        "format": FORMAT,
+        "current": 1,
+        "master": {"1": base64.b64encode(os.urandom(KEY_SIZE)).decode()},
+        "index": base64.b64encode(os.urandom(KEY_SIZE)).decode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(document, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _decode_key(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise ConfigurationError("key file: a key is not a base64 string")
+    key = base64.b64decode(text, validate=True)
+    if len(key) != KEY_SIZE:
+        raise ConfigurationError("key file: a key is not 32 bytes")
+    return key
+
+
+class LocalKeyFileProvider:
+    """A `KeyProvider` over a local key file. Keys stay in this object's memory."""
+
+    def __init__(self, path: Path) -> None:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigurationError(
+                f"key file {path} is accessible to group or others; run chmod 600 on it"
+            )
+        try:
+            document = json.loads(path.read_text())
+            if document["format"] != FORMAT:
+                raise ConfigurationError("key file: unknown format")
+            self._master = {int(v): _decode_key(k) for v, k in document["master"].items()}
+            self._current = int(document["current"])
+            self._index_key = _decode_key(document["index"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigurationError(f"key file {path} is malformed") from e
+        if self._current not in self._master:
+            raise ConfigurationError("key file: the current master version has no key")
+
+    @property
+    def current_version(self) -> int:
+        return self._current
+
+    def _aad(self, context: bytes, version: int) -> bytes:
+        return DOSSIER_KEY_LABEL + context + struct.pack(">I", version)
+
+    def wrap(self, key: bytes, context: bytes) -> WrappedKey:
+        version = self._current
+        box = seal(self._master[version], key, self._aad(context, version))
+        return WrappedKey(version, box)
+
+    def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
+        master = self._master.get(wrapped.master_version)
+        if master is None:
+            raise FailedPreconditionError(
+                f"master key version {wrapped.master_version} is not available"
+            )
+        return open_sealed(master, wrapped.blob, self._aad(context, wrapped.master_version))
+
+    def blind_index(self, data: bytes) -> bytes:
+        mac = hmac.HMAC(self._index_key, hashes.SHA256())
+        mac.update(data)
+        return mac.finalize()

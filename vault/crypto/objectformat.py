@@ -1,0 +1,275 @@
+"""Object format v1: a document encrypted in authenticated AES-256-GCM segments.
+
+Layout (docs/format.md, "Object format v1", is normative; all integers big-endian):
+
+    off  size  field
+      0     4  magic "DVLT"
+      4     1  format version = 0x01
+      5     1  cipher suite = 0x01 (AES-256-GCM segments, HKDF-SHA256, HMAC-SHA256)
+      6     4  segment size S: plaintext bytes in every segment but the last (1..16 MiB)
+     10    16  dossier id          \
+     26    16  document id          | key references: which dossier key version
+     42     4  document version     | wraps which document key
+     46     4  dossier key version /
+     50    16  salt (random)
+     66     7  nonce prefix (random)
+     73    32  header MAC = HMAC-SHA256(mac_key, bytes 0..72): authenticates the header
+               and commits to the document key
+    105        segments: ciphertext || 16-byte tag; S bytes of plaintext each, the last
+               0..S bytes (an empty document is one empty last segment)
+
+    segment_key = HKDF-SHA256(document key, salt, "DVLT/v1/segment-key", 32)
+    mac_key     = HKDF-SHA256(document key, salt, "DVLT/v1/header-mac-key", 32)
+    nonce(i)    = nonce prefix || uint32 i || uint8 last
+    aad(i)      = header (105 bytes) || uint32 i || uint8 last
+
+The encryptor holds at most one segment of plaintext and one of ciphertext, whatever the
+document size; the decryptor releases a segment only once it has been authenticated, and
+a stream that ends anywhere but after a segment marked last is an IntegrityError.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vault.errors import IntegrityError
+
+MAGIC = b"DVLT"
+FORMAT_VERSION = 1
+SUITE_AES256GCM_HKDF_HMAC = 1
+TAG_SIZE = 16
+SALT_SIZE = 16
+NONCE_PREFIX_SIZE = 7
+MAC_SIZE = 32
+MAX_SEGMENT_SIZE = 16 * 1024 * 1024
+DEFAULT_SEGMENT_SIZE = 1024 * 1024
+_MAX_SEGMENTS = 2**32
+
+_FIELDS = struct.Struct(">4sBBI16s16sII16s7s")
+HEADER_SIZE = _FIELDS.size + MAC_SIZE  # 105
+_PREFIX_SIZE = 6  # magic + version: enough to dispatch on the format version
+_POSITION = struct.Struct(">IB")
+
+Sink = Callable[[memoryview], None]
+Reader = Callable[[int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """Where an object belongs: its key references, checked on every read."""
+
+    dossier_id: uuid.UUID
+    document_id: uuid.UUID
+    version: int
+    dossier_key_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHeader:
+    ref: ObjectRef
+    segment_size: int
+    salt: bytes
+    nonce_prefix: bytes
+    mac: bytes
+
+    def authenticated_fields(self) -> bytes:
+        return _FIELDS.pack(
+            MAGIC,
+            FORMAT_VERSION,
+            SUITE_AES256GCM_HKDF_HMAC,
+            self.segment_size,
+            self.ref.dossier_id.bytes,
+            self.ref.document_id.bytes,
+            self.ref.version,
+            self.ref.dossier_key_version,
+            self.salt,
+            self.nonce_prefix,
+        )
+
+    def encode(self) -> bytes:
+        return self.authenticated_fields() + self.mac
+
+
+def _subkey(key: bytes, salt: bytes, label: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=label).derive(key)
+
+
+def _header_mac(mac_key: bytes) -> hmac.HMAC:
+    return hmac.HMAC(mac_key, hashes.SHA256())
+
+
+def ciphertext_size(plaintext_size: int, segment_size: int) -> int:
+    """The exact size of the object that holds `plaintext_size` bytes."""
+    segments = max(1, -(-plaintext_size // segment_size))
+    return HEADER_SIZE + plaintext_size + segments * TAG_SIZE
+
+
+class _Segments:
+    """The per-object AEAD: nonces and associated data by segment position."""
+
+    def __init__(self, key: bytes, header: bytes, salt: bytes, nonce_prefix: bytes) -> None:
+        self._aead = AESGCM(_subkey(key, salt, b"DVLT/v1/segment-key"))
+        self._header = header
+        self._nonce_prefix = nonce_prefix
+
+    def _nonce_and_aad(self, index: int, last: bool) -> tuple[bytes, bytes]:
+        if index >= _MAX_SEGMENTS:
+            raise IntegrityError("object has more segments than format v1 allows")
+        position = _POSITION.pack(index, last)
+        return self._nonce_prefix + position, self._header + position
+
+    def seal_into(self, index: int, last: bool, plaintext: memoryview, out: memoryview) -> None:
+        nonce, aad = self._nonce_and_aad(index, last)
+        self._aead.encrypt_into(nonce, plaintext, aad, out)
+
+    def open(self, index: int, last: bool, sealed: bytes) -> bytes:
+        nonce, aad = self._nonce_and_aad(index, last)
+        try:
+            return self._aead.decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise IntegrityError(f"object segment {index} failed authentication") from None
+
+
+class ObjectEncryptor:
+    """Encrypts a stream into `sink`, one segment at a time.
+
+    `sink` receives the header, then each sealed segment, as memoryviews that are only
+    valid during the call (the ciphertext buffer is reused): write or copy them there.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        ref: ObjectRef,
+        sink: Sink,
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        salt: bytes | None = None,
+        nonce_prefix: bytes | None = None,
+    ) -> None:
+        if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
+            raise ValueError("segment size out of range")
+        salt = os.urandom(SALT_SIZE) if salt is None else salt
+        nonce_prefix = os.urandom(NONCE_PREFIX_SIZE) if nonce_prefix is None else nonce_prefix
+        unmacd = ObjectHeader(ref, segment_size, salt, nonce_prefix, b"")
+        mac = _header_mac(_subkey(key, salt, b"DVLT/v1/header-mac-key"))
+        mac.update(unmacd.authenticated_fields())
+        header = unmacd.authenticated_fields() + mac.finalize()
+        self._segments = _Segments(key, header, salt, nonce_prefix)
+        self._segment_size = segment_size
+        self._pending = bytearray()
+        self._out = bytearray(segment_size + TAG_SIZE)
+        self._index = 0
+        self._sink = sink
+        self.plaintext_size = 0
+        self.ciphertext_size = HEADER_SIZE
+        sink(memoryview(header))
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Adds plaintext; emits every segment known not to be the last."""
+        self._pending += data
+        self.plaintext_size += len(data)
+        size = self._segment_size
+        ready = (len(self._pending) - 1) // size  # keep >= 1 byte: the last segment
+        if ready <= 0:
+            return
+        with memoryview(self._pending) as view:
+            for n in range(ready):
+                with view[n * size : (n + 1) * size] as segment:
+                    self._emit(segment, last=False)
+        del self._pending[: ready * size]
+
+    def close(self) -> None:
+        """Emits the last segment (possibly empty). The encryptor is spent afterwards."""
+        with memoryview(self._pending) as view:
+            self._emit(view, last=True)
+        self._pending = bytearray()
+
+    def _emit(self, plaintext: memoryview, last: bool) -> None:
+        sealed = len(plaintext) + TAG_SIZE
+        with memoryview(self._out) as out, out[:sealed] as target:
+            self._segments.seal_into(self._index, last, plaintext, target)
+            self._sink(target)
+        self._index += 1
+        self.ciphertext_size += sealed
+
+
+def parse_header(data: bytes) -> ObjectHeader:
+    """Parses a v1 header; raises IntegrityError for anything else. Not yet authenticated."""
+    if len(data) < _PREFIX_SIZE or data[:4] != MAGIC:
+        raise IntegrityError("not a vault object (bad magic)")
+    if data[4] != FORMAT_VERSION:
+        raise IntegrityError(f"unsupported object format version {data[4]}")
+    if len(data) != HEADER_SIZE:
+        raise IntegrityError("object header truncated")
+    (_, _, suite, segment_size, dossier, document, version, key_version, salt, prefix) = (
+        _FIELDS.unpack(data[: _FIELDS.size])
+    )
+    if suite != SUITE_AES256GCM_HKDF_HMAC:
+        raise IntegrityError(f"unsupported cipher suite {suite}")
+    if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
+        raise IntegrityError("object header has an invalid segment size")
+    ref = ObjectRef(uuid.UUID(bytes=dossier), uuid.UUID(bytes=document), version, key_version)
+    return ObjectHeader(ref, segment_size, salt, prefix, data[_FIELDS.size :])
+
+
+class ObjectDecryptor:
+    """Authenticates a header against the document key, then opens its segments."""
+
+    def __init__(self, key: bytes, header: ObjectHeader, expected: ObjectRef) -> None:
+        if header.ref != expected:
+            raise IntegrityError("object does not belong to the requested document")
+        mac = _header_mac(_subkey(key, header.salt, b"DVLT/v1/header-mac-key"))
+        mac.update(header.authenticated_fields())
+        try:
+            mac.verify(header.mac)
+        except InvalidSignature:
+            raise IntegrityError("object header failed authentication") from None
+        self.segment_size = header.segment_size
+        self._segments = _Segments(key, header.encode(), header.salt, header.nonce_prefix)
+
+    def open_segment(self, index: int, sealed: bytes, last: bool) -> bytes:
+        if len(sealed) < TAG_SIZE or len(sealed) > self.segment_size + TAG_SIZE:
+            raise IntegrityError(f"object segment {index} has an impossible size")
+        return self._segments.open(index, last, sealed)
+
+
+def _read_exactly(read: Reader, size: int) -> bytes:
+    """Reads `size` bytes, fewer only at the end of the object."""
+    data = read(size)
+    while len(data) < size:
+        more = read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def decrypt_stream(key: bytes, expected: ObjectRef, read: Reader) -> Iterator[bytes]:
+    """Yields the plaintext segment by segment; each is authenticated before it is yielded.
+
+    Memory holds two sealed segments (one of look-ahead, to know which one is last).
+    """
+    prefix = _read_exactly(read, _PREFIX_SIZE)
+    header_bytes = prefix + _read_exactly(read, HEADER_SIZE - len(prefix))
+    decryptor = ObjectDecryptor(key, parse_header(header_bytes), expected)
+    sealed_size = decryptor.segment_size + TAG_SIZE
+    current = _read_exactly(read, sealed_size)
+    if not current:
+        raise IntegrityError("object truncated: no segment")
+    index = 0
+    while True:
+        following = _read_exactly(read, sealed_size) if len(current) == sealed_size else b""
+        yield decryptor.open_segment(index, current, last=not following)
+        if not following:
+            return
+        current, index = following, index + 1

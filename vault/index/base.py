@@ -1,0 +1,96 @@
+"""The `Index` Protocol and the records that cross it.
+
+Write order for a document (docs/architecture.md): `reserve_version` records a pending
+version (invisible), the blob is written and committed, then `commit_version` makes the
+document visible in one transaction. A crash leaves at worst a pending row and an
+orphan blob, never a listed document without its blob.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from vault.crypto.keyprovider import WrappedKey
+from vault.domain.model import DocumentCategory, DossierState
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRecord:
+    dossier_id: uuid.UUID
+    patient_index: bytes = b""  # blind index of the holder's INS
+    state: DossierState = DossierState.ACTIVE
+    created_us: int = 0
+    key_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DossierKeyRecord:
+    dossier_id: uuid.UUID
+    version: int
+    wrapped: WrappedKey
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One version of a document as stored: everything needed to find and open it."""
+
+    dossier_id: uuid.UUID
+    document_id: uuid.UUID
+    version: int
+    category: DocumentCategory
+    created_us: int
+    blob_key: str
+    dossier_key_version: int
+    wrapped_key: bytes  # document key, sealed under the dossier key
+    sealed_metadata: bytes  # title, media type, digest, sealed under the dossier key
+    size: int = 0
+    ciphertext_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last document of a page (newest first)."""
+
+    created_us: int
+    document_id: uuid.UUID
+
+
+class Index(Protocol):
+    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+        """Stores a new dossier and its first key; AlreadyExistsError for a second
+        dossier of the same patient."""
+        ...
+
+    def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None: ...
+
+    def dossier_by_patient(self, patient_index: bytes) -> DossierRecord | None: ...
+
+    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
+        """The wrapped dossier key; IntegrityError if the index lost it."""
+        ...
+
+    def reserve_version(self, record: VersionRecord) -> None:
+        """Records a pending version: invisible to reads and listings."""
+        ...
+
+    def commit_version(self, record: VersionRecord) -> None:
+        """Sets the final sizes and makes the version the document's visible one."""
+        ...
+
+    def discard_version(self, record: VersionRecord) -> None:
+        """Removes a pending version after a failed upload."""
+        ...
+
+    def version(
+        self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None
+    ) -> VersionRecord | None:
+        """A committed version (`None`: the latest), or None."""
+        ...
+
+    def latest_versions(
+        self, dossier_id: uuid.UUID, limit: int, after: Cursor | None
+    ) -> list[VersionRecord]:
+        """The dossier's documents at their latest version, newest first."""
+        ...

@@ -1,0 +1,217 @@
+"""`SqlIndex`: the `Index` Protocol on SQLAlchemy Core queries (SQLite or PostgreSQL).
+
+Tables are declared in `schema`; hot reads select columns (not ORM objects, which the
+baseline measured 2.3x slower) and map rows to the frozen records of `base`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import exc as sa_exc
+
+from vault.crypto.keyprovider import WrappedKey
+from vault.domain.model import DocumentCategory, DossierState
+from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
+from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.index.schema import Base, DocumentRow, DocumentVersionRow, DossierKeyRow, DossierRow
+from vault.sqlstore import guard
+
+_D, _K, _DOC, _V = (
+    cast(Table, row.__table__)
+    for row in (DossierRow, DossierKeyRow, DocumentRow, DocumentVersionRow)
+)
+_VERSION_COLUMNS = (
+    _DOC.c.dossier_id,
+    _V.c.document_id,
+    _V.c.version,
+    _DOC.c.category,
+    _V.c.created_us,
+    _V.c.blob_key,
+    _V.c.dossier_key_version,
+    _V.c.wrapped_key,
+    _V.c.sealed_metadata,
+    _V.c.size,
+    _V.c.ciphertext_size,
+)
+
+
+def _dossier(row: Any) -> DossierRecord:
+    return DossierRecord(
+        row.id, row.patient_index, DossierState(row.state), row.created_us, row.key_version
+    )
+
+
+def _version(row: Any) -> VersionRecord:
+    return VersionRecord(
+        dossier_id=row.dossier_id,
+        document_id=row.document_id,
+        version=row.version,
+        category=DocumentCategory(row.category),
+        created_us=row.created_us,
+        blob_key=row.blob_key,
+        dossier_key_version=row.dossier_key_version,
+        wrapped_key=row.wrapped_key,
+        sealed_metadata=row.sealed_metadata,
+        size=row.size,
+        ciphertext_size=row.ciphertext_size,
+    )
+
+
+class SqlIndex:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create_schema(self) -> None:
+        with guard():
+            Base.metadata.create_all(self._engine)
+
+    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+        try:
+            with guard(), self._engine.begin() as conn:
+                conn.execute(
+                    insert(_D).values(
+                        id=dossier.dossier_id,
+                        patient_index=dossier.patient_index,
+                        state=dossier.state.value,
+                        created_us=dossier.created_us,
+                        key_version=dossier.key_version,
+                    )
+                )
+                conn.execute(
+                    insert(_K).values(
+                        dossier_id=key.dossier_id,
+                        version=key.version,
+                        master_version=key.wrapped.master_version,
+                        wrapped=key.wrapped.blob,
+                    )
+                )
+        except sa_exc.IntegrityError:
+            raise AlreadyExistsError("this patient already has a dossier") from None
+
+    def _one_dossier(self, where: Any) -> DossierRecord | None:
+        with guard(), self._engine.connect() as conn:
+            row = conn.execute(select(_D).where(where)).first()
+        return None if row is None else _dossier(row)
+
+    def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
+        return self._one_dossier(_D.c.id == dossier_id)
+
+    def dossier_by_patient(self, patient_index: bytes) -> DossierRecord | None:
+        return self._one_dossier(_D.c.patient_index == patient_index)
+
+    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
+        query = select(_K.c.master_version, _K.c.wrapped).where(
+            _K.c.dossier_id == dossier_id, _K.c.version == version
+        )
+        with guard(), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise IntegrityError("dossier key version missing from the index")
+        return DossierKeyRecord(dossier_id, version, WrappedKey(row.master_version, row.wrapped))
+
+    def reserve_version(self, record: VersionRecord) -> None:
+        with guard(), self._engine.begin() as conn:
+            if record.version == 1:
+                conn.execute(
+                    insert(_DOC).values(
+                        id=record.document_id,
+                        dossier_id=record.dossier_id,
+                        category=record.category.value,
+                        created_us=record.created_us,
+                        latest_version=0,
+                    )
+                )
+            conn.execute(
+                insert(_V).values(
+                    document_id=record.document_id,
+                    version=record.version,
+                    status="pending",
+                    created_us=record.created_us,
+                    blob_key=record.blob_key,
+                    dossier_key_version=record.dossier_key_version,
+                    wrapped_key=record.wrapped_key,
+                    sealed_metadata=record.sealed_metadata,
+                    size=0,
+                    ciphertext_size=0,
+                )
+            )
+
+    def commit_version(self, record: VersionRecord) -> None:
+        key = and_(_V.c.document_id == record.document_id, _V.c.version == record.version)
+        with guard(), self._engine.begin() as conn:
+            updated = conn.execute(
+                update(_V)
+                .where(key, _V.c.status == "pending")
+                .values(
+                    status="committed",
+                    size=record.size,
+                    ciphertext_size=record.ciphertext_size,
+                    sealed_metadata=record.sealed_metadata,
+                )
+            )
+            if updated.rowcount != 1:
+                raise NotFoundError("no pending version to commit")
+            conn.execute(
+                update(_DOC)
+                .where(_DOC.c.id == record.document_id)
+                .values(latest_version=record.version)
+            )
+
+    def discard_version(self, record: VersionRecord) -> None:
+        with guard(), self._engine.begin() as conn:
+            conn.execute(
+                delete(_V).where(
+                    _V.c.document_id == record.document_id,
+                    _V.c.version == record.version,
+                    _V.c.status == "pending",
+                )
+            )
+            if record.version == 1:
+                conn.execute(
+                    delete(_DOC).where(_DOC.c.id == record.document_id, _DOC.c.latest_version == 0)
+                )
+
+    def version(
+        self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None
+    ) -> VersionRecord | None:
+        wanted = _DOC.c.latest_version if version is None else version
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(
+                _DOC.c.id == document_id,
+                _DOC.c.dossier_id == dossier_id,
+                _V.c.version == wanted,
+                _V.c.status == "committed",
+            )
+        )
+        with guard(), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _version(row)
+
+    def latest_versions(
+        self, dossier_id: uuid.UUID, limit: int, after: Cursor | None
+    ) -> list[VersionRecord]:
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(
+                _DOC,
+                _V,
+                and_(_V.c.document_id == _DOC.c.id, _V.c.version == _DOC.c.latest_version),
+            )
+            .where(_DOC.c.dossier_id == dossier_id)
+            .order_by(_DOC.c.created_us.desc(), _DOC.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    _DOC.c.created_us < after.created_us,
+                    and_(_DOC.c.created_us == after.created_us, _DOC.c.id < after.document_id),
+                )
+            )
+        with guard(), self._engine.connect() as conn:
+            return [_version(row) for row in conn.execute(query)]

@@ -1,0 +1,175 @@
+"""Wiring and running the server: adapters from a `Config`, then grpc.aio on its port.
+
+`build_vault` assembles the embedded or configured adapters; `serve` runs until
+cancelled; `BackgroundServer` runs one in a thread of the calling process (tests and
+benchmarks use it to get a real server on an ephemeral port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
+from vault.blobstore.file import FileBlobStore
+from vault.config import Config
+from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
+from vault.domain.clock import SystemClock
+from vault.errors import ConfigurationError
+from vault.index.sql import SqlIndex
+from vault.journal.sql import SqlJournal
+from vault.server.servicer import DossierVaultServicer
+from vault.service import Vault
+from vault.sqlstore import make_engine
+from vault.v1 import vault_pb2, vault_pb2_grpc
+
+_log = logging.getLogger(__name__)
+SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["DossierVault"].full_name
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024  # a 4 MiB chunk and its envelope
+
+
+def _key_provider(config: Config) -> LocalKeyFileProvider:
+    if config.master_key_file is not None:
+        if not config.master_key_file.exists():
+            raise ConfigurationError(f"master key file {config.master_key_file} not found")
+        return LocalKeyFileProvider(config.master_key_file)
+    path = config.dev_master_key_file
+    if not path.exists():
+        create_key_file(path)
+        _log.warning("created a DEVELOPMENT master key at %s", path)
+    _log.warning(
+        "USING A DEVELOPMENT MASTER KEY from %s: NOT FOR PRODUCTION, NOT FOR REAL HEALTH "
+        "DATA (set VAULT_MASTER_KEY_FILE or use an HSM)",
+        path,
+    )
+    return LocalKeyFileProvider(path)
+
+
+def _verifier(config: Config) -> TokenVerifier:
+    if config.token_public_keys:
+        keys = [load_public_key(path) for path in config.token_public_keys]
+    else:
+        keys = [load_or_create_dev_issuer(config.data_dir).public_key()]
+        _log.warning("trusting the DEVELOPMENT token issuer in %s", config.data_dir)
+    return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience)
+
+
+def build_vault(config: Config) -> Vault:
+    """The service over the configured adapters; creates missing tables."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    index = SqlIndex(make_engine(config.index_url))
+    index.create_schema()
+    journal = SqlJournal(make_engine(config.journal_url))
+    journal.create_schema()
+    return Vault(
+        index=index,
+        blobs=FileBlobStore(config.blob_dir),
+        keys=_key_provider(config),
+        journal=journal,
+        clock=SystemClock(),
+        segment_size=config.segment_size,
+    )
+
+
+async def serve(
+    config: Config,
+    started: threading.Event | None = None,
+    bound: list[int] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
+    stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds."""
+    vault = build_vault(config)
+    verifier = _verifier(config)
+    executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="vault")
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+    )
+    vault_pb2_grpc.add_DossierVaultServicer_to_server(
+        DossierVaultServicer(vault, verifier, executor), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise ConfigurationError(f"cannot listen on {config.listen}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    host = config.listen.rsplit(":", 1)[0]
+    _log.info(
+        "dossier-vault listening on %s:%d (data directory %s)",
+        host,
+        port,
+        config.data_dir.resolve(),
+    )
+    if bound is not None:
+        bound.append(port)
+    if started is not None:
+        started.set()
+    if stop is None:  # running as the process's server: stop gracefully on a signal
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+        _log.info("stopping: draining calls in flight")
+    finally:
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(grace=5)
+        executor.shutdown(wait=True)
+
+
+@dataclass
+class BackgroundServer:
+    """A real server on its own event loop in a thread of this process."""
+
+    config: Config
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._started = threading.Event()
+        self._bound: list[int] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="vault-server", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            self._loop.run_until_complete(
+                serve(self.config, self._started, self._bound, self._stop)
+            )
+        except BaseException as error:
+            self._error = error
+            self._started.set()
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        self._started.wait(timeout=30)
+        if self._error is not None:
+            raise self._error
+        self.port = self._bound[0]
+        return self
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)

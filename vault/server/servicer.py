@@ -1,0 +1,253 @@
+"""`DossierVaultServicer`: the grpc.aio implementation of `vault.v1.DossierVault`.
+
+Every handler runs through `_rpc` or `_rpc_stream`, which give the call a request id,
+authenticate its bearer token, and turn any `VaultError` into its status code (messages
+carry no health data; unexpected errors become INTERNAL with the request id only).
+A refusal the service did not journal itself (bad token, malformed message) is journaled
+here, so every request leaves exactly one entry. Blocking work (database, files, crypto
+on large segments) runs in a bounded thread pool so the event loop keeps serving small
+calls while large streams are in flight (docs/adr/0001-grpc-aio-and-thread-pool.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+
+from vault import wire
+from vault.auth import TokenVerifier
+from vault.domain.model import Actor, Document
+from vault.domain.policy import Action
+from vault.errors import (
+    AlreadyExistsError,
+    ConfigurationError,
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+    VaultError,
+)
+from vault.service import Call, Upload, Vault
+from vault.v1 import vault_pb2 as pb
+from vault.v1 import vault_pb2_grpc
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STATUS_OF: dict[type[VaultError], grpc.StatusCode] = {
+    InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
+    NotFoundError: grpc.StatusCode.NOT_FOUND,
+    AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
+    IntegrityError: grpc.StatusCode.DATA_LOSS,
+    UnavailableError: grpc.StatusCode.UNAVAILABLE,
+    ConfigurationError: grpc.StatusCode.INTERNAL,
+}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def status_of(error: VaultError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+@dataclass
+class _Request:
+    call: Call
+    action: Action
+    actor: Actor | None = None
+
+
+def _metadata(context: Context, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name and isinstance(value, str):
+            return value
+    return None
+
+
+class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
+    def __init__(self, vault: Vault, verifier: TokenVerifier, executor: Executor) -> None:
+        self._vault = vault
+        self._verifier = verifier
+        self._executor = executor
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+
+    # -- the edge: identity, journaling of edge refusals, status codes ---------------
+
+    def _begin(self, context: Context, action: Action) -> _Request:
+        given = _metadata(context, "x-request-id")
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        context.set_trailing_metadata((("x-request-id", request_id),))
+        return _Request(Call(request_id), action)
+
+    def _authenticate(self, context: Context, request: _Request) -> Actor:
+        scheme, _, token = (_metadata(context, "authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthenticatedError("missing bearer token")
+        request.actor = self._verifier.verify(token.strip())
+        return request.actor
+
+    async def _fail(self, context: Context, request: _Request, error: Exception) -> NoReturn:
+        request_id = request.call.request_id
+        if not isinstance(error, VaultError):
+            _log.exception("internal error request_id=%s", request_id)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
+        try:
+            await self._run(
+                self._vault.record_refusal, request.actor, request.action, request.call, error
+            )
+        except VaultError:
+            _log.exception("could not journal a refusal request_id=%s", request_id)
+        status = status_of(error)
+        _log.info(
+            "refused request_id=%s action=%s status=%s error=%s",
+            request_id,
+            request.action.value,
+            status.name,
+            type(error).__name__,
+        )
+        await context.abort(status, str(error))
+
+    async def _unary(
+        self,
+        context: Context,
+        action: Action,
+        body: Callable[[Actor, Call], Awaitable[T]],
+    ) -> T:
+        request = self._begin(context, action)
+        try:
+            return await body(self._authenticate(context, request), request.call)
+        except Exception as error:  # the edge: every error becomes a status
+            await self._fail(context, request, error)
+
+    async def _stream(
+        self,
+        context: Context,
+        action: Action,
+        body: Callable[[Actor, Call], AsyncIterator[T]],
+    ) -> AsyncIterator[T]:
+        request = self._begin(context, action)
+        try:
+            async for item in body(self._authenticate(context, request), request.call):
+                yield item
+        except Exception as error:  # the edge: every error becomes a status
+            await self._fail(context, request, error)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    async def CreateDossier(  # noqa: N802 (generated name)
+        self, request: pb.CreateDossierRequest, context: Context
+    ) -> pb.Dossier:
+        async def body(actor: Actor, call: Call) -> pb.Dossier:
+            dossier = await self._run(self._vault.create_dossier, actor, request.ins, call)
+            return wire.dossier_to_proto(dossier)
+
+        return await self._unary(context, Action.DOSSIER_CREATE, body)
+
+    async def GetDossier(  # noqa: N802 (generated name)
+        self, request: pb.GetDossierRequest, context: Context
+    ) -> pb.Dossier:
+        async def body(actor: Actor, call: Call) -> pb.Dossier:
+            dossier = await self._run(
+                functools.partial(
+                    self._vault.get_dossier,
+                    actor,
+                    call,
+                    dossier_id=request.dossier_id,
+                    ins=request.ins,
+                )
+            )
+            return wire.dossier_to_proto(dossier)
+
+        return await self._unary(context, Action.DOSSIER_READ, body)
+
+    async def PutDocument(  # noqa: N802 (generated name)
+        self, request_iterator: AsyncIterator[pb.PutDocumentRequest], context: Context
+    ) -> pb.Document:
+        async def body(actor: Actor, call: Call) -> pb.Document:
+            first = await anext(aiter(request_iterator), None)
+            if first is None or first.WhichOneof("part") != "header":
+                raise InvalidArgumentError("the first message must be the header")
+            metadata = wire.metadata_from_proto(first.header.metadata)
+            upload = await self._run(
+                self._vault.begin_upload, actor, first.header.dossier_id, metadata, call
+            )
+            return wire.document_to_proto(await self._upload(upload, request_iterator))
+
+        return await self._unary(context, Action.DOCUMENT_WRITE, body)
+
+    async def _upload(
+        self, upload: Upload, messages: AsyncIterator[pb.PutDocumentRequest]
+    ) -> Document:
+        try:
+            async for message in messages:
+                if message.WhichOneof("part") != "chunk":
+                    raise InvalidArgumentError("only chunks may follow the header")
+                await self._run(upload.write, message.chunk)
+            return await self._run(upload.commit)
+        except BaseException:
+            await asyncio.shield(self._run(upload.abort))
+            raise
+
+    async def GetDocument(  # noqa: N802 (generated name)
+        self, request: pb.GetDocumentRequest, context: Context
+    ) -> AsyncIterator[pb.GetDocumentResponse]:
+        async def body(actor: Actor, call: Call) -> AsyncIterator[pb.GetDocumentResponse]:
+            document, chunks = await self._run(
+                self._vault.open_document,
+                actor,
+                request.dossier_id,
+                request.document_id,
+                request.version or None,
+                call,
+            )
+            try:
+                yield pb.GetDocumentResponse(document=wire.document_to_proto(document))
+                while (chunk := await self._run(next, chunks, None)) is not None:
+                    yield pb.GetDocumentResponse(chunk=chunk)
+            finally:
+                chunks.close()
+
+        async for item in self._stream(context, Action.DOCUMENT_READ, body):
+            yield item
+
+    async def ListDocuments(  # noqa: N802 (generated name)
+        self, request: pb.ListDocumentsRequest, context: Context
+    ) -> pb.ListDocumentsResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListDocumentsResponse:
+            page = await self._run(
+                self._vault.list_documents,
+                actor,
+                request.dossier_id,
+                request.page_size,
+                request.page_token,
+                call,
+            )
+            return pb.ListDocumentsResponse(
+                documents=[wire.document_to_proto(d) for d in page.documents],
+                next_page_token=page.next_page_token,
+            )
+
+        return await self._unary(context, Action.DOCUMENT_LIST, body)

@@ -1,0 +1,63 @@
+"""SQLAlchemy engines for the index and the journal, on SQLite or PostgreSQL.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy timeout,
+synchronous=FULL, and `BEGIN IMMEDIATE` transactions so that concurrent writers queue
+instead of failing on a lock upgrade. PostgreSQL is reached through psycopg 3.
+Library errors about connectivity are re-raised as `UnavailableError` by `guard`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+
+from vault.errors import ConfigurationError, UnavailableError
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA synchronous=FULL",
+)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below rule
+        cursor = dbapi_connection.cursor()
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` (sqlite:///path or postgresql+psycopg://...)."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise ConfigurationError("malformed database URL") from e
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    raise ConfigurationError("unsupported database: use sqlite or postgresql+psycopg")
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Turns lost connections and timeouts into UnavailableError."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
+        raise UnavailableError("database unavailable") from e

@@ -1,0 +1,87 @@
+"""Mapping between generated protobuf messages and the domain's frozen dataclasses.
+
+The only module besides the servicer and the client that touches `vault.v1`: both edges
+go through it, so generated types never leak into the service or the domain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from vault.domain.model import Document, DocumentCategory, DocumentMetadata, Dossier, DossierState
+from vault.errors import InvalidArgumentError
+from vault.v1 import vault_pb2 as pb
+
+_CATEGORY_TO_PROTO = {
+    category: pb.DocumentCategory.Value(f"DOCUMENT_CATEGORY_{category.name}")
+    for category in DocumentCategory
+}
+_CATEGORY_FROM_PROTO = {number: category for category, number in _CATEGORY_TO_PROTO.items()}
+_STATE_TO_PROTO = {
+    state: pb.DossierState.Value(f"DOSSIER_STATE_{state.name}") for state in DossierState
+}
+_STATE_FROM_PROTO = {number: state for state, number in _STATE_TO_PROTO.items()}
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def metadata_from_proto(message: pb.DocumentMetadata) -> DocumentMetadata:
+    category = _CATEGORY_FROM_PROTO.get(message.category)
+    if category is None:
+        raise InvalidArgumentError("unknown or missing document category")
+    return DocumentMetadata(message.title, category, message.media_type)
+
+
+def metadata_to_proto(metadata: DocumentMetadata) -> pb.DocumentMetadata:
+    return pb.DocumentMetadata(
+        title=metadata.title,
+        category=_CATEGORY_TO_PROTO[metadata.category],
+        media_type=metadata.media_type,
+    )
+
+
+def dossier_to_proto(dossier: Dossier) -> pb.Dossier:
+    return pb.Dossier(
+        dossier_id=str(dossier.dossier_id),
+        state=_STATE_TO_PROTO[dossier.state],
+        created_at=timestamp(dossier.created_at),
+    )
+
+
+def document_to_proto(document: Document) -> pb.Document:
+    return pb.Document(
+        dossier_id=str(document.dossier_id),
+        document_id=str(document.document_id),
+        version=document.version,
+        metadata=metadata_to_proto(document.metadata),
+        size=document.size,
+        sha256=document.sha256,
+        created_at=timestamp(document.created_at),
+    )
+
+
+def dossier_from_proto(message: pb.Dossier) -> Dossier:
+    return Dossier(
+        dossier_id=uuid.UUID(message.dossier_id),
+        state=_STATE_FROM_PROTO[message.state],
+        created_at=message.created_at.ToDatetime(UTC),
+    )
+
+
+def document_from_proto(message: pb.Document) -> Document:
+    return Document(
+        dossier_id=uuid.UUID(message.dossier_id),
+        document_id=uuid.UUID(message.document_id),
+        version=message.version,
+        metadata=metadata_from_proto(message.metadata),
+        size=message.size,
+        sha256=message.sha256,
+        created_at=message.created_at.ToDatetime(UTC),
+    )
