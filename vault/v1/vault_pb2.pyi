@@ -29,9 +29,7 @@ class _DossierState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
 
-class _DossierStateEnumTypeWrapper(
-    _enum_type_wrapper._EnumTypeWrapper[_DossierState.ValueType], _builtins.type
-):
+class _DossierStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DossierState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     DOSSIER_STATE_UNSPECIFIED: _DossierState.ValueType  # 0
     DOSSIER_STATE_ACTIVE: _DossierState.ValueType  # 1
@@ -50,9 +48,7 @@ class _DocumentCategory:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
 
-class _DocumentCategoryEnumTypeWrapper(
-    _enum_type_wrapper._EnumTypeWrapper[_DocumentCategory.ValueType], _builtins.type
-):
+class _DocumentCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DocumentCategory.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     DOCUMENT_CATEGORY_UNSPECIFIED: _DocumentCategory.ValueType  # 0
     DOCUMENT_CATEGORY_SYNTHESIS: _DocumentCategory.ValueType  # 1
@@ -114,19 +110,13 @@ class GetDossierRequest(_message.Message):
         dossier_id: _builtins.str = ...,
         ins: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "dossier_id", b"dossier_id", "ins", b"ins", "selector", b"selector"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "ins", b"ins", "selector", b"selector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "dossier_id", b"dossier_id", "ins", b"ins", "selector", b"selector"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "ins", b"ins", "selector", b"selector"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_selector: _TypeAlias = _typing.Literal["dossier_id", "ins"]  # noqa: Y015
     _WhichOneofArgType_selector: _TypeAlias = _typing.Literal["selector", b"selector"]  # noqa: Y015
-    def WhichOneof(
-        self, oneof_group: _WhichOneofArgType_selector
-    ) -> _WhichOneofReturnType_selector | None: ...
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_selector) -> _WhichOneofReturnType_selector | None: ...
 
 Global___GetDossierRequest: _TypeAlias = GetDossierRequest  # noqa: Y015
 
@@ -150,9 +140,7 @@ class Dossier(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "created_at", b"created_at", "dossier_id", b"dossier_id", "state", b"state"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "dossier_id", b"dossier_id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -179,9 +167,7 @@ class DocumentMetadata(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "category", b"category", "media_type", b"media_type", "title", b"title"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "media_type", b"media_type", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -204,9 +190,7 @@ class PutDocumentHeader(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "dossier_id", b"dossier_id", "metadata", b"metadata"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -227,19 +211,13 @@ class PutDocumentRequest(_message.Message):
         header: Global___PutDocumentHeader | None = ...,
         chunk: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "chunk", b"chunk", "header", b"header", "part", b"part"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "chunk", b"chunk", "header", b"header", "part", b"part"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
     _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
-    def WhichOneof(
-        self, oneof_group: _WhichOneofArgType_part
-    ) -> _WhichOneofReturnType_part | None: ...
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 
 Global___PutDocumentRequest: _TypeAlias = PutDocumentRequest  # noqa: Y015
 
@@ -276,26 +254,9 @@ class Document(_message.Message):
         sha256: _builtins.bytes = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "created_at", b"created_at", "metadata", b"metadata"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "created_at",
-        b"created_at",
-        "document_id",
-        b"document_id",
-        "dossier_id",
-        b"dossier_id",
-        "metadata",
-        b"metadata",
-        "sha256",
-        b"sha256",
-        "size",
-        b"size",
-        "version",
-        b"version",
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "document_id", b"document_id", "dossier_id", b"dossier_id", "metadata", b"metadata", "sha256", b"sha256", "size", b"size", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -321,9 +282,7 @@ class GetDocumentRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "document_id", b"document_id", "dossier_id", b"dossier_id", "version", b"version"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "dossier_id", b"dossier_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -344,19 +303,13 @@ class GetDocumentResponse(_message.Message):
         document: Global___Document | None = ...,
         chunk: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal[
-        "chunk", b"chunk", "document", b"document", "part", b"part"
-    ]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "document", b"document", "part", b"part"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "chunk", b"chunk", "document", b"document", "part", b"part"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "document", b"document", "part", b"part"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["document", "chunk"]  # noqa: Y015
     _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
-    def WhichOneof(
-        self, oneof_group: _WhichOneofArgType_part
-    ) -> _WhichOneofReturnType_part | None: ...
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 
 Global___GetDocumentResponse: _TypeAlias = GetDocumentResponse  # noqa: Y015
 
@@ -381,9 +334,7 @@ class ListDocumentsRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "dossier_id", b"dossier_id", "page_size", b"page_size", "page_token", b"page_token"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -407,9 +358,7 @@ class ListDocumentsResponse(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "documents", b"documents", "next_page_token", b"next_page_token"
-    ]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["documents", b"documents", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

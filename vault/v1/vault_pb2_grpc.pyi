@@ -24,6 +24,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -35,9 +36,7 @@ class DossierVaultStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> DossierVaultAsyncStub: ...
-    CreateDossier: _grpc.UnaryUnaryMultiCallable[
-        _vault_pb2.CreateDossierRequest, _vault_pb2.Dossier
-    ]
+    CreateDossier: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CreateDossierRequest, _vault_pb2.Dossier]
     """Opens the dossier of the patient identified by `ins`.
     ALREADY_EXISTS if that patient already has one.
     """
@@ -47,13 +46,9 @@ class DossierVaultStub:
     """Client streaming: first message `header`, then any number of `chunk`s.
     The document becomes visible only once the whole stream is stored.
     """
-    GetDocument: _grpc.UnaryStreamMultiCallable[
-        _vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse
-    ]
+    GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
     """Server streaming: first message `document`, then the content in chunks."""
-    ListDocuments: _grpc.UnaryUnaryMultiCallable[
-        _vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse
-    ]
+    ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
     """One page of a dossier's documents, newest first."""
 
 @_typing.type_check_only
@@ -69,13 +64,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Client streaming: first message `header`, then any number of `chunk`s.
     The document becomes visible only once the whole stream is stored.
     """
-    GetDocument: _aio.UnaryStreamMultiCallable[
-        _vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse
-    ]  # type: ignore[assignment]
+    GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
     """Server streaming: first message `document`, then the content in chunks."""
-    ListDocuments: _aio.UnaryUnaryMultiCallable[
-        _vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse
-    ]  # type: ignore[assignment]
+    ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     """One page of a dossier's documents, newest first."""
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -112,10 +103,7 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _vault_pb2.GetDocumentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_vault_pb2.GetDocumentResponse],
-        _abc.AsyncIterator[_vault_pb2.GetDocumentResponse],
-    ]:
+    ) -> _typing.Union[_abc.Iterator[_vault_pb2.GetDocumentResponse], _abc.AsyncIterator[_vault_pb2.GetDocumentResponse]]:
         """Server streaming: first message `document`, then the content in chunks."""
 
     @_abc_1.abstractmethod
@@ -123,11 +111,7 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _vault_pb2.ListDocumentsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]
-    ]:
+    ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
         """One page of a dossier's documents, newest first."""
 
-def add_DossierVaultServicer_to_server(
-    servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
