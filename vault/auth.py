@@ -125,7 +125,7 @@ def load_or_create_dev_issuer(directory: Path) -> Ed25519PrivateKey:
     """The development issuer key in `directory` (created, mode 0600, on first use)."""
     path = directory / "dev-token-issuer.pem"
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -38,7 +38,7 @@ def create_key_file(path: Path) -> None:
         "master": {"1": base64.b64encode(os.urandom(KEY_SIZE)).decode()},
         "index": base64.b64encode(os.urandom(KEY_SIZE)).decode(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(document, out)

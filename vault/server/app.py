@@ -64,7 +64,7 @@ def _verifier(config: Config) -> TokenVerifier:
 
 def build_vault(config: Config) -> Vault:
     """The service over the configured adapters; creates missing tables."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     index = SqlIndex(make_engine(config.index_url))
     index.create_schema()
     journal = SqlJournal(make_engine(config.journal_url))
