@@ -20,17 +20,19 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vault.domain.identifiers import parse_ins, parse_rpps
-from vault.domain.model import Actor, ActorKind
+from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
 
 DEFAULT_AUDIENCE = "dossier-vault"
 DEV_ISSUER = "dossier-vault-dev"
 _LEEWAY_SECONDS = 30
 _MAX_TOKEN_BYTES = 8192
+MAX_LIFETIME_SECONDS = 24 * 3600  # an assertion is for a session, not a standing credential
+_MAX_SUBJECT_LENGTH = 128
 
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 
@@ -48,9 +50,11 @@ def load_public_key(path: Path) -> PublicKey:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as e:
         raise ConfigurationError(f"cannot load token issuer public key {path}") from e
-    if not isinstance(key, Ed25519PublicKey | EllipticCurvePublicKey):
-        raise ConfigurationError("token issuer keys must be Ed25519 or P-256")
-    return key
+    if isinstance(key, Ed25519PublicKey):
+        return key
+    if isinstance(key, EllipticCurvePublicKey) and isinstance(key.curve, SECP256R1):
+        return key
+    raise ConfigurationError("token issuer keys must be Ed25519 or P-256")
 
 
 def _algorithm_for(key: PublicKey) -> str:
@@ -58,7 +62,7 @@ def _algorithm_for(key: PublicKey) -> str:
 
 
 def _subject(kind: ActorKind, subject: str) -> str:
-    if kind in (ActorKind.PATIENT, ActorKind.LEGAL_REPRESENTATIVE):
+    if kind in INS_SUBJECT_KINDS:
         return parse_ins(subject).value
     if kind is ActorKind.PROFESSIONAL:
         return parse_rpps(subject)
@@ -71,8 +75,11 @@ def _actor(claims: dict[str, Any]) -> Actor:
     except ValueError:
         raise UnauthenticatedError("token names an unknown actor kind") from None
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject:
-        raise UnauthenticatedError("token has no subject")
+    if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
+        raise UnauthenticatedError("token subject is missing or too long")
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(lifetime, int) or lifetime > MAX_LIFETIME_SECONDS:
+        raise UnauthenticatedError("token lifetime is longer than the vault accepts")
     try:
         subject = _subject(kind, subject)
     except InvalidArgumentError:

@@ -22,48 +22,15 @@ from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import DEFAULT_LISTEN, Config
 from vault.domain.model import ActorKind, Document, DocumentCategory, DocumentMetadata, Dossier
-from vault.errors import (
-    AlreadyExistsError,
-    ConfigurationError,
-    FailedPreconditionError,
-    IntegrityError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    UnauthenticatedError,
-    UnavailableError,
-    VaultError,
-)
+from vault.errors import UnauthenticatedError, VaultError, error_classes
+from vault.journal import cli as journal_cli
 
-EXIT_CODES: dict[type[VaultError], int] = {
-    InvalidArgumentError: 3,
-    UnauthenticatedError: 4,
-    PermissionDeniedError: 5,
-    NotFoundError: 6,
-    AlreadyExistsError: 7,
-    FailedPreconditionError: 8,
-    IntegrityError: 9,
-    UnavailableError: 10,
-    ConfigurationError: 11,
-}
-EXIT_OTHER_ERROR = 1
+EXIT_CODES: dict[type[VaultError], int] = {kind: kind.exit_code for kind in error_classes()}
 EXIT_USAGE = 2
 
 
-def exit_code(error: VaultError) -> int:
-    for kind in type(error).__mro__:
-        if kind in EXIT_CODES:
-            return EXIT_CODES[kind]
-    return EXIT_OTHER_ERROR
-
-
 def _exit_codes_help() -> str:
-    lines = [
-        "exit codes:",
-        "  0   success",
-        f"  {EXIT_OTHER_ERROR}   other error",
-        f"  {EXIT_USAGE}   usage error",
-    ]
+    lines = ["exit codes:", "  0   success", f"  {EXIT_USAGE}   usage error"]
     lines += [f"  {code:<3} {kind.__name__}" for kind, code in EXIT_CODES.items()]
     return "\n".join(lines)
 
@@ -86,7 +53,7 @@ def _print_json(value: object) -> None:
     print(json.dumps(_jsonable(value), indent=2, default=str))
 
 
-def _client(args: argparse.Namespace) -> VaultClient:
+def client_from_args(args: argparse.Namespace) -> VaultClient:
     if not args.token:
         raise UnauthenticatedError("no token: pass --token or set VAULT_TOKEN")
     return VaultClient(args.target, args.token)
@@ -133,13 +100,13 @@ def _show_dossier(args: argparse.Namespace, dossier: Dossier) -> None:
 
 
 def cmd_dossier_create(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_from_args(args) as client:
         _show_dossier(args, client.create_dossier(args.ins))
     return 0
 
 
 def cmd_dossier_show(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_from_args(args) as client:
         _show_dossier(args, client.get_dossier(dossier_id=args.id or "", ins=args.ins or ""))
     return 0
 
@@ -155,7 +122,7 @@ def _document_line(document: Document) -> str:
 def cmd_doc_put(args: argparse.Namespace) -> int:
     metadata = DocumentMetadata(args.title, DocumentCategory(args.category), args.media_type)
     content = sys.stdin.buffer if args.file == "-" else Path(args.file)
-    with _client(args) as client:
+    with client_from_args(args) as client:
         document = client.put_document(args.dossier, metadata, content)
     if args.json:
         _print_json(document)
@@ -171,7 +138,7 @@ def cmd_doc_put(args: argparse.Namespace) -> int:
 
 def cmd_doc_get(args: argparse.Namespace) -> int:
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
-    with _client(args) as client:
+    with client_from_args(args) as client:
         document = client.download(args.dossier, args.document, destination, args.version)
     if args.output != "-":
         print(f"wrote {document.size} bytes to {args.output} (sha256 verified)", file=sys.stderr)
@@ -179,7 +146,7 @@ def cmd_doc_get(args: argparse.Namespace) -> int:
 
 
 def cmd_doc_ls(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_from_args(args) as client:
         documents = list(client.iter_documents(args.dossier, page_size=args.page_size))
     if args.json:
         _print_json(documents)
@@ -222,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", required=True, help="INS for patients, RPPS for professionals")
     token.add_argument("--profession")
     token.add_argument("--specialty")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (at most a day)")
     token.set_defaults(handler=cmd_dev_token)
 
     dossier = commands.add_parser("dossier", help="create or show a dossier").add_subparsers(
@@ -261,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--page-size", type=int, default=0)
     _add_output_flags(ls, quiet=False)
     ls.set_defaults(handler=cmd_doc_ls)
+    journal_cli.register(commands)
     return parser
 
 
@@ -272,10 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except VaultError as error:
         print(f"dossier-vault: {error}", file=sys.stderr)
-        return exit_code(error)
+        return error.exit_code
     except OSError as error:
         print(f"dossier-vault: {error.strerror}: {error.filename}", file=sys.stderr)
-        return EXIT_OTHER_ERROR
+        return VaultError.exit_code
 
 
 if __name__ == "__main__":

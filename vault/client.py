@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -25,32 +26,23 @@ import grpc
 from vault import wire
 from vault.domain.model import Document, DocumentMetadata, DocumentPage, Dossier
 from vault.errors import (
-    AlreadyExistsError,
-    FailedPreconditionError,
     IntegrityError,
-    InvalidArgumentError,
-    NotFoundError,
     PermissionDeniedError,
-    UnauthenticatedError,
     UnavailableError,
     VaultError,
+    error_classes,
 )
+from vault.journal.chain import JournalEvent
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
 
 CHUNK_SIZE = 1024 * 1024
 Content = bytes | Path | BinaryIO | Iterable[bytes]
 
-_ERROR_OF: dict[grpc.StatusCode, type[VaultError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
-    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
-    grpc.StatusCode.NOT_FOUND: NotFoundError,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
-    grpc.StatusCode.DATA_LOSS: IntegrityError,
-    grpc.StatusCode.UNAVAILABLE: UnavailableError,
-    grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
+_ERROR_OF: dict[str, type[VaultError]] = {
+    kind.grpc_status: kind for kind in reversed(error_classes()) if kind.grpc_status != "INTERNAL"
 }
+_ERROR_OF["DEADLINE_EXCEEDED"] = UnavailableError
 
 
 def _vault_error(error: grpc.RpcError) -> VaultError:
@@ -59,7 +51,7 @@ def _vault_error(error: grpc.RpcError) -> VaultError:
     if code is grpc.StatusCode.PERMISSION_DENIED:
         reason = details.partition("(")[2].rstrip(")") or "denied"
         return PermissionDeniedError(reason)
-    return _ERROR_OF.get(code, VaultError)(details)
+    return _ERROR_OF.get(code.name, VaultError)(details)
 
 
 def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
@@ -248,3 +240,50 @@ class VaultClient:
             if not page.next_page_token:
                 return
             token = page.next_page_token
+
+    def export_journal(
+        self,
+        *,
+        from_seq: int = 0,
+        to_seq: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[bytes]:
+        """Auditors: the journal export's lines (entries and checkpoints), streamed."""
+        request = pb.ExportJournalRequest(from_seq=from_seq, to_seq=to_seq)
+        if since is not None:
+            request.since.CopyFrom(wire.timestamp(since))
+        if until is not None:
+            request.until.CopyFrom(wire.timestamp(until))
+        try:
+            for reply in self._stub.ExportJournal(
+                request, metadata=self._metadata, timeout=self._timeout
+            ):
+                yield from reply.lines
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+
+    def query_journal(
+        self,
+        *,
+        dossier_id: uuid.UUID | str = "",
+        actor_ref: str = "",
+        emergency_only: bool = False,
+        denials_only: bool = False,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> tuple[list[tuple[int, JournalEvent]], str]:
+        """One page of journal records: (sequence number, event), and the next token."""
+        request = pb.QueryJournalRequest(
+            dossier_id=str(dossier_id),
+            actor_ref=actor_ref,
+            emergency_only=emergency_only,
+            denials_only=denials_only,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        try:
+            reply = self._stub.QueryJournal(request, metadata=self._metadata, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+        return [wire.journal_record_from_proto(r) for r in reply.entries], reply.next_page_token

@@ -11,6 +11,10 @@
 | VAULT_TOKEN_ISSUER          | dossier-vault-dev                        |
 | VAULT_TOKEN_AUDIENCE        | dossier-vault                            |
 | VAULT_WORKERS               | 16 threads for blocking work             |
+| VAULT_JOURNAL_ORIGIN        | dossier-vault/journal (checkpoint origin)|
+| VAULT_CHECKPOINT_DIR        | <data dir>/checkpoints                   |
+| VAULT_CHECKPOINT_EVERY      | 1000 entries                             |
+| VAULT_CHECKPOINT_SECONDS    | 60                                       |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -42,6 +46,10 @@ class Config:
     token_audience: str = DEFAULT_AUDIENCE
     workers: int = 16
     segment_size: int = DEFAULT_SEGMENT_SIZE
+    journal_origin: str = "dossier-vault/journal"
+    checkpoint_directory: Path | None = None  # None: <data dir>/checkpoints
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 60.0
 
     @property
     def index_url(self) -> str:
@@ -56,6 +64,10 @@ class Config:
         return self.data_dir / "blobs"
 
     @property
+    def checkpoint_dir(self) -> Path:
+        return self.checkpoint_directory or self.data_dir / "checkpoints"
+
+    @property
     def dev_master_key_file(self) -> Path:
         return self.data_dir / "master-keys.json"
 
@@ -64,12 +76,16 @@ class Config:
         def get(name: str) -> str:
             return environ.get(name, "").strip()
 
-        try:
-            workers = int(get("VAULT_WORKERS") or 16)
-        except ValueError:
-            raise ConfigurationError("VAULT_WORKERS must be an integer") from None
-        if workers < 1:
-            raise ConfigurationError("VAULT_WORKERS must be at least 1")
+        def number(name: str, default: float) -> float:
+            try:
+                value = float(get(name) or default)
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a number") from None
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be positive")
+            return value
+
+        checkpoint_dir = get("VAULT_CHECKPOINT_DIR")
         key_file = get("VAULT_MASTER_KEY_FILE")
         public_keys = tuple(Path(p) for p in get("VAULT_TOKEN_PUBLIC_KEYS").split(",") if p)
         return cls(
@@ -81,5 +97,9 @@ class Config:
             token_public_keys=public_keys,
             token_issuer=get("VAULT_TOKEN_ISSUER") or DEV_ISSUER,
             token_audience=get("VAULT_TOKEN_AUDIENCE") or DEFAULT_AUDIENCE,
-            workers=workers,
+            workers=int(number("VAULT_WORKERS", 16)),
+            journal_origin=get("VAULT_JOURNAL_ORIGIN") or "dossier-vault/journal",
+            checkpoint_directory=Path(checkpoint_dir) if checkpoint_dir else None,
+            checkpoint_every=int(number("VAULT_CHECKPOINT_EVERY", 1000)),
+            checkpoint_seconds=number("VAULT_CHECKPOINT_SECONDS", 60),
         )

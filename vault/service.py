@@ -14,11 +14,8 @@ is sealed under the dossier key the same way, so it dies with it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import hmac
-import json
 import os
 import struct
 import uuid
@@ -26,6 +23,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from vault import secrets
 from vault.blobstore.base import BlobStore, BlobWriter
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
@@ -35,6 +33,7 @@ from vault.domain.clock import Clock
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import new_id, new_object_key, parse_id
 from vault.domain.model import (
+    INS_SUBJECT_KINDS,
     Actor,
     ActorKind,
     Document,
@@ -47,6 +46,7 @@ from vault.domain.model import (
 from vault.domain.policy import Action, Facts, Reason, decide
 from vault.errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
@@ -54,16 +54,19 @@ from vault.errors import (
     VaultError,
 )
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, Index, VersionRecord
-from vault.journal.chain import JournalEvent
-from vault.journal.store import JournalStore
+from vault.journal.chain import JournalEntry, JournalEvent
+from vault.journal.export import export_lines
+from vault.journal.store import EntryFilter, JournalLog, JournalStore
+from vault.pagetokens import PageTokens
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_TITLE_LENGTH = 1000
 MAX_MEDIA_TYPE_LENGTH = 255
-_PAGE_TOKEN_VERSION = 1
-_PAGE_TOKEN = struct.Struct(">B16sq16s")
-_PAGE_TOKEN_TAG_SIZE = 16
+_DOCUMENT_PURPOSE = 1
+_DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, document
+_JOURNAL_PURPOSE = 2
+_JOURNAL_CURSOR = struct.Struct(">BQ16s")  # purpose, after seq, query scope
 
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
@@ -73,7 +76,7 @@ _REFUSALS: dict[type[VaultError], Reason] = {
 }
 
 
-def _refusal_reason(error: VaultError) -> str:
+def _refusal_reason(error: Exception) -> str:
     if isinstance(error, PermissionDeniedError):
         return error.reason
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
@@ -127,45 +130,69 @@ def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
 class Upload:
     """A document being written: `write` chunks, then `commit` (or `abort`).
 
-    Nothing is visible until `commit` returns; memory holds about two segments."""
+    Created by `Vault.begin_upload` once the pending version row is recorded and the
+    blob writer open. Nothing is visible until `commit` returns; memory holds about two
+    segments. After `commit` or `abort` the upload is spent: `abort` becomes a no-op."""
 
     def __init__(
-        self, vault: Vault, record: VersionRecord, document_key: bytes, metadata: DocumentMetadata
+        self,
+        index: Index,
+        writer: BlobWriter,
+        record: VersionRecord,
+        keys: _UploadKeys,
+        metadata: DocumentMetadata,
+        segment_size: int,
     ) -> None:
-        self._vault = vault
+        self._index = index
+        self._writer = writer
         self._record = record
-        self._dossier_key = b""
+        self._dossier_key = keys.dossier_key
         self._metadata = metadata
         self._digest = hashlib.sha256()
-        vault._index.reserve_version(record)
-        self._writer: BlobWriter = vault._blobs.create(record.blob_key)
+        self._open = True
         ref = ObjectRef(
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
         self._encryptor = ObjectEncryptor(
-            document_key, ref, self._writer.write, segment_size=vault._segment_size
+            keys.document_key, ref, writer.write, segment_size=segment_size
         )
 
     def write(self, chunk: bytes) -> None:
+        if not self._open:
+            raise FailedPreconditionError("the upload is finished")
         self._digest.update(chunk)
         self._encryptor.write(chunk)
 
     def commit(self) -> Document:
+        if not self._open:
+            raise FailedPreconditionError("the upload is finished")
         self._encryptor.close()
         self._writer.commit()
+        self._open = False
         digest = self._digest.digest()
         record = replace(
             self._record,
             size=self._encryptor.plaintext_size,
             ciphertext_size=self._encryptor.ciphertext_size,
-            sealed_metadata=self._vault._seal_metadata(self._record, self._metadata, digest),
+            sealed_metadata=secrets.seal_metadata(
+                self._dossier_key, self._record, self._metadata, digest
+            ),
         )
-        self._vault._index.commit_version(record)
-        return self._vault._document(record, self._metadata, digest)
+        self._index.commit_version(record)
+        return secrets.document(record, self._metadata, digest)
 
     def abort(self) -> None:
-        self._writer.abort()
-        self._vault._index.discard_version(self._record)
+        """Discards the blob and the pending row; does nothing once committed or aborted."""
+        if self._open:
+            self._open = False
+            self._writer.abort()
+            self._index.discard_version(self._record)
+
+
+@dataclass(frozen=True, slots=True)
+class _UploadKeys:
+    dossier_key: bytes
+    document_key: bytes
 
 
 class Vault:
@@ -176,6 +203,7 @@ class Vault:
         blobs: BlobStore,
         keys: KeyProvider,
         journal: JournalStore,
+        journal_log: JournalLog,
         clock: Clock,
         segment_size: int = DEFAULT_SEGMENT_SIZE,
     ) -> None:
@@ -183,8 +211,10 @@ class Vault:
         self._blobs = blobs
         self._keys = keys
         self._journal = journal
+        self._journal_log = journal_log
         self._clock = clock
         self._segment_size = segment_size
+        self._tokens = PageTokens(keys)
 
     # -- journal -------------------------------------------------------------------
 
@@ -197,7 +227,6 @@ class Vault:
         decision: str,
         reason: str,
     ) -> None:
-        call.journaled = True
         self._journal.append(
             JournalEvent(
                 time_us=_time_us(self._clock.now()),
@@ -213,6 +242,7 @@ class Vault:
                 request_id=call.request_id,
             )
         )
+        call.journaled = True
 
     @contextlib.contextmanager
     def _journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
@@ -220,7 +250,7 @@ class Vault:
         access = _Access()
         try:
             yield access
-        except VaultError as error:
+        except Exception as error:  # any failure is a refusal, and is journaled as one
             self._append(actor, action, call, access, "deny", _refusal_reason(error))
             raise
         if access.reason is None:
@@ -228,7 +258,7 @@ class Vault:
         self._append(actor, action, call, access, "allow", access.reason.value)
 
     def record_refusal(
-        self, actor: Actor | None, action: Action, call: Call, error: VaultError
+        self, actor: Actor | None, action: Action, call: Call, error: Exception
     ) -> None:
         """Journals a request the edge refused before the service decided (bad token,
         malformed message); does nothing if the request is journaled already."""
@@ -241,16 +271,19 @@ class Vault:
         return self._keys.blind_index(b"DVLT/v1/ins\x00" + ins.value.encode())
 
     def _actor_patient_index(self, actor: Actor) -> bytes | None:
+        """The blind index of the actor's INS, for a patient (the dossier's holder)."""
         if actor.kind is not ActorKind.PATIENT:
             return None
         return self._patient_index(parse_ins(actor.subject))
 
     def _actor_ref(self, actor: Actor | None) -> str:
-        """How the journal names an actor: never a patient's INS, only its blind index."""
+        """How the journal names an actor: whoever is identified by an INS (a patient, a
+        legal representative) appears only as its blind index, never the INS itself."""
         if actor is None:
             return "-"
-        holder_index = self._actor_patient_index(actor)
-        return f"ins-hmac:{holder_index.hex()}" if holder_index else actor.subject
+        if actor.kind in INS_SUBJECT_KINDS:
+            return f"ins-hmac:{self._patient_index(parse_ins(actor.subject)).hex()}"
+        return actor.subject
 
     def _facts(self, actor: Actor, action: Action, dossier: DossierRecord) -> Facts:
         is_holder = self._actor_patient_index(actor) == dossier.patient_index
@@ -270,72 +303,29 @@ class Vault:
         record = self._index.dossier_key(dossier_id, version)
         return self._keys.unwrap(record.wrapped, sealed.dossier_key_context(dossier_id, version))
 
-    def _context(self, record: VersionRecord) -> bytes:
-        return sealed.document_key_context(
-            record.dossier_id, record.document_id, record.version, record.dossier_key_version
-        )
-
-    def _seal_metadata(
-        self, record: VersionRecord, metadata: DocumentMetadata, digest: bytes
-    ) -> bytes:
-        plaintext = json.dumps(
-            {"title": metadata.title, "media_type": metadata.media_type, "sha256": digest.hex()},
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-        key = self._dossier_key(record.dossier_id, record.dossier_key_version)
-        return sealed.seal(key, plaintext, sealed.METADATA_LABEL + self._context(record))
-
-    def _open_metadata(self, key: bytes, record: VersionRecord) -> Document:
-        plaintext = sealed.open_sealed(
-            key, record.sealed_metadata, sealed.METADATA_LABEL + self._context(record)
-        )
-        fields = json.loads(plaintext)
-        metadata = DocumentMetadata(fields["title"], record.category, fields["media_type"])
-        return self._document(record, metadata, bytes.fromhex(fields["sha256"]))
-
-    def _document(
-        self, record: VersionRecord, metadata: DocumentMetadata, digest: bytes
-    ) -> Document:
-        return Document(
-            dossier_id=record.dossier_id,
-            document_id=record.document_id,
-            version=record.version,
-            metadata=metadata,
-            size=record.size,
-            sha256=digest,
-            created_at=_datetime(record.created_us),
-        )
-
     # -- page tokens -----------------------------------------------------------------
 
-    def _page_token_tag(self, payload: bytes) -> bytes:
-        tag = self._keys.blind_index(b"DVLT/v1/page-token\x00" + payload)
-        return tag[:_PAGE_TOKEN_TAG_SIZE]
-
-    def _encode_page_token(self, dossier_id: uuid.UUID, cursor: Cursor) -> str:
-        payload = _PAGE_TOKEN.pack(
-            _PAGE_TOKEN_VERSION, dossier_id.bytes, cursor.created_us, cursor.document_id.bytes
+    def _document_page_token(self, dossier_id: uuid.UUID, cursor: Cursor) -> str:
+        return self._tokens.seal(
+            _DOCUMENT_CURSOR.pack(
+                _DOCUMENT_PURPOSE, dossier_id.bytes, cursor.created_us, cursor.document_id.bytes
+            )
         )
-        token = payload + self._page_token_tag(payload)
-        return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
-    def _decode_page_token(self, dossier_id: uuid.UUID, token: str) -> Cursor | None:
+    def _document_cursor(self, dossier_id: uuid.UUID, token: str) -> Cursor | None:
         if not token:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except ValueError:
-            raise InvalidArgumentError("malformed page token") from None
-        payload, tag = raw[: _PAGE_TOKEN.size], raw[_PAGE_TOKEN.size :]
-        if len(payload) != _PAGE_TOKEN.size or not hmac.compare_digest(
-            tag, self._page_token_tag(payload)
-        ):
-            raise InvalidArgumentError("malformed page token")
-        version, dossier, created_us, document = _PAGE_TOKEN.unpack(payload)
-        if version != _PAGE_TOKEN_VERSION or dossier != dossier_id.bytes:
+        payload = self._tokens.open(token, _DOCUMENT_CURSOR.size, _DOCUMENT_PURPOSE)
+        _, dossier, created_us, document = _DOCUMENT_CURSOR.unpack(payload)
+        if dossier != dossier_id.bytes:
             raise InvalidArgumentError("page token belongs to another query")
         return Cursor(created_us, uuid.UUID(bytes=document))
+
+    @staticmethod
+    def _page_limit(page_size: int) -> int:
+        if not 0 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgumentError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+        return page_size or DEFAULT_PAGE_SIZE
 
     # -- use cases -------------------------------------------------------------------
 
@@ -403,12 +393,24 @@ class Vault:
             wrapped_key=b"",
             sealed_metadata=b"",
         )
-        document_key = os.urandom(sealed.KEY_SIZE)
-        dossier_key = self._dossier_key(dossier.dossier_id, dossier.key_version)
-        wrapped = sealed.seal(
-            dossier_key, document_key, sealed.DOCUMENT_KEY_LABEL + self._context(record)
+        keys = _UploadKeys(
+            self._dossier_key(dossier.dossier_id, dossier.key_version),
+            os.urandom(sealed.KEY_SIZE),
         )
-        return Upload(self, replace(record, wrapped_key=wrapped), document_key, metadata)
+        record = replace(
+            record,
+            wrapped_key=secrets.wrap_document_key(keys.dossier_key, record, keys.document_key),
+        )
+        self._index.reserve_version(record)
+        writer: BlobWriter | None = None
+        try:
+            writer = self._blobs.create(record.blob_key)
+            return Upload(self._index, writer, record, keys, metadata, self._segment_size)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            self._index.discard_version(record)
+            raise
 
     def open_document(
         self, actor: Actor, dossier_id: str, document_id: str, version: int | None, call: Call
@@ -423,10 +425,8 @@ class Vault:
             if record is None:
                 raise NotFoundError("no such document")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
-        document = self._open_metadata(dossier_key, record)
-        document_key = sealed.open_sealed(
-            dossier_key, record.wrapped_key, sealed.DOCUMENT_KEY_LABEL + self._context(record)
-        )
+        document = secrets.open_metadata(dossier_key, record)
+        document_key = secrets.unwrap_document_key(dossier_key, record)
         ref = ObjectRef(
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
@@ -448,22 +448,71 @@ class Vault:
         with self._journaled(actor, Action.DOCUMENT_LIST, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.require(self._facts(actor, Action.DOCUMENT_LIST, dossier))
-            if not 0 <= page_size <= MAX_PAGE_SIZE:
-                raise InvalidArgumentError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
-            limit = page_size or DEFAULT_PAGE_SIZE
-            cursor = self._decode_page_token(dossier.dossier_id, page_token)
+            limit = self._page_limit(page_size)
+            cursor = self._document_cursor(dossier.dossier_id, page_token)
             records = self._index.latest_versions(dossier.dossier_id, limit + 1, cursor)
             page, more = records[:limit], len(records) > limit
             access.documents = tuple(r.document_id for r in page)
         next_token = ""
         if more:
             last = Cursor(page[-1].created_us, page[-1].document_id)
-            next_token = self._encode_page_token(dossier.dossier_id, last)
+            next_token = self._document_page_token(dossier.dossier_id, last)
         keys: dict[int, bytes] = {}
         documents = []
         for record in page:
             version = record.dossier_key_version
             if version not in keys:
                 keys[version] = self._dossier_key(record.dossier_id, version)
-            documents.append(self._open_metadata(keys[version], record))
+            documents.append(secrets.open_metadata(keys[version], record))
         return DocumentPage(tuple(documents), next_token)
+
+    # -- the journal's read side ---------------------------------------------------------
+
+    def export_journal(
+        self,
+        actor: Actor,
+        call: Call,
+        *,
+        from_seq: int = 0,
+        to_seq: int = 0,
+        since_us: int | None = None,
+        until_us: int | None = None,
+    ) -> Generator[bytes, None, None]:
+        """Auditors: export lines (entries and their checkpoints) for a range."""
+        with self._journaled(actor, Action.JOURNAL_EXPORT, call) as access:
+            access.require(Facts(actor.kind, Action.JOURNAL_EXPORT, False, None))
+            if to_seq and from_seq > to_seq:
+                raise InvalidArgumentError("from_seq is after to_seq")
+            if since_us is not None and until_us is not None and since_us >= until_us:
+                raise InvalidArgumentError("the time range is the wrong way round")
+        first, last = max(from_seq, 1), to_seq or None
+        checkpoints = dict(self._journal_log.checkpoints(first, last))
+        entries = self._journal_log.entries(first, last, since_us=since_us, until_us=until_us)
+        return export_lines(entries, checkpoints)
+
+    def query_journal(
+        self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
+    ) -> tuple[list[JournalEntry], str]:
+        """A dossier's access history (its holder, auditors), or auditors' filters."""
+        with self._journaled(actor, Action.JOURNAL_READ, call) as access:
+            if where.dossier:
+                dossier = self._dossier(where.dossier, access)
+                where = replace(where, dossier=str(dossier.dossier_id))
+                facts = self._facts(actor, Action.JOURNAL_READ, dossier)
+            else:
+                facts = Facts(actor.kind, Action.JOURNAL_READ, False, None)
+            access.require(facts)
+            limit = self._page_limit(page_size)
+            scope = hashlib.sha256(repr(replace(where, after_seq=0)).encode()).digest()[:16]
+            if page_token:
+                payload = self._tokens.open(page_token, _JOURNAL_CURSOR.size, _JOURNAL_PURPOSE)
+                _, after_seq, token_scope = _JOURNAL_CURSOR.unpack(payload)
+                if token_scope != scope:
+                    raise InvalidArgumentError("page token belongs to another query")
+                where = replace(where, after_seq=after_seq)
+            entries = self._journal_log.query(where, limit + 1)
+        page, more = entries[:limit], len(entries) > limit
+        token = ""
+        if more:
+            token = self._tokens.seal(_JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, scope))
+        return page, token

@@ -1,9 +1,11 @@
 """SQLAlchemy engines for the index and the journal, on SQLite or PostgreSQL.
 
-SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy timeout,
-synchronous=FULL, and `BEGIN IMMEDIATE` transactions so that concurrent writers queue
-instead of failing on a lock upgrade. PostgreSQL is reached through psycopg 3.
-Library errors about connectivity are re-raised as `UnavailableError` by `guard`.
+SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy timeout and
+synchronous=FULL. Write transactions (`writing`) start with `BEGIN IMMEDIATE`, so that
+concurrent writers queue on the lock instead of failing on a lock upgrade; reads start a
+plain deferred `BEGIN` and never block writers (WAL). PostgreSQL is reached through
+psycopg 3. Library errors about connectivity are re-raised as `UnavailableError` by
+`guard`. Engines hide SQL parameters from error messages and logs.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from vault.errors import ConfigurationError, UnavailableError
 
+_WRITE_OPTION = "vault_write"
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
@@ -36,7 +39,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,11 +50,17 @@ def make_engine(url: str) -> Engine:
     except exc.ArgumentError as e:
         raise ConfigurationError("malformed database URL") from e
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        )
     raise ConfigurationError("unsupported database: use sqlite or postgresql+psycopg")
 
 
@@ -61,3 +71,12 @@ def guard() -> Iterator[None]:
         yield
     except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
         raise UnavailableError("database unavailable") from e
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed on exit, rolled back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn

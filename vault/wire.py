@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from vault.domain.model import Document, DocumentCategory, DocumentMetadata, Dossier, DossierState
 from vault.errors import InvalidArgumentError
+from vault.journal.chain import JournalEntry, JournalEvent
 from vault.v1 import vault_pb2 as pb
 
 _CATEGORY_TO_PROTO = {
@@ -85,3 +86,52 @@ def document_from_proto(message: pb.Document) -> Document:
         sha256=message.sha256,
         created_at=message.created_at.ToDatetime(UTC),
     )
+
+
+def _timestamp_us(time_us: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromMicroseconds(time_us)
+    return stamp
+
+
+def journal_record_to_proto(entry: JournalEntry) -> pb.JournalRecord:
+    event = entry.event
+    return pb.JournalRecord(
+        seq=entry.seq,
+        time=_timestamp_us(event.time_us),
+        actor_kind=event.actor_kind,
+        actor_ref=event.actor_ref,
+        actor_profession=event.actor_profession or "",
+        action=event.action,
+        dossier_id=event.dossier or "",
+        document_ids=list(event.documents),
+        decision=event.decision,
+        reason=event.reason,
+        emergency=event.emergency,
+        request_id=event.request_id,
+    )
+
+
+def journal_record_from_proto(message: pb.JournalRecord) -> tuple[int, JournalEvent]:
+    event = JournalEvent(
+        time_us=message.time.ToMicroseconds(),
+        actor_kind=message.actor_kind,
+        actor_ref=message.actor_ref,
+        actor_profession=message.actor_profession or None,
+        action=message.action,
+        dossier=message.dossier_id or None,
+        documents=tuple(message.document_ids),
+        decision=message.decision,
+        reason=message.reason,
+        emergency=message.emergency,
+        request_id=message.request_id,
+    )
+    return message.seq, event
+
+
+def optional_time_us(message: pb.ExportJournalRequest, name: str) -> int | None:
+    """A Timestamp field as microseconds, or None when it is not set."""
+    if not message.HasField(name):  # type: ignore[arg-type]
+        return None
+    stamp: Timestamp = getattr(message, name)
+    return stamp.ToMicroseconds()

@@ -3,7 +3,8 @@
 File format (JSON, mode 0600, refused if group- or world-accessible):
 
     {"format": "dossier-vault-local-keys/1", "current": 1,
-     "master": {"1": "<base64 32 bytes>"}, "index": "<base64 32 bytes>"}
+     "master": {"1": "<base64 32 bytes>"}, "index": "<base64 32 bytes>",
+     "checkpoint": "<base64 32-byte Ed25519 private seed>"}
 
 Master keys are versioned so that rotation can add one and retire an old one. Wrapping
 is a sealed box (sealed.py) whose associated data is the dossier-key label, the caller's
@@ -14,20 +15,19 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import stat
 import struct
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.crypto.sealed import DOSSIER_KEY_LABEL, KEY_SIZE, open_sealed, seal
 from vault.errors import ConfigurationError, FailedPreconditionError
 
 FORMAT = "dossier-vault-local-keys/1"
-_log = logging.getLogger(__name__)
 
 
 def create_key_file(path: Path) -> None:
@@ -37,6 +37,7 @@ def create_key_file(path: Path) -> None:
         "current": 1,
         "master": {"1": base64.b64encode(os.urandom(KEY_SIZE)).decode()},
         "index": base64.b64encode(os.urandom(KEY_SIZE)).decode(),
+        "checkpoint": base64.b64encode(os.urandom(KEY_SIZE)).decode(),
     }
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -55,6 +56,20 @@ def _decode_key(text: object) -> bytes:
     return key
 
 
+class LocalCheckpointSigner:
+    """A `journal.checkpoint.Signer` over an in-memory Ed25519 key."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
 class LocalKeyFileProvider:
     """A `KeyProvider` over a local key file. Keys stay in this object's memory."""
 
@@ -71,6 +86,10 @@ class LocalKeyFileProvider:
             self._master = {int(v): _decode_key(k) for v, k in document["master"].items()}
             self._current = int(document["current"])
             self._index_key = _decode_key(document["index"])
+            seed = document.get("checkpoint")
+            self._checkpoint_key = (
+                None if seed is None else Ed25519PrivateKey.from_private_bytes(_decode_key(seed))
+            )
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigurationError(f"key file {path} is malformed") from e
         if self._current not in self._master:
@@ -95,6 +114,12 @@ class LocalKeyFileProvider:
                 f"master key version {wrapped.master_version} is not available"
             )
         return open_sealed(master, wrapped.blob, self._aad(context, wrapped.master_version))
+
+    def checkpoint_signer(self) -> LocalCheckpointSigner:
+        """The Ed25519 key that signs journal checkpoints."""
+        if self._checkpoint_key is None:
+            raise ConfigurationError("key file has no checkpoint signing key")
+        return LocalCheckpointSigner(self._checkpoint_key)
 
     def blind_index(self, data: bytes) -> bytes:
         mac = hmac.HMAC(self._index_key, hashes.SHA256())

@@ -23,9 +23,13 @@ class ActorKind(StrEnum):
     AUDITOR = "auditor"
 
 
+INS_SUBJECT_KINDS = frozenset({ActorKind.PATIENT, ActorKind.LEGAL_REPRESENTATIVE})
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """An authenticated caller. `subject` is an INS for patients, so it is never shown."""
+    """An authenticated caller. `subject` is an INS for the kinds in `INS_SUBJECT_KINDS`
+    (patients, legal representatives), so it is never shown."""
 
     kind: ActorKind
     subject: str = field(repr=False)

@@ -5,9 +5,11 @@ whether they hold the dossier, the dossier's state) and journals whatever comes 
 allowed or denied. Reason codes are stable strings: they are written to the journal and
 shown to auditors, so renaming one is a format change.
 
-This first version knows the holder only: a patient reaches their own active dossier and
-nothing else. The DMP's full rules (representatives, treating physician, authorised and
-blocked professionals, break-the-glass) extend this table; every other actor is refused.
+This version knows the holder and the auditor: a patient reaches their own active
+dossier and its access history, and nothing else; an auditor reads and exports the
+journal, never a document. The DMP's full rules (representatives, treating physician,
+authorised and blocked professionals, break-the-glass) extend this table; every other
+actor is refused.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ class Action(StrEnum):
     DOCUMENT_WRITE = "document.write"
     DOCUMENT_READ = "document.read"
     DOCUMENT_LIST = "document.list"
+    JOURNAL_READ = "journal.read"
+    JOURNAL_EXPORT = "journal.export"
 
 
 class Reason(StrEnum):
     """Why a request was allowed or refused, as written to the journal."""
 
     HOLDER = "holder"
+    AUDITOR = "auditor"
     NOT_HOLDER = "not-holder"
     ACTOR_NEVER_ALLOWED = "actor-never-allowed"
     NO_AUTHORISATION = "no-authorisation"
@@ -59,10 +64,13 @@ class Decision:
 
 
 _NEVER = frozenset({ActorKind.INSURER, ActorKind.OPERATOR, ActorKind.AUDITOR})
+_JOURNAL = frozenset({Action.JOURNAL_READ, Action.JOURNAL_EXPORT})
 
 
 def decide(facts: Facts) -> Decision:
     """Allows or denies one request; the first rule that applies wins."""
+    if facts.action in _JOURNAL:
+        return _decide_journal(facts)
     if facts.actor_kind in _NEVER:
         return Decision(False, Reason.ACTOR_NEVER_ALLOWED)
     if facts.actor_kind is not ActorKind.PATIENT:
@@ -73,3 +81,17 @@ def decide(facts: Facts) -> Decision:
     if not creating and facts.dossier_state is not DossierState.ACTIVE:
         return Decision(False, Reason.DOSSIER_NOT_ACTIVE)
     return Decision(True, Reason.HOLDER)
+
+
+def _decide_journal(facts: Facts) -> Decision:
+    """Auditors read and export the whole journal; a holder reads their dossier's part."""
+    if facts.actor_kind is ActorKind.AUDITOR:
+        return Decision(True, Reason.AUDITOR)
+    if facts.actor_kind is ActorKind.PATIENT and facts.action is Action.JOURNAL_READ:
+        if not facts.is_holder:
+            return Decision(False, Reason.NOT_HOLDER)
+        if facts.dossier_state is not DossierState.ACTIVE:
+            return Decision(False, Reason.DOSSIER_NOT_ACTIVE)
+        return Decision(True, Reason.HOLDER)
+    never = facts.actor_kind in _NEVER
+    return Decision(False, Reason.ACTOR_NEVER_ALLOWED if never else Reason.NO_AUTHORISATION)

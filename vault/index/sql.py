@@ -17,7 +17,7 @@ from vault.domain.model import DocumentCategory, DossierState
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
 from vault.index.schema import Base, DocumentRow, DocumentVersionRow, DossierKeyRow, DossierRow
-from vault.sqlstore import guard
+from vault.sqlstore import guard, writing
 
 _D, _K, _DOC, _V = (
     cast(Table, row.__table__)
@@ -70,7 +70,7 @@ class SqlIndex:
 
     def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
         try:
-            with guard(), self._engine.begin() as conn:
+            with guard(), writing(self._engine) as conn:
                 conn.execute(
                     insert(_D).values(
                         id=dossier.dossier_id,
@@ -113,7 +113,7 @@ class SqlIndex:
         return DossierKeyRecord(dossier_id, version, WrappedKey(row.master_version, row.wrapped))
 
     def reserve_version(self, record: VersionRecord) -> None:
-        with guard(), self._engine.begin() as conn:
+        with guard(), writing(self._engine) as conn:
             if record.version == 1:
                 conn.execute(
                     insert(_DOC).values(
@@ -141,7 +141,7 @@ class SqlIndex:
 
     def commit_version(self, record: VersionRecord) -> None:
         key = and_(_V.c.document_id == record.document_id, _V.c.version == record.version)
-        with guard(), self._engine.begin() as conn:
+        with guard(), writing(self._engine) as conn:
             updated = conn.execute(
                 update(_V)
                 .where(key, _V.c.status == "pending")
@@ -161,7 +161,7 @@ class SqlIndex:
             )
 
     def discard_version(self, record: VersionRecord) -> None:
-        with guard(), self._engine.begin() as conn:
+        with guard(), writing(self._engine) as conn:
             conn.execute(
                 delete(_V).where(
                     _V.c.document_id == record.document_id,

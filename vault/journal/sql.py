@@ -1,21 +1,27 @@
 """`SqlJournal`: the journal on SQLAlchemy (SQLite or PostgreSQL), possibly its own database.
 
-Two tables: `journal_entries` (one row per entry: its canonical bytes and hashes) and
-`journal_head` (a single row: last sequence number and chain hash). An append locks the
-head row (`SELECT ... FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE` on SQLite), writes the
-entry after it and moves the head, in one transaction: appenders from any number of
-processes queue on that lock, so the chain never forks and sequence numbers never gap.
+Tables: `journal_entries` (one row per entry: its canonical bytes, hashes, and the few
+columns the patient and auditor queries filter on), `journal_head` (a single row: last
+sequence number, chain hash and time) and `journal_checkpoints` (signed checkpoints, also
+published outside the database). An append locks the head row (`SELECT ... FOR UPDATE`
+on PostgreSQL; `BEGIN IMMEDIATE` on SQLite), writes the entries after it and moves the
+head, in one transaction: appenders from any number of processes queue on that lock, so
+the chain never forks and sequence numbers never gap. Entry times never go backwards:
+an entry gets max(its event's time, the head's time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Engine,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -35,7 +41,8 @@ from vault.journal.chain import (
     parse_canonical,
     seal_entry,
 )
-from vault.sqlstore import guard
+from vault.journal.store import EntryFilter
+from vault.sqlstore import guard, writing
 
 metadata = MetaData()
 
@@ -44,10 +51,28 @@ entries_table = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("time_us", BigInteger, nullable=False),
-    Column("dossier", String(36), nullable=True, index=True),
+    Column("dossier", String(36), nullable=True),
+    Column("actor_ref", String(128), nullable=False),
+    Column("decision", String(8), nullable=False),
+    Column("emergency", Boolean, nullable=False),
     Column("body", Text, nullable=False),
     Column("entry_hash", LargeBinary(32), nullable=False),
     Column("chain_hash", LargeBinary(32), nullable=False),
+    Index("ix_journal_dossier", "dossier", "seq"),
+    Index("ix_journal_actor", "actor_ref", "seq"),
+    Index("ix_journal_time", "time_us"),
+)
+Index(
+    "ix_journal_emergency",
+    entries_table.c.seq,
+    postgresql_where=entries_table.c.emergency,
+    sqlite_where=entries_table.c.emergency,
+)
+Index(
+    "ix_journal_denials",
+    entries_table.c.seq,
+    postgresql_where=entries_table.c.decision == "deny",
+    sqlite_where=entries_table.c.decision == "deny",
 )
 
 head_table = Table(
@@ -56,7 +81,22 @@ head_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("chain_hash", LargeBinary(32), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
 )
+
+checkpoints_table = Table(
+    "journal_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    chain_hash: bytes
+    time_us: int
 
 
 def _entry(row: Any) -> JournalEntry:
@@ -72,45 +112,126 @@ class SqlJournal:
         with guard():
             metadata.create_all(self._engine)
             try:
-                with self._engine.begin() as conn:
+                with writing(self._engine) as conn:
                     if conn.execute(select(head_table.c.id)).first() is None:
                         conn.execute(
-                            insert(head_table).values(id=1, seq=0, chain_hash=GENESIS_HASH)
+                            insert(head_table).values(
+                                id=1, seq=0, chain_hash=GENESIS_HASH, time_us=0
+                            )
                         )
             except sa_exc.IntegrityError:
                 pass  # another process created the head row first
 
     def append(self, event: JournalEvent) -> JournalEntry:
-        with guard(), self._engine.begin() as conn:
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[JournalEvent]) -> list[JournalEntry]:
+        """Appends `events` in order, in one transaction (group commit)."""
+        sealed: list[JournalEntry] = []
+        with guard(), writing(self._engine) as conn:
             head = conn.execute(
-                select(head_table.c.seq, head_table.c.chain_hash)
+                select(head_table.c.seq, head_table.c.chain_hash, head_table.c.time_us)
                 .where(head_table.c.id == 1)
                 .with_for_update()
             ).one()
-            entry = seal_entry(head.seq + 1, event, head.chain_hash)
-            conn.execute(
-                insert(entries_table).values(
-                    seq=entry.seq,
-                    time_us=event.time_us,
-                    dossier=event.dossier,
-                    body=entry.canonical.decode(),
-                    entry_hash=entry.entry_hash,
-                    chain_hash=entry.chain_hash,
-                )
-            )
+            seq, prev, time_us = head.seq, head.chain_hash, head.time_us
+            for event in events:
+                time_us = max(time_us, event.time_us)
+                seq += 1
+                entry = seal_entry(seq, replace(event, time_us=time_us), prev)
+                sealed.append(entry)
+                prev = entry.chain_hash
+            conn.execute(insert(entries_table), [self._row(entry) for entry in sealed])
             conn.execute(
                 update(head_table)
                 .where(head_table.c.id == 1)
-                .values(seq=entry.seq, chain_hash=entry.chain_hash)
+                .values(seq=seq, chain_hash=prev, time_us=time_us)
             )
-        return entry
+        return sealed
 
-    def entries(self, first_seq: int = 1) -> Iterator[JournalEntry]:
-        query = (
-            select(entries_table)
-            .where(entries_table.c.seq >= first_seq)
-            .order_by(entries_table.c.seq)
-        )
+    @staticmethod
+    def _row(entry: JournalEntry) -> dict[str, object]:
+        event = entry.event
+        return {
+            "seq": entry.seq,
+            "time_us": event.time_us,
+            "dossier": event.dossier,
+            "actor_ref": event.actor_ref,
+            "decision": event.decision,
+            "emergency": event.emergency,
+            "body": entry.canonical.decode(),
+            "entry_hash": entry.entry_hash,
+            "chain_hash": entry.chain_hash,
+        }
+
+    def head(self) -> Head:
         with guard(), self._engine.connect() as conn:
-            for row in conn.execution_options(yield_per=1000).execute(query):
+            row = conn.execute(
+                select(head_table.c.seq, head_table.c.chain_hash, head_table.c.time_us)
+            ).one()
+        return Head(row.seq, row.chain_hash, row.time_us)
+
+    def entries(
+        self,
+        first_seq: int = 1,
+        last_seq: int | None = None,
+        *,
+        since_us: int | None = None,
+        until_us: int | None = None,
+    ) -> Iterator[JournalEntry]:
+        """Entries in sequence order, by sequence range and/or time range (streamed)."""
+        query = select(entries_table).where(entries_table.c.seq >= first_seq)
+        if last_seq is not None:
+            query = query.where(entries_table.c.seq <= last_seq)
+        if since_us is not None:
+            query = query.where(entries_table.c.time_us >= since_us)
+        if until_us is not None:
+            query = query.where(entries_table.c.time_us < until_us)
+        with guard(), self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(
+                query.order_by(entries_table.c.seq)
+            )
+            for row in result:
                 yield _entry(row)
+
+    def query(self, where: EntryFilter, limit: int) -> list[JournalEntry]:
+        """One page of the entries matching `where`, in sequence (hence time) order."""
+        table = entries_table
+        query = select(table).where(table.c.seq > where.after_seq)
+        if where.dossier is not None:
+            query = query.where(table.c.dossier == where.dossier)
+        if where.actor_ref is not None:
+            query = query.where(table.c.actor_ref == where.actor_ref)
+        if where.emergency_only:
+            query = query.where(table.c.emergency)
+        if where.denials_only:
+            query = query.where(table.c.decision == "deny")
+        with guard(), self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(table.c.seq).limit(limit))
+            return [_entry(row) for row in rows]
+
+    def add_checkpoint(self, size: int, note: str) -> bool:
+        """Records a signed checkpoint; False if one of that size exists already."""
+        try:
+            with guard(), writing(self._engine) as conn:
+                conn.execute(insert(checkpoints_table).values(size=size, note=note))
+        except sa_exc.IntegrityError:
+            return False
+        return True
+
+    def checkpoints(
+        self, first_size: int = 0, last_size: int | None = None
+    ) -> list[tuple[int, str]]:
+        table = checkpoints_table
+        query = select(table.c.size, table.c.note).where(table.c.size >= first_size)
+        if last_size is not None:
+            query = query.where(table.c.size <= last_size)
+        with guard(), self._engine.connect() as conn:
+            return [(row.size, row.note) for row in conn.execute(query.order_by(table.c.size))]
+
+    def last_checkpoint_size(self) -> int:
+        with guard(), self._engine.connect() as conn:
+            sizes = conn.execute(
+                select(checkpoints_table.c.size).order_by(checkpoints_table.c.size.desc())
+            )
+            return int(sizes.scalar() or 0)

@@ -1,8 +1,9 @@
-"""The Protocol through which the service appends to and reads the journal."""
+"""The Protocols through which the service appends to and reads the journal."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from vault.journal.chain import JournalEntry, JournalEvent
@@ -13,6 +14,38 @@ class JournalStore(Protocol):
         """Appends atomically after the current head; never forks, never leaves a gap."""
         ...
 
-    def entries(self, first_seq: int = 1) -> Iterator[JournalEntry]:
-        """Every entry from `first_seq` on, in sequence order."""
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What the patient and auditor queries select; every field narrows the result."""
+
+    dossier: str | None = None
+    actor_ref: str | None = None
+    emergency_only: bool = False
+    denials_only: bool = False
+    after_seq: int = 0
+
+
+class JournalLog(Protocol):
+    """The journal's read side: exports and queries."""
+
+    def entries(
+        self,
+        first_seq: int = 1,
+        last_seq: int | None = None,
+        *,
+        since_us: int | None = None,
+        until_us: int | None = None,
+    ) -> Iterator[JournalEntry]:
+        """Entries in sequence order, by sequence range and/or time range (streamed)."""
+        ...
+
+    def query(self, where: EntryFilter, limit: int) -> list[JournalEntry]:
+        """One page of the entries matching `where`, in sequence order."""
+        ...
+
+    def checkpoints(
+        self, first_size: int = 0, last_size: int | None = None
+    ) -> list[tuple[int, str]]:
+        """(size, signed note) of each checkpoint in the range, in order."""
         ...

@@ -1,6 +1,7 @@
 """Wiring and running the server: adapters from a `Config`, then grpc.aio on its port.
 
-`build_vault` assembles the embedded or configured adapters; `serve` runs until
+`build` assembles the embedded or configured adapters (and the journal's group
+committer and checkpointer); `serve` runs until
 cancelled; `BackgroundServer` runs one in a thread of the calling process (tests and
 benchmarks use it to get a real server on an ephemeral port).
 """
@@ -8,6 +9,7 @@ benchmarks use it to get a real server on an ephemeral port).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -23,8 +25,10 @@ from vault.blobstore.file import FileBlobStore
 from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock
-from vault.errors import ConfigurationError
+from vault.errors import ConfigurationError, VaultError
 from vault.index.sql import SqlIndex
+from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
+from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
 from vault.server.servicer import DossierVaultServicer
 from vault.service import Vault
@@ -36,13 +40,15 @@ SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["DossierVault"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024  # a 4 MiB chunk and its envelope
 
 
-def _key_provider(config: Config) -> LocalKeyFileProvider:
+def key_provider(config: Config) -> LocalKeyFileProvider:
+    """The configured key provider, or the development key file (created if missing)."""
     if config.master_key_file is not None:
         if not config.master_key_file.exists():
             raise ConfigurationError(f"master key file {config.master_key_file} not found")
         return LocalKeyFileProvider(config.master_key_file)
     path = config.dev_master_key_file
     if not path.exists():
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         create_key_file(path)
         _log.warning("created a DEVELOPMENT master key at %s", path)
     _log.warning(
@@ -62,21 +68,70 @@ def _verifier(config: Config) -> TokenVerifier:
     return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience)
 
 
-def build_vault(config: Config) -> Vault:
+def open_journal(config: Config) -> SqlJournal:
+    journal = SqlJournal(make_engine(config.journal_url))
+    journal.create_schema()
+    return journal
+
+
+def build_checkpointer(
+    config: Config, journal: SqlJournal, keys: LocalKeyFileProvider
+) -> Checkpointer:
+    return Checkpointer(
+        journal,
+        keys.checkpoint_signer(),
+        config.journal_origin,
+        DirectoryPublisher(config.checkpoint_dir),
+        SystemClock(),
+        every_entries=config.checkpoint_every,
+        every_seconds=config.checkpoint_seconds,
+    )
+
+
+@dataclass
+class Components:
+    """Everything a running server holds, built once from the configuration."""
+
+    vault: Vault
+    appender: GroupCommitJournal
+    checkpointer: Checkpointer
+
+    def close(self) -> None:
+        self.appender.close()
+
+
+def build(config: Config) -> Components:
     """The service over the configured adapters; creates missing tables."""
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     index = SqlIndex(make_engine(config.index_url))
     index.create_schema()
-    journal = SqlJournal(make_engine(config.journal_url))
-    journal.create_schema()
-    return Vault(
+    journal = open_journal(config)
+    appender = GroupCommitJournal(journal)
+    keys = key_provider(config)
+    vault = Vault(
         index=index,
         blobs=FileBlobStore(config.blob_dir),
-        keys=_key_provider(config),
-        journal=journal,
+        keys=keys,
+        journal=appender,
+        journal_log=journal,
         clock=SystemClock(),
         segment_size=config.segment_size,
     )
+    return Components(vault, appender, build_checkpointer(config, journal, keys))
+
+
+async def _checkpoint_loop(
+    checkpointer: Checkpointer, executor: ThreadPoolExecutor, stop: asyncio.Event
+) -> None:
+    """Signs checkpoints as they fall due (`checkpoint_every` entries or seconds)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            await loop.run_in_executor(executor, checkpointer.maybe_checkpoint)
+        except VaultError:
+            _log.exception("journal checkpoint failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 async def serve(
@@ -86,8 +141,9 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
-    stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds."""
-    vault = build_vault(config)
+    stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds, and a
+    last journal checkpoint is signed."""
+    components = build(config)
     verifier = _verifier(config)
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="vault")
     server = grpc.aio.server(
@@ -97,7 +153,7 @@ async def serve(
         ]
     )
     vault_pb2_grpc.add_DossierVaultServicer_to_server(
-        DossierVaultServicer(vault, verifier, executor), server
+        DossierVaultServicer(components.vault, verifier, executor), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -125,12 +181,22 @@ async def serve(
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    checkpoints = asyncio.create_task(_checkpoint_loop(components.checkpointer, executor, stop))
     try:
         await stop.wait()
         _log.info("stopping: draining calls in flight")
     finally:
+        stop.set()
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=5)
+        await checkpoints
+        components.close()  # every journal append has committed
+        try:  # a last checkpoint covers the tail of this run
+            await asyncio.get_running_loop().run_in_executor(
+                executor, components.checkpointer.checkpoint
+            )
+        except VaultError:
+            _log.exception("final journal checkpoint failed")
         executor.shutdown(wait=True)
 
 

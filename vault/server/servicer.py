@@ -12,11 +12,12 @@ calls while large streams are in flight (docs/adr/0001-grpc-aio-and-thread-pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import itertools
 import logging
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -27,18 +28,8 @@ from vault import wire
 from vault.auth import TokenVerifier
 from vault.domain.model import Actor, Document
 from vault.domain.policy import Action
-from vault.errors import (
-    AlreadyExistsError,
-    ConfigurationError,
-    FailedPreconditionError,
-    IntegrityError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    UnauthenticatedError,
-    UnavailableError,
-    VaultError,
-)
+from vault.errors import InvalidArgumentError, UnauthenticatedError, VaultError
+from vault.journal.store import EntryFilter
 from vault.service import Call, Upload, Vault
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
@@ -46,25 +37,15 @@ from vault.v1 import vault_pb2_grpc
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-STATUS_OF: dict[type[VaultError], grpc.StatusCode] = {
-    InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
-    NotFoundError: grpc.StatusCode.NOT_FOUND,
-    AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
-    IntegrityError: grpc.StatusCode.DATA_LOSS,
-    UnavailableError: grpc.StatusCode.UNAVAILABLE,
-    ConfigurationError: grpc.StatusCode.INTERNAL,
-}
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_EXPORT_BATCH = 1000  # export lines per message (~500 KiB)
+
+
+def _take(lines: Iterator[bytes], count: int) -> list[bytes]:
+    return list(itertools.islice(lines, count))
 
 
 def status_of(error: VaultError) -> grpc.StatusCode:
-    for kind in type(error).__mro__:
-        if kind in STATUS_OF:
-            return STATUS_OF[kind]
-    return grpc.StatusCode.INTERNAL
+    return grpc.StatusCode[error.grpc_status]
 
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -90,15 +71,30 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self._verifier = verifier
         self._executor = executor
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+    async def _run(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        on_cancel: Callable[[T], object] | None = None,
+    ) -> T:
+        """Runs blocking work in the pool. If the call is cancelled meanwhile, the work
+        still finishes (a thread cannot be interrupted) before the cancellation goes on,
+        so cleanup never races it; `on_cancel` then undoes its result."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+        job = loop.run_in_executor(self._executor, functools.partial(function, *args))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                result = await job
+                if on_cancel is not None:
+                    await loop.run_in_executor(self._executor, on_cancel, result)
+            raise
 
     # -- the edge: identity, journaling of edge refusals, status codes ---------------
 
     def _begin(self, context: Context, action: Action) -> _Request:
-        given = _metadata(context, "x-request-id")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+        request_id = str(uuid.uuid4())  # ours, never the caller's: it is journaled
         context.set_trailing_metadata((("x-request-id", request_id),))
         return _Request(Call(request_id), action)
 
@@ -111,15 +107,15 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
 
     async def _fail(self, context: Context, request: _Request, error: Exception) -> NoReturn:
         request_id = request.call.request_id
-        if not isinstance(error, VaultError):
-            _log.exception("internal error request_id=%s", request_id)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
         try:
             await self._run(
                 self._vault.record_refusal, request.actor, request.action, request.call, error
             )
-        except VaultError:
+        except Exception:  # the caller still gets the original error
             _log.exception("could not journal a refusal request_id=%s", request_id)
+        if not isinstance(error, VaultError):
+            _log.error("internal error request_id=%s", request_id, exc_info=error)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
         status = status_of(error)
         _log.info(
             "refused request_id=%s action=%s status=%s error=%s",
@@ -192,7 +188,12 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 raise InvalidArgumentError("the first message must be the header")
             metadata = wire.metadata_from_proto(first.header.metadata)
             upload = await self._run(
-                self._vault.begin_upload, actor, first.header.dossier_id, metadata, call
+                self._vault.begin_upload,
+                actor,
+                first.header.dossier_id,
+                metadata,
+                call,
+                on_cancel=Upload.abort,
             )
             return wire.document_to_proto(await self._upload(upload, request_iterator))
 
@@ -208,7 +209,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 await self._run(upload.write, message.chunk)
             return await self._run(upload.commit)
         except BaseException:
-            await asyncio.shield(self._run(upload.abort))
+            await self._run(upload.abort)
             raise
 
     async def GetDocument(  # noqa: N802 (generated name)
@@ -251,3 +252,52 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
 
         return await self._unary(context, Action.DOCUMENT_LIST, body)
+
+    async def ExportJournal(  # noqa: N802 (generated name)
+        self, request: pb.ExportJournalRequest, context: Context
+    ) -> AsyncIterator[pb.ExportJournalResponse]:
+        async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportJournalResponse]:
+            lines = await self._run(
+                functools.partial(
+                    self._vault.export_journal,
+                    actor,
+                    call,
+                    from_seq=request.from_seq,
+                    to_seq=request.to_seq,
+                    since_us=wire.optional_time_us(request, "since"),
+                    until_us=wire.optional_time_us(request, "until"),
+                )
+            )
+            try:
+                while batch := await self._run(_take, lines, _EXPORT_BATCH):
+                    yield pb.ExportJournalResponse(lines=batch)
+            finally:
+                lines.close()  # ends the journal read transaction
+
+        async for item in self._stream(context, Action.JOURNAL_EXPORT, body):
+            yield item
+
+    async def QueryJournal(  # noqa: N802 (generated name)
+        self, request: pb.QueryJournalRequest, context: Context
+    ) -> pb.QueryJournalResponse:
+        async def body(actor: Actor, call: Call) -> pb.QueryJournalResponse:
+            where = EntryFilter(
+                dossier=request.dossier_id or None,
+                actor_ref=request.actor_ref or None,
+                emergency_only=request.emergency_only,
+                denials_only=request.denials_only,
+            )
+            entries, token = await self._run(
+                self._vault.query_journal,
+                actor,
+                call,
+                where,
+                request.page_size,
+                request.page_token,
+            )
+            return pb.QueryJournalResponse(
+                entries=[wire.journal_record_to_proto(e) for e in entries],
+                next_page_token=token,
+            )
+
+        return await self._unary(context, Action.JOURNAL_READ, body)

@@ -59,6 +59,16 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.FromString,
                 _registered_method=True)
+        self.ExportJournal = channel.unary_stream(
+                '/vault.v1.DossierVault/ExportJournal',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ExportJournalRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ExportJournalResponse.FromString,
+                _registered_method=True)
+        self.QueryJournal = channel.unary_unary(
+                '/vault.v1.DossierVault/QueryJournal',
+                request_serializer=vault_dot_v1_dot_vault__pb2.QueryJournalRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.QueryJournalResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -101,6 +111,22 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportJournal(self, request, context):
+        """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
+        sequence numbers or time, as batches of JSON lines, signed checkpoints included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryJournal(self, request, context):
+        """One page of journal entries in sequence order: a dossier's access history (its
+        holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +154,16 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.ListDocuments,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.SerializeToString,
+            ),
+            'ExportJournal': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportJournal,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ExportJournalRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ExportJournalResponse.SerializeToString,
+            ),
+            'QueryJournal': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryJournal,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.QueryJournalRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.QueryJournalResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,6 +301,60 @@ class DossierVault:
             '/vault.v1.DossierVault/ListDocuments',
             vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportJournal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vault.v1.DossierVault/ExportJournal',
+            vault_dot_v1_dot_vault__pb2.ExportJournalRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ExportJournalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryJournal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/QueryJournal',
+            vault_dot_v1_dot_vault__pb2.QueryJournalRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.QueryJournalResponse.FromString,
             options,
             channel_credentials,
             insecure,

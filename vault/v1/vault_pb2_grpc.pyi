@@ -50,6 +50,14 @@ class DossierVaultStub:
     """Server streaming: first message `document`, then the content in chunks."""
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
     """One page of a dossier's documents, newest first."""
+    ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
+    """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
+    sequence numbers or time, as batches of JSON lines, signed checkpoints included.
+    """
+    QueryJournal: _grpc.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]
+    """One page of journal entries in sequence order: a dossier's access history (its
+    holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -68,6 +76,14 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Server streaming: first message `document`, then the content in chunks."""
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     """One page of a dossier's documents, newest first."""
+    ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
+    """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
+    sequence numbers or time, as batches of JSON lines, signed checkpoints included.
+    """
+    QueryJournal: _aio.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]  # type: ignore[assignment]
+    """One page of journal entries in sequence order: a dossier's access history (its
+    holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -113,5 +129,25 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
         """One page of a dossier's documents, newest first."""
+
+    @_abc_1.abstractmethod
+    def ExportJournal(
+        self,
+        request: _vault_pb2.ExportJournalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_vault_pb2.ExportJournalResponse], _abc.AsyncIterator[_vault_pb2.ExportJournalResponse]]:
+        """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
+        sequence numbers or time, as batches of JSON lines, signed checkpoints included.
+        """
+
+    @_abc_1.abstractmethod
+    def QueryJournal(
+        self,
+        request: _vault_pb2.QueryJournalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.QueryJournalResponse, _abc.Awaitable[_vault_pb2.QueryJournalResponse]]:
+        """One page of journal entries in sequence order: a dossier's access history (its
+        holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,146 @@
+"""Signed journal checkpoints in the C2SP tlog-checkpoint / signed-note text format.
+
+A checkpoint commits to the journal's size and head: verifying an export against one
+detects a cut tail, rewritten history and reordering, even by someone who could rewrite
+the whole journal table, as long as the checkpoint was published outside the database.
+
+Checkpoint body (c2sp.org/tlog-checkpoint), then a signed note (c2sp.org/signed-note):
+
+    <origin>\\n
+    <size, decimal>\\n
+    <head: base64 of the chain hash of entry `size`>\\n
+    time <microseconds since the epoch>\\n          (extension line)
+    \\n
+    \\u2014 <key name> <base64(key id (4) || Ed25519 signature (64))>\\n
+
+The signature covers the body (every line before the blank line, newlines included).
+key id = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4]; the
+verifier key is written `<name>+<key id hex>+<base64(0x01 || public key)>` (a note
+"vkey"). The "head" is our chain hash, not a Merkle root: the journal is a hash chain.
+Pure: formatting, parsing and verification; the private key stays behind `Signer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from vault.errors import IntegrityError, InvalidArgumentError
+
+_ED25519 = 0x01
+_DASH = "\u2014 "
+_MAX_NOTE = 4096
+
+
+class Signer(Protocol):
+    """An Ed25519 key that signs without showing itself (a key provider's checkpoint key)."""
+
+    @property
+    def public_key(self) -> Ed25519PublicKey: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    origin: str
+    size: int
+    head: bytes
+    time_us: int
+
+    def body(self) -> str:
+        head = base64.b64encode(self.head).decode()
+        return f"{self.origin}\n{self.size}\n{head}\ntime {self.time_us}\n"
+
+
+def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
+    material = name.encode() + b"\n" + bytes([_ED25519]) + _raw_public(public_key)
+    return hashlib.sha256(material).digest()[:4]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierKey:
+    """A note verifier key: who signs checkpoints, and how to check them."""
+
+    name: str
+    public_key: Ed25519PublicKey
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.name, self.public_key)
+
+    def encode(self) -> str:
+        encoded = base64.b64encode(bytes([_ED25519]) + _raw_public(self.public_key)).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+    @classmethod
+    def parse(cls, text: str) -> VerifierKey:
+        try:
+            name, hex_id, encoded = text.strip().split("+", 2)  # base64 may hold "+"
+            raw = base64.b64decode(encoded, validate=True)
+            if raw[0] != _ED25519 or len(raw) != 33:
+                raise ValueError("not an Ed25519 key")
+            key = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
+        except (ValueError, IndexError, binascii.Error) as e:
+            raise InvalidArgumentError("malformed checkpoint verifier key") from e
+        if key.key_id.hex() != hex_id:
+            raise InvalidArgumentError("checkpoint verifier key id does not match its key")
+        return key
+
+
+def sign(checkpoint: Checkpoint, name: str, signer: Signer) -> str:
+    """The signed note: body, blank line, one signature line."""
+    body = checkpoint.body()
+    signature = signer.sign(body.encode())
+    stamp = base64.b64encode(key_id(name, signer.public_key) + signature).decode()
+    return f"{body}\n{_DASH}{name} {stamp}\n"
+
+
+def _parse_body(body: str) -> Checkpoint:
+    lines = body.split("\n")
+    if len(lines) != 5 or lines[4] != "" or not lines[3].startswith("time "):
+        raise IntegrityError("malformed checkpoint body")
+    try:
+        size, head = int(lines[1]), base64.b64decode(lines[2], validate=True)
+        time_us = int(lines[3].removeprefix("time "))
+    except (ValueError, binascii.Error) as e:
+        raise IntegrityError("malformed checkpoint body") from e
+    if size < 0 or len(head) != 32 or str(size) != lines[1]:
+        raise IntegrityError("malformed checkpoint body")
+    return Checkpoint(lines[0], size, head, time_us)
+
+
+def open_note(note: str, key: VerifierKey) -> Checkpoint:
+    """Verifies a signed checkpoint with `key`; raises IntegrityError otherwise."""
+    if len(note) > _MAX_NOTE or "\n\n" not in note:
+        raise IntegrityError("malformed checkpoint note")
+    body, _, signatures = note.partition("\n\n")
+    body += "\n"
+    checkpoint = _parse_body(body)
+    for line in signatures.splitlines():
+        name, _, stamp = line.removeprefix(_DASH).partition(" ")
+        if not line.startswith(_DASH) or name != key.name:
+            continue
+        try:
+            raw = base64.b64decode(stamp, validate=True)
+        except binascii.Error:
+            continue
+        if raw[:4] != key.key_id:
+            continue
+        try:
+            key.public_key.verify(raw[4:], body.encode())
+        except InvalidSignature:
+            raise IntegrityError("checkpoint signature is invalid") from None
+        return checkpoint
+    raise IntegrityError("checkpoint carries no signature by the expected key")

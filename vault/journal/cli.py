@@ -1,0 +1,264 @@
+"""`dossier-vault journal …`: export, verify, checkpoint, public-key, history.
+
+`verify` is the auditors' tool: it needs only an export and the checkpoint verifier key
+(no database, no blob store, no vault key), streams the export in constant memory, shows
+progress on a terminal, and exits with a code per failure kind (see `--help`).
+`export` and `history` talk to the server over gRPC (auditor or patient token);
+`checkpoint` and `public-key` are for operators on the server host (they read the
+server's configuration and key provider).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from vault.journal.checkpoint import VerifierKey
+from vault.journal.verify import FailureKind, Summary, VerificationError, verify_export
+
+if TYPE_CHECKING:  # the verifier must not load the server's adapters
+    from vault.journal.checkpointer import Checkpointer
+
+VERIFY_EXIT_CODES: dict[FailureKind, int] = {
+    FailureKind.MALFORMED: 20,
+    FailureKind.GAP: 21,
+    FailureKind.REORDERING: 22,
+    FailureKind.EDITED_ENTRY: 23,
+    FailureKind.BROKEN_LINK: 24,
+    FailureKind.TIME_BACKWARDS: 25,
+    FailureKind.BAD_SIGNATURE: 26,
+    FailureKind.REWRITTEN_HISTORY: 27,
+    FailureKind.TAIL_CUT: 28,
+}
+EXIT_NO_CHECKPOINT = 29
+
+
+def _verify_epilog() -> str:
+    lines = ["exit codes:", "  0   the export verified", "  2   usage error"]
+    lines += [f"  {code:<3} {kind.value}" for kind, code in VERIFY_EXIT_CODES.items()]
+    lines.append(f"  {EXIT_NO_CHECKPOINT:<3} no checkpoint matched (with --require-checkpoint)")
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A progress line on stderr, only when it is a terminal."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self._total, self._enabled = total, enabled and sys.stderr.isatty()
+        self._done, self._lines, self._shown = 0, 0, 0.0
+
+    def __call__(self, size: int) -> None:
+        self._done += size
+        self._lines += 1
+        now = time.monotonic()
+        if self._enabled and now - self._shown > 0.25:
+            self._shown = now
+            share = f"{100 * self._done / self._total:5.1f}% " if self._total else ""
+            print(f"\r{share}{self._lines:,} lines", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._enabled:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _open_export(name: str) -> Iterator[tuple[BinaryIO, int | None]]:
+    """The export to read, and its size when it has one (for the progress display)."""
+    if name == "-":
+        yield sys.stdin.buffer, None
+        return
+    path = Path(name)
+    with path.open("rb") as source:
+        yield source, path.stat().st_size
+
+
+def _time(time_us: int | None) -> str:
+    if time_us is None:
+        return "-"
+    return datetime.fromtimestamp(time_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _summary_text(summary: Summary) -> str:
+    anchor = "from the genesis" if summary.anchored_at_genesis else "from a later entry"
+    matched = summary.checkpoints_matched
+    text = (
+        f"journal verified: {summary.entries} entries (sequence {summary.first_seq} to "
+        f"{summary.last_seq}, {anchor}), {_time(summary.first_time_us)} to "
+        f"{_time(summary.last_time_us)}\n"
+        f"checkpoints matched: {len(matched)}"
+        + (f" (last at size {matched[-1]})" if matched else "")
+        + f"\nhead: {summary.head}"
+    )
+    if not matched:
+        text += "\nwarning: no signed checkpoint matched: this proves internal consistency only"
+    return text
+
+
+def _verifier_key(args: argparse.Namespace) -> VerifierKey | None:
+    text = args.key or (Path(args.key_file).read_text() if args.key_file else "")
+    return VerifierKey.parse(text) if text else None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    key = _verifier_key(args)
+    published = sorted(Path(args.checkpoints).glob("checkpoint-*.txt")) if args.checkpoints else []
+    notes = [path.read_text() for path in published]
+    with _open_export(args.export) as (source, total):
+        progress = _Progress(total, enabled=not args.json)
+        try:
+            summary = verify_export(source, key, notes, on_line=progress)
+        except VerificationError as failure:
+            progress.close()
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "ok": False,
+                            "kind": failure.kind.value,
+                            "seq": failure.seq,
+                            "detail": failure.detail,
+                        }
+                    )
+                )
+            else:
+                print(f"journal verification FAILED: {failure}", file=sys.stderr)
+            return VERIFY_EXIT_CODES[failure.kind]
+    progress.close()
+    print(json.dumps({"ok": True, **summary.__dict__}) if args.json else _summary_text(summary))
+    if args.require_checkpoint and not summary.checkpoints_matched:
+        return EXIT_NO_CHECKPOINT
+    return 0
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from vault.cli import client_from_args
+
+    destination = Path(args.output)
+    partial = destination.with_name(destination.name + ".partial")
+    count = 0
+    try:
+        with client_from_args(args) as client, partial.open("wb") as out:
+            for line in client.export_journal(
+                from_seq=args.from_seq,
+                to_seq=args.to_seq,
+                since=_when(args.since),
+                until=_when(args.until),
+            ):
+                out.write(line)
+                count += 1
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote {count} lines to {destination}", file=sys.stderr)
+    return 0
+
+
+def _local_checkpointer() -> Checkpointer:
+    from vault.config import Config
+    from vault.server.app import build_checkpointer, key_provider, open_journal
+
+    config = Config.from_env()
+    return build_checkpointer(config, open_journal(config), key_provider(config))
+
+
+def cmd_checkpoint(_args: argparse.Namespace) -> int:
+    note = _local_checkpointer().checkpoint()
+    print(note if note is not None else "no new entries since the last checkpoint")
+    return 0
+
+
+def cmd_public_key(_args: argparse.Namespace) -> int:
+    print(_local_checkpointer().verifier_key.encode())
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from vault.cli import client_from_args
+
+    with client_from_args(args) as client:
+        records, token = client.query_journal(
+            dossier_id=args.dossier or "",
+            actor_ref=args.actor or "",
+            emergency_only=args.emergency,
+            denials_only=args.denials,
+            page_size=args.page_size,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                [{"seq": seq, **event.__dict__} for seq, event in records], default=list, indent=2
+            )
+        )
+    else:
+        for seq, event in records:
+            print(
+                f"{seq:>10}  {_time(event.time_us)}  {event.actor_kind:<12} "
+                f"{event.action:<16} {event.decision:<5} {event.reason}"
+                + ("  EMERGENCY" if event.emergency else "")
+            )
+        if token:
+            print("(more entries: narrow the query or raise --page-size)", file=sys.stderr)
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Adds `journal` and its subcommands to the top-level parser's subparsers."""
+    journal = commands.add_parser("journal", help="the access journal").add_subparsers(
+        dest="journal_command", required=True
+    )
+
+    verify = journal.add_parser(
+        "verify",
+        help="verify an export offline (auditors)",
+        epilog=_verify_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Checks a journal export: chain, sequence, times and signed checkpoints.",
+    )
+    verify.add_argument("export", help="export file (JSON Lines), or - for standard input")
+    keys = verify.add_mutually_exclusive_group()
+    keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
+    keys.add_argument("--key-file", help="file holding the verifier key")
+    verify.add_argument("--checkpoints", help="directory of published checkpoint files")
+    verify.add_argument(
+        "--require-checkpoint",
+        action="store_true",
+        help=f"exit {EXIT_NO_CHECKPOINT} unless a signed checkpoint matched",
+    )
+    verify.add_argument("--json", action="store_true", help="machine-readable result")
+    verify.set_defaults(handler=cmd_verify)
+
+    export = journal.add_parser("export", help="export a range of the journal (auditors)")
+    export.add_argument("-o", "--output", required=True)
+    export.add_argument("--from-seq", type=int, default=0)
+    export.add_argument("--to-seq", type=int, default=0)
+    export.add_argument("--since", help="ISO 8601 time (UTC if no offset)")
+    export.add_argument("--until", help="ISO 8601 time (UTC if no offset)")
+    export.set_defaults(handler=cmd_export)
+
+    checkpoint = journal.add_parser("checkpoint", help="sign a checkpoint now (operators)")
+    checkpoint.set_defaults(handler=cmd_checkpoint)
+    public_key = journal.add_parser("public-key", help="print the checkpoint verifier key")
+    public_key.set_defaults(handler=cmd_public_key)
+
+    history = journal.add_parser("history", help="access history: a dossier's, or filtered")
+    history.add_argument("--dossier")
+    history.add_argument("--actor", help="auditors: an actor reference")
+    history.add_argument("--emergency", action="store_true", help="emergency accesses only")
+    history.add_argument("--denials", action="store_true", help="denied requests only")
+    history.add_argument("--page-size", type=int, default=100)
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(handler=cmd_history)

@@ -1,0 +1,215 @@
+"""The auditors' verifier: checks a journal export offline, in one pass, in constant memory.
+
+Needs nothing of the vault but this module and the checkpoint verifier key: no database,
+no blob store, no key provider. It reads export lines (vault/journal/export.py), and stops
+at the first failure with its kind and sequence number:
+
+| kind                | meaning                                                      |
+|---------------------|--------------------------------------------------------------|
+| malformed           | a line that is not an export line, or an entry not v1        |
+| gap                 | a sequence number skipped                                     |
+| reordering          | a sequence number repeated or going back                      |
+| edited-entry        | an entry's bytes do not hash to its recorded entry hash       |
+| broken-link         | an entry's `prev` is not the previous entry's chain hash      |
+| time-backwards      | an entry is older than the one before it                      |
+| bad-signature       | a checkpoint not validly signed by the verifier key           |
+| rewritten-history   | a checkpoint's head differs from the chain at its size        |
+| tail-cut            | a checkpoint covers entries the export does not have          |
+
+A chain that starts at sequence 1 is anchored at the genesis (32 zero bytes); an export of
+a later range is anchored at its first entry's `prev`, and only checkpoints tie it to the
+rest of the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from vault.errors import IntegrityError
+from vault.journal.chain import FORMAT_VERSION, GENESIS_HASH
+from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note
+from vault.journal.export import CANONICAL_OFFSET, CHECKPOINT_PREFIX, ENTRY_PREFIX, HASH_HEX
+
+_ENTRY_DOMAIN = b"DVLT/v1/journal-entry\x00"
+_LINK_DOMAIN = b"DVLT/v1/journal-link\x00"
+
+
+class FailureKind(StrEnum):
+    MALFORMED = "malformed"
+    GAP = "gap"
+    REORDERING = "reordering"
+    EDITED_ENTRY = "edited-entry"
+    BROKEN_LINK = "broken-link"
+    TIME_BACKWARDS = "time-backwards"
+    BAD_SIGNATURE = "bad-signature"
+    REWRITTEN_HISTORY = "rewritten-history"
+    TAIL_CUT = "tail-cut"
+
+
+class VerificationError(IntegrityError):
+    """The first failure found in an export."""
+
+    def __init__(self, kind: FailureKind, seq: int | None, detail: str) -> None:
+        where = f" at sequence {seq}" if seq is not None else ""
+        super().__init__(f"{kind.value}{where}: {detail}")
+        self.kind, self.seq, self.detail = kind, seq, detail
+
+
+@dataclass
+class Summary:
+    entries: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    first_time_us: int | None = None
+    last_time_us: int | None = None
+    head: str = GENESIS_HASH.hex()
+    checkpoints_matched: list[int] = field(default_factory=list)
+    anchored_at_genesis: bool = False
+
+
+class _Verifier:
+    def __init__(self, key: VerifierKey | None, checkpoints: Iterable[str]) -> None:
+        self.key = key
+        self.summary = Summary()
+        self.expected_seq: int | None = None
+        self.head = GENESIS_HASH
+        self.last_time = 0
+        self.pending: dict[int, bytes] = {}  # checkpoint size -> head it commits to
+        for note in checkpoints:
+            self.add_checkpoint(note, None)
+
+    def add_checkpoint(self, note: str, seq: int | None) -> None:
+        if self.key is None:
+            raise VerificationError(
+                FailureKind.BAD_SIGNATURE, seq, "a checkpoint was given but no verifier key"
+            )
+        try:
+            checkpoint: Checkpoint = open_note(note, self.key)
+        except IntegrityError as error:
+            raise VerificationError(FailureKind.BAD_SIGNATURE, seq, str(error)) from None
+        known = self.summary.last_seq or 0
+        if checkpoint.size <= known and checkpoint.size != self.summary.last_seq:
+            raise VerificationError(
+                FailureKind.MALFORMED, seq, f"checkpoint of size {checkpoint.size} out of place"
+            )
+        if checkpoint.size == self.summary.last_seq:
+            self.match(checkpoint.size, checkpoint.head)
+        else:
+            self.pending[checkpoint.size] = checkpoint.head
+
+    def match(self, size: int, head: bytes) -> None:
+        if head != self.head:
+            raise VerificationError(
+                FailureKind.REWRITTEN_HISTORY, size, "the chain differs from the signed checkpoint"
+            )
+        if size not in self.summary.checkpoints_matched[-1:]:  # inline and published
+            self.summary.checkpoints_matched.append(size)
+
+    def entry(self, line: bytes) -> None:
+        canonical = line[CANONICAL_OFFSET:-1]
+        if line[CANONICAL_OFFSET - 10 : CANONICAL_OFFSET] != b'","entry":' or line[-1:] != b"}":
+            raise VerificationError(FailureKind.MALFORMED, self.expected_seq, "bad entry line")
+        try:
+            fields = json.loads(canonical)
+            seq, prev, time_us = fields["seq"], bytes.fromhex(fields["prev"]), fields["time_us"]
+            version = fields["v"]
+        except (ValueError, KeyError, TypeError):
+            raise VerificationError(
+                FailureKind.MALFORMED, self.expected_seq, "entry is not valid journal JSON"
+            ) from None
+        if version != FORMAT_VERSION or not isinstance(seq, int) or not isinstance(time_us, int):
+            raise VerificationError(FailureKind.MALFORMED, seq, "not a v1 journal entry")
+        self.check_position(seq, prev)
+        digest = hashlib.sha256(_ENTRY_DOMAIN + canonical).digest()
+        if digest.hex().encode() != line[len(ENTRY_PREFIX) : len(ENTRY_PREFIX) + HASH_HEX]:
+            raise VerificationError(
+                FailureKind.EDITED_ENTRY, seq, "the entry does not hash to its recorded hash"
+            )
+        if prev != self.head:
+            raise VerificationError(
+                FailureKind.BROKEN_LINK, seq, "prev is not the previous entry's chain hash"
+            )
+        if time_us < self.last_time:
+            raise VerificationError(
+                FailureKind.TIME_BACKWARDS, seq, "older than the entry before it"
+            )
+        self.head = hashlib.sha256(_LINK_DOMAIN + prev + digest).digest()
+        self.advance(seq, time_us)
+
+    def check_position(self, seq: int, prev: bytes) -> None:
+        if self.expected_seq is None:  # the first entry anchors the chain
+            self.expected_seq = seq
+            self.summary.first_seq = seq
+            self.summary.anchored_at_genesis = seq == 1
+            self.head = GENESIS_HASH if seq == 1 else prev
+            self.summary.last_seq = seq - 1
+            before = self.pending.pop(seq - 1, None)
+            if before is not None and seq > 1:
+                self.match(seq - 1, before)
+            # checkpoints of sizes before this range cannot be checked against it
+            self.pending = {size: h for size, h in self.pending.items() if size >= seq}
+        if seq > self.expected_seq:
+            raise VerificationError(FailureKind.GAP, self.expected_seq, f"the next entry is {seq}")
+        if seq < self.expected_seq:
+            raise VerificationError(FailureKind.REORDERING, seq, f"expected {self.expected_seq}")
+
+    def advance(self, seq: int, time_us: int) -> None:
+        summary = self.summary
+        summary.entries += 1
+        summary.last_seq = seq
+        if summary.first_time_us is None:
+            summary.first_time_us = time_us
+        summary.last_time_us = time_us
+        self.last_time = time_us
+        self.expected_seq = seq + 1
+        expected = self.pending.pop(seq, None)
+        if expected is not None:
+            self.match(seq, expected)
+
+    def finish(self) -> Summary:
+        if self.pending:
+            size = max(self.pending)
+            raise VerificationError(
+                FailureKind.TAIL_CUT,
+                self.summary.last_seq,
+                f"a checkpoint covers {size} entries; the export ends before",
+            )
+        self.summary.head = self.head.hex()
+        return self.summary
+
+
+def verify_export(
+    lines: Iterable[bytes],
+    key: VerifierKey | None,
+    checkpoints: Iterable[str] = (),
+    on_line: Callable[[int], None] | None = None,
+) -> Summary:
+    """Verifies export lines (bytes, newline included); raises VerificationError.
+
+    `checkpoints` are notes published outside the database (the export's own are read
+    inline); `on_line` gets each line's length, for a progress display."""
+    verifier = _Verifier(key, checkpoints)
+    for line in lines:
+        if on_line is not None:
+            on_line(len(line))
+        if line.startswith(ENTRY_PREFIX):
+            verifier.entry(line.rstrip(b"\n"))
+        elif line.startswith(CHECKPOINT_PREFIX):
+            try:
+                note = json.loads(line)["checkpoint"]
+            except (ValueError, KeyError, TypeError):
+                raise VerificationError(
+                    FailureKind.MALFORMED, verifier.summary.last_seq, "bad checkpoint line"
+                ) from None
+            verifier.add_checkpoint(str(note), verifier.summary.last_seq)
+        elif line.strip():
+            raise VerificationError(
+                FailureKind.MALFORMED,
+                verifier.summary.last_seq,
+                "neither an entry nor a checkpoint",
+            )
+    return verifier.finish()
