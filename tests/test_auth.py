@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import PATIENT_INS
-from vault.auth import TokenVerifier, key_id, mint_token
+from vault.auth import TokenVerifier, key_id, load_public_key, mint_token
 from vault.domain.model import Actor, ActorKind
-from vault.errors import UnauthenticatedError
+from vault.errors import ConfigurationError, UnauthenticatedError
 
 ISSUER_KEY = Ed25519PrivateKey.generate()
 VERIFIER = TokenVerifier.from_keys([ISSUER_KEY.public_key()], "dossier-vault-dev")
@@ -86,10 +88,33 @@ def test_token_signed_by_an_untrusted_key_is_unauthenticated() -> None:
         VERIFIER.verify(forged)
 
 
-def test_token_claiming_a_trusted_kid_but_signed_otherwise_is_unauthenticated() -> None:
+def _complete_claims() -> dict[str, object]:
+    now = int(time.time())
+    return {
+        "iss": "dossier-vault-dev",
+        "aud": "dossier-vault",
+        "sub": PATIENT_INS,
+        "kind": "patient",
+        "iat": now,
+        "exp": now + 60,
+    }
+
+
+def test_token_with_a_trusted_kid_but_another_ed25519_signature_is_unauthenticated() -> None:
+    forged = jwt.encode(
+        _complete_claims(),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": key_id(ISSUER_KEY.public_key())},
+    )
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(forged)
+
+
+def test_token_with_a_trusted_kid_but_another_algorithm_is_unauthenticated() -> None:
     other = ec.generate_private_key(ec.SECP256R1())
     forged = jwt.encode(
-        {"sub": PATIENT_INS},
+        _complete_claims(),
         other,
         algorithm="ES256",
         headers={"kid": key_id(ISSUER_KEY.public_key())},
@@ -100,13 +125,31 @@ def test_token_claiming_a_trusted_kid_but_signed_otherwise_is_unauthenticated() 
 
 def test_unsigned_token_is_unauthenticated() -> None:
     unsigned = jwt.encode(
-        {"sub": PATIENT_INS},
-        "",
-        algorithm="none",
-        headers={"kid": key_id(ISSUER_KEY.public_key())},
+        _complete_claims(), "", algorithm="none", headers={"kid": key_id(ISSUER_KEY.public_key())}
     )
     with pytest.raises(UnauthenticatedError):
         VERIFIER.verify(unsigned)
+
+
+def test_token_living_longer_than_a_day_is_unauthenticated() -> None:
+    with pytest.raises(UnauthenticatedError, match="lifetime"):
+        VERIFIER.verify(token(exp=int(time.time()) + 2 * 24 * 3600))
+
+
+def test_token_with_a_huge_subject_is_unauthenticated() -> None:
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(token(kind="auditor", sub="a" * 200))
+
+
+def test_issuer_key_on_another_curve_is_refused(tmp_path: Path) -> None:
+    pem = (
+        ec.generate_private_key(ec.SECP384R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    (tmp_path / "issuer.pem").write_bytes(pem)
+    with pytest.raises(ConfigurationError):
+        load_public_key(tmp_path / "issuer.pem")
 
 
 def test_es256_issuers_are_supported() -> None:

@@ -168,6 +168,8 @@ class VaultClient:
                     digest.update(chunk)
                     sent += len(chunk)
                     yield pb.PutDocumentRequest(chunk=chunk)
+            finish = pb.PutDocumentFinish(size=sent, sha256=digest.digest())
+            yield pb.PutDocumentRequest(finish=finish)
 
         try:
             reply = self._stub.PutDocument(

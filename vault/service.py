@@ -47,6 +47,7 @@ from vault.domain.policy import Action, Facts, Reason, decide
 from vault.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    IntegrityError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
@@ -128,7 +129,8 @@ def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
 
 
 class Upload:
-    """A document being written: `write` chunks, then `commit` (or `abort`).
+    """A document being written: `write` chunks, then `commit` with the size and SHA-256
+    the client computed (or `abort`).
 
     Created by `Vault.begin_upload` once the pending version row is recorded and the
     blob writer open. Nothing is visible until `commit` returns; memory holds about two
@@ -163,9 +165,15 @@ class Upload:
         self._digest.update(chunk)
         self._encryptor.write(chunk)
 
-    def commit(self) -> Document:
+    def commit(self, expected_size: int, expected_sha256: bytes) -> Document:
+        """Stores the document if what arrived is what the client says it sent."""
         if not self._open:
             raise FailedPreconditionError("the upload is finished")
+        if (self._encryptor.plaintext_size, self._digest.digest()) != (
+            expected_size,
+            expected_sha256,
+        ):
+            raise IntegrityError("the content received does not match its size and digest")
         self._encryptor.close()
         self._writer.commit()
         self._open = False
@@ -324,7 +332,9 @@ class Vault:
     @staticmethod
     def _page_limit(page_size: int) -> int:
         if not 0 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgumentError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+            raise InvalidArgumentError(
+                f"page size must be at most {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
+            )
         return page_size or DEFAULT_PAGE_SIZE
 
     # -- use cases -------------------------------------------------------------------

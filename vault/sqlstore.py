@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from vault.errors import ConfigurationError, UnavailableError
@@ -80,3 +80,12 @@ def writing(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+def create_all_once(metadata: MetaData, engine: Engine) -> None:
+    """Creates missing tables; tolerates another process creating them at the same time."""
+    with guard():
+        try:
+            metadata.create_all(engine)
+        except (exc.ProgrammingError, exc.IntegrityError):
+            metadata.create_all(engine)  # the other process won the race: check again

@@ -108,8 +108,10 @@ def test_only_the_holder_of_an_active_dossier_ever_reaches_it(facts: Facts) -> N
 @pytest.mark.parametrize("facts", JOURNAL_FACTS, ids=str)
 def test_the_journal_is_for_auditors_and_the_holder_of_an_active_dossier(facts: Facts) -> None:
     holder_reads = (
-        facts.actor_kind is ActorKind.PATIENT and facts.action is Action.JOURNAL_READ
-        and facts.is_holder and facts.dossier_state is DossierState.ACTIVE
+        facts.actor_kind is ActorKind.PATIENT
+        and facts.action is Action.JOURNAL_READ
+        and facts.is_holder
+        and facts.dossier_state is DossierState.ACTIVE
     )
     assert decide(facts).allowed is (facts.actor_kind is ActorKind.AUDITOR or holder_reads)
 

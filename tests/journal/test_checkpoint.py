@@ -31,7 +31,10 @@ def test_note_has_the_tlog_checkpoint_layout() -> None:
     note = sign(CHECKPOINT, ORIGIN, SIGNER)
     body, signature = note.split("\n\n")
     assert body.split("\n") == [
-        ORIGIN, "42", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "time 1764000000000000",
+        ORIGIN,
+        "42",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "time 1764000000000000",
     ]
     assert signature.startswith(f"\u2014 {ORIGIN} ")
 

@@ -18,7 +18,8 @@ from vault.sqlstore import make_engine
 
 class CountingStore:
     def __init__(self, store: SqlJournal) -> None:
-        self.store, self.batches = store, []  # type: list[int]  # noqa: PGH003
+        self.store = store
+        self.batches: list[int] = []
 
     def append_many(self, events: Sequence[JournalEvent]) -> list[JournalEntry]:
         self.batches.append(len(events))

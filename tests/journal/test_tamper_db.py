@@ -34,8 +34,9 @@ def journal(db_url: str, tmp_path: Path) -> Iterator[SqlJournal]:
     engine = make_engine(db_url)
     journal = SqlJournal(engine)
     journal.create_schema()
-    checkpointer = Checkpointer(journal, SIGNER, ORIGIN, DirectoryPublisher(tmp_path / "pub"),
-                                FixedClock())
+    checkpointer = Checkpointer(
+        journal, SIGNER, ORIGIN, DirectoryPublisher(tmp_path / "pub"), FixedClock()
+    )
     for i in range(20):
         journal.append(replace(EVENT, request_id=f"r{i}", time_us=EVENT.time_us + i))
         if i in (9, 19):
@@ -104,9 +105,9 @@ def test_whole_table_replaced_by_a_rechained_forgery_is_caught(
     execute(journal, delete(entries_table))
     execute(journal, delete(checkpoints_table))
     execute(journal, update(head_table).values(seq=0, chain_hash=GENESIS_HASH, time_us=0))
-    journal.append_many([
-        e.event if e.seq != 3 else replace(e.event, decision="deny") for e in genuine
-    ])
+    journal.append_many(
+        [e.event if e.seq != 3 else replace(e.event, decision="deny") for e in genuine]
+    )
     failure = caught(journal, tmp_path)
     assert (failure.kind, failure.seq) == (FailureKind.REWRITTEN_HISTORY, 10)
 
@@ -116,8 +117,10 @@ def test_checkpoint_signature_changed_in_the_database_is_caught(
 ) -> None:
     (size, note), *_ = journal.checkpoints()
     forged = note[:-6] + ("AAAA" if note[-6:-2] != "AAAA" else "BBBB") + note[-2:]
-    execute(journal, update(checkpoints_table).where(checkpoints_table.c.size == size)
-            .values(note=forged))
+    execute(
+        journal,
+        update(checkpoints_table).where(checkpoints_table.c.size == size).values(note=forged),
+    )
     assert caught(journal, tmp_path).kind is FailureKind.BAD_SIGNATURE
 
 

@@ -47,6 +47,12 @@ def create_key_file(path: Path) -> None:
         os.fsync(out.fileno())
 
 
+def _version(text: str) -> int:
+    if not text.isdigit() or str(int(text)) != text or not 0 < int(text) < 2**32:
+        raise ConfigurationError("key file: a master key version is not a positive integer")
+    return int(text)
+
+
 def _decode_key(text: object) -> bytes:
     if not isinstance(text, str):
         raise ConfigurationError("key file: a key is not a base64 string")
@@ -83,7 +89,7 @@ class LocalKeyFileProvider:
             document = json.loads(path.read_text())
             if document["format"] != FORMAT:
                 raise ConfigurationError("key file: unknown format")
-            self._master = {int(v): _decode_key(k) for v, k in document["master"].items()}
+            self._master = {_version(v): _decode_key(k) for v, k in document["master"].items()}
             self._current = int(document["current"])
             self._index_key = _decode_key(document["index"])
             seed = document.get("checkpoint")

@@ -156,10 +156,12 @@ class ObjectEncryptor:
         salt: bytes | None = None,
         nonce_prefix: bytes | None = None,
     ) -> None:
-        if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
-            raise ValueError("segment size out of range")
         salt = os.urandom(SALT_SIZE) if salt is None else salt
         nonce_prefix = os.urandom(NONCE_PREFIX_SIZE) if nonce_prefix is None else nonce_prefix
+        if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
+            raise ValueError("segment size out of range")
+        if len(salt) != SALT_SIZE or len(nonce_prefix) != NONCE_PREFIX_SIZE or len(key) != 32:
+            raise ValueError("key, salt or nonce prefix of the wrong size")
         unmacd = ObjectHeader(ref, segment_size, salt, nonce_prefix, b"")
         mac = _header_mac(_subkey(key, salt, b"DVLT/v1/header-mac-key"))
         mac.update(unmacd.authenticated_fields())
@@ -169,6 +171,7 @@ class ObjectEncryptor:
         self._pending = bytearray()
         self._out = bytearray(segment_size + TAG_SIZE)
         self._index = 0
+        self._closed = False
         self._sink = sink
         self.plaintext_size = 0
         self.ciphertext_size = HEADER_SIZE
@@ -176,6 +179,8 @@ class ObjectEncryptor:
 
     def write(self, data: bytes | memoryview) -> None:
         """Adds plaintext; emits every segment known not to be the last."""
+        if self._closed:
+            raise ValueError("the encryptor is closed")
         self._pending += data
         self.plaintext_size += len(data)
         size = self._segment_size
@@ -190,6 +195,9 @@ class ObjectEncryptor:
 
     def close(self) -> None:
         """Emits the last segment (possibly empty). The encryptor is spent afterwards."""
+        if self._closed:
+            raise ValueError("the encryptor is closed")
+        self._closed = True
         with memoryview(self._pending) as view:
             self._emit(view, last=True)
         self._pending = bytearray()
@@ -203,12 +211,16 @@ class ObjectEncryptor:
         self.ciphertext_size += sealed
 
 
-def parse_header(data: bytes) -> ObjectHeader:
-    """Parses a v1 header; raises IntegrityError for anything else. Not yet authenticated."""
+def _check_prefix(data: bytes) -> None:
     if len(data) < _PREFIX_SIZE or data[:4] != MAGIC:
         raise IntegrityError("not a vault object (bad magic)")
     if data[4] != FORMAT_VERSION:
         raise IntegrityError(f"unsupported object format version {data[4]}")
+
+
+def parse_header(data: bytes) -> ObjectHeader:
+    """Parses a v1 header; raises IntegrityError for anything else. Not yet authenticated."""
+    _check_prefix(data)
     if len(data) != HEADER_SIZE:
         raise IntegrityError("object header truncated")
     (_, _, suite, segment_size, dossier, document, version, key_version, salt, prefix) = (
@@ -260,6 +272,7 @@ def decrypt_stream(key: bytes, expected: ObjectRef, read: Reader) -> Iterator[by
     Memory holds two sealed segments (one of look-ahead, to know which one is last).
     """
     prefix = _read_exactly(read, _PREFIX_SIZE)
+    _check_prefix(prefix)  # refuse a foreign object or version before reading further
     header_bytes = prefix + _read_exactly(read, HEADER_SIZE - len(prefix))
     decryptor = ObjectDecryptor(key, parse_header(header_bytes), expected)
     sealed_size = decryptor.segment_size + TAG_SIZE

@@ -17,7 +17,7 @@ from vault.domain.model import DocumentCategory, DossierState
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
 from vault.index.schema import Base, DocumentRow, DocumentVersionRow, DossierKeyRow, DossierRow
-from vault.sqlstore import guard, writing
+from vault.sqlstore import create_all_once, guard, writing
 
 _D, _K, _DOC, _V = (
     cast(Table, row.__table__)
@@ -65,8 +65,7 @@ class SqlIndex:
         self._engine = engine
 
     def create_schema(self) -> None:
-        with guard():
-            Base.metadata.create_all(self._engine)
+        create_all_once(Base.metadata, self._engine)
 
     def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
         try:

@@ -42,7 +42,7 @@ from vault.journal.chain import (
     seal_entry,
 )
 from vault.journal.store import EntryFilter
-from vault.sqlstore import guard, writing
+from vault.sqlstore import create_all_once, guard, writing
 
 metadata = MetaData()
 
@@ -109,8 +109,8 @@ class SqlJournal:
         self._engine = engine
 
     def create_schema(self) -> None:
+        create_all_once(metadata, self._engine)
         with guard():
-            metadata.create_all(self._engine)
             try:
                 with writing(self._engine) as conn:
                     if conn.execute(select(head_table.c.id)).first() is None:

@@ -204,10 +204,16 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> Document:
         try:
             async for message in messages:
-                if message.WhichOneof("part") != "chunk":
+                part = message.WhichOneof("part")
+                if part == "finish":
+                    if await anext(aiter(messages), None) is not None:
+                        raise InvalidArgumentError("nothing may follow the finish message")
+                    finish = message.finish
+                    return await self._run(upload.commit, finish.size, finish.sha256)
+                if part != "chunk":
                     raise InvalidArgumentError("only chunks may follow the header")
                 await self._run(upload.write, message.chunk)
-            return await self._run(upload.commit)
+            raise InvalidArgumentError("the stream ended without its finish message")
         except BaseException:
             await self._run(upload.abort)
             raise

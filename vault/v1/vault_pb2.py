@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vault/v1/vault.proto\x12\x08vault.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"#\n\x14\x43reateDossierRequest\x12\x0b\n\x03ins\x18\x01 \x01(\t\"D\n\x11GetDossierRequest\x12\x14\n\ndossier_id\x18\x01 \x01(\tH\x00\x12\r\n\x03ins\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"t\n\x07\x44ossier\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.vault.v1.DossierState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x10\x44ocumentMetadata\x12\r\n\x05title\x18\x01 \x01(\t\x12,\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1a.vault.v1.DocumentCategory\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"U\n\x11PutDocumentHeader\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12,\n\x08metadata\x18\x02 \x01(\x0b\x32\x1a.vault.v1.DocumentMetadata\"\\\n\x12PutDocumentRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.vault.v1.PutDocumentHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xc0\x01\n\x08\x44ocument\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12,\n\x08metadata\x18\x04 \x01(\x0b\x32\x1a.vault.v1.DocumentMetadata\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x0e\n\x06sha256\x18\x06 \x01(\x0c\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetDocumentRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\"V\n\x13GetDocumentResponse\x12&\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x12.vault.v1.DocumentH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Q\n\x14ListDocumentsRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x15ListDocumentsResponse\x12%\n\tdocuments\x18\x01 \x03(\x0b\x32\x12.vault.v1.Document\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x14\x45xportJournalRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0e\n\x06to_seq\x18\x02 \x01(\x04\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x15\x45xportJournalResponse\x12\r\n\x05lines\x18\x01 \x03(\x0c\"\x91\x01\n\x13QueryJournalRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x11\n\tactor_ref\x18\x02 \x01(\t\x12\x16\n\x0e\x65mergency_only\x18\x03 \x01(\x08\x12\x14\n\x0c\x64\x65nials_only\x18\x04 \x01(\x08\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"\x8a\x02\n\rJournalRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nactor_kind\x18\x03 \x01(\t\x12\x11\n\tactor_ref\x18\x04 \x01(\t\x12\x18\n\x10\x61\x63tor_profession\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x12\n\ndossier_id\x18\x07 \x01(\t\x12\x14\n\x0c\x64ocument_ids\x18\x08 \x03(\t\x12\x10\n\x08\x64\x65\x63ision\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x11\n\temergency\x18\x0b \x01(\x08\x12\x12\n\nrequest_id\x18\x0c \x01(\t\"Y\n\x14QueryJournalResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.vault.v1.JournalRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*~\n\x0c\x44ossierState\x12\x1d\n\x19\x44OSSIER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44OSSIER_STATE_ACTIVE\x10\x01\x12\x18\n\x14\x44OSSIER_STATE_CLOSED\x10\x02\x12\x1b\n\x17\x44OSSIER_STATE_DESTROYED\x10\x03*\xfa\x02\n\x10\x44ocumentCategory\x12!\n\x1d\x44OCUMENT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44OCUMENT_CATEGORY_SYNTHESIS\x10\x01\x12)\n%DOCUMENT_CATEGORY_TREATMENTS_AND_CARE\x10\x02\x12\x1d\n\x19\x44OCUMENT_CATEGORY_REPORTS\x10\x03\x12\x1d\n\x19\x44OCUMENT_CATEGORY_IMAGING\x10\x04\x12\x1d\n\x19\x44OCUMENT_CATEGORY_BIOLOGY\x10\x05\x12 \n\x1c\x44OCUMENT_CATEGORY_PREVENTION\x10\x06\x12(\n$DOCUMENT_CATEGORY_ADVANCE_DIRECTIVES\x10\x07\x12!\n\x1d\x44OCUMENT_CATEGORY_VACCINATION\x10\x08\x12+\n\'DOCUMENT_CATEGORY_REIMBURSEMENT_HISTORY\x10\t2\x96\x04\n\x0c\x44ossierVault\x12\x42\n\rCreateDossier\x12\x1e.vault.v1.CreateDossierRequest\x1a\x11.vault.v1.Dossier\x12<\n\nGetDossier\x12\x1b.vault.v1.GetDossierRequest\x1a\x11.vault.v1.Dossier\x12\x41\n\x0bPutDocument\x12\x1c.vault.v1.PutDocumentRequest\x1a\x12.vault.v1.Document(\x01\x12L\n\x0bGetDocument\x12\x1c.vault.v1.GetDocumentRequest\x1a\x1d.vault.v1.GetDocumentResponse0\x01\x12P\n\rListDocuments\x12\x1e.vault.v1.ListDocumentsRequest\x1a\x1f.vault.v1.ListDocumentsResponse\x12R\n\rExportJournal\x12\x1e.vault.v1.ExportJournalRequest\x1a\x1f.vault.v1.ExportJournalResponse0\x01\x12M\n\x0cQueryJournal\x12\x1d.vault.v1.QueryJournalRequest\x1a\x1e.vault.v1.QueryJournalResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14vault/v1/vault.proto\x12\x08vault.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"#\n\x14\x43reateDossierRequest\x12\x0b\n\x03ins\x18\x01 \x01(\t\"D\n\x11GetDossierRequest\x12\x14\n\ndossier_id\x18\x01 \x01(\tH\x00\x12\r\n\x03ins\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"t\n\x07\x44ossier\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.vault.v1.DossierState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x10\x44ocumentMetadata\x12\r\n\x05title\x18\x01 \x01(\t\x12,\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1a.vault.v1.DocumentCategory\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"U\n\x11PutDocumentHeader\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12,\n\x08metadata\x18\x02 \x01(\x0b\x32\x1a.vault.v1.DocumentMetadata\"1\n\x11PutDocumentFinish\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x0e\n\x06sha256\x18\x02 \x01(\x0c\"\x8b\x01\n\x12PutDocumentRequest\x12-\n\x06header\x18\x01 \x01(\x0b\x32\x1b.vault.v1.PutDocumentHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12-\n\x06\x66inish\x18\x03 \x01(\x0b\x32\x1b.vault.v1.PutDocumentFinishH\x00\x42\x06\n\x04part\"\xc0\x01\n\x08\x44ocument\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12,\n\x08metadata\x18\x04 \x01(\x0b\x32\x1a.vault.v1.DocumentMetadata\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x0e\n\x06sha256\x18\x06 \x01(\x0c\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetDocumentRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\"V\n\x13GetDocumentResponse\x12&\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x12.vault.v1.DocumentH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Q\n\x14ListDocumentsRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x15ListDocumentsResponse\x12%\n\tdocuments\x18\x01 \x03(\x0b\x32\x12.vault.v1.Document\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x14\x45xportJournalRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0e\n\x06to_seq\x18\x02 \x01(\x04\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"&\n\x15\x45xportJournalResponse\x12\r\n\x05lines\x18\x01 \x03(\x0c\"\x91\x01\n\x13QueryJournalRequest\x12\x12\n\ndossier_id\x18\x01 \x01(\t\x12\x11\n\tactor_ref\x18\x02 \x01(\t\x12\x16\n\x0e\x65mergency_only\x18\x03 \x01(\x08\x12\x14\n\x0c\x64\x65nials_only\x18\x04 \x01(\x08\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"\x8a\x02\n\rJournalRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nactor_kind\x18\x03 \x01(\t\x12\x11\n\tactor_ref\x18\x04 \x01(\t\x12\x18\n\x10\x61\x63tor_profession\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x12\n\ndossier_id\x18\x07 \x01(\t\x12\x14\n\x0c\x64ocument_ids\x18\x08 \x03(\t\x12\x10\n\x08\x64\x65\x63ision\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x11\n\temergency\x18\x0b \x01(\x08\x12\x12\n\nrequest_id\x18\x0c \x01(\t\"Y\n\x14QueryJournalResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.vault.v1.JournalRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*~\n\x0c\x44ossierState\x12\x1d\n\x19\x44OSSIER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44OSSIER_STATE_ACTIVE\x10\x01\x12\x18\n\x14\x44OSSIER_STATE_CLOSED\x10\x02\x12\x1b\n\x17\x44OSSIER_STATE_DESTROYED\x10\x03*\xfa\x02\n\x10\x44ocumentCategory\x12!\n\x1d\x44OCUMENT_CATEGORY_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44OCUMENT_CATEGORY_SYNTHESIS\x10\x01\x12)\n%DOCUMENT_CATEGORY_TREATMENTS_AND_CARE\x10\x02\x12\x1d\n\x19\x44OCUMENT_CATEGORY_REPORTS\x10\x03\x12\x1d\n\x19\x44OCUMENT_CATEGORY_IMAGING\x10\x04\x12\x1d\n\x19\x44OCUMENT_CATEGORY_BIOLOGY\x10\x05\x12 \n\x1c\x44OCUMENT_CATEGORY_PREVENTION\x10\x06\x12(\n$DOCUMENT_CATEGORY_ADVANCE_DIRECTIVES\x10\x07\x12!\n\x1d\x44OCUMENT_CATEGORY_VACCINATION\x10\x08\x12+\n\'DOCUMENT_CATEGORY_REIMBURSEMENT_HISTORY\x10\t2\x96\x04\n\x0c\x44ossierVault\x12\x42\n\rCreateDossier\x12\x1e.vault.v1.CreateDossierRequest\x1a\x11.vault.v1.Dossier\x12<\n\nGetDossier\x12\x1b.vault.v1.GetDossierRequest\x1a\x11.vault.v1.Dossier\x12\x41\n\x0bPutDocument\x12\x1c.vault.v1.PutDocumentRequest\x1a\x12.vault.v1.Document(\x01\x12L\n\x0bGetDocument\x12\x1c.vault.v1.GetDocumentRequest\x1a\x1d.vault.v1.GetDocumentResponse0\x01\x12P\n\rListDocuments\x12\x1e.vault.v1.ListDocumentsRequest\x1a\x1f.vault.v1.ListDocumentsResponse\x12R\n\rExportJournal\x12\x1e.vault.v1.ExportJournalRequest\x1a\x1f.vault.v1.ExportJournalResponse0\x01\x12M\n\x0cQueryJournal\x12\x1d.vault.v1.QueryJournalRequest\x1a\x1e.vault.v1.QueryJournalResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vault.v1.vault_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DOSSIERSTATE']._serialized_start=1802
-  _globals['_DOSSIERSTATE']._serialized_end=1928
-  _globals['_DOCUMENTCATEGORY']._serialized_start=1931
-  _globals['_DOCUMENTCATEGORY']._serialized_end=2309
+  _globals['_DOSSIERSTATE']._serialized_start=1901
+  _globals['_DOSSIERSTATE']._serialized_end=2027
+  _globals['_DOCUMENTCATEGORY']._serialized_start=2030
+  _globals['_DOCUMENTCATEGORY']._serialized_end=2408
   _globals['_CREATEDOSSIERREQUEST']._serialized_start=67
   _globals['_CREATEDOSSIERREQUEST']._serialized_end=102
   _globals['_GETDOSSIERREQUEST']._serialized_start=104
@@ -46,28 +46,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOCUMENTMETADATA']._serialized_end=391
   _globals['_PUTDOCUMENTHEADER']._serialized_start=393
   _globals['_PUTDOCUMENTHEADER']._serialized_end=478
-  _globals['_PUTDOCUMENTREQUEST']._serialized_start=480
-  _globals['_PUTDOCUMENTREQUEST']._serialized_end=572
-  _globals['_DOCUMENT']._serialized_start=575
-  _globals['_DOCUMENT']._serialized_end=767
-  _globals['_GETDOCUMENTREQUEST']._serialized_start=769
-  _globals['_GETDOCUMENTREQUEST']._serialized_end=847
-  _globals['_GETDOCUMENTRESPONSE']._serialized_start=849
-  _globals['_GETDOCUMENTRESPONSE']._serialized_end=935
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=937
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1018
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1020
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1107
-  _globals['_EXPORTJOURNALREQUEST']._serialized_start=1110
-  _globals['_EXPORTJOURNALREQUEST']._serialized_end=1252
-  _globals['_EXPORTJOURNALRESPONSE']._serialized_start=1254
-  _globals['_EXPORTJOURNALRESPONSE']._serialized_end=1292
-  _globals['_QUERYJOURNALREQUEST']._serialized_start=1295
-  _globals['_QUERYJOURNALREQUEST']._serialized_end=1440
-  _globals['_JOURNALRECORD']._serialized_start=1443
-  _globals['_JOURNALRECORD']._serialized_end=1709
-  _globals['_QUERYJOURNALRESPONSE']._serialized_start=1711
-  _globals['_QUERYJOURNALRESPONSE']._serialized_end=1800
-  _globals['_DOSSIERVAULT']._serialized_start=2312
-  _globals['_DOSSIERVAULT']._serialized_end=2846
+  _globals['_PUTDOCUMENTFINISH']._serialized_start=480
+  _globals['_PUTDOCUMENTFINISH']._serialized_end=529
+  _globals['_PUTDOCUMENTREQUEST']._serialized_start=532
+  _globals['_PUTDOCUMENTREQUEST']._serialized_end=671
+  _globals['_DOCUMENT']._serialized_start=674
+  _globals['_DOCUMENT']._serialized_end=866
+  _globals['_GETDOCUMENTREQUEST']._serialized_start=868
+  _globals['_GETDOCUMENTREQUEST']._serialized_end=946
+  _globals['_GETDOCUMENTRESPONSE']._serialized_start=948
+  _globals['_GETDOCUMENTRESPONSE']._serialized_end=1034
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1036
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1117
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1119
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1206
+  _globals['_EXPORTJOURNALREQUEST']._serialized_start=1209
+  _globals['_EXPORTJOURNALREQUEST']._serialized_end=1351
+  _globals['_EXPORTJOURNALRESPONSE']._serialized_start=1353
+  _globals['_EXPORTJOURNALRESPONSE']._serialized_end=1391
+  _globals['_QUERYJOURNALREQUEST']._serialized_start=1394
+  _globals['_QUERYJOURNALREQUEST']._serialized_end=1539
+  _globals['_JOURNALRECORD']._serialized_start=1542
+  _globals['_JOURNALRECORD']._serialized_end=1808
+  _globals['_QUERYJOURNALRESPONSE']._serialized_start=1810
+  _globals['_QUERYJOURNALRESPONSE']._serialized_end=1899
+  _globals['_DOSSIERVAULT']._serialized_start=2411
+  _globals['_DOSSIERVAULT']._serialized_end=2945
 # @@protoc_insertion_point(module_scope)

@@ -90,8 +90,10 @@ class DossierVaultServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PutDocument(self, request_iterator, context):
-        """Client streaming: first message `header`, then any number of `chunk`s.
-        The document becomes visible only once the whole stream is stored.
+        """Client streaming: first message `header`, then any number of `chunk`s, then
+        `finish` with the size and SHA-256 of what was sent. The document becomes visible
+        only once `finish` arrived and matched: a stream that ends without it (a caller
+        that hung up, a proxy that cut it) stores nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,8 +43,10 @@ class DossierVaultStub:
     GetDossier: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetDossierRequest, _vault_pb2.Dossier]
     """Finds a dossier by its opaque id or by its holder's INS."""
     PutDocument: _grpc.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]
-    """Client streaming: first message `header`, then any number of `chunk`s.
-    The document becomes visible only once the whole stream is stored.
+    """Client streaming: first message `header`, then any number of `chunk`s, then
+    `finish` with the size and SHA-256 of what was sent. The document becomes visible
+    only once `finish` arrived and matched: a stream that ends without it (a caller
+    that hung up, a proxy that cut it) stores nothing.
     """
     GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
     """Server streaming: first message `document`, then the content in chunks."""
@@ -69,8 +71,10 @@ class DossierVaultAsyncStub(DossierVaultStub):
     GetDossier: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetDossierRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
     """Finds a dossier by its opaque id or by its holder's INS."""
     PutDocument: _aio.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]  # type: ignore[assignment]
-    """Client streaming: first message `header`, then any number of `chunk`s.
-    The document becomes visible only once the whole stream is stored.
+    """Client streaming: first message `header`, then any number of `chunk`s, then
+    `finish` with the size and SHA-256 of what was sent. The document becomes visible
+    only once `finish` arrived and matched: a stream that ends without it (a caller
+    that hung up, a proxy that cut it) stores nothing.
     """
     GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
     """Server streaming: first message `document`, then the content in chunks."""
@@ -110,8 +114,10 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_vault_pb2.PutDocumentRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.Document, _abc.Awaitable[_vault_pb2.Document]]:
-        """Client streaming: first message `header`, then any number of `chunk`s.
-        The document becomes visible only once the whole stream is stored.
+        """Client streaming: first message `header`, then any number of `chunk`s, then
+        `finish` with the size and SHA-256 of what was sent. The document becomes visible
+        only once `finish` arrived and matched: a stream that ends without it (a caller
+        that hung up, a proxy that cut it) stores nothing.
         """
 
     @_abc_1.abstractmethod
