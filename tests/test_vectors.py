@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -106,3 +108,22 @@ def test_journal_vector_hashes_by_the_specification() -> None:
     assert link.hex() == case["chain_hash"]
     fields = json.loads(canonical)
     assert canonical == json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_checkpoint_vector_verifies_by_the_specification() -> None:
+    case = STORED["journal_checkpoint_v1"][0]
+    name, key_id_hex, encoded = case["verifier_key"].split("+", 2)
+    raw = base64.b64decode(encoded)
+    assert raw[0] == 0x01
+    public = Ed25519PublicKey.from_public_bytes(raw[1:])
+    assert hashlib.sha256(name.encode() + b"\n\x01" + raw[1:]).digest()[:4].hex() == key_id_hex
+    body, _, signature_line = case["note"].partition("\n\n")
+    assert signature_line.startswith(f"\u2014 {name} ")
+    stamp = base64.b64decode(signature_line.split(" ")[2])
+    assert stamp[:4].hex() == key_id_hex
+    public.verify(stamp[4:], (body + "\n").encode())  # raises if the vector were wrong
+    size, head = body.split("\n")[1:3]
+    assert (size, base64.b64decode(head).hex()) == (
+        "1",
+        STORED["journal_entry_v1"][0]["chain_hash"],
+    )

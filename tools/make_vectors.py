@@ -15,9 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from vault.crypto import sealed
+from vault.crypto.localkeys import LocalCheckpointSigner
 from vault.crypto.objectformat import ObjectEncryptor, ObjectRef
 from vault.journal.chain import GENESIS_HASH, JournalEvent, seal_entry
+from vault.journal.checkpoint import Checkpoint, VerifierKey, sign
+from vault.journal.export import checkpoint_line
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "vectors-v1.json"
@@ -96,6 +101,21 @@ def _journal_vector() -> dict[str, Any]:
     }
 
 
+def _checkpoint_vector() -> dict[str, Any]:
+    seed = bytes(range(32))
+    signer = LocalCheckpointSigner(Ed25519PrivateKey.from_private_bytes(seed))
+    origin = "dossier-vault.example/journal"
+    head = bytes.fromhex(_journal_vector()["chain_hash"])
+    note = sign(Checkpoint(origin, 1, head, 1_764_000_000_000_000), origin, signer)
+    return {
+        "name": "checkpoint after the first entry",
+        "ed25519_seed": seed.hex(),
+        "verifier_key": VerifierKey(origin, signer.public_key).encode(),
+        "note": note,
+        "export_line": checkpoint_line(note).decode().rstrip("\n"),
+    }
+
+
 def build_vectors() -> dict[str, Any]:
     return {
         "object_v1": [
@@ -108,6 +128,7 @@ def build_vectors() -> dict[str, Any]:
         ],
         "sealed_box_v1": [_sealed_vector()],
         "journal_entry_v1": [_journal_vector()],
+        "journal_checkpoint_v1": [_checkpoint_vector()],
     }
 
 
@@ -125,7 +146,9 @@ def render_markdown(vectors: dict[str, Any]) -> str:
                 if field == "name":
                     continue
                 text = str(value)
-                if isinstance(value, str) and len(text) > 64 and field != "canonical":
+                if field in ("note", "canonical", "export_line", "verifier_key"):
+                    lines += [f"- `{field}`:", "", "```", text.rstrip("\n"), "```", ""]
+                elif isinstance(value, str) and len(text) > 64:
                     lines += [f"- `{field}`:", "", "```", _wrap(text), "```", ""]
                 else:
                     lines.append(f"- `{field}`: `{text}`")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
+from vault.auth import load_or_create_dev_issuer
+from vault.config import Config
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
 from vault.errors import InvalidArgumentError, PermissionDeniedError
 from vault.journal.verify import verify_export
+from vault.server.app import BackgroundServer
+from vault.sqlstore import make_engine
 
 NOTE = DocumentMetadata("Ordonnance", DocumentCategory.TREATMENTS_AND_CARE, "application/pdf")
 
@@ -137,3 +143,31 @@ def test_huge_page_size_is_invalid(running_vault: RunningVault, page_size: int) 
         pytest.raises(InvalidArgumentError),
     ):
         client.query_journal(page_size=page_size)
+
+
+def test_the_journal_can_live_in_its_own_database(tmp_path: Path) -> None:
+    journal_url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        journal_database_url=journal_url,
+        workers=2,
+    )
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    server = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(server, issuer)
+        with vault.client() as client:
+            client.create_dossier(PATIENT_INS)
+    finally:
+        server.stop()
+    journal = make_engine(journal_url)
+    index = make_engine(config.index_url)
+    with journal.connect() as conn:
+        assert conn.execute(text("select count(*) from journal_entries")).scalar() == 1
+    with index.connect() as conn:
+        tables = set(conn.execute(text("select name from sqlite_master")).scalars())
+    assert "journal_entries" not in tables
+    assert "dossiers" in tables
+    published = list((config.data_dir / "checkpoints").glob("checkpoint-*.txt"))
+    assert len(published) == 1  # the server signed its tail when it stopped

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vault.errors import IntegrityError
 
@@ -48,15 +48,15 @@ class JournalEvent:
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
+    """An entry in its place. `canonical` holds the bytes that were hashed (as stored);
+    verification re-encodes the fields rather than trusting them."""
+
     seq: int
     event: JournalEvent
     prev_hash: bytes
     entry_hash: bytes
     chain_hash: bytes
-
-    @property
-    def canonical(self) -> bytes:
-        return canonical_bytes(self.seq, self.event, self.prev_hash)
+    canonical: bytes = field(default=b"", compare=False, repr=False)
 
 
 def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object]:
@@ -108,13 +108,14 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
 
 
 def _check_value(value: object) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    kind = type(value)  # exact types: a bool is not an int here, a str subclass is not str
+    if kind is str or kind is bool or value is None:
         return
-    if isinstance(value, int):
-        if abs(value) > _MAX_SAFE_INT:
+    if kind is int:
+        if abs(value) > _MAX_SAFE_INT:  # type: ignore[arg-type]
             raise IntegrityError("journal integer out of the canonical range")
         return
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+    if kind is list and all(type(item) is str for item in value):  # type: ignore[attr-defined]
         return
     raise IntegrityError("journal value of a type the canonical form does not allow")
 
@@ -137,8 +138,9 @@ def link_hash(prev_hash: bytes, entry_digest: bytes) -> bytes:
 
 def seal_entry(seq: int, event: JournalEvent, prev_hash: bytes) -> JournalEntry:
     """Gives `event` its place after the entry whose chain hash is `prev_hash`."""
-    digest = entry_hash(canonical_bytes(seq, event, prev_hash))
-    return JournalEntry(seq, event, prev_hash, digest, link_hash(prev_hash, digest))
+    canonical = canonical_bytes(seq, event, prev_hash)
+    digest = entry_hash(canonical)
+    return JournalEntry(seq, event, prev_hash, digest, link_hash(prev_hash, digest), canonical)
 
 
 def verify_chain(entries: Iterable[JournalEntry]) -> tuple[int, bytes]:
@@ -149,7 +151,7 @@ def verify_chain(entries: Iterable[JournalEntry]) -> tuple[int, bytes]:
             raise IntegrityError(f"journal gap or reordering at sequence {expected_seq}")
         if entry.prev_hash != head:
             raise IntegrityError(f"journal link broken at sequence {entry.seq}")
-        digest = entry_hash(entry.canonical)
+        digest = entry_hash(canonical_bytes(entry.seq, entry.event, entry.prev_hash))
         if digest != entry.entry_hash or link_hash(head, digest) != entry.chain_hash:
             raise IntegrityError(f"journal entry edited at sequence {entry.seq}")
         head, expected_seq = entry.chain_hash, expected_seq + 1

@@ -52,16 +52,14 @@ class _Progress:
 
     def __init__(self, total: int | None, enabled: bool) -> None:
         self._total, self._enabled = total, enabled and sys.stderr.isatty()
-        self._done, self._lines, self._shown = 0, 0, 0.0
+        self._shown = 0.0
 
-    def __call__(self, size: int) -> None:
-        self._done += size
-        self._lines += 1
+    def __call__(self, lines: int, done: int) -> None:
         now = time.monotonic()
         if self._enabled and now - self._shown > 0.25:
             self._shown = now
-            share = f"{100 * self._done / self._total:5.1f}% " if self._total else ""
-            print(f"\r{share}{self._lines:,} lines", end="", file=sys.stderr, flush=True)
+            share = f"{100 * done / self._total:5.1f}% " if self._total else ""
+            print(f"\r{share}{lines:,} lines", end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._enabled:
@@ -113,7 +111,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with _open_export(args.export) as (source, total):
         progress = _Progress(total, enabled=not args.json)
         try:
-            summary = verify_export(source, key, notes, on_line=progress)
+            summary = verify_export(source, key, notes, on_progress=progress)
         except VerificationError as failure:
             progress.close()
             if args.json:

@@ -100,8 +100,9 @@ class Head:
 
 
 def _entry(row: Any) -> JournalEntry:
-    seq, event, prev = parse_canonical(row.body.encode())
-    return JournalEntry(seq, event, prev, row.entry_hash, row.chain_hash)
+    body = row.body.encode()
+    seq, event, prev = parse_canonical(body)
+    return JournalEntry(seq, event, prev, row.entry_hash, row.chain_hash, body)
 
 
 class SqlJournal:
