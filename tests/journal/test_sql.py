@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from dataclasses import replace
 
@@ -53,3 +54,25 @@ def test_concurrent_appenders_never_fork_or_gap(db_url: str) -> None:
     assert [e.seq for e in entries] == list(range(1, 101))
     verify_chain(entries)
     assert len({e.event.request_id for e in entries}) == 100
+
+
+def _append_from_process(url: str, worker: int, count: int) -> None:
+    journal = SqlJournal(make_engine(url))
+    for i in range(count):
+        journal.append(replace(EVENT, request_id=f"p{worker}-{i}"))
+
+
+def test_appenders_in_separate_processes_keep_one_contiguous_chain(db_url: str) -> None:
+    journal_at(db_url)
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_append_from_process, args=(db_url, n, 30)) for n in range(3)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    entries = list(journal_at(db_url).entries())
+    assert [e.seq for e in entries] == list(range(1, 91))
+    verify_chain(entries)

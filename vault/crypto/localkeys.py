@@ -17,14 +17,13 @@ import base64
 import json
 import os
 import stat
-import struct
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.crypto.sealed import DOSSIER_KEY_LABEL, KEY_SIZE, open_sealed, seal
+from vault.crypto.sealed import KEY_SIZE, dossier_key_aad, open_sealed, seal
 from vault.errors import ConfigurationError, FailedPreconditionError
 
 FORMAT = "dossier-vault-local-keys/1"
@@ -105,12 +104,9 @@ class LocalKeyFileProvider:
     def current_version(self) -> int:
         return self._current
 
-    def _aad(self, context: bytes, version: int) -> bytes:
-        return DOSSIER_KEY_LABEL + context + struct.pack(">I", version)
-
     def wrap(self, key: bytes, context: bytes) -> WrappedKey:
         version = self._current
-        box = seal(self._master[version], key, self._aad(context, version))
+        box = seal(self._master[version], key, dossier_key_aad(context, version))
         return WrappedKey(version, box)
 
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
@@ -119,7 +115,7 @@ class LocalKeyFileProvider:
             raise FailedPreconditionError(
                 f"master key version {wrapped.master_version} is not available"
             )
-        return open_sealed(master, wrapped.blob, self._aad(context, wrapped.master_version))
+        return open_sealed(master, wrapped.blob, dossier_key_aad(context, wrapped.master_version))
 
     def checkpoint_signer(self) -> LocalCheckpointSigner:
         """The Ed25519 key that signs journal checkpoints."""

@@ -57,3 +57,9 @@ def document_key_context(
 def dossier_key_context(dossier_id: uuid.UUID, dossier_key_version: int) -> bytes:
     """Binds a wrapped dossier key to its dossier and version."""
     return dossier_id.bytes + struct.pack(">I", dossier_key_version)
+
+
+def dossier_key_aad(context: bytes, master_version: int) -> bytes:
+    """The associated data of a dossier key wrapped by master key `master_version`, the
+    same for every key provider (so their blobs are interchangeable given the same key)."""
+    return DOSSIER_KEY_LABEL + context + struct.pack(">I", master_version)
