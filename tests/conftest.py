@@ -1,4 +1,7 @@
-"""Shared fixtures: database URLs for both backends, a real server, tokens.
+"""Shared fixtures: database URLs for both backends, a real S3 server, a real vault server.
+
+`s3_endpoint` is moto in server mode (one per session, in a thread, on an ephemeral port
+of 127.0.0.1); boto3 talks HTTP to it exactly as to MinIO.
 
 PostgreSQL tests use `VAULT_TEST_POSTGRES_URL` (default: the machine's local server) and
 a fresh schema per test. When PostgreSQL cannot be reached they are skipped on a
@@ -7,21 +10,28 @@ developer's machine, but fail in CI (`CI` set): CI must never pass without them.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.blobstore.support import admin_client
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import Config
 from vault.domain.model import ActorKind
 from vault.server.app import BackgroundServer
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
 
 POSTGRES_URL = os.environ.get(
     "VAULT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -78,6 +88,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:<port> of a moto S3 server for the whole session."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_admin(s3_endpoint: str) -> S3Client:
+    return admin_client(s3_endpoint)
 
 
 class RunningVault:

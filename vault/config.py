@@ -15,6 +15,7 @@
 | VAULT_CHECKPOINT_DIR        | <data dir>/checkpoints                   |
 | VAULT_CHECKPOINT_EVERY      | 1000 entries                             |
 | VAULT_CHECKPOINT_SECONDS    | 60                                       |
+| VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
+from vault.blobstore.s3 import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.errors import ConfigurationError
 
@@ -50,6 +52,7 @@ class Config:
     checkpoint_directory: Path | None = None  # None: <data dir>/checkpoints
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
+    s3: S3Settings | None = None  # None: the local directory store
 
     @property
     def index_url(self) -> str:
@@ -102,4 +105,5 @@ class Config:
             checkpoint_directory=Path(checkpoint_dir) if checkpoint_dir else None,
             checkpoint_every=int(number("VAULT_CHECKPOINT_EVERY", 1000)),
             checkpoint_seconds=number("VAULT_CHECKPOINT_SECONDS", 60),
+            s3=S3Settings.from_env(environ) if get("VAULT_S3_BUCKET") else None,
         )

@@ -6,18 +6,28 @@ system, is fsynced, then hard-linked to its final name (which fails rather than
 overwrites), and the shard directory is fsynced: after a crash an object is either whole
 under its key or absent. Keys are checked to be opaque hex ids, so no client input ever
 becomes a path.
+
+It does not keep versions (a delete removes the one file), does not sweep temporary
+files a crash left in `tmp/`, and does not encrypt: it only ever sees ciphertext.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import IO
 
-from vault.blobstore.base import check_key
-from vault.errors import AlreadyExistsError, IntegrityError, UnavailableError
+from vault.blobstore.base import DeleteResult, check_range, shard_path
+from vault.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+    UnavailableError,
+)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -31,17 +41,25 @@ def _fsync_directory(path: Path) -> None:
 class _FileWriter:
     def __init__(self, final: Path, tmp_dir: Path) -> None:
         self._final = final
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        try:
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        except OSError as e:
+            raise UnavailableError("blob store cannot create a temporary file") from e
         self._tmp = Path(name)
         self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._finished = False
 
     def write(self, data: bytes | memoryview) -> None:
+        self._require_open()
         try:
             self._file.write(data)
         except OSError as e:
+            self._finished = True  # bytes may be lost: only abort() makes sense now
             raise UnavailableError("blob store write failed") from e
 
     def commit(self) -> None:
+        self._require_open()
+        self._finished = True
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -54,15 +72,48 @@ class _FileWriter:
             raise UnavailableError("blob store commit failed") from e
         finally:
             self._discard()
-        _fsync_directory(self._final.parent)
+        try:
+            _fsync_directory(self._final.parent)
+        except OSError as e:
+            raise UnavailableError("blob store commit failed") from e
 
     def abort(self) -> None:
+        self._finished = True
         self._discard()
 
+    def _require_open(self) -> None:
+        if self._finished:
+            raise FailedPreconditionError("blob writer already committed, aborted or failed")
+
     def _discard(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self._tmp.unlink()
+
+
+class _FileReader:
+    """Reads at most `remaining` bytes (None: to the end) of an open file."""
+
+    def __init__(self, file: IO[bytes], remaining: int | None) -> None:
+        self._file = file
+        self._remaining = remaining
+
+    def read(self, size: int) -> bytes:
+        if size < 0:
+            raise InvalidArgumentError("negative read size")
+        if self._remaining is not None:
+            size = min(size, self._remaining)
+        try:
+            data = self._file.read(size)
+        except OSError as e:
+            raise UnavailableError("blob store read failed") from e
+        if self._remaining is not None:
+            self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class FileBlobStore:
@@ -71,27 +122,56 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self._objects = root / "objects"
         self._tmp = root / "tmp"
-        for directory in (self._objects, self._tmp):
-            directory.mkdir(parents=True, exist_ok=True)
+        try:
+            for directory in (self._objects, self._tmp):
+                directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise FailedPreconditionError("blob directory cannot be created") from e
 
     def _path(self, key: str) -> Path:
-        check_key(key)
-        return self._objects / key[:2] / key[2:4] / key
+        return self._objects / shard_path(key)
 
     def create(self, key: str) -> _FileWriter:
         return _FileWriter(self._path(key), self._tmp)
 
-    def open(self, key: str) -> IO[bytes]:
+    def open(self, key: str, offset: int = 0, length: int | None = None) -> _FileReader:
+        path = self._path(key)
+        check_range(offset, length)
         try:
-            return self._path(key).open("rb")
+            file = path.open("rb")
         except FileNotFoundError:
             raise IntegrityError("object missing from the blob store") from None
         except OSError as e:
             raise UnavailableError("blob store read failed") from e
-
-    def delete(self, key: str) -> bool:
         try:
-            self._path(key).unlink()
+            file.seek(offset)
+        except OSError as e:
+            file.close()
+            raise UnavailableError("blob store read failed") from e
+        return _FileReader(file, length)
+
+    def delete(self, key: str) -> DeleteResult:
+        path = self._path(key)
+        try:
+            path.unlink()
+            _fsync_directory(path.parent)
         except FileNotFoundError:
-            return False
-        return True
+            return DeleteResult(existed=False, versions_deleted=0)
+        except OSError as e:
+            raise UnavailableError("blob store delete failed") from e
+        return DeleteResult(existed=True, versions_deleted=1)
+
+    def check(self) -> None:
+        """Proves that a commit can work: creates a file in `tmp/`, hard-links it into
+        `objects/` (same file system), and removes both."""
+        probe = self._tmp / f"probe-{secrets.token_hex(8)}"
+        linked = self._objects / probe.name
+        try:
+            probe.touch(mode=0o600, exist_ok=False)
+            os.link(probe, linked)
+        except OSError as e:
+            raise FailedPreconditionError("blob directory is not writable") from e
+        finally:
+            for path in (linked, probe):
+                with contextlib.suppress(OSError):
+                    path.unlink()

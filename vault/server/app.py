@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
 from vault.blobstore.file import FileBlobStore
+from vault.blobstore.s3 import S3BlobStore
 from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock
@@ -68,6 +69,13 @@ def _verifier(config: Config) -> TokenVerifier:
     return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience)
 
 
+def blob_store(config: Config) -> FileBlobStore | S3BlobStore:
+    """S3 when `VAULT_S3_BUCKET` is set, else the local directory under the data dir."""
+    if config.s3 is not None:
+        return S3BlobStore(config.s3)
+    return FileBlobStore(config.blob_dir)
+
+
 def open_journal(config: Config) -> SqlJournal:
     journal = SqlJournal(make_engine(config.journal_url))
     journal.create_schema()
@@ -108,9 +116,11 @@ def build(config: Config) -> Components:
     journal = open_journal(config)
     appender = GroupCommitJournal(journal)
     keys = key_provider(config)
+    blobs = blob_store(config)
+    blobs.check()  # a missing bucket or wrong credentials stop the server here, clearly
     vault = Vault(
         index=index,
-        blobs=FileBlobStore(config.blob_dir),
+        blobs=blobs,
         keys=keys,
         journal=appender,
         journal_log=journal,

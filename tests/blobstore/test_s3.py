@@ -1,0 +1,510 @@
+"""`S3BlobStore` beyond the shared contract (test_conformance.py): layout in the bucket,
+checksums, streaming parts, versions, settings, and every failure as the right VaultError.
+
+What it stops: whole documents held in memory, uploads without an integrity checksum,
+versions or delete markers outliving a delete, pending multipart uploads after a failed
+commit, raw botocore exceptions (or S3's own messages) reaching callers, and failures
+reported as the wrong kind (retryable versus operator-must-act).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+    SSLError,
+)
+from moto.core import enable_iam_authentication
+
+from tests.blobstore.support import (
+    DUMMY_KEY,
+    PART_SIZE,
+    REGION,
+    SlowDownServer,
+    bucket_contents,
+    payload,
+    put,
+    read_all,
+    s3_settings,
+)
+from vault.blobstore.base import DeleteResult
+from vault.blobstore.s3 import DEFAULT_PART_SIZE, S3BlobStore, S3Settings, map_s3_error
+from vault.domain.ids import new_object_key
+from vault.errors import (
+    AlreadyExistsError,
+    ConfigurationError,
+    FailedPreconditionError,
+    IntegrityError,
+    UnavailableError,
+    VaultError,
+)
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
+
+
+@pytest.fixture
+def store(s3_endpoint: str, bucket: str) -> S3BlobStore:
+    return S3BlobStore(s3_settings(s3_endpoint, bucket))
+
+
+def s3_key(key: str, prefix: str = "objects/") -> str:
+    return f"{prefix}{key[:2]}/{key[2:4]}/{key}"
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+# -- layout and uploads -------------------------------------------------------------
+
+
+def test_objects_live_sharded_under_the_prefix_and_nowhere_else(
+    s3_endpoint: str, bucket: str, s3_admin: S3Client
+) -> None:
+    store = S3BlobStore(replace(s3_settings(s3_endpoint, bucket), prefix="vault-a/"))
+    key = put(store, b"sealed")
+    assert bucket_contents(s3_admin, bucket) == [f"version {s3_key(key, 'vault-a/')}"]
+
+
+class Wire:
+    """What the store's client sent: each upload request and its SHA-256 header."""
+
+    def __init__(self, store: S3BlobStore) -> None:
+        self.uploads: list[tuple[str, int, bool]] = []
+        store._client.meta.events.register("before-send.s3.*", self._seen)
+
+    def _seen(self, request: AWSPreparedRequest, event_name: str, **_: object) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if operation in ("PutObject", "UploadPart"):
+            body = request.body.getvalue() if isinstance(request.body, BytesIO) else b""
+            header = request.headers.get("x-amz-checksum-sha256", b"")
+            sent = header.decode() if isinstance(header, bytes) else header
+            self.uploads.append((operation, len(body), sent == sha256_b64(body)))
+
+
+def test_a_document_of_one_part_is_one_put_with_its_sha256(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    wire = Wire(store)
+    data = payload(PART_SIZE)
+    key = put(store, data)
+    assert wire.uploads == [("PutObject", PART_SIZE, True)]
+    head = s3_admin.head_object(Bucket=bucket, Key=s3_key(key), ChecksumMode="ENABLED")
+    assert head.get("ChecksumSHA256") == sha256_b64(data)
+
+
+def test_parts_are_sent_as_they_fill_each_with_its_sha256(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    wire = Wire(store)
+    data = payload(2 * PART_SIZE + 1)
+    key = new_object_key()
+    writer = store.create(key)
+    writer.write(data)
+    # the first two parts are in S3 before commit; the last byte waits in the buffer
+    assert wire.uploads == [("UploadPart", PART_SIZE, True)] * 2
+    assert bucket_contents(s3_admin, bucket) == [f"upload {s3_key(key)}"]  # nothing visible
+    writer.commit()
+    assert wire.uploads[2:] == [("UploadPart", 1, True)]
+    head = s3_admin.head_object(Bucket=bucket, Key=s3_key(key), ChecksumMode="ENABLED")
+    assert head["ETag"].endswith('-3"')
+    digests = b"".join(hashlib.sha256(part).digest() for part in wire_parts(data))
+    assert head.get("ChecksumSHA256", "").split("-")[0] == sha256_b64(digests)
+    assert bucket_contents(s3_admin, bucket) == [f"version {s3_key(key)}"]
+
+
+def wire_parts(data: bytes) -> list[bytes]:
+    return [data[i : i + PART_SIZE] for i in range(0, len(data), PART_SIZE)]
+
+
+def test_a_refused_multipart_commit_leaves_no_pending_upload(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    key = new_object_key()
+    s3_admin.put_object(Bucket=bucket, Key=s3_key(key), Body=b"already here")
+    writer = store.create(key)
+    writer.write(payload(PART_SIZE + 1))
+    with pytest.raises(AlreadyExistsError):
+        writer.commit()
+    assert s3_admin.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert read_all(store.open(key)) == b"already here"
+
+
+def test_a_retried_commit_that_meets_its_own_object_is_no_conflict(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    """As when PutObject succeeded but its response was lost and botocore retried."""
+    key, data = new_object_key(), b"sealed bytes"
+    s3_admin.put_object(
+        Bucket=bucket,
+        Key=s3_key(key),
+        Body=data,
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=sha256_b64(data),
+    )
+    writer = store.create(key)
+    writer.write(data)
+    writer.commit()
+    assert read_all(store.open(key)) == data
+
+
+# -- versions -------------------------------------------------------------------------
+
+
+def versions_of(admin: S3Client, bucket: str, key: str) -> list[str]:
+    listing = admin.list_object_versions(Bucket=bucket, Prefix=key)
+    return [v.get("VersionId", "") for v in listing.get("Versions", [])] + [
+        m.get("VersionId", "") for m in listing.get("DeleteMarkers", [])
+    ]
+
+
+def test_delete_removes_every_version_and_delete_marker(
+    s3_endpoint: str, versioned_bucket: str, s3_admin: S3Client
+) -> None:
+    store = S3BlobStore(s3_settings(s3_endpoint, versioned_bucket))
+    key = put(store, b"v1")
+    name = s3_key(key)
+    s3_admin.put_object(Bucket=versioned_bucket, Key=name, Body=b"v2")
+    s3_admin.delete_object(Bucket=versioned_bucket, Key=name)  # a delete marker
+    s3_admin.put_object(Bucket=versioned_bucket, Key=name, Body=b"v3")
+    assert len(versions_of(s3_admin, versioned_bucket, name)) == 4
+    assert store.delete(key) == DeleteResult(existed=True, versions_deleted=3)
+    assert versions_of(s3_admin, versioned_bucket, name) == []
+
+
+def test_delete_under_a_delete_marker_still_removes_the_old_versions(
+    s3_endpoint: str, versioned_bucket: str, s3_admin: S3Client
+) -> None:
+    store = S3BlobStore(s3_settings(s3_endpoint, versioned_bucket))
+    key = put(store, b"v1")
+    s3_admin.delete_object(Bucket=versioned_bucket, Key=s3_key(key))
+    assert store.delete(key) == DeleteResult(existed=False, versions_deleted=1)
+    assert bucket_contents(s3_admin, versioned_bucket) == []
+
+
+def test_delete_spares_keys_that_merely_start_with_the_same_name(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    key = put(store, b"mine")
+    s3_admin.put_object(Bucket=bucket, Key=s3_key(key) + "-other", Body=b"not mine")
+    assert store.delete(key) == DeleteResult(existed=True, versions_deleted=1)
+    assert bucket_contents(s3_admin, bucket) == [f"version {s3_key(key)}-other"]
+
+
+# -- failures from real endpoints -------------------------------------------------------
+
+
+def quick_settings(endpoint: str, bucket: str = "vault-test") -> S3Settings:
+    return replace(
+        s3_settings(endpoint, bucket), max_attempts=1, connect_timeout=0.5, read_timeout=0.5
+    )
+
+
+def every_operation(store: S3BlobStore) -> Iterator[tuple[str, Callable[[], object]]]:
+    """Each public operation as a thunk, to show that none lets a raw error escape."""
+
+    def write() -> None:
+        writer = store.create(new_object_key())
+        writer.write(b"x")
+        writer.commit()
+
+    yield "check", store.check
+    yield "write", write
+    yield "read", lambda: store.open(new_object_key()).read(10)
+    yield "ranged read", lambda: store.open(new_object_key(), 5, 0)
+    yield "delete", lambda: store.delete(new_object_key())
+
+
+def test_an_unreachable_endpoint_is_unavailable_quickly(closed_port_endpoint: str) -> None:
+    store = S3BlobStore(quick_settings(closed_port_endpoint))
+    started = time.monotonic()
+    for name, operation in every_operation(store):
+        with pytest.raises(UnavailableError):
+            operation()
+        assert time.monotonic() - started < 5, name
+
+
+def test_a_silent_endpoint_times_out_as_unavailable(silent_endpoint: str) -> None:
+    store = S3BlobStore(quick_settings(silent_endpoint))
+    with pytest.raises(UnavailableError, match="ReadTimeoutError"):
+        store.open(new_object_key())
+
+
+def test_503_slowdown_is_unavailable(slowdown_server: SlowDownServer) -> None:
+    store = S3BlobStore(quick_settings(slowdown_server.url))
+    for _, operation in every_operation(store):
+        with pytest.raises(UnavailableError):
+            operation()
+    with pytest.raises(UnavailableError, match="SlowDown"):
+        store.open(new_object_key())
+
+
+def test_a_write_that_lost_a_part_takes_no_more_bytes(slowdown_server: SlowDownServer) -> None:
+    writer = S3BlobStore(quick_settings(slowdown_server.url)).create(new_object_key())
+    writer.write(payload(PART_SIZE))
+    with pytest.raises(UnavailableError):
+        writer.write(b"the byte that needs a second part")
+    with pytest.raises(FailedPreconditionError):
+        writer.write(b"more")
+    with pytest.raises(FailedPreconditionError):
+        writer.commit()
+    writer.abort()
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_max_attempts_counts_the_first_try(slowdown_server: SlowDownServer, attempts: int) -> None:
+    """botocore's own `max_attempts` would not: it counts retries only."""
+    store = S3BlobStore(replace(quick_settings(slowdown_server.url), max_attempts=attempts))
+    with pytest.raises(UnavailableError):
+        store.open(new_object_key())
+    assert slowdown_server.requests == attempts
+
+
+def test_a_missing_bucket_fails_the_startup_check(s3_endpoint: str) -> None:
+    store = S3BlobStore(s3_settings(s3_endpoint, f"vault-absent-{secrets.token_hex(6)}"))
+    with pytest.raises(FailedPreconditionError, match="vault-absent-"):
+        store.check()
+    with pytest.raises(FailedPreconditionError, match="does not exist"):
+        store.open(new_object_key())
+
+
+@pytest.fixture
+def iam_user(s3_endpoint: str) -> tuple[str, str]:
+    """Access key id and secret of a fresh IAM user with no permission at all."""
+    iam = boto3.session.Session().client(
+        "iam",
+        endpoint_url=s3_endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_KEY,
+        aws_secret_access_key=DUMMY_KEY,
+    )
+    name = f"vault-{secrets.token_hex(6)}"
+    iam.create_user(UserName=name)
+    created = iam.create_access_key(UserName=name)["AccessKey"]
+    return created["AccessKeyId"], created["SecretAccessKey"]
+
+
+def test_wrong_credentials_are_a_failed_precondition(
+    s3_endpoint: str, bucket: str, iam_user: tuple[str, str]
+) -> None:
+    """moto checks signatures once IAM authentication is on (in this process)."""
+    key_id, secret = iam_user
+    cases = {
+        "InvalidAccessKeyId": ("AKIAUNKNOWNUNKNOWN00", "whatever"),
+        "SignatureDoesNotMatch": (key_id, "not-the-secret"),
+        "AccessDenied": (key_id, secret),  # a real user, but no policy
+    }
+    with enable_iam_authentication():
+        for code, (access_key, secret_key) in cases.items():
+            settings = replace(
+                s3_settings(s3_endpoint, bucket),
+                access_key_id=access_key,
+                secret_access_key=secret_key,
+            )
+            store = S3BlobStore(settings)
+            with pytest.raises(FailedPreconditionError):
+                store.check()
+            with pytest.raises(FailedPreconditionError, match=code):
+                store.open(new_object_key())
+
+
+def test_an_object_corrupted_at_rest_reads_as_an_integrity_error(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    """moto stores whatever checksum it is told: a stand-in for bit rot under S3."""
+    key = new_object_key()
+    s3_admin.put_object(
+        Bucket=bucket,
+        Key=s3_key(key),
+        Body=b"rotten bytes",
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=sha256_b64(b"sealed bytes"),
+    )
+    with pytest.raises(IntegrityError, match="checksum"):
+        read_all(store.open(key))
+
+
+def test_a_tampered_with_bucket_reads_as_an_integrity_error(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client
+) -> None:
+    key = put(store, b"sealed")
+    s3_admin.delete_object(Bucket=bucket, Key=s3_key(key))  # behind the vault's back
+    with pytest.raises(IntegrityError, match=bucket):
+        store.open(key)
+
+
+# -- the mapping, for what no test server can produce ---------------------------------
+
+
+def client_error(code: str, status: int, operation: str = "GetObject") -> ClientError:
+    message = "S3's own words: IRM lombaire 184127645108946"
+    response: Any = {
+        "Error": {"Code": code, "Message": message, "Key": "objects/IRM lombaire"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+MAPPING = [
+    (client_error("SlowDown", 503, "PutObject"), UnavailableError),
+    (client_error("503", 503, "HeadBucket"), UnavailableError),
+    (client_error("ServiceUnavailable", 503), UnavailableError),
+    (client_error("Throttling", 400), UnavailableError),
+    (client_error("ThrottlingException", 400), UnavailableError),
+    (client_error("RequestThrottled", 400), UnavailableError),
+    (client_error("TooManyRequests", 429), UnavailableError),
+    (client_error("InternalError", 500), UnavailableError),
+    (client_error("RequestTimeout", 400, "UploadPart"), UnavailableError),
+    (client_error("NoSuchUpload", 404, "UploadPart"), UnavailableError),
+    (client_error("BadDigest", 400, "UploadPart"), UnavailableError),
+    (client_error("InvalidAccessKeyId", 403), FailedPreconditionError),
+    (client_error("SignatureDoesNotMatch", 403), FailedPreconditionError),
+    (client_error("ExpiredToken", 400), FailedPreconditionError),
+    (client_error("RequestTimeTooSkewed", 403), FailedPreconditionError),
+    (client_error("AccessDenied", 403), FailedPreconditionError),
+    (client_error("403", 403, "HeadBucket"), FailedPreconditionError),
+    (client_error("NoSuchBucket", 404), FailedPreconditionError),
+    (client_error("404", 404, "HeadBucket"), FailedPreconditionError),
+    (client_error("PermanentRedirect", 301), FailedPreconditionError),
+    (client_error("AuthorizationHeaderMalformed", 400), FailedPreconditionError),
+    (client_error("NotImplemented", 501, "PutObject"), FailedPreconditionError),
+    (client_error("NoSuchKey", 404), IntegrityError),
+    (client_error("404", 404, "HeadObject"), IntegrityError),
+    (client_error("PreconditionFailed", 412, "PutObject"), AlreadyExistsError),
+    (client_error("ConditionalRequestConflict", 409, "PutObject"), AlreadyExistsError),
+    (client_error("EntityTooSmall", 400, "CompleteMultipartUpload"), VaultError),
+    (client_error("Bad\nCode <script>", 400), VaultError),
+    (EndpointConnectionError(endpoint_url="http://s3"), UnavailableError),
+    (ConnectTimeoutError(endpoint_url="http://s3"), UnavailableError),
+    (ReadTimeoutError(endpoint_url="http://s3"), UnavailableError),
+    (
+        SSLError(endpoint_url="http://s3", error=ValueError("certificate verify failed")),
+        FailedPreconditionError,
+    ),
+    (NoCredentialsError(), FailedPreconditionError),
+]
+
+
+def error_id(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{error.operation_name}-{error.response.get('Error', {}).get('Code')}"
+    return type(error).__name__
+
+
+@pytest.mark.parametrize(("error", "expected"), MAPPING, ids=[error_id(e) for e, _ in MAPPING])
+def test_each_failure_maps_to_its_vault_error(error: Exception, expected: type) -> None:
+    assert type(map_s3_error(error, "vault-bucket", "GetObject")) is expected
+
+
+CLIENT_ERRORS = [e for e, _ in MAPPING if isinstance(e, ClientError)]
+
+
+@pytest.mark.parametrize("error", CLIENT_ERRORS, ids=[error_id(e) for e in CLIENT_ERRORS])
+def test_mapped_messages_never_repeat_what_s3_said(error: ClientError) -> None:
+    message = str(map_s3_error(error, "vault-bucket"))
+    assert "IRM" not in message
+    assert "184127645108946" not in message
+    assert "S3's own words" not in message
+    assert "<script>" not in message
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def test_settings_read_every_variable() -> None:
+    settings = S3Settings.from_env(
+        {
+            "VAULT_S3_BUCKET": "dmp-vault",
+            "VAULT_S3_ENDPOINT_URL": "https://minio.internal:9000",
+            "VAULT_S3_REGION": "eu-west-3",
+            "VAULT_S3_PREFIX": "vault/",
+            "VAULT_S3_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "VAULT_S3_SECRET_ACCESS_KEY": "very-secret",
+            "VAULT_S3_PATH_STYLE": "true",
+            "VAULT_S3_VERIFY_TLS": "TRUE",
+            "VAULT_S3_CA_BUNDLE": "/etc/vault/ca.pem",
+            "VAULT_S3_PART_SIZE": str(16 * 1024 * 1024),
+            "VAULT_S3_CONNECT_TIMEOUT": "1.5",
+            "VAULT_S3_READ_TIMEOUT": "20",
+            "VAULT_S3_MAX_ATTEMPTS": "3",
+            "VAULT_S3_RETRY_MODE": "adaptive",
+            "VAULT_S3_MAX_CONNECTIONS": "32",
+        }
+    )
+    assert settings == S3Settings(
+        bucket="dmp-vault",
+        endpoint_url="https://minio.internal:9000",
+        region="eu-west-3",
+        prefix="vault/",
+        access_key_id="AKIAEXAMPLE",
+        secret_access_key="very-secret",
+        path_style=True,
+        verify_tls=True,
+        ca_bundle=Path("/etc/vault/ca.pem"),
+        part_size=16 * 1024 * 1024,
+        connect_timeout=1.5,
+        read_timeout=20.0,
+        max_attempts=3,
+        retry_mode="adaptive",
+        max_connections=32,
+    )
+    assert "very-secret" not in repr(settings)
+
+
+def test_settings_default_to_aws_with_the_credential_chain() -> None:
+    settings = S3Settings.from_env({"VAULT_S3_BUCKET": "dmp-vault"})
+    assert settings.endpoint_url is None
+    assert settings.access_key_id is None
+    assert settings.secret_access_key is None
+    assert settings.prefix == "objects/"
+    assert settings.part_size == DEFAULT_PART_SIZE == 8 * 1024 * 1024
+    assert (settings.verify_tls, settings.path_style, settings.retry_mode) == (
+        True,
+        False,
+        "standard",
+    )
+
+
+BAD_ENVIRONMENTS = [
+    ({}, "VAULT_S3_BUCKET"),
+    ({"VAULT_S3_PART_SIZE": str(5 * 1024 * 1024 - 1)}, "VAULT_S3_PART_SIZE"),
+    ({"VAULT_S3_PART_SIZE": "8M"}, "VAULT_S3_PART_SIZE"),
+    ({"VAULT_S3_PATH_STYLE": "perhaps"}, "VAULT_S3_PATH_STYLE"),
+    ({"VAULT_S3_VERIFY_TLS": "nah"}, "VAULT_S3_VERIFY_TLS"),
+    ({"VAULT_S3_READ_TIMEOUT": "0"}, "VAULT_S3_READ_TIMEOUT"),
+    ({"VAULT_S3_CONNECT_TIMEOUT": "soon"}, "VAULT_S3_CONNECT_TIMEOUT"),
+    ({"VAULT_S3_MAX_ATTEMPTS": "0"}, "VAULT_S3_MAX_ATTEMPTS"),
+    ({"VAULT_S3_RETRY_MODE": "legacy"}, "VAULT_S3_RETRY_MODE"),
+    ({"VAULT_S3_PREFIX": "objects"}, "VAULT_S3_PREFIX"),
+    ({"VAULT_S3_ENDPOINT_URL": "minio:9000"}, "VAULT_S3_ENDPOINT_URL"),
+    ({"VAULT_S3_SECRET_ACCESS_KEY": "very-secret"}, "VAULT_S3_ACCESS_KEY_ID"),
+    ({"VAULT_S3_VERIFY_TLS": "false", "VAULT_S3_CA_BUNDLE": "/ca.pem"}, "VAULT_S3_CA_BUNDLE"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "variable"), BAD_ENVIRONMENTS)
+def test_bad_settings_are_refused_naming_the_variable_not_the_value(
+    overrides: dict[str, str], variable: str
+) -> None:
+    environ = {"VAULT_S3_BUCKET": "dmp-vault", **overrides} if overrides else {}
+    with pytest.raises(ConfigurationError, match=variable) as refused:
+        S3Settings.from_env(environ)
+    for value in overrides.values():
+        assert value not in str(refused.value)

@@ -1,0 +1,73 @@
+"""The whole service on the S3 store: a real server, a real S3 server (moto) over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.blobstore.support import create_bucket, s3_settings
+from tests.conftest import PATIENT_INS, RunningVault
+from tests.server.test_grpc import REPORT
+from vault.auth import load_or_create_dev_issuer
+from vault.config import Config
+from vault.errors import FailedPreconditionError
+from vault.server.app import BackgroundServer
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
+
+OPAQUE_KEY = re.compile(r"objects/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}")
+
+
+@pytest.fixture
+def s3_vault(
+    db_url: str, tmp_path: Path, s3_endpoint: str, s3_admin: S3Client
+) -> Iterator[tuple[RunningVault, str]]:
+    bucket = create_bucket(s3_admin, versioned=True)
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        workers=4,
+        s3=s3_settings(s3_endpoint, bucket),
+    )
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    server = BackgroundServer(config).start()
+    try:
+        yield RunningVault(server, issuer), bucket
+    finally:
+        server.stop()
+
+
+def test_documents_round_trip_through_s3_under_opaque_keys(
+    s3_vault: tuple[RunningVault, str], s3_admin: S3Client
+) -> None:
+    vault, bucket = s3_vault
+    marker = b"RESULTAT-BIOLOGIE-CONFIDENTIEL"
+    content = marker + os.urandom(12 * 1024 * 1024)  # several multipart parts
+    with vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = client.put_document(dossier.dossier_id, REPORT, content)
+        assert b"".join(client.get_document(dossier.dossier_id, stored.document_id)) == content
+    keys = [o["Key"] for o in s3_admin.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert len(keys) == 1
+    assert OPAQUE_KEY.fullmatch(keys[0])
+    assert str(stored.document_id) not in keys[0]
+    body = s3_admin.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    assert marker not in body
+    assert REPORT.title.encode() not in body
+
+
+def test_a_missing_bucket_stops_the_server_at_start(tmp_path: Path, s3_endpoint: str) -> None:
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        s3=s3_settings(s3_endpoint, "no-such-bucket-here"),
+    )
+    with pytest.raises(FailedPreconditionError):
+        BackgroundServer(config).start()
