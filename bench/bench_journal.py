@@ -46,10 +46,16 @@ POSTGRES_URL = os.environ.get(
     "VAULT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 EVENT = JournalEvent(
-    time_us=0, actor_kind="professional", actor_ref="10003500005", action="document.read",
+    time_us=0,
+    actor_kind="professional",
+    actor_ref="10003500005",
+    action="document.read",
     dossier="01a214a7-83c6-7298-9bfd-b41ded0f71a0",
-    documents=("01a214a7-84e8-76d7-bdd7-948cf2dc75fc",), decision="allow", reason="holder",
-    emergency=False, request_id="00000000-0000-4000-8000-000000000000",
+    documents=("01a214a7-84e8-76d7-bdd7-948cf2dc75fc",),
+    decision="allow",
+    reason="holder",
+    emergency=False,
+    request_id="00000000-0000-4000-8000-000000000000",
     actor_profession="10",
 )
 ORIGIN = "bench/journal"
@@ -115,8 +121,14 @@ def bench_appends(seconds: float, workdir: Path) -> list[dict[str, object]]:
                 engine.dispose()
                 if cleanup is not None:
                     cleanup()
-                rows.append({"backend": backend, "mode": mode, "writers": writers,
-                             "events_per_s": round(rate)})
+                rows.append(
+                    {
+                        "backend": backend,
+                        "mode": mode,
+                        "writers": writers,
+                        "events_per_s": round(rate),
+                    }
+                )
     return rows
 
 
@@ -146,9 +158,19 @@ def bench_verify(entries: int, workdir: Path) -> dict[str, object]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "vault.cli", "journal", "verify", str(export), "--key",
-         key.encode(), "--require-checkpoint"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "vault.cli",
+            "journal",
+            "verify",
+            str(export),
+            "--key",
+            key.encode(),
+            "--require-checkpoint",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     verify_seconds = time.monotonic() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -172,8 +194,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vault-bench-journal-") as tmp:
         appends = bench_appends(args.seconds, Path(tmp))
         verification = bench_verify(args.verify_entries, Path(tmp))
-    report = {"when": datetime.now(UTC).isoformat(), "appends": appends,
-              "verification": verification}
+    report = {
+        "when": datetime.now(UTC).isoformat(),
+        "appends": appends,
+        "verification": verification,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,23 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     from vault.server.app import serve  # the server's imports are only needed here
 
     asyncio.run(serve(Config.from_env()))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from vault.server.app import build_sweeper
+
+    sweeper = build_sweeper(Config.from_env())
+    report = sweeper.sweep(timedelta(seconds=args.grace_seconds), dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(asdict(report)))
+    else:
+        verb = "would remove" if report.dry_run else "removed"
+        print(
+            f"{verb}: {report.pending_discarded} interrupted uploads, "
+            f"{report.incomplete_writes_removed} unfinished writes, "
+            f"{report.orphan_blobs_deleted} orphan blobs"
+        )
     return 0
 
 
@@ -183,6 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gRPC server (configured by VAULT_*)")
     serve.set_defaults(handler=cmd_serve)
+
+    gc = commands.add_parser(
+        "gc", help="sweep what interrupted uploads left behind (operators, server host)"
+    )
+    gc.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=86400.0,
+        help="leave alone anything younger (default: a day)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="count, remove nothing")
+    gc.add_argument("--json", action="store_true")
+    gc.set_defaults(handler=cmd_gc)
 
     token = commands.add_parser("dev-token", help="mint a token from the development issuer")
     token.add_argument("--kind", required=True, choices=[k.value for k in ActorKind])

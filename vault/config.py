@@ -15,6 +15,8 @@
 | VAULT_CHECKPOINT_DIR        | <data dir>/checkpoints                   |
 | VAULT_CHECKPOINT_EVERY      | 1000 entries                             |
 | VAULT_CHECKPOINT_SECONDS    | 60                                       |
+| VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
+| VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
 
 Defaults are the embedded, development setup: everything under one data directory, with
@@ -53,6 +55,8 @@ class Config:
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
     s3: S3Settings | None = None  # None: the local directory store
+    gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
+    gc_grace_seconds: float = 86400.0
 
     @property
     def index_url(self) -> str:
@@ -79,13 +83,13 @@ class Config:
         def get(name: str) -> str:
             return environ.get(name, "").strip()
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, minimum: float = 1e-9) -> float:
             try:
                 value = float(get(name) or default)
             except ValueError:
                 raise ConfigurationError(f"{name} must be a number") from None
-            if value <= 0:
-                raise ConfigurationError(f"{name} must be positive")
+            if value < minimum:
+                raise ConfigurationError(f"{name} must be at least {minimum:g}")
             return value
 
         checkpoint_dir = get("VAULT_CHECKPOINT_DIR")
@@ -106,4 +110,6 @@ class Config:
             checkpoint_every=int(number("VAULT_CHECKPOINT_EVERY", 1000)),
             checkpoint_seconds=number("VAULT_CHECKPOINT_SECONDS", 60),
             s3=S3Settings.from_env(environ) if get("VAULT_S3_BUCKET") else None,
+            gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
+            gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
         )

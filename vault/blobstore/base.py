@@ -21,7 +21,9 @@ This module holds the contract and key validation only; it does no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from vault.errors import InvalidArgumentError
@@ -104,4 +106,13 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Startup check: the store is reachable and writable (leaves nothing behind)."""
+        ...
+
+    def stored_keys(self, older_than: datetime) -> Iterator[str]:
+        """Keys of the objects (any version) last written before `older_than`."""
+        ...
+
+    def sweep_incomplete(self, older_than: datetime, dry_run: bool = False) -> int:
+        """Removes writes begun before `older_than` and never committed (temporary files,
+        multipart uploads); returns how many there were."""
         ...

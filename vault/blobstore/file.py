@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +31,8 @@ from vault.errors import (
     InvalidArgumentError,
     UnavailableError,
 )
+
+_KEY_NAME = re.compile(r"[0-9a-f]{32}")
 
 
 def _fsync_directory(path: Path) -> None:
@@ -175,3 +180,24 @@ class FileBlobStore:
             for path in (linked, probe):
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+    def stored_keys(self, older_than: datetime) -> Iterator[str]:
+        cutoff = older_than.timestamp()
+        try:
+            for path in self._objects.glob("??/??/*"):
+                if _KEY_NAME.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+                    yield path.name
+        except OSError as e:
+            raise UnavailableError("blob store listing failed") from e
+
+    def sweep_incomplete(self, older_than: datetime, dry_run: bool = False) -> int:
+        cutoff, swept = older_than.timestamp(), 0
+        try:
+            for path in self._tmp.iterdir():
+                if path.stat().st_mtime < cutoff:
+                    swept += 1
+                    if not dry_run:
+                        path.unlink(missing_ok=True)
+        except OSError as e:
+            raise UnavailableError("blob store sweep failed") from e
+        return swept

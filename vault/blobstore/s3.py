@@ -59,6 +59,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -689,6 +690,45 @@ class S3BlobStore:
             for version_id in versions + markers:
                 self._client.delete_object(Bucket=self._bucket, Key=s3_key, VersionId=version_id)
         return DeleteResult(existed=existed, versions_deleted=len(versions))
+
+    def stored_keys(self, older_than: datetime) -> Iterator[str]:
+        """Every key with a version or delete marker older than `older_than`, once (so a
+        key whose latest version was deleted behind our back is still found)."""
+        seen: set[str] = set()
+        pages = self._client.get_paginator("list_object_versions")
+        with _translated(self._bucket, "ListObjectVersions"):
+            for page in pages.paginate(Bucket=self._bucket, Prefix=self._prefix):
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    name = self._key_of(item.get("Key", ""))
+                    modified = item.get("LastModified")
+                    if name and name not in seen and modified and modified < older_than:
+                        seen.add(name)
+                        yield name
+
+    def _key_of(self, s3_key: str) -> str | None:
+        """The vault key stored under `s3_key`, or None for anything else (probes...)."""
+        name = s3_key.rsplit("/", 1)[-1]
+        try:
+            return name if self._s3_key(name) == s3_key else None
+        except InvalidArgumentError:
+            return None
+
+    def sweep_incomplete(self, older_than: datetime, dry_run: bool = False) -> int:
+        """Aborts multipart uploads begun before `older_than` and never completed."""
+        swept = 0
+        pages = self._client.get_paginator("list_multipart_uploads")
+        with _translated(self._bucket, "ListMultipartUploads"):
+            for page in pages.paginate(Bucket=self._bucket, Prefix=self._prefix):
+                for upload in page.get("Uploads", []):
+                    initiated = upload.get("Initiated")
+                    if initiated is None or initiated >= older_than:
+                        continue
+                    swept += 1
+                    if not dry_run:
+                        self._client.abort_multipart_upload(
+                            Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+        return swept
 
     def _versions(self, s3_key: str) -> tuple[list[str], list[str], bool]:
         """Version ids and delete-marker ids of exactly `s3_key`, and whether its latest

@@ -9,6 +9,7 @@ orphan blob, never a listed document without its blob.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -93,4 +94,12 @@ class Index(Protocol):
         self, dossier_id: uuid.UUID, limit: int, after: Cursor | None
     ) -> list[VersionRecord]:
         """The dossier's documents at their latest version, newest first."""
+        ...
+
+    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
+        """Pending versions begun before the time: uploads a crash or a hang-up left."""
+        ...
+
+    def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
+        """Those of `blob_keys` that a version row (pending or committed) references."""
         ...

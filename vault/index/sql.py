@@ -7,6 +7,7 @@ baseline measured 2.3x slower) and map rows to the frozen records of `base`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, delete, insert, or_, select, update
@@ -214,3 +215,21 @@ class SqlIndex:
             )
         with guard(), self._engine.connect() as conn:
             return [_version(row) for row in conn.execute(query)]
+
+    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(_V.c.status == "pending", _V.c.created_us < created_before_us)
+            .order_by(_V.c.created_us)
+            .limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_version(row) for row in conn.execute(query)]
+
+    def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
+        if not blob_keys:
+            return set()
+        query = select(_V.c.blob_key).where(_V.c.blob_key.in_(list(blob_keys)))
+        with guard(), self._engine.connect() as conn:
+            return set(conn.execute(query).scalars())

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -27,6 +30,7 @@ from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock
 from vault.errors import ConfigurationError, VaultError
+from vault.gc import Sweeper
 from vault.index.sql import SqlIndex
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
@@ -103,6 +107,7 @@ class Components:
     vault: Vault
     appender: GroupCommitJournal
     checkpointer: Checkpointer
+    sweeper: Sweeper
 
     def close(self) -> None:
         self.appender.close()
@@ -127,7 +132,35 @@ def build(config: Config) -> Components:
         clock=SystemClock(),
         segment_size=config.segment_size,
     )
-    return Components(vault, appender, build_checkpointer(config, journal, keys))
+    checkpointer = build_checkpointer(config, journal, keys)
+    return Components(vault, appender, checkpointer, Sweeper(index, blobs, SystemClock()))
+
+
+def build_sweeper(config: Config) -> Sweeper:
+    """The sweeper alone, for `dossier-vault gc` on the server host."""
+    index = SqlIndex(make_engine(config.index_url))
+    index.create_schema()
+    return Sweeper(index, blob_store(config), SystemClock())
+
+
+async def _periodically(
+    name: str,
+    task: Callable[[], object],
+    every_seconds: float,
+    executor: ThreadPoolExecutor,
+    stop: asyncio.Event,
+) -> None:
+    """Runs `task` in the pool every `every_seconds` (the first run after one period)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+        if stop.is_set():
+            return
+        try:
+            await loop.run_in_executor(executor, task)
+        except VaultError:
+            _log.exception("%s failed; will retry", name)
 
 
 async def _checkpoint_loop(
@@ -191,7 +224,20 @@ async def serve(
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    checkpoints = asyncio.create_task(_checkpoint_loop(components.checkpointer, executor, stop))
+    background = [asyncio.create_task(_checkpoint_loop(components.checkpointer, executor, stop))]
+    if config.gc_interval_seconds > 0:
+        grace = timedelta(seconds=config.gc_grace_seconds)
+        background.append(
+            asyncio.create_task(
+                _periodically(
+                    "sweep",
+                    functools.partial(components.sweeper.sweep, grace),
+                    config.gc_interval_seconds,
+                    executor,
+                    stop,
+                )
+            )
+        )
     try:
         await stop.wait()
         _log.info("stopping: draining calls in flight")
@@ -199,7 +245,7 @@ async def serve(
         stop.set()
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=5)
-        await checkpoints
+        await asyncio.gather(*background)
         components.close()  # every journal append has committed
         try:  # a last checkpoint covers the tail of this run
             await asyncio.get_running_loop().run_in_executor(

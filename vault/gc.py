@@ -1,0 +1,81 @@
+"""The sweeper: removes what interrupted uploads left behind, never a committed document.
+
+Write order (docs/architecture.md): a pending version row, then the blob, then the commit
+that makes the document visible. A crash or a hang-up at any point leaves at worst a
+pending row older than any live upload, a blob that only a pending row references, a
+write in progress (temporary file, multipart upload), or, if the sweeper itself was
+interrupted, a blob no row references. `Sweeper.sweep(grace)` removes each of these once
+it is older than `grace`; a blob that any version row references, pending or committed,
+is never deleted by the orphan pass, and a committed row's blob never at all.
+`dossier-vault gc` runs it once; the server runs it every `VAULT_GC_INTERVAL_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vault.blobstore.base import BlobStore
+from vault.domain.clock import Clock
+from vault.index.base import Index
+
+_log = logging.getLogger(__name__)
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    pending_discarded: int
+    incomplete_writes_removed: int
+    orphan_blobs_deleted: int
+    dry_run: bool
+
+
+class Sweeper:
+    def __init__(self, index: Index, blobs: BlobStore, clock: Clock) -> None:
+        self._index = index
+        self._blobs = blobs
+        self._clock = clock
+
+    def sweep(self, grace: timedelta, dry_run: bool = False) -> SweepReport:
+        cutoff = self._clock.now() - grace
+        pending = self._discard_pending(int(cutoff.timestamp() * 1_000_000), dry_run)
+        incomplete = self._blobs.sweep_incomplete(cutoff, dry_run)
+        orphans = self._delete_orphans(cutoff, dry_run)
+        report = SweepReport(pending, incomplete, orphans, dry_run)
+        _log.info(
+            "sweep dry_run=%s pending_discarded=%d incomplete_writes=%d orphan_blobs=%d",
+            dry_run,
+            pending,
+            incomplete,
+            orphans,
+        )
+        return report
+
+    def _discard_pending(self, cutoff_us: int, dry_run: bool) -> int:
+        """Pending versions older than the cutoff: their blob first, then their row."""
+        discarded = 0
+        while records := self._index.pending_versions(cutoff_us, _BATCH):
+            for record in records:
+                if not dry_run:
+                    self._blobs.delete(record.blob_key)
+                    self._index.discard_version(record)
+            discarded += len(records)
+            if dry_run:
+                break  # nothing changed: the same page would come back
+        return discarded
+
+    def _delete_orphans(self, cutoff: datetime, dry_run: bool) -> int:
+        """Blobs older than the cutoff that no version row references."""
+        deleted = 0
+        keys = self._blobs.stored_keys(cutoff)
+        while batch := list(itertools.islice(keys, _BATCH)):
+            referenced = self._index.referenced_keys(batch)
+            for key in batch:
+                if key not in referenced:
+                    deleted += 1
+                    if not dry_run:
+                        self._blobs.delete(key)
+        return deleted
