@@ -13,11 +13,26 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_runs_postgres_and_the_vault_after_it_is_healthy() -> None:
+def test_compose_starts_the_vault_after_its_database_and_its_bucket() -> None:
     services = COMPOSE["services"]
-    assert set(services) >= {"postgres", "vault"}
-    assert services["vault"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "healthcheck" in services["postgres"]
+    assert set(services) >= {"postgres", "minio", "minio-init", "vault"}
+    depends = services["vault"]["depends_on"]
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["minio-init"]["condition"] == "service_completed_successfully"
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert all("healthcheck" in services[name] for name in ("postgres", "minio", "vault"))
+
+
+def test_the_init_job_creates_the_vaults_bucket_with_versioning() -> None:
+    services = COMPOSE["services"]
+    script = " ".join(services["minio-init"]["command"])
+    bucket = services["vault"]["environment"]["VAULT_S3_BUCKET"]
+    assert f"mc mb --ignore-existing vault/{bucket}" in script
+    assert f"mc version enable vault/{bucket}" in script
+    minio = services["minio"]["environment"]
+    vault = services["vault"]["environment"]
+    assert vault["VAULT_S3_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert vault["VAULT_S3_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
 
 
 def test_compose_environment_is_one_the_vault_accepts() -> None:
@@ -25,6 +40,9 @@ def test_compose_environment_is_one_the_vault_accepts() -> None:
     environment = COMPOSE["services"]["vault"]["environment"]
     config = Config.from_env(environment)
     assert config.listen == "0.0.0.0:50051"
+    assert config.s3 is not None
+    assert config.s3.endpoint_url == "http://minio:9000"
+    assert config.s3.path_style
     assert config.index_url.startswith("postgresql+psycopg://")
     user, database = postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]
     assert config.index_url.endswith(
