@@ -157,9 +157,19 @@ def cmd_doc_put(args: argparse.Namespace) -> int:
 def cmd_doc_get(args: argparse.Namespace) -> int:
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
     with client_from_args(args) as client:
-        document = client.download(args.dossier, args.document, destination, args.version)
-    if args.output != "-":
+        document = client.download(
+            args.dossier,
+            args.document,
+            destination,
+            args.version,
+            offset=args.offset,
+            length=args.length,
+        )
+    whole = args.offset == 0 and args.length is None
+    if args.output != "-" and whole:
         print(f"wrote {document.size} bytes to {args.output} (sha256 verified)", file=sys.stderr)
+    elif args.output != "-":
+        print(f"wrote a range of the document to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -252,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--dossier", required=True)
     get.add_argument("--document", required=True)
     get.add_argument("--version", type=int, default=0, help="0: the latest")
+    get.add_argument("--offset", type=int, default=0, help="first byte of a range")
+    get.add_argument("--length", type=int, help="bytes of the range (default: to the end)")
     get.add_argument("-o", "--output", required=True, help="path, or - for standard output")
     get.set_defaults(handler=cmd_doc_get)
     ls = doc.add_parser("ls", help="list a dossier's documents")

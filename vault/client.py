@@ -70,10 +70,14 @@ def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
 class Download:
     """A document being received: `document` first, then iterate over the chunks.
 
-    The size and digest are checked when the stream ends; a mismatch raises."""
+    When the stream ends, a whole document is checked against its size and SHA-256, a
+    byte range against its expected length; a mismatch raises IntegrityError."""
 
-    def __init__(self, responses: Iterator[pb.GetDocumentResponse]) -> None:
+    def __init__(
+        self, responses: Iterator[pb.GetDocumentResponse], byte_range: tuple[int, int | None]
+    ) -> None:
         self._responses = responses
+        self._range = byte_range
         first = next(responses)
         if first.WhichOneof("part") != "document":
             raise IntegrityError("the server did not start with the document's metadata")
@@ -88,8 +92,14 @@ class Download:
                 yield response.chunk
         except grpc.RpcError as error:
             raise _vault_error(error) from None
-        if size != self.document.size or digest.digest() != self.document.sha256:
-            raise IntegrityError("downloaded content does not match the document's digest")
+        offset, length = self._range
+        if (offset, length) == (0, None):
+            if size != self.document.size or digest.digest() != self.document.sha256:
+                raise IntegrityError("downloaded content does not match the document's digest")
+        else:
+            end = self.document.size if length is None else min(self.document.size, offset + length)
+            if size != max(0, end - offset):
+                raise IntegrityError("downloaded range does not have the expected length")
 
 
 class VaultClient:
@@ -183,14 +193,26 @@ class VaultClient:
         return document
 
     def get_document(
-        self, dossier_id: uuid.UUID | str, document_id: uuid.UUID | str, version: int = 0
+        self,
+        dossier_id: uuid.UUID | str,
+        document_id: uuid.UUID | str,
+        version: int = 0,
+        *,
+        offset: int = 0,
+        length: int | None = None,
     ) -> Download:
+        """The document, or `length` bytes of it from `offset` (None: to the end)."""
         request = pb.GetDocumentRequest(
-            dossier_id=str(dossier_id), document_id=str(document_id), version=version
+            dossier_id=str(dossier_id),
+            document_id=str(document_id),
+            version=version,
+            offset=offset,
+            length=length,
         )
         try:
             return Download(
-                self._stub.GetDocument(request, metadata=self._metadata, timeout=self._timeout)
+                self._stub.GetDocument(request, metadata=self._metadata, timeout=self._timeout),
+                (offset, length),
             )
         except grpc.RpcError as error:
             raise _vault_error(error) from None
@@ -201,9 +223,13 @@ class VaultClient:
         document_id: uuid.UUID | str,
         destination: Path | BinaryIO,
         version: int = 0,
+        *,
+        offset: int = 0,
+        length: int | None = None,
     ) -> Document:
-        """Writes the document to `destination`; a file path is written only if whole."""
-        download = self.get_document(dossier_id, document_id, version)
+        """Writes the document (or a byte range) to `destination`; a file path is
+        written only once everything arrived and checked out."""
+        download = self.get_document(dossier_id, document_id, version, offset=offset, length=length)
         if not isinstance(destination, Path):
             for chunk in download:
                 destination.write(chunk)

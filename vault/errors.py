@@ -45,6 +45,13 @@ class PermissionDeniedError(VaultError):
         self.reason = reason
 
 
+class OutOfRangeError(InvalidArgumentError):
+    """A well-formed position past the end (a byte range beyond the document)."""
+
+    grpc_status = "OUT_OF_RANGE"
+    exit_code = 3
+
+
 class NotFoundError(VaultError):
     """The dossier or document does not exist (or is not visible to the caller)."""
 

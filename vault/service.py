@@ -19,15 +19,20 @@ import hashlib
 import os
 import struct
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from vault import secrets
-from vault.blobstore.base import BlobStore, BlobWriter
+from vault.blobstore.base import BlobReader, BlobStore, BlobWriter
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
-from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE, ObjectEncryptor, ObjectRef
+from vault.crypto.objectformat import (
+    DEFAULT_SEGMENT_SIZE,
+    ObjectEncryptor,
+    ObjectRef,
+    decrypt_range,
+)
 from vault.crypto.objectformat import decrypt_stream as decrypt_object
 from vault.domain.clock import Clock
 from vault.domain.identifiers import Ins, parse_ins
@@ -50,6 +55,7 @@ from vault.errors import (
     IntegrityError,
     InvalidArgumentError,
     NotFoundError,
+    OutOfRangeError,
     PermissionDeniedError,
     UnauthenticatedError,
     VaultError,
@@ -423,9 +429,18 @@ class Vault:
             raise
 
     def open_document(
-        self, actor: Actor, dossier_id: str, document_id: str, version: int | None, call: Call
+        self,
+        actor: Actor,
+        dossier_id: str,
+        document_id: str,
+        version: int | None,
+        call: Call,
+        *,
+        offset: int = 0,
+        length: int | None = None,
     ) -> tuple[Document, Generator[bytes, None, None]]:
-        """The document's metadata and its plaintext, segment by segment (authenticated)."""
+        """The document's metadata and its plaintext (or a byte range of it), segment by
+        segment, each authenticated before it is released."""
         with self._journaled(actor, Action.DOCUMENT_READ, call) as access:
             dossier = self._dossier(dossier_id, access)
             document_uuid = parse_id(document_id, "document id")
@@ -434,13 +449,17 @@ class Vault:
             record = self._index.version(dossier.dossier_id, document_uuid, version)
             if record is None:
                 raise NotFoundError("no such document")
+            if offset > record.size:
+                raise OutOfRangeError("the range starts past the end of the document")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         document = secrets.open_metadata(dossier_key, record)
         document_key = secrets.unwrap_document_key(dossier_key, record)
         ref = ObjectRef(
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
-        return document, self._plaintext(record.blob_key, document_key, ref)
+        if offset == 0 and length is None:
+            return document, self._plaintext(record.blob_key, document_key, ref)
+        return document, self._plaintext_range(record, document_key, ref, offset, length)
 
     def _plaintext(
         self, blob_key: str, document_key: bytes, ref: ObjectRef
@@ -450,6 +469,28 @@ class Vault:
             yield from decrypt_object(document_key, ref, reader.read)
         finally:
             reader.close()
+
+    def _plaintext_range(
+        self,
+        record: VersionRecord,
+        document_key: bytes,
+        ref: ObjectRef,
+        offset: int,
+        length: int | None,
+    ) -> Generator[bytes, None, None]:
+        readers: list[BlobReader] = []
+
+        def open_at(at: int, size: int) -> Callable[[int], bytes]:
+            readers.append(self._blobs.open(record.blob_key, at, size))
+            return readers[-1].read
+
+        try:
+            yield from decrypt_range(
+                document_key, ref, open_at, record.ciphertext_size, offset, length
+            )
+        finally:
+            for reader in readers:
+                reader.close()
 
     def list_documents(
         self, actor: Actor, dossier_id: str, page_size: int, page_token: str, call: Call

@@ -18,6 +18,7 @@ from vault.crypto.objectformat import (
     ObjectEncryptor,
     ObjectRef,
     ciphertext_size,
+    decrypt_range,
     decrypt_stream,
     parse_header,
 )
@@ -161,3 +162,50 @@ def test_parsing_arbitrary_bytes_raises_only_vault_errors(data: bytes) -> None:
         decrypt(data)
     with contextlib.suppress(VaultError):
         parse_header(data[:HEADER_SIZE])
+
+
+def _opener(blob: bytes):  # type: ignore[no-untyped-def]
+    def open_at(offset: int, length: int):  # type: ignore[no-untyped-def]
+        return io.BytesIO(blob[offset : offset + length]).read
+
+    return open_at
+
+
+@given(
+    st.binary(max_size=400),
+    st.integers(min_value=0, max_value=450),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=450)),
+)
+def test_any_range_decrypts_to_the_same_bytes_as_slicing(
+    data: bytes, offset: int, length: int | None
+) -> None:
+    blob = encrypt(data)
+    got = b"".join(decrypt_range(KEY, REF, _opener(blob), len(blob), offset, length))
+    end = len(data) if length is None else offset + length
+    assert got == data[offset:end]
+
+
+def test_a_range_reads_only_the_segments_that_cover_it() -> None:
+    blob = encrypt(os.urandom(10 * SEGMENT))
+    asked: list[tuple[int, int]] = []
+
+    def open_at(offset: int, length: int):  # type: ignore[no-untyped-def]
+        asked.append((offset, length))
+        return io.BytesIO(blob[offset : offset + length]).read
+
+    b"".join(decrypt_range(KEY, REF, open_at, len(blob), 3 * SEGMENT + 5, 10))
+    assert asked == [(0, HEADER_SIZE), (HEADER_SIZE + 3 * (SEGMENT + TAG_SIZE), SEGMENT + TAG_SIZE)]
+
+
+def test_a_range_of_a_truncated_object_is_rejected() -> None:
+    blob = encrypt(os.urandom(3 * SEGMENT))
+    cut = blob[: -TAG_SIZE - 1]
+    with pytest.raises(IntegrityError):
+        b"".join(decrypt_range(KEY, REF, _opener(cut), len(blob), 2 * SEGMENT, 10))
+
+
+def test_a_range_of_an_object_whose_recorded_size_was_shortened_is_rejected() -> None:
+    blob = encrypt(os.urandom(3 * SEGMENT))
+    shortened = len(blob) - (SEGMENT + TAG_SIZE)  # pretends segment 1 is the last one
+    with pytest.raises(IntegrityError):
+        b"".join(decrypt_range(KEY, REF, _opener(blob), shortened, SEGMENT, 10))

@@ -69,9 +69,7 @@ class Server:
 
 
 @pytest.fixture(params=["file", "s3"])
-def environment(
-    request: pytest.FixtureRequest, db_url: str, tmp_path: Path
-) -> dict[str, str]:
+def environment(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "VAULT_DATA_DIR": str(tmp_path / "var"),

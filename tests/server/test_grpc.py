@@ -18,6 +18,7 @@ from vault.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
+    OutOfRangeError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
@@ -263,3 +264,31 @@ def test_health_and_reflection_answer(running_vault: RunningVault) -> None:
         services = {s.name for r in replies for s in r.list_services_response.service}
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert "vault.v1.DossierVault" in services
+
+
+@pytest.mark.parametrize(
+    ("offset", "length"),
+    [(0, 10), (SEGMENT - 5, 10), (SEGMENT + 3, 2 * SEGMENT), (3 * SEGMENT - 1, None),
+     (3 * SEGMENT, None), (2 * SEGMENT, 10 * SEGMENT), (5, 0)],
+    ids=["head", "across-a-boundary", "spanning-segments", "last-byte", "at-the-end",
+         "past-the-end", "empty"],
+)
+def test_byte_ranges_return_exactly_the_requested_bytes(
+    running_vault: RunningVault, offset: int, length: int | None
+) -> None:
+    content = os.urandom(3 * SEGMENT)
+    with running_vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = client.put_document(dossier.dossier_id, REPORT, content)
+        got = b"".join(client.get_document(dossier.dossier_id, stored.document_id,
+                                           offset=offset, length=length))
+    end = len(content) if length is None else offset + length
+    assert got == content[offset:end]
+
+
+def test_a_range_starting_past_the_end_is_out_of_range(running_vault: RunningVault) -> None:
+    with running_vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = client.put_document(dossier.dossier_id, REPORT, b"short")
+        with pytest.raises(OutOfRangeError):
+            client.get_document(dossier.dossier_id, stored.document_id, offset=6)

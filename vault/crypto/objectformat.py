@@ -286,3 +286,51 @@ def decrypt_stream(key: bytes, expected: ObjectRef, read: Reader) -> Iterator[by
         if not following:
             return
         current, index = following, index + 1
+
+
+RangeOpener = Callable[[int, int], Reader]  # (object offset, length) -> read function
+
+
+def plaintext_layout(object_size: int, segment_size: int) -> tuple[int, int, int]:
+    """(segments, size of the last sealed segment, plaintext size) of an object."""
+    body = object_size - HEADER_SIZE
+    sealed_size = segment_size + TAG_SIZE
+    segments = max(1, -(-body // sealed_size))
+    last = body - (segments - 1) * sealed_size
+    if body < TAG_SIZE or last < TAG_SIZE:
+        raise IntegrityError("object truncated")
+    return segments, last, body - segments * TAG_SIZE
+
+
+def decrypt_range(
+    key: bytes,
+    expected: ObjectRef,
+    open_at: RangeOpener,
+    object_size: int,
+    offset: int,
+    length: int | None,
+) -> Iterator[bytes]:
+    """Yields plaintext bytes [offset, offset + length) (cut at the end of the document),
+    reading and authenticating only the header and the segments that cover them.
+
+    `object_size` is the size the index recorded: a shorter or longer object, or one whose
+    segments were moved, fails authentication (the last segment's flag is checked)."""
+    decryptor = ObjectDecryptor(
+        key, parse_header(_read_exactly(open_at(0, HEADER_SIZE), HEADER_SIZE)), expected
+    )
+    size = decryptor.segment_size
+    segments, last_sealed, plaintext_size = plaintext_layout(object_size, size)
+    end = plaintext_size if length is None else min(plaintext_size, offset + length)
+    if end <= offset:
+        return
+    first, final = offset // size, (end - 1) // size
+    sealed_size = size + TAG_SIZE
+    read = open_at(HEADER_SIZE + first * sealed_size, (final - first + 1) * sealed_size)
+    for index in range(first, final + 1):
+        is_last = index == segments - 1
+        plaintext = decryptor.open_segment(
+            index, _read_exactly(read, last_sealed if is_last else sealed_size), is_last
+        )
+        start = offset - index * size if index == first else 0
+        stop = end - index * size if index == final else len(plaintext)
+        yield plaintext[start:stop]

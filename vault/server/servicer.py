@@ -223,12 +223,16 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> AsyncIterator[pb.GetDocumentResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.GetDocumentResponse]:
             document, chunks = await self._run(
-                self._vault.open_document,
-                actor,
-                request.dossier_id,
-                request.document_id,
-                request.version or None,
-                call,
+                functools.partial(
+                    self._vault.open_document,
+                    actor,
+                    request.dossier_id,
+                    request.document_id,
+                    request.version or None,
+                    call,
+                    offset=request.offset,
+                    length=request.length if request.HasField("length") else None,
+                )
             )
             try:
                 yield pb.GetDocumentResponse(document=wire.document_to_proto(document))

@@ -296,22 +296,34 @@ class GetDocumentRequest(_message.Message):
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     DOCUMENT_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    LENGTH_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     document_id: _builtins.str
     version: _builtins.int
     """0 means the latest version."""
+    offset: _builtins.int
+    """A byte range of the plaintext: from `offset`, `length` bytes (unset: to the end).
+    Only the segments that cover it are read and decrypted. A range running past the
+    end is cut short; an offset past the end is OUT_OF_RANGE.
+    """
+    length: _builtins.int
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
         document_id: _builtins.str = ...,
         version: _builtins.int = ...,
+        offset: _builtins.int = ...,
+        length: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_length", b"_length", "length", b"length"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "dossier_id", b"dossier_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_length", b"_length", "document_id", b"document_id", "dossier_id", b"dossier_id", "length", b"length", "offset", b"offset", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__length: _TypeAlias = _typing.Literal["length"]  # noqa: Y015
+    _WhichOneofArgType__length: _TypeAlias = _typing.Literal["_length", b"_length"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__length) -> _WhichOneofReturnType__length | None: ...
 
 Global___GetDocumentRequest: _TypeAlias = GetDocumentRequest  # noqa: Y015
 

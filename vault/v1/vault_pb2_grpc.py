@@ -100,7 +100,8 @@ class DossierVaultServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDocument(self, request, context):
-        """Server streaming: first message `document`, then the content in chunks.
+        """Server streaming: first message `document`, then the content (or the requested
+        byte range of it) in chunks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,9 @@ class DossierVaultStub:
     that hung up, a proxy that cut it) stores nothing.
     """
     GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
-    """Server streaming: first message `document`, then the content in chunks."""
+    """Server streaming: first message `document`, then the content (or the requested
+    byte range of it) in chunks.
+    """
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
     """One page of a dossier's documents, newest first."""
     ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
@@ -77,7 +79,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     that hung up, a proxy that cut it) stores nothing.
     """
     GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
-    """Server streaming: first message `document`, then the content in chunks."""
+    """Server streaming: first message `document`, then the content (or the requested
+    byte range of it) in chunks.
+    """
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     """One page of a dossier's documents, newest first."""
     ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
@@ -126,7 +130,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request: _vault_pb2.GetDocumentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_vault_pb2.GetDocumentResponse], _abc.AsyncIterator[_vault_pb2.GetDocumentResponse]]:
-        """Server streaming: first message `document`, then the content in chunks."""
+        """Server streaming: first message `document`, then the content (or the requested
+        byte range of it) in chunks.
+        """
 
     @_abc_1.abstractmethod
     def ListDocuments(
