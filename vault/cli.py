@@ -22,6 +22,7 @@ from typing import Any
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import DEFAULT_LISTEN, Config
+from vault.crypto import keys_cli
 from vault.domain.model import ActorKind, Document, DocumentCategory, DocumentMetadata, Dossier
 from vault.errors import UnauthenticatedError, VaultError, error_classes
 from vault.journal import cli as journal_cli
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(ls, quiet=False)
     ls.set_defaults(handler=cmd_doc_ls)
     journal_cli.register(commands)
+    keys_cli.register(commands)
     return parser
 
 

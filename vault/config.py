@@ -7,6 +7,7 @@
 | VAULT_DATABASE_URL          | sqlite:///<data dir>/index.sqlite3       |
 | VAULT_JOURNAL_DATABASE_URL  | the index database                       |
 | VAULT_MASTER_KEY_FILE       | <data dir>/master-keys.json (dev: created)|
+| VAULT_PKCS11_MODULE, _TOKEN_LABEL, _PIN or _PIN_FILE, _KEY_LABEL_PREFIX | unset: a key file |
 | VAULT_TOKEN_PUBLIC_KEYS     | (none: the dev issuer in the data dir)   |
 | VAULT_TOKEN_ISSUER          | dossier-vault-dev                        |
 | VAULT_TOKEN_AUDIENCE        | dossier-vault                            |
@@ -33,6 +34,7 @@ from pathlib import Path
 from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.blobstore.s3 import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
+from vault.crypto.pkcs11 import Pkcs11Settings
 from vault.errors import ConfigurationError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -55,6 +57,7 @@ class Config:
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
     s3: S3Settings | None = None  # None: the local directory store
+    pkcs11: Pkcs11Settings | None = None  # None: a key file (VAULT_MASTER_KEY_FILE or dev)
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
 
@@ -93,6 +96,9 @@ class Config:
             return value
 
         checkpoint_dir = get("VAULT_CHECKPOINT_DIR")
+        pkcs11 = Pkcs11Settings.from_env_if_set(environ)
+        if pkcs11 is not None and get("VAULT_MASTER_KEY_FILE"):
+            raise ConfigurationError("set VAULT_MASTER_KEY_FILE or VAULT_PKCS11_*, not both")
         key_file = get("VAULT_MASTER_KEY_FILE")
         public_keys = tuple(Path(p) for p in get("VAULT_TOKEN_PUBLIC_KEYS").split(",") if p)
         return cls(
@@ -110,6 +116,7 @@ class Config:
             checkpoint_every=int(number("VAULT_CHECKPOINT_EVERY", 1000)),
             checkpoint_seconds=number("VAULT_CHECKPOINT_SECONDS", 60),
             s3=S3Settings.from_env(environ) if get("VAULT_S3_BUCKET") else None,
+            pkcs11=pkcs11,
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
         )

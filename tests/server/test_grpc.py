@@ -268,10 +268,24 @@ def test_health_and_reflection_answer(running_vault: RunningVault) -> None:
 
 @pytest.mark.parametrize(
     ("offset", "length"),
-    [(0, 10), (SEGMENT - 5, 10), (SEGMENT + 3, 2 * SEGMENT), (3 * SEGMENT - 1, None),
-     (3 * SEGMENT, None), (2 * SEGMENT, 10 * SEGMENT), (5, 0)],
-    ids=["head", "across-a-boundary", "spanning-segments", "last-byte", "at-the-end",
-         "past-the-end", "empty"],
+    [
+        (0, 10),
+        (SEGMENT - 5, 10),
+        (SEGMENT + 3, 2 * SEGMENT),
+        (3 * SEGMENT - 1, None),
+        (3 * SEGMENT, None),
+        (2 * SEGMENT, 10 * SEGMENT),
+        (5, 0),
+    ],
+    ids=[
+        "head",
+        "across-a-boundary",
+        "spanning-segments",
+        "last-byte",
+        "at-the-end",
+        "past-the-end",
+        "empty",
+    ],
 )
 def test_byte_ranges_return_exactly_the_requested_bytes(
     running_vault: RunningVault, offset: int, length: int | None
@@ -280,8 +294,11 @@ def test_byte_ranges_return_exactly_the_requested_bytes(
     with running_vault.client() as client:
         dossier = client.create_dossier(PATIENT_INS)
         stored = client.put_document(dossier.dossier_id, REPORT, content)
-        got = b"".join(client.get_document(dossier.dossier_id, stored.document_id,
-                                           offset=offset, length=length))
+        got = b"".join(
+            client.get_document(
+                dossier.dossier_id, stored.document_id, offset=offset, length=length
+            )
+        )
     end = len(content) if length is None else offset + length
     assert got == content[offset:end]
 

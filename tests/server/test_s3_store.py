@@ -54,8 +54,9 @@ def test_documents_round_trip_through_s3_under_opaque_keys(
         dossier = client.create_dossier(PATIENT_INS)
         stored = client.put_document(dossier.dossier_id, REPORT, content)
         assert b"".join(client.get_document(dossier.dossier_id, stored.document_id)) == content
-        middle = client.get_document(dossier.dossier_id, stored.document_id,
-                                     offset=5 * 1024 * 1024 - 3, length=1024)
+        middle = client.get_document(
+            dossier.dossier_id, stored.document_id, offset=5 * 1024 * 1024 - 3, length=1024
+        )
         assert b"".join(middle) == content[5 * 1024 * 1024 - 3 : 5 * 1024 * 1024 + 1021]
     keys = [o["Key"] for o in s3_admin.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert len(keys) == 1

@@ -28,6 +28,7 @@ from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3 import S3BlobStore
 from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
+from vault.crypto.pkcs11 import Pkcs11KeyProvider
 from vault.domain.clock import SystemClock
 from vault.errors import ConfigurationError, VaultError
 from vault.gc import Sweeper
@@ -45,8 +46,13 @@ SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["DossierVault"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024  # a 4 MiB chunk and its envelope
 
 
-def key_provider(config: Config) -> LocalKeyFileProvider:
-    """The configured key provider, or the development key file (created if missing)."""
+KeyProviders = LocalKeyFileProvider | Pkcs11KeyProvider
+
+
+def key_provider(config: Config) -> KeyProviders:
+    """The HSM (PKCS#11), a key file, or the development key file (created if missing)."""
+    if config.pkcs11 is not None:
+        return Pkcs11KeyProvider(config.pkcs11)
     if config.master_key_file is not None:
         if not config.master_key_file.exists():
             raise ConfigurationError(f"master key file {config.master_key_file} not found")
@@ -86,9 +92,7 @@ def open_journal(config: Config) -> SqlJournal:
     return journal
 
 
-def build_checkpointer(
-    config: Config, journal: SqlJournal, keys: LocalKeyFileProvider
-) -> Checkpointer:
+def build_checkpointer(config: Config, journal: SqlJournal, keys: KeyProviders) -> Checkpointer:
     return Checkpointer(
         journal,
         keys.checkpoint_signer(),
@@ -108,9 +112,15 @@ class Components:
     appender: GroupCommitJournal
     checkpointer: Checkpointer
     sweeper: Sweeper
+    keys: KeyProviders
+
+    def close_journal(self) -> None:
+        self.appender.close()
 
     def close(self) -> None:
-        self.appender.close()
+        """Last: the final checkpoint needs the key provider."""
+        if isinstance(self.keys, Pkcs11KeyProvider):
+            self.keys.close()
 
 
 def build(config: Config) -> Components:
@@ -133,7 +143,8 @@ def build(config: Config) -> Components:
         segment_size=config.segment_size,
     )
     checkpointer = build_checkpointer(config, journal, keys)
-    return Components(vault, appender, checkpointer, Sweeper(index, blobs, SystemClock()))
+    sweeper = Sweeper(index, blobs, SystemClock())
+    return Components(vault, appender, checkpointer, sweeper, keys)
 
 
 def build_sweeper(config: Config) -> Sweeper:
@@ -246,7 +257,7 @@ async def serve(
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=5)
         await asyncio.gather(*background)
-        components.close()  # every journal append has committed
+        components.close_journal()  # every journal append has committed
         try:  # a last checkpoint covers the tail of this run
             await asyncio.get_running_loop().run_in_executor(
                 executor, components.checkpointer.checkpoint
@@ -254,6 +265,7 @@ async def serve(
         except VaultError:
             _log.exception("final journal checkpoint failed")
         executor.shutdown(wait=True)
+        components.close()
 
 
 @dataclass

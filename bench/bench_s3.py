@@ -1,0 +1,549 @@
+"""S3 back end benchmark: the vault's full document path against a raw S3 call.
+
+Starts a moto S3 server (`python -m moto.server`) in its own process on a free local
+port, creates a bucket, then starts a real `dossier-vault serve` subprocess whose blobs
+go to that bucket (VAULT_S3_*: dummy credentials, path-style addressing). For each
+document size (1 KiB, 1 MiB and 64 MiB by default) it measures, in the same run and
+against the same S3 server, the median time of:
+
+- the vault's full path: PutDocument and GetDocument through `VaultClient` (gRPC
+  streaming, SHA-256 on both sides, AES-256-GCM segments, index and journal writes, and
+  the S3 PutObject / multipart upload with its SHA-256 checksum, or GetObject);
+- the raw S3 call: boto3 `put_object` / `get_object` of the same bytes (no checksum
+  asked for, the body read in 1 MiB chunks), from this process.
+
+It reports MB/s (MB = 10^6 bytes) for both and the ratio vault time / raw time (the goal:
+at most 1.3 from 1 MiB up), with the vault server's peak resident memory (VmHWM from
+/proc/<pid>/status) after each size, so one can see that memory stays flat as documents
+grow. `--big 1024` adds one put and one get of a 1 GiB document, streamed from a temp
+file and counted chunk by chunk, never held whole in this process's memory.
+
+Run it from the repository root:
+
+    .venv/bin/python bench/bench_s3.py [--sizes 0.001,1,64] [--repeat N] [--big 1024]
+                                       [--json]
+
+Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only (VmHWM is read from
+/proc). Both servers are stopped and the temporary directory removed at the end,
+whatever happens. Three processes share the machine (this one, the vault and moto), so
+on a small machine the ratio includes CPU contention between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import grpc
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vault.auth import load_or_create_dev_issuer, mint_token
+from vault.client import Content, VaultClient
+from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
+
+PATIENT_INS = "184127645108946"
+KIB = 1024
+MIB = 1024 * KIB
+MB = 1_000_000
+CHUNK = MIB  # read and write granularity, as VaultClient's
+REGION = "us-east-1"
+DUMMY_KEY = "testing"
+STARTUP_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+DEFAULT_SIZES_MIB = (0.001, 1.0, 64.0)
+METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    """The medians for one document size (MB/s) and the server's VmHWM after it."""
+
+    size_bytes: int
+    repeat: int
+    vault_put_mb_s: float
+    raw_put_mb_s: float
+    put_ratio: float  # vault time / raw time
+    vault_get_mb_s: float
+    raw_get_mb_s: float
+    get_ratio: float
+    server_vmhwm_kib: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole run: the server's VmHWM before any document, then per size."""
+
+    server_vmhwm_kib_idle: int
+    results: list[SizeResult]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per repetition for one size, for both paths."""
+
+    vault_put: list[float]
+    raw_put: list[float]
+    vault_get: list[float]
+    raw_get: list[float]
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (bound to port 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` in its own process, its output going to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(
+    process: subprocess.Popen[bytes], log: Path, what: str, ready: Callable[[], bool]
+) -> None:
+    """Polls `ready` until it is true; fails if the process dies or time runs out."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace")
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{output}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {STARTUP_TIMEOUT_SECONDS:.0f} s")
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], log: Path, what: str, ready: Callable[[], bool]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A started and ready process; always stopped on exit."""
+    process = spawn(command, env, log)
+    try:
+        wait_for(process, log, what, ready)
+        yield process
+    finally:
+        stop(process)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident set size (VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+# -- the S3 server ------------------------------------------------------------------------
+
+
+def s3_client(endpoint: str) -> S3Client:
+    """A plain boto3 client for the raw calls: path style, no checksums unless required."""
+    config = Config(
+        s3={"addressing_style": "path"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "total_max_attempts": 1},
+    )
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_KEY,
+        aws_secret_access_key=DUMMY_KEY,
+        config=config,
+    )
+
+
+def s3_answers(client: S3Client) -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            client.list_buckets()
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    return ready
+
+
+@contextmanager
+def moto_server(workdir: Path) -> Iterator[str]:
+    """A moto S3 server in its own process; yields its endpoint URL."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    ready = s3_answers(s3_client(endpoint))
+    with running(command, dict(os.environ), workdir / "moto.log", "moto server", ready):
+        yield endpoint
+
+
+# -- the vault server -----------------------------------------------------------------------
+
+
+def vault_env(data_dir: Path, listen: str, endpoint: str, bucket: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "VAULT_DATA_DIR": str(data_dir),
+        "VAULT_LISTEN": listen,
+        "VAULT_S3_BUCKET": bucket,
+        "VAULT_S3_ENDPOINT_URL": endpoint,
+        "VAULT_S3_REGION": REGION,
+        "VAULT_S3_ACCESS_KEY_ID": DUMMY_KEY,
+        "VAULT_S3_SECRET_ACCESS_KEY": DUMMY_KEY,
+        "VAULT_S3_PATH_STYLE": "true",
+    }
+
+
+def grpc_answers(target: str) -> Callable[[], bool]:
+    def ready() -> bool:
+        with grpc.insecure_channel(target) as channel:
+            try:
+                grpc.channel_ready_future(channel).result(timeout=0.5)
+            except grpc.FutureTimeoutError:
+                return False
+            return True
+
+    return ready
+
+
+@contextmanager
+def vault_server(
+    data_dir: Path, endpoint: str, bucket: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A ready `dossier-vault serve` over `data_dir` and the bucket; yields it and its
+    gRPC target."""
+    target = f"127.0.0.1:{free_port()}"
+    command = [str(Path(sys.executable).parent / "dossier-vault"), "serve"]
+    env = vault_env(data_dir, target, endpoint, bucket)
+    log = data_dir.parent / "vault.log"
+    with running(command, env, log, "vault server", grpc_answers(target)) as process:
+        yield process, target
+
+
+# -- one put or get, timed --------------------------------------------------------------------
+
+
+def check_size(received: int, expected: int, what: str) -> None:
+    if received != expected:
+        raise RuntimeError(f"{what}: {received} bytes instead of {expected}")
+
+
+@dataclass
+class VaultPath:
+    """Documents in one dossier, through the gRPC client."""
+
+    client: VaultClient
+    dossier_id: str
+
+    def put(self, content: Content, size: int) -> tuple[float, str]:
+        """Seconds to store `content` as a new document, and the document's id."""
+        start = time.perf_counter()
+        document = self.client.put_document(self.dossier_id, METADATA, content)
+        elapsed = time.perf_counter() - start
+        check_size(document.size, size, "vault put")
+        return elapsed, str(document.document_id)
+
+    def get(self, document_id: str, size: int) -> float:
+        """Seconds to read a document back, counting its chunks (the client checks its
+        SHA-256)."""
+        start = time.perf_counter()
+        received = sum(len(c) for c in self.client.get_document(self.dossier_id, document_id))
+        elapsed = time.perf_counter() - start
+        check_size(received, size, "vault get")
+        return elapsed
+
+
+@dataclass
+class RawPath:
+    """Objects in the bucket, through boto3 directly."""
+
+    client: S3Client
+    bucket: str
+
+    def put(self, key: str, content: bytes | Path) -> float:
+        """Seconds for one PutObject of `content` (a file is streamed, not loaded)."""
+        start = time.perf_counter()
+        if isinstance(content, Path):
+            with content.open("rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        else:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=content)
+        return time.perf_counter() - start
+
+    def get(self, key: str, size: int) -> float:
+        """Seconds for one GetObject, reading its body in chunks."""
+        start = time.perf_counter()
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        received = sum(len(chunk) for chunk in body.iter_chunks(CHUNK))
+        elapsed = time.perf_counter() - start
+        check_size(received, size, "raw get")
+        return elapsed
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+# -- the measurements -------------------------------------------------------------------------
+
+
+def mb_per_second(size: int, seconds: float) -> float:
+    return size / MB / seconds
+
+
+def time_puts(vault: VaultPath, raw: RawPath, data: bytes, repeat: int) -> tuple[Timings, str]:
+    """`repeat` interleaved vault and raw puts; the last document's id (the raw object
+    is overwritten under one key)."""
+    timings = Timings([], [], [], [])
+    document_id = ""
+    for _ in range(repeat):
+        seconds, document_id = vault.put(data, len(data))
+        timings.vault_put.append(seconds)
+        timings.raw_put.append(raw.put(raw_key(len(data)), data))
+    return timings, document_id
+
+
+def time_gets(vault: VaultPath, raw: RawPath, document_id: str, size: int, into: Timings) -> None:
+    for _ in range(len(into.vault_put)):
+        into.vault_get.append(vault.get(document_id, size))
+        into.raw_get.append(raw.get(raw_key(size), size))
+
+
+def raw_key(size: int) -> str:
+    return f"raw/{size}"
+
+
+def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
+    def rate(seconds: list[float]) -> float:
+        return mb_per_second(size, statistics.median(seconds))
+
+    def ratio(vault: list[float], raw: list[float]) -> float:
+        return statistics.median(vault) / statistics.median(raw)
+
+    return SizeResult(
+        size_bytes=size,
+        repeat=len(timings.vault_put),
+        vault_put_mb_s=rate(timings.vault_put),
+        raw_put_mb_s=rate(timings.raw_put),
+        put_ratio=ratio(timings.vault_put, timings.raw_put),
+        vault_get_mb_s=rate(timings.vault_get),
+        raw_get_mb_s=rate(timings.raw_get),
+        get_ratio=ratio(timings.vault_get, timings.raw_get),
+        server_vmhwm_kib=peak_rss_kib(server_pid),
+    )
+
+
+def bench_size(
+    vault: VaultPath, raw: RawPath, size: int, repeat: int, server_pid: int
+) -> SizeResult:
+    """`repeat` puts then `repeat` gets of one random content of `size` bytes."""
+    data = os.urandom(size)
+    timings, document_id = time_puts(vault, raw, data, repeat)
+    time_gets(vault, raw, document_id, size, timings)
+    raw.delete(raw_key(size))
+    return summarize(size, timings, server_pid)
+
+
+def random_file(path: Path, size: int) -> None:
+    """`size` random bytes written to `path` chunk by chunk."""
+    with path.open("wb") as out:
+        for start in range(0, size, CHUNK):
+            out.write(os.urandom(min(CHUNK, size - start)))
+
+
+def bench_big(
+    vault: VaultPath, raw: RawPath, size: int, workdir: Path, server_pid: int
+) -> SizeResult:
+    """One put and one get of a `size`-byte document streamed from a temp file."""
+    source = workdir / "big.bin"
+    random_file(source, size)
+    try:
+        vault_put, document_id = vault.put(source, size)
+        raw_put = raw.put(raw_key(size), source)
+    finally:
+        source.unlink()
+    timings = Timings([vault_put], [raw_put], [], [])
+    time_gets(vault, raw, document_id, size, timings)
+    raw.delete(raw_key(size))
+    return summarize(size, timings, server_pid)
+
+
+def warm_up(vault: VaultPath, raw: RawPath) -> None:
+    """One small put and get on each path, so connections exist before timing."""
+    timings, document_id = time_puts(vault, raw, os.urandom(KIB), 1)
+    time_gets(vault, raw, document_id, KIB, timings)
+    raw.delete(raw_key(KIB))
+
+
+def repeat_for(size: int, repeat: int | None) -> int:
+    if repeat is not None:
+        return repeat
+    if size < MIB:
+        return 21
+    return 9 if size <= 4 * MIB else 3
+
+
+@contextmanager
+def bench_paths(workdir: Path) -> Iterator[tuple[VaultPath, RawPath, int]]:
+    """Both servers up, a dossier created; yields both paths and the vault server's pid."""
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    key = load_or_create_dev_issuer(data_dir)
+    token = mint_token(key, kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=3600)
+    bucket = f"vault-bench-{secrets.token_hex(4)}"
+    with moto_server(workdir) as endpoint:
+        raw = RawPath(s3_client(endpoint), bucket)
+        raw.client.create_bucket(Bucket=bucket)
+        with (
+            vault_server(data_dir, endpoint, bucket) as (process, target),
+            VaultClient(target, token) as client,
+        ):
+            dossier_id = str(client.create_dossier(PATIENT_INS).dossier_id)
+            yield VaultPath(client, dossier_id), raw, process.pid
+
+
+def run(sizes: Sequence[int], repeat: int | None, big: int | None) -> Report:
+    """The whole benchmark, against fresh servers in a fresh temporary directory."""
+    workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
+    try:
+        with bench_paths(workdir) as (vault, raw, pid):
+            idle = peak_rss_kib(pid)
+            warm_up(vault, raw)
+            results = [bench_size(vault, raw, s, repeat_for(s, repeat), pid) for s in sizes]
+            if big is not None:
+                results.append(bench_big(vault, raw, big, workdir, pid))
+            return Report(idle, results)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def size_label(size: int) -> str:
+    for unit, name in ((MIB * KIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
+        if size >= unit:
+            return f"{size / unit:g} {name}"
+    return f"{size} B"
+
+
+def mib(kib: int) -> str:
+    return f"{kib / KIB:.1f} MiB"
+
+
+def markdown(report: Report) -> str:
+    lines = [
+        "| size | runs | vault put MB/s | raw put MB/s | put ratio | vault get MB/s "
+        "| raw get MB/s | get ratio | server VmHWM |",
+        "|-----:|-----:|---------------:|-------------:|----------:|---------------:"
+        "|-------------:|----------:|-------------:|",
+    ]
+    lines += [
+        f"| {size_label(r.size_bytes)} | {r.repeat} | {r.vault_put_mb_s:.1f} "
+        f"| {r.raw_put_mb_s:.1f} | {r.put_ratio:.2f}x | {r.vault_get_mb_s:.1f} "
+        f"| {r.raw_get_mb_s:.1f} | {r.get_ratio:.2f}x | {mib(r.server_vmhwm_kib)} |"
+        for r in report.results
+    ]
+    lines.append("")
+    lines.append(
+        f"Medians; ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up). "
+        f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}."
+    )
+    return "\n".join(lines)
+
+
+def mib_to_bytes(value: float) -> int:
+    """MiB to bytes, rounded to whole KiB (at least 1 KiB)."""
+    return max(KIB, round(value * KIB) * KIB)
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of sizes in MiB: {text!r}") from None
+    if not values or any(not value > 0 for value in values):
+        raise argparse.ArgumentTypeError("sizes must be positive numbers (MiB)")
+    return [mib_to_bytes(value) for value in values]
+
+
+def parse_big(text: str) -> int:
+    return parse_sizes(text)[0]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=[mib_to_bytes(size) for size in DEFAULT_SIZES_MIB],
+        help="document sizes in MiB, comma-separated (default: 0.001,1,64)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="puts and gets per size and path (default: 21 below 1 MiB, 9 up to 4 MiB, 3 above)",
+    )
+    parser.add_argument(
+        "--big",
+        type=parse_big,
+        default=None,
+        help="also one put and get of a document this large (MiB), streamed from a file",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args.sizes, args.repeat, args.big)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

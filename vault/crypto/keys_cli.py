@@ -1,0 +1,227 @@
+"""`dossier-vault keys …`: provision the HSM, add a master key version, show the keys.
+
+For operators on the server host. The commands read the key provider's settings from
+the environment the server reads: any VAULT_PKCS11_* variable selects the PKCS#11 token
+(vault/crypto/pkcs11.py), otherwise the local key file (VAULT_MASTER_KEY_FILE, or
+<VAULT_DATA_DIR or ./var>/master-keys.json). They print provider kinds, key labels,
+versions and presence only: never key material, never the PIN.
+What it does not: create tokens (operators; tools/softhsm_setup.sh for tests), create or
+change the local key file (the server creates it at its first start), rewrap dossier
+keys onto a new master version, nor tell a running server about one (it uses the new
+version once restarted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault.crypto.localkeys import LocalKeyFileProvider
+from vault.crypto.pkcs11 import (
+    Pkcs11Settings,
+    TokenKeys,
+    add_master_version,
+    provision,
+    token_keys,
+)
+from vault.errors import ConfigurationError, FailedPreconditionError
+
+DEV_KEY_FILE_NAME = "master-keys.json"
+
+_ADD_MASTER_DESCRIPTION = (
+    "Generates master key version N+1 in the PKCS#11 token and prints N+1. Servers wrap "
+    "new dossier keys under it once restarted, and every earlier version stays available "
+    "to unwrap. Existing dossier keys are NOT rewrapped onto it: that rotation is a later "
+    "issue. Run it once at a time."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    """What a provider holds, as printed: names and versions, never values."""
+
+    provider: str
+    location: tuple[tuple[str, str], ...]
+    master_versions: tuple[int, ...]
+    index: bool
+    checkpoint: bool
+
+    def lines(self) -> list[str]:
+        versions = ", ".join(map(str, self.master_versions)) or "none"
+        if self.master_versions:
+            versions += f" (current: {self.master_versions[-1]})"
+        return [
+            f"provider: {self.provider}",
+            *(f"{name}: {value}" for name, value in self.location),
+            f"master key versions: {versions}",
+            f"index key: {_presence(self.index)}",
+            f"checkpoint key: {_presence(self.checkpoint)}",
+        ]
+
+
+def _presence(present: bool) -> str:
+    return "present" if present else "absent"
+
+
+# -- which provider ------------------------------------------------------------------------
+
+
+def _value(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name, "").strip()
+
+
+def _local_key_file(environ: Mapping[str, str]) -> Path:
+    """The key file the server uses when no HSM is configured (as vault/config.py)."""
+    explicit = _value(environ, "VAULT_MASTER_KEY_FILE")
+    if explicit:
+        return Path(explicit)
+    return Path(_value(environ, "VAULT_DATA_DIR") or "var") / DEV_KEY_FILE_NAME
+
+
+def _pkcs11_settings(environ: Mapping[str, str]) -> Pkcs11Settings | None:
+    """The HSM settings, or None when the local key file is the provider."""
+    settings = Pkcs11Settings.from_env_if_set(environ)
+    if settings is not None and _value(environ, "VAULT_MASTER_KEY_FILE"):
+        raise ConfigurationError("set VAULT_MASTER_KEY_FILE or VAULT_PKCS11_*, not both")
+    return settings
+
+
+def _require_pkcs11(environ: Mapping[str, str], command: str) -> Pkcs11Settings:
+    settings = _pkcs11_settings(environ)
+    if settings is None:
+        raise ConfigurationError(
+            f"`keys {command}` administers a PKCS#11 token, and VAULT_PKCS11_MODULE is not "
+            f"set. Without an HSM the server creates the local key file "
+            f"{_local_key_file(environ)} itself at its first start (development only)."
+        )
+    return settings
+
+
+# -- status of each provider ---------------------------------------------------------------
+
+
+def _pkcs11_status(settings: Pkcs11Settings, keys: TokenKeys) -> _Status:
+    present = [settings.index_label] if keys.index else []
+    present += [settings.checkpoint_label] if keys.checkpoint else []
+    present += [settings.master_label(version) for version in keys.master_versions]
+    return _Status(
+        provider="pkcs11",
+        location=(
+            ("token", repr(settings.token_label)),
+            ("module", settings.module),
+            ("key labels", ", ".join(present) or "none"),
+        ),
+        master_versions=keys.master_versions,
+        index=keys.index,
+        checkpoint=keys.checkpoint,
+    )
+
+
+def _local_status(environ: Mapping[str, str]) -> _Status:
+    path = _local_key_file(environ)
+    location = (("key file", str(path)),)
+    provider = "local key file (not for production)"
+    if not path.exists():
+        if _value(environ, "VAULT_MASTER_KEY_FILE"):
+            raise ConfigurationError(f"master key file {path} not found")
+        location = (("key file", f"{path} (absent: the server creates it at first start)"),)
+        return _Status(provider, location, (), index=False, checkpoint=False)
+    LocalKeyFileProvider(path)  # refuses an unsafe or malformed file, as the server does
+    document = _read_key_file(path)
+    return _Status(
+        provider,
+        location,
+        master_versions=tuple(sorted(int(version) for version in document["master"])),
+        index="index" in document,
+        checkpoint="checkpoint" in document,
+    )
+
+
+def _read_key_file(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except ValueError as e:
+        raise ConfigurationError(f"key file {path} is malformed") from e
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"key file {path} is malformed")
+    return document
+
+
+def _print(status: _Status) -> None:
+    print("\n".join(status.lines()))
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_provision(_args: argparse.Namespace) -> int:
+    settings = _require_pkcs11(os.environ, "provision")
+    before = token_keys(settings)
+    provision(settings)
+    after = token_keys(settings)
+    _print(_pkcs11_status(settings, after))
+    created = _created(settings, before, after)
+    print(f"created: {', '.join(created)}" if created else "created: nothing (all present)")
+    return 0
+
+
+def _created(settings: Pkcs11Settings, before: TokenKeys, after: TokenKeys) -> list[str]:
+    created = [settings.index_label] if after.index and not before.index else []
+    created += [settings.checkpoint_label] if after.checkpoint and not before.checkpoint else []
+    new_versions = sorted(set(after.master_versions) - set(before.master_versions))
+    return created + [settings.master_label(version) for version in new_versions]
+
+
+def cmd_add_master_version(_args: argparse.Namespace) -> int:
+    settings = _require_pkcs11(os.environ, "add-master-version")
+    if not token_keys(settings).master_versions:
+        raise FailedPreconditionError(
+            "the token holds no master key yet: run `dossier-vault keys provision` first"
+        )
+    print(add_master_version(settings))
+    return 0
+
+
+def cmd_status(_args: argparse.Namespace) -> int:
+    settings = _pkcs11_settings(os.environ)
+    if settings is None:
+        _print(_local_status(os.environ))
+    else:
+        _print(_pkcs11_status(settings, token_keys(settings)))
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Adds `keys` and its subcommands to the top-level parser's subparsers."""
+    keys = commands.add_parser(
+        "keys", help="the vault's keys: provision the HSM, add a master version, status"
+    ).add_subparsers(dest="keys_command", required=True)
+
+    provision_parser = keys.add_parser(
+        "provision",
+        help="create the index, master v1 and checkpoint keys in the HSM if absent",
+        description="Generates, inside the PKCS#11 token (VAULT_PKCS11_*), each of the "
+        "index key, master key version 1 and the checkpoint key pair that is absent, then "
+        "prints the labels and versions the token holds. Idempotent.",
+    )
+    provision_parser.set_defaults(handler=cmd_provision)
+
+    add_master = keys.add_parser(
+        "add-master-version",
+        help="add the next master key version in the HSM (dossier keys not rewrapped yet)",
+        description=_ADD_MASTER_DESCRIPTION,
+    )
+    add_master.set_defaults(handler=cmd_add_master_version)
+
+    status = keys.add_parser(
+        "status",
+        help="show the key provider, its master versions and which keys exist",
+        description="Prints the provider kind, the master key versions and the current "
+        "one, and whether the index and checkpoint keys exist. Never key material.",
+    )
+    status.set_defaults(handler=cmd_status)
