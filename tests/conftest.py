@@ -13,6 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,3 +143,46 @@ def running_vault(db_url: str, tmp_path: Path) -> Iterator[RunningVault]:
         yield RunningVault(server, issuer)
     finally:
         server.stop()
+
+
+# -- the CLI and a served process ----------------------------------------------------
+
+CLI = [sys.executable, "-m", "vault.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`dossier-vault serve` in its own process; yields the environment to reach it."""
+    env = {
+        **os.environ,
+        "VAULT_DATA_DIR": str(tmp_path / "var"),
+        "VAULT_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([*CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in (tmp_path / "server.log").read_text():
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield env
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0  # SIGTERM is a graceful stop
+        log.close()
+
+
+def run(
+    env: dict[str, str], *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*CLI, *args], env=env, input=stdin, capture_output=True, timeout=120, check=False
+    )

@@ -5,58 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import OTHER_INS, PATIENT_INS
+from tests.conftest import CLI, OTHER_INS, PATIENT_INS, free_port, run
 from vault.cli import EXIT_CODES, build_parser
 from vault.errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError
-
-CLI = [sys.executable, "-m", "vault.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """`dossier-vault serve` in its own process; yields the environment to reach it."""
-    env = {
-        **os.environ,
-        "VAULT_DATA_DIR": str(tmp_path / "var"),
-        "VAULT_LISTEN": f"127.0.0.1:{_free_port()}",
-    }
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([*CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while "listening on" not in (tmp_path / "server.log").read_text():
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-        yield env
-    finally:
-        server.terminate()
-        assert server.wait(timeout=30) == 0  # SIGTERM is a graceful stop
-        log.close()
-
-
-def run(
-    env: dict[str, str], *args: str, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [*CLI, *args], env=env, input=stdin, capture_output=True, timeout=120, check=False
-    )
 
 
 def test_readme_example_round_trip(served: dict[str, str], tmp_path: Path) -> None:
@@ -133,7 +87,7 @@ def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
         **os.environ,
         "VAULT_DATA_DIR": str(tmp_path),
         "VAULT_TOKEN": "x",
-        "VAULT_TARGET": f"127.0.0.1:{_free_port()}",
+        "VAULT_TARGET": f"127.0.0.1:{free_port()}",
     }
     assert run(env, "dossier", "show", "--ins", PATIENT_INS).returncode == 10
 

@@ -315,7 +315,13 @@ class Vault:
 
     def _dossier_key(self, dossier_id: uuid.UUID, version: int) -> bytes:
         record = self._index.dossier_key(dossier_id, version)
-        return self._keys.unwrap(record.wrapped, sealed.dossier_key_context(dossier_id, version))
+        context = sealed.dossier_key_context(dossier_id, version)
+        try:
+            return self._keys.unwrap(record.wrapped, context)
+        except FailedPreconditionError:
+            # a master version this process has not seen yet (a rotation began meanwhile)
+            self._keys.refresh()
+            return self._keys.unwrap(record.wrapped, context)
 
     # -- page tokens -----------------------------------------------------------------
 

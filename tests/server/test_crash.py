@@ -20,9 +20,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.blobstore.support import DUMMY_KEY, REGION, create_bucket
-from tests.conftest import PATIENT_INS
+from tests.conftest import PATIENT_INS, free_port
 from tests.server.test_grpc import REPORT
-from tests.test_cli import _free_port
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3 import S3BlobStore, S3Settings
@@ -73,7 +72,7 @@ def environment(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> 
     env = {
         **os.environ,
         "VAULT_DATA_DIR": str(tmp_path / "var"),
-        "VAULT_LISTEN": f"127.0.0.1:{_free_port()}",
+        "VAULT_LISTEN": f"127.0.0.1:{free_port()}",
         "VAULT_DATABASE_URL": db_url,
         "VAULT_GC_INTERVAL_SECONDS": "0",
     }

@@ -36,6 +36,11 @@ class KeyProvider(Protocol):
         FailedPreconditionError (that master version is unknown or retired)."""
         ...
 
+    def refresh(self) -> int:
+        """Rereads which master versions exist (after a rotation or a retirement);
+        returns the current one."""
+        ...
+
     def blind_index(self, data: bytes) -> bytes:
         """HMAC-SHA256 of `data` under the index key: stable across master rotations."""
         ...

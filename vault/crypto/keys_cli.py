@@ -5,10 +5,12 @@ the environment the server reads: any VAULT_PKCS11_* variable selects the PKCS#1
 (vault/crypto/pkcs11.py), otherwise the local key file (VAULT_MASTER_KEY_FILE, or
 <VAULT_DATA_DIR or ./var>/master-keys.json). They print provider kinds, key labels,
 versions and presence only: never key material, never the PIN.
-What it does not: create tokens (operators; tools/softhsm_setup.sh for tests), create or
-change the local key file (the server creates it at its first start), rewrap dossier
-keys onto a new master version, nor tell a running server about one (it uses the new
-version once restarted).
+`rotate-master` adds a master version (unless a rotation is already under way), then
+rewraps every dossier key onto it in batches while the servers keep serving (they pick
+the new version up within a minute); killed, it is finished by running it again.
+`retire-master-version N` refuses while N still wraps a dossier key, then destroys N.
+What it does not: create tokens (operators; tools/softhsm_setup.sh for tests) or create
+the local key file (the server creates it at its first start).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from vault.crypto.pkcs11 import (
     add_master_version,
     provision,
     token_keys,
+)
+from vault.crypto.pkcs11 import (
+    retire_master_version as retire_pkcs11_version,
 )
 from vault.errors import ConfigurationError, FailedPreconditionError
 
@@ -187,12 +192,97 @@ def cmd_add_master_version(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(_args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     settings = _pkcs11_settings(os.environ)
     if settings is None:
         _print(_local_status(os.environ))
     else:
         _print(_pkcs11_status(settings, token_keys(settings)))
+    if args.with_index:
+        counts = _index().master_version_counts()
+        for version, count in sorted(counts.items()):
+            print(f"dossier keys under master version {version}: {count}")
+        if len(counts) > 1:
+            print("a rotation is under way: run `dossier-vault keys rotate-master`")
+    return 0
+
+
+def _index() -> Any:
+    from vault.config import Config
+    from vault.index.sql import SqlIndex
+    from vault.sqlstore import make_engine
+
+    index = SqlIndex(make_engine(Config.from_env().index_url))
+    index.create_schema()
+    return index
+
+
+def _provider() -> Any:
+    from vault.config import Config
+    from vault.server.app import key_provider
+
+    return key_provider(Config.from_env())
+
+
+def _master_versions() -> tuple[int, ...]:
+    settings = _pkcs11_settings(os.environ)
+    if settings is not None:
+        return token_keys(settings).master_versions
+    return LocalKeyFileProvider(_local_key_file(os.environ)).master_versions
+
+
+def _new_master_version() -> int:
+    settings = _pkcs11_settings(os.environ)
+    if settings is not None:
+        return add_master_version(settings)
+    from vault.crypto.localkeys import add_master_version as add_local_version
+
+    return add_local_version(_local_key_file(os.environ))
+
+
+def cmd_rotate_master(args: argparse.Namespace) -> int:
+    from vault.rotation import rewrap_all
+
+    index, keys = _index(), _provider()
+    current = keys.refresh()
+    under_way = any(version != current for version in index.master_version_counts())
+    if not under_way or args.new_version:
+        current = _new_master_version()
+        print(f"new master key version: {current}")
+    else:
+        print(f"resuming the rotation onto master key version {current}")
+    report = rewrap_all(index, keys, on_batch=lambda done: print(f"rewrapped {done}"))
+    print(f"rewrapped {report.rewrapped} dossier keys onto version {report.master_version}")
+    if report.remaining:
+        print(
+            f"{report.remaining} dossier keys were wrapped meanwhile by servers that had "
+            "not yet seen the new version: run this again in a minute"
+        )
+        return 0
+    old = [v for v in _master_versions() if v != current]
+    if old:
+        print(
+            f"safe to retire: master key version(s) {', '.join(map(str, old))} "
+            "(`dossier-vault keys retire-master-version N`)"
+        )
+    return 0
+
+
+def cmd_retire_master_version(args: argparse.Namespace) -> int:
+    from vault.rotation import retire_allowed
+
+    retire_allowed(_index(), _provider(), args.version)
+    settings = _pkcs11_settings(os.environ)
+    if settings is not None:
+        retire_pkcs11_version(settings, args.version)
+    else:
+        from vault.crypto.localkeys import retire_master_version as retire_local_version
+
+        retire_local_version(_local_key_file(os.environ), args.version)
+    print(
+        f"retired master key version {args.version}: what it wrapped, in the index or in "
+        "any backup, can no longer be unwrapped"
+    )
     return 0
 
 
@@ -224,4 +314,25 @@ def register(commands: Any) -> None:
         description="Prints the provider kind, the master key versions and the current "
         "one, and whether the index and checkpoint keys exist. Never key material.",
     )
+    status.add_argument(
+        "--with-index",
+        action="store_true",
+        help="also count the dossier keys each master version wraps",
+    )
     status.set_defaults(handler=cmd_status)
+
+    rotate = keys.add_parser(
+        "rotate-master",
+        help="new master version, then rewrap every dossier key onto it (online, resumable)",
+    )
+    rotate.add_argument(
+        "--new-version", action="store_true", help="start a new rotation even if one is under way"
+    )
+    rotate.set_defaults(handler=cmd_rotate_master)
+
+    retire = keys.add_parser(
+        "retire-master-version",
+        help="destroy an old master version once it wraps nothing (refuses otherwise)",
+    )
+    retire.add_argument("version", type=int)
+    retire.set_defaults(handler=cmd_retire_master_version)

@@ -18,6 +18,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -75,19 +76,77 @@ class LocalCheckpointSigner:
         return self._key.sign(message)
 
 
+def _read(path: Path) -> dict[str, Any]:
+    """The key file's JSON; refused if group or others can access it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise ConfigurationError(f"key file {path} cannot be read") from e
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(
+            f"key file {path} is accessible to group or others; run chmod 600 on it"
+        )
+    try:
+        document: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as e:
+        raise ConfigurationError(f"key file {path} is malformed") from e
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ConfigurationError(f"key file {path} has an unknown format")
+    return document
+
+
+def _write(path: Path, document: dict[str, Any]) -> None:
+    """Replaces the key file atomically (temporary file, fsync, rename, directory fsync)."""
+    temporary = path.with_name(path.name + ".new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(document, out)
+        out.flush()
+        os.fsync(out.fileno())
+    temporary.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def add_master_version(path: Path) -> int:
+    """Adds master key version N+1 to the key file and makes it current; returns N+1.
+    Running servers pick it up on their next `refresh()` (within a minute)."""
+    document = _read(path)
+    version = max(_version(v) for v in document["master"]) + 1
+    document["master"][str(version)] = base64.b64encode(os.urandom(KEY_SIZE)).decode()
+    document["current"] = version
+    _write(path, document)
+    return version
+
+
+def retire_master_version(path: Path, version: int) -> None:
+    """Removes a master key version for good: whatever it still wraps, in the index or in
+    any backup of it, can never be unwrapped again. The caller checks that nothing in the
+    index still needs it; the current version cannot be retired."""
+    document = _read(path)
+    if version == int(document["current"]):
+        raise FailedPreconditionError("the current master key version cannot be retired")
+    if document["master"].pop(str(version), None) is None:
+        raise FailedPreconditionError(f"master key version {version} is not in the key file")
+    _write(path, document)
+
+
 class LocalKeyFileProvider:
     """A `KeyProvider` over a local key file. Keys stay in this object's memory."""
 
     def __init__(self, path: Path) -> None:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(
-                f"key file {path} is accessible to group or others; run chmod 600 on it"
-            )
+        self._path = path
+        self.refresh()
+
+    def refresh(self) -> int:
+        """Rereads the key file (after a rotation or a retirement); returns the current
+        master version."""
+        document = _read(self._path)
+        path = self._path
         try:
-            document = json.loads(path.read_text())
-            if document["format"] != FORMAT:
-                raise ConfigurationError("key file: unknown format")
             self._master = {_version(v): _decode_key(k) for v, k in document["master"].items()}
             self._current = int(document["current"])
             self._index_key = _decode_key(document["index"])
@@ -95,10 +154,15 @@ class LocalKeyFileProvider:
             self._checkpoint_key = (
                 None if seed is None else Ed25519PrivateKey.from_private_bytes(_decode_key(seed))
             )
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ConfigurationError(f"key file {path} is malformed") from e
         if self._current not in self._master:
             raise ConfigurationError("key file: the current master version has no key")
+        return self._current
+
+    @property
+    def master_versions(self) -> tuple[int, ...]:
+        return tuple(sorted(self._master))
 
     @property
     def current_version(self) -> int:

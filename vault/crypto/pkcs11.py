@@ -770,6 +770,25 @@ def add_master_version(settings: Pkcs11Settings) -> int:
     return _administer(settings, _add_master)
 
 
+def retire_master_version(settings: Pkcs11Settings, version: int) -> int:
+    """Destroys master key version `version` in the token, for good; returns it. The
+    current (highest) version cannot be retired; the caller checks that nothing in the
+    index still needs it."""
+
+    def retire(session: Session, settings: Pkcs11Settings) -> int:
+        versions = _master_versions(session, settings)
+        if version not in versions:
+            raise FailedPreconditionError(f"master key version {version} is not in the token")
+        if version == versions[-1]:
+            raise FailedPreconditionError("the current master key version cannot be retired")
+        key = _find_key(session, settings.master_label(version), KeyType.AES)
+        if key is not None:
+            key.destroy()
+        return version
+
+    return _administer(settings, retire)
+
+
 def _provision(session: Session, settings: Pkcs11Settings) -> int:
     if _find_key(session, settings.index_label, KeyType.GENERIC_SECRET) is None:
         _generate(session, settings.index_label, _INDEX)

@@ -103,3 +103,16 @@ class Index(Protocol):
     def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
         """Those of `blob_keys` that a version row (pending or committed) references."""
         ...
+
+    def dossier_keys_not_under(self, master_version: int, limit: int) -> list[DossierKeyRecord]:
+        """Dossier keys wrapped by any master version other than `master_version`."""
+        ...
+
+    def rewrap_dossier_keys(self, pairs: Sequence[tuple[DossierKeyRecord, WrappedKey]]) -> int:
+        """Replaces each wrapped key whose row still holds the old wrapping (so a
+        concurrent rotation never loses one); returns how many rows changed."""
+        ...
+
+    def master_version_counts(self) -> dict[int, int]:
+        """How many dossier keys each master version wraps."""
+        ...

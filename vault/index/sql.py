@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
 from vault.crypto.keyprovider import WrappedKey
@@ -233,3 +233,51 @@ class SqlIndex:
         query = select(_V.c.blob_key).where(_V.c.blob_key.in_(list(blob_keys)))
         with guard(), self._engine.connect() as conn:
             return set(conn.execute(query).scalars())
+
+    def dossier_keys_not_under(self, master_version: int, limit: int) -> list[DossierKeyRecord]:
+        query = (
+            select(_K.c.dossier_id, _K.c.version, _K.c.master_version, _K.c.wrapped)
+            .where(_K.c.master_version != master_version)
+            .order_by(_K.c.dossier_id, _K.c.version)
+            .limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [
+                DossierKeyRecord(
+                    row.dossier_id, row.version, WrappedKey(row.master_version, row.wrapped)
+                )
+                for row in conn.execute(query)
+            ]
+
+    def rewrap_dossier_keys(self, pairs: Sequence[tuple[DossierKeyRecord, WrappedKey]]) -> int:
+        if not pairs:
+            return 0
+        statement = (
+            update(_K)
+            .where(
+                _K.c.dossier_id == bindparam("b_dossier"),
+                _K.c.version == bindparam("b_version"),
+                _K.c.master_version == bindparam("b_old_master"),
+                _K.c.wrapped == bindparam("b_old_wrapped"),
+            )
+            .values(master_version=bindparam("b_master"), wrapped=bindparam("b_wrapped"))
+        )
+        rows = [
+            {
+                "b_dossier": old.dossier_id,
+                "b_version": old.version,
+                "b_old_master": old.wrapped.master_version,
+                "b_old_wrapped": old.wrapped.blob,
+                "b_master": new.master_version,
+                "b_wrapped": new.blob,
+            }
+            for old, new in pairs
+        ]
+        with guard(), writing(self._engine) as conn:
+            result = conn.execute(statement, rows)
+        return int(result.rowcount)
+
+    def master_version_counts(self) -> dict[int, int]:
+        query = select(_K.c.master_version, func.count()).group_by(_K.c.master_version)
+        with guard(), self._engine.connect() as conn:
+            return {int(version): int(count) for version, count in conn.execute(query)}

@@ -236,6 +236,17 @@ async def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     background = [asyncio.create_task(_checkpoint_loop(components.checkpointer, executor, stop))]
+    background.append(
+        asyncio.create_task(
+            _periodically(
+                "key refresh",
+                components.keys.refresh,
+                60.0,
+                executor,
+                stop,
+            )
+        )
+    )  # new wraps use a new master version within a minute of a rotation
     if config.gc_interval_seconds > 0:
         grace = timedelta(seconds=config.gc_grace_seconds)
         background.append(
