@@ -1,14 +1,20 @@
-"""Master key rotation: online, resumable, and retiring the old version shreds backups."""
+"""Key rotation: master keys (online, resumable; retiring a version shreds old backups)
+and dossier keys (documents re-encrypted, the old key destroyed), and crypto-shredding."""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PATIENT_INS, run
+from tests.conftest import PATIENT_INS, RunningVault, run
 from tests.index.test_sql import add_dossier
+from tests.server.test_grpc import REPORT
+from tests.test_gc import LaterClock
+from vault.blobstore.base import DeleteResult
+from vault.blobstore.file import FileBlobStore
 from vault.crypto import sealed
 from vault.crypto.localkeys import (
     LocalKeyFileProvider,
@@ -16,10 +22,11 @@ from vault.crypto.localkeys import (
     create_key_file,
     retire_master_version,
 )
-from vault.errors import FailedPreconditionError
+from vault.errors import FailedPreconditionError, IntegrityError
+from vault.gc import Sweeper
 from vault.index.base import DossierKeyRecord
 from vault.index.sql import SqlIndex
-from vault.rotation import retire_allowed, rewrap_all
+from vault.rotation import retire_allowed, rewrap_all, rotate_dossier_key, shred_dossier_keys
 from vault.sqlstore import make_engine
 
 
@@ -176,3 +183,92 @@ def test_cli_retire_refuses_a_version_still_in_use(
     refused = run(env, "keys", "retire-master-version", "1")
     assert refused.returncode == FailedPreconditionError.exit_code
     assert b"still wraps 1" in refused.stderr
+
+
+# -- dossier keys ------------------------------------------------------------------------
+
+
+def _parts(vault: RunningVault) -> tuple[SqlIndex, FileBlobStore, LocalKeyFileProvider]:
+    index = SqlIndex(make_engine(vault.config.index_url))
+    return (
+        index,
+        FileBlobStore(vault.config.blob_dir),
+        LocalKeyFileProvider(vault.config.dev_master_key_file),
+    )
+
+
+def _blob_keys(vault: RunningVault) -> set[str]:
+    return {p.name for p in (vault.config.blob_dir / "objects").rglob("*") if p.is_file()}
+
+
+def test_dossier_key_rotation_reencrypts_every_document_and_destroys_the_old_key(
+    running_vault: RunningVault,
+) -> None:
+    contents = [os.urandom(10), os.urandom(3 * 1024 * 1024 + 1)]
+    with running_vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = [client.put_document(dossier.dossier_id, REPORT, c) for c in contents]
+    before = _blob_keys(running_vault)
+    index, blobs, keys = _parts(running_vault)
+    report = rotate_dossier_key(index, blobs, keys, dossier.dossier_id)
+    assert (report.key_version, report.reencrypted, report.destroyed_key_versions) == (2, 2, 1)
+    assert _blob_keys(running_vault).isdisjoint(before)  # new blobs, old ones deleted
+    with pytest.raises(IntegrityError):
+        index.dossier_key(dossier.dossier_id, 1)  # the old key is gone
+    with running_vault.client() as client:
+        for document, content in zip(stored, contents, strict=True):
+            assert (
+                b"".join(client.get_document(dossier.dossier_id, document.document_id)) == content
+            )
+        later = client.put_document(dossier.dossier_id, REPORT, b"after")
+    assert index.version(dossier.dossier_id, later.document_id, None).dossier_key_version == 2  # type: ignore[union-attr]
+
+
+def test_a_dossier_key_rotation_killed_midway_is_finished_by_the_next_run(
+    running_vault: RunningVault,
+) -> None:
+    with running_vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        for n in range(3):
+            client.put_document(dossier.dossier_id, REPORT, bytes([n]) * 100)
+    index, blobs, keys = _parts(running_vault)
+
+    class Dying(FileBlobStore):
+        deletes = 0
+
+        def delete(self, key: str) -> DeleteResult:
+            Dying.deletes += 1
+            if Dying.deletes == 2:
+                raise KeyboardInterrupt  # killed after one document was re-encrypted
+            return super().delete(key)
+
+    with pytest.raises(KeyboardInterrupt):
+        rotate_dossier_key(index, Dying(running_vault.config.blob_dir), keys, dossier.dossier_id)
+    report = rotate_dossier_key(index, blobs, keys, dossier.dossier_id)
+    assert (report.key_version, report.destroyed_key_versions) == (2, 1)
+    Sweeper(index, blobs, LaterClock(timedelta(hours=2))).sweep(timedelta(hours=1))
+    with running_vault.client() as client:
+        listed = list(client.iter_documents(dossier.dossier_id))
+        assert sorted(
+            b"".join(client.get_document(dossier.dossier_id, d.document_id)) for d in listed
+        ) == [bytes([n]) * 100 for n in range(3)]
+    assert len(_blob_keys(running_vault)) == 3  # no orphan left after the sweep
+
+
+def test_shredded_dossier_keys_leave_nothing_that_decrypts(
+    running_vault: RunningVault,
+) -> None:
+    with running_vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = client.put_document(dossier.dossier_id, REPORT, b"secret results")
+    index = _parts(running_vault)[0]
+    record = index.version(dossier.dossier_id, stored.document_id, None)
+    assert record is not None
+    assert shred_dossier_keys(index, dossier.dossier_id) == 1
+    with running_vault.client() as client, pytest.raises(IntegrityError):
+        b"".join(client.get_document(dossier.dossier_id, stored.document_id))
+    # nothing the vault still holds opens it: the blob needs the document key, which
+    # needs the dossier key, of which no version remains
+    with pytest.raises(IntegrityError):
+        index.dossier_key(dossier.dossier_id, record.dossier_key_version)
+    assert record.blob_key in _blob_keys(running_vault)  # the blob alone is ciphertext

@@ -1,5 +1,6 @@
-"""Master key rotation: rewrap every dossier key under the current master version.
+"""Key rotation: master keys (rewrap dossier keys) and dossier keys (re-encrypt documents).
 
+Master key rotation rewraps every dossier key under the current master version.
 Online: the service keeps serving reads and writes (a dossier key is the same key before
 and after, only its wrapping changes; no document is re-encrypted). Resumable: the
 rotation selects whatever is still wrapped by another version, so a run killed at any
@@ -7,17 +8,36 @@ point is finished by the next one. Each row is replaced only if it still holds t
 wrapping that was read, so a concurrent rotation never loses a key. When no dossier key
 remains under an old version, that version may be retired (`retire_allowed`); retiring
 it also makes every older backup of the index unable to unwrap what it held.
+
+Dossier key rotation (for a dossier whose key is suspected compromised) makes a new
+dossier key version that new writes use at once, re-encrypts every stored version of
+every document under a fresh document key sealed by it (a new blob, then the index row,
+then the old blob deleted: a crash leaves at worst an orphan blob for the sweeper), and
+then destroys the old dossier key versions, unless an upload begun under one is still in
+progress (run it again once it ended). `shred_dossier_keys` destroys every version of a
+dossier's key: its documents and metadata become unrecoverable from all the vault holds.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from vault import secrets
+from vault.blobstore.base import BlobStore
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider, WrappedKey
-from vault.errors import FailedPreconditionError
-from vault.index.base import DossierKeyRecord, Index
+from vault.crypto.objectformat import (
+    DEFAULT_SEGMENT_SIZE,
+    ObjectEncryptor,
+    ObjectRef,
+    decrypt_stream,
+)
+from vault.domain.ids import new_object_key
+from vault.errors import FailedPreconditionError, NotFoundError
+from vault.index.base import DossierKeyRecord, DossierRecord, Index, VersionRecord
 
 BATCH = 1000
 
@@ -65,3 +85,103 @@ def retire_allowed(index: Index, keys: KeyProvider, version: int) -> None:
             f"master key version {version} still wraps {still} dossier keys: "
             "run `dossier-vault keys rotate-master` first"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DossierKeyRotation:
+    key_version: int
+    reencrypted: int
+    destroyed_key_versions: int
+    waiting_for_uploads: int
+
+
+def _dossier_key(index: Index, keys: KeyProvider, dossier_id: uuid.UUID, version: int) -> bytes:
+    record = index.dossier_key(dossier_id, version)
+    return keys.unwrap(record.wrapped, sealed.dossier_key_context(dossier_id, version))
+
+
+def _new_dossier_key_version(index: Index, keys: KeyProvider, dossier: DossierRecord) -> int:
+    version = dossier.key_version + 1
+    context = sealed.dossier_key_context(dossier.dossier_id, version)
+    wrapped = keys.wrap(os.urandom(sealed.KEY_SIZE), context)
+    index.add_dossier_key(DossierKeyRecord(dossier.dossier_id, version, wrapped), True)
+    return version
+
+
+def _reencrypt(
+    index: Index,
+    blobs: BlobStore,
+    old_key: bytes,
+    new_key: bytes,
+    record: VersionRecord,
+    key_version: int,
+    segment_size: int,
+) -> None:
+    document = secrets.open_metadata(old_key, record)
+    old_document_key = secrets.unwrap_document_key(old_key, record)
+    document_key = os.urandom(sealed.KEY_SIZE)
+    new = replace(record, blob_key=new_object_key(), dossier_key_version=key_version)
+    new = replace(new, wrapped_key=secrets.wrap_document_key(new_key, new, document_key))
+    ref = ObjectRef(new.dossier_id, new.document_id, new.version, key_version)
+    old_ref = replace(ref, dossier_key_version=record.dossier_key_version)
+    writer = blobs.create(new.blob_key)
+    reader = blobs.open(record.blob_key)
+    try:
+        encryptor = ObjectEncryptor(document_key, ref, writer.write, segment_size=segment_size)
+        for segment in decrypt_stream(old_document_key, old_ref, reader.read):
+            encryptor.write(segment)
+        encryptor.close()
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        reader.close()
+    metadata = secrets.seal_metadata(new_key, new, document.metadata, document.sha256)
+    new = replace(new, sealed_metadata=metadata, ciphertext_size=encryptor.ciphertext_size)
+    replaced = index.replace_encryption(record, new)
+    blobs.delete(record.blob_key if replaced else new.blob_key)
+
+
+def rotate_dossier_key(
+    index: Index,
+    blobs: BlobStore,
+    keys: KeyProvider,
+    dossier_id: uuid.UUID,
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
+) -> DossierKeyRotation:
+    """New dossier key version, every document re-encrypted under it, old versions
+    destroyed. Resumable: a run killed midway is finished by the next one."""
+    dossier = index.dossier(dossier_id)
+    if dossier is None:
+        raise NotFoundError("no such dossier")
+    current = dossier.key_version
+    if not index.versions_not_under_key(dossier_id, current, 1):
+        current = _new_dossier_key_version(index, keys, dossier)
+    new_key = _dossier_key(index, keys, dossier_id, current)
+    old_keys: dict[int, bytes] = {}
+    done = 0
+    while records := index.versions_not_under_key(dossier_id, current, BATCH):
+        for record in records:
+            if record.dossier_key_version not in old_keys:
+                old_keys[record.dossier_key_version] = _dossier_key(
+                    index, keys, dossier_id, record.dossier_key_version
+                )
+            _reencrypt(
+                index,
+                blobs,
+                old_keys[record.dossier_key_version],
+                new_key,
+                record,
+                current,
+                segment_size,
+            )
+            done += 1
+    waiting = index.uploads_under_other_key(dossier_id, current)
+    destroyed = 0 if waiting else index.destroy_dossier_keys(dossier_id, below_version=current)
+    return DossierKeyRotation(current, done, destroyed, waiting)
+
+
+def shred_dossier_keys(index: Index, dossier_id: uuid.UUID) -> int:
+    """Destroys every version of the dossier's key (crypto-shredding); returns how many."""
+    return index.destroy_dossier_keys(dossier_id, below_version=None)

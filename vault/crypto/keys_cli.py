@@ -268,6 +268,23 @@ def cmd_rotate_master(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_dossier(args: argparse.Namespace) -> int:
+    from vault.config import Config
+    from vault.domain.ids import parse_id
+    from vault.rotation import rotate_dossier_key
+    from vault.server.app import blob_store
+
+    config = Config.from_env()
+    report = rotate_dossier_key(_index(), blob_store(config), _provider(),
+                                parse_id(args.dossier, "dossier id"), config.segment_size)
+    print(f"dossier key version {report.key_version}: {report.reencrypted} document versions "
+          f"re-encrypted, {report.destroyed_key_versions} old key versions destroyed")
+    if report.waiting_for_uploads:
+        print(f"{report.waiting_for_uploads} uploads begun under an old key are in progress: "
+              "run this again once they ended, to destroy the old key versions")
+    return 0
+
+
 def cmd_retire_master_version(args: argparse.Namespace) -> int:
     from vault.rotation import retire_allowed
 
@@ -329,6 +346,13 @@ def register(commands: Any) -> None:
         "--new-version", action="store_true", help="start a new rotation even if one is under way"
     )
     rotate.set_defaults(handler=cmd_rotate_master)
+
+    rotate_dossier = keys.add_parser(
+        "rotate-dossier",
+        help="new key for one dossier: re-encrypt its documents, destroy the old key",
+    )
+    rotate_dossier.add_argument("dossier", help="the dossier's opaque id")
+    rotate_dossier.set_defaults(handler=cmd_rotate_dossier)
 
     retire = keys.add_parser(
         "retire-master-version",

@@ -116,3 +116,26 @@ class Index(Protocol):
     def master_version_counts(self) -> dict[int, int]:
         """How many dossier keys each master version wraps."""
         ...
+
+    def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
+        """Stores a new dossier key version (and makes new writes use it)."""
+        ...
+
+    def versions_not_under_key(
+        self, dossier_id: uuid.UUID, key_version: int, limit: int
+    ) -> list[VersionRecord]:
+        """Committed versions of the dossier sealed under another dossier key version."""
+        ...
+
+    def uploads_under_other_key(self, dossier_id: uuid.UUID, key_version: int) -> int:
+        """Pending versions of the dossier begun under another dossier key version."""
+        ...
+
+    def replace_encryption(self, old: VersionRecord, new: VersionRecord) -> bool:
+        """Points a version at its re-encrypted blob and keys, if the row is still `old`."""
+        ...
+
+    def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
+        """Deletes the dossier's key versions below `below_version` (None: every one):
+        crypto-shredding of whatever they sealed. Returns how many were destroyed."""
+        ...

@@ -281,3 +281,75 @@ class SqlIndex:
         query = select(_K.c.master_version, func.count()).group_by(_K.c.master_version)
         with guard(), self._engine.connect() as conn:
             return {int(version): int(count) for version, count in conn.execute(query)}
+
+    def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
+        with guard(), writing(self._engine) as conn:
+            conn.execute(
+                insert(_K).values(
+                    dossier_id=key.dossier_id,
+                    version=key.version,
+                    master_version=key.wrapped.master_version,
+                    wrapped=key.wrapped.blob,
+                )
+            )
+            if make_current:
+                conn.execute(
+                    update(_D).where(_D.c.id == key.dossier_id).values(key_version=key.version)
+                )
+
+    def versions_not_under_key(
+        self, dossier_id: uuid.UUID, key_version: int, limit: int
+    ) -> list[VersionRecord]:
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(
+                _DOC.c.dossier_id == dossier_id,
+                _V.c.status == "committed",
+                _V.c.dossier_key_version != key_version,
+            )
+            .order_by(_V.c.document_id, _V.c.version)
+            .limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_version(row) for row in conn.execute(query)]
+
+    def uploads_under_other_key(self, dossier_id: uuid.UUID, key_version: int) -> int:
+        query = (
+            select(func.count())
+            .select_from(_V.join(_DOC, _V.c.document_id == _DOC.c.id))
+            .where(
+                _DOC.c.dossier_id == dossier_id,
+                _V.c.status == "pending",
+                _V.c.dossier_key_version != key_version,
+            )
+        )
+        with guard(), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def replace_encryption(self, old: VersionRecord, new: VersionRecord) -> bool:
+        statement = (
+            update(_V)
+            .where(
+                _V.c.document_id == old.document_id,
+                _V.c.version == old.version,
+                _V.c.blob_key == old.blob_key,
+                _V.c.status == "committed",
+            )
+            .values(
+                blob_key=new.blob_key,
+                dossier_key_version=new.dossier_key_version,
+                wrapped_key=new.wrapped_key,
+                sealed_metadata=new.sealed_metadata,
+                ciphertext_size=new.ciphertext_size,
+            )
+        )
+        with guard(), writing(self._engine) as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
+        statement = delete(_K).where(_K.c.dossier_id == dossier_id)
+        if below_version is not None:
+            statement = statement.where(_K.c.version < below_version)
+        with guard(), writing(self._engine) as conn:
+            return int(conn.execute(statement).rowcount)
