@@ -38,7 +38,11 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
-	$(BIN)/python bench/bench_documents.py
+	$(BIN)/python -m bench.bench_documents
+	$(BIN)/python -m bench.bench_journal
+	$(BIN)/python -m bench.bench_rotation
+	$(BIN)/python -m bench.bench_s3
+	$(BIN)/python -m bench.bench_crypto
 
 lock: $(STAMP)
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp

@@ -84,7 +84,7 @@ def _run_writers(append: Callable[[JournalEvent], object], writers: int, seconds
     return sum(counts) / (time.monotonic() - started)
 
 
-def _postgres_schema() -> tuple[str, Callable[[], None]]:
+def postgres_schema() -> tuple[str, Callable[[], None]]:
     schema = f"bench_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -109,7 +109,7 @@ def bench_appends(seconds: float, workdir: Path) -> list[dict[str, object]]:
                 if backend == "sqlite":
                     url, cleanup = f"sqlite:///{workdir / f'{secrets.token_hex(4)}.db'}", None
                 else:
-                    url, cleanup = _postgres_schema()
+                    url, cleanup = postgres_schema()
                 engine = make_engine(url)
                 journal = SqlJournal(engine)
                 journal.create_schema()
