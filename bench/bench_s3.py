@@ -71,6 +71,7 @@ DUMMY_KEY = "testing"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 DEFAULT_SIZES_MIB = (0.001, 1.0, 64.0)
+MAX_MIB = 1024 * 1024  # 1 TiB: a sanity bound on --sizes and --big
 METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/octet-stream")
 
 
@@ -107,7 +108,7 @@ class Timings:
     raw_get: list[float]
 
 
-# -- processes ----------------------------------------------------------------------------
+# -- processes --------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -172,7 +173,7 @@ def peak_rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
-# -- the S3 server ------------------------------------------------------------------------
+# -- the S3 server ----------------------------------------------------------------------
 
 
 def s3_client(endpoint: str) -> S3Client:
@@ -215,7 +216,7 @@ def moto_server(workdir: Path) -> Iterator[str]:
         yield endpoint
 
 
-# -- the vault server -----------------------------------------------------------------------
+# -- the vault server -------------------------------------------------------------------
 
 
 def vault_env(data_dir: Path, listen: str, endpoint: str, bucket: str) -> dict[str, str]:
@@ -258,7 +259,7 @@ def vault_server(
         yield process, target
 
 
-# -- one put or get, timed --------------------------------------------------------------------
+# -- one put or get, timed --------------------------------------------------------------
 
 
 def check_size(received: int, expected: int, what: str) -> None:
@@ -321,7 +322,7 @@ class RawPath:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
-# -- the measurements -------------------------------------------------------------------------
+# -- the measurements -------------------------------------------------------------------
 
 
 def mb_per_second(size: int, seconds: float) -> float:
@@ -340,8 +341,11 @@ def time_puts(vault: VaultPath, raw: RawPath, data: bytes, repeat: int) -> tuple
     return timings, document_id
 
 
-def time_gets(vault: VaultPath, raw: RawPath, document_id: str, size: int, into: Timings) -> None:
-    for _ in range(len(into.vault_put)):
+def time_gets(
+    vault: VaultPath, raw: RawPath, document_id: str, size: int, repeat: int, into: Timings
+) -> None:
+    """`repeat` interleaved vault and raw gets, added to `into`."""
+    for _ in range(repeat):
         into.vault_get.append(vault.get(document_id, size))
         into.raw_get.append(raw.get(raw_key(size), size))
 
@@ -351,7 +355,7 @@ def raw_key(size: int) -> str:
 
 
 def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
-    def rate(seconds: list[float]) -> float:
+    def mb_s(seconds: list[float]) -> float:
         return mb_per_second(size, statistics.median(seconds))
 
     def ratio(vault: list[float], raw: list[float]) -> float:
@@ -360,11 +364,11 @@ def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
     return SizeResult(
         size_bytes=size,
         repeat=len(timings.vault_put),
-        vault_put_mb_s=rate(timings.vault_put),
-        raw_put_mb_s=rate(timings.raw_put),
+        vault_put_mb_s=mb_s(timings.vault_put),
+        raw_put_mb_s=mb_s(timings.raw_put),
         put_ratio=ratio(timings.vault_put, timings.raw_put),
-        vault_get_mb_s=rate(timings.vault_get),
-        raw_get_mb_s=rate(timings.raw_get),
+        vault_get_mb_s=mb_s(timings.vault_get),
+        raw_get_mb_s=mb_s(timings.raw_get),
         get_ratio=ratio(timings.vault_get, timings.raw_get),
         server_vmhwm_kib=peak_rss_kib(server_pid),
     )
@@ -376,7 +380,7 @@ def bench_size(
     """`repeat` puts then `repeat` gets of one random content of `size` bytes."""
     data = os.urandom(size)
     timings, document_id = time_puts(vault, raw, data, repeat)
-    time_gets(vault, raw, document_id, size, timings)
+    time_gets(vault, raw, document_id, size, repeat, timings)
     raw.delete(raw_key(size))
     return summarize(size, timings, server_pid)
 
@@ -400,7 +404,7 @@ def bench_big(
     finally:
         source.unlink()
     timings = Timings([vault_put], [raw_put], [], [])
-    time_gets(vault, raw, document_id, size, timings)
+    time_gets(vault, raw, document_id, size, 1, timings)
     raw.delete(raw_key(size))
     return summarize(size, timings, server_pid)
 
@@ -408,7 +412,7 @@ def bench_big(
 def warm_up(vault: VaultPath, raw: RawPath) -> None:
     """One small put and get on each path, so connections exist before timing."""
     timings, document_id = time_puts(vault, raw, os.urandom(KIB), 1)
-    time_gets(vault, raw, document_id, KIB, timings)
+    time_gets(vault, raw, document_id, KIB, 1, timings)
     raw.delete(raw_key(KIB))
 
 
@@ -416,8 +420,8 @@ def repeat_for(size: int, repeat: int | None) -> int:
     if repeat is not None:
         return repeat
     if size < MIB:
-        return 21
-    return 9 if size <= 4 * MIB else 3
+        return 31
+    return 15 if size <= 4 * MIB else 5
 
 
 @contextmanager
@@ -454,7 +458,7 @@ def run(sizes: Sequence[int], repeat: int | None, big: int | None) -> Report:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-# -- output -------------------------------------------------------------------------------
+# -- output -----------------------------------------------------------------------------
 
 
 def size_label(size: int) -> str:
@@ -464,28 +468,33 @@ def size_label(size: int) -> str:
     return f"{size} B"
 
 
+def rate(mb_s: float) -> str:
+    """Three significant digits below 100 MB/s (small documents are slow), none above."""
+    return f"{mb_s:.3g}" if mb_s < 100 else f"{mb_s:.0f}"
+
+
 def mib(kib: int) -> str:
     return f"{kib / KIB:.1f} MiB"
 
 
 def markdown(report: Report) -> str:
     lines = [
-        "| size | runs | vault put MB/s | raw put MB/s | put ratio | vault get MB/s "
-        "| raw get MB/s | get ratio | server VmHWM |",
-        "|-----:|-----:|---------------:|-------------:|----------:|---------------:"
-        "|-------------:|----------:|-------------:|",
+        "| size | vault put MB/s | raw put MB/s | put ratio | vault get MB/s | raw get MB/s "
+        "| get ratio | server VmHWM |",
+        "|-----:|---------------:|-------------:|----------:|---------------:|-------------:"
+        "|----------:|-------------:|",
     ]
     lines += [
-        f"| {size_label(r.size_bytes)} | {r.repeat} | {r.vault_put_mb_s:.1f} "
-        f"| {r.raw_put_mb_s:.1f} | {r.put_ratio:.2f}x | {r.vault_get_mb_s:.1f} "
-        f"| {r.raw_get_mb_s:.1f} | {r.get_ratio:.2f}x | {mib(r.server_vmhwm_kib)} |"
+        f"| {size_label(r.size_bytes)} | {rate(r.vault_put_mb_s)} "
+        f"| {rate(r.raw_put_mb_s)} | {r.put_ratio:.2f}x | {rate(r.vault_get_mb_s)} "
+        f"| {rate(r.raw_get_mb_s)} | {r.get_ratio:.2f}x | {mib(r.server_vmhwm_kib)} |"
         for r in report.results
     ]
+    runs = ", ".join(f"{size_label(r.size_bytes)} x{r.repeat}" for r in report.results)
     lines.append("")
-    lines.append(
-        f"Medians; ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up). "
-        f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}."
-    )
+    lines.append(f"Medians of each path's puts and gets ({runs}).")
+    lines.append("Ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up).")
+    lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     return "\n".join(lines)
 
 
@@ -499,8 +508,8 @@ def parse_sizes(text: str) -> list[int]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a list of sizes in MiB: {text!r}") from None
-    if not values or any(not value > 0 for value in values):
-        raise argparse.ArgumentTypeError("sizes must be positive numbers (MiB)")
+    if not values or not all(0 < value < MAX_MIB for value in values):
+        raise argparse.ArgumentTypeError(f"sizes must be positive numbers below {MAX_MIB} (MiB)")
     return [mib_to_bytes(value) for value in values]
 
 
@@ -520,7 +529,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=None,
-        help="puts and gets per size and path (default: 21 below 1 MiB, 9 up to 4 MiB, 3 above)",
+        help="puts and gets per size and path (default: 31 below 1 MiB, 15 up to 4 MiB, 5 above)",
     )
     parser.add_argument(
         "--big",
