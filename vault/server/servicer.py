@@ -234,11 +234,16 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                     length=request.length if request.HasField("length") else None,
                 )
             )
+            # read-ahead: the next segment is read and decrypted while this one is sent
+            ahead = asyncio.ensure_future(self._run(next, chunks, None))
             try:
                 yield pb.GetDocumentResponse(document=wire.document_to_proto(document))
-                while (chunk := await self._run(next, chunks, None)) is not None:
+                while (chunk := await ahead) is not None:
+                    ahead = asyncio.ensure_future(self._run(next, chunks, None))
                     yield pb.GetDocumentResponse(chunk=chunk)
             finally:
+                ahead.cancel()  # _run lets the segment in flight finish first
+                await asyncio.wait([ahead])  # waits without raising its cancellation
                 chunks.close()
 
         async for item in self._stream(context, Action.DOCUMENT_READ, body):
