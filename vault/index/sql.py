@@ -45,6 +45,15 @@ def _dossier(row: Any) -> DossierRecord:
     )
 
 
+def _key_row(key: DossierKeyRecord) -> dict[str, object]:
+    return {
+        "dossier_id": key.dossier_id,
+        "version": key.version,
+        "master_version": key.wrapped.master_version,
+        "wrapped": key.wrapped.blob,
+    }
+
+
 def _version(row: Any) -> VersionRecord:
     return VersionRecord(
         dossier_id=row.dossier_id,
@@ -80,14 +89,7 @@ class SqlIndex:
                         key_version=dossier.key_version,
                     )
                 )
-                conn.execute(
-                    insert(_K).values(
-                        dossier_id=key.dossier_id,
-                        version=key.version,
-                        master_version=key.wrapped.master_version,
-                        wrapped=key.wrapped.blob,
-                    )
-                )
+                conn.execute(insert(_K).values(**_key_row(key)))
         except sa_exc.IntegrityError:
             raise AlreadyExistsError("this patient already has a dossier") from None
 
@@ -284,14 +286,7 @@ class SqlIndex:
 
     def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
         with guard(), writing(self._engine) as conn:
-            conn.execute(
-                insert(_K).values(
-                    dossier_id=key.dossier_id,
-                    version=key.version,
-                    master_version=key.wrapped.master_version,
-                    wrapped=key.wrapped.blob,
-                )
-            )
+            conn.execute(insert(_K).values(**_key_row(key)))
             if make_current:
                 conn.execute(
                     update(_D).where(_D.c.id == key.dossier_id).values(key_version=key.version)
