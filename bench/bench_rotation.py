@@ -41,10 +41,23 @@ def fill(index_url: str, keys: LocalKeyFileProvider, count: int) -> SqlIndex:
         for _ in range(min(10_000, count - start)):
             dossier: uuid.UUID = new_id()
             key = keys.wrap(os.urandom(32), sealed.dossier_key_context(dossier, 1))
-            dossiers.append({"id": dossier, "patient_index": os.urandom(32),
-                             "state": "active", "created_us": 0, "key_version": 1})
-            wrapped.append({"dossier_id": dossier, "version": 1,
-                            "master_version": key.master_version, "wrapped": key.blob})
+            dossiers.append(
+                {
+                    "id": dossier,
+                    "patient_index": os.urandom(32),
+                    "state": "active",
+                    "created_us": 0,
+                    "key_version": 1,
+                }
+            )
+            wrapped.append(
+                {
+                    "dossier_id": dossier,
+                    "version": 1,
+                    "master_version": key.master_version,
+                    "wrapped": key.blob,
+                }
+            )
         with writing(engine) as conn:
             conn.execute(insert(DossierRow), dossiers)
             conn.execute(insert(DossierKeyRow), wrapped)

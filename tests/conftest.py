@@ -164,6 +164,7 @@ def served(tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "VAULT_DATA_DIR": str(tmp_path / "var"),
         "VAULT_LISTEN": f"127.0.0.1:{free_port()}",
+        "VAULT_KEY_REFRESH_SECONDS": "1",
     }
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen([*CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -13,8 +13,7 @@ from tests.conftest import PATIENT_INS, RunningVault, run
 from tests.index.test_sql import add_dossier
 from tests.server.test_grpc import REPORT
 from tests.test_gc import LaterClock
-from vault.blobstore.base import DeleteResult
-from vault.blobstore.file import FileBlobStore
+from vault.blobstore.file import FileBlobStore, _FileWriter
 from vault.crypto import sealed
 from vault.crypto.localkeys import (
     LocalKeyFileProvider,
@@ -212,7 +211,10 @@ def test_dossier_key_rotation_reencrypts_every_document_and_destroys_the_old_key
     index, blobs, keys = _parts(running_vault)
     report = rotate_dossier_key(index, blobs, keys, dossier.dossier_id)
     assert (report.key_version, report.reencrypted, report.destroyed_key_versions) == (2, 2, 1)
-    assert _blob_keys(running_vault).isdisjoint(before)  # new blobs, old ones deleted
+    Sweeper(index, blobs, LaterClock(timedelta(hours=2))).sweep(timedelta(hours=1))
+    after = _blob_keys(running_vault)  # new blobs; the old ones went to the sweeper
+    assert after.isdisjoint(before)
+    assert len(after) == 2
     with pytest.raises(IntegrityError):
         index.dossier_key(dossier.dossier_id, 1)  # the old key is gone
     with running_vault.client() as client:
@@ -234,13 +236,13 @@ def test_a_dossier_key_rotation_killed_midway_is_finished_by_the_next_run(
     index, blobs, keys = _parts(running_vault)
 
     class Dying(FileBlobStore):
-        deletes = 0
+        creates = 0
 
-        def delete(self, key: str) -> DeleteResult:
-            Dying.deletes += 1
-            if Dying.deletes == 2:
+        def create(self, key: str) -> _FileWriter:
+            Dying.creates += 1
+            if Dying.creates == 2:
                 raise KeyboardInterrupt  # killed after one document was re-encrypted
-            return super().delete(key)
+            return super().create(key)
 
     with pytest.raises(KeyboardInterrupt):
         rotate_dossier_key(index, Dying(running_vault.config.blob_dir), keys, dossier.dossier_id)

@@ -74,8 +74,9 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from vault.server.app import build_sweeper
 
-    sweeper = build_sweeper(Config.from_env())
-    report = sweeper.sweep(timedelta(seconds=args.grace_seconds), dry_run=args.dry_run)
+    config = Config.from_env()
+    grace = config.gc_grace_seconds if args.grace_seconds is None else args.grace_seconds
+    report = build_sweeper(config).sweep(timedelta(seconds=grace), dry_run=args.dry_run)
     if args.json:
         print(json.dumps(asdict(report)))
     else:
@@ -219,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--grace-seconds",
         type=float,
-        default=86400.0,
-        help="leave alone anything younger (default: a day)",
+        help="leave alone anything younger (default: VAULT_GC_GRACE_SECONDS, a day); it "
+        "must exceed the longest upload in progress: 0 only when no server is running",
     )
     gc.add_argument("--dry-run", action="store_true", help="count, remove nothing")
     gc.add_argument("--json", action="store_true")

@@ -16,6 +16,7 @@
 | VAULT_CHECKPOINT_DIR        | <data dir>/checkpoints                   |
 | VAULT_CHECKPOINT_EVERY      | 1000 entries                             |
 | VAULT_CHECKPOINT_SECONDS    | 60                                       |
+| VAULT_KEY_REFRESH_SECONDS   | 60: servers see a new master version within |
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
@@ -58,6 +59,7 @@ class Config:
     checkpoint_seconds: float = 60.0
     s3: S3Settings | None = None  # None: the local directory store
     pkcs11: Pkcs11Settings | None = None  # None: a key file (VAULT_MASTER_KEY_FILE or dev)
+    key_refresh_seconds: float = 60.0
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
 
@@ -117,6 +119,7 @@ class Config:
             checkpoint_seconds=number("VAULT_CHECKPOINT_SECONDS", 60),
             s3=S3Settings.from_env(environ) if get("VAULT_S3_BUCKET") else None,
             pkcs11=pkcs11,
+            key_refresh_seconds=number("VAULT_KEY_REFRESH_SECONDS", 60),
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
         )

@@ -6,7 +6,10 @@ pending row older than any live upload, a blob that only a pending row reference
 write in progress (temporary file, multipart upload), or, if the sweeper itself was
 interrupted, a blob no row references. `Sweeper.sweep(grace)` removes each of these once
 it is older than `grace`; a blob that any version row references, pending or committed,
-is never deleted by the orphan pass, and a committed row's blob never at all.
+is never deleted by the orphan pass, and the pending pass deletes a blob only after its
+row was removed while still pending, so a committed row's blob never at all. The grace
+period must exceed the longest upload or re-encryption in progress: a blob committed
+but not yet indexed is indistinguishable from an orphan.
 `dossier-vault gc` runs it once; the server runs it every `VAULT_GC_INTERVAL_SECONDS`.
 """
 
@@ -55,14 +58,17 @@ class Sweeper:
         return report
 
     def _discard_pending(self, cutoff_us: int, dry_run: bool) -> int:
-        """Pending versions older than the cutoff: their blob first, then their row."""
+        """Pending versions older than the cutoff: the row first, and the blob only if
+        the row was still pending (an upload that committed meanwhile keeps its blob; a
+        late commit of a discarded row fails, leaving an orphan for the next sweep)."""
         discarded = 0
         while records := self._index.pending_versions(cutoff_us, _BATCH):
             for record in records:
-                if not dry_run:
+                if dry_run:
+                    discarded += 1
+                elif self._index.discard_version(record):
                     self._blobs.delete(record.blob_key)
-                    self._index.discard_version(record)
-            discarded += len(records)
+                    discarded += 1
             if dry_run:
                 break  # nothing changed: the same page would come back
         return discarded

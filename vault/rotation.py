@@ -11,11 +11,12 @@ it also makes every older backup of the index unable to unwrap what it held.
 
 Dossier key rotation (for a dossier whose key is suspected compromised) makes a new
 dossier key version that new writes use at once, re-encrypts every stored version of
-every document under a fresh document key sealed by it (a new blob, then the index row,
-then the old blob deleted: a crash leaves at worst an orphan blob for the sweeper), and
-then destroys the old dossier key versions, unless an upload begun under one is still in
-progress (run it again once it ended). `shred_dossier_keys` destroys every version of a
-dossier's key: its documents and metadata become unrecoverable from all the vault holds.
+every document under a fresh document key sealed by it (a new blob, then the index row;
+the old blob is left to the sweeper so reads in flight finish), and then destroys the
+old dossier key versions that no version row uses any more, in one statement; an upload
+begun under an old version keeps it alive until a later run. `shred_dossier_keys`
+destroys every version of a dossier's key: its documents and metadata become
+unrecoverable from all the vault holds.
 """
 
 from __future__ import annotations
@@ -95,9 +96,17 @@ class DossierKeyRotation:
     waiting_for_uploads: int
 
 
-def _dossier_key(index: Index, keys: KeyProvider, dossier_id: uuid.UUID, version: int) -> bytes:
+def unwrap_dossier_key(
+    index: Index, keys: KeyProvider, dossier_id: uuid.UUID, version: int
+) -> bytes:
+    """A dossier key in clear, refreshing the provider once if its master version is new."""
     record = index.dossier_key(dossier_id, version)
-    return keys.unwrap(record.wrapped, sealed.dossier_key_context(dossier_id, version))
+    context = sealed.dossier_key_context(dossier_id, version)
+    try:
+        return keys.unwrap(record.wrapped, context)
+    except FailedPreconditionError:  # a master version this process has not seen yet
+        keys.refresh()
+        return keys.unwrap(record.wrapped, context)
 
 
 def _new_dossier_key_version(index: Index, keys: KeyProvider, dossier: DossierRecord) -> int:
@@ -139,8 +148,10 @@ def _reencrypt(
         reader.close()
     metadata = secrets.seal_metadata(new_key, new, document.metadata, document.sha256)
     new = replace(new, sealed_metadata=metadata, ciphertext_size=encryptor.ciphertext_size)
-    replaced = index.replace_encryption(record, new)
-    blobs.delete(record.blob_key if replaced else new.blob_key)
+    if not index.replace_encryption(record, new):
+        blobs.delete(new.blob_key)  # the version changed meanwhile: ours is not needed
+    # the old blob is left to the sweeper (after its grace period): reads in flight keep
+    # going, and it is ciphertext whose key is destroyed below
 
 
 def rotate_dossier_key(
@@ -158,13 +169,13 @@ def rotate_dossier_key(
     current = dossier.key_version
     if not index.versions_not_under_key(dossier_id, current, 1):
         current = _new_dossier_key_version(index, keys, dossier)
-    new_key = _dossier_key(index, keys, dossier_id, current)
+    new_key = unwrap_dossier_key(index, keys, dossier_id, current)
     old_keys: dict[int, bytes] = {}
     done = 0
     while records := index.versions_not_under_key(dossier_id, current, BATCH):
         for record in records:
             if record.dossier_key_version not in old_keys:
-                old_keys[record.dossier_key_version] = _dossier_key(
+                old_keys[record.dossier_key_version] = unwrap_dossier_key(
                     index, keys, dossier_id, record.dossier_key_version
                 )
             _reencrypt(
@@ -178,7 +189,7 @@ def rotate_dossier_key(
             )
             done += 1
     waiting = index.uploads_under_other_key(dossier_id, current)
-    destroyed = 0 if waiting else index.destroy_dossier_keys(dossier_id, below_version=current)
+    destroyed = index.destroy_dossier_keys(dossier_id, below_version=current)
     return DossierKeyRotation(current, done, destroyed, waiting)
 
 

@@ -65,6 +65,7 @@ from vault.journal.chain import JournalEntry, JournalEvent
 from vault.journal.export import export_lines
 from vault.journal.store import EntryFilter, JournalLog, JournalStore
 from vault.pagetokens import PageTokens
+from vault.rotation import unwrap_dossier_key
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -314,14 +315,7 @@ class Vault:
     # -- keys and metadata -----------------------------------------------------------
 
     def _dossier_key(self, dossier_id: uuid.UUID, version: int) -> bytes:
-        record = self._index.dossier_key(dossier_id, version)
-        context = sealed.dossier_key_context(dossier_id, version)
-        try:
-            return self._keys.unwrap(record.wrapped, context)
-        except FailedPreconditionError:
-            # a master version this process has not seen yet (a rotation began meanwhile)
-            self._keys.refresh()
-            return self._keys.unwrap(record.wrapped, context)
+        return unwrap_dossier_key(self._index, self._keys, dossier_id, version)
 
     # -- page tokens -----------------------------------------------------------------
 

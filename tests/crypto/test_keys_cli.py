@@ -172,7 +172,7 @@ def test_add_master_version_help_says_dossier_keys_are_not_rewrapped(
     register(parser.add_subparsers(dest="command", required=True))
     with pytest.raises(SystemExit):
         parser.parse_args(["keys", "add-master-version", "--help"])
-    assert "NOT rewrapped" in capsys.readouterr().out
+    assert "not rewrapped" in " ".join(capsys.readouterr().out.split())
 
 
 # -- status --------------------------------------------------------------------------------

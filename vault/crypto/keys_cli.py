@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,9 @@ DEV_KEY_FILE_NAME = "master-keys.json"
 
 _ADD_MASTER_DESCRIPTION = (
     "Generates master key version N+1 in the PKCS#11 token and prints N+1. Servers wrap "
-    "new dossier keys under it once restarted, and every earlier version stays available "
-    "to unwrap. Existing dossier keys are NOT rewrapped onto it: that rotation is a later "
-    "issue. Run it once at a time."
+    "new dossier keys under it within VAULT_KEY_REFRESH_SECONDS, and every earlier version "
+    "stays available to unwrap. Existing dossier keys are not rewrapped: "
+    "`keys rotate-master` does both. Run it once at a time."
 )
 
 
@@ -275,20 +276,37 @@ def cmd_rotate_dossier(args: argparse.Namespace) -> int:
     from vault.server.app import blob_store
 
     config = Config.from_env()
-    report = rotate_dossier_key(_index(), blob_store(config), _provider(),
-                                parse_id(args.dossier, "dossier id"), config.segment_size)
-    print(f"dossier key version {report.key_version}: {report.reencrypted} document versions "
-          f"re-encrypted, {report.destroyed_key_versions} old key versions destroyed")
+    report = rotate_dossier_key(
+        _index(),
+        blob_store(config),
+        _provider(),
+        parse_id(args.dossier, "dossier id"),
+        config.segment_size,
+    )
+    print(
+        f"dossier key version {report.key_version}: {report.reencrypted} document versions "
+        f"re-encrypted, {report.destroyed_key_versions} old key versions destroyed"
+    )
     if report.waiting_for_uploads:
-        print(f"{report.waiting_for_uploads} uploads begun under an old key are in progress: "
-              "run this again once they ended, to destroy the old key versions")
+        print(
+            f"{report.waiting_for_uploads} uploads begun under an old key are in progress: "
+            "run this again once they ended, to destroy the old key versions"
+        )
     return 0
 
 
 def cmd_retire_master_version(args: argparse.Namespace) -> int:
+    from vault.config import Config
     from vault.rotation import retire_allowed
 
-    retire_allowed(_index(), _provider(), args.version)
+    index, keys = _index(), _provider()
+    retire_allowed(index, keys, args.version)
+    # a server that has not refreshed yet may still wrap under the old version: wait until
+    # every server has seen the new one, then count again
+    wait = Config.from_env().key_refresh_seconds + 5
+    print(f"waiting {wait:g} s for every server to use the current master version")
+    time.sleep(wait)
+    retire_allowed(index, keys, args.version)
     settings = _pkcs11_settings(os.environ)
     if settings is not None:
         retire_pkcs11_version(settings, args.version)

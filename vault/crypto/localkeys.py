@@ -14,9 +14,13 @@ context and the master version, so a blob cannot be replayed under another versi
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +99,25 @@ def _read(path: Path) -> dict[str, Any]:
     return document
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialises the commands that rewrite the key file (flock on `<file>.lock`)."""
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _write(path: Path, document: dict[str, Any]) -> None:
     """Replaces the key file atomically (temporary file, fsync, rename, directory fsync)."""
-    temporary = path.with_name(path.name + ".new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")  # mode 0600
     with os.fdopen(fd, "w") as out:
         json.dump(document, out)
         out.flush()
         os.fsync(out.fileno())
-    temporary.replace(path)
+    Path(name).replace(path)
     directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(directory)
@@ -114,11 +128,12 @@ def _write(path: Path, document: dict[str, Any]) -> None:
 def add_master_version(path: Path) -> int:
     """Adds master key version N+1 to the key file and makes it current; returns N+1.
     Running servers pick it up on their next `refresh()` (within a minute)."""
-    document = _read(path)
-    version = max(_version(v) for v in document["master"]) + 1
-    document["master"][str(version)] = base64.b64encode(os.urandom(KEY_SIZE)).decode()
-    document["current"] = version
-    _write(path, document)
+    with _locked(path):
+        document = _read(path)
+        version = max(_version(v) for v in document["master"]) + 1
+        document["master"][str(version)] = base64.b64encode(os.urandom(KEY_SIZE)).decode()
+        document["current"] = version
+        _write(path, document)
     return version
 
 
@@ -126,12 +141,13 @@ def retire_master_version(path: Path, version: int) -> None:
     """Removes a master key version for good: whatever it still wraps, in the index or in
     any backup of it, can never be unwrapped again. The caller checks that nothing in the
     index still needs it; the current version cannot be retired."""
-    document = _read(path)
-    if version == int(document["current"]):
-        raise FailedPreconditionError("the current master key version cannot be retired")
-    if document["master"].pop(str(version), None) is None:
-        raise FailedPreconditionError(f"master key version {version} is not in the key file")
-    _write(path, document)
+    with _locked(path):
+        document = _read(path)
+        if version == int(document["current"]):
+            raise FailedPreconditionError("the current master key version cannot be retired")
+        if document["master"].pop(str(version), None) is None:
+            raise FailedPreconditionError(f"master key version {version} is not in the key file")
+        _write(path, document)
 
 
 class LocalKeyFileProvider:
@@ -145,20 +161,21 @@ class LocalKeyFileProvider:
         """Rereads the key file (after a rotation or a retirement); returns the current
         master version."""
         document = _read(self._path)
-        path = self._path
-        try:
-            self._master = {_version(v): _decode_key(k) for v, k in document["master"].items()}
-            self._current = int(document["current"])
-            self._index_key = _decode_key(document["index"])
+        try:  # built aside, then swapped in at once: a concurrent wrap never sees a mix
+            master = {_version(v): _decode_key(k) for v, k in document["master"].items()}
+            current = int(document["current"])
+            index_key = _decode_key(document["index"])
             seed = document.get("checkpoint")
-            self._checkpoint_key = (
+            checkpoint = (
                 None if seed is None else Ed25519PrivateKey.from_private_bytes(_decode_key(seed))
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ConfigurationError(f"key file {path} is malformed") from e
-        if self._current not in self._master:
+            raise ConfigurationError(f"key file {self._path} is malformed") from e
+        if current not in master:
             raise ConfigurationError("key file: the current master version has no key")
-        return self._current
+        self._master, self._current = master, current
+        self._index_key, self._checkpoint_key = index_key, checkpoint
+        return current
 
     @property
     def master_versions(self) -> tuple[int, ...]:

@@ -80,8 +80,9 @@ class Index(Protocol):
         """Sets the final sizes and makes the version the document's visible one."""
         ...
 
-    def discard_version(self, record: VersionRecord) -> None:
-        """Removes a pending version after a failed upload."""
+    def discard_version(self, record: VersionRecord) -> bool:
+        """Removes a version if it is still pending; returns whether it was (a version
+        committed meanwhile is left alone)."""
         ...
 
     def version(
@@ -136,6 +137,7 @@ class Index(Protocol):
         ...
 
     def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
-        """Deletes the dossier's key versions below `below_version` (None: every one):
-        crypto-shredding of whatever they sealed. Returns how many were destroyed."""
+        """Deletes the dossier's key versions below `below_version` that no version row
+        (any status) still uses, in one statement; None: every version, used or not
+        (crypto-shredding). Returns how many were destroyed."""
         ...

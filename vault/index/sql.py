@@ -162,9 +162,9 @@ class SqlIndex:
                 .values(latest_version=record.version)
             )
 
-    def discard_version(self, record: VersionRecord) -> None:
+    def discard_version(self, record: VersionRecord) -> bool:
         with guard(), writing(self._engine) as conn:
-            conn.execute(
+            discarded = conn.execute(
                 delete(_V).where(
                     _V.c.document_id == record.document_id,
                     _V.c.version == record.version,
@@ -175,6 +175,7 @@ class SqlIndex:
                 conn.execute(
                     delete(_DOC).where(_DOC.c.id == record.document_id, _DOC.c.latest_version == 0)
                 )
+        return bool(discarded.rowcount == 1)
 
     def version(
         self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None
@@ -344,7 +345,12 @@ class SqlIndex:
 
     def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
         statement = delete(_K).where(_K.c.dossier_id == dossier_id)
-        if below_version is not None:
-            statement = statement.where(_K.c.version < below_version)
+        if below_version is not None:  # rotation: only versions no version row still uses
+            in_use = (
+                select(_V.c.document_id)
+                .join(_DOC, _V.c.document_id == _DOC.c.id)
+                .where(_DOC.c.dossier_id == dossier_id, _V.c.dossier_key_version == _K.c.version)
+            )
+            statement = statement.where(_K.c.version < below_version, ~in_use.exists())
         with guard(), writing(self._engine) as conn:
             return int(conn.execute(statement).rowcount)

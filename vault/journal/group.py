@@ -68,14 +68,14 @@ class GroupCommitJournal:
         while batch := self._next_batch():
             try:
                 entries = self._store.append_many([p.event for p in batch])
+                for pending, entry in zip(batch, entries, strict=True):
+                    pending.entry = entry
             except BaseException as error:  # handed to every waiter of this batch
                 for pending in batch:
                     pending.error = error
-            else:
-                for pending, entry in zip(batch, entries, strict=True):
-                    pending.entry = entry
-            for pending in batch:
-                pending.done.set()
+            finally:
+                for pending in batch:
+                    pending.done.set()
 
     def close(self) -> None:
         """Commits what is queued, then stops the committer thread."""

@@ -170,7 +170,7 @@ async def _periodically(
             return
         try:
             await loop.run_in_executor(executor, task)
-        except VaultError:
+        except Exception:  # a periodic task must outlive any one failure
             _log.exception("%s failed; will retry", name)
 
 
@@ -182,7 +182,7 @@ async def _checkpoint_loop(
     while not stop.is_set():
         try:
             await loop.run_in_executor(executor, checkpointer.maybe_checkpoint)
-        except VaultError:
+        except Exception:  # a periodic task must outlive any one failure
             _log.exception("journal checkpoint failed; will retry")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
@@ -241,7 +241,7 @@ async def serve(
             _periodically(
                 "key refresh",
                 components.keys.refresh,
-                60.0,
+                config.key_refresh_seconds,
                 executor,
                 stop,
             )
@@ -267,7 +267,7 @@ async def serve(
         stop.set()
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=5)
-        await asyncio.gather(*background)
+        await asyncio.gather(*background, return_exceptions=True)
         components.close_journal()  # every journal append has committed
         try:  # a last checkpoint covers the tail of this run
             await asyncio.get_running_loop().run_in_executor(
