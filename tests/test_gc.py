@@ -123,3 +123,29 @@ def test_the_grace_period_protects_uploads_in_progress(scene: Scene) -> None:
     if isinstance(scene.blobs, FileBlobStore):  # moto dates every multipart upload 2010
         assert report.incomplete_writes_removed == 0
     assert _readable(scene.blobs, scene.pending_with_blob.blob_key)
+
+
+class CommitsWhileSweeping:
+    """An index whose pending upload commits right after the sweeper listed it."""
+
+    def __init__(self, index: SqlIndex, record: VersionRecord) -> None:
+        self._index, self._record = index, record
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._index, name)
+
+    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
+        found = self._index.pending_versions(created_before_us, limit)
+        if any(r.document_id == self._record.document_id for r in found):
+            self._index.commit_version(self._record)  # the upload finishes meanwhile
+        return found
+
+
+def test_an_upload_committing_during_the_sweep_keeps_its_blob(scene: Scene) -> None:
+    racing = CommitsWhileSweeping(scene.index, scene.pending_with_blob)
+    Sweeper(racing, scene.blobs, LaterClock(timedelta(hours=2))).sweep(  # type: ignore[arg-type]
+        timedelta(hours=1)
+    )
+    record = scene.pending_with_blob
+    assert scene.index.version(record.dossier_id, record.document_id, None) is not None
+    assert _readable(scene.blobs, record.blob_key)

@@ -107,3 +107,14 @@ def test_listing_is_newest_first_and_resumes_after_a_cursor(index: SqlIndex) -> 
         dossier.dossier_id, 10, Cursor(listed[1].created_us, listed[1].document_id)
     )
     assert after_two == listed[2:]
+
+
+def test_rotation_never_destroys_a_dossier_key_version_still_in_use(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    index.add_dossier_key(DossierKeyRecord(dossier.dossier_id, 2, WrappedKey(1, b"v2")), True)
+    record = version(dossier)  # sealed under dossier key version 1, committed late
+    index.reserve_version(record)
+    index.commit_version(record)
+    assert index.destroy_dossier_keys(dossier.dossier_id, below_version=2) == 0
+    assert index.dossier_key(dossier.dossier_id, 1).wrapped == WrappedKey(1, b"wrapped")
+    assert index.destroy_dossier_keys(dossier.dossier_id, below_version=None) == 2  # shredding
