@@ -41,11 +41,18 @@ def test_json_output_for_machines(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["entries"] == 3
 
 
-def test_published_checkpoints_catch_a_cut_tail(tmp_path: Path) -> None:
-    entries = chain(10)
+def publish(tmp_path: Path, size: int, note: bytes) -> Path:
     published = tmp_path / "published"
-    published.mkdir()
-    (published / "checkpoint-00000000000000000010.txt").write_text(note_for(entries, 10))
+    published.mkdir(exist_ok=True)
+    (published / f"checkpoint-{size:020d}.txt").write_bytes(note)
+    return published
+
+
+def test_published_checkpoints_catch_a_cut_tail_when_the_export_should_be_complete(
+    tmp_path: Path,
+) -> None:
+    entries = chain(10)
+    published = publish(tmp_path, 10, note_for(entries, 10).encode())
     result = verify(
         tmp_path,
         export(entries)[:6],
@@ -53,10 +60,41 @@ def test_published_checkpoints_catch_a_cut_tail(tmp_path: Path) -> None:
         KEY.encode(),
         "--checkpoints",
         str(published),
+        "--expect-complete",
         "--json",
     )
     assert result.returncode == VERIFY_EXIT_CODES[FailureKind.TAIL_CUT]
     assert json.loads(result.stdout)["kind"] == "tail-cut"
+
+
+def test_live_journal_export_older_than_a_published_checkpoint_is_no_false_tail_cut(
+    tmp_path: Path,
+) -> None:
+    entries = chain(10)
+    published = publish(tmp_path, 10, note_for(entries, 10).encode())
+    args = ("--key", KEY.encode(), "--checkpoints", str(published))
+    result = verify(tmp_path, export(entries)[:6], *args)
+    assert result.returncode == 0, result.stderr
+    assert "published checkpoints beyond the export: 1" in result.stdout
+
+
+def test_missing_checkpoint_directory_is_a_usage_error_not_a_silent_pass(tmp_path: Path) -> None:
+    args = ("--key", KEY.encode(), "--checkpoints", str(tmp_path / "typo"))
+    result = verify(tmp_path, export(chain(3)), *args)
+    assert result.returncode == 3  # InvalidArgumentError
+    assert "does not exist" in result.stderr
+
+
+def test_checkpoint_file_with_invalid_utf8_is_a_clear_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    published = publish(tmp_path, 3, b"\xff\xfe not a note")
+    result = verify(
+        tmp_path, export(chain(3)), "--key", KEY.encode(), "--checkpoints", str(published)
+    )
+    assert result.returncode == 3
+    assert "not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_edited_entry_exits_with_its_code_and_names_the_sequence(tmp_path: Path) -> None:
@@ -83,6 +121,7 @@ def test_exit_codes_are_distinct_and_documented() -> None:
     ).stdout
     for kind, code in VERIFY_EXIT_CODES.items():
         assert f"{code:<3} {kind.value}" in help_text
+    assert "--expect-complete" in help_text
 
 
 @pytest.mark.parametrize("key", ["nonsense", "name+00+AAAA"])

@@ -42,10 +42,22 @@ def export(entries: list[JournalEntry], checkpoint_sizes: tuple[int, ...] = ()) 
     return lines
 
 
-def failure(lines: list[bytes], published: tuple[str, ...] = ()) -> VerificationError:
+def failure(
+    lines: list[bytes], published: tuple[str, ...] = (), *, expect_complete: bool = False
+) -> VerificationError:
     with pytest.raises(VerificationError) as caught:
-        verify_export(lines, KEY, published)
+        verify_export(lines, KEY, published, expect_complete=expect_complete)
     return caught.value
+
+
+def rechained(genuine: list[JournalEntry], changed_seq: int = 3) -> list[JournalEntry]:
+    """The same journal with one decision changed and every hash recomputed."""
+    forged, head = [], GENESIS_HASH
+    for entry in genuine:
+        event = entry.event if entry.seq != changed_seq else replace(entry.event, decision="deny")
+        forged.append(seal_entry(entry.seq, event, head))
+        head = forged[-1].chain_hash
+    return forged
 
 
 def test_an_intact_export_verifies_with_its_checkpoints() -> None:
@@ -96,18 +108,67 @@ def test_duplicated_entry_is_a_reordering() -> None:
 def test_truncated_tail_after_a_checkpoint_is_a_tail_cut() -> None:
     entries = chain(10)
     published = (note_for(entries, 10),)
-    caught = failure(export(entries)[:7], published)
+    caught = failure(export(entries)[:7], published, expect_complete=True)
     assert caught.kind is FailureKind.TAIL_CUT
+
+
+def test_live_journal_export_older_than_a_published_checkpoint_is_not_a_false_tail_cut() -> None:
+    entries = chain(10)
+    published = (note_for(entries, 4), note_for(entries, 10))
+    summary = verify_export(export(entries)[:7], KEY, published)
+    assert summary.checkpoints_matched == [4]
+    assert summary.checkpoints_beyond_export == 1
+
+
+def test_inline_checkpoint_beyond_the_export_is_malformed() -> None:
+    entries = chain(10)
+    lines = [*export(entries)[:7], checkpoint_line(note_for(entries, 10))]
+    caught = failure(lines)
+    assert (caught.kind, caught.seq) == (FailureKind.MALFORMED, 7)
+
+
+def test_inline_checkpoint_away_from_its_entry_is_malformed() -> None:
+    entries = chain(10)
+    lines = export(entries)
+    lines.insert(8, checkpoint_line(note_for(entries, 4)))
+    assert failure(lines).kind is FailureKind.MALFORMED
+
+
+def test_forged_checkpoint_of_a_published_size_placed_first_is_caught() -> None:
+    genuine = chain(10)
+    forged = rechained(genuine)
+    published = (note_for(genuine, 8),)
+    lines = [checkpoint_line(note_for(forged, 8)), *export(forged)]  # validly signed
+    caught = failure(lines, published)
+    assert caught.kind in {FailureKind.MALFORMED, FailureKind.REWRITTEN_HISTORY}
+
+
+def test_forged_checkpoint_of_a_published_size_after_its_entry_is_rewritten_history() -> None:
+    genuine = chain(10)
+    forged = rechained(genuine)
+    published = (note_for(genuine, 8),)
+    caught = failure(export(forged, (8,)), published)
+    assert (caught.kind, caught.seq) == (FailureKind.REWRITTEN_HISTORY, 8)
+
+
+def test_two_published_checkpoints_of_one_size_with_different_heads_are_rewritten_history() -> None:
+    genuine = chain(10)
+    published = (note_for(genuine, 8), note_for(rechained(genuine), 8))
+    caught = failure(export(genuine), published)
+    assert (caught.kind, caught.seq) == (FailureKind.REWRITTEN_HISTORY, 8)
+
+
+def test_checkpoint_of_another_origin_signed_by_the_key_is_a_bad_signature() -> None:
+    entries = chain(5)
+    checkpoint = Checkpoint("elsewhere/journal", 5, entries[4].chain_hash, 5)
+    lines = [*export(entries), checkpoint_line(sign(checkpoint, ORIGIN, SIGNER))]
+    assert failure(lines).kind is FailureKind.BAD_SIGNATURE
 
 
 def test_whole_journal_replaced_by_a_rechained_forgery_is_rewritten_history() -> None:
     genuine = chain(10)
     published = (note_for(genuine, 8),)
-    forged, head = [], GENESIS_HASH
-    for entry in genuine:  # same shape, one decision changed, every hash recomputed
-        event = entry.event if entry.seq != 3 else replace(entry.event, decision="deny")
-        forged.append(seal_entry(entry.seq, event, head))
-        head = forged[-1].chain_hash
+    forged = rechained(genuine)
     verify_export(export(forged), None)  # consistent on its own...
     caught = failure(export(forged), published)  # ...but not with the signed head
     assert (caught.kind, caught.seq) == (FailureKind.REWRITTEN_HISTORY, 8)
@@ -157,8 +218,34 @@ def test_malformed_lines_are_reported(line: bytes) -> None:
     assert failure([line]).kind in {FailureKind.MALFORMED, FailureKind.BAD_SIGNATURE}
 
 
-@given(st.lists(st.binary(max_size=200), max_size=5))
-@settings(max_examples=200)
-def test_arbitrary_lines_raise_only_verification_errors(lines: list[bytes]) -> None:
+def test_deeply_nested_checkpoint_line_is_malformed_not_a_recursion_error() -> None:
+    line = b'{"checkpoint":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    assert failure([line]).kind is FailureKind.MALFORMED
+
+
+def test_deeply_nested_entry_is_malformed_not_a_recursion_error() -> None:
+    line = entry_line(chain(1)[0])
+    nested = line[:89] + b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}}\n"
+    assert failure([nested]).kind is FailureKind.MALFORMED
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+_TAILS = st.binary(max_size=200) | _JSON.map(lambda value: json.dumps(value).encode())
+_PREFIXES = [b'{"entry_hash":"', b'{"entry_hash":"' + b"0" * 64 + b'","entry":', b'{"checkpoint":']
+_LINES = st.tuples(st.sampled_from([*_PREFIXES, b""]), _TAILS, st.sampled_from([b"", b"}"])).map(
+    b"".join
+)
+
+
+@given(st.lists(_LINES, max_size=5), st.booleans())
+@settings(max_examples=400)
+def test_hostile_lines_reaching_the_parsers_raise_only_verification_errors(
+    lines: list[bytes], prefix_real_entry: bool
+) -> None:
+    first = [entry_line(chain(1)[0])] if prefix_real_entry else []
     with contextlib.suppress(VerificationError):
-        verify_export([line + b"\n" for line in lines], KEY)
+        verify_export([*first, *(line + b"\n" for line in lines)], KEY)

@@ -24,8 +24,8 @@ from vault.errors import IntegrityError
 
 FORMAT_VERSION = 1
 GENESIS_HASH = bytes(32)
-_ENTRY_PREFIX = b"DVLT/v1/journal-entry\x00"
-_LINK_PREFIX = b"DVLT/v1/journal-link\x00"
+ENTRY_DOMAIN = b"DVLT/v1/journal-entry\x00"
+LINK_DOMAIN = b"DVLT/v1/journal-link\x00"
 _MAX_SAFE_INT = 2**53
 
 
@@ -129,11 +129,11 @@ def canonical_bytes(seq: int, event: JournalEvent, prev_hash: bytes) -> bytes:
 
 
 def entry_hash(canonical: bytes) -> bytes:
-    return hashlib.sha256(_ENTRY_PREFIX + canonical).digest()
+    return hashlib.sha256(ENTRY_DOMAIN + canonical).digest()
 
 
 def link_hash(prev_hash: bytes, entry_digest: bytes) -> bytes:
-    return hashlib.sha256(_LINK_PREFIX + prev_hash + entry_digest).digest()
+    return hashlib.sha256(LINK_DOMAIN + prev_hash + entry_digest).digest()
 
 
 def seal_entry(seq: int, event: JournalEvent, prev_hash: bytes) -> JournalEntry:

@@ -128,6 +128,8 @@ def open_note(note: str, key: VerifierKey) -> Checkpoint:
     body, _, signatures = note.partition("\n\n")
     body += "\n"
     checkpoint = _parse_body(body)
+    if checkpoint.origin != key.name:
+        raise IntegrityError("checkpoint origin is not the verifier key's name")
     for line in signatures.splitlines():
         name, _, stamp = line.removeprefix(_DASH).partition(" ")
         if not line.startswith(_DASH) or name != key.name:

@@ -2,29 +2,44 @@
 
 `Checkpointer.checkpoint()` signs the journal's current head (if it moved since the last
 checkpoint), records the note in the journal database (for exports) and publishes it
-through a `Publisher`, write-once. `DirectoryPublisher` writes one file per checkpoint,
-`checkpoint-<size, 20 digits>.txt`, created exclusively and fsynced: an existing file is
-never replaced. The server calls `maybe_checkpoint` every second and signs every
-`every_entries` entries or `every_seconds` seconds; operators sign on demand with
-`dossier-vault journal checkpoint`.
+through a `Publisher`, write-once. Before signing it replays the entries since the last
+*published* checkpoint (not the database's own record, which an administrator could
+delete) and refuses to sign a head that does not extend it: rewritten history is never
+endorsed. `DirectoryPublisher` writes one file per checkpoint,
+`checkpoint-<size, 20 digits>.txt`: written to a temporary file, fsynced, then linked to
+its name, so no partial file is ever visible and an existing file is never replaced. The
+server calls `maybe_checkpoint` every second and signs every `every_entries` entries or
+`every_seconds` seconds; operators sign on demand with `dossier-vault journal checkpoint`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import secrets
 import time
 from pathlib import Path
 from typing import Protocol
 
 from vault.domain.clock import Clock
-from vault.errors import UnavailableError
-from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, sign
-from vault.journal.sql import SqlJournal
+from vault.errors import IntegrityError, UnavailableError
+from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, open_note, sign
+from vault.journal.export import export_lines
+from vault.journal.sql import Head, SqlJournal
+from vault.journal.verify import VerificationError, verify_export
+
+_log = logging.getLogger(__name__)
+_NAME = re.compile(r"checkpoint-(\d{20})\.txt")
 
 
 class Publisher(Protocol):
     def publish(self, size: int, note: str) -> None:
-        """Stores `note` outside the journal database; never overwrites."""
+        """Stores `note` outside the journal database; never overwrites a different note."""
+        ...
+
+    def latest(self) -> str | None:
+        """The published note of the highest size, if any."""
         ...
 
 
@@ -33,23 +48,58 @@ class DirectoryPublisher:
         self._directory = directory
 
     def publish(self, size: int, note: str) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
-        path = self._directory / f"checkpoint-{size:020d}.txt"
+        """Publishes atomically; the same note again is a no-op, a different one an
+        IntegrityError (a published checkpoint is never replaced)."""
+        final = self._directory / f"checkpoint-{size:020d}.txt"
+        data = note.encode()
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return  # published already (by another process): write-once
+            self._directory.mkdir(parents=True, exist_ok=True)
+            temporary = self._write_temporary(size, data)
+            try:
+                os.link(temporary, final)
+            except FileExistsError:
+                if final.read_bytes() != data:
+                    raise IntegrityError(
+                        f"a different checkpoint of size {size} is published already"
+                    ) from None
+            finally:
+                temporary.unlink(missing_ok=True)
+            self._fsync_directory()
         except OSError as e:
             raise UnavailableError("cannot publish the journal checkpoint") from e
-        with os.fdopen(fd, "w") as out:
-            out.write(note)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def _write_temporary(self, size: int, data: bytes) -> Path:
+        temporary = self._directory / f".checkpoint-{size:020d}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return temporary
+
+    def _fsync_directory(self) -> None:
         directory_fd = os.open(self._directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(directory_fd)
         finally:
             os.close(directory_fd)
+
+    def latest(self) -> str | None:
+        try:
+            names = [e.name for e in os.scandir(self._directory) if _NAME.fullmatch(e.name)]
+            if not names:
+                return None
+            return (self._directory / max(names)).read_bytes().decode()
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError as e:
+            raise IntegrityError("the latest published checkpoint is not UTF-8") from e
+        except OSError as e:
+            raise UnavailableError("cannot read the published journal checkpoints") from e
 
 
 class Checkpointer:
@@ -83,12 +133,46 @@ class Checkpointer:
         head = self._journal.head()
         if head.seq == 0 or head.seq <= self._journal.last_checkpoint_size():
             return None
+        published = self._publisher.latest()
+        if published is not None and not self._extends(published, head):
+            self._journal.add_checkpoint(head.seq, published)  # its database record was lost
+            return None
         now_us = int(self._clock.now().timestamp() * 1_000_000)
         checkpoint = Checkpoint(self._origin, head.seq, head.chain_hash, now_us)
         note = sign(checkpoint, self._origin, self._signer)
         self._publisher.publish(head.seq, note)  # outside first: a failure retries later
         self._journal.add_checkpoint(head.seq, note)
         return note
+
+    def _extends(self, published: str, head: Head) -> bool:
+        """Replays the entries from the published checkpoint's size to `head`: True if
+        `head` extends it, False if `head` is it; raises IntegrityError otherwise."""
+        size = self._published_size(published)
+        lines = export_lines(self._journal.entries(first_seq=size, last_seq=head.seq), {})
+        try:
+            summary = verify_export(lines, self.verifier_key, [published], expect_complete=True)
+        except VerificationError as failure:
+            _log.critical(
+                "journal checkpoint REFUSED: the journal is inconsistent with its last "
+                "published checkpoint (%s); the journal database may have been tampered with",
+                failure,
+            )
+            raise IntegrityError(
+                f"the journal does not extend its last published checkpoint: {failure}"
+            ) from failure
+        finally:
+            lines.close()  # ends the read transaction of a replay stopped early
+        if summary.last_seq != head.seq or summary.head != head.chain_hash.hex():
+            _log.critical("journal checkpoint REFUSED: the replay does not end at the head")
+            raise IntegrityError("the journal changed under the checkpoint replay")
+        return summary.checkpoints_matched != [head.seq]
+
+    def _published_size(self, published: str) -> int:
+        try:
+            return open_note(published, self.verifier_key).size
+        except IntegrityError:
+            _log.critical("journal checkpoint REFUSED: the last published checkpoint is invalid")
+            raise
 
     def maybe_checkpoint(self) -> str | None:
         """Signs when `every_entries` entries or `every_seconds` have passed."""

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from vault.errors import InvalidArgumentError
 from vault.journal.checkpoint import VerifierKey
 from vault.journal.verify import FailureKind, Summary, VerificationError, verify_export
 
@@ -94,24 +95,50 @@ def _summary_text(summary: Summary) -> str:
         + (f" (last at size {matched[-1]})" if matched else "")
         + f"\nhead: {summary.head}"
     )
+    if summary.checkpoints_beyond_export:
+        text += (
+            f"\npublished checkpoints beyond the export: {summary.checkpoints_beyond_export}"
+            " (newer than its last entry; --expect-complete makes this a tail-cut)"
+        )
     if not matched:
         text += "\nwarning: no signed checkpoint matched: this proves internal consistency only"
     return text
 
 
+def _read_text(path: Path, what: str) -> str:
+    """A small text file the auditor named; unreadable or not UTF-8 is a usage error."""
+    try:
+        return path.read_bytes().decode()
+    except UnicodeDecodeError:
+        raise InvalidArgumentError(f"{what} {path} is not UTF-8 text") from None
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot read {what} {path}: {e.strerror}") from None
+
+
 def _verifier_key(args: argparse.Namespace) -> VerifierKey | None:
-    text = args.key or (Path(args.key_file).read_text() if args.key_file else "")
+    text = args.key or (_read_text(Path(args.key_file), "key file") if args.key_file else "")
     return VerifierKey.parse(text) if text else None
+
+
+def _published_notes(directory: str | None) -> list[str]:
+    if directory is None:
+        return []
+    path = Path(directory)
+    if not path.is_dir():
+        raise InvalidArgumentError(f"checkpoint directory {path} does not exist")
+    files = sorted(path.glob("checkpoint-*.txt"))
+    return [_read_text(file, "checkpoint file") for file in files]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     key = _verifier_key(args)
-    published = sorted(Path(args.checkpoints).glob("checkpoint-*.txt")) if args.checkpoints else []
-    notes = [path.read_text() for path in published]
+    notes = _published_notes(args.checkpoints)
     with _open_export(args.export) as (source, total):
         progress = _Progress(total, enabled=not args.json)
         try:
-            summary = verify_export(source, key, notes, on_progress=progress)
+            summary = verify_export(
+                source, key, notes, on_progress=progress, expect_complete=args.expect_complete
+            )
         except VerificationError as failure:
             progress.close()
             if args.json:
@@ -231,6 +258,12 @@ def register(commands: Any) -> None:
     keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
     keys.add_argument("--key-file", help="file holding the verifier key")
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
+    verify.add_argument(
+        "--expect-complete",
+        action="store_true",
+        help="the export should reach every published checkpoint: one newer than its last "
+        "entry is a tail-cut (by default it is only counted: a live journal grows)",
+    )
     verify.add_argument(
         "--require-checkpoint",
         action="store_true",

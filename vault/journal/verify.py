@@ -14,7 +14,13 @@ at the first failure with its kind and sequence number:
 | time-backwards      | an entry is older than the one before it                      |
 | bad-signature       | a checkpoint not validly signed by the verifier key           |
 | rewritten-history   | a checkpoint's head differs from the chain at its size        |
-| tail-cut            | a checkpoint covers entries the export does not have          |
+| tail-cut            | a checkpoint covers entries the export does not have (*)      |
+
+(*) An inline checkpoint must follow the entry whose sequence number is its size. A
+published checkpoint newer than the export's last entry is normal for a live journal: it
+is counted in `Summary.checkpoints_beyond_export`, and is a tail-cut only with
+`expect_complete=True` (the export should reach every published checkpoint). Two
+checkpoints of one size with different heads are rewritten history.
 
 A chain that starts at sequence 1 is anchored at the genesis (32 zero bytes); an export of
 a later range is anchored at its first entry's `prev`, and only checkpoints tie it to the
@@ -24,7 +30,6 @@ rest of the journal.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,14 +37,12 @@ from enum import StrEnum
 import orjson
 
 from vault.errors import IntegrityError
-from vault.journal.chain import FORMAT_VERSION, GENESIS_HASH
+from vault.journal.chain import ENTRY_DOMAIN, FORMAT_VERSION, GENESIS_HASH, LINK_DOMAIN
 from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note
 from vault.journal.export import CANONICAL_OFFSET, CHECKPOINT_PREFIX, ENTRY_PREFIX, HASH_HEX
 
-_ENTRY_DOMAIN = b"DVLT/v1/journal-entry\x00"
-_LINK_DOMAIN = b"DVLT/v1/journal-link\x00"
 _PROGRESS_EVERY = 4096
-_ENTRY_HASHER = hashlib.sha256(_ENTRY_DOMAIN)  # copied per entry: the prefix is hashed once
+_ENTRY_HASHER = hashlib.sha256(ENTRY_DOMAIN)  # copied per entry: the prefix is hashed once
 
 
 class FailureKind(StrEnum):
@@ -73,37 +76,54 @@ class Summary:
     head: str = GENESIS_HASH.hex()
     checkpoints_matched: list[int] = field(default_factory=list)
     anchored_at_genesis: bool = False
+    checkpoints_beyond_export: int = 0
 
 
 class _Verifier:
-    def __init__(self, key: VerifierKey | None, checkpoints: Iterable[str]) -> None:
+    def __init__(
+        self, key: VerifierKey | None, checkpoints: Iterable[str], expect_complete: bool
+    ) -> None:
         self.key = key
+        self.expect_complete = expect_complete
         self.summary = Summary()
         self.expected_seq: int | None = None
         self.head = GENESIS_HASH
         self.last_time = 0
-        self.pending: dict[int, bytes] = {}  # checkpoint size -> head it commits to
+        self.after_entry = False  # the previous line was an entry: a checkpoint may follow
+        self.pending: dict[int, bytes] = {}  # published checkpoint size -> head it commits to
         for note in checkpoints:
-            self.add_checkpoint(note, None)
+            self.add_published(note)
 
-    def add_checkpoint(self, note: str, seq: int | None) -> None:
+    def open(self, note: str, seq: int | None) -> Checkpoint:
         if self.key is None:
             raise VerificationError(
                 FailureKind.BAD_SIGNATURE, seq, "a checkpoint was given but no verifier key"
             )
         try:
-            checkpoint: Checkpoint = open_note(note, self.key)
+            return open_note(note, self.key)
         except IntegrityError as error:
             raise VerificationError(FailureKind.BAD_SIGNATURE, seq, str(error)) from None
-        known = self.last_seq or 0
-        if checkpoint.size <= known and checkpoint.size != self.last_seq:
+
+    def add_published(self, note: str) -> None:
+        checkpoint = self.open(note, None)
+        known = self.pending.setdefault(checkpoint.size, checkpoint.head)
+        if known != checkpoint.head:
+            raise VerificationError(
+                FailureKind.REWRITTEN_HISTORY,
+                checkpoint.size,
+                "two signed checkpoints of this size commit to different heads",
+            )
+
+    def add_inline(self, note: str) -> None:
+        """A checkpoint line: valid only right after the entry whose seq is its size."""
+        seq = self.last_seq
+        checkpoint = self.open(note, seq)
+        if not self.after_entry or checkpoint.size != seq:
             raise VerificationError(
                 FailureKind.MALFORMED, seq, f"checkpoint of size {checkpoint.size} out of place"
             )
-        if checkpoint.size == self.last_seq:
-            self.match(checkpoint.size, checkpoint.head)
-        else:
-            self.pending[checkpoint.size] = checkpoint.head
+        self.after_entry = False
+        self.match(checkpoint.size, checkpoint.head)
 
     def match(self, size: int, head: bytes) -> None:
         if head != self.head:
@@ -123,7 +143,7 @@ class _Verifier:
             fields = orjson.loads(canonical)
             seq, prev, time_us = fields["seq"], bytes.fromhex(fields["prev"]), fields["time_us"]
             version = fields["v"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise VerificationError(
                 FailureKind.MALFORMED, self.expected_seq, "entry is not valid journal JSON"
             ) from None
@@ -146,9 +166,10 @@ class _Verifier:
             raise VerificationError(
                 FailureKind.TIME_BACKWARDS, seq, "older than the entry before it"
             )
-        self.head = hashlib.sha256(_LINK_DOMAIN + prev + digest).digest()
+        self.head = hashlib.sha256(LINK_DOMAIN + prev + digest).digest()
         self.last_time = time_us
         self.expected_seq = seq + 1
+        self.after_entry = True
         if seq in self.pending:
             self.match(seq, self.pending.pop(seq))
 
@@ -175,13 +196,14 @@ class _Verifier:
 
     def finish(self) -> Summary:
         summary = self.summary
-        if self.pending:
+        if self.pending and self.expect_complete:
             size = max(self.pending)
             raise VerificationError(
                 FailureKind.TAIL_CUT,
                 self.last_seq,
                 f"a checkpoint covers {size} entries; the export ends before",
             )
+        summary.checkpoints_beyond_export = len(self.pending)
         if summary.first_seq is not None and self.last_seq is not None:
             summary.last_seq = self.last_seq
             summary.entries = self.last_seq - summary.first_seq + 1  # contiguous, checked
@@ -195,12 +217,16 @@ def verify_export(
     key: VerifierKey | None,
     checkpoints: Iterable[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
+    *,
+    expect_complete: bool = False,
 ) -> Summary:
-    """Verifies export lines (bytes, newline included); raises VerificationError.
+    """Verifies export lines (bytes, newline included); raises VerificationError only.
 
     `checkpoints` are notes published outside the database (the export's own are read
-    inline); `on_progress(lines, bytes)` is called every few thousand lines."""
-    verifier = _Verifier(key, checkpoints)
+    inline); with `expect_complete`, one newer than the export's last entry is a tail-cut
+    (otherwise it is counted in the summary); `on_progress(lines, bytes)` is called every
+    few thousand lines."""
+    verifier = _Verifier(key, checkpoints, expect_complete)
     check_entry = verifier.entry
     done_bytes = 0
     for done_lines, line in enumerate(lines, start=1):
@@ -210,13 +236,7 @@ def verify_export(
         if line.startswith(ENTRY_PREFIX):
             check_entry(line)
         elif line.startswith(CHECKPOINT_PREFIX):
-            try:
-                note = json.loads(line)["checkpoint"]
-            except (ValueError, KeyError, TypeError):
-                raise VerificationError(
-                    FailureKind.MALFORMED, verifier.last_seq, "bad checkpoint line"
-                ) from None
-            verifier.add_checkpoint(str(note), verifier.last_seq)
+            verifier.add_inline(_checkpoint_note(line, verifier.last_seq))
         elif line.strip():
             raise VerificationError(
                 FailureKind.MALFORMED,
@@ -224,3 +244,14 @@ def verify_export(
                 "neither an entry nor a checkpoint",
             )
     return verifier.finish()
+
+
+def _checkpoint_note(line: bytes, seq: int | None) -> str:
+    """The note of a checkpoint line; hostile input raises VerificationError only."""
+    try:
+        note = orjson.loads(line)["checkpoint"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        note = None
+    if not isinstance(note, str):
+        raise VerificationError(FailureKind.MALFORMED, seq, "bad checkpoint line")
+    return note
