@@ -164,17 +164,17 @@ class AwsEncryptionSdk:
     """The AWS Encryption SDK's streaming client with a raw AES-256 wrapping key."""
 
     def __init__(self, tempdir: Path) -> None:
-        import aws_encryption_sdk  # type: ignore[import-untyped]
-        from aws_encryption_sdk.identifiers import (  # type: ignore[import-untyped]
+        import aws_encryption_sdk
+        from aws_encryption_sdk.identifiers import (
             Algorithm,
             CommitmentPolicy,
             EncryptionKeyType,
             WrappingAlgorithm,
         )
-        from aws_encryption_sdk.internal.crypto.wrapping_keys import (  # type: ignore[import-untyped]
+        from aws_encryption_sdk.internal.crypto.wrapping_keys import (
             WrappingKey,
         )
-        from aws_encryption_sdk.key_providers.raw import (  # type: ignore[import-untyped]
+        from aws_encryption_sdk.key_providers.raw import (
             RawMasterKey,
         )
 
@@ -248,7 +248,7 @@ class Tink:
     """Tink's streaming AEAD; the keyset is shared with the decrypting child via a file."""
 
     def __init__(self, tempdir: Path) -> None:
-        import tink  # type: ignore[import-untyped]
+        import tink
         from tink import secret_key_access, streaming_aead
 
         streaming_aead.register()
