@@ -14,7 +14,7 @@ from vault.config import Config
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
 from vault.errors import InvalidArgumentError, PermissionDeniedError
 from vault.journal.verify import verify_export
-from vault.server.app import BackgroundServer
+from vault.server.app import BackgroundServer, build_checkpointer, key_provider, open_journal
 from vault.sqlstore import make_engine
 
 NOTE = DocumentMetadata("Ordonnance", DocumentCategory.TREATMENTS_AND_CARE, "application/pdf")
@@ -37,13 +37,20 @@ def seed(vault: RunningVault) -> str:
     return str(dossier.dossier_id)
 
 
-def test_auditor_export_verifies_offline(running_vault: RunningVault) -> None:
+def test_auditor_export_verifies_offline_against_a_signed_checkpoint(
+    running_vault: RunningVault,
+) -> None:
     seed(running_vault)
+    config = running_vault.config
+    checkpointer = build_checkpointer(config, open_journal(config), key_provider(config))
+    assert checkpointer.checkpoint() is not None  # as an operator's `journal checkpoint`
     with running_vault.client(auditor(running_vault)) as client:
         lines = list(client.export_journal())
-    summary = verify_export(lines, None)
+    published = [p.read_text() for p in config.checkpoint_dir.glob("checkpoint-*.txt")]
+    summary = verify_export(lines, checkpointer.verifier_key, published)
     assert summary.entries >= 4
     assert summary.anchored_at_genesis
+    assert summary.checkpoints_matched == [4]
 
 
 def test_export_of_a_sequence_range(running_vault: RunningVault) -> None:
