@@ -20,7 +20,7 @@ file and counted chunk by chunk, never held whole in this process's memory.
 
 Run it from the repository root:
 
-    .venv/bin/python bench/bench_s3.py [--sizes 0.001,1,64] [--repeat N] [--big 1024]
+    .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
                                        [--json]
 
 Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only (VmHWM is read from
@@ -37,7 +37,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,7 @@ import grpc
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bench.bench_documents import free_port, mb_per_second, mib, peak_rss_kib
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import Content, VaultClient
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 PATIENT_INS = "184127645108946"
 KIB = 1024
 MIB = 1024 * KIB
-MB = 1_000_000
 CHUNK = MIB  # read and write granularity, as VaultClient's
 REGION = "us-east-1"
 DUMMY_KEY = "testing"
@@ -111,14 +110,6 @@ class Timings:
 # -- processes --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port that was free a moment ago (bound to port 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`command` in its own process, its output going to `log`."""
     with log.open("wb") as out:
@@ -163,14 +154,6 @@ def running(
         yield process
     finally:
         stop(process)
-
-
-def peak_rss_kib(pid: int) -> int:
-    """The process's peak resident set size (VmHWM), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
 # -- the S3 server ----------------------------------------------------------------------
@@ -325,10 +308,6 @@ class RawPath:
 # -- the measurements -------------------------------------------------------------------
 
 
-def mb_per_second(size: int, seconds: float) -> float:
-    return size / MB / seconds
-
-
 def time_puts(vault: VaultPath, raw: RawPath, data: bytes, repeat: int) -> tuple[Timings, str]:
     """`repeat` interleaved vault and raw puts; the last document's id (the raw object
     is overwritten under one key)."""
@@ -471,10 +450,6 @@ def size_label(size: int) -> str:
 def rate(mb_s: float) -> str:
     """Three significant digits below 100 MB/s (small documents are slow), none above."""
     return f"{mb_s:.3g}" if mb_s < 100 else f"{mb_s:.0f}"
-
-
-def mib(kib: int) -> str:
-    return f"{kib / KIB:.1f} MiB"
 
 
 def markdown(report: Report) -> str:
