@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vault.blobstore.base import BlobStore
-from vault.domain.clock import Clock
+from vault.domain.clock import Clock, to_us
 from vault.index.base import Index
 
 _log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Sweeper:
 
     def sweep(self, grace: timedelta, dry_run: bool = False) -> SweepReport:
         cutoff = self._clock.now() - grace
-        pending = self._discard_pending(int(cutoff.timestamp() * 1_000_000), dry_run)
+        pending = self._discard_pending(to_us(cutoff), dry_run)
         incomplete = self._blobs.sweep_incomplete(cutoff, dry_run)
         orphans = self._delete_orphans(cutoff, dry_run)
         report = SweepReport(pending, incomplete, orphans, dry_run)

@@ -9,9 +9,9 @@ media type and plaintext SHA-256: all of it dies with the dossier key.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from vault.crypto import sealed
+from vault.domain.clock import from_us
 from vault.domain.model import Document, DocumentMetadata
 from vault.errors import IntegrityError
 from vault.index.base import VersionRecord
@@ -53,7 +53,7 @@ def document(record: VersionRecord, metadata: DocumentMetadata, digest: bytes) -
         metadata=metadata,
         size=record.size,
         sha256=digest,
-        created_at=datetime.fromtimestamp(record.created_us / 1_000_000, UTC),
+        created_at=from_us(record.created_us),
     )
 
 

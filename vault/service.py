@@ -21,7 +21,6 @@ import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from vault import secrets
 from vault.blobstore.base import BlobReader, BlobStore, BlobWriter
@@ -34,7 +33,7 @@ from vault.crypto.objectformat import (
     decrypt_range,
 )
 from vault.crypto.objectformat import decrypt_stream as decrypt_object
-from vault.domain.clock import Clock
+from vault.domain.clock import Clock, from_us, to_us
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import new_id, new_object_key, parse_id
 from vault.domain.model import (
@@ -114,14 +113,6 @@ class _Access:
         self.reason = decision.reason
         if not decision.allowed:
             raise PermissionDeniedError(decision.reason.value)
-
-
-def _time_us(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
-def _datetime(time_us: int) -> datetime:
-    return datetime.fromtimestamp(time_us / 1_000_000, UTC)
 
 
 def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
@@ -244,7 +235,7 @@ class Vault:
     ) -> None:
         self._journal.append(
             JournalEvent(
-                time_us=_time_us(self._clock.now()),
+                time_us=to_us(self._clock.now()),
                 actor_kind=actor.kind.value if actor else "anonymous",
                 actor_ref=self._actor_ref(actor),
                 actor_profession=actor.profession if actor else None,
@@ -352,7 +343,7 @@ class Vault:
             access.require(Facts(actor.kind, Action.DOSSIER_CREATE, is_holder, None))
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
-            now_us = _time_us(self._clock.now())
+            now_us = to_us(self._clock.now())
             record = DossierRecord(
                 new_id(now_us // 1000), patient_index, DossierState.ACTIVE, now_us, key_version=1
             )
@@ -360,7 +351,7 @@ class Vault:
         context = sealed.dossier_key_context(record.dossier_id, 1)
         wrapped = self._keys.wrap(os.urandom(sealed.KEY_SIZE), context)
         self._index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, wrapped))
-        return Dossier(record.dossier_id, record.state, _datetime(record.created_us))
+        return Dossier(record.dossier_id, record.state, from_us(record.created_us))
 
     def get_dossier(
         self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = ""
@@ -374,7 +365,7 @@ class Vault:
             else:
                 raise InvalidArgumentError("give a dossier id or an INS")
             access.require(self._facts(actor, Action.DOSSIER_READ, record))
-        return Dossier(record.dossier_id, record.state, _datetime(record.created_us))
+        return Dossier(record.dossier_id, record.state, from_us(record.created_us))
 
     def _dossier_of_patient(self, actor: Actor, ins: str, access: _Access) -> DossierRecord:
         patient_index = self._patient_index(parse_ins(ins))
@@ -395,7 +386,7 @@ class Vault:
             dossier = self._dossier(dossier_id, access)
             access.require(self._facts(actor, Action.DOCUMENT_WRITE, dossier))
             validate_metadata(metadata)
-            now_us = _time_us(self._clock.now())
+            now_us = to_us(self._clock.now())
             document_id = new_id(now_us // 1000)
             access.documents = (document_id,)
         record = VersionRecord(

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from vault.domain.clock import Clock
+from vault.domain.clock import Clock, to_us
 from vault.errors import IntegrityError, UnavailableError
 from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, open_note, sign
 from vault.journal.export import export_lines
@@ -137,7 +137,7 @@ class Checkpointer:
         if published is not None and not self._extends(published, head):
             self._journal.add_checkpoint(head.seq, published)  # its database record was lost
             return None
-        now_us = int(self._clock.now().timestamp() * 1_000_000)
+        now_us = to_us(self._clock.now())
         checkpoint = Checkpoint(self._origin, head.seq, head.chain_hash, now_us)
         note = sign(checkpoint, self._origin, self._signer)
         self._publisher.publish(head.seq, note)  # outside first: a failure retries later
