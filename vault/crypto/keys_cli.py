@@ -37,8 +37,6 @@ from vault.crypto.pkcs11 import (
 )
 from vault.errors import ConfigurationError, FailedPreconditionError
 
-DEV_KEY_FILE_NAME = "master-keys.json"
-
 _ADD_MASTER_DESCRIPTION = (
     "Generates master key version N+1 in the PKCS#11 token and prints N+1. Servers wrap "
     "new dossier keys under it within VAULT_KEY_REFRESH_SECONDS, and every earlier version "
@@ -82,11 +80,11 @@ def _value(environ: Mapping[str, str], name: str) -> str:
 
 
 def _local_key_file(environ: Mapping[str, str]) -> Path:
-    """The key file the server uses when no HSM is configured (as vault/config.py)."""
-    explicit = _value(environ, "VAULT_MASTER_KEY_FILE")
-    if explicit:
-        return Path(explicit)
-    return Path(_value(environ, "VAULT_DATA_DIR") or "var") / DEV_KEY_FILE_NAME
+    """The key file the server uses when no HSM is configured."""
+    from vault.config import Config
+
+    config = Config.from_env(environ)
+    return config.master_key_file or config.dev_master_key_file
 
 
 def _pkcs11_settings(environ: Mapping[str, str]) -> Pkcs11Settings | None:
