@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import IntFlag, StrEnum
 
 
 class ActorKind(StrEnum):
@@ -18,9 +18,12 @@ class ActorKind(StrEnum):
     PATIENT = "patient"
     LEGAL_REPRESENTATIVE = "legal_representative"
     PROFESSIONAL = "professional"
-    INSURER = "insurer"
-    OPERATOR = "operator"
-    AUDITOR = "auditor"
+    INSURER = "insurer"  # the national health insurer (assurance maladie)
+    COMPLEMENTARY_INSURER = "complementary_insurer"  # mutuelles: never any access
+    OCCUPATIONAL_PHYSICIAN = "occupational_physician"  # médecin du travail: never
+    INSURANCE_PHYSICIAN = "insurance_physician"  # médecin d'assurance: never
+    OPERATOR = "operator"  # the host's staff: never a document
+    AUDITOR = "auditor"  # the journal, never a document
 
 
 INS_SUBJECT_KINDS = frozenset({ActorKind.PATIENT, ActorKind.LEGAL_REPRESENTATIVE})
@@ -55,6 +58,25 @@ class DocumentCategory(StrEnum):
     ADVANCE_DIRECTIVES = "advance_directives"
     VACCINATION = "vaccination"
     REIMBURSEMENT_HISTORY = "reimbursement_history"
+
+
+class Visibility(IntFlag):
+    """A document's visibility codes (stored in clear: every listing filters on them)."""
+
+    NORMAL = 0
+    MASKED_FROM_PROFESSIONALS = 1  # MASQUE_PS, set by the patient side
+    HIDDEN_FROM_PATIENT = 2  # until an announcement consultation, set by the author
+    HIDDEN_FROM_REPRESENTATIVES = 4  # a minor's confidential care
+
+
+class EmergencyReason(StrEnum):
+    """Why a professional breaks the glass: a code, never free text (free text would
+    be health data in clear)."""
+
+    VITAL_EMERGENCY = "vital_emergency"
+    UNCONSCIOUS_PATIENT = "unconscious_patient"
+    SAMU_REGULATION = "samu_regulation"
+    URGENT_CARE = "urgent_care"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,39 @@
-"""The access policy: one pure function from plain values to a decision.
+"""The DMP's access rules: one pure function from plain values to a decision.
 
 `decide` does no I/O and reads no clock: the service gathers the facts (who is calling,
-whether they hold the dossier, the dossier's state) and journals whatever comes back,
-allowed or denied. Reason codes are stable strings: they are written to the journal and
-shown to auditors, so renaming one is a format change.
+what the dossier records about them, the dossier's state, the document concerned, the
+time) and journals whatever comes back, allowed or denied. Reason codes are stable
+strings: they are written to the journal and shown to patients and auditors, so renaming
+one is a format change. docs/access-control.md states the rules in prose.
 
-This version knows the holder and the auditor: a patient reaches their own active
-dossier and its access history, and nothing else; an auditor reads and exports the
-journal, never a document. The DMP's full rules (representatives, treating physician,
-authorised and blocked professionals, break-the-glass) extend this table; every other
-actor is refused.
+The rules (public health code R.1111-26 to R.1111-43, as the DMP applies them):
+
+* the patient (holder) and their legal representatives run the dossier; the patient
+  side never sees a document its author has not released yet, and representatives never
+  see a minor's confidential care;
+* the treating physician sees everything, masked documents included, and cannot be
+  blocked by the patient;
+* another professional needs an unexpired authorisation (or records the patient's
+  consent), never once blocked, and reads only the categories the authorisation matrix
+  gives their profession, never a masked document;
+* an emergency professional may break the glass unless the patient refused it, for a
+  short window, masked documents still hidden; a blocked professional never;
+* the national insurer writes the reimbursement history and sets the treating physician,
+  and reads nothing; complementary insurers, occupational and insurance physicians and
+  the host's operators get nothing; auditors get the journal only;
+* a dossier that is not active is closed to everyone.
+
+What a caller may see of a dossier's documents is a `Scope`; the index applies the same
+scope in SQL so that listings, counts and page tokens never reveal a hidden document.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vault.domain.model import ActorKind, DossierState
+from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
 
 
 class Action(StrEnum):
@@ -26,6 +42,20 @@ class Action(StrEnum):
     DOCUMENT_WRITE = "document.write"
     DOCUMENT_READ = "document.read"
     DOCUMENT_LIST = "document.list"
+    DOCUMENT_DELETE = "document.delete"
+    DOCUMENT_VISIBILITY = "document.visibility"
+    ACCESS_READ = "access.read"
+    ACCESS_AUTHORISE = "access.authorise"
+    ACCESS_REVOKE = "access.revoke"
+    ACCESS_BLOCK = "access.block"
+    ACCESS_UNBLOCK = "access.unblock"
+    EMERGENCY_SETTING = "access.emergency-setting"
+    REPRESENTATIVE_ADD = "access.representative-add"
+    REPRESENTATIVE_REMOVE = "access.representative-remove"
+    CONSENT_RECORD = "access.consent"
+    TREATING_PHYSICIAN_SET = "access.treating-physician"
+    BREAK_GLASS = "access.break-glass"
+    NOTIFICATIONS_READ = "notifications.read"
     JOURNAL_READ = "journal.read"
     JOURNAL_EXPORT = "journal.export"
 
@@ -34,10 +64,26 @@ class Reason(StrEnum):
     """Why a request was allowed or refused, as written to the journal."""
 
     HOLDER = "holder"
+    REPRESENTATIVE = "representative"
+    TREATING_PHYSICIAN = "treating-physician"
+    AUTHORISED = "authorised"
+    CONSENT = "consent"
+    EMERGENCY = "emergency"
+    PROFESSIONAL_LOOKUP = "professional-lookup"
+    INSURER = "insurer"
     AUDITOR = "auditor"
     NOT_HOLDER = "not-holder"
+    NOT_REPRESENTATIVE = "not-representative"
     ACTOR_NEVER_ALLOWED = "actor-never-allowed"
+    ACTION_NOT_PERMITTED = "action-not-permitted"
     NO_AUTHORISATION = "no-authorisation"
+    AUTHORISATION_EXPIRED = "authorisation-expired"
+    BLOCKED = "blocked"
+    EMERGENCY_REFUSED = "emergency-refused"
+    NOT_EMERGENCY_PROFESSIONAL = "not-emergency-professional"
+    CATEGORY_NOT_WRITABLE = "category-not-writable"
+    DOCUMENT_HIDDEN = "document-hidden"
+    VISIBILITY_NOT_SETTABLE = "visibility-not-settable"
     DOSSIER_NOT_ACTIVE = "dossier-not-active"
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
@@ -47,51 +93,283 @@ class Reason(StrEnum):
     FAILED = "failed"
 
 
+Categories = frozenset[DocumentCategory]
+AccessMatrix = Mapping[str, Categories]
+"""Profession code -> the document categories an authorised professional may read."""
+
+_ALL = frozenset(DocumentCategory)
+_CLINICAL = _ALL - {DocumentCategory.REIMBURSEMENT_HISTORY}
+DEFAULT_MATRIX: AccessMatrix = {
+    "physician": _ALL,
+    "midwife": _ALL,
+    "dentist": _CLINICAL,
+    "pharmacist": frozenset(
+        {
+            DocumentCategory.SYNTHESIS,
+            DocumentCategory.TREATMENTS_AND_CARE,
+            DocumentCategory.BIOLOGY,
+            DocumentCategory.VACCINATION,
+            DocumentCategory.PREVENTION,
+        }
+    ),
+    "nurse": frozenset(
+        {
+            DocumentCategory.SYNTHESIS,
+            DocumentCategory.TREATMENTS_AND_CARE,
+            DocumentCategory.BIOLOGY,
+            DocumentCategory.VACCINATION,
+            DocumentCategory.PREVENTION,
+            DocumentCategory.ADVANCE_DIRECTIVES,
+        }
+    ),
+    "physiotherapist": frozenset(
+        {
+            DocumentCategory.SYNTHESIS,
+            DocumentCategory.TREATMENTS_AND_CARE,
+            DocumentCategory.REPORTS,
+            DocumentCategory.IMAGING,
+        }
+    ),
+}
+EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})
+"""Specialties that may break the glass (emergency physicians, SAMU regulators)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the dossier records about the caller. Times are Unix microseconds."""
+
+    holder: bool = False
+    representative: bool = False
+    treating_physician: bool = False
+    authorised_until_us: int | None = None
+    blocked: bool = False
+    emergency_until_us: int | None = None  # a break-the-glass window this caller opened
+    emergency_refused: bool = False  # the patient's setting, for everyone
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """The document a request concerns: an existing one (read, delete, visibility
+    change: `new_visibility`), or the one being written (`visibility` requested)."""
+
+    category: DocumentCategory
+    visibility: Visibility = Visibility.NORMAL
+    authored_by_caller: bool = False
+    new_visibility: Visibility | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the policy needs to know about one request."""
 
     actor_kind: ActorKind
     action: Action
-    is_holder: bool
-    dossier_state: DossierState | None  # None: the dossier does not exist yet (creation)
+    dossier_state: DossierState | None  # None: no dossier yet (creation) or none concerned
+    standing: Standing = Standing()
+    now_us: int = 0
+    profession: str | None = None
+    specialty: str | None = None
+    document: DocumentFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which of a dossier's documents a caller may see: none carrying a `hidden` flag,
+    and only the `categories` listed."""
+
+    hidden: Visibility
+    categories: Categories
+
+    def admits(self, category: DocumentCategory, visibility: Visibility) -> bool:
+        return category in self.categories and not visibility & self.hidden
+
+
+NOTHING = Scope(Visibility.NORMAL, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: Reason
+    scope: Scope = NOTHING
+    emergency: bool = False
 
 
-_NEVER = frozenset({ActorKind.INSURER, ActorKind.OPERATOR, ActorKind.AUDITOR})
+_NEVER = frozenset(
+    {
+        ActorKind.COMPLEMENTARY_INSURER,
+        ActorKind.OCCUPATIONAL_PHYSICIAN,
+        ActorKind.INSURANCE_PHYSICIAN,
+        ActorKind.OPERATOR,
+        ActorKind.AUDITOR,
+    }
+)
 _JOURNAL = frozenset({Action.JOURNAL_READ, Action.JOURNAL_EXPORT})
+_PATIENT_SIDE = frozenset(
+    {
+        Action.DOSSIER_READ,
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_LIST,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_VISIBILITY,
+        Action.ACCESS_READ,
+        Action.ACCESS_AUTHORISE,
+        Action.ACCESS_REVOKE,
+        Action.ACCESS_BLOCK,
+        Action.ACCESS_UNBLOCK,
+        Action.EMERGENCY_SETTING,
+        Action.REPRESENTATIVE_ADD,
+        Action.REPRESENTATIVE_REMOVE,
+        Action.NOTIFICATIONS_READ,
+        Action.JOURNAL_READ,
+    }
+)
+_CARE = frozenset(
+    {
+        Action.DOSSIER_READ,
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_LIST,
+        Action.DOCUMENT_VISIBILITY,
+    }
+)
+_INSURER = frozenset({Action.DOSSIER_READ, Action.DOCUMENT_WRITE, Action.TREATING_PHYSICIAN_SET})
+_SETTABLE: dict[Reason, Visibility] = {
+    Reason.HOLDER: Visibility.MASKED_FROM_PROFESSIONALS | Visibility.HIDDEN_FROM_REPRESENTATIVES,
+    Reason.REPRESENTATIVE: Visibility.MASKED_FROM_PROFESSIONALS,
+}
+_AUTHOR_SETTABLE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
 
-def decide(facts: Facts) -> Decision:
+def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
     """Allows or denies one request; the first rule that applies wins."""
-    if facts.action in _JOURNAL:
-        return _decide_journal(facts)
-    if facts.actor_kind in _NEVER:
-        return Decision(False, Reason.ACTOR_NEVER_ALLOWED)
+    if facts.action in _JOURNAL and facts.actor_kind is ActorKind.AUDITOR:
+        return Decision(True, Reason.AUDITOR)
+    if facts.action is Action.JOURNAL_EXPORT or facts.actor_kind in _NEVER:
+        return _deny(Reason.ACTOR_NEVER_ALLOWED)
+    if facts.action is Action.DOSSIER_CREATE:
+        return _decide_creation(facts)
+    if facts.dossier_state is None:  # only auditors act beyond one dossier
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.dossier_state is not DossierState.ACTIVE:
+        return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    decision = _decide_dossier(facts, matrix)
+    if not decision.allowed:
+        return decision
+    if facts.action is Action.DOCUMENT_WRITE:
+        return _decide_new_document(facts.document, decision)
+    if facts.document is None:
+        return decision
+    return _decide_document(facts.document, decision)
+
+
+def _deny(reason: Reason) -> Decision:
+    return Decision(False, reason)
+
+
+def _decide_creation(facts: Facts) -> Decision:
     if facts.actor_kind is not ActorKind.PATIENT:
-        return Decision(False, Reason.NO_AUTHORISATION)
-    if not facts.is_holder:
-        return Decision(False, Reason.NOT_HOLDER)
-    creating = facts.action is Action.DOSSIER_CREATE
-    if not creating and facts.dossier_state is not DossierState.ACTIVE:
-        return Decision(False, Reason.DOSSIER_NOT_ACTIVE)
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    if not facts.standing.holder:
+        return _deny(Reason.NOT_HOLDER)
     return Decision(True, Reason.HOLDER)
 
 
-def _decide_journal(facts: Facts) -> Decision:
-    """Auditors read and export the whole journal; a holder reads their dossier's part."""
-    if facts.actor_kind is ActorKind.AUDITOR:
-        return Decision(True, Reason.AUDITOR)
-    if facts.actor_kind is ActorKind.PATIENT and facts.action is Action.JOURNAL_READ:
-        if not facts.is_holder:
-            return Decision(False, Reason.NOT_HOLDER)
-        if facts.dossier_state is not DossierState.ACTIVE:
-            return Decision(False, Reason.DOSSIER_NOT_ACTIVE)
-        return Decision(True, Reason.HOLDER)
-    never = facts.actor_kind in _NEVER
-    return Decision(False, Reason.ACTOR_NEVER_ALLOWED if never else Reason.NO_AUTHORISATION)
+def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:
+    kind = facts.actor_kind
+    if kind is ActorKind.PATIENT:
+        return _patient_side(facts, facts.standing.holder, Reason.HOLDER, Reason.NOT_HOLDER)
+    if kind is ActorKind.LEGAL_REPRESENTATIVE:
+        standing = facts.standing.representative
+        return _patient_side(facts, standing, Reason.REPRESENTATIVE, Reason.NOT_REPRESENTATIVE)
+    if kind is ActorKind.INSURER:
+        return _insurer(facts)
+    return _professional(facts, matrix)
+
+
+def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -> Decision:
+    if not standing:
+        return _deny(refuse)
+    if facts.action not in _PATIENT_SIDE:
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    hidden = Visibility.HIDDEN_FROM_PATIENT
+    if allow is Reason.REPRESENTATIVE:
+        hidden |= Visibility.HIDDEN_FROM_REPRESENTATIVES
+    return Decision(True, allow, Scope(hidden, _ALL))
+
+
+def _insurer(facts: Facts) -> Decision:
+    if facts.action not in _INSURER:
+        return _deny(Reason.ACTOR_NEVER_ALLOWED)
+    return Decision(True, Reason.INSURER)
+
+
+def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
+    standing, action = facts.standing, facts.action
+    if standing.blocked and not standing.treating_physician:
+        return _deny(Reason.BLOCKED)
+    if action is Action.CONSENT_RECORD:
+        return Decision(True, Reason.CONSENT)
+    if action is Action.BREAK_GLASS:
+        return _break_glass(facts)
+    if action not in _CARE:
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    readable = matrix.get(facts.profession or "", frozenset())
+    if standing.treating_physician:
+        return Decision(True, Reason.TREATING_PHYSICIAN, Scope(Visibility.NORMAL, _ALL))
+    masked = Visibility.MASKED_FROM_PROFESSIONALS
+    if _open(standing.authorised_until_us, facts.now_us):
+        return Decision(True, Reason.AUTHORISED, Scope(masked, readable))
+    if _open(standing.emergency_until_us, facts.now_us) and not standing.emergency_refused:
+        return Decision(True, Reason.EMERGENCY, Scope(masked, readable), emergency=True)
+    if action is Action.DOSSIER_READ:  # finding the dossier, to record consent or break glass
+        return Decision(True, Reason.PROFESSIONAL_LOOKUP)
+    if standing.authorised_until_us is not None:
+        return _deny(Reason.AUTHORISATION_EXPIRED)
+    return _deny(Reason.NO_AUTHORISATION)
+
+
+def _break_glass(facts: Facts) -> Decision:
+    if facts.specialty not in EMERGENCY_SPECIALTIES:
+        return _deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
+    if facts.standing.emergency_refused:
+        return _deny(Reason.EMERGENCY_REFUSED)
+    return Decision(True, Reason.EMERGENCY, emergency=True)
+
+
+def _open(until_us: int | None, now_us: int) -> bool:
+    return until_us is not None and now_us < until_us
+
+
+def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
+    """A request about one existing document: it must be in the caller's scope, and a
+    visibility change may only flip the flags the caller's role may set."""
+    if document.new_visibility is None:
+        if decision.scope.admits(document.category, document.visibility):
+            return decision
+        return _deny(Reason.DOCUMENT_HIDDEN)
+    if not decision.scope.admits(document.category, document.visibility):
+        return _deny(Reason.DOCUMENT_HIDDEN)
+    settable = _SETTABLE.get(decision.reason, Visibility.NORMAL)
+    if document.authored_by_caller and decision.reason not in _SETTABLE:
+        settable |= _AUTHOR_SETTABLE
+    if (document.visibility ^ document.new_visibility) & ~settable:
+        return _deny(Reason.VISIBILITY_NOT_SETTABLE)
+    return decision
+
+
+def _decide_new_document(document: DocumentFacts | None, decision: Decision) -> Decision:
+    """A new document: its category must be the writer's to write, and its visibility
+    flags ones the writer's role may set (an author may hold a document back from the
+    patient; the patient side may mask)."""
+    if document is None:
+        return _deny(Reason.CATEGORY_NOT_WRITABLE)
+    insurer = decision.reason is Reason.INSURER
+    if insurer != (document.category is DocumentCategory.REIMBURSEMENT_HISTORY):
+        return _deny(Reason.CATEGORY_NOT_WRITABLE)
+    settable = Visibility.NORMAL if insurer else _SETTABLE.get(decision.reason, _AUTHOR_SETTABLE)
+    if document.visibility & ~settable:
+        return _deny(Reason.VISIBILITY_NOT_SETTABLE)
+    return decision
