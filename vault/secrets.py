@@ -54,6 +54,7 @@ def document(record: VersionRecord, metadata: DocumentMetadata, digest: bytes) -
         size=record.size,
         sha256=digest,
         created_at=from_us(record.created_us),
+        visibility=record.visibility,
     )
 
 

@@ -34,10 +34,11 @@ from vault.crypto.objectformat import (
 )
 from vault.crypto.objectformat import decrypt_stream as decrypt_object
 from vault.domain.clock import Clock, from_us, to_us
-from vault.domain.identifiers import Ins, parse_ins
+from vault.domain.identifiers import Ins, parse_ins, parse_rpps
 from vault.domain.ids import new_id, new_object_key, parse_id
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
+    AccessRules,
     Actor,
     ActorKind,
     Document,
@@ -46,8 +47,24 @@ from vault.domain.model import (
     DocumentPage,
     Dossier,
     DossierState,
+    EmergencyReason,
+    Notification,
+    NotificationKind,
+    Relation,
+    Relationship,
+    Visibility,
 )
-from vault.domain.policy import Action, Facts, Reason, decide
+from vault.domain.policy import (
+    DEFAULT_MATRIX,
+    AccessMatrix,
+    Action,
+    Decision,
+    DocumentFacts,
+    Facts,
+    Reason,
+    Standing,
+    decide,
+)
 from vault.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -67,6 +84,8 @@ from vault.pagetokens import PageTokens
 from vault.rotation import unwrap_dossier_key
 
 DEFAULT_PAGE_SIZE = 100
+AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
+EMERGENCY_WINDOW_US = 3600 * 1_000_000
 MAX_PAGE_SIZE = 1000
 MAX_TITLE_LENGTH = 1000
 MAX_MEDIA_TYPE_LENGTH = 255
@@ -102,17 +121,26 @@ class Call:
 
 @dataclass
 class _Access:
-    """What one request touched, filled in as the use case learns it."""
+    """What one request touched and what the policy said, filled in as the use case
+    learns it."""
 
+    matrix: AccessMatrix
     dossier: uuid.UUID | None = None
     documents: tuple[uuid.UUID, ...] = ()
-    reason: Reason | None = None
+    decision: Decision | None = None
+    refusal: Reason | None = None
 
-    def require(self, facts: Facts) -> None:
-        decision = decide(facts)
-        self.reason = decision.reason
+    def require(self, facts: Facts) -> Decision:
+        """The policy's decision, or its refusal raised. A document outside the caller's
+        scope is NOT_FOUND, as if it did not exist, and journaled as hidden."""
+        decision = decide(facts, self.matrix)
         if not decision.allowed:
+            self.refusal = decision.reason
+            if decision.reason is Reason.DOCUMENT_HIDDEN:
+                raise NotFoundError("no such document")
             raise PermissionDeniedError(decision.reason.value)
+        self.decision = decision
+        return decision
 
 
 def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
@@ -212,6 +240,7 @@ class Vault:
         journal_log: JournalLog,
         clock: Clock,
         segment_size: int = DEFAULT_SEGMENT_SIZE,
+        matrix: AccessMatrix = DEFAULT_MATRIX,
     ) -> None:
         self._index = index
         self._blobs = blobs
@@ -220,6 +249,7 @@ class Vault:
         self._journal_log = journal_log
         self._clock = clock
         self._segment_size = segment_size
+        self._matrix = matrix
         self._tokens = PageTokens(keys)
 
     # -- journal -------------------------------------------------------------------
@@ -244,7 +274,7 @@ class Vault:
                 documents=tuple(str(d) for d in access.documents),
                 decision=decision,
                 reason=reason,
-                emergency=False,
+                emergency=access.decision is not None and access.decision.emergency,
                 request_id=call.request_id,
             )
         )
@@ -253,15 +283,16 @@ class Vault:
     @contextlib.contextmanager
     def _journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
         """Runs one decision; journals it as allowed on exit, or as denied on error."""
-        access = _Access()
+        access = _Access(self._matrix)
         try:
             yield access
         except Exception as error:  # any failure is a refusal, and is journaled as one
-            self._append(actor, action, call, access, "deny", _refusal_reason(error))
+            reason = access.refusal.value if access.refusal else _refusal_reason(error)
+            self._append(actor, action, call, access, "deny", reason)
             raise
-        if access.reason is None:
+        if access.decision is None:
             raise AssertionError("a use case ended without a policy decision")
-        self._append(actor, action, call, access, "allow", access.reason.value)
+        self._append(actor, action, call, access, "allow", access.decision.reason.value)
 
     def record_refusal(
         self, actor: Actor | None, action: Action, call: Call, error: Exception
@@ -269,7 +300,8 @@ class Vault:
         """Journals a request the edge refused before the service decided (bad token,
         malformed message); does nothing if the request is journaled already."""
         if not call.journaled:
-            self._append(actor, action, call, _Access(), "deny", _refusal_reason(error))
+            refusal = _Access(self._matrix)
+            self._append(actor, action, call, refusal, "deny", _refusal_reason(error))
 
     # -- identities ----------------------------------------------------------------
 
@@ -288,12 +320,57 @@ class Vault:
         if actor is None:
             return "-"
         if actor.kind in INS_SUBJECT_KINDS:
-            return f"ins-hmac:{self._patient_index(parse_ins(actor.subject)).hex()}"
+            return self._ins_ref(parse_ins(actor.subject))
         return actor.subject
 
-    def _facts(self, actor: Actor, action: Action, dossier: DossierRecord) -> Facts:
-        is_holder = self._actor_patient_index(actor) == dossier.patient_index
-        return Facts(actor.kind, action, is_holder, dossier.state)
+    def _ins_ref(self, ins: Ins) -> str:
+        return f"ins-hmac:{self._patient_index(ins).hex()}"
+
+    def _standing(self, actor: Actor, dossier: DossierRecord) -> Standing:
+        """What the dossier records about the actor."""
+        if actor.kind is ActorKind.PATIENT:
+            holder = self._actor_patient_index(actor) == dossier.patient_index
+            return Standing(holder=holder, emergency_refused=dossier.emergency_refused)
+        if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.LEGAL_REPRESENTATIVE):
+            return Standing()
+        found = {
+            r.relation: r
+            for r in self._index.relationships(dossier.dossier_id, self._actor_ref(actor))
+        }
+
+        def until(relation: Relation) -> int | None:
+            entry = found.get(relation)
+            return None if entry is None else entry.expires_us
+
+        return Standing(
+            representative=Relation.REPRESENTATIVE in found,
+            treating_physician=Relation.TREATING in found,
+            authorised_until_us=until(Relation.AUTHORISED),
+            blocked=Relation.BLOCKED in found,
+            emergency_until_us=until(Relation.EMERGENCY),
+            emergency_refused=dossier.emergency_refused,
+        )
+
+    def _facts(
+        self,
+        actor: Actor,
+        action: Action,
+        dossier: DossierRecord,
+        document: DocumentFacts | None = None,
+    ) -> Facts:
+        return Facts(
+            actor.kind,
+            action,
+            dossier.state,
+            self._standing(actor, dossier),
+            self._now_us(),
+            actor.profession,
+            actor.specialty,
+            document,
+        )
+
+    def _now_us(self) -> int:
+        return to_us(self._clock.now())
 
     def _dossier(self, dossier_text: str, access: _Access) -> DossierRecord:
         dossier_id = parse_id(dossier_text, "dossier id")
@@ -302,6 +379,46 @@ class Vault:
         if record is None:
             raise NotFoundError("no such dossier")
         return record
+
+    def _visible_version(
+        self,
+        actor: Actor,
+        action: Action,
+        dossier: DossierRecord,
+        access: _Access,
+        version: int | None = None,
+        new_visibility: Visibility | None = None,
+    ) -> VersionRecord:
+        """The version of `access.documents[0]` if the caller may reach it: the dossier is
+        decided first (a stranger learns nothing), then the document (a hidden one is
+        NOT_FOUND, like a missing one)."""
+        facts = self._facts(actor, action, dossier)
+        access.require(facts)
+        record = self._index.version(dossier.dossier_id, access.documents[0], version)
+        if record is None:
+            raise NotFoundError("no such document")
+        authored = record.author == self._actor_ref(actor)
+        document = DocumentFacts(record.category, record.visibility, authored, new_visibility)
+        access.require(replace(facts, document=document))
+        return record
+
+    def _notify_first_access(self, actor: Actor, dossier: DossierRecord, call: Call) -> None:
+        """Tells the patient the first time each professional reaches the dossier's
+        documents. Queued before the access is journaled and anything released: a crash
+        in between may notify an access that did not happen, never miss one."""
+        if actor.kind is not ActorKind.PROFESSIONAL:
+            return
+        now_us = self._now_us()
+        seen = Relationship(dossier.dossier_id, Relation.SEEN, actor.subject, now_us)
+        notice = Notification(
+            dossier.dossier_id,
+            NotificationKind.FIRST_ACCESS,
+            actor.subject,
+            now_us,
+            call.request_id,
+            actor.profession,
+        )
+        self._index.notify(notice, first_access=seen)
 
     # -- keys and metadata -----------------------------------------------------------
 
@@ -340,10 +457,12 @@ class Vault:
         with self._journaled(actor, Action.DOSSIER_CREATE, call) as access:
             patient_index = self._patient_index(parse_ins(ins_text))
             is_holder = self._actor_patient_index(actor) == patient_index
-            access.require(Facts(actor.kind, Action.DOSSIER_CREATE, is_holder, None))
+            access.require(
+                Facts(actor.kind, Action.DOSSIER_CREATE, None, Standing(holder=is_holder))
+            )
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
-            now_us = to_us(self._clock.now())
+            now_us = self._now_us()
             record = DossierRecord(
                 new_id(now_us // 1000), patient_index, DossierState.ACTIVE, now_us, key_version=1
             )
@@ -369,9 +488,9 @@ class Vault:
 
     def _dossier_of_patient(self, actor: Actor, ins: str, access: _Access) -> DossierRecord:
         patient_index = self._patient_index(parse_ins(ins))
-        if self._actor_patient_index(actor) != patient_index:
-            # Refuse before looking: a stranger must not learn who has a dossier.
-            access.require(Facts(actor.kind, Action.DOSSIER_READ, False, None))
+        if actor.kind is ActorKind.PATIENT and self._actor_patient_index(actor) != patient_index:
+            # Refuse before looking: a patient must not learn who else has a dossier.
+            access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
         record = self._index.dossier_by_patient(patient_index)
         if record is None:
             raise NotFoundError("no such dossier")
@@ -379,14 +498,21 @@ class Vault:
         return record
 
     def begin_upload(
-        self, actor: Actor, dossier_id: str, metadata: DocumentMetadata, call: Call
+        self,
+        actor: Actor,
+        dossier_id: str,
+        metadata: DocumentMetadata,
+        call: Call,
+        visibility: Visibility = Visibility.NORMAL,
     ) -> Upload:
         """Starts writing a new document; the caller streams into the returned Upload."""
         with self._journaled(actor, Action.DOCUMENT_WRITE, call) as access:
             dossier = self._dossier(dossier_id, access)
-            access.require(self._facts(actor, Action.DOCUMENT_WRITE, dossier))
             validate_metadata(metadata)
-            now_us = to_us(self._clock.now())
+            new = DocumentFacts(metadata.category, visibility)
+            access.require(self._facts(actor, Action.DOCUMENT_WRITE, dossier, new))
+            self._notify_first_access(actor, dossier, call)
+            now_us = self._now_us()
             document_id = new_id(now_us // 1000)
             access.documents = (document_id,)
         record = VersionRecord(
@@ -399,6 +525,8 @@ class Vault:
             dossier_key_version=dossier.key_version,
             wrapped_key=b"",
             sealed_metadata=b"",
+            visibility=visibility,
+            author=self._actor_ref(actor),
         )
         keys = _UploadKeys(
             self._dossier_key(dossier.dossier_id, dossier.key_version),
@@ -436,10 +564,8 @@ class Vault:
             dossier = self._dossier(dossier_id, access)
             document_uuid = parse_id(document_id, "document id")
             access.documents = (document_uuid,)
-            access.require(self._facts(actor, Action.DOCUMENT_READ, dossier))
-            record = self._index.version(dossier.dossier_id, document_uuid, version)
-            if record is None:
-                raise NotFoundError("no such document")
+            record = self._visible_version(actor, Action.DOCUMENT_READ, dossier, access, version)
+            self._notify_first_access(actor, dossier, call)
             if offset > record.size:
                 raise OutOfRangeError("the range starts past the end of the document")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
@@ -489,12 +615,15 @@ class Vault:
         """One page of the dossier's documents at their latest version, newest first."""
         with self._journaled(actor, Action.DOCUMENT_LIST, call) as access:
             dossier = self._dossier(dossier_id, access)
-            access.require(self._facts(actor, Action.DOCUMENT_LIST, dossier))
+            decision = access.require(self._facts(actor, Action.DOCUMENT_LIST, dossier))
             limit = self._page_limit(page_size)
             cursor = self._document_cursor(dossier.dossier_id, page_token)
-            records = self._index.latest_versions(dossier.dossier_id, limit + 1, cursor)
+            records = self._index.latest_versions(
+                dossier.dossier_id, decision.scope, limit + 1, cursor
+            )
             page, more = records[:limit], len(records) > limit
             access.documents = tuple(r.document_id for r in page)
+            self._notify_first_access(actor, dossier, call)
         next_token = ""
         if more:
             last = Cursor(page[-1].created_us, page[-1].document_id)
@@ -507,6 +636,211 @@ class Vault:
                 keys[version] = self._dossier_key(record.dossier_id, version)
             documents.append(secrets.open_metadata(keys[version], record))
         return DocumentPage(tuple(documents), next_token)
+
+    def count_documents(
+        self, actor: Actor, dossier_id: str, call: Call
+    ) -> dict[DocumentCategory, int]:
+        """How many documents the caller may see in each category (a summary screen);
+        hidden documents are not counted."""
+        with self._journaled(actor, Action.DOCUMENT_LIST, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            decision = access.require(self._facts(actor, Action.DOCUMENT_LIST, dossier))
+            counts = self._index.category_counts(dossier.dossier_id, decision.scope)
+            self._notify_first_access(actor, dossier, call)
+        return counts
+
+    def delete_document(self, actor: Actor, dossier_id: str, document_id: str, call: Call) -> None:
+        """The patient side removes a document, every version of it, for good."""
+        with self._journaled(actor, Action.DOCUMENT_DELETE, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            access.documents = (parse_id(document_id, "document id"),)
+            self._visible_version(actor, Action.DOCUMENT_DELETE, dossier, access)
+        for blob_key in self._index.delete_document(dossier.dossier_id, access.documents[0]):
+            self._blobs.delete(blob_key)  # after a crash here, the sweeper finds the orphan
+
+    def set_visibility(
+        self,
+        actor: Actor,
+        dossier_id: str,
+        document_id: str,
+        visibility: Visibility,
+        call: Call,
+    ) -> Document:
+        """Changes a document's visibility codes: a new metadata version."""
+        with self._journaled(actor, Action.DOCUMENT_VISIBILITY, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            access.documents = (parse_id(document_id, "document id"),)
+            record = self._visible_version(
+                actor, Action.DOCUMENT_VISIBILITY, dossier, access, new_visibility=visibility
+            )
+            changed = self._index.set_visibility(
+                record, visibility, self._now_us(), self._actor_ref(actor)
+            )
+            if not changed:
+                raise FailedPreconditionError("the document changed meanwhile; try again")
+        dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
+        return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
+
+    # -- who may access a dossier ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _change_access(
+        self, actor: Actor, dossier_id: str, action: Action, call: Call
+    ) -> Iterator[DossierRecord]:
+        """Decides one request about the dossier's access rules; yields the dossier for
+        the use case to act on inside the journaled decision."""
+        with self._journaled(actor, action, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            access.require(self._facts(actor, action, dossier))
+            yield dossier
+
+    def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
+        """The patient side authorises a professional for a year (again: renews)."""
+        subject = parse_rpps(rpps)
+        with self._change_access(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
+            now_us = self._now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.AUTHORISED,
+                subject,
+                now_us,
+                now_us + AUTHORISATION_LIFETIME_US,
+            )
+            self._index.set_relationship(entry, replacing=(Relation.BLOCKED,))
+        return entry
+
+    def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
+        """A professional records the patient's consent, given at a consultation."""
+        with self._change_access(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
+            now_us = self._now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.AUTHORISED,
+                actor.subject,
+                now_us,
+                now_us + AUTHORISATION_LIFETIME_US,
+                actor.profession,
+            )
+            self._index.set_relationship(entry)
+        return entry
+
+    def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
+        """The patient side blocks a professional (any authorisation ends)."""
+        subject = parse_rpps(rpps)
+        with self._change_access(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
+            now_us = self._now_us()
+            if self._has(dossier, Relation.TREATING, subject):
+                raise FailedPreconditionError("the treating physician cannot be blocked")
+            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, now_us)
+            self._index.set_relationship(entry, replacing=(Relation.AUTHORISED,))
+        return entry
+
+    def revoke(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
+        self._remove(
+            actor, dossier_id, Action.ACCESS_REVOKE, Relation.AUTHORISED, parse_rpps(rpps), call
+        )
+
+    def unblock(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
+        self._remove(
+            actor, dossier_id, Action.ACCESS_UNBLOCK, Relation.BLOCKED, parse_rpps(rpps), call
+        )
+
+    def add_representative(
+        self, actor: Actor, dossier_id: str, ins: str, call: Call
+    ) -> Relationship:
+        subject = self._ins_ref(parse_ins(ins))
+        with self._change_access(actor, dossier_id, Action.REPRESENTATIVE_ADD, call) as dossier:
+            entry = Relationship(
+                dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._now_us()
+            )
+            self._index.set_relationship(entry)
+        return entry
+
+    def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
+        subject = self._ins_ref(parse_ins(ins))
+        self._remove(
+            actor, dossier_id, Action.REPRESENTATIVE_REMOVE, Relation.REPRESENTATIVE, subject, call
+        )
+
+    def _remove(
+        self,
+        actor: Actor,
+        dossier_id: str,
+        action: Action,
+        relation: Relation,
+        subject: str,
+        call: Call,
+    ) -> None:
+        with self._change_access(actor, dossier_id, action, call) as dossier:
+            if not self._index.remove_relationship(dossier.dossier_id, relation, subject):
+                raise NotFoundError(f"no such {relation.value} entry")
+
+    def _has(self, dossier: DossierRecord, relation: Relation, subject: str) -> bool:
+        entries = self._index.relationships(dossier.dossier_id, subject)
+        return any(e.relation is relation for e in entries)
+
+    def set_emergency_access(
+        self, actor: Actor, dossier_id: str, allowed: bool, call: Call
+    ) -> None:
+        """The patient side allows or refuses break-the-glass access."""
+        with self._change_access(actor, dossier_id, Action.EMERGENCY_SETTING, call) as dossier:
+            self._index.set_emergency_refused(dossier.dossier_id, not allowed)
+
+    def set_treating_physician(
+        self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
+    ) -> None:
+        """The national insurer records the declared treating physician (None: none)."""
+        subject = None if rpps is None else parse_rpps(rpps)
+        with self._change_access(actor, dossier_id, Action.TREATING_PHYSICIAN_SET, call) as dossier:
+            entry = None
+            if subject is not None:
+                entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, self._now_us())
+            self._index.set_treating_physician(dossier.dossier_id, entry)
+
+    def break_glass(
+        self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call
+    ) -> Relationship:
+        """An emergency professional opens the dossier without authorisation for a short
+        window; the patient is notified and the journal flags it."""
+        with self._change_access(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
+            now_us = self._now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.EMERGENCY,
+                actor.subject,
+                now_us,
+                now_us + EMERGENCY_WINDOW_US,
+                actor.profession,
+                reason.value,
+            )
+            self._index.set_relationship(entry)
+            notice = Notification(
+                dossier.dossier_id,
+                NotificationKind.EMERGENCY_ACCESS,
+                actor.subject,
+                now_us,
+                call.request_id,
+                actor.profession,
+                reason.value,
+            )
+            self._index.notify(notice, first_access=None)
+        return entry
+
+    def list_access(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
+        """The patient side's view of who may (or may not) access the dossier."""
+        with self._change_access(actor, dossier_id, Action.ACCESS_READ, call) as dossier:
+            entries = self._index.relationships(dossier.dossier_id)
+        shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
+        return AccessRules(shown, dossier.emergency_refused)
+
+    def notifications(
+        self, actor: Actor, dossier_id: str, after_id: int, page_size: int, call: Call
+    ) -> list[Notification]:
+        """The patient's notification outbox after `after_id`, oldest first."""
+        with self._change_access(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
+            limit = self._page_limit(page_size)
+            found = self._index.notifications(dossier.dossier_id, after_id, limit)
+        return found
 
     # -- the journal's read side ---------------------------------------------------------
 
@@ -522,7 +856,7 @@ class Vault:
     ) -> Generator[bytes, None, None]:
         """Auditors: export lines (entries and their checkpoints) for a range."""
         with self._journaled(actor, Action.JOURNAL_EXPORT, call) as access:
-            access.require(Facts(actor.kind, Action.JOURNAL_EXPORT, False, None))
+            access.require(Facts(actor.kind, Action.JOURNAL_EXPORT, None))
             if to_seq and from_seq > to_seq:
                 raise InvalidArgumentError("from_seq is after to_seq")
             if since_us is not None and until_us is not None and since_us >= until_us:
@@ -535,14 +869,14 @@ class Vault:
     def query_journal(
         self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
     ) -> tuple[list[JournalEntry], str]:
-        """A dossier's access history (its holder, auditors), or auditors' filters."""
+        """A dossier's access history (its patient side, auditors), or auditors' filters."""
         with self._journaled(actor, Action.JOURNAL_READ, call) as access:
             if where.dossier:
                 dossier = self._dossier(where.dossier, access)
                 where = replace(where, dossier=str(dossier.dossier_id))
                 facts = self._facts(actor, Action.JOURNAL_READ, dossier)
             else:
-                facts = Facts(actor.kind, Action.JOURNAL_READ, False, None)
+                facts = Facts(actor.kind, Action.JOURNAL_READ, None)
             access.require(facts)
             limit = self._page_limit(page_size)
             scope = hashlib.sha256(repr(replace(where, after_seq=0)).encode()).digest()[:16]

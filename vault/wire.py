@@ -11,7 +11,19 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vault.domain.model import Document, DocumentCategory, DocumentMetadata, Dossier, DossierState
+from vault.domain.model import (
+    Document,
+    DocumentCategory,
+    DocumentMetadata,
+    Dossier,
+    DossierState,
+    EmergencyReason,
+    Notification,
+    NotificationKind,
+    Relation,
+    Relationship,
+    Visibility,
+)
 from vault.errors import InvalidArgumentError
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.v1 import vault_pb2 as pb
@@ -25,6 +37,26 @@ _STATE_TO_PROTO = {
     state: pb.DossierState.Value(f"DOSSIER_STATE_{state.name}") for state in DossierState
 }
 _STATE_FROM_PROTO = {number: state for state, number in _STATE_TO_PROTO.items()}
+_REASON_TO_PROTO = {
+    reason: pb.EmergencyReason.Value(f"EMERGENCY_REASON_{reason.name}")
+    for reason in EmergencyReason
+}
+_REASON_FROM_PROTO = {number: reason for reason, number in _REASON_TO_PROTO.items()}
+_RELATION_TO_PROTO: dict[Relation, pb.Relation.ValueType] = {
+    relation: pb.Relation.Value(f"RELATION_{relation.name}")
+    for relation in Relation
+    if relation is not Relation.SEEN
+}
+_RELATION_FROM_PROTO = {number: relation for relation, number in _RELATION_TO_PROTO.items()}
+_NOTICE_TO_PROTO = {
+    kind: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{kind.name}") for kind in NotificationKind
+}
+_NOTICE_FROM_PROTO = {number: kind for kind, number in _NOTICE_TO_PROTO.items()}
+_VISIBILITY_FIELDS = {
+    Visibility.MASKED_FROM_PROFESSIONALS: "masked_from_professionals",
+    Visibility.HIDDEN_FROM_PATIENT: "hidden_from_patient",
+    Visibility.HIDDEN_FROM_REPRESENTATIVES: "hidden_from_representatives",
+}
 
 
 def timestamp(moment: datetime) -> Timestamp:
@@ -34,10 +66,9 @@ def timestamp(moment: datetime) -> Timestamp:
 
 
 def metadata_from_proto(message: pb.DocumentMetadata) -> DocumentMetadata:
-    category = _CATEGORY_FROM_PROTO.get(message.category)
-    if category is None:
-        raise InvalidArgumentError("unknown or missing document category")
-    return DocumentMetadata(message.title, category, message.media_type)
+    return DocumentMetadata(
+        message.title, category_from_proto(message.category), message.media_type
+    )
 
 
 def metadata_to_proto(metadata: DocumentMetadata) -> pb.DocumentMetadata:
@@ -45,6 +76,92 @@ def metadata_to_proto(metadata: DocumentMetadata) -> pb.DocumentMetadata:
         title=metadata.title,
         category=_CATEGORY_TO_PROTO[metadata.category],
         media_type=metadata.media_type,
+    )
+
+
+def visibility_from_proto(message: pb.Visibility) -> Visibility:
+    flags = Visibility.NORMAL
+    for flag, name in _VISIBILITY_FIELDS.items():
+        if getattr(message, name):
+            flags |= flag
+    return flags
+
+
+def visibility_to_proto(visibility: Visibility) -> pb.Visibility:
+    return pb.Visibility(
+        **{name: bool(visibility & flag) for flag, name in _VISIBILITY_FIELDS.items()}
+    )
+
+
+def emergency_reason_from_proto(number: pb.EmergencyReason.ValueType) -> EmergencyReason:
+    reason = _REASON_FROM_PROTO.get(number)
+    if reason is None:
+        raise InvalidArgumentError("give a known emergency reason")
+    return reason
+
+
+def category_from_proto(number: pb.DocumentCategory.ValueType) -> DocumentCategory:
+    category = _CATEGORY_FROM_PROTO.get(number)
+    if category is None:
+        raise InvalidArgumentError("unknown or missing document category")
+    return category
+
+
+def category_to_proto(category: DocumentCategory) -> pb.DocumentCategory.ValueType:
+    return _CATEGORY_TO_PROTO[category]
+
+
+def access_entry_to_proto(entry: Relationship) -> pb.AccessEntry:
+    message = pb.AccessEntry(
+        relation=_RELATION_TO_PROTO[entry.relation],
+        subject=entry.subject,
+        created_at=_timestamp_us(entry.created_us),
+        profession=entry.profession or "",
+    )
+    if entry.expires_us is not None:
+        message.expires_at.CopyFrom(_timestamp_us(entry.expires_us))
+    if entry.detail is not None:
+        message.emergency_reason = _REASON_TO_PROTO[EmergencyReason(entry.detail)]
+    return message
+
+
+def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> Relationship:
+    return Relationship(
+        dossier_id,
+        _RELATION_FROM_PROTO[message.relation],
+        message.subject,
+        message.created_at.ToMicroseconds(),
+        message.expires_at.ToMicroseconds() if message.HasField("expires_at") else None,
+        message.profession or None,
+        _REASON_FROM_PROTO[message.emergency_reason].value if message.emergency_reason else None,
+    )
+
+
+def notification_to_proto(notice: Notification) -> pb.Notification:
+    return pb.Notification(
+        id=notice.notification_id,
+        kind=_NOTICE_TO_PROTO[notice.kind],
+        time=_timestamp_us(notice.created_us),
+        professional=notice.subject,
+        profession=notice.profession or "",
+        emergency_reason=_REASON_TO_PROTO[EmergencyReason(notice.detail)]
+        if notice.detail
+        else pb.EMERGENCY_REASON_UNSPECIFIED,
+        request_id=notice.request_id,
+    )
+
+
+def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> Notification:
+    reason = message.emergency_reason
+    return Notification(
+        dossier_id,
+        _NOTICE_FROM_PROTO[message.kind],
+        message.professional,
+        message.time.ToMicroseconds(),
+        message.request_id,
+        message.profession or None,
+        _REASON_FROM_PROTO[reason].value if reason else None,
+        message.id,
     )
 
 
@@ -65,6 +182,7 @@ def document_to_proto(document: Document) -> pb.Document:
         size=document.size,
         sha256=document.sha256,
         created_at=timestamp(document.created_at),
+        visibility=visibility_to_proto(document.visibility),
     )
 
 
@@ -85,6 +203,7 @@ def document_from_proto(message: pb.Document) -> Document:
         size=message.size,
         sha256=message.sha256,
         created_at=message.created_at.ToDatetime(UTC),
+        visibility=visibility_from_proto(message.visibility),
     )
 
 

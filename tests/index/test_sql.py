@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import replace
 
@@ -9,7 +10,15 @@ import pytest
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
-from vault.domain.model import DocumentCategory
+from vault.domain.model import (
+    DocumentCategory,
+    Notification,
+    NotificationKind,
+    Relation,
+    Relationship,
+    Visibility,
+)
+from vault.domain.policy import EVERYTHING, Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
 from vault.index.sql import SqlIndex
@@ -68,12 +77,12 @@ def test_pending_version_is_invisible_until_committed(index: SqlIndex) -> None:
     record = version(dossier)
     index.reserve_version(record)
     assert index.version(dossier.dossier_id, record.document_id, None) is None
-    assert index.latest_versions(dossier.dossier_id, 10, None) == []
+    assert index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None) == []
     committed = replace(record, size=5, ciphertext_size=126, sealed_metadata=b"m")
     index.commit_version(committed)
     assert index.version(dossier.dossier_id, record.document_id, None) == committed
     assert index.version(dossier.dossier_id, record.document_id, 1) == committed
-    assert index.latest_versions(dossier.dossier_id, 10, None) == [committed]
+    assert index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None) == [committed]
 
 
 def test_discarded_version_leaves_nothing(index: SqlIndex) -> None:
@@ -100,11 +109,11 @@ def test_listing_is_newest_first_and_resumes_after_a_cursor(index: SqlIndex) -> 
     for record in records:
         index.reserve_version(record)
         index.commit_version(record)
-    listed = index.latest_versions(dossier.dossier_id, 10, None)
+    listed = index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None)
     keys = [(r.created_us, r.document_id) for r in listed]
     assert keys == sorted(keys, reverse=True)
     after_two = index.latest_versions(
-        dossier.dossier_id, 10, Cursor(listed[1].created_us, listed[1].document_id)
+        dossier.dossier_id, EVERYTHING, 10, Cursor(listed[1].created_us, listed[1].document_id)
     )
     assert after_two == listed[2:]
 
@@ -118,3 +127,102 @@ def test_rotation_never_destroys_a_dossier_key_version_still_in_use(index: SqlIn
     assert index.destroy_dossier_keys(dossier.dossier_id, below_version=2) == 0
     assert index.dossier_key(dossier.dossier_id, 1).wrapped == WrappedKey(1, b"wrapped")
     assert index.destroy_dossier_keys(dossier.dossier_id, below_version=None) == 2  # shredding
+
+
+def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    documents = []
+    for n, (category, bits) in enumerate(itertools.product(list(DocumentCategory)[:3], range(8))):
+        record = replace(version(dossier, 10 + n), category=category, visibility=Visibility(bits))
+        index.reserve_version(record)
+        index.commit_version(record)
+        documents.append(record)
+    scopes = [
+        Scope(Visibility(hidden), frozenset(categories))
+        for hidden in range(8)
+        for categories in ([], [DocumentCategory.BIOLOGY], list(DocumentCategory)[:2])
+    ]
+    for scope in scopes:
+        expected = {d.document_id for d in documents if scope.admits(d.category, d.visibility)}
+        listed = index.latest_versions(dossier.dossier_id, scope, 100, None)
+        assert {r.document_id for r in listed} == expected
+        counts = index.category_counts(dossier.dossier_id, scope)
+        assert sum(counts.values()) == len(expected)
+
+
+def test_a_pending_document_is_not_counted(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    index.reserve_version(version(dossier))
+    assert index.category_counts(dossier.dossier_id, EVERYTHING) == {}
+
+
+def test_each_visibility_change_is_a_new_metadata_version(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    record = version(dossier)
+    index.reserve_version(record)
+    index.commit_version(record)
+    assert index.set_visibility(record, Visibility.MASKED_FROM_PROFESSIONALS, 20, "patient")
+    assert not index.set_visibility(record, Visibility.NORMAL, 30, "patient")  # stale
+    current = index.version(dossier.dossier_id, record.document_id, None)
+    assert current is not None
+    assert (current.visibility, current.metadata_version) == (
+        Visibility.MASKED_FROM_PROFESSIONALS,
+        2,
+    )
+
+
+def test_deleting_a_document_returns_every_blob_and_leaves_no_row(index: SqlIndex) -> None:
+    dossier, other = add_dossier(index), add_dossier(index, b"q" * 32)
+    record = version(dossier)
+    index.reserve_version(record)
+    index.commit_version(record)
+    assert index.delete_document(other.dossier_id, record.document_id) == []
+    assert index.delete_document(dossier.dossier_id, record.document_id) == [record.blob_key]
+    assert index.version(dossier.dossier_id, record.document_id, None) is None
+    assert index.referenced_keys([record.blob_key]) == set()
+
+
+def test_authorising_replaces_a_block_and_blocking_an_authorisation(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    authorised = Relationship(dossier.dossier_id, Relation.AUTHORISED, "10001234567", 1, 99)
+    blocked = Relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567", 2)
+    index.set_relationship(blocked)
+    index.set_relationship(authorised, replacing=(Relation.BLOCKED,))
+    assert index.relationships(dossier.dossier_id, "10001234567") == [authorised]
+    index.set_relationship(blocked, replacing=(Relation.AUTHORISED,))
+    assert index.relationships(dossier.dossier_id) == [blocked]
+    assert index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567")
+    assert not index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567")
+
+
+def test_a_dossier_has_at_most_one_treating_physician(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    for subject in ("10001234567", "10009876543"):
+        entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, 1)
+        index.set_treating_physician(dossier.dossier_id, entry)
+    assert [r.subject for r in index.relationships(dossier.dossier_id)] == ["10009876543"]
+    index.set_treating_physician(dossier.dossier_id, None)
+    assert index.relationships(dossier.dossier_id) == []
+
+
+def test_a_first_access_is_notified_once_and_the_outbox_keeps_order(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+
+    def notice(kind: NotificationKind, request: str) -> Notification:
+        return Notification(dossier.dossier_id, kind, "10001234567", 5, request)
+
+    seen = Relationship(dossier.dossier_id, Relation.SEEN, "10001234567", 5)
+    assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), first_access=seen)
+    assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), first_access=seen)
+    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), first_access=None)
+    outbox = index.notifications(dossier.dossier_id, 0, 10)
+    assert [n.request_id for n in outbox] == ["r1", "r3"]
+    assert index.notifications(dossier.dossier_id, outbox[0].notification_id, 10) == outbox[1:]
+
+
+def test_the_emergency_setting_is_stored_on_the_dossier(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    index.set_emergency_refused(dossier.dossier_id, True)
+    found = index.dossier(dossier.dossier_id)
+    assert found is not None
+    assert found.emergency_refused

@@ -79,6 +79,60 @@ class EmergencyReason(StrEnum):
     URGENT_CARE = "urgent_care"
 
 
+class Relation(StrEnum):
+    """How someone stands towards a dossier, as the dossier records it."""
+
+    AUTHORISED = "authorised"  # a professional the patient authorised (or who recorded consent)
+    BLOCKED = "blocked"  # a professional the patient blocked
+    TREATING = "treating"  # the treating physician, declared through the insurer
+    REPRESENTATIVE = "representative"  # a legal representative
+    EMERGENCY = "emergency"  # a break-the-glass window
+    SEEN = "seen"  # a professional who has accessed the dossier (first-access notice sent)
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """One relation of one subject to a dossier. `subject` names the person as the
+    journal does: an RPPS number, or `ins-hmac:...` for a representative. Times are
+    Unix microseconds; `detail` is the break-the-glass reason code."""
+
+    dossier_id: uuid.UUID
+    relation: Relation
+    subject: str
+    created_us: int
+    expires_us: int | None = None
+    profession: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRules:
+    """Who stands in which relation to a dossier, and whether break-the-glass is refused."""
+
+    entries: tuple[Relationship, ...]
+    emergency_refused: bool
+
+
+class NotificationKind(StrEnum):
+    FIRST_ACCESS = "first_access"
+    EMERGENCY_ACCESS = "emergency_access"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What the patient is told: a professional's first access, or an emergency one.
+    `notification_id` orders the outbox (0 until stored)."""
+
+    dossier_id: uuid.UUID
+    kind: NotificationKind
+    subject: str
+    created_us: int
+    request_id: str
+    profession: str | None = None
+    detail: str | None = None
+    notification_id: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Dossier:
     dossier_id: uuid.UUID
@@ -106,6 +160,7 @@ class Document:
     size: int
     sha256: bytes
     created_at: datetime
+    visibility: Visibility = Visibility.NORMAL
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ class Action(StrEnum):
     CONSENT_RECORD = "access.consent"
     TREATING_PHYSICIAN_SET = "access.treating-physician"
     BREAK_GLASS = "access.break-glass"
+    ACCESS_CHANGE = "access.change"  # a change request naming no change: malformed
     NOTIFICATIONS_READ = "notifications.read"
     JOURNAL_READ = "journal.read"
     JOURNAL_EXPORT = "journal.export"
@@ -186,6 +187,7 @@ class Scope:
 
 
 NOTHING = Scope(Visibility.NORMAL, frozenset())
+EVERYTHING = Scope(Visibility.NORMAL, _ALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +320,7 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
         return _deny(Reason.ACTION_NOT_PERMITTED)
     readable = matrix.get(facts.profession or "", frozenset())
     if standing.treating_physician:
-        return Decision(True, Reason.TREATING_PHYSICIAN, Scope(Visibility.NORMAL, _ALL))
+        return Decision(True, Reason.TREATING_PHYSICIAN, EVERYTHING)
     masked = Visibility.MASKED_FROM_PROFESSIONALS
     if _open(standing.authorised_until_us, facts.now_us):
         return Decision(True, Reason.AUTHORISED, Scope(masked, readable))

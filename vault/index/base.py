@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.model import DocumentCategory, DossierState
+from vault.domain.model import (
+    DocumentCategory,
+    DossierState,
+    Notification,
+    Relation,
+    Relationship,
+    Visibility,
+)
+from vault.domain.policy import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +32,7 @@ class DossierRecord:
     state: DossierState = DossierState.ACTIVE
     created_us: int = 0
     key_version: int = 1
+    emergency_refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,9 @@ class VersionRecord:
     sealed_metadata: bytes  # title, media type, digest, sealed under the dossier key
     size: int = 0
     ciphertext_size: int = 0
+    visibility: Visibility = Visibility.NORMAL
+    metadata_version: int = 1
+    author: str = ""  # as the journal names the writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +104,56 @@ class Index(Protocol):
         ...
 
     def latest_versions(
-        self, dossier_id: uuid.UUID, limit: int, after: Cursor | None
+        self, dossier_id: uuid.UUID, scope: Scope, limit: int, after: Cursor | None
     ) -> list[VersionRecord]:
-        """The dossier's documents at their latest version, newest first."""
+        """The dossier's documents in `scope` at their latest version, newest first."""
+        ...
+
+    def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
+        """How many of the dossier's documents in `scope` each category holds."""
+        ...
+
+    def set_visibility(
+        self, record: VersionRecord, visibility: Visibility, changed_us: int, changed_by: str
+    ) -> bool:
+        """Records a new metadata version with `visibility`, if the document is still at
+        `record.metadata_version` (False: a concurrent change won)."""
+        ...
+
+    def delete_document(self, dossier_id: uuid.UUID, document_id: uuid.UUID) -> list[str]:
+        """Removes a document and all its versions; returns their blob keys to delete."""
+        ...
+
+    # -- access: relations and the notification outbox ------------------------------
+
+    def relationships(
+        self, dossier_id: uuid.UUID, subject: str | None = None
+    ) -> list[Relationship]:
+        """The dossier's relations (only `subject`'s, if given)."""
+        ...
+
+    def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
+        """Stores `entry` (replacing the same relation of the same subject) and removes
+        the subject's `replacing` relations, in one transaction."""
+        ...
+
+    def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
+        """Removes one relation; returns whether it existed."""
+        ...
+
+    def set_treating_physician(self, dossier_id: uuid.UUID, entry: Relationship | None) -> None:
+        """Replaces the dossier's treating physician (None: clears it)."""
+        ...
+
+    def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None: ...
+
+    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
+        """Queues a notification. With `first_access` (a `SEEN` relation), only if that
+        relation is new, recorded in the same transaction; returns whether it queued."""
+        ...
+
+    def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
+        """The dossier's outbox after `after_id`, oldest first."""
         ...
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +33,7 @@ class DossierRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_us: Mapped[int] = mapped_column(BigInteger)
     key_version: Mapped[int] = mapped_column(Integer)
+    emergency_refused: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DossierKeyRow(Base):
@@ -44,6 +54,9 @@ class DocumentRow(Base):
     category: Mapped[str] = mapped_column(String(32))
     created_us: Mapped[int] = mapped_column(BigInteger)
     latest_version: Mapped[int] = mapped_column(Integer)  # 0 until a version is committed
+    visibility: Mapped[int] = mapped_column(Integer, default=0)  # model.Visibility flags
+    metadata_version: Mapped[int] = mapped_column(Integer, default=1)
+    author: Mapped[str] = mapped_column(String(80))  # as the journal names actors
 
 
 class DocumentVersionRow(Base):
@@ -59,3 +72,48 @@ class DocumentVersionRow(Base):
     sealed_metadata: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(BigInteger)
     ciphertext_size: Mapped[int] = mapped_column(BigInteger)
+
+
+class DocumentVisibilityRow(Base):
+    """Every visibility a document has had: each change is a new metadata version."""
+
+    __tablename__ = "document_visibility"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    metadata_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visibility: Mapped[int] = mapped_column(Integer)
+    changed_us: Mapped[int] = mapped_column(BigInteger)
+    changed_by: Mapped[str] = mapped_column(String(80))
+
+
+class DossierAccessRow(Base):
+    """Who stands in which relation to a dossier: authorised, blocked, treating
+    physician, legal representative, break-the-glass window, already seen."""
+
+    __tablename__ = "dossier_access"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    profession: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class NotificationRow(Base):
+    """The patient's notification outbox, in order."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_dossier", "dossier_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(80))
+    profession: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    request_id: Mapped[str] = mapped_column(String(36))

@@ -14,15 +14,41 @@ from sqlalchemy import Engine, Table, and_, bindparam, delete, func, insert, or_
 from sqlalchemy import exc as sa_exc
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.model import DocumentCategory, DossierState
+from vault.domain.model import (
+    DocumentCategory,
+    DossierState,
+    Notification,
+    NotificationKind,
+    Relation,
+    Relationship,
+    Visibility,
+)
+from vault.domain.policy import Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
-from vault.index.schema import Base, DocumentRow, DocumentVersionRow, DossierKeyRow, DossierRow
+from vault.index.schema import (
+    Base,
+    DocumentRow,
+    DocumentVersionRow,
+    DocumentVisibilityRow,
+    DossierAccessRow,
+    DossierKeyRow,
+    DossierRow,
+    NotificationRow,
+)
 from vault.sqlstore import create_all_once, guard, writing
 
-_D, _K, _DOC, _V = (
+_D, _K, _DOC, _V, _VIS, _ACC, _N = (
     cast(Table, row.__table__)
-    for row in (DossierRow, DossierKeyRow, DocumentRow, DocumentVersionRow)
+    for row in (
+        DossierRow,
+        DossierKeyRow,
+        DocumentRow,
+        DocumentVersionRow,
+        DocumentVisibilityRow,
+        DossierAccessRow,
+        NotificationRow,
+    )
 )
 _VERSION_COLUMNS = (
     _DOC.c.dossier_id,
@@ -36,12 +62,63 @@ _VERSION_COLUMNS = (
     _V.c.sealed_metadata,
     _V.c.size,
     _V.c.ciphertext_size,
+    _DOC.c.visibility,
+    _DOC.c.metadata_version,
+    _DOC.c.author,
 )
 
 
 def _dossier(row: Any) -> DossierRecord:
     return DossierRecord(
-        row.id, row.patient_index, DossierState(row.state), row.created_us, row.key_version
+        row.id,
+        row.patient_index,
+        DossierState(row.state),
+        row.created_us,
+        row.key_version,
+        bool(row.emergency_refused),
+    )
+
+
+def _in_scope(scope: Scope) -> Any:
+    """The SQL twin of `Scope.admits` (tests/index check that they agree)."""
+    categories = sorted(c.value for c in scope.categories)
+    return and_(_DOC.c.category.in_(categories), _DOC.c.visibility.op("&")(int(scope.hidden)) == 0)
+
+
+def _relationship(row: Any) -> Relationship:
+    return Relationship(
+        row.dossier_id,
+        Relation(row.relation),
+        row.subject,
+        row.created_us,
+        row.expires_us,
+        row.profession,
+        row.detail,
+    )
+
+
+def _relationship_row(entry: Relationship) -> dict[str, object]:
+    return {
+        "dossier_id": entry.dossier_id,
+        "relation": entry.relation.value,
+        "subject": entry.subject,
+        "created_us": entry.created_us,
+        "expires_us": entry.expires_us,
+        "profession": entry.profession,
+        "detail": entry.detail,
+    }
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        row.dossier_id,
+        NotificationKind(row.kind),
+        row.subject,
+        row.created_us,
+        row.request_id,
+        row.profession,
+        row.detail,
+        row.id,
     )
 
 
@@ -67,6 +144,9 @@ def _version(row: Any) -> VersionRecord:
         sealed_metadata=row.sealed_metadata,
         size=row.size,
         ciphertext_size=row.ciphertext_size,
+        visibility=Visibility(row.visibility),
+        metadata_version=row.metadata_version,
+        author=row.author,
     )
 
 
@@ -87,6 +167,7 @@ class SqlIndex:
                         state=dossier.state.value,
                         created_us=dossier.created_us,
                         key_version=dossier.key_version,
+                        emergency_refused=dossier.emergency_refused,
                     )
                 )
                 conn.execute(insert(_K).values(**_key_row(key)))
@@ -124,6 +205,18 @@ class SqlIndex:
                         category=record.category.value,
                         created_us=record.created_us,
                         latest_version=0,
+                        visibility=int(record.visibility),
+                        metadata_version=1,
+                        author=record.author,
+                    )
+                )
+                conn.execute(
+                    insert(_VIS).values(
+                        document_id=record.document_id,
+                        metadata_version=1,
+                        visibility=int(record.visibility),
+                        changed_us=record.created_us,
+                        changed_by=record.author,
                     )
                 )
             conn.execute(
@@ -172,6 +265,10 @@ class SqlIndex:
                 )
             )
             if record.version == 1:
+                unborn = select(_DOC.c.id).where(
+                    _DOC.c.id == record.document_id, _DOC.c.latest_version == 0
+                )
+                conn.execute(delete(_VIS).where(_VIS.c.document_id.in_(unborn)))
                 conn.execute(
                     delete(_DOC).where(_DOC.c.id == record.document_id, _DOC.c.latest_version == 0)
                 )
@@ -196,7 +293,7 @@ class SqlIndex:
         return None if row is None else _version(row)
 
     def latest_versions(
-        self, dossier_id: uuid.UUID, limit: int, after: Cursor | None
+        self, dossier_id: uuid.UUID, scope: Scope, limit: int, after: Cursor | None
     ) -> list[VersionRecord]:
         query = (
             select(*_VERSION_COLUMNS)
@@ -205,7 +302,7 @@ class SqlIndex:
                 _V,
                 and_(_V.c.document_id == _DOC.c.id, _V.c.version == _DOC.c.latest_version),
             )
-            .where(_DOC.c.dossier_id == dossier_id)
+            .where(_DOC.c.dossier_id == dossier_id, _in_scope(scope))
             .order_by(_DOC.c.created_us.desc(), _DOC.c.id.desc())
             .limit(limit)
         )
@@ -218,6 +315,133 @@ class SqlIndex:
             )
         with guard(), self._engine.connect() as conn:
             return [_version(row) for row in conn.execute(query)]
+
+    def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
+        query = (
+            select(_DOC.c.category, func.count())
+            .where(_DOC.c.dossier_id == dossier_id, _DOC.c.latest_version > 0, _in_scope(scope))
+            .group_by(_DOC.c.category)
+        )
+        with guard(), self._engine.connect() as conn:
+            return {DocumentCategory(c): int(n) for c, n in conn.execute(query)}
+
+    def set_visibility(
+        self, record: VersionRecord, visibility: Visibility, changed_us: int, changed_by: str
+    ) -> bool:
+        new_version = record.metadata_version + 1
+        with guard(), writing(self._engine) as conn:
+            updated = conn.execute(
+                update(_DOC)
+                .where(
+                    _DOC.c.id == record.document_id,
+                    _DOC.c.metadata_version == record.metadata_version,
+                )
+                .values(visibility=int(visibility), metadata_version=new_version)
+            )
+            if updated.rowcount != 1:
+                return False
+            conn.execute(
+                insert(_VIS).values(
+                    document_id=record.document_id,
+                    metadata_version=new_version,
+                    visibility=int(visibility),
+                    changed_us=changed_us,
+                    changed_by=changed_by,
+                )
+            )
+        return True
+
+    def delete_document(self, dossier_id: uuid.UUID, document_id: uuid.UUID) -> list[str]:
+        owned = and_(_DOC.c.id == document_id, _DOC.c.dossier_id == dossier_id)
+        with guard(), writing(self._engine) as conn:
+            if conn.execute(select(_DOC.c.id).where(owned)).first() is None:
+                return []
+            keys = list(
+                conn.execute(select(_V.c.blob_key).where(_V.c.document_id == document_id)).scalars()
+            )
+            conn.execute(delete(_V).where(_V.c.document_id == document_id))
+            conn.execute(delete(_VIS).where(_VIS.c.document_id == document_id))
+            conn.execute(delete(_DOC).where(owned))
+        return keys
+
+    # -- access: relations and the notification outbox ------------------------------
+
+    def relationships(
+        self, dossier_id: uuid.UUID, subject: str | None = None
+    ) -> list[Relationship]:
+        query = select(_ACC).where(_ACC.c.dossier_id == dossier_id)
+        if subject is not None:
+            query = query.where(_ACC.c.subject == subject)
+        query = query.order_by(_ACC.c.relation, _ACC.c.created_us, _ACC.c.subject)
+        with guard(), self._engine.connect() as conn:
+            return [_relationship(row) for row in conn.execute(query)]
+
+    def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
+        relations = [entry.relation.value, *(r.value for r in replacing)]
+        with guard(), writing(self._engine) as conn:
+            conn.execute(
+                delete(_ACC).where(
+                    _ACC.c.dossier_id == entry.dossier_id,
+                    _ACC.c.subject == entry.subject,
+                    _ACC.c.relation.in_(relations),
+                )
+            )
+            conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+
+    def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
+        statement = delete(_ACC).where(
+            _ACC.c.dossier_id == dossier_id,
+            _ACC.c.relation == relation.value,
+            _ACC.c.subject == subject,
+        )
+        with guard(), writing(self._engine) as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def set_treating_physician(self, dossier_id: uuid.UUID, entry: Relationship | None) -> None:
+        with guard(), writing(self._engine) as conn:
+            conn.execute(
+                delete(_ACC).where(
+                    _ACC.c.dossier_id == dossier_id, _ACC.c.relation == Relation.TREATING.value
+                )
+            )
+            if entry is not None:
+                conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+
+    def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
+        statement = update(_D).where(_D.c.id == dossier_id).values(emergency_refused=refused)
+        with guard(), writing(self._engine) as conn:
+            conn.execute(statement)
+
+    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
+        row = {
+            "dossier_id": notification.dossier_id,
+            "created_us": notification.created_us,
+            "kind": notification.kind.value,
+            "subject": notification.subject,
+            "profession": notification.profession,
+            "detail": notification.detail,
+            "request_id": notification.request_id,
+        }
+        try:
+            with guard(), writing(self._engine) as conn:
+                if first_access is not None:
+                    conn.execute(insert(_ACC).values(**_relationship_row(first_access)))
+                conn.execute(insert(_N).values(**row))
+        except sa_exc.IntegrityError:
+            if first_access is None:
+                raise
+            return False  # seen before: the first access was notified already
+        return True
+
+    def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
+        query = (
+            select(_N)
+            .where(_N.c.dossier_id == dossier_id, _N.c.id > after_id)
+            .order_by(_N.c.id)
+            .limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_notification(row) for row in conn.execute(query)]
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
         query = (

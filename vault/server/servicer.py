@@ -26,7 +26,7 @@ import grpc
 
 from vault import wire
 from vault.auth import TokenVerifier
-from vault.domain.model import Actor, Document
+from vault.domain.model import Actor, Document, Relationship
 from vault.domain.policy import Action
 from vault.errors import InvalidArgumentError, UnauthenticatedError, VaultError
 from vault.journal.store import EntryFilter
@@ -193,6 +193,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 first.header.dossier_id,
                 metadata,
                 call,
+                wire.visibility_from_proto(first.header.visibility),
                 on_cancel=Upload.abort,
             )
             return wire.document_to_proto(await self._upload(upload, request_iterator))
@@ -267,6 +268,157 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
 
         return await self._unary(context, Action.DOCUMENT_LIST, body)
+
+    async def CountDocuments(  # noqa: N802 (generated name)
+        self, request: pb.CountDocumentsRequest, context: Context
+    ) -> pb.CountDocumentsResponse:
+        async def body(actor: Actor, call: Call) -> pb.CountDocumentsResponse:
+            counts = await self._run(self._vault.count_documents, actor, request.dossier_id, call)
+            return pb.CountDocumentsResponse(
+                counts=[
+                    pb.CategoryCount(category=wire.category_to_proto(category), count=count)
+                    for category, count in sorted(counts.items())
+                ]
+            )
+
+        return await self._unary(context, Action.DOCUMENT_LIST, body)
+
+    async def DeleteDocument(  # noqa: N802 (generated name)
+        self, request: pb.DeleteDocumentRequest, context: Context
+    ) -> pb.DeleteDocumentResponse:
+        async def body(actor: Actor, call: Call) -> pb.DeleteDocumentResponse:
+            await self._run(
+                self._vault.delete_document, actor, request.dossier_id, request.document_id, call
+            )
+            return pb.DeleteDocumentResponse()
+
+        return await self._unary(context, Action.DOCUMENT_DELETE, body)
+
+    async def SetDocumentVisibility(  # noqa: N802 (generated name)
+        self, request: pb.SetDocumentVisibilityRequest, context: Context
+    ) -> pb.Document:
+        async def body(actor: Actor, call: Call) -> pb.Document:
+            document = await self._run(
+                self._vault.set_visibility,
+                actor,
+                request.dossier_id,
+                request.document_id,
+                wire.visibility_from_proto(request.visibility),
+                call,
+            )
+            return wire.document_to_proto(document)
+
+        return await self._unary(context, Action.DOCUMENT_VISIBILITY, body)
+
+    def _access_change(
+        self, request: pb.ChangeAccessRequest
+    ) -> tuple[Action, Callable[[Actor, Call], Relationship | None]]:
+        """The action a change request asks for, and the use case that performs it."""
+        vault, dossier = self._vault, request.dossier_id
+        changes: dict[str, tuple[Action, Callable[[Actor, Call], Relationship | None]]] = {
+            "authorise": (
+                Action.ACCESS_AUTHORISE,
+                lambda a, c: vault.authorise(a, dossier, request.authorise, c),
+            ),
+            "revoke": (
+                Action.ACCESS_REVOKE,
+                lambda a, c: vault.revoke(a, dossier, request.revoke, c),
+            ),
+            "block": (Action.ACCESS_BLOCK, lambda a, c: vault.block(a, dossier, request.block, c)),
+            "unblock": (
+                Action.ACCESS_UNBLOCK,
+                lambda a, c: vault.unblock(a, dossier, request.unblock, c),
+            ),
+            "add_representative": (
+                Action.REPRESENTATIVE_ADD,
+                lambda a, c: vault.add_representative(a, dossier, request.add_representative, c),
+            ),
+            "remove_representative": (
+                Action.REPRESENTATIVE_REMOVE,
+                lambda a, c: vault.remove_representative(
+                    a, dossier, request.remove_representative, c
+                ),
+            ),
+            "allow_emergency_access": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: vault.set_emergency_access(
+                    a, dossier, request.allow_emergency_access, c
+                ),
+            ),
+            "set_treating_physician": (
+                Action.TREATING_PHYSICIAN_SET,
+                lambda a, c: vault.set_treating_physician(
+                    a, dossier, request.set_treating_physician, c
+                ),
+            ),
+            "clear_treating_physician": (
+                Action.TREATING_PHYSICIAN_SET,
+                lambda a, c: vault.set_treating_physician(a, dossier, None, c),
+            ),
+            "record_consent": (
+                Action.CONSENT_RECORD,
+                lambda a, c: vault.record_consent(a, dossier, c),
+            ),
+        }
+        return changes[request.WhichOneof("change") or ""]
+
+    async def ChangeAccess(  # noqa: N802 (generated name)
+        self, request: pb.ChangeAccessRequest, context: Context
+    ) -> pb.ChangeAccessResponse:
+        change = request.WhichOneof("change")
+        action, use_case = self._access_change(request) if change else (Action.ACCESS_CHANGE, None)
+
+        async def body(actor: Actor, call: Call) -> pb.ChangeAccessResponse:
+            if use_case is None:
+                raise InvalidArgumentError("name one change")
+            entry = await self._run(use_case, actor, call)
+            if entry is None:
+                return pb.ChangeAccessResponse()
+            return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
+
+        return await self._unary(context, action, body)
+
+    async def ListAccess(  # noqa: N802 (generated name)
+        self, request: pb.ListAccessRequest, context: Context
+    ) -> pb.ListAccessResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListAccessResponse:
+            rules = await self._run(self._vault.list_access, actor, request.dossier_id, call)
+            return pb.ListAccessResponse(
+                entries=[wire.access_entry_to_proto(e) for e in rules.entries],
+                emergency_access_refused=rules.emergency_refused,
+            )
+
+        return await self._unary(context, Action.ACCESS_READ, body)
+
+    async def BreakGlass(  # noqa: N802 (generated name)
+        self, request: pb.BreakGlassRequest, context: Context
+    ) -> pb.AccessEntry:
+        async def body(actor: Actor, call: Call) -> pb.AccessEntry:
+            reason = wire.emergency_reason_from_proto(request.reason)
+            entry = await self._run(
+                self._vault.break_glass, actor, request.dossier_id, reason, call
+            )
+            return wire.access_entry_to_proto(entry)
+
+        return await self._unary(context, Action.BREAK_GLASS, body)
+
+    async def ListNotifications(  # noqa: N802 (generated name)
+        self, request: pb.ListNotificationsRequest, context: Context
+    ) -> pb.ListNotificationsResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
+            notices = await self._run(
+                self._vault.notifications,
+                actor,
+                request.dossier_id,
+                request.after_id,
+                request.page_size,
+                call,
+            )
+            return pb.ListNotificationsResponse(
+                notifications=[wire.notification_to_proto(n) for n in notices]
+            )
+
+        return await self._unary(context, Action.NOTIFICATIONS_READ, body)
 
     async def ExportJournal(  # noqa: N802 (generated name)
         self, request: pb.ExportJournalRequest, context: Context

@@ -76,6 +76,67 @@ DOCUMENT_CATEGORY_VACCINATION: DocumentCategory.ValueType  # 8
 DOCUMENT_CATEGORY_REIMBURSEMENT_HISTORY: DocumentCategory.ValueType  # 9
 Global___DocumentCategory: _TypeAlias = DocumentCategory  # noqa: Y015
 
+class _Relation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Relation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RELATION_UNSPECIFIED: _Relation.ValueType  # 0
+    RELATION_AUTHORISED: _Relation.ValueType  # 1
+    RELATION_BLOCKED: _Relation.ValueType  # 2
+    RELATION_TREATING: _Relation.ValueType  # 3
+    RELATION_REPRESENTATIVE: _Relation.ValueType  # 4
+    RELATION_EMERGENCY: _Relation.ValueType  # 5
+
+class Relation(_Relation, metaclass=_RelationEnumTypeWrapper): ...
+
+RELATION_UNSPECIFIED: Relation.ValueType  # 0
+RELATION_AUTHORISED: Relation.ValueType  # 1
+RELATION_BLOCKED: Relation.ValueType  # 2
+RELATION_TREATING: Relation.ValueType  # 3
+RELATION_REPRESENTATIVE: Relation.ValueType  # 4
+RELATION_EMERGENCY: Relation.ValueType  # 5
+Global___Relation: _TypeAlias = Relation  # noqa: Y015
+
+class _EmergencyReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EmergencyReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EmergencyReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EMERGENCY_REASON_UNSPECIFIED: _EmergencyReason.ValueType  # 0
+    EMERGENCY_REASON_VITAL_EMERGENCY: _EmergencyReason.ValueType  # 1
+    EMERGENCY_REASON_UNCONSCIOUS_PATIENT: _EmergencyReason.ValueType  # 2
+    EMERGENCY_REASON_SAMU_REGULATION: _EmergencyReason.ValueType  # 3
+    EMERGENCY_REASON_URGENT_CARE: _EmergencyReason.ValueType  # 4
+
+class EmergencyReason(_EmergencyReason, metaclass=_EmergencyReasonEnumTypeWrapper): ...
+
+EMERGENCY_REASON_UNSPECIFIED: EmergencyReason.ValueType  # 0
+EMERGENCY_REASON_VITAL_EMERGENCY: EmergencyReason.ValueType  # 1
+EMERGENCY_REASON_UNCONSCIOUS_PATIENT: EmergencyReason.ValueType  # 2
+EMERGENCY_REASON_SAMU_REGULATION: EmergencyReason.ValueType  # 3
+EMERGENCY_REASON_URGENT_CARE: EmergencyReason.ValueType  # 4
+Global___EmergencyReason: _TypeAlias = EmergencyReason  # noqa: Y015
+
+class _NotificationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTIFICATION_KIND_UNSPECIFIED: _NotificationKind.ValueType  # 0
+    NOTIFICATION_KIND_FIRST_ACCESS: _NotificationKind.ValueType  # 1
+    NOTIFICATION_KIND_EMERGENCY_ACCESS: _NotificationKind.ValueType  # 2
+
+class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
+
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind.ValueType  # 0
+NOTIFICATION_KIND_FIRST_ACCESS: NotificationKind.ValueType  # 1
+NOTIFICATION_KIND_EMERGENCY_ACCESS: NotificationKind.ValueType  # 2
+Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
+
 @_typing.final
 class CreateDossierRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -174,23 +235,61 @@ class DocumentMetadata(_message.Message):
 Global___DocumentMetadata: _TypeAlias = DocumentMetadata  # noqa: Y015
 
 @_typing.final
+class Visibility(_message.Message):
+    """A document's visibility codes, all false by default."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MASKED_FROM_PROFESSIONALS_FIELD_NUMBER: _builtins.int
+    HIDDEN_FROM_PATIENT_FIELD_NUMBER: _builtins.int
+    HIDDEN_FROM_REPRESENTATIVES_FIELD_NUMBER: _builtins.int
+    masked_from_professionals: _builtins.bool
+    """MASQUE_PS: hidden from professionals other than the treating physician. Set by
+    the patient side.
+    """
+    hidden_from_patient: _builtins.bool
+    """Not yet visible to the patient side, until an announcement consultation. Set and
+    cleared by the document's author.
+    """
+    hidden_from_representatives: _builtins.bool
+    """A minor's confidential care: never shown to legal representatives."""
+    def __init__(
+        self,
+        *,
+        masked_from_professionals: _builtins.bool = ...,
+        hidden_from_patient: _builtins.bool = ...,
+        hidden_from_representatives: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hidden_from_patient", b"hidden_from_patient", "hidden_from_representatives", b"hidden_from_representatives", "masked_from_professionals", b"masked_from_professionals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Visibility: _TypeAlias = Visibility  # noqa: Y015
+
+@_typing.final
 class PutDocumentHeader(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     @_builtins.property
     def metadata(self) -> Global___DocumentMetadata: ...
+    @_builtins.property
+    def visibility(self) -> Global___Visibility: ...
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
         metadata: Global___DocumentMetadata | None = ...,
+        visibility: Global___Visibility | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -259,6 +358,7 @@ class Document(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     document_id: _builtins.str
     version: _builtins.int
@@ -270,6 +370,8 @@ class Document(_message.Message):
     def metadata(self) -> Global___DocumentMetadata: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def visibility(self) -> Global___Visibility: ...
     def __init__(
         self,
         *,
@@ -280,10 +382,11 @@ class Document(_message.Message):
         size: _builtins.int = ...,
         sha256: _builtins.bytes = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        visibility: Global___Visibility | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "document_id", b"document_id", "dossier_id", b"dossier_id", "metadata", b"metadata", "sha256", b"sha256", "size", b"size", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "document_id", b"document_id", "dossier_id", b"dossier_id", "metadata", b"metadata", "sha256", b"sha256", "size", b"size", "version", b"version", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -402,6 +505,404 @@ class ListDocumentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDocumentsResponse: _TypeAlias = ListDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class CountDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountDocumentsRequest: _TypeAlias = CountDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class CategoryCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    category: Global___DocumentCategory.ValueType
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        category: Global___DocumentCategory.ValueType = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CategoryCount: _TypeAlias = CategoryCount  # noqa: Y015
+
+@_typing.final
+class CountDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___CategoryCount]:
+        """Categories with no visible document are left out."""
+
+    def __init__(
+        self,
+        *,
+        counts: _abc.Iterable[Global___CategoryCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountDocumentsResponse: _TypeAlias = CountDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteDocumentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    document_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        document_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteDocumentRequest: _TypeAlias = DeleteDocumentRequest  # noqa: Y015
+
+@_typing.final
+class DeleteDocumentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteDocumentResponse: _TypeAlias = DeleteDocumentResponse  # noqa: Y015
+
+@_typing.final
+class SetDocumentVisibilityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    document_id: _builtins.str
+    @_builtins.property
+    def visibility(self) -> Global___Visibility:
+        """The complete new set of codes."""
+
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        document_id: _builtins.str = ...,
+        visibility: Global___Visibility | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["visibility", b"visibility"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "dossier_id", b"dossier_id", "visibility", b"visibility"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDocumentVisibilityRequest: _TypeAlias = SetDocumentVisibilityRequest  # noqa: Y015
+
+@_typing.final
+class ChangeAccessRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    AUTHORISE_FIELD_NUMBER: _builtins.int
+    REVOKE_FIELD_NUMBER: _builtins.int
+    BLOCK_FIELD_NUMBER: _builtins.int
+    UNBLOCK_FIELD_NUMBER: _builtins.int
+    ADD_REPRESENTATIVE_FIELD_NUMBER: _builtins.int
+    REMOVE_REPRESENTATIVE_FIELD_NUMBER: _builtins.int
+    ALLOW_EMERGENCY_ACCESS_FIELD_NUMBER: _builtins.int
+    SET_TREATING_PHYSICIAN_FIELD_NUMBER: _builtins.int
+    CLEAR_TREATING_PHYSICIAN_FIELD_NUMBER: _builtins.int
+    RECORD_CONSENT_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    authorise: _builtins.str
+    """A professional's RPPS number."""
+    revoke: _builtins.str
+    block: _builtins.str
+    unblock: _builtins.str
+    add_representative: _builtins.str
+    """A legal representative's INS."""
+    remove_representative: _builtins.str
+    allow_emergency_access: _builtins.bool
+    """true: break-the-glass allowed (the default); false: refused."""
+    set_treating_physician: _builtins.str
+    """The national insurer: the declared treating physician's RPPS number."""
+    clear_treating_physician: _builtins.bool
+    record_consent: _builtins.bool
+    """A professional: the patient consented at a consultation (authorises the
+    caller for a year).
+    """
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        authorise: _builtins.str = ...,
+        revoke: _builtins.str = ...,
+        block: _builtins.str = ...,
+        unblock: _builtins.str = ...,
+        add_representative: _builtins.str = ...,
+        remove_representative: _builtins.str = ...,
+        allow_emergency_access: _builtins.bool = ...,
+        set_treating_physician: _builtins.str = ...,
+        clear_treating_physician: _builtins.bool = ...,
+        record_consent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "record_consent", b"record_consent", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "record_consent", b"record_consent", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent"]  # noqa: Y015
+    _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
+
+Global___ChangeAccessRequest: _TypeAlias = ChangeAccessRequest  # noqa: Y015
+
+@_typing.final
+class AccessEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATION_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PROFESSION_FIELD_NUMBER: _builtins.int
+    EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
+    relation: Global___Relation.ValueType
+    subject: _builtins.str
+    """An RPPS number, or `ins-hmac:...` for a legal representative."""
+    profession: _builtins.str
+    emergency_reason: Global___EmergencyReason.ValueType
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset: no end."""
+
+    def __init__(
+        self,
+        *,
+        relation: Global___Relation.ValueType = ...,
+        subject: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        profession: _builtins.str = ...,
+        emergency_reason: Global___EmergencyReason.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "emergency_reason", b"emergency_reason", "expires_at", b"expires_at", "profession", b"profession", "relation", b"relation", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccessEntry: _TypeAlias = AccessEntry  # noqa: Y015
+
+@_typing.final
+class ChangeAccessResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entry(self) -> Global___AccessEntry:
+        """The entry the change created; unset for a removal or a setting."""
+
+    def __init__(
+        self,
+        *,
+        entry: Global___AccessEntry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeAccessResponse: _TypeAlias = ChangeAccessResponse  # noqa: Y015
+
+@_typing.final
+class ListAccessRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccessRequest: _TypeAlias = ListAccessRequest  # noqa: Y015
+
+@_typing.final
+class ListAccessResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    EMERGENCY_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
+    emergency_access_refused: _builtins.bool
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccessEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AccessEntry] | None = ...,
+        emergency_access_refused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emergency_access_refused", b"emergency_access_refused", "entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccessResponse: _TypeAlias = ListAccessResponse  # noqa: Y015
+
+@_typing.final
+class BreakGlassRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    reason: Global___EmergencyReason.ValueType
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        reason: Global___EmergencyReason.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakGlassRequest: _TypeAlias = BreakGlassRequest  # noqa: Y015
+
+@_typing.final
+class Notification(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    PROFESSIONAL_FIELD_NUMBER: _builtins.int
+    PROFESSION_FIELD_NUMBER: _builtins.int
+    EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    kind: Global___NotificationKind.ValueType
+    professional: _builtins.str
+    """The professional's RPPS number and profession."""
+    profession: _builtins.str
+    emergency_reason: Global___EmergencyReason.ValueType
+    request_id: _builtins.str
+    """The journal entry of the access (its request id)."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        kind: Global___NotificationKind.ValueType = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        professional: _builtins.str = ...,
+        profession: _builtins.str = ...,
+        emergency_reason: Global___EmergencyReason.ValueType = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Notification: _TypeAlias = Notification  # noqa: Y015
+
+@_typing.final
+class ListNotificationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    after_id: _builtins.int
+    """The last id the portal consumed; 0 for the start."""
+    page_size: _builtins.int
+    """1..1000; 0 means the default (100)."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        after_id: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "dossier_id", b"dossier_id", "page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotificationsRequest: _TypeAlias = ListNotificationsRequest  # noqa: Y015
+
+@_typing.final
+class ListNotificationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___Notification]: ...
+    def __init__(
+        self,
+        *,
+        notifications: _abc.Iterable[Global___Notification] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotificationsResponse: _TypeAlias = ListNotificationsResponse  # noqa: Y015
 
 @_typing.final
 class ExportJournalRequest(_message.Message):

@@ -59,6 +59,41 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.FromString,
                 _registered_method=True)
+        self.CountDocuments = channel.unary_unary(
+                '/vault.v1.DossierVault/CountDocuments',
+                request_serializer=vault_dot_v1_dot_vault__pb2.CountDocumentsRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.CountDocumentsResponse.FromString,
+                _registered_method=True)
+        self.DeleteDocument = channel.unary_unary(
+                '/vault.v1.DossierVault/DeleteDocument',
+                request_serializer=vault_dot_v1_dot_vault__pb2.DeleteDocumentRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.DeleteDocumentResponse.FromString,
+                _registered_method=True)
+        self.SetDocumentVisibility = channel.unary_unary(
+                '/vault.v1.DossierVault/SetDocumentVisibility',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetDocumentVisibilityRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.Document.FromString,
+                _registered_method=True)
+        self.ChangeAccess = channel.unary_unary(
+                '/vault.v1.DossierVault/ChangeAccess',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ChangeAccessRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ChangeAccessResponse.FromString,
+                _registered_method=True)
+        self.ListAccess = channel.unary_unary(
+                '/vault.v1.DossierVault/ListAccess',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ListAccessRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ListAccessResponse.FromString,
+                _registered_method=True)
+        self.BreakGlass = channel.unary_unary(
+                '/vault.v1.DossierVault/BreakGlass',
+                request_serializer=vault_dot_v1_dot_vault__pb2.BreakGlassRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.AccessEntry.FromString,
+                _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/vault.v1.DossierVault/ListNotifications',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
         self.ExportJournal = channel.unary_stream(
                 '/vault.v1.DossierVault/ExportJournal',
                 request_serializer=vault_dot_v1_dot_vault__pb2.ExportJournalRequest.SerializeToString,
@@ -108,7 +143,63 @@ class DossierVaultServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListDocuments(self, request, context):
-        """One page of a dossier's documents, newest first.
+        """One page of a dossier's documents, newest first. Documents the caller may not
+        see are left out of the page, of the page tokens and of the counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountDocuments(self, request, context):
+        """How many documents the caller may see in each category (a summary screen).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDocument(self, request, context):
+        """The patient side removes a document and all its versions for good.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDocumentVisibility(self, request, context):
+        """Changes a document's visibility codes; each change is a new metadata version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeAccess(self, request, context):
+        """Changes who may access a dossier: the patient side authorises, revokes, blocks
+        and unblocks professionals, adds and removes legal representatives, allows or
+        refuses break-the-glass; a professional records the patient's consent; the
+        national insurer sets or clears the declared treating physician.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccess(self, request, context):
+        """The patient side: who stands in which relation to the dossier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BreakGlass(self, request, context):
+        """An emergency professional opens a dossier without authorisation (bris de
+        glace) for a short window, unless the patient refused it. Journaled as an
+        emergency; the patient is notified.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotifications(self, request, context):
+        """The patient's notification outbox (first access by each professional, every
+        emergency access), oldest first, from after a given notification id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -157,6 +248,41 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.ListDocuments,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.SerializeToString,
+            ),
+            'CountDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountDocuments,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.CountDocumentsRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.CountDocumentsResponse.SerializeToString,
+            ),
+            'DeleteDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDocument,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.DeleteDocumentRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.DeleteDocumentResponse.SerializeToString,
+            ),
+            'SetDocumentVisibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDocumentVisibility,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetDocumentVisibilityRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.Document.SerializeToString,
+            ),
+            'ChangeAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeAccess,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ChangeAccessRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ChangeAccessResponse.SerializeToString,
+            ),
+            'ListAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccess,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ListAccessRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ListAccessResponse.SerializeToString,
+            ),
+            'BreakGlass': grpc.unary_unary_rpc_method_handler(
+                    servicer.BreakGlass,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.BreakGlassRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.AccessEntry.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ListNotificationsResponse.SerializeToString,
             ),
             'ExportJournal': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportJournal,
@@ -304,6 +430,195 @@ class DossierVault:
             '/vault.v1.DossierVault/ListDocuments',
             vault_dot_v1_dot_vault__pb2.ListDocumentsRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.ListDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/CountDocuments',
+            vault_dot_v1_dot_vault__pb2.CountDocumentsRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.CountDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/DeleteDocument',
+            vault_dot_v1_dot_vault__pb2.DeleteDocumentRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.DeleteDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDocumentVisibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetDocumentVisibility',
+            vault_dot_v1_dot_vault__pb2.SetDocumentVisibilityRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.Document.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ChangeAccess',
+            vault_dot_v1_dot_vault__pb2.ChangeAccessRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ChangeAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ListAccess',
+            vault_dot_v1_dot_vault__pb2.ListAccessRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ListAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BreakGlass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/BreakGlass',
+            vault_dot_v1_dot_vault__pb2.BreakGlassRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.AccessEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ListNotifications',
+            vault_dot_v1_dot_vault__pb2.ListNotificationsRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ListNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

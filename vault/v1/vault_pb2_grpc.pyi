@@ -53,7 +53,32 @@ class DossierVaultStub:
     byte range of it) in chunks.
     """
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
-    """One page of a dossier's documents, newest first."""
+    """One page of a dossier's documents, newest first. Documents the caller may not
+    see are left out of the page, of the page tokens and of the counts.
+    """
+    CountDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]
+    """How many documents the caller may see in each category (a summary screen)."""
+    DeleteDocument: _grpc.UnaryUnaryMultiCallable[_vault_pb2.DeleteDocumentRequest, _vault_pb2.DeleteDocumentResponse]
+    """The patient side removes a document and all its versions for good."""
+    SetDocumentVisibility: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetDocumentVisibilityRequest, _vault_pb2.Document]
+    """Changes a document's visibility codes; each change is a new metadata version."""
+    ChangeAccess: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ChangeAccessRequest, _vault_pb2.ChangeAccessResponse]
+    """Changes who may access a dossier: the patient side authorises, revokes, blocks
+    and unblocks professionals, adds and removes legal representatives, allows or
+    refuses break-the-glass; a professional records the patient's consent; the
+    national insurer sets or clears the declared treating physician.
+    """
+    ListAccess: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListAccessRequest, _vault_pb2.ListAccessResponse]
+    """The patient side: who stands in which relation to the dossier."""
+    BreakGlass: _grpc.UnaryUnaryMultiCallable[_vault_pb2.BreakGlassRequest, _vault_pb2.AccessEntry]
+    """An emergency professional opens a dossier without authorisation (bris de
+    glace) for a short window, unless the patient refused it. Journaled as an
+    emergency; the patient is notified.
+    """
+    ListNotifications: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]
+    """The patient's notification outbox (first access by each professional, every
+    emergency access), oldest first, from after a given notification id.
+    """
     ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
     sequence numbers or time, as batches of JSON lines, signed checkpoints included.
@@ -83,7 +108,32 @@ class DossierVaultAsyncStub(DossierVaultStub):
     byte range of it) in chunks.
     """
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
-    """One page of a dossier's documents, newest first."""
+    """One page of a dossier's documents, newest first. Documents the caller may not
+    see are left out of the page, of the page tokens and of the counts.
+    """
+    CountDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]  # type: ignore[assignment]
+    """How many documents the caller may see in each category (a summary screen)."""
+    DeleteDocument: _aio.UnaryUnaryMultiCallable[_vault_pb2.DeleteDocumentRequest, _vault_pb2.DeleteDocumentResponse]  # type: ignore[assignment]
+    """The patient side removes a document and all its versions for good."""
+    SetDocumentVisibility: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetDocumentVisibilityRequest, _vault_pb2.Document]  # type: ignore[assignment]
+    """Changes a document's visibility codes; each change is a new metadata version."""
+    ChangeAccess: _aio.UnaryUnaryMultiCallable[_vault_pb2.ChangeAccessRequest, _vault_pb2.ChangeAccessResponse]  # type: ignore[assignment]
+    """Changes who may access a dossier: the patient side authorises, revokes, blocks
+    and unblocks professionals, adds and removes legal representatives, allows or
+    refuses break-the-glass; a professional records the patient's consent; the
+    national insurer sets or clears the declared treating physician.
+    """
+    ListAccess: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListAccessRequest, _vault_pb2.ListAccessResponse]  # type: ignore[assignment]
+    """The patient side: who stands in which relation to the dossier."""
+    BreakGlass: _aio.UnaryUnaryMultiCallable[_vault_pb2.BreakGlassRequest, _vault_pb2.AccessEntry]  # type: ignore[assignment]
+    """An emergency professional opens a dossier without authorisation (bris de
+    glace) for a short window, unless the patient refused it. Journaled as an
+    emergency; the patient is notified.
+    """
+    ListNotifications: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]  # type: ignore[assignment]
+    """The patient's notification outbox (first access by each professional, every
+    emergency access), oldest first, from after a given notification id.
+    """
     ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
     sequence numbers or time, as batches of JSON lines, signed checkpoints included.
@@ -140,7 +190,74 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request: _vault_pb2.ListDocumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
-        """One page of a dossier's documents, newest first."""
+        """One page of a dossier's documents, newest first. Documents the caller may not
+        see are left out of the page, of the page tokens and of the counts.
+        """
+
+    @_abc_1.abstractmethod
+    def CountDocuments(
+        self,
+        request: _vault_pb2.CountDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.CountDocumentsResponse, _abc.Awaitable[_vault_pb2.CountDocumentsResponse]]:
+        """How many documents the caller may see in each category (a summary screen)."""
+
+    @_abc_1.abstractmethod
+    def DeleteDocument(
+        self,
+        request: _vault_pb2.DeleteDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.DeleteDocumentResponse, _abc.Awaitable[_vault_pb2.DeleteDocumentResponse]]:
+        """The patient side removes a document and all its versions for good."""
+
+    @_abc_1.abstractmethod
+    def SetDocumentVisibility(
+        self,
+        request: _vault_pb2.SetDocumentVisibilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.Document, _abc.Awaitable[_vault_pb2.Document]]:
+        """Changes a document's visibility codes; each change is a new metadata version."""
+
+    @_abc_1.abstractmethod
+    def ChangeAccess(
+        self,
+        request: _vault_pb2.ChangeAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.ChangeAccessResponse, _abc.Awaitable[_vault_pb2.ChangeAccessResponse]]:
+        """Changes who may access a dossier: the patient side authorises, revokes, blocks
+        and unblocks professionals, adds and removes legal representatives, allows or
+        refuses break-the-glass; a professional records the patient's consent; the
+        national insurer sets or clears the declared treating physician.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAccess(
+        self,
+        request: _vault_pb2.ListAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.ListAccessResponse, _abc.Awaitable[_vault_pb2.ListAccessResponse]]:
+        """The patient side: who stands in which relation to the dossier."""
+
+    @_abc_1.abstractmethod
+    def BreakGlass(
+        self,
+        request: _vault_pb2.BreakGlassRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.AccessEntry, _abc.Awaitable[_vault_pb2.AccessEntry]]:
+        """An emergency professional opens a dossier without authorisation (bris de
+        glace) for a short window, unless the patient refused it. Journaled as an
+        emergency; the patient is notified.
+        """
+
+    @_abc_1.abstractmethod
+    def ListNotifications(
+        self,
+        request: _vault_pb2.ListNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.ListNotificationsResponse, _abc.Awaitable[_vault_pb2.ListNotificationsResponse]]:
+        """The patient's notification outbox (first access by each professional, every
+        emergency access), oldest first, from after a given notification id.
+        """
 
     @_abc_1.abstractmethod
     def ExportJournal(
