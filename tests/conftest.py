@@ -125,8 +125,18 @@ class RunningVault:
         kind: ActorKind = ActorKind.PATIENT,
         subject: str = PATIENT_INS,
         ttl_seconds: int = 600,
+        *,
+        profession: str | None = None,
+        specialty: str | None = None,
     ) -> str:
-        return mint_token(self.issuer, kind=kind, subject=subject, ttl_seconds=ttl_seconds)
+        return mint_token(
+            self.issuer,
+            kind=kind,
+            subject=subject,
+            ttl_seconds=ttl_seconds,
+            profession=profession,
+            specialty=specialty,
+        )
 
     def client(self, token: str | None = None) -> VaultClient:
         return VaultClient(self.server.target, token if token is not None else self.token())

@@ -19,12 +19,23 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import grpc
 
 from vault import wire
-from vault.domain.model import Document, DocumentMetadata, DocumentPage, Dossier
+from vault.domain.model import (
+    AccessRules,
+    Document,
+    DocumentCategory,
+    DocumentMetadata,
+    DocumentPage,
+    Dossier,
+    EmergencyReason,
+    Notification,
+    Relationship,
+    Visibility,
+)
 from vault.errors import (
     IntegrityError,
     PermissionDeniedError,
@@ -163,6 +174,7 @@ class VaultClient:
         content: Content,
         *,
         chunk_size: int = CHUNK_SIZE,
+        visibility: Visibility = Visibility.NORMAL,
     ) -> Document:
         """Streams `content` as a new document; checks the server stored what was sent."""
         digest, sent = hashlib.sha256(), 0
@@ -170,7 +182,9 @@ class VaultClient:
         def messages() -> Iterator[pb.PutDocumentRequest]:
             nonlocal sent
             header = pb.PutDocumentHeader(
-                dossier_id=str(dossier_id), metadata=wire.metadata_to_proto(metadata)
+                dossier_id=str(dossier_id),
+                metadata=wire.metadata_to_proto(metadata),
+                visibility=wire.visibility_to_proto(visibility),
             )
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
@@ -315,3 +329,92 @@ class VaultClient:
         except grpc.RpcError as error:
             raise _vault_error(error) from None
         return [wire.journal_record_from_proto(r) for r in reply.entries], reply.next_page_token
+
+    # -- consent and access rules ------------------------------------------------------
+
+    def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, metadata=self._metadata, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None
+
+    def count_documents(self, dossier_id: uuid.UUID | str) -> dict[DocumentCategory, int]:
+        """How many documents this caller may see in each category."""
+        request = pb.CountDocumentsRequest(dossier_id=str(dossier_id))
+        reply = self._call(self._stub.CountDocuments, request)
+        return {wire.category_from_proto(c.category): c.count for c in reply.counts}
+
+    def delete_document(self, dossier_id: uuid.UUID | str, document_id: uuid.UUID | str) -> None:
+        request = pb.DeleteDocumentRequest(dossier_id=str(dossier_id), document_id=str(document_id))
+        self._call(self._stub.DeleteDocument, request)
+
+    def set_visibility(
+        self, dossier_id: uuid.UUID | str, document_id: uuid.UUID | str, visibility: Visibility
+    ) -> Document:
+        request = pb.SetDocumentVisibilityRequest(
+            dossier_id=str(dossier_id),
+            document_id=str(document_id),
+            visibility=wire.visibility_to_proto(visibility),
+        )
+        return wire.document_from_proto(self._call(self._stub.SetDocumentVisibility, request))
+
+    def _change(self, dossier_id: uuid.UUID | str, **change: Any) -> Relationship | None:
+        request = pb.ChangeAccessRequest(dossier_id=str(dossier_id), **change)
+        reply = self._call(self._stub.ChangeAccess, request)
+        if not reply.HasField("entry"):
+            return None
+        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply.entry)
+
+    def authorise(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship | None:
+        return self._change(dossier_id, authorise=rpps)
+
+    def revoke(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, revoke=rpps)
+
+    def block(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship | None:
+        return self._change(dossier_id, block=rpps)
+
+    def unblock(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, unblock=rpps)
+
+    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship | None:
+        return self._change(dossier_id, add_representative=ins)
+
+    def remove_representative(self, dossier_id: uuid.UUID | str, ins: str) -> None:
+        self._change(dossier_id, remove_representative=ins)
+
+    def set_emergency_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_emergency_access=allowed)
+
+    def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
+        if rpps is None:
+            self._change(dossier_id, clear_treating_physician=True)
+        else:
+            self._change(dossier_id, set_treating_physician=rpps)
+
+    def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship | None:
+        return self._change(dossier_id, record_consent=True)
+
+    def list_access(self, dossier_id: uuid.UUID | str) -> AccessRules:
+        reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
+        dossier = uuid.UUID(str(dossier_id))
+        entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
+        return AccessRules(entries, reply.emergency_access_refused)
+
+    def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
+        request = pb.BreakGlassRequest(
+            dossier_id=str(dossier_id), reason=wire.emergency_reason_to_proto(reason)
+        )
+        reply = self._call(self._stub.BreakGlass, request)
+        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply)
+
+    def notifications(
+        self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int = 0
+    ) -> list[Notification]:
+        """The patient's notification outbox after `after_id`, oldest first."""
+        request = pb.ListNotificationsRequest(
+            dossier_id=str(dossier_id), after_id=after_id, page_size=page_size
+        )
+        reply = self._call(self._stub.ListNotifications, request)
+        dossier = uuid.UUID(str(dossier_id))
+        return [wire.notification_from_proto(dossier, n) for n in reply.notifications]

@@ -100,6 +100,10 @@ def emergency_reason_from_proto(number: pb.EmergencyReason.ValueType) -> Emergen
     return reason
 
 
+def emergency_reason_to_proto(reason: EmergencyReason) -> pb.EmergencyReason.ValueType:
+    return _REASON_TO_PROTO[reason]
+
+
 def category_from_proto(number: pb.DocumentCategory.ValueType) -> DocumentCategory:
     category = _CATEGORY_FROM_PROTO.get(number)
     if category is None:

@@ -1,0 +1,454 @@
+"""The DMP's access rules end to end over gRPC: the scenarios of a real dossier.
+
+Each test plays a story with real tokens against a real server (SQLite and PostgreSQL):
+consent, masking, blocking, break-the-glass, the insurer, the operator, a minor's
+confidential care, expiry. What a caller may not see must not show in pages, counts or
+errors; every request leaves one journal entry, denials included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+import jwt
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import PATIENT_INS, RunningVault
+from vault.auth import key_id
+from vault.client import VaultClient
+from vault.domain.identifiers import ins_key, luhn_valid
+from vault.domain.model import (
+    ActorKind,
+    DocumentCategory,
+    DocumentMetadata,
+    EmergencyReason,
+    NotificationKind,
+    Relation,
+    Visibility,
+)
+from vault.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from vault.sqlstore import make_engine
+from vault.v1 import vault_pb2 as pb
+from vault.v1.vault_pb2_grpc import DossierVaultStub
+
+
+def rpps(stem: str) -> str:
+    """A well-formed RPPS number: 10 digits and their Luhn check digit."""
+    return next(stem + d for d in "0123456789" if luhn_valid(stem + d))
+
+
+def ins(nir13: str) -> str:
+    return f"{nir13}{ins_key(nir13):02d}"
+
+
+CARDIOLOGIST = rpps("1000000001")
+TREATING = rpps("1000000002")
+PHARMACIST = rpps("1000000003")
+REGULATOR = rpps("1000000004")
+NURSE = rpps("1000000005")
+MINOR, PARENT = ins("2150675123456"), ins("1780375111222")
+REPORT = DocumentMetadata("Compte rendu", DocumentCategory.REPORTS, "application/pdf")
+SCAN = DocumentMetadata("IRM", DocumentCategory.IMAGING, "image/jpeg")
+REIMBURSEMENT = DocumentMetadata(
+    "Remboursements", DocumentCategory.REIMBURSEMENT_HISTORY, "application/fhir+json"
+)
+
+
+@dataclass
+class Dmp:
+    """A running vault with one patient's dossier and a report in it."""
+
+    vault: RunningVault
+    dossier_id: str
+    report_id: str
+
+    def as_patient(self) -> VaultClient:
+        return self.vault.client()
+
+    def as_professional(
+        self, number: str, profession: str = "physician", specialty: str = "cardiology"
+    ) -> VaultClient:
+        token = self.vault.token(
+            ActorKind.PROFESSIONAL, number, profession=profession, specialty=specialty
+        )
+        return self.vault.client(token)
+
+    def as_kind(self, kind: ActorKind, subject: str) -> VaultClient:
+        return self.vault.client(self.vault.token(kind, subject))
+
+    def listed(self, client: VaultClient) -> list[str]:
+        return [str(d.document_id) for d in client.iter_documents(self.dossier_id)]
+
+    def history(self) -> list[tuple[str, str, str, bool, tuple[str, ...]]]:
+        """The dossier's access history as its patient reads it."""
+        with self.as_patient() as patient:
+            records, _ = patient.query_journal(dossier_id=self.dossier_id, page_size=1000)
+        return [
+            (e.actor_ref, e.action, e.reason, e.emergency, e.documents)
+            for _, e in records
+            if e.action != "journal.read"
+        ]
+
+
+@pytest.fixture
+def dmp(running_vault: RunningVault) -> Dmp:
+    with running_vault.client() as patient:
+        dossier = patient.create_dossier(PATIENT_INS)
+        report = patient.put_document(dossier.dossier_id, REPORT, b"report")
+    with running_vault.client(running_vault.token(ActorKind.INSURER, "cnam")) as insurer:
+        insurer.set_treating_physician(dossier.dossier_id, TREATING)
+    return Dmp(running_vault, str(dossier.dossier_id), str(report.document_id))
+
+
+def test_a_masked_report_disappears_for_the_cardiologist_but_not_the_treating_physician(
+    dmp: Dmp,
+) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert dmp.listed(cardiologist) == [dmp.report_id]
+        assert cardiologist.count_documents(dmp.dossier_id) == {DocumentCategory.REPORTS: 1}
+        assert b"".join(cardiologist.get_document(dmp.dossier_id, dmp.report_id)) == b"report"
+    with dmp.as_patient() as patient:
+        masked = patient.set_visibility(
+            dmp.dossier_id, dmp.report_id, Visibility.MASKED_FROM_PROFESSIONALS
+        )
+        assert masked.visibility is Visibility.MASKED_FROM_PROFESSIONALS
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert dmp.listed(cardiologist) == []
+        assert cardiologist.count_documents(dmp.dossier_id) == {}
+        with pytest.raises(NotFoundError, match="no such document"):
+            cardiologist.get_document(dmp.dossier_id, dmp.report_id)
+    with dmp.as_professional(TREATING, specialty="general_medicine") as treating:
+        assert dmp.listed(treating) == [dmp.report_id]
+        assert treating.count_documents(dmp.dossier_id) == {DocumentCategory.REPORTS: 1}
+    hidden_read = [h for h in dmp.history() if h[0] == CARDIOLOGIST and h[2] == "document-hidden"]
+    assert hidden_read == [
+        (CARDIOLOGIST, "document.read", "document-hidden", False, (dmp.report_id,))
+    ]
+
+
+def test_a_masked_document_does_not_leak_through_paging(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        for n in range(4):
+            document = patient.put_document(dmp.dossier_id, REPORT, b"%d" % n)
+            if n % 2:
+                patient.set_visibility(
+                    dmp.dossier_id, document.document_id, Visibility.MASKED_FROM_PROFESSIONALS
+                )
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        first = cardiologist.list_documents(dmp.dossier_id, page_size=2)
+        assert len(first.documents) == 2
+        second = cardiologist.list_documents(
+            dmp.dossier_id, page_size=2, page_token=first.next_page_token
+        )
+        assert (len(second.documents), second.next_page_token) == (1, "")
+        assert cardiologist.count_documents(dmp.dossier_id) == {DocumentCategory.REPORTS: 3}
+
+
+def test_the_journal_lists_every_document_a_listing_returned(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.put_document(dmp.dossier_id, SCAN, b"scan")
+        listed = dmp.listed(patient)
+    lists = [h for h in dmp.history() if h[1] == "document.list"]
+    assert lists[-1][4] == tuple(listed)
+    assert len(listed) == 2
+
+
+def test_a_blocked_pharmacist_is_refused_even_in_an_emergency(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, PHARMACIST)
+        patient.block(dmp.dossier_id, PHARMACIST)
+        relations = {(e.subject, e.relation) for e in patient.list_access(dmp.dossier_id).entries}
+        assert (PHARMACIST, Relation.BLOCKED) in relations
+        assert (PHARMACIST, Relation.AUTHORISED) not in relations
+    with dmp.as_professional(PHARMACIST, "pharmacist", "emergency_medicine") as pharmacist:
+        with pytest.raises(PermissionDeniedError, match="blocked"):
+            pharmacist.break_glass(dmp.dossier_id, EmergencyReason.VITAL_EMERGENCY)
+        with pytest.raises(PermissionDeniedError, match="blocked"):
+            pharmacist.list_documents(dmp.dossier_id)
+    with dmp.as_patient() as patient:
+        patient.unblock(dmp.dossier_id, PHARMACIST)
+        with pytest.raises(NotFoundError):
+            patient.unblock(dmp.dossier_id, PHARMACIST)
+
+
+def test_the_treating_physician_cannot_be_blocked(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient, pytest.raises(FailedPreconditionError):
+        patient.block(dmp.dossier_id, TREATING)
+
+
+def test_a_samu_regulator_breaks_the_glass_and_the_patient_is_told(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        masked = patient.put_document(
+            dmp.dossier_id, SCAN, b"scan", visibility=Visibility.MASKED_FROM_PROFESSIONALS
+        )
+    with dmp.as_professional(REGULATOR, specialty="medical_regulation") as regulator:
+        with pytest.raises(PermissionDeniedError, match="no-authorisation"):
+            regulator.list_documents(dmp.dossier_id)
+        assert str(regulator.get_dossier(ins=PATIENT_INS).dossier_id) == dmp.dossier_id
+        window = regulator.break_glass(dmp.dossier_id, EmergencyReason.SAMU_REGULATION)
+        assert window.expires_us is not None
+        assert window.expires_us > time.time() * 1e6
+        assert dmp.listed(regulator) == [dmp.report_id]  # the masked scan stays hidden
+        with pytest.raises(NotFoundError):
+            regulator.get_document(dmp.dossier_id, masked.document_id)
+    with dmp.as_patient() as patient:
+        notices = patient.notifications(dmp.dossier_id)
+    assert [(n.kind, n.subject, n.detail) for n in notices] == [
+        (NotificationKind.EMERGENCY_ACCESS, REGULATOR, "samu_regulation"),
+        (NotificationKind.FIRST_ACCESS, REGULATOR, None),
+    ]
+    emergency = [h[1] for h in dmp.history() if h[0] == REGULATOR and h[3]]
+    assert emergency == ["access.break-glass", "document.list", "document.read"]
+
+
+def test_a_refused_emergency_access_stays_refused(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.set_emergency_access(dmp.dossier_id, allowed=False)
+        assert patient.list_access(dmp.dossier_id).emergency_refused
+    with (
+        dmp.as_professional(REGULATOR, specialty="emergency_medicine") as regulator,
+        pytest.raises(PermissionDeniedError, match="emergency-refused"),
+    ):
+        regulator.break_glass(dmp.dossier_id, EmergencyReason.UNCONSCIOUS_PATIENT)
+
+
+def test_a_cardiologist_cannot_break_the_glass(dmp: Dmp) -> None:
+    with (
+        dmp.as_professional(CARDIOLOGIST) as cardiologist,
+        pytest.raises(PermissionDeniedError, match="not-emergency-professional"),
+    ):
+        cardiologist.break_glass(dmp.dossier_id, EmergencyReason.URGENT_CARE)
+
+
+def test_the_insurer_writes_a_reimbursement_line_and_cannot_read_it_back(dmp: Dmp) -> None:
+    with dmp.as_kind(ActorKind.INSURER, "cnam") as insurer:
+        dossier = insurer.get_dossier(ins=PATIENT_INS)
+        line = insurer.put_document(dossier.dossier_id, REIMBURSEMENT, b"{}")
+        with pytest.raises(PermissionDeniedError, match="category-not-writable"):
+            insurer.put_document(dossier.dossier_id, REPORT, b"report")
+        with pytest.raises(PermissionDeniedError, match="actor-never-allowed"):
+            insurer.get_document(dossier.dossier_id, line.document_id)
+        with pytest.raises(PermissionDeniedError, match="actor-never-allowed"):
+            insurer.list_documents(dossier.dossier_id)
+        with pytest.raises(PermissionDeniedError, match="actor-never-allowed"):
+            insurer.count_documents(dossier.dossier_id)
+    with dmp.as_patient() as patient:
+        assert str(line.document_id) in dmp.listed(patient)
+        with pytest.raises(PermissionDeniedError, match="category-not-writable"):
+            patient.put_document(dmp.dossier_id, REIMBURSEMENT, b"{}")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        ActorKind.OPERATOR,
+        ActorKind.COMPLEMENTARY_INSURER,
+        ActorKind.OCCUPATIONAL_PHYSICIAN,
+        ActorKind.INSURANCE_PHYSICIAN,
+        ActorKind.AUDITOR,
+    ],
+)
+def test_outsiders_read_nothing(dmp: Dmp, kind: ActorKind) -> None:
+    with dmp.as_kind(kind, "staff-7") as outsider:
+        calls: list[Callable[[], object]] = [
+            lambda: outsider.get_dossier(dossier_id=dmp.dossier_id),
+            lambda: outsider.list_documents(dmp.dossier_id),
+            lambda: outsider.count_documents(dmp.dossier_id),
+            lambda: outsider.get_document(dmp.dossier_id, dmp.report_id),
+            lambda: outsider.list_access(dmp.dossier_id),
+            lambda: outsider.notifications(dmp.dossier_id),
+            lambda: outsider.authorise(dmp.dossier_id, CARDIOLOGIST),
+        ]
+        for call in calls:
+            with pytest.raises(PermissionDeniedError, match="actor-never-allowed"):
+                call()
+
+
+def test_a_minors_confidential_document_stays_invisible_to_the_parents(
+    running_vault: RunningVault,
+) -> None:
+    with running_vault.client(running_vault.token(subject=MINOR)) as minor:
+        dossier = minor.create_dossier(MINOR).dossier_id
+        minor.add_representative(dossier, PARENT)
+        minor.authorise(dossier, NURSE)
+        vaccination = minor.put_document(
+            dossier, DocumentMetadata("Vaccin", DocumentCategory.VACCINATION, "text/plain"), b"v"
+        )
+    nurse_token = running_vault.token(ActorKind.PROFESSIONAL, NURSE, profession="nurse")
+    with running_vault.client(nurse_token) as nurse:
+        confidential = nurse.put_document(
+            dossier,
+            DocumentMetadata("Contraception", DocumentCategory.TREATMENTS_AND_CARE, "text/plain"),
+            b"c",
+            visibility=Visibility.HIDDEN_FROM_REPRESENTATIVES,
+        )
+    parent_token = running_vault.token(ActorKind.LEGAL_REPRESENTATIVE, PARENT)
+    with running_vault.client(parent_token) as parent:
+        assert [d.document_id for d in parent.iter_documents(dossier)] == [vaccination.document_id]
+        assert parent.count_documents(dossier) == {DocumentCategory.VACCINATION: 1}
+        with pytest.raises(NotFoundError):
+            parent.get_document(dossier, confidential.document_id)
+        with pytest.raises(NotFoundError):
+            parent.set_visibility(dossier, confidential.document_id, Visibility.NORMAL)
+    with running_vault.client(running_vault.token(subject=MINOR)) as minor:
+        assert b"".join(minor.get_document(dossier, confidential.document_id)) == b"c"
+        minor.remove_representative(dossier, PARENT)
+    with (
+        running_vault.client(parent_token) as parent,
+        pytest.raises(PermissionDeniedError, match="not-representative"),
+    ):
+        parent.list_documents(dossier)
+
+
+def test_a_document_held_back_by_its_author_appears_at_the_announcement(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        diagnosis = cardiologist.put_document(
+            dmp.dossier_id, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+        )
+    with dmp.as_patient() as patient:
+        assert str(diagnosis.document_id) not in dmp.listed(patient)
+    with (
+        dmp.as_professional(TREATING, specialty="general_medicine") as treating,
+        pytest.raises(PermissionDeniedError, match="visibility-not-settable"),
+    ):
+        treating.set_visibility(dmp.dossier_id, diagnosis.document_id, Visibility.NORMAL)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        cardiologist.set_visibility(dmp.dossier_id, diagnosis.document_id, Visibility.NORMAL)
+    with dmp.as_patient() as patient:
+        assert str(diagnosis.document_id) in dmp.listed(patient)
+
+
+def test_an_expired_authorisation_is_refused_until_renewed(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    engine = make_engine(dmp.vault.config.database_url)
+    with engine.begin() as conn:  # a year passes for this authorisation
+        conn.execute(text("UPDATE dossier_access SET expires_us = 1 WHERE relation = 'authorised'"))
+    engine.dispose()
+    with (
+        dmp.as_professional(CARDIOLOGIST) as cardiologist,
+        pytest.raises(PermissionDeniedError, match="authorisation-expired"),
+    ):
+        cardiologist.list_documents(dmp.dossier_id)
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert dmp.listed(cardiologist) == [dmp.report_id]
+
+
+def test_consent_recorded_at_a_consultation_authorises_the_professional(dmp: Dmp) -> None:
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        entry = cardiologist.record_consent(dmp.dossier_id)
+        assert entry is not None
+        assert (entry.relation, entry.subject, entry.profession) == (
+            Relation.AUTHORISED,
+            CARDIOLOGIST,
+            "physician",
+        )
+        assert dmp.listed(cardiologist) == [dmp.report_id]
+        dmp.listed(cardiologist)
+    with dmp.as_patient() as patient:
+        first_access = patient.notifications(dmp.dossier_id)
+    assert [(n.kind, n.subject) for n in first_access] == [
+        (NotificationKind.FIRST_ACCESS, CARDIOLOGIST)
+    ]
+
+
+def test_the_patient_deletes_a_document_for_good(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.delete_document(dmp.dossier_id, dmp.report_id)
+        assert dmp.listed(patient) == []
+        with pytest.raises(NotFoundError):
+            patient.get_document(dmp.dossier_id, dmp.report_id)
+    with dmp.as_professional(TREATING) as treating, pytest.raises(PermissionDeniedError):
+        treating.delete_document(dmp.dossier_id, dmp.report_id)
+
+
+def _unknown_kind_token(vault: RunningVault) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "dossier-vault-dev",
+        "aud": "dossier-vault",
+        "sub": "x",
+        "kind": "pharma_marketing",
+        "iat": now,
+        "exp": now + 60,
+    }
+    kid = key_id(vault.issuer.public_key())
+    return jwt.encode(claims, vault.issuer, algorithm="EdDSA", headers={"kid": kid})
+
+
+def _forged_rpps_token(vault: RunningVault) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "dossier-vault-dev",
+        "aud": "dossier-vault",
+        "sub": CARDIOLOGIST[:-1] + str((int(CARDIOLOGIST[-1]) + 1) % 10),
+        "kind": "professional",
+        "iat": now,
+        "exp": now + 60,
+    }
+    kid = key_id(vault.issuer.public_key())
+    return jwt.encode(claims, vault.issuer, algorithm="EdDSA", headers={"kid": kid})
+
+
+@pytest.mark.parametrize(
+    "bad_token", [_unknown_kind_token, _forged_rpps_token, lambda _: "not-a-token"]
+)
+def test_bad_tokens_are_unauthenticated_and_change_nothing(
+    dmp: Dmp, bad_token: Callable[[RunningVault], str]
+) -> None:
+    with dmp.vault.client(bad_token(dmp.vault)) as caller:
+        with pytest.raises(UnauthenticatedError):
+            caller.authorise(dmp.dossier_id, CARDIOLOGIST)
+        with pytest.raises(UnauthenticatedError):
+            caller.list_documents(dmp.dossier_id)
+    with dmp.as_patient() as patient:
+        assert {e.relation for e in patient.list_access(dmp.dossier_id).entries} == {
+            Relation.TREATING
+        }
+
+
+def test_malformed_access_changes_are_invalid_and_change_nothing(dmp: Dmp) -> None:
+    forged = CARDIOLOGIST[:-1] + str((int(CARDIOLOGIST[-1]) + 1) % 10)
+    with dmp.as_patient() as patient:
+        with pytest.raises(InvalidArgumentError, match="RPPS"):
+            patient.authorise(dmp.dossier_id, forged)
+        with pytest.raises(InvalidArgumentError, match="INS"):
+            patient.add_representative(dmp.dossier_id, "123")
+    regulator = dmp.vault.token(
+        ActorKind.PROFESSIONAL, REGULATOR, profession="physician", specialty="medical_regulation"
+    )
+    with grpc.insecure_channel(dmp.vault.server.target) as channel:
+        stub = DossierVaultStub(channel)
+        with pytest.raises(grpc.RpcError) as no_change:
+            stub.ChangeAccess(
+                pb.ChangeAccessRequest(dossier_id=dmp.dossier_id),
+                metadata=(("authorization", f"Bearer {dmp.vault.token()}"),),
+            )
+        with pytest.raises(grpc.RpcError) as no_reason:
+            stub.BreakGlass(
+                pb.BreakGlassRequest(dossier_id=dmp.dossier_id),
+                metadata=(("authorization", f"Bearer {regulator}"),),
+            )
+    assert no_change.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert no_reason.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    with dmp.as_patient() as patient:
+        assert {e.relation for e in patient.list_access(dmp.dossier_id).entries} == {
+            Relation.TREATING
+        }
