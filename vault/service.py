@@ -108,6 +108,12 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
+def _mentions(entry: JournalEntry, documents: set[uuid.UUID]) -> bool:
+    """Whether a journal entry names one of `documents` (an access history leaves out
+    entries about documents its reader may not know exist; a page may come out short)."""
+    return bool(documents) and any(uuid.UUID(d) in documents for d in entry.event.documents)
+
+
 @dataclass
 class Call:
     """One request as the service sees it: its id, and whether it is journaled yet.
@@ -869,15 +875,18 @@ class Vault:
     def query_journal(
         self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
     ) -> tuple[list[JournalEntry], str]:
-        """A dossier's access history (its patient side, auditors), or auditors' filters."""
+        """A dossier's access history (its patient side, auditors), or auditors' filters.
+        The patient side does not see entries about documents hidden from it."""
         with self._journaled(actor, Action.JOURNAL_READ, call) as access:
+            hidden: set[uuid.UUID] = set()
             if where.dossier:
                 dossier = self._dossier(where.dossier, access)
                 where = replace(where, dossier=str(dossier.dossier_id))
-                facts = self._facts(actor, Action.JOURNAL_READ, dossier)
+                decision = access.require(self._facts(actor, Action.JOURNAL_READ, dossier))
+                if decision.reason is not Reason.AUDITOR:
+                    hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
             else:
-                facts = Facts(actor.kind, Action.JOURNAL_READ, None)
-            access.require(facts)
+                access.require(Facts(actor.kind, Action.JOURNAL_READ, None))
             limit = self._page_limit(page_size)
             scope = hashlib.sha256(repr(replace(where, after_seq=0)).encode()).digest()[:16]
             if page_token:
@@ -891,4 +900,4 @@ class Vault:
         token = ""
         if more:
             token = self._tokens.seal(_JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, scope))
-        return page, token
+        return [e for e in page if not _mentions(e, hidden)], token

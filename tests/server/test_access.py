@@ -303,6 +303,16 @@ def test_a_minors_confidential_document_stays_invisible_to_the_parents(
             parent.get_document(dossier, confidential.document_id)
         with pytest.raises(NotFoundError):
             parent.set_visibility(dossier, confidential.document_id, Visibility.NORMAL)
+        parents_history, _ = parent.query_journal(dossier_id=dossier)
+    with running_vault.client(running_vault.token(subject=MINOR)) as minor:
+        minors_history, _ = minor.query_journal(dossier_id=dossier)
+    secret = str(confidential.document_id)
+    assert not [e for _, e in parents_history if secret in e.documents]
+    assert [e.action for _, e in minors_history if secret in e.documents] == [
+        "document.write",
+        "document.read",
+        "document.visibility",
+    ]
     with running_vault.client(running_vault.token(subject=MINOR)) as minor:
         assert b"".join(minor.get_document(dossier, confidential.document_id)) == b"c"
         minor.remove_representative(dossier, PARENT)

@@ -113,6 +113,10 @@ class Index(Protocol):
         """How many of the dossier's documents in `scope` each category holds."""
         ...
 
+    def documents_outside(self, dossier_id: uuid.UUID, scope: Scope) -> set[uuid.UUID]:
+        """The ids of the dossier's documents that `scope` does not admit."""
+        ...
+
     def set_visibility(
         self, record: VersionRecord, visibility: Visibility, changed_us: int, changed_by: str
     ) -> bool:

@@ -325,6 +325,11 @@ class SqlIndex:
         with guard(), self._engine.connect() as conn:
             return {DocumentCategory(c): int(n) for c, n in conn.execute(query)}
 
+    def documents_outside(self, dossier_id: uuid.UUID, scope: Scope) -> set[uuid.UUID]:
+        query = select(_DOC.c.id).where(_DOC.c.dossier_id == dossier_id, ~_in_scope(scope))
+        with guard(), self._engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def set_visibility(
         self, record: VersionRecord, visibility: Visibility, changed_us: int, changed_by: str
     ) -> bool:
