@@ -7,6 +7,10 @@ professionals), `kind` (an `ActorKind`), optional `profession` and `specialty` c
 `iat` and `exp`. Anything else (no token, another algorithm, a bad signature, an expired
 or not-yet-valid token, the wrong audience or issuer, an unknown kind, a malformed
 subject) is an `UnauthenticatedError`. Verification failures never echo the token.
+
+With mutual TLS, the verifier also holds `ClientKinds` (vault/tls.py): a token is then
+accepted only if the client certificate of the call may assert its `kind` (the patient
+portal's certificate cannot carry a professional's token), else `UnauthenticatedError`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
+from vault.tls import ClientKinds, PeerIdentity, call_peer
 
 DEFAULT_AUDIENCE = "dossier-vault"
 DEV_ISSUER = "dossier-vault-dev"
@@ -92,19 +97,33 @@ def _actor(claims: dict[str, Any]) -> Actor:
 
 @dataclass(frozen=True)
 class TokenVerifier:
-    """Verifies bearer tokens against the trusted issuer keys, looked up by `kid`."""
+    """Verifies bearer tokens against the trusted issuer keys, looked up by `kid`, and,
+    when `client_kinds` is set (mutual TLS), the caller's certificate against the kind."""
 
     keys: dict[str, PublicKey]
     issuer: str
     audience: str = DEFAULT_AUDIENCE
+    client_kinds: ClientKinds | None = None
 
     @classmethod
     def from_keys(
-        cls, keys: list[PublicKey], issuer: str, audience: str = DEFAULT_AUDIENCE
+        cls,
+        keys: list[PublicKey],
+        issuer: str,
+        audience: str = DEFAULT_AUDIENCE,
+        client_kinds: ClientKinds | None = None,
     ) -> TokenVerifier:
-        return cls({key_id(k): k for k in keys}, issuer, audience)
+        return cls({key_id(k): k for k in keys}, issuer, audience, client_kinds)
 
-    def verify(self, token: str) -> Actor:
+    def verify(self, token: str, peer: PeerIdentity | None = None) -> Actor:
+        """The actor `token` asserts. `peer` is the client certificate's identity (None:
+        the one bound to the call being served, `vault.tls.call_peer`)."""
+        actor = self._verified_actor(token)
+        if self.client_kinds is not None:
+            self.client_kinds.check(peer or call_peer(), actor.kind)
+        return actor
+
+    def _verified_actor(self, token: str) -> Actor:
         if len(token) > _MAX_TOKEN_BYTES:
             raise UnauthenticatedError("token too large")
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.auth import load_or_create_dev_issuer, mint_token
-from vault.client import VaultClient
+from vault.client import VaultClient, client_credentials
 from vault.config import DEFAULT_LISTEN, Config
 from vault.crypto import keys_cli
 from vault.domain.model import ActorKind, Document, DocumentCategory, DocumentMetadata, Dossier
@@ -55,10 +55,17 @@ def _print_json(value: object) -> None:
     print(json.dumps(_jsonable(value), indent=2, default=str))
 
 
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
 def client_from_args(args: argparse.Namespace) -> VaultClient:
     if not args.token:
         raise UnauthenticatedError("no token: pass --token or set VAULT_TOKEN")
-    return VaultClient(args.target, args.token)
+    ca, cert, key = _path(args.tls_ca), _path(args.tls_cert), _path(args.tls_key)
+    if ca is None and cert is None and key is None:
+        return VaultClient(args.target, args.token)
+    return VaultClient(args.target, args.token, credentials=client_credentials(ca, cert, key))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -195,6 +202,18 @@ def _add_output_flags(parser: argparse.ArgumentParser, quiet: bool = True) -> No
         parser.add_argument("-q", "--quiet", action="store_true", help="print only the id")
 
 
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """Client TLS: any of these makes the connection TLS (server verified against the CA
+    bundle, or the system's roots without one)."""
+    flags = [
+        ("--tls-ca", "VAULT_CLIENT_TLS_CA", "CA bundle (PEM) to verify the server"),
+        ("--tls-cert", "VAULT_CLIENT_TLS_CERT", "client certificate chain (PEM), mutual TLS"),
+        ("--tls-key", "VAULT_CLIENT_TLS_KEY", "the client certificate's private key (PEM)"),
+    ]
+    for flag, env, what in flags:
+        parser.add_argument(flag, default=os.environ.get(env, ""), help=f"{what} (env {env})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dossier-vault",
@@ -209,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token", default=os.environ.get("VAULT_TOKEN", ""), help="bearer token (env VAULT_TOKEN)"
     )
+    _add_tls_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gRPC server (configured by VAULT_*)")

@@ -5,6 +5,11 @@
         doc = client.put_document(dossier.dossier_id, metadata, Path("scan.pdf"))
         client.download(dossier.dossier_id, doc.document_id, Path("copy.pdf"))
 
+Over TLS, pass channel credentials; with mutual TLS, the service's client certificate:
+
+    credentials = client_credentials(Path("ca.pem"), Path("portal.pem"), Path("portal.key"))
+    with VaultClient("vault.internal:50051", token, credentials=credentials) as client: ...
+
 Uploads and downloads stream in chunks (memory does not grow with document size) and are
 checked end to end: the client compares the size and SHA-256 the server reports with what
 it sent or received, and raises `IntegrityError` on any difference. gRPC errors come back
@@ -44,6 +49,7 @@ from vault.errors import (
     error_classes,
 )
 from vault.journal.chain import JournalEvent
+from vault.tls import client_credentials as client_credentials  # for callers, with VaultClient
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
 

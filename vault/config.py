@@ -20,9 +20,17 @@
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
+| VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
+| VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
+
+TLS (`TlsSettings`): the server's certificate chain and key (PEM). With a client CA
+bundle, every client must present a certificate that CA issued (mutual TLS), and the
+client kinds file (TOML, `vault.tls.ClientKinds`) says which actor kinds each client
+certificate may assert; one is never set without the other. This module only reads the
+variables; the files are read and checked when the server starts (vault/server/tls.py).
 """
 
 from __future__ import annotations
@@ -39,6 +47,44 @@ from vault.crypto.pkcs11 import Pkcs11Settings
 from vault.errors import ConfigurationError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """The server's TLS files; with `client_ca_file`, mutual TLS."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None  # None: clients present no certificate
+    client_kinds_file: Path | None = None  # with client_ca_file, and only with it
+
+    def __post_init__(self) -> None:
+        if (self.client_ca_file is None) != (self.client_kinds_file is None):
+            raise ConfigurationError(
+                "set VAULT_TLS_CLIENT_CA and VAULT_TLS_CLIENT_KINDS together: with client "
+                "certificates, the vault must know which actor kinds each may assert"
+            )
+
+    @property
+    def mutual(self) -> bool:
+        return self.client_ca_file is not None
+
+    @classmethod
+    def from_env_if_set(cls, environ: Mapping[str, str]) -> TlsSettings | None:
+        """The settings when any VAULT_TLS_* variable is set, else None (plaintext). A
+        partial configuration is a ConfigurationError, never a silent plaintext server."""
+
+        def path(name: str) -> Path | None:
+            value = environ.get(name, "").strip()
+            return Path(value) if value else None
+
+        cert, key = path("VAULT_TLS_CERT"), path("VAULT_TLS_KEY")
+        client_ca, client_kinds = path("VAULT_TLS_CLIENT_CA"), path("VAULT_TLS_CLIENT_KINDS")
+        if cert is None and key is None and client_ca is None and client_kinds is None:
+            return None
+        if cert is None or key is None:
+            raise ConfigurationError("TLS needs both VAULT_TLS_CERT and VAULT_TLS_KEY")
+        return cls(cert, key, client_ca, client_kinds)
 
 
 @dataclass(frozen=True)
@@ -62,6 +108,7 @@ class Config:
     key_refresh_seconds: float = 60.0
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
+    tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
 
     @property
     def index_url(self) -> str:
@@ -122,4 +169,5 @@ class Config:
             key_refresh_seconds=number("VAULT_KEY_REFRESH_SECONDS", 60),
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
+            tls=TlsSettings.from_env_if_set(environ),
         )

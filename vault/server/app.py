@@ -1,9 +1,10 @@
 """Wiring and running the server: adapters from a `Config`, then grpc.aio on its port.
 
 `build` assembles the embedded or configured adapters (and the journal's group
-committer and checkpointer); `serve` runs until
-cancelled; `BackgroundServer` runs one in a thread of the calling process (tests and
-benchmarks use it to get a real server on an ephemeral port).
+committer and checkpointer); `serve` runs until cancelled, on a plaintext port or, with
+`VAULT_TLS_*`, a TLS one (vault/server/tls.py); `BackgroundServer` runs one in a thread
+of the calling process (tests and benchmarks use it to get a real server on an
+ephemeral port).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from vault.index.sql import SqlIndex
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
+from vault.server import tls
 from vault.server.servicer import DossierVaultServicer
 from vault.service import Vault
 from vault.sqlstore import make_engine
+from vault.tls import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
 
 _log = logging.getLogger(__name__)
@@ -70,13 +73,32 @@ def key_provider(config: Config) -> KeyProviders:
     return LocalKeyFileProvider(path)
 
 
-def _verifier(config: Config) -> TokenVerifier:
+def _verifier(config: Config, client_kinds: ClientKinds | None) -> TokenVerifier:
     if config.token_public_keys:
         keys = [load_public_key(path) for path in config.token_public_keys]
     else:
         keys = [load_or_create_dev_issuer(config.data_dir).public_key()]
         _log.warning("trusting the DEVELOPMENT token issuer in %s", config.data_dir)
-    return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience)
+    return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience, client_kinds)
+
+
+def _add_port(server: grpc.aio.Server, config: Config, server_tls: tls.ServerTls | None) -> int:
+    tls.warn_if_exposed(config.listen, config.tls)
+    if server_tls is None:
+        port = server.add_insecure_port(config.listen)
+    else:
+        port = server.add_secure_port(config.listen, server_tls.credentials)
+    if port == 0:
+        raise ConfigurationError(f"cannot listen on {config.listen}")
+    return port
+
+
+def _transport(server_tls: tls.ServerTls | None) -> str:
+    if server_tls is None:
+        return "plaintext"
+    if server_tls.client_kinds is None:
+        return "TLS"
+    return "mutual TLS, client certificates required"
 
 
 def blob_store(config: Config) -> FileBlobStore | S3BlobStore:
@@ -197,14 +219,17 @@ async def serve(
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
     stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds, and a
     last journal checkpoint is signed."""
+    server_tls = tls.load(config.tls) if config.tls is not None else None  # fail early
     components = build(config)
-    verifier = _verifier(config)
+    client_kinds = server_tls.client_kinds if server_tls is not None else None
+    verifier = _verifier(config, client_kinds)
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="vault")
     server = grpc.aio.server(
+        interceptors=[tls.PeerInterceptor()] if client_kinds is not None else [],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ]
+        ],
     )
     vault_pb2_grpc.add_DossierVaultServicer_to_server(
         DossierVaultServicer(components.vault, verifier, executor), server
@@ -214,17 +239,16 @@ async def serve(
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.listen)
-    if port == 0:
-        raise ConfigurationError(f"cannot listen on {config.listen}")
+    port = _add_port(server, config, server_tls)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = config.listen.rsplit(":", 1)[0]
     _log.info(
-        "dossier-vault listening on %s:%d (data directory %s)",
+        "dossier-vault listening on %s:%d, %s (data directory %s)",
         host,
         port,
+        _transport(server_tls),
         config.data_dir.resolve(),
     )
     if bound is not None:
