@@ -22,6 +22,7 @@
 | VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
+| VAULT_ACCESS_MATRIX         | unset: the default authorisation matrix (vault/matrix.py) |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -109,6 +110,7 @@ class Config:
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
+    access_matrix: Path | None = None  # None: the policy's default matrix
 
     @property
     def index_url(self) -> str:
@@ -170,4 +172,5 @@ class Config:
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
             tls=TlsSettings.from_env_if_set(environ),
+            access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
         )

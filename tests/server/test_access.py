@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import jwt
@@ -18,8 +19,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import PATIENT_INS, RunningVault
-from vault.auth import key_id
+from vault.auth import key_id, load_or_create_dev_issuer
 from vault.client import VaultClient
+from vault.config import Config
 from vault.domain.identifiers import ins_key, luhn_valid
 from vault.domain.model import (
     ActorKind,
@@ -37,6 +39,7 @@ from vault.errors import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
+from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 from vault.v1 import vault_pb2 as pb
 from vault.v1.vault_pb2_grpc import DossierVaultStub
@@ -462,3 +465,31 @@ def test_malformed_access_changes_are_invalid_and_change_nothing(dmp: Dmp) -> No
         assert {e.relation for e in patient.list_access(dmp.dossier_id).entries} == {
             Relation.TREATING
         }
+
+
+def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_path: Path) -> None:
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text('[professions]\nphysician = ["biology"]\n')
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        access_matrix=matrix,
+    )
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    server = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(server, issuer)
+        with vault.client() as patient:
+            dossier = patient.create_dossier(PATIENT_INS).dossier_id
+            patient.put_document(dossier, REPORT, b"r")
+            lab = DocumentMetadata("NFS", DocumentCategory.BIOLOGY, "text/plain")
+            result = patient.put_document(dossier, lab, b"b")
+            patient.authorise(dossier, CARDIOLOGIST)
+        token = vault.token(ActorKind.PROFESSIONAL, CARDIOLOGIST, profession="physician")
+        with vault.client(token) as cardiologist:
+            assert [d.document_id for d in cardiologist.iter_documents(dossier)] == [
+                result.document_id
+            ]
+    finally:
+        server.stop()

@@ -31,12 +31,14 @@ from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.crypto.pkcs11 import Pkcs11KeyProvider
 from vault.domain.clock import SystemClock
+from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.errors import ConfigurationError, VaultError
 from vault.gc import Sweeper
 from vault.index.sql import SqlIndex
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
+from vault.matrix import load_matrix
 from vault.server import tls
 from vault.server.servicer import DossierVaultServicer
 from vault.service import Vault
@@ -145,8 +147,13 @@ class Components:
             self.keys.close()
 
 
+def access_matrix(config: Config) -> AccessMatrix:
+    return DEFAULT_MATRIX if config.access_matrix is None else load_matrix(config.access_matrix)
+
+
 def build(config: Config) -> Components:
     """The service over the configured adapters; creates missing tables."""
+    matrix = access_matrix(config)  # a bad file stops the server before anything is created
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     index = SqlIndex(make_engine(config.index_url))
     index.create_schema()
@@ -163,6 +170,7 @@ def build(config: Config) -> Components:
         journal_log=journal,
         clock=SystemClock(),
         segment_size=config.segment_size,
+        matrix=matrix,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, blobs, SystemClock())
