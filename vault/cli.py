@@ -17,14 +17,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from vault import access_cli
 from vault.auth import load_or_create_dev_issuer, mint_token
-from vault.client import VaultClient, client_credentials
+from vault.clitools import add_output_flags, client_from_args, print_json
 from vault.config import DEFAULT_LISTEN, Config
 from vault.crypto import keys_cli
-from vault.domain.model import ActorKind, Document, DocumentCategory, DocumentMetadata, Dossier
-from vault.errors import UnauthenticatedError, VaultError, error_classes
+from vault.domain.model import (
+    ActorKind,
+    Document,
+    DocumentCategory,
+    DocumentMetadata,
+    Dossier,
+    Visibility,
+)
+from vault.errors import VaultError, error_classes
 from vault.journal import cli as journal_cli
 
 EXIT_CODES: dict[type[VaultError], int] = {kind: kind.exit_code for kind in error_classes()}
@@ -35,37 +42,6 @@ def _exit_codes_help() -> str:
     lines = ["exit codes:", "  0   success", f"  {EXIT_USAGE}   usage error"]
     lines += [f"  {code:<3} {kind.__name__}" for kind, code in EXIT_CODES.items()]
     return "\n".join(lines)
-
-
-def _jsonable(value: object) -> Any:
-    if isinstance(value, Document | Dossier | DocumentMetadata):
-        return {k: _jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)  # UUID, datetime, enums
-
-
-def _print_json(value: object) -> None:
-    print(json.dumps(_jsonable(value), indent=2, default=str))
-
-
-def _path(value: str) -> Path | None:
-    return Path(value) if value else None
-
-
-def client_from_args(args: argparse.Namespace) -> VaultClient:
-    if not args.token:
-        raise UnauthenticatedError("no token: pass --token or set VAULT_TOKEN")
-    ca, cert, key = _path(args.tls_ca), _path(args.tls_cert), _path(args.tls_key)
-    if ca is None and cert is None and key is None:
-        return VaultClient(args.target, args.token)
-    return VaultClient(args.target, args.token, credentials=client_credentials(ca, cert, key))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -116,7 +92,7 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
 
 def _show_dossier(args: argparse.Namespace, dossier: Dossier) -> None:
     if args.json:
-        _print_json(dossier)
+        print_json(dossier)
     elif args.quiet:
         print(dossier.dossier_id)
     else:
@@ -150,9 +126,11 @@ def cmd_doc_put(args: argparse.Namespace) -> int:
     metadata = DocumentMetadata(args.title, DocumentCategory(args.category), args.media_type)
     content = sys.stdin.buffer if args.file == "-" else Path(args.file)
     with client_from_args(args) as client:
-        document = client.put_document(args.dossier, metadata, content)
+        document = client.put_document(
+            args.dossier, metadata, content, visibility=_visibility(args)
+        )
     if args.json:
-        _print_json(document)
+        print_json(document)
     elif args.quiet:
         print(document.document_id)
     else:
@@ -186,20 +164,70 @@ def cmd_doc_ls(args: argparse.Namespace) -> int:
     with client_from_args(args) as client:
         documents = list(client.iter_documents(args.dossier, page_size=args.page_size))
     if args.json:
-        _print_json(documents)
+        print_json(documents)
     else:
         for document in documents:
             print(_document_line(document))
     return 0
 
 
+def cmd_doc_count(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        counts = client.count_documents(args.dossier)
+    if args.json:
+        print_json({category.value: count for category, count in counts.items()})
+    else:
+        for category, count in counts.items():
+            print(f"{category.value:<22} {count:>8}")
+    return 0
+
+
+def cmd_doc_rm(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.delete_document(args.dossier, args.document)
+    return 0
+
+
+def cmd_doc_visibility(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        document = client.set_visibility(args.dossier, args.document, _visibility(args))
+    if args.json:
+        print_json(document)
+    else:
+        print(_document_line(document))
+    return 0
+
+
+_VISIBILITY_FLAGS = {
+    "masked": (
+        Visibility.MASKED_FROM_PROFESSIONALS,
+        "hide from professionals but the treating physician (patient side)",
+    ),
+    "hidden_from_patient": (
+        Visibility.HIDDEN_FROM_PATIENT,
+        "hold back from the patient until announced (its author)",
+    ),
+    "hidden_from_representatives": (
+        Visibility.HIDDEN_FROM_REPRESENTATIVES,
+        "a minor's confidential care",
+    ),
+}
+
+
+def _add_visibility_flags(parser: argparse.ArgumentParser) -> None:
+    for name, (_, help_text) in _VISIBILITY_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), action="store_true", help=help_text)
+
+
+def _visibility(args: argparse.Namespace) -> Visibility:
+    flags = Visibility.NORMAL
+    for name, (flag, _) in _VISIBILITY_FLAGS.items():
+        if getattr(args, name):
+            flags |= flag
+    return flags
+
+
 # -- parser -----------------------------------------------------------------------------
-
-
-def _add_output_flags(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    if quiet:
-        parser.add_argument("-q", "--quiet", action="store_true", help="print only the id")
 
 
 def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
@@ -260,13 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = dossier.add_parser("create", help="open the dossier of a patient")
     create.add_argument("--ins", required=True)
-    _add_output_flags(create)
+    add_output_flags(create)
     create.set_defaults(handler=cmd_dossier_create)
     show = dossier.add_parser("show", help="show a dossier")
     which = show.add_mutually_exclusive_group(required=True)
     which.add_argument("--id")
     which.add_argument("--ins")
-    _add_output_flags(show)
+    add_output_flags(show)
     show.set_defaults(handler=cmd_dossier_show)
 
     doc = commands.add_parser("doc", help="store, fetch or list documents").add_subparsers(
@@ -278,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("--category", required=True, choices=[c.value for c in DocumentCategory])
     put.add_argument("--media-type", default="application/octet-stream")
     put.add_argument("file", help="path, or - for standard input")
-    _add_output_flags(put)
+    _add_visibility_flags(put)
+    add_output_flags(put)
     put.set_defaults(handler=cmd_doc_put)
     get = doc.add_parser("get", help="fetch a document (verified end to end)")
     get.add_argument("--dossier", required=True)
@@ -291,8 +320,23 @@ def build_parser() -> argparse.ArgumentParser:
     ls = doc.add_parser("ls", help="list a dossier's documents")
     ls.add_argument("--dossier", required=True)
     ls.add_argument("--page-size", type=int, default=0)
-    _add_output_flags(ls, quiet=False)
+    add_output_flags(ls, quiet=False)
     ls.set_defaults(handler=cmd_doc_ls)
+    count = doc.add_parser("count", help="how many documents you may see, per category")
+    count.add_argument("--dossier", required=True)
+    add_output_flags(count, quiet=False)
+    count.set_defaults(handler=cmd_doc_count)
+    rm = doc.add_parser("rm", help="delete a document and all its versions (patient side)")
+    rm.add_argument("--dossier", required=True)
+    rm.add_argument("--document", required=True)
+    rm.set_defaults(handler=cmd_doc_rm)
+    visibility = doc.add_parser("visibility", help="set a document's visibility codes")
+    visibility.add_argument("--dossier", required=True)
+    visibility.add_argument("--document", required=True)
+    _add_visibility_flags(visibility)
+    add_output_flags(visibility, quiet=False)
+    visibility.set_defaults(handler=cmd_doc_visibility)
+    access_cli.register(commands)
     journal_cli.register(commands)
     keys_cli.register(commands)
     return parser

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from vault.clitools import client_from_args
 from vault.errors import InvalidArgumentError
 from vault.journal.checkpoint import VerifierKey
 from vault.journal.verify import FailureKind, Summary, VerificationError, verify_export
@@ -170,7 +171,6 @@ def _when(text: str | None) -> datetime | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from vault.cli import client_from_args
 
     destination = Path(args.output)
     partial = destination.with_name(destination.name + ".partial")
@@ -212,7 +212,6 @@ def cmd_public_key(_args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from vault.cli import client_from_args
 
     with client_from_args(args) as client:
         records, token = client.query_journal(

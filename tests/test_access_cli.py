@@ -1,0 +1,76 @@
+"""`dossier-vault access ...` and the document commands of the access rules, as people
+type them against a served process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import PATIENT_INS, run
+from vault.errors import NotFoundError, PermissionDeniedError
+
+CARDIOLOGIST = "10000000017"
+REGULATOR = "10000000041"
+
+
+def token(env: dict[str, str], kind: str, subject: str, *extra: str) -> dict[str, str]:
+    minted = run(env, "dev-token", "--kind", kind, "--subject", subject, *extra)
+    assert minted.returncode == 0, minted.stderr
+    return {**env, "VAULT_TOKEN": minted.stdout.decode().strip()}
+
+
+def test_a_patient_manages_access_and_sees_an_emergency(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    patient = token(served, "patient", PATIENT_INS)
+    dossier = run(patient, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    report = tmp_path / "report.txt"
+    report.write_text("compte rendu")
+    put = ["doc", "put", "--dossier", dossier, "--title", "CR", "--category", "reports"]
+    document = run(patient, *put, str(report), "-q").stdout.decode().strip()
+    run(patient, *put, "--masked", str(report), "-q")
+
+    authorised = run(patient, "access", "authorise", "--dossier", dossier, "--rpps", CARDIOLOGIST)
+    assert authorised.returncode == 0, authorised.stderr
+    rules = json.loads(run(patient, "access", "ls", "--dossier", dossier, "--json").stdout)
+    assert [(e["relation"], e["subject"]) for e in rules["entries"]] == [
+        ("authorised", CARDIOLOGIST)
+    ]
+
+    cardiologist = token(served, "professional", CARDIOLOGIST, "--profession", "physician")
+    counted = json.loads(run(cardiologist, "doc", "count", "--dossier", dossier, "--json").stdout)
+    assert counted == {"reports": 1}
+    hidden = run(
+        patient, "doc", "visibility", "--dossier", dossier, "--document", document, "--masked"
+    )
+    assert hidden.returncode == 0, hidden.stderr
+    assert run(cardiologist, "doc", "count", "--dossier", dossier, "--json").stdout.strip() == b"{}"
+
+    blocked = run(patient, "access", "block", "--dossier", dossier, "--rpps", CARDIOLOGIST)
+    assert blocked.returncode == 0, blocked.stderr
+    refused = run(cardiologist, "doc", "ls", "--dossier", dossier)
+    assert refused.returncode == PermissionDeniedError.exit_code
+    assert b"blocked" in refused.stderr
+
+    regulator = token(
+        served,
+        "professional",
+        REGULATOR,
+        "--profession",
+        "physician",
+        "--specialty",
+        "medical_regulation",
+    )
+    glass = run(
+        regulator, "access", "break-glass", "--dossier", dossier, "--reason", "samu_regulation"
+    )
+    assert glass.returncode == 0, glass.stderr
+    notices = run(patient, "access", "notifications", "--dossier", dossier, "--json")
+    kinds = [(n["kind"], n["subject"]) for n in json.loads(notices.stdout)]
+    assert kinds[0] == ("first_access", CARDIOLOGIST)
+    assert ("emergency_access", REGULATOR) in kinds
+
+    removed = run(patient, "doc", "rm", "--dossier", dossier, "--document", document)
+    assert removed.returncode == 0, removed.stderr
+    again = run(patient, "doc", "rm", "--dossier", dossier, "--document", document)
+    assert again.returncode == NotFoundError.exit_code

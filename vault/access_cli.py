@@ -1,0 +1,159 @@
+"""`dossier-vault access ...`: who may access a dossier, from the command line.
+
+The patient side authorises, revokes, blocks and unblocks professionals, manages legal
+representatives, allows or refuses break-the-glass, and reads the access rules and the
+notification outbox; a professional records consent or breaks the glass; the national
+insurer sets the treating physician. Each command is one gRPC call through
+`VaultClient`; the server decides (docs/access-control.md) and journals it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from vault.client import VaultClient
+from vault.clitools import add_output_flags, client_from_args, print_json
+from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
+
+Command = Callable[[VaultClient, argparse.Namespace], object]
+
+
+def _time(time_us: int | None) -> str:
+    if time_us is None:
+        return "-"
+    return f"{datetime.fromtimestamp(time_us / 1e6, UTC):%Y-%m-%d %H:%M}Z"
+
+
+def _entry_line(entry: Relationship) -> str:
+    extra = f"  reason={entry.detail}" if entry.detail else ""
+    return (
+        f"{entry.relation.value:<15} {entry.subject:<40} since {_time(entry.created_us)}"
+        f"  until {_time(entry.expires_us)}{extra}"
+    )
+
+
+def _notification_line(notice: Notification) -> str:
+    reason = f"  reason={notice.detail}" if notice.detail else ""
+    return (
+        f"{notice.notification_id:>8}  {_time(notice.created_us)}  {notice.kind.value:<16} "
+        f"{notice.subject} ({notice.profession or '-'}){reason}"
+    )
+
+
+def _show(args: argparse.Namespace, result: object) -> None:
+    if args.json:
+        print_json(result)
+    elif isinstance(result, Relationship):
+        print(_entry_line(result))
+    elif isinstance(result, list):
+        for notice in result:
+            print(_notification_line(notice))
+    elif isinstance(result, AccessRules):
+        print(f"break-the-glass: {'refused' if result.emergency_refused else 'allowed'}")
+        for entry in result.entries:
+            print(_entry_line(entry))
+
+
+def _run(command: Command) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        with client_from_args(args) as client:
+            _show(args, command(client, args))
+        return 0
+
+    return handler
+
+
+_COMMANDS: list[tuple[str, str, str | None, Command]] = [
+    (
+        "ls",
+        "the dossier's access rules (patient side)",
+        None,
+        lambda c, a: c.list_access(a.dossier),
+    ),
+    (
+        "authorise",
+        "authorise a professional for a year",
+        "--rpps",
+        lambda c, a: c.authorise(a.dossier, a.rpps),
+    ),
+    (
+        "revoke",
+        "end a professional's authorisation",
+        "--rpps",
+        lambda c, a: c.revoke(a.dossier, a.rpps),
+    ),
+    ("block", "block a professional", "--rpps", lambda c, a: c.block(a.dossier, a.rpps)),
+    ("unblock", "unblock a professional", "--rpps", lambda c, a: c.unblock(a.dossier, a.rpps)),
+    (
+        "add-representative",
+        "add a legal representative",
+        "--ins",
+        lambda c, a: c.add_representative(a.dossier, a.ins),
+    ),
+    (
+        "remove-representative",
+        "remove a legal representative",
+        "--ins",
+        lambda c, a: c.remove_representative(a.dossier, a.ins),
+    ),
+    (
+        "consent",
+        "a professional records the patient's consent",
+        None,
+        lambda c, a: c.record_consent(a.dossier),
+    ),
+    (
+        "treating",
+        "the national insurer sets the treating physician",
+        "--rpps",
+        lambda c, a: c.set_treating_physician(a.dossier, a.rpps),
+    ),
+    (
+        "clear-treating",
+        "the national insurer clears the treating physician",
+        None,
+        lambda c, a: c.set_treating_physician(a.dossier, None),
+    ),
+    (
+        "allow-emergency",
+        "allow break-the-glass access (the default)",
+        None,
+        lambda c, a: c.set_emergency_access(a.dossier, allowed=True),
+    ),
+    (
+        "refuse-emergency",
+        "refuse break-the-glass access",
+        None,
+        lambda c, a: c.set_emergency_access(a.dossier, allowed=False),
+    ),
+]
+
+
+def register(commands: Any) -> None:
+    access = commands.add_parser(
+        "access", help="who may access a dossier (consent, blocks, emergency)"
+    ).add_subparsers(dest="access_command", required=True)
+    for name, help_text, argument, command in _COMMANDS:
+        parser = access.add_parser(name, help=help_text)
+        parser.add_argument("--dossier", required=True)
+        if argument is not None:
+            parser.add_argument(argument, required=True)
+        add_output_flags(parser, quiet=False)
+        parser.set_defaults(handler=_run(command))
+    glass = access.add_parser("break-glass", help="an emergency professional opens the dossier")
+    glass.add_argument("--dossier", required=True)
+    glass.add_argument("--reason", required=True, choices=[r.value for r in EmergencyReason])
+    add_output_flags(glass, quiet=False)
+    glass.set_defaults(
+        handler=_run(lambda c, a: c.break_glass(a.dossier, EmergencyReason(a.reason)))
+    )
+    notices = access.add_parser("notifications", help="the patient's notification outbox")
+    notices.add_argument("--dossier", required=True)
+    notices.add_argument("--after", type=int, default=0, help="the last id already read")
+    add_output_flags(notices, quiet=False)
+    notices.set_defaults(
+        handler=_run(lambda c, a: c.notifications(a.dossier, after_id=a.after, page_size=1000))
+    )
