@@ -1,0 +1,153 @@
+"""A dossier's legal lifecycle: closure, conservation, reopening, holds and destruction.
+
+    active --close--> closed --reopen (within the conservation period)--> active
+    active|closed --deletion requested--> closed, due at once (to be done within 3 months)
+    closed --deadline passed, no legal hold--> destroyed (by the retention job)
+
+A closed dossier is kept `conservation_years` (10 by law) after its closure, then
+destroyed; the deadline is computed at closure and recorded on the dossier, so a change
+of the rule later does not move deadlines already set. A patient's deletion request makes
+the dossier due at once; the law gives three months to carry it out. A legal hold stops
+any destruction until every hold is released. Rolling windows destroy old documents of
+some categories (the reimbursement history keeps 24 months) in active dossiers.
+
+Pure: plain values in, plain values out, the time always passed in (Unix microseconds,
+UTC). No I/O, no clock; the service stores the result and journals the transition.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from vault.domain.clock import from_us, to_us
+from vault.domain.model import DocumentCategory, DossierState
+from vault.errors import FailedPreconditionError
+
+_DAY_US = 86_400 * 1_000_000
+
+
+class ClosureReason(StrEnum):
+    PATIENT_REQUEST = "patient_request"
+    DEATH = "death"
+    INSURER_SUSPENSION = "insurer_suspension"  # uncontested by the patient
+    DELETION_REQUEST = "deletion_request"  # the patient asked for early destruction
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRules:
+    """The law's durations, configurable by the operator."""
+
+    conservation_years: int = 10
+    deletion_delay_days: int = 90  # how long a deletion request may take, at most
+    rolling_windows_months: tuple[tuple[DocumentCategory, int], ...] = (
+        (DocumentCategory.REIMBURSEMENT_HISTORY, 24),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """Where a dossier stands. Times are Unix microseconds, UTC."""
+
+    state: DossierState = DossierState.ACTIVE
+    closed_us: int | None = None
+    closure_reason: ClosureReason | None = None
+    destroy_after_us: int | None = None  # the conservation deadline, or the deletion request
+    holds: int = 0  # legal holds in force
+
+
+def add_years(time_us: int, years: int) -> int:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    moment = from_us(time_us)
+    year = moment.year + years
+    day = min(moment.day, calendar.monthrange(year, moment.month)[1])
+    return to_us(moment.replace(year=year, day=day))
+
+
+def add_months(time_us: int, months: int) -> int:
+    """The same day of the month `months` later (or earlier, if negative), clamped to the
+    month's last day."""
+    moment = from_us(time_us)
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return to_us(moment.replace(year=year, month=month, day=day))
+
+
+def close(
+    lifecycle: Lifecycle, now_us: int, reason: ClosureReason, rules: RetentionRules
+) -> Lifecycle:
+    """Closes an active dossier: no access by anyone, kept until the deadline."""
+    if lifecycle.state is not DossierState.ACTIVE:
+        raise FailedPreconditionError("only an active dossier can be closed")
+    if reason is ClosureReason.DELETION_REQUEST:
+        raise FailedPreconditionError("a deletion request is not a closure")
+    deadline = add_years(now_us, rules.conservation_years)
+    return replace(
+        lifecycle,
+        state=DossierState.CLOSED,
+        closed_us=now_us,
+        closure_reason=reason,
+        destroy_after_us=deadline,
+    )
+
+
+def reopen(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
+    """Reopens a closed dossier within its conservation period; its documents come back
+    untouched. A dossier whose deletion was requested, or whose deadline passed, stays
+    closed."""
+    if lifecycle.state is not DossierState.CLOSED:
+        raise FailedPreconditionError("only a closed dossier can be reopened")
+    if lifecycle.closure_reason is ClosureReason.DELETION_REQUEST:
+        raise FailedPreconditionError("the patient asked for this dossier's deletion")
+    if lifecycle.destroy_after_us is not None and now_us >= lifecycle.destroy_after_us:
+        raise FailedPreconditionError("the conservation period is over")
+    return Lifecycle(holds=lifecycle.holds)
+
+
+def request_deletion(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
+    """The patient asks for early destruction: closed at once and due at once."""
+    if lifecycle.state is DossierState.DESTROYED:
+        raise FailedPreconditionError("the dossier is already destroyed")
+    if lifecycle.closure_reason is ClosureReason.DELETION_REQUEST:
+        return lifecycle  # asked twice: the first request stands
+    return replace(
+        lifecycle,
+        state=DossierState.CLOSED,
+        closed_us=lifecycle.closed_us if lifecycle.closed_us is not None else now_us,
+        closure_reason=ClosureReason.DELETION_REQUEST,
+        destroy_after_us=now_us,
+    )
+
+
+def deletion_deadline_us(lifecycle: Lifecycle, rules: RetentionRules) -> int | None:
+    """When a requested deletion must be done by (None: no deletion requested)."""
+    if lifecycle.closure_reason is not ClosureReason.DELETION_REQUEST:
+        return None
+    assert lifecycle.destroy_after_us is not None  # set with the request
+    return lifecycle.destroy_after_us + rules.deletion_delay_days * _DAY_US
+
+
+def is_due(lifecycle: Lifecycle, now_us: int) -> bool:
+    """Whether the retention job must destroy the dossier now."""
+    return (
+        lifecycle.state is DossierState.CLOSED
+        and lifecycle.holds == 0
+        and lifecycle.destroy_after_us is not None
+        and lifecycle.destroy_after_us <= now_us
+    )
+
+
+def destroy(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
+    """The retention job destroyed the dossier."""
+    if not is_due(lifecycle, now_us):
+        raise FailedPreconditionError("the dossier is not due for destruction")
+    return replace(lifecycle, state=DossierState.DESTROYED)
+
+
+def rolling_cutoffs(now_us: int, rules: RetentionRules) -> dict[DocumentCategory, int]:
+    """Per category with a rolling window: documents created before this time are due."""
+    return {
+        category: add_months(now_us, -months) for category, months in rules.rolling_windows_months
+    }
