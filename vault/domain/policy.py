@@ -39,6 +39,13 @@ from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibi
 class Action(StrEnum):
     DOSSIER_CREATE = "dossier.create"
     DOSSIER_READ = "dossier.read"
+    DOSSIER_CLOSE = "dossier.close"  # the patient side asks for closure
+    DOSSIER_CLOSE_DECLARED = "dossier.close-declared"  # the insurer: death, suspension
+    DOSSIER_REOPEN = "dossier.reopen"
+    DOSSIER_DELETION_REQUEST = "dossier.deletion-request"
+    DOSSIER_HOLD = "dossier.hold"
+    DOSSIER_RELEASE = "dossier.release"
+    DOSSIER_EXPORT = "dossier.export"
     DOCUMENT_WRITE = "document.write"
     DOCUMENT_READ = "document.read"
     DOCUMENT_LIST = "document.list"
@@ -72,6 +79,7 @@ class Reason(StrEnum):
     EMERGENCY = "emergency"
     PROFESSIONAL_LOOKUP = "professional-lookup"
     INSURER = "insurer"
+    OPERATOR = "operator"
     AUDITOR = "auditor"
     NOT_HOLDER = "not-holder"
     NOT_REPRESENTATIVE = "not-representative"
@@ -208,6 +216,19 @@ _NEVER = frozenset(
     }
 )
 _JOURNAL = frozenset({Action.JOURNAL_READ, Action.JOURNAL_EXPORT})
+_LIFECYCLE: dict[Action, frozenset[DossierState]] = {
+    # action -> the states it applies to
+    Action.DOSSIER_CLOSE: frozenset({DossierState.ACTIVE}),
+    Action.DOSSIER_CLOSE_DECLARED: frozenset({DossierState.ACTIVE}),
+    Action.DOSSIER_REOPEN: frozenset({DossierState.CLOSED}),
+    Action.DOSSIER_DELETION_REQUEST: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+    Action.DOSSIER_HOLD: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+    Action.DOSSIER_RELEASE: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+}
+_PATIENT_LIFECYCLE = frozenset(
+    {Action.DOSSIER_CLOSE, Action.DOSSIER_REOPEN, Action.DOSSIER_DELETION_REQUEST}
+)
+_OPERATOR_LIFECYCLE = frozenset({Action.DOSSIER_HOLD, Action.DOSSIER_RELEASE})
 _PATIENT_SIDE = frozenset(
     {
         Action.DOSSIER_READ,
@@ -226,6 +247,7 @@ _PATIENT_SIDE = frozenset(
         Action.REPRESENTATIVE_REMOVE,
         Action.NOTIFICATIONS_READ,
         Action.JOURNAL_READ,
+        Action.DOSSIER_EXPORT,
     }
 )
 _CARE = frozenset(
@@ -249,12 +271,16 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
     """Allows or denies one request; the first rule that applies wins."""
     if facts.action in _JOURNAL and facts.actor_kind is ActorKind.AUDITOR:
         return Decision(True, Reason.AUDITOR)
+    if facts.action in _LIFECYCLE:
+        return _decide_lifecycle(facts)
     if facts.action is Action.JOURNAL_EXPORT or facts.actor_kind in _NEVER:
         return _deny(Reason.ACTOR_NEVER_ALLOWED)
     if facts.action is Action.DOSSIER_CREATE:
         return _decide_creation(facts)
     if facts.dossier_state is None:  # only auditors act beyond one dossier
         return _deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_READ:
+        return _patient_side_only(facts)  # the patient sees that it is closed, no more
     if facts.dossier_state is not DossierState.ACTIVE:
         return _deny(Reason.DOSSIER_NOT_ACTIVE)
     decision = _decide_dossier(facts, matrix)
@@ -269,6 +295,32 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
 
 def _deny(reason: Reason) -> Decision:
     return Decision(False, reason)
+
+
+def _decide_lifecycle(facts: Facts) -> Decision:
+    """Closure and reopening are the patient side's; the national insurer declares a death
+    or an uncontested suspension; operators place and release legal holds."""
+    if facts.dossier_state not in _LIFECYCLE[facts.action]:
+        return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    if facts.action in _OPERATOR_LIFECYCLE:
+        if facts.actor_kind is ActorKind.OPERATOR:
+            return Decision(True, Reason.OPERATOR)
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.action is Action.DOSSIER_CLOSE_DECLARED:
+        if facts.actor_kind is ActorKind.INSURER:
+            return Decision(True, Reason.INSURER)
+        return _deny(Reason.ACTION_NOT_PERMITTED)
+    return _patient_side_only(facts)
+
+
+def _patient_side_only(facts: Facts) -> Decision:
+    if facts.actor_kind is ActorKind.PATIENT and facts.standing.holder:
+        return Decision(True, Reason.HOLDER)
+    if facts.actor_kind is ActorKind.LEGAL_REPRESENTATIVE and facts.standing.representative:
+        return Decision(True, Reason.REPRESENTATIVE)
+    if facts.actor_kind in _NEVER:
+        return _deny(Reason.ACTOR_NEVER_ALLOWED)
+    return _deny(Reason.ACTION_NOT_PERMITTED)
 
 
 def _decide_creation(facts: Facts) -> Decision:
