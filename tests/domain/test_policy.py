@@ -540,7 +540,7 @@ def _sees(decision: Decision, document: DocumentFacts) -> bool:
     return decision.allowed and decision.scope.admits(document.category, document.visibility)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts, documents)
 def test_nobody_but_the_patient_side_and_treating_physician_sees_a_masked_document(
     given_facts: Facts, document: DocumentFacts
@@ -550,7 +550,7 @@ def test_nobody_but_the_patient_side_and_treating_physician_sees_a_masked_docume
         assert decision.reason in {R.HOLDER, R.REPRESENTATIVE, R.TREATING_PHYSICIAN}
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_insurers_and_outsiders_never_read(given_facts: Facts) -> None:
     decision = decide(given_facts)
@@ -567,7 +567,7 @@ def test_insurers_and_outsiders_never_read(given_facts: Facts) -> None:
         assert decision.scope.categories == frozenset()
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_a_blocked_professional_never_reads_emergency_or_not(given_facts: Facts) -> None:
     standing = given_facts.standing
@@ -579,7 +579,7 @@ def test_a_blocked_professional_never_reads_emergency_or_not(given_facts: Facts)
 LIFECYCLE = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_a_closed_dossier_is_closed_to_everyone(given_facts: Facts) -> None:
     """Only its lifecycle moves on (reopening, deletion, holds), and the patient side may
@@ -593,7 +593,7 @@ def test_a_closed_dossier_is_closed_to_everyone(given_facts: Facts) -> None:
         assert not decision.allowed
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_only_the_patient_side_reopens_or_exports(given_facts: Facts) -> None:
     decision = decide(given_facts)
@@ -601,7 +601,7 @@ def test_only_the_patient_side_reopens_or_exports(given_facts: Facts) -> None:
         assert decision.reason in {R.HOLDER, R.REPRESENTATIVE}
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts, documents)
 def test_representatives_never_see_a_minors_confidential_care(
     given_facts: Facts, document: DocumentFacts
@@ -611,14 +611,14 @@ def test_representatives_never_see_a_minors_confidential_care(
         assert not _sees(decide(given_facts), document)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_the_patient_side_never_sees_what_its_author_holds_back(given_facts: Facts) -> None:
     if given_facts.actor_kind in (K.PATIENT, K.LEGAL_REPRESENTATIVE):
         assert not _sees(decide(given_facts), NOT_ANNOUNCED)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)
 @given(all_facts)
 def test_an_allowed_single_document_request_is_in_scope(given_facts: Facts) -> None:
     decision = decide(given_facts)

@@ -324,6 +324,8 @@ def _patient_side_only(facts: Facts) -> Decision:
 
 
 def _decide_creation(facts: Facts) -> Decision:
+    if facts.dossier_state is not None:  # creation is decided before any dossier exists
+        return _deny(Reason.ACTION_NOT_PERMITTED)
     if facts.actor_kind is not ActorKind.PATIENT:
         return _deny(Reason.ACTION_NOT_PERMITTED)
     if not facts.standing.holder:
