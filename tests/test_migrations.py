@@ -14,6 +14,7 @@ import multiprocessing
 import re
 import shutil
 import threading
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,9 @@ def test_each_schema_is_one_line_of_numbered_revisions(schema: Schema) -> None:
     revisions = _revisions(schema)
     assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
     for revision in revisions:
-        path = Path(str(script.get_revision(revision).path))  # type: ignore[union-attr]
+        found = script.get_revision(revision)
+        assert found is not None
+        path = Path(found.path)
         assert path.name.startswith(f"{revision}_")
 
 
@@ -360,9 +363,10 @@ def test_concurrent_creation_of_an_empty_database_is_safe(db_url: str) -> None:
 
     processes = [context.Process(target=_create_schemas, args=(db_url, start)) for _ in range(2)]
     threads = [threading.Thread(target=create) for _ in range(2)]
-    for worker in [*processes, *threads]:
+    workers: list[Any] = [*processes, *threads]
+    for worker in workers:
         worker.start()
-    for worker in [*processes, *threads]:
+    for worker in workers:
         worker.join(timeout=120)
     assert errors == []
     assert [process.exitcode for process in processes] == [0, 0]
@@ -372,3 +376,17 @@ def test_concurrent_creation_of_an_empty_database_is_safe(db_url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(head_table)).scalar() == 1
     engine.dispose()
+
+
+def test_the_wheel_ships_every_migration_file() -> None:
+    """Revisions are modules (packages ship them); the rest must be package data."""
+    root = Path(__file__).resolve().parent.parent
+    settings = tomllib.loads((root / "pyproject.toml").read_text())
+    package_data = settings["tool"]["setuptools"]["package-data"]
+    for path in (root / "vault" / "migrations").rglob("*"):
+        if path.is_dir() or path.suffix in {".py", ".pyc"}:
+            if path.is_dir() and path.name != "__pycache__":
+                assert (path / "__init__.py").exists(), path
+            continue
+        package = ".".join(path.parent.relative_to(root).parts)
+        assert path.name in package_data.get(package, []), path
