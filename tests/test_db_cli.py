@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import inspect
 
 from tests.conftest import CLI, free_port, run
+from tests.test_migrations import head, made_before_migrations
 from vault.cli import EXIT_CODES, main
 from vault.config import Config
 from vault.errors import SchemaVersionError
@@ -22,10 +23,8 @@ BEHIND = EXIT_CODES[SchemaVersionError]
 
 
 def _made_before_migrations(url: str) -> None:
-    """The tables as vaults created them before migrations: no version table."""
     engine = make_engine(url)
-    for schema in SCHEMAS:
-        schema.metadata.create_all(engine)
+    made_before_migrations(engine, *SCHEMAS)
     engine.dispose()
 
 
@@ -53,18 +52,23 @@ def test_upgrade_and_current_with_the_journal_in_its_own_database(
 
     upgraded = run(env, "db", "upgrade", "--json")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert [(s["from_state"], s["to"]) for s in _json(upgraded)] == [("empty", "0001")] * 2
+    heads = [head(INDEX), head(JOURNAL)]
+    assert [(s["from_state"], s["to"]) for s in _json(upgraded)] == [
+        ("empty", revision) for revision in heads
+    ]
 
     current = run(env, "db", "current", "--json")
     assert current.returncode == 0, current.stderr
-    assert [(s["revision"], s["at_head"]) for s in _json(current)] == [("0001", True)] * 2
+    assert [(s["revision"], s["at_head"]) for s in _json(current)] == [
+        (revision, True) for revision in heads
+    ]
     assert "journal.sqlite3" in str(_json(current)[1]["database"])
 
     again = run(env, "db", "upgrade")
     assert again.returncode == 0, again.stderr
     assert again.stdout.decode().splitlines() == [
-        "index: 0001 -> 0001 (already at head)",
-        "journal: 0001 -> 0001 (already at head)",
+        f"{name}: {revision} -> {revision} (already at head)"
+        for name, revision in zip(("index", "journal"), heads, strict=True)
     ]
     for url, schema, other in ((db_url, INDEX, JOURNAL), (journal_url, JOURNAL, INDEX)):
         engine = make_engine(url)

@@ -4,8 +4,9 @@ An empty database migrated revision by revision equals the models (compare_metad
 and has the very tables, columns, indexes (partial ones included) and constraints that
 `create_all` gives, which is how `create_schema()` initialises an empty database. A
 schema behind head, unversioned or newer is refused; `upgrade` brings the first two to
-head in one transaction that a failure leaves untouched. Two revisions past 0001 are
-written here, in a copy of the index's scripts, to exercise "behind".
+head in one transaction that a failure leaves untouched. Revisions past the real head
+are written here, in a copy of the index's scripts, to exercise "behind". Nothing here
+assumes which revision is the head.
 """
 
 from __future__ import annotations
@@ -172,10 +173,16 @@ def test_both_schemas_share_one_database_each_with_its_version_table(db_url: str
 # -- empty, behind, unversioned, newer ---------------------------------------------------
 
 
-def _create_all_without_version(engine: Engine, *schemas: Schema) -> None:
-    """What vaults did before migrations."""
+def made_before_migrations(engine: Engine, *schemas: Schema) -> None:
+    """What vaults made before migrations: the first revision's tables, no version."""
     for schema in schemas:
-        schema.metadata.create_all(engine)
+        _migrate(engine, schema, _revisions(schema)[0])
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {schema.version_table}"))
+
+
+def head(schema: Schema) -> str:
+    return _revisions(schema)[-1]
 
 
 def _add_dossier(engine: Engine) -> DossierRecord:
@@ -202,7 +209,7 @@ def test_an_empty_database_is_created_at_head(db_url: str) -> None:
 
 def test_an_unversioned_database_is_refused_then_adopted_by_upgrade(db_url: str) -> None:
     engine = make_engine(db_url)
-    _create_all_without_version(engine, INDEX, JOURNAL)
+    made_before_migrations(engine, INDEX, JOURNAL)
     _add_dossier(engine)
     for schema, store in ((INDEX, SqlIndex(engine)), (JOURNAL, SqlJournal(engine))):
         assert migrations.status(engine, schema).state is State.UNVERSIONED
@@ -223,7 +230,7 @@ def test_an_unversioned_database_unlike_the_first_revision_is_left_as_it_was(
     partial = MetaData()
     Base.metadata.tables["dossiers"].to_metadata(partial)
     partial.create_all(engine)
-    with pytest.raises(SchemaVersionError, match=r"add_table dossier_keys.*nothing was changed"):
+    with pytest.raises(SchemaVersionError, match="nothing was changed"):
         migrations.upgrade(engine, INDEX)
     assert migrations.status(engine, INDEX).state is State.UNVERSIONED
     engine.dispose()
@@ -300,23 +307,23 @@ def test_a_schema_behind_head_is_refused_then_upgraded_with_its_rows(
     db_url: str, tmp_path: Path
 ) -> None:
     engine = make_engine(db_url)
-    SqlIndex(engine).create_schema()  # at 0001, the real head
+    SqlIndex(engine).create_schema()  # at the real head
     dossier = _add_dossier(engine)
-    head = f"{int(_revisions(INDEX)[-1]) + 1:04d}"
+    next_head = f"{int(head(INDEX)) + 1:04d}"
     widen = _WIDEN_STATE.format(new=40, old=16)
     narrow = _WIDEN_STATE.format(new=16, old=40)
     newer = _index_with(tmp_path, [("widen state", widen, narrow)], _models_with_state_length(40))
 
     found = migrations.status(engine, newer)
-    assert (found.state, found.head) == (State.BEHIND, head)
+    assert (found.state, found.head) == (State.BEHIND, next_head)
     with pytest.raises(SchemaVersionError) as refused:
         migrations.prepare(engine, newer)
     assert str(refused.value) == (
         f"the index database schema is at revision {found.revision}, this vault needs "
-        f"{head}: stop the servers and run `dossier-vault db upgrade`"
+        f"{next_head}: stop the servers and run `dossier-vault db upgrade`"
     )
     before, after = migrations.upgrade(engine, newer)  # dossiers is copied on SQLite
-    assert (before.state, after.state, after.revision) == (State.BEHIND, State.CURRENT, head)
+    assert (before.state, after.state, after.revision) == (State.BEHIND, State.CURRENT, next_head)
     assert SqlIndex(engine).dossier(dossier.dossier_id) == dossier
     assert migrations.upgrade(engine, newer)[0].state is State.CURRENT  # idempotent
     with engine.connect() as conn:  # foreign keys are back on for the pool's connections
