@@ -23,6 +23,18 @@ def test_compose_starts_the_vault_after_its_database_and_its_bucket() -> None:
     assert all("healthcheck" in services[name] for name in ("postgres", "minio", "vault"))
 
 
+def test_the_migration_job_upgrades_the_vaults_databases_before_it_starts() -> None:
+    services = COMPOSE["services"]
+    migrate, vault = services["vault-migrate"], services["vault"]
+    assert migrate["command"] == ["dossier-vault", "db", "upgrade"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert vault["depends_on"]["vault-migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["image"] == vault["image"]
+    migrating = Config.from_env(migrate["environment"])
+    serving = Config.from_env(vault["environment"])
+    assert (migrating.index_url, migrating.journal_url) == (serving.index_url, serving.journal_url)
+
+
 def test_the_init_job_creates_the_vaults_bucket_with_versioning() -> None:
     services = COMPOSE["services"]
     script = " ".join(services["minio-init"]["command"])

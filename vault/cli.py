@@ -18,7 +18,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
-from vault import access_cli
+from vault import access_cli, db_cli
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.clitools import add_output_flags, client_from_args, print_json
 from vault.config import DEFAULT_LISTEN, Config
@@ -339,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     access_cli.register(commands)
     journal_cli.register(commands)
     keys_cli.register(commands)
+    db_cli.register(commands)
     return parser
 
 

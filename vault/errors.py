@@ -94,6 +94,13 @@ class ConfigurationError(VaultError):
     exit_code = 11
 
 
+class SchemaVersionError(ConfigurationError):
+    """A database's schema is not the one this vault needs: behind (run `dossier-vault db
+    upgrade`), made by a newer vault, or differing from the models after an upgrade."""
+
+    exit_code = 12
+
+
 def error_classes() -> list[type[VaultError]]:
     """Every error class, base first (for exit-code listings and status lookups)."""
     found: list[type[VaultError]] = [VaultError]

@@ -5,7 +5,9 @@ synchronous=FULL. Write transactions (`writing`) start with `BEGIN IMMEDIATE`, s
 concurrent writers queue on the lock instead of failing on a lock upgrade; reads start a
 plain deferred `BEGIN` and never block writers (WAL). PostgreSQL is reached through
 psycopg 3. Library errors about connectivity are re-raised as `UnavailableError` by
-`guard`. Engines hide SQL parameters from error messages and logs.
+`guard`. Engines hide SQL parameters from error messages and logs. `exclusive` is the
+lock under which schemas are created and migrated (vault/migrations). Which tables exist
+and at which version is not this module's business: see vault/migrations.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
-from vault.errors import ConfigurationError, UnavailableError
+from vault.errors import ConfigurationError, IntegrityError, UnavailableError
 
 _WRITE_OPTION = "vault_write"
 _SQLITE_PRAGMAS = (
@@ -82,10 +84,41 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def create_all_once(metadata: MetaData, engine: Engine) -> None:
-    """Creates missing tables; tolerates another process creating them at the same time."""
-    with guard():
+@contextlib.contextmanager
+def exclusive(engine: Engine, name: str, *, altering: bool = False) -> Iterator[Connection]:
+    """A write transaction holding the database's lock `name` until it ends.
+
+    SQLite: `BEGIN IMMEDIATE` holds the database's one write lock. PostgreSQL: a
+    transaction-scoped advisory lock keyed by `name` and the current schema, so that
+    processes creating or migrating the same tables at the same time queue instead of
+    racing (the schema is part of the key: tests run one schema each in one database).
+
+    `altering` (schema migrations) follows SQLite's procedure for changing tables that
+    others reference, which SQLite does by copying them: foreign keys off for the
+    transaction (SQLite only switches them between transactions), then checked before
+    the commit, which a dangling reference prevents (IntegrityError, nothing changed).
+    """
+    with engine.connect() as conn:
+        pragmas = altering and conn.dialect.name == "sqlite"
+        if pragmas:
+            _sqlite_foreign_keys(conn, on=False)
         try:
-            metadata.create_all(engine)
-        except (exc.ProgrammingError, exc.IntegrityError):
-            metadata.create_all(engine)  # the other process won the race: check again
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(_ADVISORY_LOCK, {"key": name})
+                yield conn
+                if pragmas and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise IntegrityError("a schema change left dangling foreign keys")
+        finally:
+            if pragmas:
+                _sqlite_foreign_keys(conn, on=True)
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key || '/' || current_schema()))")
+
+
+def _sqlite_foreign_keys(conn: Connection, *, on: bool) -> None:
+    """On the driver's connection: in autocommit, outside SQLAlchemy's transaction."""
+    driver: Any = conn.connection.driver_connection
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")

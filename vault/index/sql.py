@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
+from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.model import (
     DocumentCategory,
@@ -27,7 +28,6 @@ from vault.domain.policy import Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
 from vault.index.schema import (
-    Base,
     DocumentRow,
     DocumentVersionRow,
     DocumentVisibilityRow,
@@ -36,7 +36,7 @@ from vault.index.schema import (
     DossierRow,
     NotificationRow,
 )
-from vault.sqlstore import create_all_once, guard, writing
+from vault.sqlstore import guard, writing
 
 _D, _K, _DOC, _V, _VIS, _ACC, _N = (
     cast(Table, row.__table__)
@@ -155,7 +155,9 @@ class SqlIndex:
         self._engine = engine
 
     def create_schema(self) -> None:
-        create_all_once(Base.metadata, self._engine)
+        """Creates the tables in an empty database; refuses a schema that is not at the
+        newest revision (vault/migrations)."""
+        migrations.prepare(self._engine, migrations.INDEX)
 
     def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
         try:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
+from vault import migrations
 from vault.journal.chain import (
     GENESIS_HASH,
     JournalEntry,
@@ -42,7 +43,7 @@ from vault.journal.chain import (
     seal_entry,
 )
 from vault.journal.store import EntryFilter
-from vault.sqlstore import create_all_once, guard, writing
+from vault.sqlstore import guard, writing
 
 metadata = MetaData()
 
@@ -110,7 +111,9 @@ class SqlJournal:
         self._engine = engine
 
     def create_schema(self) -> None:
-        create_all_once(metadata, self._engine)
+        """Creates the tables in an empty database (and the head row); refuses a schema
+        that is not at the newest revision (vault/migrations)."""
+        migrations.prepare(self._engine, migrations.JOURNAL)
         with guard():
             try:
                 with writing(self._engine) as conn:

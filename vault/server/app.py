@@ -152,7 +152,8 @@ def access_matrix(config: Config) -> AccessMatrix:
 
 
 def build(config: Config) -> Components:
-    """The service over the configured adapters; creates missing tables."""
+    """The service over the configured adapters. An empty database gets its tables; a
+    schema not at the newest revision stops the server here (`dossier-vault db upgrade`)."""
     matrix = access_matrix(config)  # a bad file stops the server before anything is created
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     index = SqlIndex(make_engine(config.index_url))

@@ -1,0 +1,5 @@
+"""Alembic's entry point for the index schema: see `vault.migrations.run_env`."""
+
+from vault.migrations import run_env
+
+run_env()

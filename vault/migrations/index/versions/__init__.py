@@ -1,0 +1,1 @@
+"""The index schema's revisions, oldest first (see vault/migrations/README.md)."""

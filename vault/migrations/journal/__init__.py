@@ -1,0 +1,1 @@
+"""The journal schema's Alembic scripts: env.py, and one file per revision in versions/."""

@@ -1,0 +1,1 @@
+"""The journal schema's revisions, oldest first (see vault/migrations/README.md)."""
