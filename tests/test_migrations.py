@@ -23,10 +23,17 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
     Connection,
     Engine,
+    Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
+    Uuid,
     column,
     func,
     select,
@@ -192,6 +199,31 @@ def _add_dossier(engine: Engine) -> DossierRecord:
     return record
 
 
+def _add_first_revision_dossier(engine: Engine) -> None:
+    """A dossier row as revision 0001 stored it (today's code writes later columns)."""
+    dossiers = Table(
+        "dossiers",
+        MetaData(),
+        Column("id", Uuid, primary_key=True),
+        Column("patient_index", LargeBinary),
+        Column("state", String),
+        Column("created_us", BigInteger),
+        Column("key_version", Integer),
+        Column("emergency_refused", Boolean),
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            dossiers.insert().values(
+                id=new_id(),
+                patient_index=b"p" * 32,
+                state="active",
+                created_us=1,
+                key_version=1,
+                emergency_refused=False,
+            )
+        )
+
+
 def _count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
@@ -210,7 +242,7 @@ def test_an_empty_database_is_created_at_head(db_url: str) -> None:
 def test_an_unversioned_database_is_refused_then_adopted_by_upgrade(db_url: str) -> None:
     engine = make_engine(db_url)
     made_before_migrations(engine, INDEX, JOURNAL)
-    _add_dossier(engine)
+    _add_first_revision_dossier(engine)
     for schema, store in ((INDEX, SqlIndex(engine)), (JOURNAL, SqlJournal(engine))):
         assert migrations.status(engine, schema).state is State.UNVERSIONED
         with pytest.raises(SchemaVersionError, match="run `dossier-vault db upgrade`") as e:

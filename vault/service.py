@@ -15,6 +15,7 @@ is sealed under the dossier key the same way, so it dies with it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import struct
@@ -23,6 +24,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 
 from vault import secrets
+from vault.archive import build_archive
 from vault.blobstore.base import BlobReader, BlobStore, BlobWriter
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
@@ -33,6 +35,7 @@ from vault.crypto.objectformat import (
     decrypt_range,
 )
 from vault.crypto.objectformat import decrypt_stream as decrypt_object
+from vault.domain import lifecycle
 from vault.domain.clock import Clock, from_us, to_us
 from vault.domain.identifiers import Ins, parse_ins, parse_rpps
 from vault.domain.ids import new_id, new_object_key, parse_id
@@ -46,7 +49,6 @@ from vault.domain.model import (
     DocumentMetadata,
     DocumentPage,
     Dossier,
-    DossierState,
     EmergencyReason,
     Notification,
     NotificationKind,
@@ -62,6 +64,7 @@ from vault.domain.policy import (
     DocumentFacts,
     Facts,
     Reason,
+    Scope,
     Standing,
     decide,
 )
@@ -76,7 +79,14 @@ from vault.errors import (
     UnauthenticatedError,
     VaultError,
 )
-from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, Index, VersionRecord
+from vault.index.base import (
+    Cursor,
+    DossierKeyRecord,
+    DossierRecord,
+    Index,
+    LegalHold,
+    VersionRecord,
+)
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.journal.export import export_lines
 from vault.journal.store import EntryFilter, JournalLog, JournalStore
@@ -147,6 +157,30 @@ class _Access:
             raise PermissionDeniedError(decision.reason.value)
         self.decision = decision
         return decision
+
+
+def _dossier_view(record: DossierRecord) -> Dossier:
+    return Dossier(record.dossier_id, record.state, from_us(record.created_us))
+
+
+def _ref(record: VersionRecord) -> ObjectRef:
+    """What a version's object is bound to (docs/format.md, "Object format v1")."""
+    return ObjectRef(
+        record.dossier_id, record.document_id, record.version, record.dossier_key_version
+    )
+
+
+MAX_HOLD_REASON_LENGTH = 200
+
+
+def _hold_reason(text: str) -> str:
+    """A legal hold's reason: a court or case reference, short, printable, one line."""
+    reason = text.strip()
+    if not reason or len(reason) > MAX_HOLD_REASON_LENGTH or not reason.isprintable():
+        raise InvalidArgumentError(
+            f"a hold needs a reason: 1 to {MAX_HOLD_REASON_LENGTH} printable characters"
+        )
+    return reason
 
 
 def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
@@ -247,6 +281,7 @@ class Vault:
         clock: Clock,
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         matrix: AccessMatrix = DEFAULT_MATRIX,
+        rules: lifecycle.RetentionRules = lifecycle.DEFAULT_RULES,
     ) -> None:
         self._index = index
         self._blobs = blobs
@@ -256,6 +291,7 @@ class Vault:
         self._clock = clock
         self._segment_size = segment_size
         self._matrix = matrix
+        self._rules = rules
         self._tokens = PageTokens(keys)
 
     # -- journal -------------------------------------------------------------------
@@ -469,14 +505,12 @@ class Vault:
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
             now_us = self._now_us()
-            record = DossierRecord(
-                new_id(now_us // 1000), patient_index, DossierState.ACTIVE, now_us, key_version=1
-            )
+            record = DossierRecord(new_id(now_us // 1000), patient_index, now_us, key_version=1)
             access.dossier = record.dossier_id
         context = sealed.dossier_key_context(record.dossier_id, 1)
         wrapped = self._keys.wrap(os.urandom(sealed.KEY_SIZE), context)
         self._index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, wrapped))
-        return Dossier(record.dossier_id, record.state, from_us(record.created_us))
+        return _dossier_view(record)
 
     def get_dossier(
         self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = ""
@@ -490,7 +524,7 @@ class Vault:
             else:
                 raise InvalidArgumentError("give a dossier id or an INS")
             access.require(self._facts(actor, Action.DOSSIER_READ, record))
-        return Dossier(record.dossier_id, record.state, from_us(record.created_us))
+        return _dossier_view(record)
 
     def _dossier_of_patient(self, actor: Actor, ins: str, access: _Access) -> DossierRecord:
         patient_index = self._patient_index(parse_ins(ins))
@@ -687,14 +721,122 @@ class Vault:
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
+    # -- the lifecycle ---------------------------------------------------------------------
+
+    def close_dossier(
+        self, actor: Actor, dossier_id: str, reason: lifecycle.ClosureReason, call: Call
+    ) -> Dossier:
+        """The patient side asks for closure; the national insurer declares a death or an
+        uncontested suspension. Nobody reaches the documents until a reopening."""
+        patient = reason is lifecycle.ClosureReason.PATIENT_REQUEST
+        action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
+        with self._on_dossier(actor, dossier_id, action, call) as dossier:
+            new = lifecycle.close(dossier.lifecycle, self._now_us(), reason, self._rules)
+            self._move(dossier, new)
+        return _dossier_view(replace(dossier, lifecycle=new))
+
+    def reopen_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
+        """The patient side reopens a closed dossier within its conservation period."""
+        with self._on_dossier(actor, dossier_id, Action.DOSSIER_REOPEN, call) as dossier:
+            new = lifecycle.reopen(dossier.lifecycle, self._now_us())
+            self._move(dossier, new)
+        return _dossier_view(replace(dossier, lifecycle=new))
+
+    def request_deletion(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
+        """The patient side asks for early destruction: closed now, destroyed by the next
+        retention run (the law allows three months)."""
+        with self._on_dossier(actor, dossier_id, Action.DOSSIER_DELETION_REQUEST, call) as dossier:
+            new = lifecycle.request_deletion(dossier.lifecycle, self._now_us())
+            self._move(dossier, new)
+        return _dossier_view(replace(dossier, lifecycle=new))
+
+    def _move(self, dossier: DossierRecord, new: lifecycle.Lifecycle) -> None:
+        if not self._index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, new):
+            raise FailedPreconditionError("the dossier changed meanwhile; try again")
+
+    def place_hold(self, actor: Actor, dossier_id: str, reason: str, call: Call) -> LegalHold:
+        """An operator places a legal hold: the dossier is never destroyed while it holds."""
+        reason = _hold_reason(reason)
+        with self._on_dossier(actor, dossier_id, Action.DOSSIER_HOLD, call) as dossier:
+            hold = LegalHold(0, dossier.dossier_id, self._now_us(), self._actor_ref(actor), reason)
+            hold_id = self._index.add_hold(hold)
+            if not hold_id:
+                raise FailedPreconditionError("the dossier's destruction has begun")
+        return replace(hold, hold_id=hold_id)
+
+    def release_hold(
+        self, actor: Actor, dossier_id: str, hold_id: int, reason: str, call: Call
+    ) -> None:
+        """An operator releases a legal hold, saying why."""
+        reason = _hold_reason(reason)
+        with self._on_dossier(actor, dossier_id, Action.DOSSIER_RELEASE, call) as dossier:
+            hold = LegalHold(
+                hold_id,
+                dossier.dossier_id,
+                0,
+                "",
+                "",
+                self._now_us(),
+                self._actor_ref(actor),
+                reason,
+            )
+            if not self._index.release_hold(hold):
+                raise NotFoundError("no such hold in force on this dossier")
+
+    def export_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
+        """The patient's copy (docs/format.md, "Patient copy archive v1"): every document
+        the patient side may see, decrypted, with its metadata and the access history,
+        streamed in constant memory. One journal entry names every document exported."""
+        with self._journaled(actor, Action.DOSSIER_EXPORT, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            decision = access.require(self._facts(actor, Action.DOSSIER_EXPORT, dossier))
+            records = self._all_versions_in(dossier.dossier_id, decision.scope)
+            hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
+            access.documents = tuple(r.document_id for r in records)
+        now = self._clock.now()
+        opened = {r.document_id: self._opened(r) for r in records}
+        documents = [document for document, _, _ in opened.values()]
+
+        def read(document: Document) -> Iterator[bytes]:
+            _, record, key = opened[document.document_id]
+            return self._plaintext(record.blob_key, key, _ref(record))
+
+        history = self._history(dossier.dossier_id, hidden)
+        view = _dossier_view(dossier)
+        return build_archive(view, documents, read, history, now)
+
+    def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:
+        records: list[VersionRecord] = []
+        cursor: Cursor | None = None
+        while page := self._index.latest_versions(dossier_id, scope, MAX_PAGE_SIZE, cursor):
+            records += page
+            cursor = Cursor(page[-1].created_us, page[-1].document_id)
+        return records
+
+    def _opened(self, record: VersionRecord) -> tuple[Document, VersionRecord, bytes]:
+        dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
+        document = secrets.open_metadata(dossier_key, record)
+        return document, record, secrets.unwrap_document_key(dossier_key, record)
+
+    def _history(
+        self, dossier_id: uuid.UUID, hidden: set[uuid.UUID]
+    ) -> Iterator[dict[str, object]]:
+        """The dossier's journal entries, oldest first, as the patient side may see them."""
+        where = EntryFilter(dossier=str(dossier_id))
+        while page := self._journal_log.query(where, MAX_PAGE_SIZE):
+            for entry in page:
+                if not _mentions(entry, hidden):
+                    yield {"seq": entry.seq, **dataclasses.asdict(entry.event)}
+            where = replace(where, after_seq=page[-1].seq)
+
     # -- who may access a dossier ----------------------------------------------------------
 
     @contextlib.contextmanager
-    def _change_access(
+    def _on_dossier(
         self, actor: Actor, dossier_id: str, action: Action, call: Call
     ) -> Iterator[DossierRecord]:
-        """Decides one request about the dossier's access rules; yields the dossier for
-        the use case to act on inside the journaled decision."""
+        """Decides one request about a dossier as a whole; yields the dossier for the use
+        case to act on inside the journaled decision."""
         with self._journaled(actor, action, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.require(self._facts(actor, action, dossier))
@@ -703,7 +845,7 @@ class Vault:
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
         subject = parse_rpps(rpps)
-        with self._change_access(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
             now_us = self._now_us()
             entry = Relationship(
                 dossier.dossier_id,
@@ -717,7 +859,7 @@ class Vault:
 
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
         """A professional records the patient's consent, given at a consultation."""
-        with self._change_access(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
             now_us = self._now_us()
             entry = Relationship(
                 dossier.dossier_id,
@@ -733,7 +875,7 @@ class Vault:
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side blocks a professional (any authorisation ends)."""
         subject = parse_rpps(rpps)
-        with self._change_access(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
             now_us = self._now_us()
             if self._has(dossier, Relation.TREATING, subject):
                 raise FailedPreconditionError("the treating physician cannot be blocked")
@@ -755,7 +897,7 @@ class Vault:
         self, actor: Actor, dossier_id: str, ins: str, call: Call
     ) -> Relationship:
         subject = self._ins_ref(parse_ins(ins))
-        with self._change_access(actor, dossier_id, Action.REPRESENTATIVE_ADD, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.REPRESENTATIVE_ADD, call) as dossier:
             entry = Relationship(
                 dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._now_us()
             )
@@ -777,7 +919,7 @@ class Vault:
         subject: str,
         call: Call,
     ) -> None:
-        with self._change_access(actor, dossier_id, action, call) as dossier:
+        with self._on_dossier(actor, dossier_id, action, call) as dossier:
             if not self._index.remove_relationship(dossier.dossier_id, relation, subject):
                 raise NotFoundError(f"no such {relation.value} entry")
 
@@ -789,7 +931,7 @@ class Vault:
         self, actor: Actor, dossier_id: str, allowed: bool, call: Call
     ) -> None:
         """The patient side allows or refuses break-the-glass access."""
-        with self._change_access(actor, dossier_id, Action.EMERGENCY_SETTING, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.EMERGENCY_SETTING, call) as dossier:
             self._index.set_emergency_refused(dossier.dossier_id, not allowed)
 
     def set_treating_physician(
@@ -797,7 +939,7 @@ class Vault:
     ) -> None:
         """The national insurer records the declared treating physician (None: none)."""
         subject = None if rpps is None else parse_rpps(rpps)
-        with self._change_access(actor, dossier_id, Action.TREATING_PHYSICIAN_SET, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.TREATING_PHYSICIAN_SET, call) as dossier:
             entry = None
             if subject is not None:
                 entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, self._now_us())
@@ -808,7 +950,7 @@ class Vault:
     ) -> Relationship:
         """An emergency professional opens the dossier without authorisation for a short
         window; the patient is notified and the journal flags it."""
-        with self._change_access(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
             now_us = self._now_us()
             entry = Relationship(
                 dossier.dossier_id,
@@ -834,7 +976,7 @@ class Vault:
 
     def list_access(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
         """The patient side's view of who may (or may not) access the dossier."""
-        with self._change_access(actor, dossier_id, Action.ACCESS_READ, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.ACCESS_READ, call) as dossier:
             entries = self._index.relationships(dossier.dossier_id)
         shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
         return AccessRules(shown, dossier.emergency_refused)
@@ -843,7 +985,7 @@ class Vault:
         self, actor: Actor, dossier_id: str, after_id: int, page_size: int, call: Call
     ) -> list[Notification]:
         """The patient's notification outbox after `after_id`, oldest first."""
-        with self._change_access(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
+        with self._on_dossier(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
             limit = self._page_limit(page_size)
             found = self._index.notifications(dossier.dossier_id, after_id, limit)
         return found

@@ -46,6 +46,9 @@ class RetentionRules:
     )
 
 
+DEFAULT_RULES = RetentionRules()
+
+
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
     """Where a dossier stands. Times are Unix microseconds, UTC."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
+from vault.domain.lifecycle import ClosureReason, Lifecycle
 from vault.domain.model import (
     DocumentCategory,
     DossierState,
@@ -29,10 +30,49 @@ from vault.domain.policy import Scope
 class DossierRecord:
     dossier_id: uuid.UUID
     patient_index: bytes = b""  # blind index of the holder's INS
-    state: DossierState = DossierState.ACTIVE
     created_us: int = 0
     key_version: int = 1
     emergency_refused: bool = False
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def state(self) -> DossierState:
+        return self.lifecycle.state
+
+
+@dataclass(frozen=True, slots=True)
+class LegalHold:
+    hold_id: int
+    dossier_id: uuid.UUID
+    placed_us: int
+    placed_by: str
+    reason: str
+    released_us: int | None = None
+    released_by: str | None = None
+    release_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Destruction:
+    """A dossier's destruction: its manifest is recorded before anything is destroyed;
+    `completed_us` and the signed `certificate` once everything is."""
+
+    dossier_id: uuid.UUID
+    reason: ClosureReason | None  # None: the conservation deadline passed
+    job_id: str
+    started_us: int
+    manifest: str  # canonical JSON (retention/manifest.py)
+    completed_us: int | None = None
+    certificate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueSummary:
+    """Dossiers due for destruction for one reason: how many, and their stored bytes."""
+
+    reason: str
+    dossiers: int
+    bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +198,63 @@ class Index(Protocol):
 
     def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
         """The dossier's outbox after `after_id`, oldest first."""
+        ...
+
+    # -- the lifecycle ---------------------------------------------------------------
+
+    def set_lifecycle(self, dossier_id: uuid.UUID, expected: Lifecycle, new: Lifecycle) -> bool:
+        """Moves the dossier to `new` if it is still at `expected` (False: it moved)."""
+        ...
+
+    def add_hold(self, hold: LegalHold) -> int:
+        """Records a legal hold in force; returns its id."""
+        ...
+
+    def release_hold(self, hold: LegalHold) -> bool:
+        """Records the release of a hold in force (`released_*` set); False if there is
+        no such hold in force on that dossier."""
+        ...
+
+    def holds(self, dossier_id: uuid.UUID) -> list[LegalHold]:
+        """Every hold the dossier has had, oldest first."""
+        ...
+
+    def due_dossiers(self, by_us: int, limit: int) -> list[DossierRecord]:
+        """Closed, unheld dossiers whose deadline is at or before `by_us`, earliest first."""
+        ...
+
+    def due_summary(self, by_us: int) -> list[DueSummary]:
+        """What `due_dossiers(by_us)` holds, per closure reason."""
+        ...
+
+    def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:
+        """Every version row of the dossier, pending ones included."""
+        ...
+
+    def begin_destruction(self, destruction: Destruction, by_us: int) -> bool:
+        """Records a destruction's manifest if the dossier is due at `by_us` and none is
+        recorded yet (False otherwise)."""
+        ...
+
+    def destruction(self, dossier_id: uuid.UUID) -> Destruction | None: ...
+
+    def destructions(self, since_us: int, until_us: int) -> list[Destruction]:
+        """Destructions completed in [since, until), in order."""
+        ...
+
+    def complete_destruction(
+        self, dossier_id: uuid.UUID, completed_us: int, certificate: str, tombstone: bytes
+    ) -> None:
+        """In one transaction: every document, version, relation and notification row of
+        the dossier removed, the dossier reduced to a tombstone (destroyed, its patient
+        index replaced by `tombstone`), the certificate recorded."""
+        ...
+
+    def expired_documents(
+        self, category: DocumentCategory, created_before_us: int, limit: int
+    ) -> list[VersionRecord]:
+        """Latest versions of documents of `category` created before the time, in active
+        dossiers (rolling retention windows)."""
         ...
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:

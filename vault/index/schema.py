@@ -16,7 +16,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +29,14 @@ class Base(DeclarativeBase):
 
 class DossierRow(Base):
     __tablename__ = "dossiers"
+    __table_args__ = (
+        Index(
+            "ix_dossiers_due",
+            "destroy_after_us",
+            postgresql_where=text("state = 'closed' AND holds = 0"),
+            sqlite_where=text("state = 'closed' AND holds = 0"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     patient_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -34,6 +44,12 @@ class DossierRow(Base):
     created_us: Mapped[int] = mapped_column(BigInteger)
     key_version: Mapped[int] = mapped_column(Integer)
     emergency_refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lifecycle (vault/domain/lifecycle.py); the retention job finds due dossiers
+    # through the partial index, at a cost that grows with the number due.
+    closed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    closure_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    destroy_after_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    holds: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class DossierKeyRow(Base):
@@ -47,7 +63,10 @@ class DossierKeyRow(Base):
 
 class DocumentRow(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_listing", "dossier_id", "created_us", "id"),)
+    __table_args__ = (
+        Index("ix_documents_listing", "dossier_id", "created_us", "id"),
+        Index("ix_documents_age", "category", "created_us"),  # rolling retention windows
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
@@ -117,3 +136,36 @@ class NotificationRow(Base):
     profession: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
     request_id: Mapped[str] = mapped_column(String(36))
+
+
+class LegalHoldRow(Base):
+    """Legal holds, kept after release: who placed and released each, when, and why."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_dossier", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+    placed_us: Mapped[int] = mapped_column(BigInteger)
+    placed_by: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(200))
+    released_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DestructionRow(Base):
+    """A dossier's destruction, from its manifest (what will be destroyed, recorded
+    before anything is) to its signed certificate: the tombstone that stays."""
+
+    __tablename__ = "destructions"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(24))
+    job_id: Mapped[str] = mapped_column(String(36))
+    started_us: Mapped[int] = mapped_column(BigInteger)
+    manifest: Mapped[str] = mapped_column(Text)
+    completed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    certificate: Mapped[str | None] = mapped_column(Text, nullable=True)

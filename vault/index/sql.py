@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
+from vault.domain.lifecycle import ClosureReason, Lifecycle
 from vault.domain.model import (
     DocumentCategory,
     DossierState,
@@ -26,19 +27,29 @@ from vault.domain.model import (
 )
 from vault.domain.policy import Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
-from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.index.base import (
+    Cursor,
+    Destruction,
+    DossierKeyRecord,
+    DossierRecord,
+    DueSummary,
+    LegalHold,
+    VersionRecord,
+)
 from vault.index.schema import (
+    DestructionRow,
     DocumentRow,
     DocumentVersionRow,
     DocumentVisibilityRow,
     DossierAccessRow,
     DossierKeyRow,
     DossierRow,
+    LegalHoldRow,
     NotificationRow,
 )
 from vault.sqlstore import guard, writing
 
-_D, _K, _DOC, _V, _VIS, _ACC, _N = (
+_D, _K, _DOC, _V, _VIS, _ACC, _N, _HOLD, _DESTROY = (
     cast(Table, row.__table__)
     for row in (
         DossierRow,
@@ -48,6 +59,8 @@ _D, _K, _DOC, _V, _VIS, _ACC, _N = (
         DocumentVisibilityRow,
         DossierAccessRow,
         NotificationRow,
+        LegalHoldRow,
+        DestructionRow,
     )
 )
 _VERSION_COLUMNS = (
@@ -69,14 +82,58 @@ _VERSION_COLUMNS = (
 
 
 def _dossier(row: Any) -> DossierRecord:
+    state = DossierState(row.state)
+    reason = None if row.closure_reason is None else ClosureReason(row.closure_reason)
+    lifecycle = Lifecycle(state, row.closed_us, reason, row.destroy_after_us, row.holds)
     return DossierRecord(
         row.id,
         row.patient_index,
-        DossierState(row.state),
         row.created_us,
         row.key_version,
         bool(row.emergency_refused),
+        lifecycle,
     )
+
+
+def _lifecycle_columns(lifecycle: Lifecycle) -> dict[str, object]:
+    reason = lifecycle.closure_reason
+    return {
+        "state": lifecycle.state.value,
+        "closed_us": lifecycle.closed_us,
+        "closure_reason": None if reason is None else reason.value,
+        "destroy_after_us": lifecycle.destroy_after_us,
+    }
+
+
+def _hold(row: Any) -> LegalHold:
+    return LegalHold(
+        row.id,
+        row.dossier_id,
+        row.placed_us,
+        row.placed_by,
+        row.reason,
+        row.released_us,
+        row.released_by,
+        row.release_reason,
+    )
+
+
+def _destruction(row: Any) -> Destruction:
+    reason = None if row.reason == "deadline" else ClosureReason(row.reason)
+    return Destruction(
+        row.dossier_id,
+        reason,
+        row.job_id,
+        row.started_us,
+        row.manifest,
+        row.completed_us,
+        row.certificate,
+    )
+
+
+def _is_due(by_us: int) -> Any:
+    """The due-dossier predicate, as the partial index ix_dossiers_due states it."""
+    return and_(_D.c.state == "closed", _D.c.holds == 0, _D.c.destroy_after_us <= by_us)
 
 
 def _in_scope(scope: Scope) -> Any:
@@ -150,6 +207,10 @@ def _version(row: Any) -> VersionRecord:
     )
 
 
+class _TooLateError(Exception):
+    """Rolls back a hold whose dossier's destruction has begun."""
+
+
 class SqlIndex:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -170,6 +231,7 @@ class SqlIndex:
                         created_us=dossier.created_us,
                         key_version=dossier.key_version,
                         emergency_refused=dossier.emergency_refused,
+                        holds=0,
                     )
                 )
                 conn.execute(insert(_K).values(**_key_row(key)))
@@ -449,6 +511,184 @@ class SqlIndex:
         )
         with guard(), self._engine.connect() as conn:
             return [_notification(row) for row in conn.execute(query)]
+
+    # -- the lifecycle ---------------------------------------------------------------
+
+    def set_lifecycle(self, dossier_id: uuid.UUID, expected: Lifecycle, new: Lifecycle) -> bool:
+        where = [_D.c.id == dossier_id]
+        where += [_D.c[name] == value for name, value in _lifecycle_columns(expected).items()]
+        statement = update(_D).where(*where).values(**_lifecycle_columns(new))
+        with guard(), writing(self._engine) as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def add_hold(self, hold: LegalHold) -> int:
+        begun = select(_DESTROY.c.dossier_id).where(_DESTROY.c.dossier_id == hold.dossier_id)
+        try:
+            with guard(), writing(self._engine) as conn:
+                # the dossier row first: a destruction beginning meanwhile waits for it
+                conn.execute(
+                    update(_D).where(_D.c.id == hold.dossier_id).values(holds=_D.c.holds + 1)
+                )
+                if conn.execute(begun).first() is not None:
+                    raise _TooLateError
+                inserted = conn.execute(
+                    insert(_HOLD).values(
+                        dossier_id=hold.dossier_id,
+                        placed_us=hold.placed_us,
+                        placed_by=hold.placed_by,
+                        reason=hold.reason,
+                    )
+                )
+        except _TooLateError:
+            return 0
+        key = inserted.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def release_hold(self, hold: LegalHold) -> bool:
+        with guard(), writing(self._engine) as conn:
+            released = conn.execute(
+                update(_HOLD)
+                .where(
+                    _HOLD.c.id == hold.hold_id,
+                    _HOLD.c.dossier_id == hold.dossier_id,
+                    _HOLD.c.released_us.is_(None),
+                )
+                .values(
+                    released_us=hold.released_us,
+                    released_by=hold.released_by,
+                    release_reason=hold.release_reason,
+                )
+            )
+            if released.rowcount != 1:
+                return False
+            conn.execute(update(_D).where(_D.c.id == hold.dossier_id).values(holds=_D.c.holds - 1))
+        return True
+
+    def holds(self, dossier_id: uuid.UUID) -> list[LegalHold]:
+        query = select(_HOLD).where(_HOLD.c.dossier_id == dossier_id).order_by(_HOLD.c.id)
+        with guard(), self._engine.connect() as conn:
+            return [_hold(row) for row in conn.execute(query)]
+
+    def due_dossiers(self, by_us: int, limit: int) -> list[DossierRecord]:
+        query = (
+            select(_D).where(_is_due(by_us)).order_by(_D.c.destroy_after_us, _D.c.id).limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_dossier(row) for row in conn.execute(query)]
+
+    def due_summary(self, by_us: int) -> list[DueSummary]:
+        stored = (
+            select(_DOC.c.dossier_id, func.sum(_V.c.ciphertext_size).label("bytes"))
+            .join(_V, _V.c.document_id == _DOC.c.id)
+            .join(_D, _D.c.id == _DOC.c.dossier_id)
+            .where(_is_due(by_us))
+            .group_by(_DOC.c.dossier_id)
+            .subquery()
+        )
+        reason = func.coalesce(_D.c.closure_reason, "unknown")
+        query = (
+            select(reason, func.count(), func.coalesce(func.sum(stored.c.bytes), 0))
+            .select_from(_D.outerjoin(stored, stored.c.dossier_id == _D.c.id))
+            .where(_is_due(by_us))
+            .group_by(reason)
+            .order_by(reason)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [DueSummary(str(r), int(n), int(b)) for r, n, b in conn.execute(query)]
+
+    def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(_DOC.c.dossier_id == dossier_id)
+            .order_by(_V.c.document_id, _V.c.version)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_version(row) for row in conn.execute(query)]
+
+    def begin_destruction(self, destruction: Destruction, by_us: int) -> bool:
+        reason = destruction.reason.value if destruction.reason else "deadline"
+        due = (
+            select(_D.c.id)
+            .where(_D.c.id == destruction.dossier_id, _is_due(by_us))
+            .with_for_update()  # a hold being placed meanwhile waits, then sees this
+        )
+        try:
+            with guard(), writing(self._engine) as conn:
+                if conn.execute(due).first() is None:
+                    return False
+                conn.execute(
+                    insert(_DESTROY).values(
+                        dossier_id=destruction.dossier_id,
+                        reason=reason,
+                        job_id=destruction.job_id,
+                        started_us=destruction.started_us,
+                        manifest=destruction.manifest,
+                    )
+                )
+        except sa_exc.IntegrityError:
+            return False  # another run recorded it first
+        return True
+
+    def destruction(self, dossier_id: uuid.UUID) -> Destruction | None:
+        query = select(_DESTROY).where(_DESTROY.c.dossier_id == dossier_id)
+        with guard(), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _destruction(row)
+
+    def destructions(self, since_us: int, until_us: int) -> list[Destruction]:
+        query = (
+            select(_DESTROY)
+            .where(_DESTROY.c.completed_us >= since_us, _DESTROY.c.completed_us < until_us)
+            .order_by(_DESTROY.c.completed_us, _DESTROY.c.dossier_id)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_destruction(row) for row in conn.execute(query)]
+
+    def complete_destruction(
+        self, dossier_id: uuid.UUID, completed_us: int, certificate: str, tombstone: bytes
+    ) -> None:
+        documents = select(_DOC.c.id).where(_DOC.c.dossier_id == dossier_id)
+        with guard(), writing(self._engine) as conn:
+            conn.execute(delete(_V).where(_V.c.document_id.in_(documents)))
+            conn.execute(delete(_VIS).where(_VIS.c.document_id.in_(documents)))
+            conn.execute(delete(_DOC).where(_DOC.c.dossier_id == dossier_id))
+            conn.execute(delete(_ACC).where(_ACC.c.dossier_id == dossier_id))
+            conn.execute(delete(_N).where(_N.c.dossier_id == dossier_id))
+            conn.execute(delete(_K).where(_K.c.dossier_id == dossier_id))
+            conn.execute(
+                update(_D)
+                .where(_D.c.id == dossier_id)
+                .values(state=DossierState.DESTROYED.value, patient_index=tombstone)
+            )
+            conn.execute(
+                update(_DESTROY)
+                .where(_DESTROY.c.dossier_id == dossier_id)
+                .values(completed_us=completed_us, certificate=certificate)
+            )
+
+    def expired_documents(
+        self, category: DocumentCategory, created_before_us: int, limit: int
+    ) -> list[VersionRecord]:
+        query = (
+            select(*_VERSION_COLUMNS)
+            .join_from(
+                _DOC,
+                _V,
+                and_(_V.c.document_id == _DOC.c.id, _V.c.version == _DOC.c.latest_version),
+            )
+            .join(_D, _D.c.id == _DOC.c.dossier_id)
+            .where(
+                _DOC.c.category == category.value,
+                _DOC.c.created_us < created_before_us,
+                _D.c.state == DossierState.ACTIVE.value,
+            )
+            .order_by(_DOC.c.created_us, _DOC.c.id)
+            .limit(limit)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_version(row) for row in conn.execute(query)]
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
         query = (
