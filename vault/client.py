@@ -31,6 +31,7 @@ import grpc
 from vault import wire
 from vault.domain.model import (
     AccessRules,
+    ClosureReason,
     Document,
     DocumentCategory,
     DocumentMetadata,
@@ -424,3 +425,55 @@ class VaultClient:
         reply = self._call(self._stub.ListNotifications, request)
         dossier = uuid.UUID(str(dossier_id))
         return [wire.notification_from_proto(dossier, n) for n in reply.notifications]
+
+    # -- the lifecycle -------------------------------------------------------------------
+
+    def close_dossier(
+        self, dossier_id: uuid.UUID | str, reason: ClosureReason = ClosureReason.PATIENT_REQUEST
+    ) -> Dossier:
+        request = pb.CloseDossierRequest(
+            dossier_id=str(dossier_id), reason=wire.closure_reason_to_proto(reason)
+        )
+        return wire.dossier_from_proto(self._call(self._stub.CloseDossier, request))
+
+    def reopen_dossier(self, dossier_id: uuid.UUID | str) -> Dossier:
+        request = pb.ReopenDossierRequest(dossier_id=str(dossier_id))
+        return wire.dossier_from_proto(self._call(self._stub.ReopenDossier, request))
+
+    def request_deletion(self, dossier_id: uuid.UUID | str) -> Dossier:
+        request = pb.RequestDeletionRequest(dossier_id=str(dossier_id))
+        return wire.dossier_from_proto(self._call(self._stub.RequestDeletion, request))
+
+    def place_hold(self, dossier_id: uuid.UUID | str, reason: str) -> int:
+        """Operators: returns the hold's id, for its release."""
+        request = pb.PlaceHoldRequest(dossier_id=str(dossier_id), reason=reason)
+        hold_id: int = self._call(self._stub.PlaceHold, request).hold_id
+        return hold_id
+
+    def release_hold(self, dossier_id: uuid.UUID | str, hold_id: int, reason: str) -> None:
+        request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)
+        self._call(self._stub.ReleaseHold, request)
+
+    def export_dossier(self, dossier_id: uuid.UUID | str, destination: Path | BinaryIO) -> None:
+        """Writes the patient's copy (a zip archive) to `destination`; to a path, only
+        once the whole archive arrived (a stream cut short leaves no file)."""
+        request = pb.ExportDossierRequest(dossier_id=str(dossier_id))
+        if not isinstance(destination, Path):
+            self._export_into(request, destination)
+            return
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                self._export_into(request, out)
+            partial.replace(destination)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _export_into(self, request: pb.ExportDossierRequest, out: BinaryIO) -> None:
+        try:
+            for reply in self._stub.ExportDossier(
+                request, metadata=self._metadata, timeout=self._timeout
+            ):
+                out.write(reply.chunk)
+        except grpc.RpcError as error:
+            raise _vault_error(error) from None

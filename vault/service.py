@@ -22,6 +22,7 @@ import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from vault import secrets
 from vault.archive import build_archive
@@ -44,6 +45,7 @@ from vault.domain.model import (
     AccessRules,
     Actor,
     ActorKind,
+    ClosureReason,
     Document,
     DocumentCategory,
     DocumentMetadata,
@@ -160,7 +162,19 @@ class _Access:
 
 
 def _dossier_view(record: DossierRecord) -> Dossier:
-    return Dossier(record.dossier_id, record.state, from_us(record.created_us))
+    state = record.lifecycle
+
+    def moment(time_us: int | None) -> datetime | None:
+        return None if time_us is None else from_us(time_us)
+
+    return Dossier(
+        record.dossier_id,
+        record.state,
+        from_us(record.created_us),
+        moment(state.closed_us),
+        state.closure_reason,
+        moment(state.destroy_after_us),
+    )
 
 
 def _ref(record: VersionRecord) -> ObjectRef:
@@ -724,11 +738,13 @@ class Vault:
     # -- the lifecycle ---------------------------------------------------------------------
 
     def close_dossier(
-        self, actor: Actor, dossier_id: str, reason: lifecycle.ClosureReason, call: Call
+        self, actor: Actor, dossier_id: str, reason: ClosureReason, call: Call
     ) -> Dossier:
         """The patient side asks for closure; the national insurer declares a death or an
         uncontested suspension. Nobody reaches the documents until a reopening."""
-        patient = reason is lifecycle.ClosureReason.PATIENT_REQUEST
+        if reason is ClosureReason.DELETION_REQUEST:
+            raise InvalidArgumentError("a deletion is requested, not declared as a closure")
+        patient = reason is ClosureReason.PATIENT_REQUEST
         action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
         with self._on_dossier(actor, dossier_id, action, call) as dossier:
             new = lifecycle.close(dossier.lifecycle, self._now_us(), reason, self._rules)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vault.domain.model import (
+    ClosureReason,
     Document,
     DocumentCategory,
     DocumentMetadata,
@@ -25,6 +26,7 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.errors import InvalidArgumentError
+from vault.index.base import LegalHold
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.v1 import vault_pb2 as pb
 
@@ -37,6 +39,10 @@ _STATE_TO_PROTO = {
     state: pb.DossierState.Value(f"DOSSIER_STATE_{state.name}") for state in DossierState
 }
 _STATE_FROM_PROTO = {number: state for state, number in _STATE_TO_PROTO.items()}
+_CLOSURE_TO_PROTO = {
+    reason: pb.ClosureReason.Value(f"CLOSURE_REASON_{reason.name}") for reason in ClosureReason
+}
+_CLOSURE_FROM_PROTO = {number: reason for reason, number in _CLOSURE_TO_PROTO.items()}
 _REASON_TO_PROTO = {
     reason: pb.EmergencyReason.Value(f"EMERGENCY_REASON_{reason.name}")
     for reason in EmergencyReason
@@ -169,12 +175,30 @@ def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> 
     )
 
 
+def closure_reason_from_proto(number: pb.ClosureReason.ValueType) -> ClosureReason:
+    reason = _CLOSURE_FROM_PROTO.get(number)
+    if reason is None:
+        raise InvalidArgumentError("give a closure reason")
+    return reason
+
+
+def closure_reason_to_proto(reason: ClosureReason) -> pb.ClosureReason.ValueType:
+    return _CLOSURE_TO_PROTO[reason]
+
+
 def dossier_to_proto(dossier: Dossier) -> pb.Dossier:
-    return pb.Dossier(
+    message = pb.Dossier(
         dossier_id=str(dossier.dossier_id),
         state=_STATE_TO_PROTO[dossier.state],
         created_at=timestamp(dossier.created_at),
     )
+    if dossier.closed_at is not None:
+        message.closed_at.CopyFrom(timestamp(dossier.closed_at))
+    if dossier.closure_reason is not None:
+        message.closure_reason = _CLOSURE_TO_PROTO[dossier.closure_reason]
+    if dossier.destroy_after is not None:
+        message.destroy_after.CopyFrom(timestamp(dossier.destroy_after))
+    return message
 
 
 def document_to_proto(document: Document) -> pb.Document:
@@ -190,11 +214,29 @@ def document_to_proto(document: Document) -> pb.Document:
     )
 
 
+def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
+    return pb.LegalHold(
+        hold_id=hold.hold_id,
+        dossier_id=str(hold.dossier_id),
+        placed_at=_timestamp_us(hold.placed_us),
+        reason=hold.reason,
+    )
+
+
 def dossier_from_proto(message: pb.Dossier) -> Dossier:
+    def moment(name: str) -> datetime | None:
+        if not message.HasField(name):  # type: ignore[arg-type]
+            return None
+        stamp: Timestamp = getattr(message, name)
+        return stamp.ToDatetime(UTC)
+
     return Dossier(
         dossier_id=uuid.UUID(message.dossier_id),
         state=_STATE_FROM_PROTO[message.state],
         created_at=message.created_at.ToDatetime(UTC),
+        closed_at=moment("closed_at"),
+        closure_reason=_CLOSURE_FROM_PROTO.get(message.closure_reason),
+        destroy_after=moment("destroy_after"),
     )
 
 

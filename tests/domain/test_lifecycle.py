@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from vault.domain.clock import to_us
 from vault.domain.lifecycle import (
-    ClosureReason,
     Lifecycle,
     RetentionRules,
     add_months,
@@ -26,7 +25,7 @@ from vault.domain.lifecycle import (
     request_deletion,
     rolling_cutoffs,
 )
-from vault.domain.model import DocumentCategory, DossierState
+from vault.domain.model import ClosureReason, DocumentCategory, DossierState
 from vault.errors import FailedPreconditionError
 
 RULES = RetentionRules()

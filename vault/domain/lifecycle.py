@@ -19,20 +19,12 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from vault.domain.clock import from_us, to_us
-from vault.domain.model import DocumentCategory, DossierState
+from vault.domain.model import ClosureReason, DocumentCategory, DossierState
 from vault.errors import FailedPreconditionError
 
 _DAY_US = 86_400 * 1_000_000
-
-
-class ClosureReason(StrEnum):
-    PATIENT_REQUEST = "patient_request"
-    DEATH = "death"
-    INSURER_SUSPENSION = "insurer_suspension"  # uncontested by the patient
-    DELETION_REQUEST = "deletion_request"  # the patient asked for early destruction
 
 
 @dataclass(frozen=True, slots=True)

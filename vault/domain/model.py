@@ -40,6 +40,13 @@ class Actor:
     specialty: str | None = None
 
 
+class ClosureReason(StrEnum):
+    PATIENT_REQUEST = "patient_request"
+    DEATH = "death"
+    INSURER_SUSPENSION = "insurer_suspension"  # uncontested by the patient
+    DELETION_REQUEST = "deletion_request"  # the patient asked for early destruction
+
+
 class DossierState(StrEnum):
     ACTIVE = "active"
     CLOSED = "closed"
@@ -138,6 +145,9 @@ class Dossier:
     dossier_id: uuid.UUID
     state: DossierState
     created_at: datetime
+    closed_at: datetime | None = None
+    closure_reason: ClosureReason | None = None
+    destroy_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.lifecycle import ClosureReason, Lifecycle
+from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
+    ClosureReason,
     DocumentCategory,
     DossierState,
     Notification,

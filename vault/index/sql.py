@@ -15,8 +15,9 @@ from sqlalchemy import exc as sa_exc
 
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.lifecycle import ClosureReason, Lifecycle
+from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
+    ClosureReason,
     DocumentCategory,
     DossierState,
     Notification,

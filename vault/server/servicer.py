@@ -44,6 +44,13 @@ def _take(lines: Iterator[bytes], count: int) -> list[bytes]:
     return list(itertools.islice(lines, count))
 
 
+def _close(iterator: Iterator[bytes]) -> None:
+    """Ends a generator (and what it holds open: readers, transactions)."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
 def status_of(error: VaultError) -> grpc.StatusCode:
     return grpc.StatusCode[error.grpc_status]
 
@@ -178,6 +185,80 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             return wire.dossier_to_proto(dossier)
 
         return await self._unary(context, Action.DOSSIER_READ, body)
+
+    async def CloseDossier(  # noqa: N802 (generated name)
+        self, request: pb.CloseDossierRequest, context: Context
+    ) -> pb.Dossier:
+        patient = request.reason == pb.CLOSURE_REASON_PATIENT_REQUEST
+        action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
+
+        async def body(actor: Actor, call: Call) -> pb.Dossier:
+            reason = wire.closure_reason_from_proto(request.reason)
+            closed = await self._run(
+                self._vault.close_dossier, actor, request.dossier_id, reason, call
+            )
+            return wire.dossier_to_proto(closed)
+
+        return await self._unary(context, action, body)
+
+    async def ReopenDossier(  # noqa: N802 (generated name)
+        self, request: pb.ReopenDossierRequest, context: Context
+    ) -> pb.Dossier:
+        async def body(actor: Actor, call: Call) -> pb.Dossier:
+            reopened = await self._run(self._vault.reopen_dossier, actor, request.dossier_id, call)
+            return wire.dossier_to_proto(reopened)
+
+        return await self._unary(context, Action.DOSSIER_REOPEN, body)
+
+    async def RequestDeletion(  # noqa: N802 (generated name)
+        self, request: pb.RequestDeletionRequest, context: Context
+    ) -> pb.Dossier:
+        async def body(actor: Actor, call: Call) -> pb.Dossier:
+            asked = await self._run(self._vault.request_deletion, actor, request.dossier_id, call)
+            return wire.dossier_to_proto(asked)
+
+        return await self._unary(context, Action.DOSSIER_DELETION_REQUEST, body)
+
+    async def PlaceHold(  # noqa: N802 (generated name)
+        self, request: pb.PlaceHoldRequest, context: Context
+    ) -> pb.LegalHold:
+        async def body(actor: Actor, call: Call) -> pb.LegalHold:
+            hold = await self._run(
+                self._vault.place_hold, actor, request.dossier_id, request.reason, call
+            )
+            return wire.legal_hold_to_proto(hold)
+
+        return await self._unary(context, Action.DOSSIER_HOLD, body)
+
+    async def ReleaseHold(  # noqa: N802 (generated name)
+        self, request: pb.ReleaseHoldRequest, context: Context
+    ) -> pb.ReleaseHoldResponse:
+        async def body(actor: Actor, call: Call) -> pb.ReleaseHoldResponse:
+            await self._run(
+                self._vault.release_hold,
+                actor,
+                request.dossier_id,
+                request.hold_id,
+                request.reason,
+                call,
+            )
+            return pb.ReleaseHoldResponse()
+
+        return await self._unary(context, Action.DOSSIER_RELEASE, body)
+
+    async def ExportDossier(  # noqa: N802 (generated name)
+        self, request: pb.ExportDossierRequest, context: Context
+    ) -> AsyncIterator[pb.ExportDossierResponse]:
+        async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportDossierResponse]:
+            chunks = await self._run(self._vault.export_dossier, actor, request.dossier_id, call)
+            try:
+                while (chunk := await self._run(next, chunks, None)) is not None:
+                    yield pb.ExportDossierResponse(chunk=chunk)
+            finally:
+                await self._run(_close, chunks)
+
+        async for item in self._stream(context, Action.DOSSIER_EXPORT, body):
+            yield item
 
     async def PutDocument(  # noqa: N802 (generated name)
         self, request_iterator: AsyncIterator[pb.PutDocumentRequest], context: Context

@@ -76,6 +76,29 @@ DOCUMENT_CATEGORY_VACCINATION: DocumentCategory.ValueType  # 8
 DOCUMENT_CATEGORY_REIMBURSEMENT_HISTORY: DocumentCategory.ValueType  # 9
 Global___DocumentCategory: _TypeAlias = DocumentCategory  # noqa: Y015
 
+class _ClosureReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClosureReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClosureReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLOSURE_REASON_UNSPECIFIED: _ClosureReason.ValueType  # 0
+    CLOSURE_REASON_PATIENT_REQUEST: _ClosureReason.ValueType  # 1
+    CLOSURE_REASON_DEATH: _ClosureReason.ValueType  # 2
+    CLOSURE_REASON_INSURER_SUSPENSION: _ClosureReason.ValueType  # 3
+    CLOSURE_REASON_DELETION_REQUEST: _ClosureReason.ValueType  # 4
+    """Set by RequestDeletion, never accepted by CloseDossier."""
+
+class ClosureReason(_ClosureReason, metaclass=_ClosureReasonEnumTypeWrapper): ...
+
+CLOSURE_REASON_UNSPECIFIED: ClosureReason.ValueType  # 0
+CLOSURE_REASON_PATIENT_REQUEST: ClosureReason.ValueType  # 1
+CLOSURE_REASON_DEATH: ClosureReason.ValueType  # 2
+CLOSURE_REASON_INSURER_SUSPENSION: ClosureReason.ValueType  # 3
+CLOSURE_REASON_DELETION_REQUEST: ClosureReason.ValueType  # 4
+"""Set by RequestDeletion, never accepted by CloseDossier."""
+Global___ClosureReason: _TypeAlias = ClosureReason  # noqa: Y015
+
 class _Relation:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -188,24 +211,229 @@ class Dossier(_message.Message):
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    CLOSURE_REASON_FIELD_NUMBER: _builtins.int
+    DESTROY_AFTER_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     state: Global___DossierState.ValueType
+    closure_reason: Global___ClosureReason.ValueType
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def closed_at(self) -> _timestamp_pb2.Timestamp:
+        """Set while the dossier is closed."""
+
+    @_builtins.property
+    def destroy_after(self) -> _timestamp_pb2.Timestamp:
+        """When the retention job destroys it (unless a legal hold stands)."""
+
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
         state: Global___DossierState.ValueType = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        closed_at: _timestamp_pb2.Timestamp | None = ...,
+        closure_reason: Global___ClosureReason.ValueType = ...,
+        destroy_after: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "destroy_after", b"destroy_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "dossier_id", b"dossier_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "closure_reason", b"closure_reason", "created_at", b"created_at", "destroy_after", b"destroy_after", "dossier_id", b"dossier_id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Dossier: _TypeAlias = Dossier  # noqa: Y015
+
+@_typing.final
+class CloseDossierRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    reason: Global___ClosureReason.ValueType
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        reason: Global___ClosureReason.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseDossierRequest: _TypeAlias = CloseDossierRequest  # noqa: Y015
+
+@_typing.final
+class ReopenDossierRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenDossierRequest: _TypeAlias = ReopenDossierRequest  # noqa: Y015
+
+@_typing.final
+class RequestDeletionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestDeletionRequest: _TypeAlias = RequestDeletionRequest  # noqa: Y015
+
+@_typing.final
+class PlaceHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    reason: _builtins.str
+    """A court or case reference: 1 to 200 printable characters, never health data."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceHoldRequest: _TypeAlias = PlaceHoldRequest  # noqa: Y015
+
+@_typing.final
+class LegalHold(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    PLACED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    hold_id: _builtins.int
+    dossier_id: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def placed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        hold_id: _builtins.int = ...,
+        dossier_id: _builtins.str = ...,
+        placed_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "hold_id", b"hold_id", "placed_at", b"placed_at", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalHold: _TypeAlias = LegalHold  # noqa: Y015
+
+@_typing.final
+class ReleaseHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    hold_id: _builtins.int
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        hold_id: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "hold_id", b"hold_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseHoldRequest: _TypeAlias = ReleaseHoldRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseHoldResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseHoldResponse: _TypeAlias = ReleaseHoldResponse  # noqa: Y015
+
+@_typing.final
+class ExportDossierRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDossierRequest: _TypeAlias = ExportDossierRequest  # noqa: Y015
+
+@_typing.final
+class ExportDossierResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDossierResponse: _TypeAlias = ExportDossierResponse  # noqa: Y015
 
 @_typing.final
 class DocumentMetadata(_message.Message):

@@ -44,6 +44,36 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.GetDossierRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.Dossier.FromString,
                 _registered_method=True)
+        self.CloseDossier = channel.unary_unary(
+                '/vault.v1.DossierVault/CloseDossier',
+                request_serializer=vault_dot_v1_dot_vault__pb2.CloseDossierRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+                _registered_method=True)
+        self.ReopenDossier = channel.unary_unary(
+                '/vault.v1.DossierVault/ReopenDossier',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ReopenDossierRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+                _registered_method=True)
+        self.RequestDeletion = channel.unary_unary(
+                '/vault.v1.DossierVault/RequestDeletion',
+                request_serializer=vault_dot_v1_dot_vault__pb2.RequestDeletionRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+                _registered_method=True)
+        self.PlaceHold = channel.unary_unary(
+                '/vault.v1.DossierVault/PlaceHold',
+                request_serializer=vault_dot_v1_dot_vault__pb2.PlaceHoldRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.LegalHold.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/vault.v1.DossierVault/ReleaseHold',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ReleaseHoldResponse.FromString,
+                _registered_method=True)
+        self.ExportDossier = channel.unary_stream(
+                '/vault.v1.DossierVault/ExportDossier',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ExportDossierRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ExportDossierResponse.FromString,
+                _registered_method=True)
         self.PutDocument = channel.stream_unary(
                 '/vault.v1.DossierVault/PutDocument',
                 request_serializer=vault_dot_v1_dot_vault__pb2.PutDocumentRequest.SerializeToString,
@@ -119,6 +149,52 @@ class DossierVaultServicer:
 
     def GetDossier(self, request, context):
         """Finds a dossier by its opaque id or by its holder's INS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseDossier(self, request, context):
+        """Closes a dossier: the patient side asks (PATIENT_REQUEST), or the national insurer
+        declares a death or an uncontested suspension. Nobody reaches its documents until
+        a reopening; it is destroyed ten years after closure.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenDossier(self, request, context):
+        """The patient side reopens a closed dossier within its conservation period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestDeletion(self, request, context):
+        """The patient side asks for early destruction: closed at once, destroyed by the
+        next retention run (within three months).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceHold(self, request, context):
+        """Operators: a legal hold stops any destruction until released.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportDossier(self, request, context):
+        """The patient side's copy of the dossier: the bytes of a zip archive
+        (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+        error status is not a copy: discard what arrived.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -233,6 +309,36 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.GetDossier,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.GetDossierRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.Dossier.SerializeToString,
+            ),
+            'CloseDossier': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseDossier,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.CloseDossierRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.Dossier.SerializeToString,
+            ),
+            'ReopenDossier': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenDossier,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ReopenDossierRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.Dossier.SerializeToString,
+            ),
+            'RequestDeletion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestDeletion,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.RequestDeletionRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.Dossier.SerializeToString,
+            ),
+            'PlaceHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceHold,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.PlaceHoldRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.LegalHold.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ReleaseHoldRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ReleaseHoldResponse.SerializeToString,
+            ),
+            'ExportDossier': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportDossier,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ExportDossierRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ExportDossierResponse.SerializeToString,
             ),
             'PutDocument': grpc.stream_unary_rpc_method_handler(
                     servicer.PutDocument,
@@ -349,6 +455,168 @@ class DossierVault:
             '/vault.v1.DossierVault/GetDossier',
             vault_dot_v1_dot_vault__pb2.GetDossierRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseDossier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/CloseDossier',
+            vault_dot_v1_dot_vault__pb2.CloseDossierRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenDossier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ReopenDossier',
+            vault_dot_v1_dot_vault__pb2.ReopenDossierRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestDeletion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/RequestDeletion',
+            vault_dot_v1_dot_vault__pb2.RequestDeletionRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.Dossier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/PlaceHold',
+            vault_dot_v1_dot_vault__pb2.PlaceHoldRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.LegalHold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ReleaseHold',
+            vault_dot_v1_dot_vault__pb2.ReleaseHoldRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ReleaseHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDossier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vault.v1.DossierVault/ExportDossier',
+            vault_dot_v1_dot_vault__pb2.ExportDossierRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ExportDossierResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,25 @@ class DossierVaultStub:
     """
     GetDossier: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetDossierRequest, _vault_pb2.Dossier]
     """Finds a dossier by its opaque id or by its holder's INS."""
+    CloseDossier: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CloseDossierRequest, _vault_pb2.Dossier]
+    """Closes a dossier: the patient side asks (PATIENT_REQUEST), or the national insurer
+    declares a death or an uncontested suspension. Nobody reaches its documents until
+    a reopening; it is destroyed ten years after closure.
+    """
+    ReopenDossier: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ReopenDossierRequest, _vault_pb2.Dossier]
+    """The patient side reopens a closed dossier within its conservation period."""
+    RequestDeletion: _grpc.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]
+    """The patient side asks for early destruction: closed at once, destroyed by the
+    next retention run (within three months).
+    """
+    PlaceHold: _grpc.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]
+    """Operators: a legal hold stops any destruction until released."""
+    ReleaseHold: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ReleaseHoldRequest, _vault_pb2.ReleaseHoldResponse]
+    ExportDossier: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]
+    """The patient side's copy of the dossier: the bytes of a zip archive
+    (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+    error status is not a copy: discard what arrived.
+    """
     PutDocument: _grpc.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
@@ -97,6 +116,25 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """
     GetDossier: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetDossierRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
     """Finds a dossier by its opaque id or by its holder's INS."""
+    CloseDossier: _aio.UnaryUnaryMultiCallable[_vault_pb2.CloseDossierRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
+    """Closes a dossier: the patient side asks (PATIENT_REQUEST), or the national insurer
+    declares a death or an uncontested suspension. Nobody reaches its documents until
+    a reopening; it is destroyed ten years after closure.
+    """
+    ReopenDossier: _aio.UnaryUnaryMultiCallable[_vault_pb2.ReopenDossierRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
+    """The patient side reopens a closed dossier within its conservation period."""
+    RequestDeletion: _aio.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
+    """The patient side asks for early destruction: closed at once, destroyed by the
+    next retention run (within three months).
+    """
+    PlaceHold: _aio.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]  # type: ignore[assignment]
+    """Operators: a legal hold stops any destruction until released."""
+    ReleaseHold: _aio.UnaryUnaryMultiCallable[_vault_pb2.ReleaseHoldRequest, _vault_pb2.ReleaseHoldResponse]  # type: ignore[assignment]
+    ExportDossier: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]  # type: ignore[assignment]
+    """The patient side's copy of the dossier: the bytes of a zip archive
+    (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+    error status is not a copy: discard what arrived.
+    """
     PutDocument: _aio.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]  # type: ignore[assignment]
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
@@ -161,6 +199,61 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
         """Finds a dossier by its opaque id or by its holder's INS."""
+
+    @_abc_1.abstractmethod
+    def CloseDossier(
+        self,
+        request: _vault_pb2.CloseDossierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
+        """Closes a dossier: the patient side asks (PATIENT_REQUEST), or the national insurer
+        declares a death or an uncontested suspension. Nobody reaches its documents until
+        a reopening; it is destroyed ten years after closure.
+        """
+
+    @_abc_1.abstractmethod
+    def ReopenDossier(
+        self,
+        request: _vault_pb2.ReopenDossierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
+        """The patient side reopens a closed dossier within its conservation period."""
+
+    @_abc_1.abstractmethod
+    def RequestDeletion(
+        self,
+        request: _vault_pb2.RequestDeletionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
+        """The patient side asks for early destruction: closed at once, destroyed by the
+        next retention run (within three months).
+        """
+
+    @_abc_1.abstractmethod
+    def PlaceHold(
+        self,
+        request: _vault_pb2.PlaceHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.LegalHold, _abc.Awaitable[_vault_pb2.LegalHold]]:
+        """Operators: a legal hold stops any destruction until released."""
+
+    @_abc_1.abstractmethod
+    def ReleaseHold(
+        self,
+        request: _vault_pb2.ReleaseHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.ReleaseHoldResponse, _abc.Awaitable[_vault_pb2.ReleaseHoldResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExportDossier(
+        self,
+        request: _vault_pb2.ExportDossierRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_vault_pb2.ExportDossierResponse], _abc.AsyncIterator[_vault_pb2.ExportDossierResponse]]:
+        """The patient side's copy of the dossier: the bytes of a zip archive
+        (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+        error status is not a copy: discard what arrived.
+        """
 
     @_abc_1.abstractmethod
     def PutDocument(
