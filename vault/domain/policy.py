@@ -66,6 +66,11 @@ class Action(StrEnum):
     NOTIFICATIONS_READ = "notifications.read"
     JOURNAL_READ = "journal.read"
     JOURNAL_EXPORT = "journal.export"
+    # The retention job's, decided by the lifecycle's rules (vault/domain/lifecycle.py),
+    # never by `decide`: journaled with the reasons below.
+    DOSSIER_DESTROY = "dossier.destroy"
+    DOSSIER_DESTROYED = "dossier.destroyed"
+    DOCUMENT_EXPIRE = "document.expire"
 
 
 class Reason(StrEnum):
@@ -94,6 +99,9 @@ class Reason(StrEnum):
     DOCUMENT_HIDDEN = "document-hidden"
     VISIBILITY_NOT_SETTABLE = "visibility-not-settable"
     DOSSIER_NOT_ACTIVE = "dossier-not-active"
+    CONSERVATION_DEADLINE = "conservation-deadline"
+    DELETION_REQUESTED = "deletion-requested"
+    ROLLING_WINDOW = "rolling-window"
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_ARGUMENT = "invalid-argument"

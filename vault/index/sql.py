@@ -638,6 +638,20 @@ class SqlIndex:
             row = conn.execute(query).first()
         return None if row is None else _destruction(row)
 
+    def unfinished_destructions(self) -> list[Destruction]:
+        query = (
+            select(_DESTROY)
+            .where(_DESTROY.c.completed_us.is_(None))
+            .order_by(_DESTROY.c.started_us, _DESTROY.c.dossier_id)
+        )
+        with guard(), self._engine.connect() as conn:
+            return [_destruction(row) for row in conn.execute(query)]
+
+    def dossier_key_versions(self, dossier_id: uuid.UUID) -> list[int]:
+        query = select(_K.c.version).where(_K.c.dossier_id == dossier_id).order_by(_K.c.version)
+        with guard(), self._engine.connect() as conn:
+            return [int(v) for v in conn.execute(query).scalars()]
+
     def destructions(self, since_us: int, until_us: int) -> list[Destruction]:
         query = (
             select(_DESTROY)

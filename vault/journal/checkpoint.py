@@ -99,12 +99,17 @@ class VerifierKey:
         return key
 
 
-def sign(checkpoint: Checkpoint, name: str, signer: Signer) -> str:
-    """The signed note: body, blank line, one signature line."""
-    body = checkpoint.body()
+def sign_note(body: str, name: str, signer: Signer) -> str:
+    """A signed note (c2sp.org/signed-note): `body` (newline-terminated lines), a blank
+    line, one signature line by `name`."""
     signature = signer.sign(body.encode())
     stamp = base64.b64encode(key_id(name, signer.public_key) + signature).decode()
     return f"{body}\n{_DASH}{name} {stamp}\n"
+
+
+def sign(checkpoint: Checkpoint, name: str, signer: Signer) -> str:
+    """The signed checkpoint note."""
+    return sign_note(checkpoint.body(), name, signer)
 
 
 def _parse_body(body: str) -> Checkpoint:
@@ -123,13 +128,19 @@ def _parse_body(body: str) -> Checkpoint:
 
 def open_note(note: str, key: VerifierKey) -> Checkpoint:
     """Verifies a signed checkpoint with `key`; raises IntegrityError otherwise."""
-    if len(note) > _MAX_NOTE or "\n\n" not in note:
-        raise IntegrityError("malformed checkpoint note")
-    body, _, signatures = note.partition("\n\n")
-    body += "\n"
-    checkpoint = _parse_body(body)
+    checkpoint = _parse_body(verified_body(note, key, _MAX_NOTE))
     if checkpoint.origin != key.name:
         raise IntegrityError("checkpoint origin is not the verifier key's name")
+    return checkpoint
+
+
+def verified_body(note: str, key: VerifierKey, max_size: int) -> str:
+    """The body of a signed note that carries a valid signature by `key`; raises
+    IntegrityError otherwise."""
+    if len(note) > max_size or "\n\n" not in note:
+        raise IntegrityError("malformed signed note")
+    body, _, signatures = note.partition("\n\n")
+    body += "\n"
     for line in signatures.splitlines():
         name, _, stamp = line.removeprefix(_DASH).partition(" ")
         if not line.startswith(_DASH) or name != key.name:
@@ -143,6 +154,6 @@ def open_note(note: str, key: VerifierKey) -> Checkpoint:
         try:
             key.public_key.verify(raw[4:], body.encode())
         except InvalidSignature:
-            raise IntegrityError("checkpoint signature is invalid") from None
-        return checkpoint
-    raise IntegrityError("checkpoint carries no signature by the expected key")
+            raise IntegrityError("the note's signature is invalid") from None
+        return body
+    raise IntegrityError("the note carries no signature by the expected key")

@@ -21,9 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vault.clitools import client_from_args
-from vault.errors import InvalidArgumentError
+from vault.errors import IntegrityError, InvalidArgumentError
+from vault.journal.certificate import open_certificate
 from vault.journal.checkpoint import VerifierKey
-from vault.journal.verify import FailureKind, Summary, VerificationError, verify_export
+from vault.journal.verify import (
+    Anchor,
+    FailureKind,
+    Summary,
+    VerificationError,
+    verify_export,
+)
 
 if TYPE_CHECKING:  # the verifier must not load the server's adapters
     from vault.journal.checkpointer import Checkpointer
@@ -38,6 +45,7 @@ VERIFY_EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.BAD_SIGNATURE: 26,
     FailureKind.REWRITTEN_HISTORY: 27,
     FailureKind.TAIL_CUT: 28,
+    FailureKind.CERTIFICATE: 30,
 }
 EXIT_NO_CHECKPOINT = 29
 
@@ -121,6 +129,21 @@ def _verifier_key(args: argparse.Namespace) -> VerifierKey | None:
     return VerifierKey.parse(text) if text else None
 
 
+def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int, Anchor]:
+    """Each certificate's decision entry, once its signature is checked."""
+    anchors: dict[int, Anchor] = {}
+    for path in paths:
+        if key is None:
+            raise InvalidArgumentError("checking a certificate needs the verifier key")
+        try:
+            certificate = open_certificate(_read_text(Path(path), "certificate"), key)
+        except IntegrityError as error:
+            raise VerificationError(FailureKind.CERTIFICATE, None, str(error)) from None
+        anchor = Anchor(certificate.decision_chain_hash, str(certificate.dossier_id))
+        anchors[certificate.decision_seq] = anchor
+    return anchors
+
+
 def _published_notes(directory: str | None) -> list[str]:
     if directory is None:
         return []
@@ -137,8 +160,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with _open_export(args.export) as (source, total):
         progress = _Progress(total, enabled=not args.json)
         try:
+            anchors = _certificate_anchors(args.certificate, key)
             summary = verify_export(
-                source, key, notes, on_progress=progress, expect_complete=args.expect_complete
+                source,
+                key,
+                notes,
+                on_progress=progress,
+                expect_complete=args.expect_complete,
+                anchors=anchors,
             )
         except VerificationError as failure:
             progress.close()
@@ -257,6 +286,13 @@ def register(commands: Any) -> None:
     keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
     keys.add_argument("--key-file", help="file holding the verifier key")
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
+    verify.add_argument(
+        "--certificate",
+        action="append",
+        default=[],
+        help="a destruction certificate to check against the export (repeatable; needs "
+        "the verifier key)",
+    )
     verify.add_argument(
         "--expect-complete",
         action="store_true",

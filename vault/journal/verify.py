@@ -15,6 +15,8 @@ at the first failure with its kind and sequence number:
 | bad-signature       | a checkpoint not validly signed by the verifier key           |
 | rewritten-history   | a checkpoint's head differs from the chain at its size        |
 | tail-cut            | a checkpoint covers entries the export does not have (*)      |
+| certificate         | a destruction certificate whose signature fails, or whose     |
+|                     | decision entry is not in the export as the certificate says   |
 
 (*) An inline checkpoint must follow the entry whose sequence number is its size. A
 published checkpoint newer than the export's last entry is normal for a live journal: it
@@ -30,7 +32,7 @@ rest of the journal.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -55,6 +57,7 @@ class FailureKind(StrEnum):
     BAD_SIGNATURE = "bad-signature"
     REWRITTEN_HISTORY = "rewritten-history"
     TAIL_CUT = "tail-cut"
+    CERTIFICATE = "certificate"
 
 
 class VerificationError(IntegrityError):
@@ -77,13 +80,28 @@ class Summary:
     checkpoints_matched: list[int] = field(default_factory=list)
     anchored_at_genesis: bool = False
     checkpoints_beyond_export: int = 0
+    certificates_matched: list[int] = field(default_factory=list)  # their decision entries
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """What a destruction certificate says its decision entry is."""
+
+    chain_hash: bytes
+    dossier: str
+    action: str = "dossier.destroy"
 
 
 class _Verifier:
     def __init__(
-        self, key: VerifierKey | None, checkpoints: Iterable[str], expect_complete: bool
+        self,
+        key: VerifierKey | None,
+        checkpoints: Iterable[str],
+        expect_complete: bool,
+        anchors: Mapping[int, Anchor],
     ) -> None:
         self.key = key
+        self.anchors = dict(anchors)
         self.expect_complete = expect_complete
         self.summary = Summary()
         self.expected_seq: int | None = None
@@ -172,6 +190,16 @@ class _Verifier:
         self.after_entry = True
         if seq in self.pending:
             self.match(seq, self.pending.pop(seq))
+        if seq in self.anchors:
+            self.check_anchor(seq, fields, self.anchors.pop(seq))
+
+    def check_anchor(self, seq: int, fields: dict[str, object], anchor: Anchor) -> None:
+        found = (self.head, fields.get("dossier"), fields.get("action"))
+        if found != (anchor.chain_hash, anchor.dossier, anchor.action):
+            raise VerificationError(
+                FailureKind.CERTIFICATE, seq, "the entry is not the certificate's decision"
+            )
+        self.summary.certificates_matched.append(seq)
 
     def check_position(self, seq: int, prev: bytes, time_us: int) -> None:
         if self.expected_seq is None:  # the first entry anchors the chain
@@ -196,6 +224,11 @@ class _Verifier:
 
     def finish(self) -> Summary:
         summary = self.summary
+        if self.anchors:
+            seq = min(self.anchors)
+            raise VerificationError(
+                FailureKind.CERTIFICATE, seq, "a certificate's decision entry is not in the export"
+            )
         if self.pending and self.expect_complete:
             size = max(self.pending)
             raise VerificationError(
@@ -219,14 +252,16 @@ def verify_export(
     on_progress: Callable[[int, int], None] | None = None,
     *,
     expect_complete: bool = False,
+    anchors: Mapping[int, Anchor] | None = None,
 ) -> Summary:
     """Verifies export lines (bytes, newline included); raises VerificationError only.
 
     `checkpoints` are notes published outside the database (the export's own are read
     inline); with `expect_complete`, one newer than the export's last entry is a tail-cut
-    (otherwise it is counted in the summary); `on_progress(lines, bytes)` is called every
-    few thousand lines."""
-    verifier = _Verifier(key, checkpoints, expect_complete)
+    (otherwise it is counted in the summary); `anchors` are destruction certificates'
+    decision entries, each of which must be in the export as stated; `on_progress(lines,
+    bytes)` is called every few thousand lines."""
+    verifier = _Verifier(key, checkpoints, expect_complete, anchors or {})
     check_entry = verifier.entry
     done_bytes = 0
     for done_lines, line in enumerate(lines, start=1):

@@ -1,0 +1,319 @@
+"""Destroying what the law no longer lets the vault keep, for good and resumably.
+
+A dossier is destroyed in steps that each leave a state the next run finishes:
+
+1. **manifest**: every version row (pending ones included), its object key, size and
+   fingerprint, and the dossier key versions are recorded in `destructions`, in the same
+   transaction that checks the dossier is still due (closed, deadline passed, no hold);
+2. **decision**: the journal gets a `dossier.destroy` entry (once per destruction: a
+   resumed run finds it by the job id);
+3. **objects**: every object of the manifest is deleted, every version of it in a
+   versioned bucket (deleting an object already gone is a no-op);
+4. **tombstone**: in one index transaction, every document, version, relation and
+   notification row goes, the dossier keys are deleted (crypto-shredding: what any copy
+   of the objects still holds can no longer be decrypted by anything the vault keeps),
+   the dossier is reduced to a tombstone (its patient index replaced by random bytes),
+   and the signed certificate is recorded;
+5. **completion**: the journal gets a `dossier.destroyed` entry.
+
+SIGKILL at any point and run again: step 1 is found recorded, 2 and 5 are found in the
+journal, 3 deletes what is left, 4 happens once. Nothing is destroyed twice (the manifest
+is fixed at step 1), nothing is left behind.
+
+Rolling windows (the reimbursement history keeps 24 months) destroy documents of active
+dossiers: journaled first (`document.expire`, one entry per dossier and batch), then the
+rows, then the objects; an object a crash leaves behind is unreferenced and the sweeper
+(`dossier-vault gc`) removes it.
+
+Operates on the vault's adapters directly (index, blob store, journal, journal signer),
+on the server host, as `dossier-vault keys` and `gc` do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from vault.blobstore.base import BlobStore
+from vault.domain.clock import Clock, to_us
+from vault.domain.lifecycle import RetentionRules, rolling_cutoffs
+from vault.domain.model import ClosureReason
+from vault.domain.policy import Action, Reason
+from vault.errors import IntegrityError
+from vault.index.base import Destruction, DossierRecord, Index, VersionRecord
+from vault.journal.certificate import Certificate, DestroyedObject, sign
+from vault.journal.chain import JournalEntry, JournalEvent
+from vault.journal.checkpoint import Signer
+from vault.journal.store import EntryFilter, JournalLog, JournalStore
+
+ACTOR_KIND = "operator"
+ACTOR_REF = "retention-job"
+BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    """Where the job writes and looks up its entries."""
+
+    store: JournalStore
+    log: JournalLog
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """The journal's checkpoint key: certificates are signed notes by the same name."""
+
+    name: str
+    signer: Signer
+
+
+@dataclass
+class RunReport:
+    dossiers: int = 0
+    objects: int = 0
+    object_versions: int = 0
+    bytes: int = 0
+    expired_documents: int = 0
+    certificates: list[str] = field(default_factory=list)
+
+
+def _reason(destruction: Destruction) -> str:
+    return "deadline" if destruction.reason is None else destruction.reason.value
+
+
+def _journal_reason(destruction: Destruction) -> Reason:
+    if destruction.reason is ClosureReason.DELETION_REQUEST:
+        return Reason.DELETION_REQUESTED
+    return Reason.CONSERVATION_DEADLINE
+
+
+def fingerprint(record: VersionRecord) -> bytes:
+    """What identifies a version's row without revealing anything (docs/format.md)."""
+    return hashlib.sha256(record.wrapped_key + record.sealed_metadata).digest()
+
+
+def manifest(record: DossierRecord, versions: list[VersionRecord], keys: list[int]) -> str:
+    """Canonical JSON of what a destruction will remove, fixed before anything is."""
+    body = {
+        "v": 1,
+        "dossier": str(record.dossier_id),
+        "key_versions": keys,
+        "objects": [
+            {
+                "document": str(v.document_id),
+                "version": v.version,
+                "object": v.blob_key,
+                "fingerprint": fingerprint(v).hex(),
+                "bytes": v.ciphertext_size,
+            }
+            for v in versions
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+class Destroyer:
+    def __init__(
+        self,
+        index: Index,
+        blobs: BlobStore,
+        journal: Journal,
+        key: SigningKey,
+        clock: Clock,
+        rules: RetentionRules,
+    ) -> None:
+        self._index = index
+        self._blobs = blobs
+        self._journal = journal
+        self._key = key
+        self._clock = clock
+        self._rules = rules
+
+    def _now_us(self) -> int:
+        return to_us(self._clock.now())
+
+    # -- whole dossiers ------------------------------------------------------------------
+
+    def run(
+        self, limit: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> RunReport:
+        """Finishes interrupted destructions, destroys every dossier due now (at most
+        `limit`), then applies the rolling windows."""
+        report = RunReport()
+        for dossier in self._due(limit):
+            self._destroy(dossier, report)
+            if progress is not None:
+                progress(report.dossiers)
+        report.expired_documents = self.expire_documents()
+        return report
+
+    def _due(self, limit: int | None) -> Iterator[Destruction | DossierRecord]:
+        unfinished = self._index.unfinished_destructions()
+        yield from unfinished[:limit]
+        left = None if limit is None else limit - len(unfinished)
+        while left is None or left > 0:
+            batch = self._index.due_dossiers(self._now_us(), min(BATCH, left or BATCH))
+            if not batch:
+                return
+            yield from batch
+            left = None if left is None else left - len(batch)
+
+    def _destroy(self, target: Destruction | DossierRecord, report: RunReport) -> None:
+        destruction = target if isinstance(target, Destruction) else self._begin(target)
+        if destruction is None:  # reopened, held or taken by another run meanwhile
+            return
+        decision = self._entry(destruction, Action.DOSSIER_DESTROY)
+        deleted = self._delete_objects(destruction)
+        certificate = self._certificate(destruction, decision, deleted)
+        self._index.complete_destruction(
+            destruction.dossier_id,
+            certificate.completed_us,
+            self._sign(certificate),
+            os.urandom(32),
+        )
+        self._entry(destruction, Action.DOSSIER_DESTROYED)
+        report.dossiers += 1
+        report.objects += len(certificate.objects)
+        report.object_versions += sum(o.versions_deleted for o in certificate.objects)
+        report.bytes += sum(o.size for o in certificate.objects)
+        report.certificates.append(str(destruction.dossier_id))
+
+    def _begin(self, dossier: DossierRecord) -> Destruction | None:
+        versions = self._index.dossier_versions(dossier.dossier_id)
+        keys = self._index.dossier_key_versions(dossier.dossier_id)
+        reason = dossier.lifecycle.closure_reason
+        destruction = Destruction(
+            dossier.dossier_id,
+            reason if reason is ClosureReason.DELETION_REQUEST else None,
+            str(uuid.uuid4()),
+            self._now_us(),
+            manifest(dossier, versions, keys),
+        )
+        if not self._index.begin_destruction(destruction, by_us=destruction.started_us):
+            return None
+        return destruction
+
+    def _entry(self, destruction: Destruction, action: Action) -> JournalEntry:
+        """The job's journal entry for `action`, written once: found again on a rerun."""
+        found = self._find_entry(destruction, action)
+        if found is not None:
+            return found
+        objects = json.loads(destruction.manifest)["objects"]
+        documents = tuple(sorted({o["document"] for o in objects}))
+        event = JournalEvent(
+            time_us=self._now_us(),
+            actor_kind=ACTOR_KIND,
+            actor_ref=ACTOR_REF,
+            actor_profession=None,
+            action=action.value,
+            dossier=str(destruction.dossier_id),
+            documents=documents,
+            decision="allow",
+            reason=_journal_reason(destruction).value,
+            emergency=False,
+            request_id=destruction.job_id,
+        )
+        return self._journal.store.append(event)
+
+    def _find_entry(self, destruction: Destruction, action: Action) -> JournalEntry | None:
+        where = EntryFilter(dossier=str(destruction.dossier_id))
+        while page := self._journal.log.query(where, 1000):
+            for entry in page:
+                event = entry.event
+                if event.request_id == destruction.job_id and event.action == action.value:
+                    return entry
+            where = EntryFilter(dossier=where.dossier, after_seq=page[-1].seq)
+        return None
+
+    def _delete_objects(self, destruction: Destruction) -> dict[str, int]:
+        """Object key -> versions the store removed now (0: an earlier run did)."""
+        objects = json.loads(destruction.manifest)["objects"]
+        return {o["object"]: self._blobs.delete(o["object"]).versions_deleted for o in objects}
+
+    def _certificate(
+        self, destruction: Destruction, decision: JournalEntry, deleted: dict[str, int]
+    ) -> Certificate:
+        body = json.loads(destruction.manifest)
+        objects = tuple(
+            DestroyedObject(
+                uuid.UUID(o["document"]),
+                o["version"],
+                o["object"],
+                bytes.fromhex(o["fingerprint"]),
+                o["bytes"],
+                deleted[o["object"]],
+            )
+            for o in body["objects"]
+        )
+        return Certificate(
+            dossier_id=destruction.dossier_id,
+            reason=_reason(destruction),
+            job_id=uuid.UUID(destruction.job_id),
+            started_us=destruction.started_us,
+            completed_us=self._now_us(),
+            decision_seq=decision.seq,
+            decision_chain_hash=decision.chain_hash,
+            keys_destroyed=tuple(body["key_versions"]),
+            objects=objects,
+        )
+
+    def _sign(self, certificate: Certificate) -> str:
+        return sign(certificate, self._key.name, self._key.signer)
+
+    # -- rolling windows ---------------------------------------------------------------
+
+    def expire_documents(self) -> int:
+        """Destroys documents past their category's rolling window; returns how many."""
+        expired = 0
+        for category, cutoff in rolling_cutoffs(self._now_us(), self._rules).items():
+            while batch := self._index.expired_documents(category, cutoff, BATCH):
+                for dossier_id in dict.fromkeys(v.dossier_id for v in batch):
+                    mine = [v for v in batch if v.dossier_id == dossier_id]
+                    self._expire(dossier_id, mine)
+                    expired += len(mine)
+        return expired
+
+    def _expire(self, dossier_id: uuid.UUID, versions: list[VersionRecord]) -> None:
+        self._journal.store.append(
+            JournalEvent(
+                time_us=self._now_us(),
+                actor_kind=ACTOR_KIND,
+                actor_ref=ACTOR_REF,
+                actor_profession=None,
+                action=Action.DOCUMENT_EXPIRE.value,
+                dossier=str(dossier_id),
+                documents=tuple(str(v.document_id) for v in versions),
+                decision="allow",
+                reason=Reason.ROLLING_WINDOW.value,
+                emergency=False,
+                request_id=str(uuid.uuid4()),
+            )
+        )
+        for version in versions:
+            for blob_key in self._index.delete_document(dossier_id, version.document_id):
+                self._blobs.delete(blob_key)
+
+
+def verify_destroyed(index: Index, blobs: BlobStore, destruction: Destruction) -> list[str]:
+    """What still remains of a destroyed dossier (an empty list: nothing): objects of its
+    manifest in the store's own listing (any version), dossier key versions, version
+    rows. The listing covers the whole store: run it on demand, not in a loop."""
+    if destruction.completed_us is None:
+        return ["the destruction has not completed"]
+    body = json.loads(destruction.manifest)
+    if body["dossier"] != str(destruction.dossier_id):
+        raise IntegrityError("the manifest names another dossier")
+    wanted = {o["object"] for o in body["objects"]}
+    stored = wanted.intersection(blobs.stored_keys(datetime.now(UTC) + timedelta(days=1)))
+    left = [f"object {key}" for key in sorted(stored)]
+    left += [f"dossier key version {v}" for v in index.dossier_key_versions(destruction.dossier_id)]
+    left += [
+        f"document {v.document_id} version {v.version}"
+        for v in index.dossier_versions(destruction.dossier_id)
+    ]
+    return left
