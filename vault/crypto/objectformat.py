@@ -55,7 +55,7 @@ from typing import Protocol, cast
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from vault.errors import IntegrityError
 
@@ -133,12 +133,24 @@ class ObjectHeader:
         return self.authenticated_fields() + self.mac
 
 
-def _subkey(key: bytes, salt: bytes, label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=label).derive(key)
+_SHA256 = hashes.SHA256()
 
 
-def _header_mac(mac_key: bytes) -> hmac.HMAC:
-    return hmac.HMAC(mac_key, hashes.SHA256())
+class _Subkeys:
+    """The object's two HKDF-SHA256 subkeys. HKDF is expand(extract(salt, key), info)
+    (RFC 5869): both share the extract step, computed once."""
+
+    def __init__(self, key: bytes, salt: bytes) -> None:
+        self._prk = HKDF.extract(_SHA256, salt, key)
+
+    def _expand(self, label: bytes) -> bytes:
+        return HKDFExpand(_SHA256, 32, label).derive(self._prk)
+
+    def segment_key(self) -> bytes:
+        return self._expand(b"DVLT/v1/segment-key")
+
+    def header_mac(self) -> hmac.HMAC:
+        return hmac.HMAC(self._expand(b"DVLT/v1/header-mac-key"), _SHA256)
 
 
 def ciphertext_size(plaintext_size: int, segment_size: int) -> int:
@@ -150,8 +162,8 @@ def ciphertext_size(plaintext_size: int, segment_size: int) -> int:
 class _Segments:
     """The per-object AEAD: nonces and associated data by segment position."""
 
-    def __init__(self, key: bytes, header: bytes, salt: bytes, nonce_prefix: bytes) -> None:
-        self._aead = AESGCM(_subkey(key, salt, b"DVLT/v1/segment-key"))
+    def __init__(self, segment_key: bytes, header: bytes, nonce_prefix: bytes) -> None:
+        self._aead = AESGCM(segment_key)
         self._header = header
         self._nonce_prefix = nonce_prefix
 
@@ -273,10 +285,11 @@ class ObjectEncryptor:
         if len(salt) != SALT_SIZE or len(nonce_prefix) != NONCE_PREFIX_SIZE or len(key) != 32:
             raise ValueError("key, salt or nonce prefix of the wrong size")
         fields = ObjectHeader(ref, segment_size, salt, nonce_prefix, b"").authenticated_fields()
-        mac = _header_mac(_subkey(key, salt, b"DVLT/v1/header-mac-key"))
+        subkeys = _Subkeys(key, salt)
+        mac = subkeys.header_mac()
         mac.update(fields)
         header = fields + mac.finalize()
-        self._segments = _Segments(key, header, salt, nonce_prefix)
+        self._segments = _Segments(subkeys.segment_key(), header, nonce_prefix)
         self._segment_size = segment_size
         self._held = _EMPTY  # plaintext not sealed yet: 0 to S bytes
         self._buffer: bytearray | None = None  # a copy of held bytes that could change
@@ -418,14 +431,15 @@ class ObjectDecryptor:
             belongs = header.ref == expected
         if not belongs:
             raise IntegrityError("object does not belong to the requested document")
-        salt = data[_SALT_AT:_NONCE_PREFIX_AT]
-        mac = _header_mac(_subkey(key, salt, b"DVLT/v1/header-mac-key"))
+        subkeys = _Subkeys(key, data[_SALT_AT:_NONCE_PREFIX_AT])
+        mac = subkeys.header_mac()
         mac.update(data[: _FIELDS.size])
         try:
             mac.verify(data[_FIELDS.size :])
         except InvalidSignature:
             raise IntegrityError("object header failed authentication") from None
-        self._segments = _Segments(key, data, salt, data[_NONCE_PREFIX_AT : _FIELDS.size])
+        nonce_prefix = data[_NONCE_PREFIX_AT : _FIELDS.size]
+        self._segments = _Segments(subkeys.segment_key(), data, nonce_prefix)
 
     def open_segment(self, index: int, sealed: bytes, last: bool) -> bytes:
         if len(sealed) < TAG_SIZE or len(sealed) > self.segment_size + TAG_SIZE:
