@@ -302,3 +302,26 @@ def test_an_object_in_a_file_blob_store_is_read_into_the_reused_buffer(tmp_path:
     size = HEADER_SIZE + len(plaintext) + 6 * TAG_SIZE
     assert b"".join(bytes(view) for view in decrypt_views(KEY, REF, reader, size)) == plaintext
     reader.close()
+
+
+def _outcome(make: Callable[[], object]) -> str:
+    try:
+        make()
+    except IntegrityError as e:
+        return str(e)
+    return "accepted"
+
+
+@given(st.integers(0, HEADER_SIZE - 1), st.integers(0, 7), st.booleans())
+def test_a_header_checked_as_bytes_is_judged_as_the_parsed_one(
+    at: int, bit: int, foreign: bool
+) -> None:
+    header = bytearray(encrypt(b"payload")[:HEADER_SIZE])
+    header[at] ^= 1 << bit
+    data = bytes(header)
+    expected = ObjectRef(REF.dossier_id, REF.document_id, 2, 1) if foreign else REF
+    as_bytes = _outcome(lambda: objectformat.ObjectDecryptor(KEY, data, expected))
+    parsed = _outcome(
+        lambda: objectformat.ObjectDecryptor(KEY, objectformat.parse_header(data), expected)
+    )
+    assert as_bytes == parsed != "accepted"

@@ -82,7 +82,7 @@ Sink = Callable[[memoryview], object]
 _EMPTY = memoryview(b"")
 Reader = Callable[[int], bytes]
 Buffer = bytes | bytearray | memoryview
-ReadInto = Callable[[memoryview], "int | None"]
+ReadInto = Callable[[memoryview], int | None]
 
 
 class ViewSource(Protocol):
