@@ -1,7 +1,9 @@
-"""`decrypt_views`: the reused-buffer read path, against the same attacks as the others.
+"""`decrypt_views` and `decrypt_segments`: the sized read paths (no look-ahead, sealed
+segments in place or in one reused buffer), against the same attacks as the others.
 
 Each source kind takes its own path: whole views handed out in place, a `readinto` into
-a reused buffer, and short reads gathered into that buffer.
+a reused buffer, and short reads gathered into that buffer. Both APIs go through every
+attack; `decrypt_views` also through its buffers' lifetime.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from vault.crypto.objectformat import (
     ObjectEncryptor,
     ObjectRef,
     ViewSource,
+    decrypt_segments,
     decrypt_stream,
     decrypt_views,
 )
@@ -85,11 +88,29 @@ SOURCES: dict[str, Callable[[bytes], ViewSource]] = {
 }
 
 
-def views(blob: bytes, source: str = "in place", size: int | None = None) -> list[bytes]:
-    """Every segment the object releases, copied as it is yielded (the contract)."""
+def _copied_views(source: ViewSource, size: int, ref: ObjectRef = REF) -> Iterator[bytes]:
+    return (bytes(view) for view in decrypt_views(KEY, ref, source, size))  # the contract
+
+
+def _segments(source: ViewSource, size: int, ref: ObjectRef = REF) -> Iterator[bytes]:
+    return decrypt_segments(KEY, ref, source, size)
+
+
+APIS: dict[str, Callable[[ViewSource, int], Iterator[bytes]]] = {
+    "views": _copied_views,
+    "segments": _segments,
+}
+
+
+ANY_SOURCE, ANY_API = st.sampled_from(sorted(SOURCES)), st.sampled_from(sorted(APIS))
+
+
+def views(
+    blob: bytes, source: str = "in place", size: int | None = None, api: str = "views"
+) -> list[bytes]:
+    """Every segment the object releases, as it is yielded."""
     made = SOURCES[source](blob)
-    recorded = len(blob) if size is None else size
-    return [bytes(view) for view in decrypt_views(KEY, REF, made, recorded)]
+    return list(APIS[api](made, len(blob) if size is None else size))
 
 
 def split(blob: bytes) -> tuple[bytes, list[bytes]]:
@@ -97,20 +118,23 @@ def split(blob: bytes) -> tuple[bytes, list[bytes]]:
     return blob[:HEADER_SIZE], [body[i : i + SEALED] for i in range(0, len(body), SEALED)]
 
 
-@given(st.binary(max_size=6 * SEGMENT), st.sampled_from(sorted(SOURCES)))
+@given(st.binary(max_size=6 * SEGMENT), ANY_SOURCE, ANY_API)
 @settings(max_examples=300)
-def test_any_plaintext_round_trips_from_any_kind_of_source(data: bytes, source: str) -> None:
+def test_any_plaintext_round_trips_from_any_kind_of_source(
+    data: bytes, source: str, api: str
+) -> None:
     blob = encrypt(data)
-    released = views(blob, source)
+    released = views(blob, source, api=api)
     assert b"".join(released) == data
     assert released == list(decrypt_stream(KEY, REF, io.BytesIO(blob).read))
 
 
+@pytest.mark.parametrize("api", sorted(APIS))
 @pytest.mark.parametrize("source", sorted(SOURCES))
 @pytest.mark.parametrize("size", [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT])
-def test_segment_boundaries_round_trip(source: str, size: int) -> None:
+def test_segment_boundaries_round_trip(source: str, size: int, api: str) -> None:
     data = os.urandom(size)
-    assert b"".join(views(encrypt(data), source)) == data
+    assert b"".join(views(encrypt(data), source, api=api)) == data
 
 
 def test_a_yielded_view_is_released_when_the_next_one_is_asked_for() -> None:
@@ -135,12 +159,13 @@ def test_a_consumer_holding_an_export_of_a_view_stops_the_stream_not_its_bytes()
 # -- attacks, through the new path -------------------------------------------------------
 
 
+@pytest.mark.parametrize("api", sorted(APIS))
 @pytest.mark.parametrize("source", sorted(SOURCES))
-def test_a_truncated_object_is_rejected(source: str) -> None:
+def test_a_truncated_object_is_rejected(source: str, api: str) -> None:
     blob = encrypt(os.urandom(3 * SEGMENT + 5))
     for cut in (1, TAG_SIZE, 6, SEALED):
-        with pytest.raises(IntegrityError):
-            views(blob[:-cut], source, size=len(blob))
+        with pytest.raises(IntegrityError, match="truncated"):
+            views(blob[:-cut], source, size=len(blob), api=api)
 
 
 @given(st.binary(min_size=1, max_size=4 * SEGMENT), st.data())
@@ -149,11 +174,12 @@ def test_any_truncation_fails_and_releases_only_whole_authenticated_segments(
 ) -> None:
     blob = encrypt(data)
     cut = draw.draw(st.integers(0, len(blob) - 1))
-    source = draw.draw(st.sampled_from(sorted(SOURCES)))
+    source = draw.draw(ANY_SOURCE)
+    api = draw.draw(ANY_API)
     released: list[bytes] = []
-    stream = decrypt_views(KEY, REF, SOURCES[source](blob[:cut]), len(blob))
+    stream = APIS[api](SOURCES[source](blob[:cut]), len(blob))
     with pytest.raises(IntegrityError):
-        released.extend(bytes(view) for view in stream)
+        released.extend(stream)
     intact = max(0, (cut - HEADER_SIZE) // SEALED)
     assert len(released) <= intact
     assert b"".join(released) == data[: len(released) * SEGMENT]
@@ -199,15 +225,16 @@ def test_a_segment_from_another_object_is_rejected() -> None:
         views(ours[0] + b"".join(parts))
 
 
+@pytest.mark.parametrize("api", sorted(APIS))
 @pytest.mark.parametrize("source", sorted(SOURCES))
-def test_a_tampered_tag_releases_nothing_of_its_segment(source: str) -> None:
+def test_a_tampered_tag_releases_nothing_of_its_segment(source: str, api: str) -> None:
     plaintext = os.urandom(3 * SEGMENT + 5)
     blob = bytearray(encrypt(plaintext))
     blob[HEADER_SIZE + 2 * SEALED - 1] ^= 0x01  # the tag of segment 1
     released: list[bytes] = []
-    stream = decrypt_views(KEY, REF, SOURCES[source](bytes(blob)), len(blob))
+    stream = APIS[api](SOURCES[source](bytes(blob)), len(blob))
     with pytest.raises(IntegrityError, match="segment 1 failed"):
-        released.extend(bytes(view) for view in stream)
+        released.extend(stream)
     assert released == [plaintext[:SEGMENT]]
 
 
@@ -217,24 +244,37 @@ def test_any_flipped_bit_is_rejected(data: bytes, draw: st.DataObject) -> None:
     blob = bytearray(encrypt(data))
     at = draw.draw(st.integers(0, len(blob) - 1))
     blob[at] ^= 1 << draw.draw(st.integers(0, 7))
+    source, api = (
+        draw.draw(ANY_SOURCE),
+        draw.draw(ANY_API),
+    )
     with pytest.raises(IntegrityError):
-        views(bytes(blob), draw.draw(st.sampled_from(sorted(SOURCES))))
+        views(bytes(blob), source, api=api)
 
 
-def test_an_object_of_another_document_is_rejected() -> None:
+@pytest.mark.parametrize("api", [_copied_views, _segments])
+def test_an_object_of_another_document_is_rejected(
+    api: Callable[[ViewSource, int, ObjectRef], Iterator[bytes]],
+) -> None:
     blob = encrypt(b"payload")
     other = ObjectRef(REF.dossier_id, REF.document_id, 2, 1)
     with pytest.raises(IntegrityError, match="does not belong"):
-        list(decrypt_views(KEY, other, InPlace(blob), len(blob)))
+        list(api(InPlace(blob), len(blob), other))
     huge = ObjectRef(REF.dossier_id, REF.document_id, 2**40, 1)  # beyond the header's field
     with pytest.raises(IntegrityError, match="does not belong"):
-        list(decrypt_views(KEY, huge, InPlace(blob), len(blob)))
+        list(api(InPlace(blob), len(blob), huge))
 
 
-@given(st.binary(max_size=HEADER_SIZE + 3 * SEALED), st.integers(0, HEADER_SIZE + 4 * SEALED))
-def test_arbitrary_bytes_and_sizes_raise_only_vault_errors(data: bytes, size: int) -> None:
+@given(
+    st.binary(max_size=HEADER_SIZE + 3 * SEALED),
+    st.integers(0, HEADER_SIZE + 4 * SEALED),
+    ANY_API,
+)
+def test_arbitrary_bytes_and_sizes_raise_only_vault_errors(
+    data: bytes, size: int, api: str
+) -> None:
     with pytest.raises(VaultError):
-        list(decrypt_views(KEY, REF, InPlace(data), size))
+        list(APIS[api](InPlace(data), size))
 
 
 def test_a_failed_segment_leaves_no_plaintext_in_the_buffer() -> None:

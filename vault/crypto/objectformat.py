@@ -39,6 +39,7 @@ Two ways of reading an object:
   with `readinto`), opens it into one reused plaintext buffer, and yields a memoryview of
   that buffer that is valid only until the next iteration: no buffer is allocated per
   segment, and from one object to the next the buffers come from a pool.
+  `decrypt_segments` reads the same way but yields each plaintext as new `bytes`.
 """
 
 from __future__ import annotations
@@ -441,7 +442,7 @@ class ObjectDecryptor:
         nonce_prefix = data[_NONCE_PREFIX_AT : _FIELDS.size]
         self._segments = _Segments(subkeys.segment_key(), data, nonce_prefix)
 
-    def open_segment(self, index: int, sealed: bytes, last: bool) -> bytes:
+    def open_segment(self, index: int, sealed: Buffer, last: bool) -> bytes:
         if len(sealed) < TAG_SIZE or len(sealed) > self.segment_size + TAG_SIZE:
             raise IntegrityError(f"object segment {index} has an impossible size")
         return self._segments.open(index, last, sealed)
@@ -560,20 +561,42 @@ def _fill(readinto: ReadInto, target: memoryview) -> int:
     return filled
 
 
-class _SealedReader:
-    """Sealed segments from a `ViewSource`: in place when its reads are whole, else read
-    or gathered into one leased buffer of `size` bytes."""
+class _SealedSegments:
+    """An object's sealed segments, read from a `ViewSource` at the sizes its recorded
+    size gives: in place when the source's reads are whole, else read (`readinto`) or
+    gathered (short reads) into one leased buffer of a segment."""
 
-    def __init__(self, source: ViewSource, size: int, pooled: bool) -> None:
+    def __init__(self, source: ViewSource, segment_size: int, object_size: int) -> None:
         readinto = getattr(source, "readinto", None)
         self._read = source.read
         self._readinto = cast(ReadInto, readinto) if callable(readinto) else None
-        self._size, self._pooled = size, pooled
+        self.count, self._last_size, _ = plaintext_layout(object_size, segment_size)
+        self._full_size = segment_size + TAG_SIZE
+        # Buffers of a full segment are pooled; an object of one short segment takes its size.
+        self.pooled = self.count > 1 or self._last_size == self._full_size
+        self.largest = self._full_size if self.pooled else self._last_size
         self._lease: _Lease | None = None
 
-    def exactly(self, size: int) -> memoryview:
-        """`size` bytes, fewer only at the end of the source. The caller releases the view
-        (`with`) before the next call."""
+    def read(self, index: int) -> memoryview:
+        """Segment `index`, sealed; the caller releases the view (`with`) before the next
+        call. IntegrityError if the source ends before it."""
+        size = self._last_size if index == self.count - 1 else self._full_size
+        sealed = self._exactly(size)
+        if len(sealed) != size:
+            sealed.release()
+            raise IntegrityError("object truncated")
+        return sealed
+
+    def expect_end(self) -> None:
+        if self._read(1):
+            raise IntegrityError("object continues past its recorded size")
+
+    def close(self) -> None:
+        if self._lease is not None:
+            self._lease.close()
+            self._lease = None
+
+    def _exactly(self, size: int) -> memoryview:
         if self._readinto is not None:
             scratch = self._scratch()
             with scratch[:size] as target:
@@ -595,17 +618,8 @@ class _SealedReader:
 
     def _scratch(self) -> memoryview:
         if self._lease is None:
-            self._lease = _Lease(_READ_BUFFERS, self._size, self._pooled)
+            self._lease = _Lease(_READ_BUFFERS, self.largest, self.pooled)
         return self._lease.view
-
-    def expect_end(self) -> None:
-        if self._read(1):
-            raise IntegrityError("object continues past its recorded size")
-
-    def close(self) -> None:
-        if self._lease is not None:
-            self._lease.close()
-            self._lease = None
 
 
 def _source_header(source: ViewSource) -> bytes:
@@ -620,6 +634,13 @@ def _source_header(source: ViewSource) -> bytes:
         _check_prefix(data)  # refuse a foreign object before reading further
         data += _read_exactly(read, HEADER_SIZE - len(data))
     return data
+
+
+def _open_source(
+    key: bytes, expected: ObjectRef, source: ViewSource, object_size: int
+) -> tuple[ObjectDecryptor, _SealedSegments]:
+    decryptor = ObjectDecryptor(key, _source_header(source), expected)
+    return decryptor, _SealedSegments(source, decryptor.segment_size, object_size)
 
 
 def decrypt_views(
@@ -640,22 +661,33 @@ def decrypt_views(
     released. Reads are in place when `source.read` returns whole views of its own
     buffer, into one reused buffer when `source` has `readinto`.
     """
-    decryptor = ObjectDecryptor(key, _source_header(source), expected)
-    size = decryptor.segment_size
-    segments, last_sealed, _ = plaintext_layout(object_size, size)
-    full = segments > 1 or last_sealed == size + TAG_SIZE  # else one short segment
-    read = _SealedReader(source, size + TAG_SIZE if full else last_sealed, full)
-    plain = _Lease(_PLAINTEXT_BUFFERS, size if full else last_sealed - TAG_SIZE, full)
+    decryptor, sealed = _open_source(key, expected, source, object_size)
+    plain = _Lease(_PLAINTEXT_BUFFERS, sealed.largest - TAG_SIZE, sealed.pooled)
     try:
-        for index in range(segments):
-            last = index == segments - 1
-            sealed_size = last_sealed if last else size + TAG_SIZE
-            with read.exactly(sealed_size) as sealed, plain.view[: sealed_size - TAG_SIZE] as out:
-                if len(sealed) != sealed_size:
-                    raise IntegrityError("object truncated")
-                decryptor.open_segment_into(index, sealed, last, out)
+        for index in range(sealed.count):
+            last = index == sealed.count - 1
+            with sealed.read(index) as segment, plain.view[: len(segment) - TAG_SIZE] as out:
+                decryptor.open_segment_into(index, segment, last, out)
                 yield out
-        read.expect_end()
+        sealed.expect_end()
     finally:
-        read.close()
+        sealed.close()
         plain.close()
+
+
+def decrypt_segments(
+    key: bytes, expected: ObjectRef, source: ViewSource, object_size: int
+) -> Generator[bytes, None, None]:
+    """`decrypt_views`' reads (no look-ahead, sealed segments in place or in one reused
+    buffer), but each segment's plaintext is new `bytes` that the caller may keep: for
+    callers that need `bytes` anyway (a protobuf message), one allocation per segment and
+    no copy, where `decrypt_stream` allocates two."""
+    decryptor, sealed = _open_source(key, expected, source, object_size)
+    try:
+        for index in range(sealed.count):
+            with sealed.read(index) as segment:
+                plaintext = decryptor.open_segment(index, segment, index == sealed.count - 1)
+            yield plaintext
+        sealed.expect_end()
+    finally:
+        sealed.close()
