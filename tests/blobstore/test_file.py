@@ -47,3 +47,23 @@ def test_an_unusable_root_is_a_failed_precondition(tmp_path: Path) -> None:
     (tmp_path / "taken").write_bytes(b"")
     with pytest.raises(FailedPreconditionError):
         FileBlobStore(tmp_path / "taken")
+
+
+def test_readinto_fills_a_buffer_within_the_range_and_then_returns_zero(
+    store: FileBlobStore,
+) -> None:
+    key = new_object_key()
+    writer = store.create(key)
+    writer.write(bytes(range(200)))
+    writer.commit()
+    reader = store.open(key, 10, 50)
+    buffer = bytearray(32)
+    got = []
+    while count := reader.readinto(memoryview(buffer)):
+        got.append(bytes(buffer[:count]))
+    reader.close()
+    assert b"".join(got) == bytes(range(10, 60))
+    whole = store.open(key)
+    assert whole.readinto(memoryview(bytearray(300))) == 200
+    assert whole.readinto(memoryview(buffer)) == 0
+    whole.close()

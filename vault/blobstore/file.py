@@ -20,6 +20,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from io import BufferedReader
 from pathlib import Path
 from typing import IO
 
@@ -98,9 +99,12 @@ class _FileWriter:
 
 
 class _FileReader:
-    """Reads at most `remaining` bytes (None: to the end) of an open file."""
+    """Reads at most `remaining` bytes (None: to the end) of an open file.
 
-    def __init__(self, file: IO[bytes], remaining: int | None) -> None:
+    Besides `read`, `readinto` fills a caller's buffer without allocating one per call:
+    `decrypt_views` reads segments that way into one reused buffer."""
+
+    def __init__(self, file: BufferedReader, remaining: int | None) -> None:
         self._file = file
         self._remaining = remaining
 
@@ -116,6 +120,18 @@ class _FileReader:
         if self._remaining is not None:
             self._remaining -= len(data)
         return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Reads up to `len(buffer)` bytes into `buffer`; 0 at the end of the range."""
+        size = len(buffer) if self._remaining is None else min(len(buffer), self._remaining)
+        try:
+            with buffer[:size] as target:
+                got = self._file.readinto(target)
+        except OSError as e:
+            raise UnavailableError("blob store read failed") from e
+        if self._remaining is not None:
+            self._remaining -= got
+        return got
 
     def close(self) -> None:
         self._file.close()
