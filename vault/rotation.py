@@ -34,7 +34,7 @@ from vault.crypto.objectformat import (
     DEFAULT_SEGMENT_SIZE,
     ObjectEncryptor,
     ObjectRef,
-    decrypt_stream,
+    decrypt_views,
 )
 from vault.domain.ids import new_object_key
 from vault.errors import FailedPreconditionError, NotFoundError
@@ -137,8 +137,8 @@ def _reencrypt(
     reader = blobs.open(record.blob_key)
     try:
         encryptor = ObjectEncryptor(document_key, ref, writer.write, segment_size=segment_size)
-        for segment in decrypt_stream(old_document_key, old_ref, reader.read):
-            encryptor.write(segment)
+        for view in decrypt_views(old_document_key, old_ref, reader, record.ciphertext_size):
+            encryptor.write(view)  # copied before the view's buffer takes the next segment
         encryptor.close()
         writer.commit()
     except BaseException:

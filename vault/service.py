@@ -34,8 +34,8 @@ from vault.crypto.objectformat import (
     ObjectEncryptor,
     ObjectRef,
     decrypt_range,
+    decrypt_segments,
 )
-from vault.crypto.objectformat import decrypt_stream as decrypt_object
 from vault.domain import lifecycle
 from vault.domain.clock import Clock, from_us, to_us
 from vault.domain.identifiers import Ins, parse_ins, parse_rpps
@@ -629,15 +629,17 @@ class Vault:
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
         if offset == 0 and length is None:
-            return document, self._plaintext(record.blob_key, document_key, ref)
+            return document, self._plaintext(record, document_key)
         return document, self._plaintext_range(record, document_key, ref, offset, length)
 
     def _plaintext(
-        self, blob_key: str, document_key: bytes, ref: ObjectRef
+        self, record: VersionRecord, document_key: bytes
     ) -> Generator[bytes, None, None]:
-        reader = self._blobs.open(blob_key)
+        """The whole plaintext, one new `bytes` per segment (the object's recorded size
+        says which segment is last: no read-ahead)."""
+        reader = self._blobs.open(record.blob_key)
         try:
-            yield from decrypt_object(document_key, ref, reader.read)
+            yield from decrypt_segments(document_key, _ref(record), reader, record.ciphertext_size)
         finally:
             reader.close()
 
@@ -815,7 +817,7 @@ class Vault:
 
         def read(document: Document) -> Iterator[bytes]:
             _, record, key = opened[document.document_id]
-            return self._plaintext(record.blob_key, key, _ref(record))
+            return self._plaintext(record, key)
 
         history = self._history(dossier.dossier_id, hidden)
         view = _dossier_view(dossier)
