@@ -1,6 +1,6 @@
 """Retention jobs and the operators' CLI (`dossier-vault-retention`).
 
-Built only on `vault`'s public API. The dossier lifecycle (closure, ten years of
-conservation, legal holds, crypto-shredding, destruction certificates) lands here with
-the lifecycle issue; until then this package holds no code on purpose.
+Built on `vault`'s adapters and pure lifecycle rules (vault/domain/lifecycle.py):
+`destroyer` destroys due dossiers for good and resumably, with signed certificates;
+`lock` keeps runs one at a time; `cli` is the operators' command line.
 """

@@ -9,16 +9,17 @@ A dossier is destroyed in steps that each leave a state the next run finishes:
    resumed run finds it by the job id);
 3. **objects**: every object of the manifest is deleted, every version of it in a
    versioned bucket (deleting an object already gone is a no-op);
-4. **tombstone**: in one index transaction, every document, version, relation and
-   notification row goes, the dossier keys are deleted (crypto-shredding: what any copy
-   of the objects still holds can no longer be decrypted by anything the vault keeps),
-   the dossier is reduced to a tombstone (its patient index replaced by random bytes),
-   and the signed certificate is recorded;
-5. **completion**: the journal gets a `dossier.destroyed` entry.
+4. **keys**: every dossier key version is deleted (crypto-shredding: whatever copy of the
+   objects survives somewhere can no longer be decrypted by anything the vault keeps);
+5. **completion**: the journal gets a `dossier.destroyed` entry;
+6. **tombstone**: in one index transaction, every document, version, relation and
+   notification row goes, the dossier is reduced to a tombstone (its patient index
+   replaced by random bytes), and the signed certificate is recorded.
 
-SIGKILL at any point and run again: step 1 is found recorded, 2 and 5 are found in the
-journal, 3 deletes what is left, 4 happens once. Nothing is destroyed twice (the manifest
-is fixed at step 1), nothing is left behind.
+SIGKILL at any point and run again: the destruction is found unfinished (no certificate
+yet), step 1 is not repeated, 2 and 5 are found in the journal, 3 and 4 delete what is
+left, 6 happens once. Nothing is destroyed twice (the manifest is fixed at step 1),
+nothing is left behind.
 
 Rolling windows (the reimbursement history keeps 24 months) destroy documents of active
 dossiers: journaled first (`document.expire`, one entry per dossier and batch), then the
@@ -169,14 +170,15 @@ class Destroyer:
             return
         decision = self._entry(destruction, Action.DOSSIER_DESTROY)
         deleted = self._delete_objects(destruction)
+        self._index.destroy_dossier_keys(destruction.dossier_id, None)  # crypto-shredding
         certificate = self._certificate(destruction, decision, deleted)
+        self._entry(destruction, Action.DOSSIER_DESTROYED)
         self._index.complete_destruction(
             destruction.dossier_id,
             certificate.completed_us,
             self._sign(certificate),
             os.urandom(32),
         )
-        self._entry(destruction, Action.DOSSIER_DESTROYED)
         report.dossiers += 1
         report.objects += len(certificate.objects)
         report.object_versions += sum(o.versions_deleted for o in certificate.objects)

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
+from retention import cli as retention_cli
 from vault import access_cli, db_cli
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.clitools import add_output_flags, client_from_args, print_json
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_flags(visibility, quiet=False)
     visibility.set_defaults(handler=cmd_doc_visibility)
     access_cli.register(commands)
+    retention_cli.register(commands)  # the operators' retention commands, built on vault
     journal_cli.register(commands)
     keys_cli.register(commands)
     db_cli.register(commands)

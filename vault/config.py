@@ -23,6 +23,7 @@
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
 | VAULT_ACCESS_MATRIX         | unset: the default authorisation matrix (vault/matrix.py) |
+| VAULT_CONSERVATION_YEARS    | 10: a closed dossier's conservation (set on it at closure) |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -45,6 +46,7 @@ from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.blobstore.s3 import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.crypto.pkcs11 import Pkcs11Settings
+from vault.domain.lifecycle import RetentionRules
 from vault.errors import ConfigurationError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -111,6 +113,11 @@ class Config:
     gc_grace_seconds: float = 86400.0
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
+    conservation_years: int = 10
+
+    @property
+    def retention_rules(self) -> RetentionRules:
+        return RetentionRules(conservation_years=self.conservation_years)
 
     @property
     def index_url(self) -> str:
@@ -173,4 +180,5 @@ class Config:
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
+            conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),
         )

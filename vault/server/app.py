@@ -172,6 +172,7 @@ def build(config: Config) -> Components:
         clock=SystemClock(),
         segment_size=config.segment_size,
         matrix=matrix,
+        rules=config.retention_rules,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, blobs, SystemClock())

@@ -1,0 +1,319 @@
+"""`dossier-vault-retention` (also `dossier-vault retention`): the operators' retention
+commands, run on the server host with the server's configuration (VAULT_*).
+
+    plan               what is due now, or by a date: dossiers and bytes per reason
+    run                destroys what is due (asks first; --yes, --dry-run, --limit)
+    hold / release     legal holds, with a mandatory reason (journaled)
+    report             destructions over a period, with their signed certificates
+    verify-destroyed   proves that nothing of a destroyed dossier remains
+
+Outputs name dossiers by opaque id only, never a patient. Exit codes: --help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from retention.destroyer import Destroyer, Journal, RunReport, SigningKey, verify_destroyed
+from retention.lock import single_run
+from vault.blobstore.base import BlobStore
+from vault.config import Config
+from vault.domain.clock import SystemClock, to_us
+from vault.domain.model import Actor, ActorKind
+from vault.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    VaultError,
+    error_classes,
+)
+from vault.index.sql import SqlIndex
+from vault.service import Call
+from vault.sqlstore import make_engine
+
+EXIT_NOT_CONFIRMED = 13
+EXIT_REMAINS = 14
+EXIT_USAGE = 2
+CONFIRMATION = "destroy"
+
+
+def _epilog() -> str:
+    lines = ["exit codes:", "  0   success", f"  {EXIT_USAGE}   usage error"]
+    lines += [f"  {kind.exit_code:<3} {kind.__name__}" for kind in error_classes()]
+    lines.append(f"  {EXIT_NOT_CONFIRMED:<3} run not confirmed (answer '{CONFIRMATION}' or --yes)")
+    lines.append(f"  {EXIT_REMAINS:<3} verify-destroyed found something left")
+    return "\n".join(lines)
+
+
+@dataclass
+class Adapters:
+    config: Config
+    index: SqlIndex
+    blobs: BlobStore
+    destroyer: Destroyer
+
+
+@contextmanager
+def open_adapters(config: Config) -> Iterator[Adapters]:
+    """The index, blob store, journal and signing key the server uses, for one command."""
+    from vault.server.app import blob_store, key_provider, open_journal  # server-host only
+
+    engine = make_engine(config.index_url)
+    index = SqlIndex(engine)
+    index.create_schema()  # refuses a schema behind the code
+    blobs = blob_store(config)
+    journal = open_journal(config)
+    keys = key_provider(config)
+    try:
+        destroyer = Destroyer(
+            index,
+            blobs,
+            Journal(journal, journal),
+            SigningKey(config.journal_origin, keys.checkpoint_signer()),
+            SystemClock(),
+            config.retention_rules,
+        )
+        yield Adapters(config, index, blobs, destroyer)
+    finally:
+        close = getattr(keys, "close", None)
+        if close is not None:
+            close()
+        engine.dispose()
+
+
+def _moment(text: str, what: str) -> datetime:
+    """A date (midnight UTC) or an ISO-8601 time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgumentError(f"{what}: expected a date like 2036-03-15") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if len(text) == 10:
+        moment = datetime.combine(moment.date(), time(), UTC)
+    return moment
+
+
+def _print(args: argparse.Namespace, value: Any, text: str) -> None:
+    print(json.dumps(value, indent=2) if args.json else text)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    by = now if args.by is None else _moment(args.by, "--by")
+    if by < now.replace(hour=0, minute=0, second=0, microsecond=0):
+        raise InvalidArgumentError("--by is in the past: what was due then is due now")
+    with open_adapters(Config.from_env()) as adapters:
+        summary = adapters.index.due_summary(to_us(max(by, now)))
+    rows = [asdict(s) for s in summary]
+    total = sum(s.dossiers for s in summary), sum(s.bytes for s in summary)
+    lines = [f"due by {by:%Y-%m-%d %H:%M}Z: {total[0]} dossiers, {total[1]} bytes"]
+    lines += [f"  {s.reason:<20} {s.dossiers:>10} dossiers {s.bytes:>16} bytes" for s in summary]
+    value = {"by": by.isoformat(), "dossiers": total[0], "bytes": total[1], "reasons": rows}
+    _print(args, value, "\n".join(lines))
+    return 0
+
+
+def _confirmed(args: argparse.Namespace, due: int) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print("refusing to destroy without a terminal to confirm: pass --yes", file=sys.stderr)
+        return False
+    answer = input(f"destroy {due} dossiers for good? type '{CONFIRMATION}' to go on: ")
+    return answer.strip() == CONFIRMATION
+
+
+def _progress(total: int) -> Callable[[int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        print(f"\r[{bar}] {done}/{total} dossiers", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    with open_adapters(Config.from_env()) as adapters, single_run(adapters.index.engine):
+        now = to_us(datetime.now(UTC))
+        due = sum(s.dossiers for s in adapters.index.due_summary(now))
+        due += len(adapters.index.unfinished_destructions())
+        if args.limit is not None:
+            due = min(due, args.limit)
+        if args.dry_run:
+            _print(args, {"would_destroy": due}, f"would destroy {due} dossiers")
+            return 0
+        if due and not _confirmed(args, due):
+            return EXIT_NOT_CONFIRMED
+        report = adapters.destroyer.run(args.limit, _progress(due))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    _print(args, asdict(report), _report_text(report))
+    return 0
+
+
+def _report_text(report: RunReport) -> str:
+    return (
+        f"destroyed {report.dossiers} dossiers: {report.objects} objects "
+        f"({report.object_versions} stored versions, {report.bytes} bytes); "
+        f"{report.expired_documents} documents past their rolling window"
+    )
+
+
+def _operator() -> Actor:
+    return Actor(ActorKind.OPERATOR, f"cli:{getpass.getuser()}"[:80])
+
+
+def _with_vault(use: Callable[[Any, Call], object]) -> object:
+    from vault.server.app import build  # the whole service: holds are journaled decisions
+
+    components = build(Config.from_env())
+    try:
+        return use(components.vault, Call(str(uuid.uuid4())))
+    finally:
+        components.close_journal()
+        components.close()
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    hold = _with_vault(lambda v, c: v.place_hold(_operator(), args.dossier, args.reason, c))
+    hold_id = getattr(hold, "hold_id", 0)
+    _print(args, {"hold_id": hold_id}, f"hold {hold_id} placed")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    _with_vault(lambda v, c: v.release_hold(_operator(), args.dossier, args.hold, args.reason, c))
+    _print(args, {"released": args.hold}, f"hold {args.hold} released")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    since = _moment(args.since, "--since") if args.since else datetime(1970, 1, 1, tzinfo=UTC)
+    until = _moment(args.until, "--until") if args.until else datetime.now(UTC)
+    with open_adapters(Config.from_env()) as adapters:
+        done = adapters.index.destructions(to_us(since), to_us(until) + 1)
+    if args.certificates:
+        directory = Path(args.certificates)
+        directory.mkdir(parents=True, exist_ok=True)
+        for destruction in done:
+            path = directory / f"destruction-{destruction.dossier_id}.txt"
+            path.write_text(destruction.certificate or "")
+    rows = [
+        {
+            "dossier": str(d.dossier_id),
+            "reason": "deadline" if d.reason is None else d.reason.value,
+            "started_us": d.started_us,
+            "completed_us": d.completed_us,
+            "objects": len(json.loads(d.manifest)["objects"]),
+        }
+        for d in done
+    ]
+    lines = [f"{len(rows)} destructions"]
+    lines += [f"  {r['dossier']}  {r['reason']:<16} {r['objects']:>6} objects" for r in rows]
+    _print(args, rows, "\n".join(lines))
+    return 0
+
+
+def cmd_verify_destroyed(args: argparse.Namespace) -> int:
+    try:
+        dossier_id = uuid.UUID(args.dossier)
+    except ValueError:
+        raise InvalidArgumentError("malformed dossier id") from None
+    with open_adapters(Config.from_env()) as adapters:
+        destruction = adapters.index.destruction(dossier_id)
+        if destruction is None:
+            raise NotFoundError("no destruction of this dossier is recorded")
+        left = verify_destroyed(adapters.index, adapters.blobs, destruction)
+    _print(
+        args, {"dossier": str(dossier_id), "remaining": left}, "\n".join(left) or "nothing remains"
+    )
+    return EXIT_REMAINS if left else 0
+
+
+# -- parser -----------------------------------------------------------------------------
+
+
+def _add_commands(commands: Any) -> None:
+    plan = commands.add_parser("plan", help="what is due for destruction (now, or by a date)")
+    plan.add_argument("--by", help="a date (YYYY-MM-DD) or ISO time, not in the past")
+    plan.set_defaults(handler=cmd_plan)
+    run = commands.add_parser("run", help="destroy what is due (resumable, one run at a time)")
+    run.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    run.add_argument("--dry-run", action="store_true", help="count, destroy nothing")
+    run.add_argument("--limit", type=int, help="destroy at most this many dossiers")
+    run.set_defaults(handler=cmd_run)
+    hold = commands.add_parser("hold", help="place a legal hold on a dossier")
+    hold.add_argument("--dossier", required=True)
+    hold.add_argument("--reason", required=True, help="a court or case reference")
+    hold.set_defaults(handler=cmd_hold)
+    release = commands.add_parser("release", help="release a legal hold")
+    release.add_argument("--dossier", required=True)
+    release.add_argument("--hold", required=True, type=int, help="the hold's id")
+    release.add_argument("--reason", required=True)
+    release.set_defaults(handler=cmd_release)
+    report = commands.add_parser("report", help="destructions over a period")
+    report.add_argument("--since", help="date or ISO time (default: the beginning)")
+    report.add_argument("--until", help="date or ISO time (default: now)")
+    report.add_argument("--certificates", help="write each signed certificate into this directory")
+    report.set_defaults(handler=cmd_report)
+    verify = commands.add_parser("verify-destroyed", help="prove nothing of a dossier remains")
+    verify.add_argument("dossier")
+    verify.set_defaults(handler=cmd_verify_destroyed)
+    for parser in (plan, run, hold, release, report, verify):
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser(prog: str = "dossier-vault-retention") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Dossier Vault retention: closure deadlines, legal holds, destruction.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def register(commands: Any) -> None:
+    """`dossier-vault retention ...`: the same commands."""
+    retention = commands.add_parser(
+        "retention",
+        help="closure deadlines, legal holds, destruction (operators, server host)",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_commands(retention.add_subparsers(dest="retention_command", required=True))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except VaultError as error:
+        print(f"dossier-vault-retention: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Destruction for good: nothing left in any object version, no key, a tombstone, a
+certificate anchored in the journal, and a run killed at any step finished by the next
+without destroying anything twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from retention.cli import open_adapters
+from retention.destroyer import Destroyer, verify_destroyed
+from tests.retention.conftest import RetentionVault
+from vault.domain.model import ActorKind, DossierState
+from vault.domain.policy import Action
+from vault.journal.certificate import open_certificate
+from vault.journal.store import EntryFilter
+from vault.server.app import build_checkpointer, key_provider, open_journal
+
+
+class CrashError(Exception):
+    """Stands for a SIGKILL at one step of a run."""
+
+
+def _journal_actions(retention_vault: RetentionVault, dossier: uuid.UUID) -> list[str]:
+    journal = open_journal(retention_vault.config)
+    entries = journal.query(EntryFilter(dossier=str(dossier)), 1000)
+    return [e.event.action for e in entries if e.event.actor_ref == "retention-job"]
+
+
+def _check_destroyed(retention_vault: RetentionVault, dossier: uuid.UUID) -> None:
+    with open_adapters(retention_vault.config) as adapters:
+        destruction = adapters.index.destruction(dossier)
+        assert destruction is not None
+        assert verify_destroyed(adapters.index, adapters.blobs, destruction) == []
+        record = adapters.index.dossier(dossier)
+        assert record is not None
+        assert record.state is DossierState.DESTROYED
+        assert destruction.certificate is not None
+    checkpointer = build_checkpointer(
+        retention_vault.config,
+        open_journal(retention_vault.config),
+        key_provider(retention_vault.config),
+    )
+    certificate = open_certificate(destruction.certificate, checkpointer.verifier_key)
+    assert certificate.dossier_id == dossier
+    assert {o.object_key for o in certificate.objects}.isdisjoint(
+        retention_vault.stored_object_keys()
+    )
+    assert _journal_actions(retention_vault, dossier) == [
+        Action.DOSSIER_DESTROY.value,
+        Action.DOSSIER_DESTROYED.value,
+    ]
+
+
+def test_a_due_dossier_is_destroyed_in_every_version_with_its_keys(
+    retention_vault: RetentionVault,
+) -> None:
+    dossier = retention_vault.closed_dossier(1)
+    kept = retention_vault.closed_dossier(2)  # closed, not yet due
+    before = retention_vault.stored_object_keys()
+    assert len(before) == 4
+    retention_vault.ten_years_pass(dossier)
+    with open_adapters(retention_vault.config) as adapters:
+        report = adapters.destroyer.run()
+    assert (report.dossiers, report.objects) == (1, 2)
+    assert report.object_versions >= 2
+    _check_destroyed(retention_vault, dossier)
+    assert len(retention_vault.stored_object_keys()) == 2
+    with open_adapters(retention_vault.config) as adapters:
+        assert adapters.index.dossier(kept) is not None
+        assert adapters.destroyer.run().dossiers == 0  # idempotent
+
+
+def test_a_held_dossier_is_kept_past_its_deadline(retention_vault: RetentionVault) -> None:
+    dossier = retention_vault.closed_dossier(3)
+    retention_vault.ten_years_pass(dossier)
+    operator = retention_vault.vault.token(kind=ActorKind.OPERATOR, subject="ops-1")
+    with retention_vault.vault.client(operator) as client:
+        hold = client.place_hold(dossier, "TJ Paris 26/00123")
+    with open_adapters(retention_vault.config) as adapters:
+        assert adapters.destroyer.run().dossiers == 0
+    with retention_vault.vault.client(operator) as client:
+        client.release_hold(dossier, hold, "judgment final")
+    with open_adapters(retention_vault.config) as adapters:
+        assert adapters.destroyer.run().dossiers == 1
+
+
+STEPS = [
+    ("_entry", 1),  # manifest recorded, before the decision entry
+    ("_delete_objects", 1),  # after deleting one object of two
+    ("_certificate", 1),  # objects and keys gone, before the completion entry
+    ("_sign", 1),  # completion journaled, before the tombstone
+]
+
+
+@pytest.mark.parametrize(("step", "call"), STEPS, ids=[f"{s}-{c}" for s, c in STEPS])
+def test_a_run_killed_at_any_step_is_finished_by_the_next_with_nothing_destroyed_twice(
+    retention_vault: RetentionVault, monkeypatch: pytest.MonkeyPatch, step: str, call: int
+) -> None:
+    dossier = retention_vault.closed_dossier(4)
+    retention_vault.ten_years_pass(dossier)
+    original = getattr(Destroyer, step)
+    calls = 0
+
+    def crashing(self: Destroyer, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            if step == "_delete_objects":  # half of the objects go, then the crash
+                destruction = args[0]
+                objects = json.loads(destruction.manifest)["objects"]
+                self._blobs.delete(objects[0]["object"])
+            raise CrashError
+        return original(self, *args)
+
+    monkeypatch.setattr(Destroyer, step, crashing)
+    with open_adapters(retention_vault.config) as adapters, pytest.raises(CrashError):
+        adapters.destroyer.run()
+    monkeypatch.setattr(Destroyer, step, original)
+    with open_adapters(retention_vault.config) as adapters:
+        report = adapters.destroyer.run()
+        assert report.dossiers == 1
+        assert adapters.destroyer.run().dossiers == 0
+    _check_destroyed(retention_vault, dossier)
