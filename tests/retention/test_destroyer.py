@@ -13,10 +13,18 @@ import pytest
 from retention.cli import open_adapters
 from retention.destroyer import Destroyer, verify_destroyed
 from tests.retention.conftest import RetentionVault
+from vault.crypto import sealed
+from vault.crypto.localkeys import (
+    LocalKeyFileProvider,
+    add_master_version,
+    retire_master_version,
+)
 from vault.domain.model import ActorKind, DossierState
 from vault.domain.policy import Action
+from vault.errors import FailedPreconditionError
 from vault.journal.certificate import open_certificate
 from vault.journal.store import EntryFilter
+from vault.rotation import retire_allowed, rewrap_all
 from vault.server.app import build_checkpointer, key_provider, open_journal
 
 
@@ -125,3 +133,26 @@ def test_a_run_killed_at_any_step_is_finished_by_the_next_with_nothing_destroyed
         assert report.dossiers == 1
         assert adapters.destroyer.run().dossiers == 0
     _check_destroyed(retention_vault, dossier)
+
+
+def test_a_database_copy_from_before_the_destruction_no_longer_opens_once_retired(
+    retention_vault: RetentionVault,
+) -> None:
+    dossier = retention_vault.closed_dossier(5)
+    retention_vault.ten_years_pass(dossier)
+    config = retention_vault.config
+    with open_adapters(config) as adapters:
+        backup = adapters.index.dossier_key(dossier, 1)  # what a backup of the index holds
+        adapters.destroyer.run()
+    keys = LocalKeyFileProvider(config.dev_master_key_file)
+    context = sealed.dossier_key_context(dossier, 1)
+    assert len(keys.unwrap(backup.wrapped, context)) == sealed.KEY_SIZE  # not yet
+    add_master_version(config.dev_master_key_file)
+    keys.refresh()
+    with open_adapters(config) as adapters:
+        rewrap_all(adapters.index, keys)
+        retire_allowed(adapters.index, keys, 1)
+    retire_master_version(config.dev_master_key_file, 1)
+    keys.refresh()
+    with pytest.raises(FailedPreconditionError, match="not available"):
+        keys.unwrap(backup.wrapped, context)
