@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from vault.errors import IntegrityError
 from vault.journal.checkpoint import Signer, VerifierKey, sign_note, verified_body
 
+__all__ = ["Certificate", "DestroyedObject", "open_certificate", "sign", "sign_note"]
+
 HEADER = "dossier-vault/destruction-certificate/v1"
 MAX_SIZE = 64 * 1024 * 1024
 _HEX = re.compile(r"[0-9a-f]{64}")
