@@ -18,11 +18,13 @@ conflict but the object under the key carries our very checksum, the commit was 
 retry after a lost response) and succeeds.
 
 Signing: requests whose body carries its SHA-256 checksum (`PutObject`, `UploadPart`) are
-signed with `UNSIGNED-PAYLOAD` (by a second client), so their bytes are hashed once, not
-twice. Nothing is lost: the checksum header is itself signed, so the signature still
-binds the body (S3 refuses a body that does not match the signed SHA-256), and over HTTPS
-botocore would skip payload signing for such streaming uploads anyway. Every other
-request (`CompleteMultipartUpload`'s part list among them) keeps SigV4 payload signing.
+signed with `UNSIGNED-PAYLOAD` (by a second client sharing the first one's session), so
+their bytes are hashed once, not twice (SigV4 would hash them again, over HTTP and, for a
+checksum the caller computed, over HTTPS too). Nothing is lost: the checksum header is
+itself signed, so the signature still binds the body through SHA-256, and S3 refuses a
+body that does not match it; botocore makes the same trade over HTTPS for the checksums
+it computes. Every other request (`CompleteMultipartUpload`'s part list among them)
+keeps SigV4 payload signing.
 
 Reads stream the `GetObject` body; a range becomes an HTTP `Range` header. They do not
 re-hash the body against S3's stored checksum: the object format authenticates every
