@@ -18,6 +18,16 @@ at most 1.3 from 1 MiB up), with the vault server's peak resident memory (VmHWM 
 grow. `--big 1024` adds one put and one get of a 1 GiB document, streamed from a temp
 file and counted chunk by chunk, never held whole in this process's memory.
 
+A second table gives two references that separate the vault's own cost from what the
+protocol costs any careful client, with the same bytes and S3 server:
+
+- raw multipart put: what a document larger than one part needs, since its size is
+  unknown when its upload starts: boto3 `create_multipart_upload`, then one
+  `upload_part` per 8 MiB (the vault's default part size) with its SHA-256 checksum,
+  sequentially, then `complete_multipart_upload`;
+- raw get + SHA-256: `get_object` with the body hashed as it arrives, as the vault's
+  client checks every download end to end.
+
 Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
@@ -32,6 +42,8 @@ on a small machine the ratio includes CPU contention between them.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -44,7 +56,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,11 +72,13 @@ from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
+    from types_boto3_s3.type_defs import CompletedPartTypeDef
 
 PATIENT_INS = "184127645108946"
 KIB = 1024
 MIB = 1024 * KIB
 CHUNK = MIB  # read and write granularity, as VaultClient's
+PART_SIZE = 8 * MIB  # the vault's default S3 part size (VAULT_S3_PART_SIZE)
 REGION = "us-east-1"
 DUMMY_KEY = "testing"
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -87,6 +101,8 @@ class SizeResult:
     raw_get_mb_s: float
     get_ratio: float
     server_vmhwm_kib: int
+    raw_multipart_put_mb_s: float | None = None  # None: the document fits in one part
+    raw_get_sha256_mb_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +115,14 @@ class Report:
 
 @dataclass(frozen=True)
 class Timings:
-    """Seconds per repetition for one size, for both paths."""
+    """Seconds per repetition for one size, for both paths and the references."""
 
     vault_put: list[float]
     raw_put: list[float]
     vault_get: list[float]
     raw_get: list[float]
+    raw_multipart_put: list[float] = field(default_factory=list)
+    raw_get_sha256: list[float] = field(default_factory=list)
 
 
 # -- processes --------------------------------------------------------------------------
@@ -292,11 +310,40 @@ class RawPath:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=content)
         return time.perf_counter() - start
 
-    def get(self, key: str, size: int) -> float:
-        """Seconds for one GetObject, reading its body in chunks."""
+    def put_multipart(self, key: str, content: bytes | Path) -> float:
+        """Seconds for a multipart upload of `content` in `PART_SIZE` parts, each with
+        its SHA-256 checksum, one after the other."""
+        start = time.perf_counter()
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
+        )["UploadId"]
+        parts: list[CompletedPartTypeDef] = []
+        for number, part in enumerate(_parts(content), start=1):
+            checksum = base64.b64encode(hashlib.sha256(part).digest()).decode()
+            etag = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=part,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+            )["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag, "ChecksumSHA256": checksum})
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+        return time.perf_counter() - start
+
+    def get(self, key: str, size: int, *, sha256: bool = False) -> float:
+        """Seconds for one GetObject, reading its body in chunks (and hashing them)."""
         start = time.perf_counter()
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        received = sum(len(chunk) for chunk in body.iter_chunks(CHUNK))
+        digest, received = hashlib.sha256(), 0
+        for chunk in body.iter_chunks(CHUNK):
+            received += len(chunk)
+            if sha256:
+                digest.update(chunk)
         elapsed = time.perf_counter() - start
         check_size(received, size, "raw get")
         return elapsed
@@ -309,33 +356,53 @@ class RawPath:
 
 
 def time_puts(vault: VaultPath, raw: RawPath, data: bytes, repeat: int) -> tuple[Timings, str]:
-    """`repeat` interleaved vault and raw puts; the last document's id (the raw object
-    is overwritten under one key)."""
+    """`repeat` interleaved vault, raw (and raw multipart) puts; the last document's id
+    (the raw objects are overwritten under their keys)."""
     timings = Timings([], [], [], [])
     document_id = ""
     for _ in range(repeat):
         seconds, document_id = vault.put(data, len(data))
         timings.vault_put.append(seconds)
         timings.raw_put.append(raw.put(raw_key(len(data)), data))
+        if len(data) > PART_SIZE:
+            timings.raw_multipart_put.append(raw.put_multipart(multipart_key(len(data)), data))
     return timings, document_id
 
 
 def time_gets(
     vault: VaultPath, raw: RawPath, document_id: str, size: int, repeat: int, into: Timings
 ) -> None:
-    """`repeat` interleaved vault and raw gets, added to `into`."""
+    """`repeat` interleaved vault, raw and raw-and-hashed gets, added to `into`."""
     for _ in range(repeat):
         into.vault_get.append(vault.get(document_id, size))
         into.raw_get.append(raw.get(raw_key(size), size))
+        into.raw_get_sha256.append(raw.get(raw_key(size), size, sha256=True))
 
 
 def raw_key(size: int) -> str:
     return f"raw/{size}"
 
 
+def multipart_key(size: int) -> str:
+    return f"raw-multipart/{size}"
+
+
+def _parts(content: bytes | Path) -> Iterator[bytes]:
+    """`content` in `PART_SIZE` pieces (a file is read one part at a time)."""
+    if isinstance(content, bytes):
+        for start in range(0, len(content), PART_SIZE):
+            yield content[start : start + PART_SIZE]
+        return
+    with content.open("rb") as source:
+        yield from iter(lambda: source.read(PART_SIZE), b"")
+
+
 def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
     def mb_s(seconds: list[float]) -> float:
         return mb_per_second(size, statistics.median(seconds))
+
+    def reference(seconds: list[float]) -> float | None:
+        return mb_s(seconds) if seconds else None
 
     def ratio(vault: list[float], raw: list[float]) -> float:
         return statistics.median(vault) / statistics.median(raw)
@@ -350,6 +417,8 @@ def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
         raw_get_mb_s=mb_s(timings.raw_get),
         get_ratio=ratio(timings.vault_get, timings.raw_get),
         server_vmhwm_kib=peak_rss_kib(server_pid),
+        raw_multipart_put_mb_s=reference(timings.raw_multipart_put),
+        raw_get_sha256_mb_s=reference(timings.raw_get_sha256),
     )
 
 
@@ -361,6 +430,7 @@ def bench_size(
     timings, document_id = time_puts(vault, raw, data, repeat)
     time_gets(vault, raw, document_id, size, repeat, timings)
     raw.delete(raw_key(size))
+    raw.delete(multipart_key(size))
     return summarize(size, timings, server_pid)
 
 
@@ -380,11 +450,13 @@ def bench_big(
     try:
         vault_put, document_id = vault.put(source, size)
         raw_put = raw.put(raw_key(size), source)
+        multipart = [raw.put_multipart(multipart_key(size), source)] if size > PART_SIZE else []
     finally:
         source.unlink()
-    timings = Timings([vault_put], [raw_put], [], [])
+    timings = Timings([vault_put], [raw_put], [], [], raw_multipart_put=multipart)
     time_gets(vault, raw, document_id, size, 1, timings)
     raw.delete(raw_key(size))
+    raw.delete(multipart_key(size))
     return summarize(size, timings, server_pid)
 
 
@@ -470,7 +542,28 @@ def markdown(report: Report) -> str:
     lines.append(f"Medians of each path's puts and gets ({runs}).")
     lines.append("Ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up).")
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
+    lines.append("")
+    lines += references(report)
     return "\n".join(lines)
+
+
+def references(report: Report) -> list[str]:
+    """The protocol's own costs: raw multipart put, raw get with SHA-256."""
+    lines = [
+        "| size | raw multipart put MB/s | vault put / it | raw get + SHA-256 MB/s "
+        "| vault get / it |",
+        "|-----:|-----------------------:|---------------:|----------------------:"
+        "|---------------:|",
+    ]
+    for r in report.results:
+        put = r.raw_multipart_put_mb_s
+        get = r.raw_get_sha256_mb_s or r.raw_get_mb_s
+        put_cells = f"{rate(put)} | {put / r.vault_put_mb_s:.2f}x" if put else "(one part) | -"
+        lines.append(
+            f"| {size_label(r.size_bytes)} | {put_cells} | {rate(get)} "
+            f"| {get / r.vault_get_mb_s:.2f}x |"
+        )
+    return lines
 
 
 def mib_to_bytes(value: float) -> int:

@@ -50,7 +50,9 @@ def _exit_codes_help() -> str:
 
 def cmd_serve(_args: argparse.Namespace) -> int:
     from vault.server.app import serve  # the server's imports are only needed here
+    from vault.server.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the worker threads exist
     asyncio.run(serve(Config.from_env()))
     return 0
 

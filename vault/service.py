@@ -4,7 +4,8 @@
 no wire format: the gRPC edge drives it, tests can too. Each call runs inside
 `_journaled`, which writes exactly one journal entry per request, allowed or denied,
 before any document byte or metadata is released: no journal, no access. Writes are
-journaled at the decision, before any effect.
+journaled at the decision, before any visible effect (an upload's entry is written in
+the background while its bytes stream in: docs/adr/0007).
 
 Key hierarchy: the key provider wraps one 32-byte key per dossier (versioned); each
 document version gets a random 32-byte key sealed under the dossier key, bound to its
@@ -16,13 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from vault import secrets
 from vault.archive import build_archive
@@ -105,6 +109,7 @@ _DOCUMENT_PURPOSE = 1
 _DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, document
 _JOURNAL_PURPOSE = 2
 _JOURNAL_CURSOR = struct.Struct(">BQ16s")  # purpose, after seq, query scope
+_BACKGROUND_WORKERS = 32  # requests whose journal append overlaps other work at once
 
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
@@ -212,23 +217,32 @@ class Upload:
     """A document being written: `write` chunks, then `commit` with the size and SHA-256
     the client computed (or `abort`).
 
-    Created by `Vault.begin_upload` once the pending version row is recorded and the
-    blob writer open. Nothing is visible until `commit` returns; memory holds about two
-    segments. After `commit` or `abort` the upload is spent: `abort` becomes a no-op."""
+    Created by `Vault.begin_upload` once the decision is made and the blob writer open.
+    Two background jobs run while the chunks stream in: `prepared` seals the document
+    key and records the pending version row, then `journaled` writes the decision's
+    journal entry (after it, as both write to the database and the row is needed first).
+    `commit` waits for the row before it commits the blob, and for the entry (which had
+    the blob's upload to finish) before it makes the version visible: the write order of
+    docs/architecture.md. Nothing is
+    visible until `commit` returns; memory holds about two segments. After `commit` or
+    `abort` the upload is spent: `abort` becomes a no-op."""
 
     def __init__(
         self,
         index: Index,
         writer: BlobWriter,
         record: VersionRecord,
-        keys: _UploadKeys,
+        journaled: Future[None],
+        prepared: Future[_Prepared],
+        document_key: bytes,
         metadata: DocumentMetadata,
         segment_size: int,
     ) -> None:
         self._index = index
         self._writer = writer
         self._record = record
-        self._dossier_key = keys.dossier_key
+        self._journaled = journaled
+        self._prepared = prepared
         self._metadata = metadata
         self._digest = hashlib.sha256()
         self._open = True
@@ -236,7 +250,7 @@ class Upload:
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
         self._encryptor = ObjectEncryptor(
-            keys.document_key, ref, writer.write, segment_size=segment_size
+            document_key, ref, writer.write, segment_size=segment_size
         )
 
     def write(self, chunk: bytes) -> None:
@@ -255,15 +269,19 @@ class Upload:
         ):
             raise IntegrityError("the content received does not match its size and digest")
         self._encryptor.close()
+        prepared = self._prepared.result()  # the pending row is recorded
+        if self._journaled.done():
+            self._journaled.result()  # an entry that failed already: commit nothing
         self._writer.commit()
         self._open = False
+        self._journaled.result()  # the decision is journaled (before the version is visible)
         digest = self._digest.digest()
         record = replace(
-            self._record,
+            prepared.record,
             size=self._encryptor.plaintext_size,
             ciphertext_size=self._encryptor.ciphertext_size,
             sealed_metadata=secrets.seal_metadata(
-                self._dossier_key, self._record, self._metadata, digest
+                prepared.dossier_key, prepared.record, self._metadata, digest
             ),
         )
         self._index.commit_version(record)
@@ -274,13 +292,84 @@ class Upload:
         if self._open:
             self._open = False
             self._writer.abort()
-            self._index.discard_version(self._record)
+            _discard_pending(self._index, self._record, self._journaled, self._prepared)
 
 
 @dataclass(frozen=True, slots=True)
-class _UploadKeys:
+class _Prepared:
+    """What an upload records in the background: its pending row, and the dossier key
+    that seals its document key and metadata."""
+
+    record: VersionRecord
     dossier_key: bytes
-    document_key: bytes
+
+
+def _after(job: Future[Any], then: Callable[[], None]) -> None:
+    """Runs `then` once `job` has ended, whatever its outcome (`job` was submitted first:
+    it is already running, so this never waits for a free worker)."""
+    wait([job])
+    then()
+
+
+def _discard_pending(index: Index, record: VersionRecord, *jobs: Future[Any]) -> None:
+    """Waits for an upload's background jobs to end, then removes its pending row if
+    there is one (they may have failed before recording it, or after)."""
+    for job in jobs:
+        with contextlib.suppress(Exception):  # its error is moot: the upload is abandoned
+            job.result()
+    index.discard_version(record)
+
+
+def _read_ahead(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
+    """`chunks` with its first item already read (a failure to read it is raised at the
+    first iteration, where it would have been); closing the result closes `chunks`."""
+    ahead = _ahead(chunks)
+    next(ahead)
+    return ahead
+
+
+def _ahead(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
+    try:
+        failure: Exception | None = None
+        first: bytes | None = None
+        try:
+            first = next(chunks, None)
+        except Exception as error:  # raised below, once someone asks for the data
+            failure = error
+        yield b""  # primed: `_read_ahead` stops here
+        if failure is not None:
+            raise failure
+        if first is not None:
+            yield first
+            yield from chunks
+    finally:
+        chunks.close()
+
+
+_Opened = tuple[Document, Generator[bytes, None, None]]
+
+
+class _Opening:
+    """A document's object being opened in the background while the read is journaled;
+    on an error (the journal failed), what was opened is closed unread."""
+
+    def __init__(self) -> None:
+        self._future: Future[_Opened] | None = None
+
+    def start(self, future: Future[_Opened]) -> None:
+        self._future = future
+
+    def result(self) -> _Opened:
+        assert self._future is not None, "no document was opened"
+        return self._future.result()
+
+    def __enter__(self) -> _Opening:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self._future is not None:
+            with contextlib.suppress(Exception):  # its error is moot: the read is refused
+                self._future.result()[1].close()
 
 
 class Vault:
@@ -307,6 +396,8 @@ class Vault:
         self._matrix = matrix
         self._rules = rules
         self._tokens = PageTokens(keys)
+        # overlaps a request's journal append with its other work (uploads, reads)
+        self._background = ThreadPoolExecutor(_BACKGROUND_WORKERS, "vault-overlap")
 
     # -- journal -------------------------------------------------------------------
 
@@ -339,6 +430,14 @@ class Vault:
     @contextlib.contextmanager
     def _journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
         """Runs one decision; journals it as allowed on exit, or as denied on error."""
+        with self._refusal_journaled(actor, action, call) as access:
+            yield access
+        self._journal_allowed(actor, action, call, access)
+
+    @contextlib.contextmanager
+    def _refusal_journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
+        """Runs one decision and journals it if denied; an allowed one is the caller's to
+        journal (`_journal_allowed`) before any visible effect."""
         access = _Access(self._matrix)
         try:
             yield access
@@ -346,6 +445,8 @@ class Vault:
             reason = access.refusal.value if access.refusal else _refusal_reason(error)
             self._append(actor, action, call, access, "deny", reason)
             raise
+
+    def _journal_allowed(self, actor: Actor, action: Action, call: Call, access: _Access) -> None:
         if access.decision is None:
             raise AssertionError("a use case ended without a policy decision")
         self._append(actor, action, call, access, "allow", access.decision.reason.value)
@@ -559,8 +660,12 @@ class Vault:
         call: Call,
         visibility: Visibility = Visibility.NORMAL,
     ) -> Upload:
-        """Starts writing a new document; the caller streams into the returned Upload."""
-        with self._journaled(actor, Action.DOCUMENT_WRITE, call) as access:
+        """Starts writing a new document; the caller streams into the returned Upload.
+
+        Only the decision is made here: its journal entry, and the sealed document key
+        and pending version row, are recorded in the background while the first chunks
+        arrive (`Upload.commit` waits for them before anything becomes visible)."""
+        with self._refusal_journaled(actor, Action.DOCUMENT_WRITE, call) as access:
             dossier = self._dossier(dossier_id, access)
             validate_metadata(metadata)
             new = DocumentFacts(metadata.category, visibility)
@@ -582,24 +687,36 @@ class Vault:
             visibility=visibility,
             author=self._actor_ref(actor),
         )
-        keys = _UploadKeys(
-            self._dossier_key(dossier.dossier_id, dossier.key_version),
-            os.urandom(sealed.KEY_SIZE),
+        document_key = os.urandom(sealed.KEY_SIZE)
+        prepared = self._background.submit(self._prepare_upload, record, document_key)
+        allowed = functools.partial(
+            self._journal_allowed, actor, Action.DOCUMENT_WRITE, call, access
         )
-        record = replace(
-            record,
-            wrapped_key=secrets.wrap_document_key(keys.dossier_key, record, keys.document_key),
-        )
-        self._index.reserve_version(record)
-        writer: BlobWriter | None = None
+        journaled = self._background.submit(_after, prepared, allowed)
         try:
             writer = self._blobs.create(record.blob_key)
-            return Upload(self._index, writer, record, keys, metadata, self._segment_size)
         except BaseException:
-            if writer is not None:
-                writer.abort()
-            self._index.discard_version(record)
+            _discard_pending(self._index, record, journaled, prepared)
             raise
+        return Upload(
+            self._index,
+            writer,
+            record,
+            journaled,
+            prepared,
+            document_key,
+            metadata,
+            self._segment_size,
+        )
+
+    def _prepare_upload(self, record: VersionRecord, document_key: bytes) -> _Prepared:
+        """Seals the document key under the dossier key; records the pending version row."""
+        dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
+        record = replace(
+            record, wrapped_key=secrets.wrap_document_key(dossier_key, record, document_key)
+        )
+        self._index.reserve_version(record)
+        return _Prepared(record, dossier_key)
 
     def open_document(
         self,
@@ -613,8 +730,12 @@ class Vault:
         length: int | None = None,
     ) -> tuple[Document, Generator[bytes, None, None]]:
         """The document's metadata and its plaintext (or a byte range of it), segment by
-        segment, each authenticated before it is released."""
-        with self._journaled(actor, Action.DOCUMENT_READ, call) as access:
+        segment, each authenticated before it is released.
+
+        The keys, the metadata and the first segment are read in the background while
+        the decision is journaled; nothing is returned before the entry is durable."""
+        opening = _Opening()
+        with opening, self._journaled(actor, Action.DOCUMENT_READ, call) as access:
             dossier = self._dossier(dossier_id, access)
             document_uuid = parse_id(document_id, "document id")
             access.documents = (document_uuid,)
@@ -622,6 +743,10 @@ class Vault:
             self._notify_first_access(actor, dossier, call)
             if offset > record.size:
                 raise OutOfRangeError("the range starts past the end of the document")
+            opening.start(self._background.submit(self._open_version, record, offset, length))
+        return opening.result()
+
+    def _open_version(self, record: VersionRecord, offset: int, length: int | None) -> _Opened:
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         document = secrets.open_metadata(dossier_key, record)
         document_key = secrets.unwrap_document_key(dossier_key, record)
@@ -629,8 +754,10 @@ class Vault:
             record.dossier_id, record.document_id, record.version, record.dossier_key_version
         )
         if offset == 0 and length is None:
-            return document, self._plaintext(record, document_key)
-        return document, self._plaintext_range(record, document_key, ref, offset, length)
+            chunks = self._plaintext(record, document_key)
+        else:
+            chunks = self._plaintext_range(record, document_key, ref, offset, length)
+        return document, _read_ahead(chunks)
 
     def _plaintext(
         self, record: VersionRecord, document_key: bytes

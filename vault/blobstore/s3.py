@@ -3,18 +3,33 @@
 Layout: `<prefix><k0k1>/<k2k3>/<key>` in one bucket (prefix default "objects/"); keys
 are the vault's opaque ids, checked before any request.
 
-Writes stream: the writer buffers at most one part (`part_size`, default 8 MiB). An
-object that fits in one part is one `PutObject` at commit; a larger one becomes a
-multipart upload whose parts are sent as they fill, so memory holds about one part
-whatever the document size. Every `PutObject` and `UploadPart` carries a SHA-256
-checksum of its bytes (`x-amz-checksum-sha256`), which S3 verifies before storing. The
-final `PutObject` / `CompleteMultipartUpload` is conditional (`If-None-Match: *`): an
-object is never overwritten, and nothing is visible under the key before it succeeds.
-`abort()` aborts the multipart upload. If a commit is refused as a conflict but the
-object under the key carries our very checksum, the commit was ours (a retry after a
-lost response) and succeeds.
+Writes stream: the writer buffers one part (`part_size`, default 8 MiB). An object that
+fits in one part is one `PutObject` at commit; a larger one becomes a multipart upload
+whose parts are sent as they fill, each by a background thread while the writer fills the
+next one. At most one part is in flight per writer (the next full part waits for it), so
+memory holds two parts whatever the document size, and the two buffers are reused from
+part to part. A part's failure surfaces at the writer's next `write` or at `commit`.
+Every `PutObject` and `UploadPart` carries a SHA-256 checksum of its bytes
+(`x-amz-checksum-sha256`), which S3 verifies before storing. The final `PutObject` /
+`CompleteMultipartUpload` is conditional (`If-None-Match: *`): an object is never
+overwritten, and nothing is visible under the key before it succeeds. `abort()` waits
+for the part in flight, then aborts the multipart upload. If a commit is refused as a
+conflict but the object under the key carries our very checksum, the commit was ours (a
+retry after a lost response) and succeeds.
 
-Reads stream the `GetObject` body; a range becomes an HTTP `Range` header. `delete`
+Signing: requests whose body carries its SHA-256 checksum (`PutObject`, `UploadPart`) are
+signed with `UNSIGNED-PAYLOAD` (by a second client sharing the first one's session), so
+their bytes are hashed once, not twice (SigV4 would hash them again, over HTTP and, for a
+checksum the caller computed, over HTTPS too). Nothing is lost: the checksum header is
+itself signed, so the signature still binds the body through SHA-256, and S3 refuses a
+body that does not match it; botocore makes the same trade over HTTPS for the checksums
+it computes. Every other request (`CompleteMultipartUpload`'s part list among them)
+keeps SigV4 payload signing.
+
+Reads stream the `GetObject` body; a range becomes an HTTP `Range` header. They do not
+re-hash the body against S3's stored checksum: the object format authenticates every
+segment (AES-GCM tags) before the vault releases it, which also covers ranged reads and
+multipart objects, where S3's whole-object checksum could not be checked. `delete`
 removes every version and delete marker of the key (versioned buckets too). `check`
 verifies at startup that the bucket exists, that the vault may write, list versions and
 delete under its prefix, and that the endpoint honours conditional writes.
@@ -38,7 +53,7 @@ the operation, bucket, error code and opaque keys, never S3's own message:
 | endpoint); NotImplemented (the store lacks a needed feature);  |                     |
 | TLS certificate failure                                        |                     |
 | NoSuchKey, other HTTP 404 (an object the vault recorded is     | IntegrityError      |
-| gone); a body that fails its stored checksum                   |                     |
+| gone); a body that fails a checksum botocore checks            |                     |
 | PreconditionFailed, ConditionalRequestConflict, HTTP 412       | AlreadyExistsError  |
 | anything else (a defect, not an outage)                        | VaultError          |
 
@@ -56,12 +71,13 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import boto3
 from botocore.config import Config
@@ -93,6 +109,7 @@ from vault.errors import (
 )
 
 if TYPE_CHECKING:
+    from botocore.config import _S3Dict
     from botocore.response import StreamingBody
     from types_boto3_s3.client import S3Client
     from types_boto3_s3.type_defs import CompletedPartTypeDef
@@ -240,19 +257,32 @@ class S3Settings:
         )
 
 
-def make_client(settings: S3Settings) -> S3Client:
-    """A thread-safe boto3 S3 client with the settings' retries, timeouts and TLS."""
+def make_client(
+    settings: S3Settings,
+    *,
+    sign_payloads: bool = True,
+    session: boto3.session.Session | None = None,
+) -> S3Client:
+    """A thread-safe boto3 S3 client with the settings' retries, timeouts and TLS.
+
+    `sign_payloads=False` signs every request with UNSIGNED-PAYLOAD: only for requests
+    whose body carries its own, signed, SHA-256 checksum (see the module docstring).
+    Clients made from one `session` share its parsed service model."""
+    s3_options: _S3Dict = {"addressing_style": "path" if settings.path_style else "auto"}
+    if not sign_payloads:
+        s3_options["payload_signing_enabled"] = False
     config = Config(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
-        s3={"addressing_style": "path" if settings.path_style else "auto"},
+        s3=s3_options,
         max_pool_connections=settings.max_connections,
         request_checksum_calculation="when_required",  # we send SHA-256 ourselves
+        response_checksum_validation="when_required",  # segments are authenticated (AEAD)
     )
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
     try:
-        return boto3.session.Session().client(
+        return (session or boto3.session.Session()).client(
             "s3",
             endpoint_url=settings.endpoint_url,
             region_name=settings.region,
@@ -415,8 +445,14 @@ def _translated(bucket: str, operation: str) -> Iterator[None]:
         raise map_s3_error(e, bucket, operation) from e
 
 
-def _sha256(data: bytes) -> bytes:
+def _sha256(data: bytes | bytearray) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def _body(buffer: bytearray) -> bytes:
+    """A part's buffer as a request body, without a copy: botocore takes a bytearray as
+    it is (and sends it in one piece), though the type stubs only say bytes."""
+    return cast(bytes, buffer)
 
 
 def _b64(digest: bytes) -> str:
@@ -426,15 +462,29 @@ def _b64(digest: bytes) -> str:
 # -- writer -------------------------------------------------------------------------
 
 
-class _S3Writer:
-    """Buffers one part; starts a multipart upload only when a second part is needed."""
+@dataclass(frozen=True)
+class _Target:
+    """What every writer of one store shares."""
 
-    def __init__(self, client: S3Client, bucket: str, s3_key: str, part_size: int) -> None:
-        self._client = client
-        self._bucket = bucket
+    client: S3Client  # signs payloads
+    uploads: S3Client  # UNSIGNED-PAYLOAD: only for bodies sent with their SHA-256
+    bucket: str
+    part_size: int
+    background: Executor  # sends full parts while their writer fills the next one
+
+
+class _S3Writer:
+    """Fills one part while the previous one uploads in the background (at most one in
+    flight); starts a multipart upload only when a second part is needed."""
+
+    def __init__(self, target: _Target, s3_key: str) -> None:
+        self._target = target
+        self._bucket = target.bucket
         self._key = s3_key
-        self._part_size = part_size
         self._buffer = bytearray()
+        self._filled = 0
+        self._spare: bytearray | None = None  # the buffer of the last part sent, for reuse
+        self._sending: Future[bytearray] | None = None
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._digests: list[bytes] = []
@@ -442,25 +492,48 @@ class _S3Writer:
 
     def write(self, data: bytes | memoryview) -> None:
         self._require_open()
+        if self._sending is not None and self._sending.done():
+            self._guarded(self._wait_for_part)  # a failed part stops the writer now
         view = memoryview(data).cast("B")
+        part_size = self._target.part_size
         while view:
-            if len(self._buffer) == self._part_size:
-                self._send_full_part()  # only once more bytes follow: no empty last part
-            room = self._part_size - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
+            if self._filled == part_size:
+                self._guarded(self._send_full_part)  # only once more bytes follow
+            take = min(part_size - self._filled, len(view))
+            end = self._filled + take
+            self._buffer[self._filled : end] = view[:take]  # grows a new buffer, or refills
+            self._filled = end
+            view = view[take:]
 
-    def _send_full_part(self) -> None:
+    def _guarded(self, step: Callable[[], None]) -> None:
         try:
-            self._upload_part()
+            step()
         except BaseException:
             self._finished = True  # a part is lost: only abort() makes sense now
             raise
+
+    def _send_full_part(self) -> None:
+        self._wait_for_part()
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise InvalidArgumentError("object larger than the blob store accepts")
+        self._sending = self._target.background.submit(
+            self._upload_part, number, self._take_buffer()
+        )
+
+    def _wait_for_part(self) -> None:
+        """Waits for the part in flight (raising its error); keeps its buffer for reuse."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            body = sending.result()
+            if len(body) == self._target.part_size:
+                self._spare = body
 
     def commit(self) -> None:
         self._require_open()
         self._finished = True
         try:
+            self._wait_for_part()
             if self._upload_id is None:
                 self._put_whole()
             else:
@@ -472,37 +545,39 @@ class _S3Writer:
 
     def abort(self) -> None:
         self._finished = True
-        self._buffer = bytearray()
+        with suppress(Exception):  # its error is moot: everything is discarded
+            self._wait_for_part()  # no part may land after the abort
+        self._buffer, self._spare, self._filled = bytearray(), None, 0
         self._abort_upload()
 
     def _require_open(self) -> None:
         if self._finished:
             raise FailedPreconditionError("blob writer already committed, aborted or failed")
 
-    def _take_buffer(self) -> bytes:
-        body = bytes(self._buffer)
-        self._buffer = bytearray()
+    def _take_buffer(self) -> bytearray:
+        """The filled bytes, handed over without a copy; the spare buffer (if any) is next."""
+        body, self._buffer = self._buffer, self._spare or bytearray()
+        self._spare = None
+        del body[self._filled :]  # a reused buffer may be longer than its last part
+        self._filled = 0
         return body
 
-    def _upload_part(self) -> None:
-        number = len(self._parts) + 1
-        if number > MAX_PARTS:
-            raise InvalidArgumentError("object larger than the blob store accepts")
+    def _upload_part(self, number: int, body: bytearray) -> bytearray:
+        """Sends one part (in the background but for the last); returns its buffer."""
         if self._upload_id is None:
             with _translated(self._bucket, "CreateMultipartUpload"):
-                created = self._client.create_multipart_upload(
+                created = self._target.client.create_multipart_upload(
                     Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256"
                 )
             self._upload_id = created["UploadId"]
-        body = self._take_buffer()
         digest = _sha256(body)
         with _translated(self._bucket, "UploadPart"):
-            uploaded = self._client.upload_part(
+            uploaded = self._target.uploads.upload_part(
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=body,
+                Body=_body(body),
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=_b64(digest),
             )
@@ -510,15 +585,16 @@ class _S3Writer:
             {"PartNumber": number, "ETag": uploaded["ETag"], "ChecksumSHA256": _b64(digest)}
         )
         self._digests.append(digest)
+        return body
 
     def _put_whole(self) -> None:
         body = self._take_buffer()
         checksum = _b64(_sha256(body))
         try:
-            self._client.put_object(
+            self._target.uploads.put_object(
                 Bucket=self._bucket,
                 Key=self._key,
-                Body=body,
+                Body=_body(body),
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum,
                 IfNoneMatch="*",
@@ -527,11 +603,11 @@ class _S3Writer:
             self._unless_ours(e, checksum, "PutObject")
 
     def _complete(self) -> None:
-        self._upload_part()  # the buffer holds the last, non-empty part
+        self._upload_part(len(self._parts) + 1, self._take_buffer())  # the last, non-empty
         assert self._upload_id is not None
         checksum = _b64(_sha256(b"".join(self._digests)))  # S3's composite checksum
         try:
-            self._client.complete_multipart_upload(
+            self._target.client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
@@ -547,7 +623,7 @@ class _S3Writer:
         """Raises the mapped error, unless it is a conflict with the object we just wrote
         (a retried request whose first attempt succeeded)."""
         conflict = isinstance(error, ClientError) and _code(error) in _CONFLICTS
-        if conflict and _stored_checksum(self._client, self._bucket, self._key) == checksum:
+        if conflict and _stored_checksum(self._target.client, self._bucket, self._key) == checksum:
             return
         raise map_s3_error(error, self._bucket, operation) from error
 
@@ -557,7 +633,7 @@ class _S3Writer:
             return
         upload_id, self._upload_id = self._upload_id, None
         try:
-            self._client.abort_multipart_upload(
+            self._target.client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=upload_id
             )
         except ClientError as e:
@@ -637,16 +713,24 @@ class S3BlobStore:
     """A `BlobStore` in an S3 bucket, under a key prefix."""
 
     def __init__(self, settings: S3Settings) -> None:
-        self._client = make_client(settings)
+        session = boto3.session.Session()
+        self._client = make_client(settings, session=session)
+        self._uploads = make_client(settings, sign_payloads=False, session=session)
         self._bucket = settings.bucket
         self._prefix = settings.prefix
-        self._part_size = settings.part_size
+        self._target = _Target(
+            self._client,
+            self._uploads,
+            settings.bucket,
+            settings.part_size,
+            ThreadPoolExecutor(settings.max_connections, thread_name_prefix="s3-part"),
+        )
 
     def _s3_key(self, key: str) -> str:
         return self._prefix + shard_path(key)
 
     def create(self, key: str) -> _S3Writer:
-        return _S3Writer(self._client, self._bucket, self._s3_key(key), self._part_size)
+        return _S3Writer(self._target, self._s3_key(key))
 
     def open(self, key: str, offset: int = 0, length: int | None = None) -> _S3Reader:
         s3_key = self._s3_key(key)
@@ -761,7 +845,7 @@ class S3BlobStore:
             self._delete_every_version(probe)
 
     def _write(self, s3_key: str, data: bytes) -> None:
-        writer = _S3Writer(self._client, self._bucket, s3_key, self._part_size)
+        writer = _S3Writer(self._target, s3_key)
         writer.write(data)
         writer.commit()
 

@@ -18,7 +18,7 @@ import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -49,6 +49,19 @@ def _close(iterator: Iterator[bytes]) -> None:
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
+
+
+async def _written(writing: Future[None] | None) -> None:
+    if writing is not None:
+        await asyncio.wrap_future(writing)
+
+
+def _abort_after(writing: Future[None] | None, upload: Upload) -> None:
+    """Aborts the upload once the chunk in flight (submitted before, so already running
+    or cancelled) is written."""
+    if writing is not None:
+        wait([writing])
+    upload.abort()
 
 
 def status_of(error: VaultError) -> grpc.StatusCode:
@@ -284,20 +297,23 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     async def _upload(
         self, upload: Upload, messages: AsyncIterator[pb.PutDocumentRequest]
     ) -> Document:
+        writing: Future[None] | None = None  # the chunk hashed and encrypted meanwhile
         try:
             async for message in messages:
                 part = message.WhichOneof("part")
                 if part == "finish":
                     if await anext(aiter(messages), None) is not None:
                         raise InvalidArgumentError("nothing may follow the finish message")
+                    await _written(writing)
                     finish = message.finish
                     return await self._run(upload.commit, finish.size, finish.sha256)
                 if part != "chunk":
                     raise InvalidArgumentError("only chunks may follow the header")
-                await self._run(upload.write, message.chunk)
+                await _written(writing)
+                writing = self._executor.submit(upload.write, message.chunk)
             raise InvalidArgumentError("the stream ended without its finish message")
         except BaseException:
-            await self._run(upload.abort)
+            await self._run(_abort_after, writing, upload)
             raise
 
     async def GetDocument(  # noqa: N802 (generated name)
