@@ -207,20 +207,32 @@ class Destroyer:
             return found
         objects = json.loads(destruction.manifest)["objects"]
         documents = tuple(sorted({o["document"] for o in objects}))
-        event = JournalEvent(
+        reason = _journal_reason(destruction)
+        event = self._event(destruction.dossier_id, action, documents, reason, destruction.job_id)
+        return self._journal.store.append(event)
+
+    def _event(
+        self,
+        dossier_id: uuid.UUID,
+        action: Action,
+        documents: tuple[str, ...],
+        reason: Reason,
+        job_id: str,
+    ) -> JournalEvent:
+        """The job's journal entries: an operator, allowed by the retention rules."""
+        return JournalEvent(
             time_us=self._now_us(),
             actor_kind=ACTOR_KIND,
             actor_ref=ACTOR_REF,
             actor_profession=None,
             action=action.value,
-            dossier=str(destruction.dossier_id),
+            dossier=str(dossier_id),
             documents=documents,
             decision="allow",
-            reason=_journal_reason(destruction).value,
+            reason=reason.value,
             emergency=False,
-            request_id=destruction.job_id,
+            request_id=job_id,
         )
-        return self._journal.store.append(event)
 
     def _find_entry(self, destruction: Destruction, action: Action) -> JournalEntry | None:
         where = EntryFilter(dossier=str(destruction.dossier_id))
@@ -281,21 +293,11 @@ class Destroyer:
         return expired
 
     def _expire(self, dossier_id: uuid.UUID, versions: list[VersionRecord]) -> None:
-        self._journal.store.append(
-            JournalEvent(
-                time_us=self._now_us(),
-                actor_kind=ACTOR_KIND,
-                actor_ref=ACTOR_REF,
-                actor_profession=None,
-                action=Action.DOCUMENT_EXPIRE.value,
-                dossier=str(dossier_id),
-                documents=tuple(str(v.document_id) for v in versions),
-                decision="allow",
-                reason=Reason.ROLLING_WINDOW.value,
-                emergency=False,
-                request_id=str(uuid.uuid4()),
-            )
+        documents = tuple(str(v.document_id) for v in versions)
+        event = self._event(
+            dossier_id, Action.DOCUMENT_EXPIRE, documents, Reason.ROLLING_WINDOW, str(uuid.uuid4())
         )
+        self._journal.store.append(event)
         for version in versions:
             for blob_key in self._index.delete_document(dossier_id, version.document_id):
                 self._blobs.delete(blob_key)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from sqlalchemy import Table, update
 
 from retention.cli import open_adapters
 from retention.destroyer import Destroyer, verify_destroyed
+from tests.conftest import PATIENT_INS
+from tests.domain.test_lifecycle import A_DAY
 from tests.retention.conftest import RetentionVault
+from tests.server.test_access import REIMBURSEMENT, REPORT
 from vault.crypto import sealed
 from vault.crypto.localkeys import (
     LocalKeyFileProvider,
@@ -22,10 +26,12 @@ from vault.crypto.localkeys import (
 from vault.domain.model import ActorKind, DossierState
 from vault.domain.policy import Action
 from vault.errors import FailedPreconditionError
+from vault.index.schema import DocumentRow
 from vault.journal.certificate import open_certificate
 from vault.journal.store import EntryFilter
 from vault.rotation import retire_allowed, rewrap_all
 from vault.server.app import build_checkpointer, key_provider, open_journal
+from vault.sqlstore import make_engine
 
 
 class CrashError(Exception):
@@ -156,3 +162,34 @@ def test_a_database_copy_from_before_the_destruction_no_longer_opens_once_retire
     keys.refresh()
     with pytest.raises(FailedPreconditionError, match="not available"):
         keys.unwrap(backup.wrapped, context)
+
+
+def test_the_reimbursement_history_keeps_only_its_last_24_months(
+    retention_vault: RetentionVault,
+) -> None:
+    vault = retention_vault.vault
+    with vault.client() as patient:
+        dossier = patient.create_dossier(PATIENT_INS).dossier_id
+        report = patient.put_document(dossier, REPORT, b"kept")
+    with vault.client(vault.token(ActorKind.INSURER, "cnam")) as insurer:
+        old = insurer.put_document(dossier, REIMBURSEMENT, b"2023")
+        recent = insurer.put_document(dossier, REIMBURSEMENT, b"2026")
+    engine = make_engine(retention_vault.config.index_url)
+    documents = cast(Table, DocumentRow.__table__)
+    with engine.begin() as conn:  # 25 months ago, for the old line and the report
+        for document_id in (old.document_id, report.document_id):
+            conn.execute(
+                update(documents)
+                .where(documents.c.id == document_id)
+                .values(created_us=documents.c.created_us - 25 * 31 * A_DAY)
+            )
+    engine.dispose()
+    objects_before = retention_vault.stored_object_keys()
+    with open_adapters(retention_vault.config) as adapters:
+        assert adapters.destroyer.run().expired_documents == 1
+        assert adapters.destroyer.run().expired_documents == 0
+    with vault.client() as patient:
+        left = {d.document_id for d in patient.iter_documents(dossier)}
+    assert left == {report.document_id, recent.document_id}
+    assert len(objects_before - retention_vault.stored_object_keys()) == 1
+    assert _journal_actions(retention_vault, dossier) == [Action.DOCUMENT_EXPIRE.value]
