@@ -583,21 +583,24 @@ class SqlIndex:
             return [_dossier(row) for row in conn.execute(query)]
 
     def due_summary(self, by_us: int) -> list[DueSummary]:
+        # From the due dossiers (the partial index) to their documents (the listing
+        # index): the cost grows with what is due, never with the whole index.
         stored = (
-            select(_DOC.c.dossier_id, func.sum(_V.c.ciphertext_size).label("bytes"))
-            .join(_V, _V.c.document_id == _DOC.c.id)
-            .join(_D, _D.c.id == _DOC.c.dossier_id)
+            select(func.coalesce(func.sum(_V.c.ciphertext_size), 0))
+            .select_from(_DOC.join(_V, _V.c.document_id == _DOC.c.id))
+            .where(_DOC.c.dossier_id == _D.c.id)
+            .correlate(_D)
+            .scalar_subquery()
+        )
+        due = (
+            select(func.coalesce(_D.c.closure_reason, "unknown").label("reason"), stored.label("b"))
             .where(_is_due(by_us))
-            .group_by(_DOC.c.dossier_id)
             .subquery()
         )
-        reason = func.coalesce(_D.c.closure_reason, "unknown")
         query = (
-            select(reason, func.count(), func.coalesce(func.sum(stored.c.bytes), 0))
-            .select_from(_D.outerjoin(stored, stored.c.dossier_id == _D.c.id))
-            .where(_is_due(by_us))
-            .group_by(reason)
-            .order_by(reason)
+            select(due.c.reason, func.count(), func.coalesce(func.sum(due.c.b), 0))
+            .group_by(due.c.reason)
+            .order_by(due.c.reason)
         )
         with guard(), self._engine.connect() as conn:
             return [DueSummary(str(r), int(n), int(b)) for r, n, b in conn.execute(query)]
