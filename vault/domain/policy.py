@@ -178,13 +178,14 @@ class DocumentFacts:
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What the policy needs to know about one request."""
+    """What the policy needs to know about one request. Without `now_us` (None), time
+    is unknown and no time-bound standing (authorisation, emergency window) is open."""
 
     actor_kind: ActorKind
     action: Action
     dossier_state: DossierState | None  # None: no dossier yet (creation) or none concerned
     standing: Standing = Standing()
-    now_us: int = 0
+    now_us: int | None = None
     profession: str | None = None
     specialty: str | None = None
     document: DocumentFacts | None = None
@@ -273,6 +274,7 @@ _SETTABLE: dict[Reason, Visibility] = {
     Reason.REPRESENTATIVE: Visibility.MASKED_FROM_PROFESSIONALS,
 }
 _AUTHOR_SETTABLE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
+_AUTHOR_CLEARS_ONLY = Visibility.HIDDEN_FROM_PATIENT  # set at upload, cleared when announced
 
 
 def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
@@ -350,7 +352,9 @@ def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:
         return _patient_side(facts, standing, Reason.REPRESENTATIVE, Reason.NOT_REPRESENTATIVE)
     if kind is ActorKind.INSURER:
         return _insurer(facts)
-    return _professional(facts, matrix)
+    if kind is ActorKind.PROFESSIONAL:
+        return _professional(facts, matrix)
+    return _deny(Reason.ACTOR_NEVER_ALLOWED)  # a kind these rules do not know gets nothing
 
 
 def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -> Decision:
@@ -403,23 +407,27 @@ def _break_glass(facts: Facts) -> Decision:
     return Decision(True, Reason.EMERGENCY, emergency=True)
 
 
-def _open(until_us: int | None, now_us: int) -> bool:
-    return until_us is not None and now_us < until_us
+def _open(until_us: int | None, now_us: int | None) -> bool:
+    """Whether a time-bound standing is still open; an unknown time opens none."""
+    return until_us is not None and now_us is not None and now_us < until_us
 
 
 def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     """A request about one existing document: it must be in the caller's scope, and a
-    visibility change may only flip the flags the caller's role may set."""
-    if document.new_visibility is None:
-        if decision.scope.admits(document.category, document.visibility):
-            return decision
-        return _deny(Reason.DOCUMENT_HIDDEN)
+    visibility change may only flip the flags the caller's role may set (an author only
+    clears `HIDDEN_FROM_PATIENT`: held back at upload, released at the announcement)."""
     if not decision.scope.admits(document.category, document.visibility):
         return _deny(Reason.DOCUMENT_HIDDEN)
+    new = document.new_visibility
+    if new is None:
+        return decision
     settable = _SETTABLE.get(decision.reason, Visibility.NORMAL)
+    clear_only = Visibility.NORMAL
     if document.authored_by_caller and decision.reason not in _SETTABLE:
         settable |= _AUTHOR_SETTABLE
-    if (document.visibility ^ document.new_visibility) & ~settable:
+        clear_only = _AUTHOR_CLEARS_ONLY
+    flipped = document.visibility ^ new
+    if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
     return decision
 
