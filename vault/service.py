@@ -338,7 +338,9 @@ class Vault:
 
     @contextlib.contextmanager
     def _journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
-        """Runs one decision; journals it as allowed on exit, or as denied on error."""
+        """Runs one decision; journals it as allowed on exit, or as denied on error. A
+        use case that changes something applies the change after the block, once the
+        allow entry is written (ADR 0003)."""
         access = _Access(self._matrix)
         try:
             yield access
@@ -474,7 +476,7 @@ class Vault:
             call.request_id,
             actor.profession,
         )
-        self._index.notify(notice, first_access=seen)
+        self._index.notify(notice, seen)
 
     # -- keys and metadata -----------------------------------------------------------
 
@@ -722,18 +724,19 @@ class Vault:
         visibility: Visibility,
         call: Call,
     ) -> Document:
-        """Changes a document's visibility codes: a new metadata version."""
+        """Changes a document's visibility codes: a new metadata version, recorded once the
+        decision is journaled."""
         with self._journaled(actor, Action.DOCUMENT_VISIBILITY, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.documents = (parse_id(document_id, "document id"),)
             record = self._visible_version(
                 actor, Action.DOCUMENT_VISIBILITY, dossier, access, new_visibility=visibility
             )
-            changed = self._index.set_visibility(
-                record, visibility, self._now_us(), self._actor_ref(actor)
-            )
-            if not changed:
-                raise FailedPreconditionError("the document changed meanwhile; try again")
+        if not self._index.set_visibility(
+            record, visibility, self._now_us(), self._actor_ref(actor)
+        ):
+            # allowed and journaled, then overtaken by a concurrent change: nothing changed
+            raise FailedPreconditionError("the document changed meanwhile; try again")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
@@ -744,20 +747,22 @@ class Vault:
     ) -> Dossier:
         """The patient side asks for closure; the national insurer declares a death or an
         uncontested suspension. Nobody reaches the documents until a reopening."""
-        if reason is ClosureReason.DELETION_REQUEST:
-            raise InvalidArgumentError("a deletion is requested, not declared as a closure")
         patient = reason is ClosureReason.PATIENT_REQUEST
         action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
-        with self._on_dossier(actor, dossier_id, action, call) as dossier:
+        with self._journaled(actor, action, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            if reason is ClosureReason.DELETION_REQUEST:
+                raise InvalidArgumentError("a deletion is requested, not declared as a closure")
+            access.require(self._facts(actor, action, dossier))
             new = lifecycle.close(dossier.lifecycle, self._now_us(), reason, self._rules)
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def reopen_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
         """The patient side reopens a closed dossier within its conservation period."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_REOPEN, call) as dossier:
             new = lifecycle.reopen(dossier.lifecycle, self._now_us())
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def request_deletion(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
@@ -765,41 +770,39 @@ class Vault:
         retention run (the law allows three months)."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_DELETION_REQUEST, call) as dossier:
             new = lifecycle.request_deletion(dossier.lifecycle, self._now_us())
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def _move(self, dossier: DossierRecord, new: lifecycle.Lifecycle) -> None:
+        """Applies a journaled lifecycle transition, unless a concurrent one overtook it."""
         if not self._index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, new):
             raise FailedPreconditionError("the dossier changed meanwhile; try again")
 
     def place_hold(self, actor: Actor, dossier_id: str, reason: str, call: Call) -> LegalHold:
         """An operator places a legal hold: the dossier is never destroyed while it holds."""
-        reason = _hold_reason(reason)
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_HOLD, call) as dossier:
-            hold = LegalHold(0, dossier.dossier_id, self._now_us(), self._actor_ref(actor), reason)
-            hold_id = self._index.add_hold(hold)
-            if not hold_id:
+            placed_by, reason = self._actor_ref(actor), _hold_reason(reason)
+            if self._index.destruction(dossier.dossier_id) is not None:
                 raise FailedPreconditionError("the dossier's destruction has begun")
+            hold = LegalHold(0, dossier.dossier_id, self._now_us(), placed_by, reason)
+        hold_id = self._index.add_hold(hold)
+        if not hold_id:  # a destruction began since the decision
+            raise FailedPreconditionError("the dossier's destruction has begun")
         return replace(hold, hold_id=hold_id)
 
     def release_hold(
         self, actor: Actor, dossier_id: str, hold_id: int, reason: str, call: Call
     ) -> None:
-        """An operator releases a legal hold, saying why."""
-        reason = _hold_reason(reason)
+        """An operator releases a legal hold in force, saying why."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_RELEASE, call) as dossier:
-            hold = LegalHold(
-                hold_id,
-                dossier.dossier_id,
-                0,
-                "",
-                "",
-                self._now_us(),
-                self._actor_ref(actor),
-                reason,
-            )
-            if not self._index.release_hold(hold):
+            reason = _hold_reason(reason)
+            in_force = (h for h in self._index.holds(dossier.dossier_id) if h.released_us is None)
+            if not any(h.hold_id == hold_id for h in in_force):
                 raise NotFoundError("no such hold in force on this dossier")
+            released_by, now_us = self._actor_ref(actor), self._now_us()
+            hold = LegalHold(hold_id, dossier.dossier_id, 0, "", "", now_us, released_by, reason)
+        if not self._index.release_hold(hold):  # released by someone else since the decision
+            raise NotFoundError("no such hold in force on this dossier")
 
     def export_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
         """The patient's copy (docs/format.md, "Patient copy archive v1"): every document
@@ -853,8 +856,12 @@ class Vault:
     def _on_dossier(
         self, actor: Actor, dossier_id: str, action: Action, call: Call
     ) -> Iterator[DossierRecord]:
-        """Decides one request about a dossier as a whole; yields the dossier for the use
-        case to act on inside the journaled decision."""
+        """Decides one request about a dossier as a whole and yields the dossier.
+
+        Inside the block the use case only decides: it parses its arguments, checks its
+        preconditions and works out the change. The allow entry is written when the block
+        ends; the change is applied after the block, never inside it (ADR 0003: no effect
+        before its journal entry). A refusal in the block is journaled as a denial."""
         with self._journaled(actor, action, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.require(self._facts(actor, action, dossier))
@@ -862,9 +869,8 @@ class Vault:
 
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
-        subject = parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
-            now_us = self._now_us()
+            subject, now_us = parse_rpps(rpps), self._now_us()
             entry = Relationship(
                 dossier.dossier_id,
                 Relation.AUTHORISED,
@@ -872,7 +878,7 @@ class Vault:
                 now_us,
                 now_us + AUTHORISATION_LIFETIME_US,
             )
-            self._index.set_relationship(entry, replacing=(Relation.BLOCKED,))
+        self._index.set_relationship(entry, replacing=(Relation.BLOCKED,))
         return entry
 
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
@@ -887,45 +893,58 @@ class Vault:
                 now_us + AUTHORISATION_LIFETIME_US,
                 actor.profession,
             )
-            self._index.set_relationship(entry)
+        self._index.set_relationship(entry)
         return entry
 
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side blocks a professional (any authorisation ends)."""
-        subject = parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
-            now_us = self._now_us()
+            subject = parse_rpps(rpps)
             if self._has(dossier, Relation.TREATING, subject):
                 raise FailedPreconditionError("the treating physician cannot be blocked")
-            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, now_us)
-            self._index.set_relationship(entry, replacing=(Relation.AUTHORISED,))
+            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, self._now_us())
+        self._index.set_relationship(entry, replacing=(Relation.AUTHORISED,))
         return entry
 
     def revoke(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
         self._remove(
-            actor, dossier_id, Action.ACCESS_REVOKE, Relation.AUTHORISED, parse_rpps(rpps), call
+            actor,
+            dossier_id,
+            Action.ACCESS_REVOKE,
+            Relation.AUTHORISED,
+            lambda: parse_rpps(rpps),
+            call,
         )
 
     def unblock(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
         self._remove(
-            actor, dossier_id, Action.ACCESS_UNBLOCK, Relation.BLOCKED, parse_rpps(rpps), call
+            actor,
+            dossier_id,
+            Action.ACCESS_UNBLOCK,
+            Relation.BLOCKED,
+            lambda: parse_rpps(rpps),
+            call,
         )
 
     def add_representative(
         self, actor: Actor, dossier_id: str, ins: str, call: Call
     ) -> Relationship:
-        subject = self._ins_ref(parse_ins(ins))
         with self._on_dossier(actor, dossier_id, Action.REPRESENTATIVE_ADD, call) as dossier:
+            subject = self._ins_ref(parse_ins(ins))
             entry = Relationship(
                 dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._now_us()
             )
-            self._index.set_relationship(entry)
+        self._index.set_relationship(entry)
         return entry
 
     def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
-        subject = self._ins_ref(parse_ins(ins))
         self._remove(
-            actor, dossier_id, Action.REPRESENTATIVE_REMOVE, Relation.REPRESENTATIVE, subject, call
+            actor,
+            dossier_id,
+            Action.REPRESENTATIVE_REMOVE,
+            Relation.REPRESENTATIVE,
+            lambda: self._ins_ref(parse_ins(ins)),
+            call,
         )
 
     def _remove(
@@ -934,12 +953,15 @@ class Vault:
         dossier_id: str,
         action: Action,
         relation: Relation,
-        subject: str,
+        subject_of: Callable[[], str],
         call: Call,
     ) -> None:
+        """Ends one relation; NOT_FOUND (journaled as such) if there is none to end."""
         with self._on_dossier(actor, dossier_id, action, call) as dossier:
-            if not self._index.remove_relationship(dossier.dossier_id, relation, subject):
+            subject = subject_of()
+            if not self._has(dossier, relation, subject):
                 raise NotFoundError(f"no such {relation.value} entry")
+        self._index.remove_relationship(dossier.dossier_id, relation, subject)
 
     def _has(self, dossier: DossierRecord, relation: Relation, subject: str) -> bool:
         entries = self._index.relationships(dossier.dossier_id, subject)
@@ -950,24 +972,26 @@ class Vault:
     ) -> None:
         """The patient side allows or refuses break-the-glass access."""
         with self._on_dossier(actor, dossier_id, Action.EMERGENCY_SETTING, call) as dossier:
-            self._index.set_emergency_refused(dossier.dossier_id, not allowed)
+            pass  # the decision is all there is to check
+        self._index.set_emergency_refused(dossier.dossier_id, not allowed)
 
     def set_treating_physician(
         self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
     ) -> None:
         """The national insurer records the declared treating physician (None: none)."""
-        subject = None if rpps is None else parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.TREATING_PHYSICIAN_SET, call) as dossier:
             entry = None
-            if subject is not None:
+            if rpps is not None:
+                subject = parse_rpps(rpps)
                 entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, self._now_us())
-            self._index.set_treating_physician(dossier.dossier_id, entry)
+        self._index.set_treating_physician(dossier.dossier_id, entry)
 
     def break_glass(
         self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call
     ) -> Relationship:
         """An emergency professional opens the dossier without authorisation for a short
-        window; the patient is notified and the journal flags it."""
+        window; the patient is notified (in the same transaction as the window opens) and
+        the journal flags it."""
         with self._on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
             now_us = self._now_us()
             entry = Relationship(
@@ -979,7 +1003,6 @@ class Vault:
                 actor.profession,
                 reason.value,
             )
-            self._index.set_relationship(entry)
             notice = Notification(
                 dossier.dossier_id,
                 NotificationKind.EMERGENCY_ACCESS,
@@ -989,7 +1012,7 @@ class Vault:
                 actor.profession,
                 reason.value,
             )
-            self._index.notify(notice, first_access=None)
+        self._index.notify(notice, entry)
         return entry
 
     def list_access(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:

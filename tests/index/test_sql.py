@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
@@ -212,12 +213,24 @@ def test_a_first_access_is_notified_once_and_the_outbox_keeps_order(index: SqlIn
         return Notification(dossier.dossier_id, kind, "10001234567", 5, request)
 
     seen = Relationship(dossier.dossier_id, Relation.SEEN, "10001234567", 5)
-    assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), first_access=seen)
-    assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), first_access=seen)
-    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), first_access=None)
+    window = Relationship(dossier.dossier_id, Relation.EMERGENCY, "10001234567", 5, 99)
+    assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), seen)
+    assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), seen)
+    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), window)
+    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r4"), replace(window, created_us=6))
     outbox = index.notifications(dossier.dossier_id, 0, 10)
-    assert [n.request_id for n in outbox] == ["r1", "r3"]
+    assert [n.request_id for n in outbox] == ["r1", "r3", "r4"]
     assert index.notifications(dossier.dossier_id, outbox[0].notification_id, 10) == outbox[1:]
+    assert index.relationships(dossier.dossier_id) == [replace(window, created_us=6), seen]
+
+
+def test_a_first_access_to_an_unknown_dossier_is_an_error_not_a_repeat(index: SqlIndex) -> None:
+    """Only the expected conflict (seen already) is absorbed; any other violation raises."""
+    unknown = uuid.uuid4()
+    seen = Relationship(unknown, Relation.SEEN, "10001234567", 5)
+    notice = Notification(unknown, NotificationKind.FIRST_ACCESS, "10001234567", 5, "r1")
+    with pytest.raises(sa_exc.IntegrityError):
+        index.notify(notice, seen)
 
 
 def test_the_emergency_setting_is_stored_on_the_dossier(index: SqlIndex) -> None:

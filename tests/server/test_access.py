@@ -8,8 +8,9 @@ errors; every request leaves one journal entry, denials included.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from vault.domain.model import (
     ActorKind,
     DocumentCategory,
     DocumentMetadata,
+    DossierState,
     EmergencyReason,
     NotificationKind,
     Relation,
@@ -38,7 +40,9 @@ from vault.errors import (
     NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
+    VaultError,
 )
+from vault.journal.sql import SqlJournal
 from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 from vault.v1 import vault_pb2 as pb
@@ -493,3 +497,142 @@ def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_pa
             ]
     finally:
         server.stop()
+
+
+# -- effects never outrun their journal entry -------------------------------------------
+
+
+@contextlib.contextmanager
+def refusing(url: str, table: str, when: str) -> Iterator[None]:
+    """The database refuses inserts into `table` of rows matching `when` (a condition on
+    NEW), as a full disk or a revoked grant would: a real trigger, removed on exit."""
+    engine = make_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    create = (
+        [
+            "CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION refuse_insert()",
+        ]
+        if postgres
+        else [
+            f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {table} WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+    )
+    drop = [f"DROP TRIGGER refuse_insert ON {table}", "DROP FUNCTION refuse_insert()"]
+    try:
+        with engine.begin() as conn:
+            for statement in create:
+                conn.execute(text(statement))
+        yield
+    finally:
+        with engine.begin() as conn:
+            for statement in drop if postgres else ["DROP TRIGGER refuse_insert"]:
+                conn.execute(text(statement))
+        engine.dispose()
+
+
+def _no_allow_entry(dmp: Dmp) -> contextlib.AbstractContextManager[None]:
+    return refusing(dmp.vault.config.journal_url, "journal_entries", "NEW.decision = 'allow'")
+
+
+def _last_entry(vault: RunningVault) -> tuple[str, str, str]:
+    journal = SqlJournal(make_engine(vault.config.journal_url))
+    *_, last = journal.entries()
+    return last.event.action, last.event.decision, last.event.reason
+
+
+def _state(dmp: Dmp) -> tuple[object, ...]:
+    """Everything the access changes and lifecycle requests below could change."""
+    with dmp.as_patient() as patient:
+        rules = patient.list_access(dmp.dossier_id)
+        documents = [(d.document_id, d.visibility) for d in patient.iter_documents(dmp.dossier_id)]
+        notices = patient.notifications(dmp.dossier_id)
+        dossier = patient.get_dossier(dossier_id=dmp.dossier_id)
+    engine = make_engine(dmp.vault.config.index_url)
+    with engine.connect() as conn:
+        holds = conn.execute(text("SELECT id, released_us FROM legal_holds ORDER BY id")).all()
+    engine.dispose()
+    entries = sorted((e.relation, e.subject, e.expires_us) for e in rules.entries)
+    return entries, rules.emergency_refused, documents, notices, dossier, holds
+
+
+def test_nothing_changes_when_the_journal_refuses_the_allow_entry(dmp: Dmp) -> None:
+    """ADR 0003: a write is journaled at the decision, before any effect. When the allow
+    entry cannot be written, the request fails, is journaled as a denial, and nothing
+    changed: no access change, visibility, deletion, lifecycle move, hold or release."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        patient.block(dmp.dossier_id, PHARMACIST)
+        patient.add_representative(dmp.dossier_id, PARENT)
+    with dmp.as_kind(ActorKind.OPERATOR, "ops-1") as operator:
+        hold = operator.place_hold(dmp.dossier_id, "TJ Paris 26/00123")
+    patient = dmp.as_patient()
+    cardiologist = dmp.as_professional(NURSE)
+    regulator = dmp.as_professional(REGULATOR, specialty="medical_regulation")
+    insurer = dmp.as_kind(ActorKind.INSURER, "cnam")
+    operator = dmp.as_kind(ActorKind.OPERATOR, "ops-1")
+    dossier, report = dmp.dossier_id, dmp.report_id
+    changes: list[tuple[str, Callable[[], object]]] = [
+        ("access.authorise", lambda: patient.authorise(dossier, NURSE)),
+        ("access.revoke", lambda: patient.revoke(dossier, CARDIOLOGIST)),
+        ("access.block", lambda: patient.block(dossier, CARDIOLOGIST)),
+        ("access.unblock", lambda: patient.unblock(dossier, PHARMACIST)),
+        ("access.representative-add", lambda: patient.add_representative(dossier, MINOR)),
+        ("access.representative-remove", lambda: patient.remove_representative(dossier, PARENT)),
+        ("access.emergency-setting", lambda: patient.set_emergency_access(dossier, False)),
+        ("access.treating-physician", lambda: insurer.set_treating_physician(dossier, NURSE)),
+        ("access.treating-physician", lambda: insurer.set_treating_physician(dossier, None)),
+        ("access.consent", lambda: cardiologist.record_consent(dossier)),
+        (
+            "access.break-glass",
+            lambda: regulator.break_glass(dossier, EmergencyReason.VITAL_EMERGENCY),
+        ),
+        (
+            "document.visibility",
+            lambda: patient.set_visibility(dossier, report, Visibility.MASKED_FROM_PROFESSIONALS),
+        ),
+        ("document.delete", lambda: patient.delete_document(dossier, report)),
+        ("dossier.close", lambda: patient.close_dossier(dossier)),
+        ("dossier.deletion-request", lambda: patient.request_deletion(dossier)),
+        ("dossier.hold", lambda: operator.place_hold(dossier, "TJ Lyon 26/00456")),
+        ("dossier.release", lambda: operator.release_hold(dossier, hold, "case closed")),
+    ]
+    before = _state(dmp)
+    try:
+        for action, change in changes:
+            with _no_allow_entry(dmp), pytest.raises(VaultError):
+                change()
+            assert _last_entry(dmp.vault) == (action, "deny", "failed")
+            assert _state(dmp) == before, action
+        with dmp.as_patient() as holder:
+            holder.close_dossier(dossier)
+        with _no_allow_entry(dmp), pytest.raises(VaultError):
+            patient.reopen_dossier(dossier)
+        assert patient.get_dossier(dossier_id=dossier).state is DossierState.CLOSED
+    finally:
+        for client in (patient, cardiologist, regulator, insurer, operator):
+            client.close()
+
+
+def test_a_break_glass_window_never_opens_without_its_notification(dmp: Dmp) -> None:
+    """The window and the patient's notice are one transaction: if the notice cannot be
+    queued, no window opens (an emergency access the patient is never told of)."""
+    refused = "NEW.kind = 'emergency_access'"
+    with (
+        dmp.as_professional(REGULATOR, specialty="medical_regulation") as regulator,
+        refusing(dmp.vault.config.index_url, "notifications", refused),
+        pytest.raises(VaultError),
+    ):
+        regulator.break_glass(dmp.dossier_id, EmergencyReason.VITAL_EMERGENCY)
+    with dmp.as_patient() as patient:
+        relations = {e.relation for e in patient.list_access(dmp.dossier_id).entries}
+        assert Relation.EMERGENCY not in relations
+        assert patient.notifications(dmp.dossier_id) == []
+    with (
+        dmp.as_professional(REGULATOR, specialty="medical_regulation") as regulator,
+        pytest.raises(PermissionDeniedError, match="no-authorisation"),
+    ):
+        regulator.list_documents(dmp.dossier_id)

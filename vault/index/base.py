@@ -192,9 +192,12 @@ class Index(Protocol):
 
     def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None: ...
 
-    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
-        """Queues a notification. With `first_access` (a `SEEN` relation), only if that
-        relation is new, recorded in the same transaction; returns whether it queued."""
+    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+        """Records `relationship` and queues `notification`, in one transaction.
+
+        A `SEEN` relation (a first access) is recorded once: if the subject was seen
+        already, nothing is recorded or queued. Any other relation (a break-the-glass
+        window) replaces the subject's same relation. Returns whether it queued."""
         ...
 
     def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:

@@ -10,8 +10,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
@@ -164,6 +177,45 @@ def _relationship_row(entry: Relationship) -> dict[str, object]:
         "expires_us": entry.expires_us,
         "profession": entry.profession,
         "detail": entry.detail,
+    }
+
+
+def _replace(conn: Connection, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
+    """Stores `entry` in place of the subject's same relation and `replacing` ones."""
+    relations = [entry.relation.value, *(r.value for r in replacing)]
+    conn.execute(
+        delete(_ACC).where(
+            _ACC.c.dossier_id == entry.dossier_id,
+            _ACC.c.subject == entry.subject,
+            _ACC.c.relation.in_(relations),
+        )
+    )
+    conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+
+
+def _insert_once(conn: Connection, entry: Relationship) -> bool:
+    """Stores `entry` unless the subject has that relation already (returns whether it
+    did). ON CONFLICT DO NOTHING on the primary key: no error raised, none logged, and
+    any other violation (an unknown dossier) still raises."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(_ACC)
+        .values(**_relationship_row(entry))
+        .on_conflict_do_nothing(index_elements=["dossier_id", "relation", "subject"])
+        .returning(_ACC.c.subject)
+    )
+    return conn.execute(statement).first() is not None
+
+
+def _notification_row(notice: Notification) -> dict[str, object]:
+    return {
+        "dossier_id": notice.dossier_id,
+        "created_us": notice.created_us,
+        "kind": notice.kind.value,
+        "subject": notice.subject,
+        "profession": notice.profession,
+        "detail": notice.detail,
+        "request_id": notice.request_id,
     }
 
 
@@ -447,16 +499,8 @@ class SqlIndex:
             return [_relationship(row) for row in conn.execute(query)]
 
     def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
-        relations = [entry.relation.value, *(r.value for r in replacing)]
         with guard(), writing(self._engine) as conn:
-            conn.execute(
-                delete(_ACC).where(
-                    _ACC.c.dossier_id == entry.dossier_id,
-                    _ACC.c.subject == entry.subject,
-                    _ACC.c.relation.in_(relations),
-                )
-            )
-            conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+            _replace(conn, entry, replacing)
 
     def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
         statement = delete(_ACC).where(
@@ -482,25 +526,14 @@ class SqlIndex:
         with guard(), writing(self._engine) as conn:
             conn.execute(statement)
 
-    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
-        row = {
-            "dossier_id": notification.dossier_id,
-            "created_us": notification.created_us,
-            "kind": notification.kind.value,
-            "subject": notification.subject,
-            "profession": notification.profession,
-            "detail": notification.detail,
-            "request_id": notification.request_id,
-        }
-        try:
-            with guard(), writing(self._engine) as conn:
-                if first_access is not None:
-                    conn.execute(insert(_ACC).values(**_relationship_row(first_access)))
-                conn.execute(insert(_N).values(**row))
-        except sa_exc.IntegrityError:
-            if first_access is None:
-                raise
-            return False  # seen before: the first access was notified already
+    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+        with guard(), writing(self._engine) as conn:
+            if relationship.relation is Relation.SEEN:
+                if not _insert_once(conn, relationship):
+                    return False  # seen before: the first access was notified already
+            else:
+                _replace(conn, relationship)
+            conn.execute(insert(_N).values(**_notification_row(notification)))
         return True
 
     def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
