@@ -21,7 +21,7 @@ import os
 import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from vault import secrets
@@ -106,6 +106,8 @@ _DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, d
 _JOURNAL_PURPOSE = 2
 _JOURNAL_CURSOR = struct.Struct(">BQ16s")  # purpose, after seq, query scope
 
+_HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
+
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
     InvalidArgumentError: Reason.INVALID_ARGUMENT,
@@ -128,13 +130,17 @@ def _mentions(entry: JournalEntry, documents: set[uuid.UUID]) -> bool:
 
 @dataclass
 class Call:
-    """One request as the service sees it: its id, and whether it is journaled yet.
+    """One request as the service sees it: its id, whether it is journaled yet, and the
+    facts of its last allowed decision.
 
     Exactly one journal entry per request: the edge journals a refusal only when the
-    service has not (`journaled` is still False), e.g. a bad token or a malformed id."""
+    service has not (`journaled` is still False), e.g. a bad token or a malformed id.
+    `allowed` tells the first-access notice what the decision already read (whether the
+    professional was seen before, the document concerned)."""
 
     request_id: str
     journaled: bool = False
+    allowed: Facts | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -143,6 +149,7 @@ class _Access:
     learns it."""
 
     matrix: AccessMatrix
+    call: Call | None = None
     dossier: uuid.UUID | None = None
     documents: tuple[uuid.UUID, ...] = ()
     decision: Decision | None = None
@@ -158,6 +165,8 @@ class _Access:
                 raise NotFoundError("no such document")
             raise PermissionDeniedError(decision.reason.value)
         self.decision = decision
+        if self.call is not None:
+            self.call.allowed = facts
         return decision
 
 
@@ -341,7 +350,7 @@ class Vault:
         """Runs one decision; journals it as allowed on exit, or as denied on error. A
         use case that changes something applies the change after the block, once the
         allow entry is written (ADR 0003)."""
-        access = _Access(self._matrix)
+        access = _Access(self._matrix, call)
         try:
             yield access
         except Exception as error:  # any failure is a refusal, and is journaled as one
@@ -407,6 +416,7 @@ class Vault:
             blocked=Relation.BLOCKED in found,
             emergency_until_us=until(Relation.EMERGENCY),
             emergency_refused=dossier.emergency_refused,
+            seen=Relation.SEEN in found,
         )
 
     def _facts(
@@ -463,8 +473,17 @@ class Vault:
     def _notify_first_access(self, actor: Actor, dossier: DossierRecord, call: Call) -> None:
         """Tells the patient the first time each professional reaches the dossier's
         documents. Queued before the access is journaled and anything released: a crash
-        in between may notify an access that did not happen, never miss one."""
-        if actor.kind is not ActorKind.PROFESSIONAL:
+        in between may notify an access that did not happen, never miss one.
+
+        Nothing is written when the decision's standing says the professional was seen
+        already (the common case: no write transaction), nor for a request about one
+        document the patient side may not see (hidden from the patient or from
+        representatives): the notice would reveal that care; a later visible access
+        sends it."""
+        facts = call.allowed
+        if actor.kind is not ActorKind.PROFESSIONAL or facts is None or facts.standing.seen:
+            return
+        if facts.document is not None and facts.document.visibility & _HIDDEN_FROM_PATIENT_SIDE:
             return
         now_us = self._now_us()
         seen = Relationship(dossier.dossier_id, Relation.SEEN, actor.subject, now_us)

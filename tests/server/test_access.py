@@ -508,20 +508,21 @@ def refusing(url: str, table: str, when: str) -> Iterator[None]:
     NEW), as a full disk or a revoked grant would: a real trigger, removed on exit."""
     engine = make_engine(url)
     postgres = engine.dialect.name == "postgresql"
+    name = f"refuse_{table}"
     create = (
         [
-            "CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS "
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-            f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {table} FOR EACH ROW "
-            f"WHEN ({when}) EXECUTE FUNCTION refuse_insert()",
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION {name}()",
         ]
         if postgres
         else [
-            f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {table} WHEN {when} "
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {when} "
             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
         ]
     )
-    drop = [f"DROP TRIGGER refuse_insert ON {table}", "DROP FUNCTION refuse_insert()"]
+    drop = [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
     try:
         with engine.begin() as conn:
             for statement in create:
@@ -529,9 +530,13 @@ def refusing(url: str, table: str, when: str) -> Iterator[None]:
         yield
     finally:
         with engine.begin() as conn:
-            for statement in drop if postgres else ["DROP TRIGGER refuse_insert"]:
+            for statement in drop if postgres else [f"DROP TRIGGER {name}"]:
                 conn.execute(text(statement))
         engine.dispose()
+
+
+def refusing_notices(url: str) -> contextlib.AbstractContextManager[None]:
+    return refusing(url, "notifications", "1 = 1")
 
 
 def _no_allow_entry(dmp: Dmp) -> contextlib.AbstractContextManager[None]:
@@ -636,3 +641,51 @@ def test_a_break_glass_window_never_opens_without_its_notification(dmp: Dmp) -> 
         pytest.raises(PermissionDeniedError, match="no-authorisation"),
     ):
         regulator.list_documents(dmp.dossier_id)
+
+
+# -- first-access notifications ------------------------------------------------------------
+
+
+def test_a_held_back_document_does_not_announce_its_author_to_the_patient(dmp: Dmp) -> None:
+    """The first-access notice would tell the patient (or the parents) that this
+    professional wrote or read something they may not see; a later visible access tells."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        patient.authorise(dmp.dossier_id, NURSE)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        diagnosis = cardiologist.put_document(
+            dmp.dossier_id, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+        )
+    with dmp.as_professional(NURSE, profession="nurse") as nurse:
+        nurse.put_document(
+            dmp.dossier_id,
+            DocumentMetadata("Contraception", DocumentCategory.TREATMENTS_AND_CARE, "text/plain"),
+            b"c",
+            visibility=Visibility.HIDDEN_FROM_REPRESENTATIVES,
+        )
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert b"".join(cardiologist.get_document(dmp.dossier_id, diagnosis.document_id)) == b"d"
+    with dmp.as_patient() as patient:
+        assert patient.notifications(dmp.dossier_id) == []
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        cardiologist.count_documents(dmp.dossier_id)
+    with dmp.as_patient() as patient:
+        notices = patient.notifications(dmp.dossier_id)
+    assert [(n.kind, n.subject) for n in notices] == [(NotificationKind.FIRST_ACCESS, CARDIOLOGIST)]
+
+
+def test_a_professional_seen_before_reads_without_writing_to_the_index(dmp: Dmp) -> None:
+    """After the first access, reads, listings and counts write nothing (no transaction
+    per read, no unique violation in the database's log): here the index refuses any
+    new relation or notice, and the professional still reads."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert dmp.listed(cardiologist) == [dmp.report_id]
+        url = dmp.vault.config.index_url
+        with refusing(url, "dossier_access", "1 = 1"), refusing_notices(url):
+            assert dmp.listed(cardiologist) == [dmp.report_id]
+            assert cardiologist.count_documents(dmp.dossier_id) == {DocumentCategory.REPORTS: 1}
+            assert b"".join(cardiologist.get_document(dmp.dossier_id, dmp.report_id)) == b"report"
+    with dmp.as_patient() as patient:
+        assert len(patient.notifications(dmp.dossier_id)) == 1

@@ -163,6 +163,7 @@ class Standing:
     blocked: bool = False
     emergency_until_us: int | None = None  # a break-the-glass window this caller opened
     emergency_refused: bool = False  # the patient's setting, for everyone
+    seen: bool = False  # first access notified already (the service's concern, no rule's)
 
 
 @dataclass(frozen=True, slots=True)
