@@ -556,20 +556,27 @@ class Vault:
                 record = self._dossier_of_patient(actor, ins, access)
             elif dossier_id:
                 record = self._dossier(dossier_id, access)
+                access.require(self._facts(actor, Action.DOSSIER_READ, record))
             else:
                 raise InvalidArgumentError("give a dossier id or an INS")
-            access.require(self._facts(actor, Action.DOSSIER_READ, record))
         return _dossier_view(record)
 
     def _dossier_of_patient(self, actor: Actor, ins: str, access: _Access) -> DossierRecord:
+        """The dossier of the holder of `ins`, if the caller may see it. Any refusal is
+        NOT_FOUND, exactly like a missing dossier (the journal keeps the real reason): an
+        INS must not tell a caller whether that person has a dossier."""
         patient_index = self._patient_index(parse_ins(ins))
-        if actor.kind is ActorKind.PATIENT and self._actor_patient_index(actor) != patient_index:
-            # Refuse before looking: a patient must not learn who else has a dossier.
-            access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
-        record = self._index.dossier_by_patient(patient_index)
-        if record is None:
-            raise NotFoundError("no such dossier")
-        access.dossier = record.dossier_id
+        someone_else = self._actor_patient_index(actor) not in (None, patient_index)
+        try:
+            if someone_else:  # a patient is refused before looking: no lookup of others
+                access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
+            record = self._index.dossier_by_patient(patient_index)
+            if record is None:
+                raise NotFoundError("no such dossier")
+            access.dossier = record.dossier_id
+            access.require(self._facts(actor, Action.DOSSIER_READ, record))
+        except PermissionDeniedError:
+            raise NotFoundError("no such dossier") from None
         return record
 
     def begin_upload(

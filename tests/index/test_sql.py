@@ -217,7 +217,9 @@ def test_a_first_access_is_notified_once_and_the_outbox_keeps_order(index: SqlIn
     assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), seen)
     assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), seen)
     assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), window)
-    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r4"), replace(window, created_us=6))
+    assert index.notify(
+        notice(NotificationKind.EMERGENCY_ACCESS, "r4"), replace(window, created_us=6)
+    )
     outbox = index.notifications(dossier.dossier_id, 0, 10)
     assert [n.request_id for n in outbox] == ["r1", "r3", "r4"]
     assert index.notifications(dossier.dossier_id, outbox[0].notification_id, 10) == outbox[1:]

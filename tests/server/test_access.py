@@ -19,7 +19,7 @@ import jwt
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import PATIENT_INS, RunningVault
+from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
 from vault.auth import key_id, load_or_create_dev_issuer
 from vault.client import VaultClient
 from vault.config import Config
@@ -689,3 +689,39 @@ def test_a_professional_seen_before_reads_without_writing_to_the_index(dmp: Dmp)
             assert b"".join(cardiologist.get_document(dmp.dossier_id, dmp.report_id)) == b"report"
     with dmp.as_patient() as patient:
         assert len(patient.notifications(dmp.dossier_id)) == 1
+
+
+# -- lookups by INS ------------------------------------------------------------------------
+
+INS_ORACLE_CALLERS = [
+    (ActorKind.COMPLEMENTARY_INSURER, "mutuelle-1", "actor-never-allowed"),
+    (ActorKind.OCCUPATIONAL_PHYSICIAN, "mdt-1", "actor-never-allowed"),
+    (ActorKind.INSURANCE_PHYSICIAN, "medassur-1", "actor-never-allowed"),
+    (ActorKind.OPERATOR, "ops-1", "actor-never-allowed"),
+    (ActorKind.AUDITOR, "audit-1", "actor-never-allowed"),
+    (ActorKind.LEGAL_REPRESENTATIVE, PARENT, "not-representative"),
+    (ActorKind.PROFESSIONAL, PHARMACIST, "blocked"),
+    (ActorKind.PATIENT, MINOR, "action-not-permitted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "reason"), INS_ORACLE_CALLERS, ids=[c[0].value for c in INS_ORACLE_CALLERS]
+)
+def test_an_ins_lookup_does_not_tell_an_outsider_who_has_a_dossier(
+    dmp: Dmp, kind: ActorKind, subject: str, reason: str
+) -> None:
+    """Refused by INS answers exactly like a missing dossier (NOT_FOUND, same message);
+    only the journal, which the caller cannot read, keeps the real reason."""
+    with dmp.as_patient() as patient:
+        patient.block(dmp.dossier_id, PHARMACIST)
+    with dmp.as_kind(kind, subject) as caller:
+        with pytest.raises(NotFoundError) as existing:
+            caller.get_dossier(ins=PATIENT_INS)
+        refused = _last_entry(dmp.vault)
+        with pytest.raises(NotFoundError) as missing:
+            caller.get_dossier(ins=OTHER_INS)
+    assert str(existing.value) == str(missing.value)
+    assert refused == ("dossier.read", "deny", reason)
+    looked = "not-found" if kind is not ActorKind.PATIENT else reason  # patients: not even
+    assert _last_entry(dmp.vault) == ("dossier.read", "deny", looked)
