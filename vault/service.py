@@ -104,7 +104,7 @@ MAX_MEDIA_TYPE_LENGTH = 255
 _DOCUMENT_PURPOSE = 1
 _DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, document
 _JOURNAL_PURPOSE = 2
-_JOURNAL_CURSOR = struct.Struct(">BQ16s")  # purpose, after seq, query scope
+_JOURNAL_CURSOR = struct.Struct(">BQQ16s")  # purpose, after seq, up to seq, query scope
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -122,10 +122,15 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-def _mentions(entry: JournalEntry, documents: set[uuid.UUID]) -> bool:
-    """Whether a journal entry names one of `documents` (an access history leaves out
-    entries about documents its reader may not know exist; a page may come out short)."""
-    return bool(documents) and any(uuid.UUID(d) in documents for d in entry.event.documents)
+def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
+    """The entry as a reader who may not know the `hidden` documents exist sees it: the
+    entry itself is kept (it is a real access), their ids are removed from it, and so are
+    the stored bytes that still name them."""
+    named = entry.event.documents
+    kept = tuple(d for d in named if uuid.UUID(d) not in hidden)
+    if len(kept) == len(named):
+        return entry
+    return replace(entry, event=replace(entry.event, documents=kept), canonical=b"")
 
 
 @dataclass
@@ -154,6 +159,7 @@ class _Access:
     documents: tuple[uuid.UUID, ...] = ()
     decision: Decision | None = None
     refusal: Reason | None = None
+    journal_seq: int = 0  # the request's own entry, once written
 
     def require(self, facts: Facts) -> Decision:
         """The policy's decision, or its refusal raised. A document outside the caller's
@@ -328,7 +334,7 @@ class Vault:
         decision: str,
         reason: str,
     ) -> None:
-        self._journal.append(
+        written = self._journal.append(
             JournalEvent(
                 time_us=to_us(self._clock.now()),
                 actor_kind=actor.kind.value if actor else "anonymous",
@@ -343,6 +349,7 @@ class Vault:
                 request_id=call.request_id,
             )
         )
+        access.journal_seq = written.seq
         call.journaled = True
 
     @contextlib.contextmanager
@@ -848,7 +855,7 @@ class Vault:
             _, record, key = opened[document.document_id]
             return self._plaintext(record, key)
 
-        history = self._history(dossier.dossier_id, hidden)
+        history = self._history(dossier.dossier_id, hidden, access.journal_seq)
         view = _dossier_view(dossier)
         return build_archive(view, documents, read, history, now)
 
@@ -866,14 +873,16 @@ class Vault:
         return document, record, secrets.unwrap_document_key(dossier_key, record)
 
     def _history(
-        self, dossier_id: uuid.UUID, hidden: set[uuid.UUID]
+        self, dossier_id: uuid.UUID, hidden: set[uuid.UUID], last_seq: int
     ) -> Iterator[dict[str, object]]:
-        """The dossier's journal entries, oldest first, as the patient side may see them."""
+        """The dossier's journal entries up to `last_seq` (the export's own), oldest
+        first, as the patient side may see them: hidden documents' ids redacted."""
         where = EntryFilter(dossier=str(dossier_id))
         while page := self._journal_log.query(where, MAX_PAGE_SIZE):
             for entry in page:
-                if not _mentions(entry, hidden):
-                    yield {"seq": entry.seq, **dataclasses.asdict(entry.event)}
+                if entry.seq > last_seq:
+                    return
+                yield {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
             where = replace(where, after_seq=page[-1].seq)
 
     # -- who may access a dossier ----------------------------------------------------------
@@ -1085,7 +1094,10 @@ class Vault:
         self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
     ) -> tuple[list[JournalEntry], str]:
         """A dossier's access history (its patient side, auditors), or auditors' filters.
-        The patient side does not see entries about documents hidden from it."""
+
+        The patient side sees every entry, with the ids of documents hidden from it
+        redacted. A query ends at the journal as it was at its first page (its own entry
+        excluded): paging never chases the entries its own pages add."""
         with self._journaled(actor, Action.JOURNAL_READ, call) as access:
             hidden: set[uuid.UUID] = set()
             if where.dossier:
@@ -1098,15 +1110,19 @@ class Vault:
                 access.require(Facts(actor.kind, Action.JOURNAL_READ, None))
             limit = self._page_limit(page_size)
             scope = hashlib.sha256(repr(replace(where, after_seq=0)).encode()).digest()[:16]
+            last_seq = 0  # first page: the journal's end, known once this entry is written
             if page_token:
                 payload = self._tokens.open(page_token, _JOURNAL_CURSOR.size, _JOURNAL_PURPOSE)
-                _, after_seq, token_scope = _JOURNAL_CURSOR.unpack(payload)
+                _, after_seq, last_seq, token_scope = _JOURNAL_CURSOR.unpack(payload)
                 if token_scope != scope:
                     raise InvalidArgumentError("page token belongs to another query")
                 where = replace(where, after_seq=after_seq)
             entries = self._journal_log.query(where, limit + 1)
+        last_seq = last_seq or access.journal_seq - 1
+        entries = [e for e in entries if e.seq <= last_seq]
         page, more = entries[:limit], len(entries) > limit
         token = ""
         if more:
-            token = self._tokens.seal(_JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, scope))
-        return [e for e in page if not _mentions(e, hidden)], token
+            cursor = _JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, last_seq, scope)
+            token = self._tokens.seal(cursor)
+        return [_redacted(e, hidden) for e in page], token

@@ -9,7 +9,10 @@ errors; every request leaves one journal entry, denials included.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
+from vault import archive
 from vault.auth import key_id, load_or_create_dev_issuer
 from vault.client import VaultClient
 from vault.config import Config
@@ -42,6 +46,7 @@ from vault.errors import (
     UnauthenticatedError,
     VaultError,
 )
+from vault.journal.chain import JournalEvent
 from vault.journal.sql import SqlJournal
 from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
@@ -725,3 +730,48 @@ def test_an_ins_lookup_does_not_tell_an_outsider_who_has_a_dossier(
     assert refused == ("dossier.read", "deny", reason)
     looked = "not-found" if kind is not ActorKind.PATIENT else reason  # patients: not even
     assert _last_entry(dmp.vault) == ("dossier.read", "deny", looked)
+
+
+# -- the access history ----------------------------------------------------------------------
+
+
+def _paged_history(client: VaultClient, dossier_id: str) -> list[tuple[int, JournalEvent]]:
+    """Every page of size 1; a query that kept chasing its own entries would never end."""
+    records, token = client.query_journal(dossier_id=dossier_id, page_size=1)
+    for _ in range(500):
+        if not token:
+            return records
+        page, token = client.query_journal(dossier_id=dossier_id, page_size=1, page_token=token)
+        assert len(page) == 1  # full pages: nothing is dropped, so no page comes out short
+        records += page
+    raise AssertionError("the history never ended")
+
+
+def test_the_history_redacts_a_held_back_document_but_keeps_the_access(dmp: Dmp) -> None:
+    """Dropping the entries that name a hidden document would hide real accesses (the
+    professional's listing) and leak through short pages; the id is redacted instead."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        diagnosis = cardiologist.put_document(
+            dmp.dossier_id, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+        )
+        assert len(dmp.listed(cardiologist)) == 2
+    secret = str(diagnosis.document_id)
+    with dmp.as_patient() as patient:
+        records, _ = patient.query_journal(dossier_id=dmp.dossier_id, page_size=1000)
+        paged = _paged_history(patient, dmp.dossier_id)
+        copy = io.BytesIO()
+        patient.export_dossier(dmp.dossier_id, copy)
+    with zipfile.ZipFile(copy) as zipped:
+        exported = json.loads(zipped.read(archive.HISTORY))
+    assert paged[: len(records)] == records
+    for history in ([e for _, e in records], [e for _, e in paged]):
+        assert not [e for e in history if secret in e.documents]
+        by_cardiologist = [(e.action, e.documents) for e in history if e.actor_ref == CARDIOLOGIST]
+        assert by_cardiologist == [("document.write", ()), ("document.list", (dmp.report_id,))]
+    assert secret not in json.dumps(exported)
+    listing = [
+        e for e in exported if e["actor_ref"] == CARDIOLOGIST and e["action"] == "document.list"
+    ]
+    assert [e["documents"] for e in listing] == [[dmp.report_id]]
