@@ -99,6 +99,7 @@ DEFAULT_PAGE_SIZE = 100
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 MAX_PAGE_SIZE = 1000
+MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 MAX_TITLE_LENGTH = 1000
 MAX_MEDIA_TYPE_LENGTH = 255
 _DOCUMENT_PURPOSE = 1
@@ -1063,6 +1064,8 @@ class Vault:
         """The patient's notification outbox after `after_id`, oldest first."""
         with self._on_dossier(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
             limit = self._page_limit(page_size)
+            if not 0 <= after_id <= MAX_NOTIFICATION_ID:
+                raise InvalidArgumentError("after_id is not a notification id")
             found = self._index.notifications(dossier.dossier_id, after_id, limit)
         return found
 

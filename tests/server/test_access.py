@@ -775,3 +775,104 @@ def test_the_history_redacts_a_held_back_document_but_keeps_the_access(dmp: Dmp)
         e for e in exported if e["actor_ref"] == CARDIOLOGIST and e["action"] == "document.list"
     ]
     assert [e["documents"] for e in listing] == [[dmp.report_id]]
+
+
+# -- bounds and one journal entry per request ------------------------------------------------
+
+
+def test_a_notification_id_beyond_64_bits_is_invalid_not_internal(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        assert patient.notifications(dmp.dossier_id, after_id=2**63 - 1) == []
+        with pytest.raises(InvalidArgumentError, match="after_id"):
+            patient.notifications(dmp.dossier_id, after_id=2**63)
+    assert _last_entry(dmp.vault) == ("notifications.read", "deny", "invalid-argument")
+
+
+def _journal_size(vault: RunningVault) -> int:
+    return SqlJournal(make_engine(vault.config.journal_url)).head().seq
+
+
+def test_each_access_request_leaves_exactly_one_journal_entry_denials_included(
+    dmp: Dmp,
+) -> None:
+    """CountDocuments, DeleteDocument, SetDocumentVisibility, ChangeAccess, ListAccess,
+    BreakGlass and ListNotifications: allowed, refused by the policy, refused as
+    malformed by the service or by the edge, each request is one entry."""
+    patient = dmp.as_patient()
+    stranger = dmp.as_kind(ActorKind.PATIENT, OTHER_INS)
+    regulator = dmp.as_professional(REGULATOR, specialty="medical_regulation")
+    cardiologist = dmp.as_professional(CARDIOLOGIST)
+    dossier, report = dmp.dossier_id, dmp.report_id
+    masked = Visibility.MASKED_FROM_PROFESSIONALS
+    calls: list[tuple[str, str, Callable[[], object]]] = [
+        ("document.list", "allow", lambda: patient.count_documents(dossier)),
+        ("document.list", "deny", lambda: stranger.count_documents(dossier)),
+        ("document.visibility", "allow", lambda: patient.set_visibility(dossier, report, masked)),
+        ("document.visibility", "deny", lambda: stranger.set_visibility(dossier, report, masked)),
+        ("document.visibility", "deny", lambda: patient.set_visibility(dossier, "x", masked)),
+        ("access.authorise", "allow", lambda: patient.authorise(dossier, CARDIOLOGIST)),
+        ("access.authorise", "deny", lambda: stranger.authorise(dossier, CARDIOLOGIST)),
+        ("access.authorise", "deny", lambda: patient.authorise(dossier, "123")),
+        ("access.revoke", "deny", lambda: patient.revoke(dossier, NURSE)),
+        ("access.consent", "allow", lambda: cardiologist.record_consent(dossier)),
+        ("access.read", "allow", lambda: patient.list_access(dossier)),
+        ("access.read", "deny", lambda: stranger.list_access(dossier)),
+        ("access.read", "deny", lambda: regulator.list_access(dossier)),
+        (
+            "access.break-glass",
+            "allow",
+            lambda: regulator.break_glass(dossier, EmergencyReason.SAMU_REGULATION),
+        ),
+        (
+            "access.break-glass",
+            "deny",
+            lambda: cardiologist.break_glass(dossier, EmergencyReason.SAMU_REGULATION),
+        ),
+        ("notifications.read", "allow", lambda: patient.notifications(dossier)),
+        ("notifications.read", "deny", lambda: stranger.notifications(dossier)),
+        ("notifications.read", "deny", lambda: patient.notifications(dossier, page_size=5000)),
+        ("document.delete", "deny", lambda: stranger.delete_document(dossier, report)),
+        ("document.delete", "deny", lambda: cardiologist.delete_document(dossier, report)),
+        ("document.delete", "allow", lambda: patient.delete_document(dossier, report)),
+        ("document.delete", "deny", lambda: patient.delete_document(dossier, report)),
+    ]
+    try:
+        for action, decision, call in calls:
+            before = _journal_size(dmp.vault)
+            with contextlib.suppress(VaultError):
+                call()
+            assert _journal_size(dmp.vault) == before + 1, action
+            assert _last_entry(dmp.vault)[:2] == (action, decision), action
+    finally:
+        for client in (patient, stranger, regulator, cardiologist):
+            client.close()
+    token = dmp.vault.token()
+    with grpc.insecure_channel(dmp.vault.server.target) as channel:
+        stub = DossierVaultStub(channel)
+        metadata = (("authorization", f"Bearer {token}"),)
+        malformed: list[tuple[str, Callable[[], object]]] = [
+            (
+                "access.change",
+                lambda: stub.ChangeAccess(
+                    pb.ChangeAccessRequest(dossier_id=dossier), metadata=metadata
+                ),
+            ),
+            (
+                "access.break-glass",
+                lambda: stub.BreakGlass(
+                    pb.BreakGlassRequest(dossier_id=dossier), metadata=metadata
+                ),
+            ),
+            (
+                "document.list",
+                lambda: stub.CountDocuments(
+                    pb.CountDocumentsRequest(dossier_id="x"), metadata=metadata
+                ),
+            ),
+        ]
+        for action, rpc in malformed:
+            before = _journal_size(dmp.vault)
+            with pytest.raises(grpc.RpcError):
+                rpc()
+            assert _journal_size(dmp.vault) == before + 1, action
+            assert _last_entry(dmp.vault)[:2] == (action, "deny"), action
