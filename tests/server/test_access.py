@@ -12,10 +12,12 @@ import contextlib
 import io
 import json
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import jwt
@@ -23,7 +25,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
-from vault import archive
+from vault import archive, wire
 from vault.auth import key_id, load_or_create_dev_issuer
 from vault.client import VaultClient
 from vault.config import Config
@@ -376,7 +378,6 @@ def test_an_expired_authorisation_is_refused_until_renewed(dmp: Dmp) -> None:
 def test_consent_recorded_at_a_consultation_authorises_the_professional(dmp: Dmp) -> None:
     with dmp.as_professional(CARDIOLOGIST) as cardiologist:
         entry = cardiologist.record_consent(dmp.dossier_id)
-        assert entry is not None
         assert (entry.relation, entry.subject, entry.profession) == (
             Relation.AUTHORISED,
             CARDIOLOGIST,
@@ -876,3 +877,33 @@ def test_each_access_request_leaves_exactly_one_journal_entry_denials_included(
                 rpc()
             assert _journal_size(dmp.vault) == before + 1, action
             assert _last_entry(dmp.vault)[:2] == (action, "deny"), action
+
+
+UNKNOWN: Any = 99  # an enum number this version does not know
+
+
+@pytest.mark.parametrize(
+    "decode",
+    [
+        lambda: wire.access_entry_from_proto(uuid.uuid4(), pb.AccessEntry(relation=UNKNOWN)),
+        lambda: wire.access_entry_from_proto(
+            uuid.uuid4(),
+            pb.AccessEntry(relation=pb.RELATION_EMERGENCY, emergency_reason=UNKNOWN),
+        ),
+        lambda: wire.notification_from_proto(uuid.uuid4(), pb.Notification(kind=UNKNOWN)),
+        lambda: wire.dossier_from_proto(pb.Dossier(dossier_id=str(uuid.uuid4()), state=UNKNOWN)),
+        lambda: wire.dossier_from_proto(
+            pb.Dossier(
+                dossier_id=str(uuid.uuid4()),
+                state=pb.DOSSIER_STATE_CLOSED,
+                closure_reason=UNKNOWN,
+            )
+        ),
+    ],
+    ids=["relation", "emergency-reason", "notification-kind", "state", "closure-reason"],
+)
+def test_an_unknown_enum_value_from_a_newer_peer_is_a_vault_error(
+    decode: Callable[[], object],
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="unknown"):
+        decode()
