@@ -9,6 +9,7 @@ import functools
 import itertools
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import cast
 
 import pytest
@@ -482,6 +483,19 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
         R.DOSSIER_NOT_ACTIVE,
     ),
     ("operator exports", facts(K.OPERATOR, A.DOSSIER_EXPORT), False, R.ACTOR_NEVER_ALLOWED),
+    (
+        "complementary insurer reopens an active dossier",
+        facts(K.COMPLEMENTARY_INSURER, A.DOSSIER_REOPEN),
+        False,
+        R.ACTOR_NEVER_ALLOWED,
+    ),
+    (
+        "stranger reopens an active dossier",
+        facts(K.PATIENT, A.DOSSIER_REOPEN),
+        False,
+        R.ACTION_NOT_PERMITTED,
+    ),
+    ("operator closes", facts(K.OPERATOR, A.DOSSIER_CLOSE_DECLARED), False, R.ACTOR_NEVER_ALLOWED),
     ("holder exports", facts(K.PATIENT, A.DOSSIER_EXPORT, HOLDER), True, R.HOLDER),
     (
         "authorised exports",
@@ -766,3 +780,27 @@ def test_nobody_holds_a_document_back_from_the_patient_after_its_upload() -> Non
             met["author clears"] += 1
     assert met["author tries"]
     assert met["author clears"]
+
+
+def test_a_lifecycle_request_tells_the_state_only_to_whom_it_belongs() -> None:
+    """`dossier-not-active` answers a lifecycle request only when the same requester
+    would be allowed in the state the action applies to: nobody else learns the state."""
+    applies = {A.DOSSIER_REOPEN: S.CLOSED}
+    lifecycle = {
+        A.DOSSIER_CLOSE,
+        A.DOSSIER_CLOSE_DECLARED,
+        A.DOSSIER_REOPEN,
+        A.DOSSIER_DELETION_REQUEST,
+        A.DOSSIER_HOLD,
+        A.DOSSIER_RELEASE,
+    }
+    met = Counter[bool]()
+    for given_facts, decision in decided():
+        action = given_facts.action
+        if action not in lifecycle or decision.reason is not R.DOSSIER_NOT_ACTIVE:
+            continue
+        state = applies.get(action, S.ACTIVE)
+        assert decide(replace(given_facts, dossier_state=state)).allowed
+        met[given_facts.actor_kind in OUTSIDERS] += 1
+    assert met[True]  # the operator (holds) and the insurer (declared closures) among them
+    assert met[False]

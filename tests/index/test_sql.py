@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -144,11 +145,14 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
         for categories in ([], [DocumentCategory.BIOLOGY], list(DocumentCategory)[:2])
     ]
     for scope in scopes:
-        expected = {d.document_id for d in documents if scope.admits(d.category, d.visibility)}
+        admitted = [d for d in documents if scope.admits(d.category, d.visibility)]
+        expected = {d.document_id for d in admitted}
         listed = index.latest_versions(dossier.dossier_id, scope, 100, None)
         assert {r.document_id for r in listed} == expected
         counts = index.category_counts(dossier.dossier_id, scope)
-        assert sum(counts.values()) == len(expected)
+        assert counts == Counter(d.category for d in admitted)  # per category, not a sum
+        outside = index.documents_outside(dossier.dossier_id, scope)
+        assert outside == {d.document_id for d in documents} - expected
 
 
 def test_a_pending_document_is_not_counted(index: SqlIndex) -> None:

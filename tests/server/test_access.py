@@ -907,3 +907,46 @@ def test_an_unknown_enum_value_from_a_newer_peer_is_a_vault_error(
 ) -> None:
     with pytest.raises(InvalidArgumentError, match="unknown"):
         decode()
+
+
+def test_the_notification_outbox_survives_a_server_restart(db_url: str, tmp_path: Path) -> None:
+    """The outbox lives in the index, not in the server's memory: a restart on the same
+    data directory and database loses no notice and sends no first-access notice twice."""
+    config = Config(listen="127.0.0.1:0", data_dir=tmp_path / "data", database_url=db_url)
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    before = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(before, issuer)
+        with vault.client() as patient:
+            dossier = patient.create_dossier(PATIENT_INS).dossier_id
+            patient.put_document(dossier, REPORT, b"r")
+            patient.authorise(dossier, CARDIOLOGIST)
+        token = vault.token(ActorKind.PROFESSIONAL, CARDIOLOGIST, profession="physician")
+        with vault.client(token) as cardiologist:
+            cardiologist.count_documents(dossier)
+        regulator = vault.token(
+            ActorKind.PROFESSIONAL,
+            REGULATOR,
+            profession="physician",
+            specialty="medical_regulation",
+        )
+        with vault.client(regulator) as samu:
+            samu.break_glass(dossier, EmergencyReason.VITAL_EMERGENCY)
+        with vault.client() as patient:
+            queued = patient.notifications(dossier)
+    finally:
+        before.stop()
+    assert [(n.kind, n.subject) for n in queued] == [
+        (NotificationKind.FIRST_ACCESS, CARDIOLOGIST),
+        (NotificationKind.EMERGENCY_ACCESS, REGULATOR),
+    ]
+    after = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(after, issuer)
+        with vault.client(token) as cardiologist:
+            cardiologist.count_documents(dossier)  # seen before the restart: no new notice
+        with vault.client() as patient:
+            assert patient.notifications(dossier) == queued
+            assert patient.notifications(dossier, after_id=queued[0].notification_id) == queued[1:]
+    finally:
+        after.stop()

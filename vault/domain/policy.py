@@ -310,18 +310,25 @@ def _deny(reason: Reason) -> Decision:
 
 def _decide_lifecycle(facts: Facts) -> Decision:
     """Closure and reopening are the patient side's; the national insurer declares a death
-    or an uncontested suspension; operators place and release legal holds."""
-    if facts.dossier_state not in _LIFECYCLE[facts.action]:
+    or an uncontested suspension; operators place and release legal holds. Who may ask is
+    decided before the state, so that nobody else learns the dossier's state."""
+    decision = _lifecycle_requester(facts)
+    if decision.allowed and facts.dossier_state not in _LIFECYCLE[facts.action]:
         return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    return decision
+
+
+def _lifecycle_requester(facts: Facts) -> Decision:
+    kind = facts.actor_kind
     if facts.action in _OPERATOR_LIFECYCLE:
-        if facts.actor_kind is ActorKind.OPERATOR:
+        if kind is ActorKind.OPERATOR:
             return Decision(True, Reason.OPERATOR)
-        return _deny(Reason.ACTION_NOT_PERMITTED)
-    if facts.action is Action.DOSSIER_CLOSE_DECLARED:
-        if facts.actor_kind is ActorKind.INSURER:
+    elif facts.action is Action.DOSSIER_CLOSE_DECLARED:
+        if kind is ActorKind.INSURER:
             return Decision(True, Reason.INSURER)
-        return _deny(Reason.ACTION_NOT_PERMITTED)
-    return _patient_side_only(facts)
+    else:
+        return _patient_side_only(facts)
+    return _deny(Reason.ACTOR_NEVER_ALLOWED if kind in _NEVER else Reason.ACTION_NOT_PERMITTED)
 
 
 def _patient_side_only(facts: Facts) -> Decision:
