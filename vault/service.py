@@ -914,7 +914,7 @@ class Vault:
                 now_us,
                 now_us + AUTHORISATION_LIFETIME_US,
             )
-        self._index.set_relationship(entry, replacing=(Relation.BLOCKED,))
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.BLOCKED,))
         return entry
 
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
@@ -929,7 +929,7 @@ class Vault:
                 now_us + AUTHORISATION_LIFETIME_US,
                 actor.profession,
             )
-        self._index.set_relationship(entry)
+        self._index.set_relationship(entry, call.request_id)
         return entry
 
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
@@ -939,7 +939,7 @@ class Vault:
             if self._has(dossier, Relation.TREATING, subject):
                 raise FailedPreconditionError("the treating physician cannot be blocked")
             entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, self._now_us())
-        self._index.set_relationship(entry, replacing=(Relation.AUTHORISED,))
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.AUTHORISED,))
         return entry
 
     def revoke(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
@@ -970,7 +970,7 @@ class Vault:
             entry = Relationship(
                 dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._now_us()
             )
-        self._index.set_relationship(entry)
+        self._index.set_relationship(entry, call.request_id)
         return entry
 
     def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
@@ -997,7 +997,9 @@ class Vault:
             subject = subject_of()
             if not self._has(dossier, relation, subject):
                 raise NotFoundError(f"no such {relation.value} entry")
-        self._index.remove_relationship(dossier.dossier_id, relation, subject)
+        self._index.remove_relationship(
+            dossier.dossier_id, relation, subject, self._now_us(), call.request_id
+        )
 
     def _has(self, dossier: DossierRecord, relation: Relation, subject: str) -> bool:
         entries = self._index.relationships(dossier.dossier_id, subject)
@@ -1020,7 +1022,9 @@ class Vault:
             if rpps is not None:
                 subject = parse_rpps(rpps)
                 entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, self._now_us())
-        self._index.set_treating_physician(dossier.dossier_id, entry)
+        self._index.set_treating_physician(
+            dossier.dossier_id, entry, self._now_us(), call.request_id
+        )
 
     def break_glass(
         self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call

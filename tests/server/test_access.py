@@ -565,9 +565,10 @@ def _state(dmp: Dmp) -> tuple[object, ...]:
     engine = make_engine(dmp.vault.config.index_url)
     with engine.connect() as conn:
         holds = conn.execute(text("SELECT id, released_us FROM legal_holds ORDER BY id")).all()
+        changes = conn.execute(text("SELECT count(*) FROM access_changes")).scalar_one()
     engine.dispose()
     entries = sorted((e.relation, e.subject, e.expires_us) for e in rules.entries)
-    return entries, rules.emergency_refused, documents, notices, dossier, holds
+    return entries, rules.emergency_refused, documents, notices, dossier, holds, changes
 
 
 def test_nothing_changes_when_the_journal_refuses_the_allow_entry(dmp: Dmp) -> None:

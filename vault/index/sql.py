@@ -42,6 +42,7 @@ from vault.domain.model import (
 from vault.domain.policy import Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import (
+    AccessChange,
     Cursor,
     Destruction,
     DossierKeyRecord,
@@ -51,6 +52,7 @@ from vault.index.base import (
     VersionRecord,
 )
 from vault.index.schema import (
+    AccessChangeRow,
     DestructionRow,
     DocumentRow,
     DocumentVersionRow,
@@ -63,7 +65,7 @@ from vault.index.schema import (
 )
 from vault.sqlstore import guard, writing
 
-_D, _K, _DOC, _V, _VIS, _ACC, _N, _HOLD, _DESTROY = (
+_D, _K, _DOC, _V, _VIS, _ACC, _CHANGES, _N, _HOLD, _DESTROY = (
     cast(Table, row.__table__)
     for row in (
         DossierRow,
@@ -72,6 +74,7 @@ _D, _K, _DOC, _V, _VIS, _ACC, _N, _HOLD, _DESTROY = (
         DocumentVersionRow,
         DocumentVisibilityRow,
         DossierAccessRow,
+        AccessChangeRow,
         NotificationRow,
         LegalHoldRow,
         DestructionRow,
@@ -180,17 +183,81 @@ def _relationship_row(entry: Relationship) -> dict[str, object]:
     }
 
 
-def _replace(conn: Connection, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
-    """Stores `entry` in place of the subject's same relation and `replacing` ones."""
+def _replace(
+    conn: Connection, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()
+) -> None:
+    """Stores `entry` in place of the subject's same relation and `replacing` ones, and
+    records the changes: `entry` set, each other relation that existed removed."""
     relations = [entry.relation.value, *(r.value for r in replacing)]
-    conn.execute(
-        delete(_ACC).where(
+    removed = conn.execute(
+        delete(_ACC)
+        .where(
             _ACC.c.dossier_id == entry.dossier_id,
             _ACC.c.subject == entry.subject,
             _ACC.c.relation.in_(relations),
         )
-    )
+        .returning(_ACC.c.relation)
+    ).scalars()
     conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+    changes = [
+        _removal(entry.dossier_id, Relation(r), entry.subject, entry.created_us, request_id)
+        for r in removed
+        if r != entry.relation.value
+    ]
+    _record(conn, [*changes, _setting(entry, request_id)])
+
+
+def _setting(entry: Relationship, request_id: str) -> AccessChange:
+    return AccessChange(
+        entry.dossier_id,
+        entry.relation,
+        entry.subject,
+        "set",
+        entry.created_us,
+        request_id,
+        entry.expires_us,
+        entry.detail,
+    )
+
+
+def _removal(
+    dossier_id: uuid.UUID, relation: Relation, subject: str, removed_us: int, request_id: str
+) -> AccessChange:
+    return AccessChange(dossier_id, relation, subject, "removed", removed_us, request_id)
+
+
+def _record(conn: Connection, changes: Sequence[AccessChange]) -> None:
+    """Appends to `access_changes`, in the caller's transaction."""
+    if changes:
+        conn.execute(
+            insert(_CHANGES),
+            [
+                {
+                    "dossier_id": c.dossier_id,
+                    "relation": c.relation.value,
+                    "subject": c.subject,
+                    "change": c.change,
+                    "changed_us": c.changed_us,
+                    "expires_us": c.expires_us,
+                    "detail": c.detail,
+                    "request_id": c.request_id,
+                }
+                for c in changes
+            ],
+        )
+
+
+def _access_change(row: Any) -> AccessChange:
+    return AccessChange(
+        row.dossier_id,
+        Relation(row.relation),
+        row.subject,
+        row.change,
+        row.changed_us,
+        row.request_id,
+        row.expires_us,
+        row.detail,
+    )
 
 
 def _insert_once(conn: Connection, entry: Relationship) -> bool:
@@ -498,28 +565,55 @@ class SqlIndex:
         with guard(), self._engine.connect() as conn:
             return [_relationship(row) for row in conn.execute(query)]
 
-    def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
+    def set_relationship(
+        self, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()
+    ) -> None:
         with guard(), writing(self._engine) as conn:
-            _replace(conn, entry, replacing)
+            _replace(conn, entry, request_id, replacing)
 
-    def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
-        statement = delete(_ACC).where(
-            _ACC.c.dossier_id == dossier_id,
-            _ACC.c.relation == relation.value,
-            _ACC.c.subject == subject,
+    def remove_relationship(
+        self,
+        dossier_id: uuid.UUID,
+        relation: Relation,
+        subject: str,
+        removed_us: int,
+        request_id: str,
+    ) -> bool:
+        statement = (
+            delete(_ACC)
+            .where(
+                _ACC.c.dossier_id == dossier_id,
+                _ACC.c.relation == relation.value,
+                _ACC.c.subject == subject,
+            )
+            .returning(_ACC.c.subject)
         )
         with guard(), writing(self._engine) as conn:
-            return bool(conn.execute(statement).rowcount == 1)
+            if conn.execute(statement).first() is None:
+                return False
+            _record(conn, [_removal(dossier_id, relation, subject, removed_us, request_id)])
+        return True
 
-    def set_treating_physician(self, dossier_id: uuid.UUID, entry: Relationship | None) -> None:
+    def set_treating_physician(
+        self, dossier_id: uuid.UUID, entry: Relationship | None, changed_us: int, request_id: str
+    ) -> None:
+        treating = Relation.TREATING
         with guard(), writing(self._engine) as conn:
-            conn.execute(
-                delete(_ACC).where(
-                    _ACC.c.dossier_id == dossier_id, _ACC.c.relation == Relation.TREATING.value
-                )
-            )
+            removed = conn.execute(
+                delete(_ACC)
+                .where(_ACC.c.dossier_id == dossier_id, _ACC.c.relation == treating.value)
+                .returning(_ACC.c.subject)
+            ).scalars()
+            changes = [_removal(dossier_id, treating, s, changed_us, request_id) for s in removed]
             if entry is not None:
                 conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+                changes.append(_setting(entry, request_id))
+            _record(conn, changes)
+
+    def access_changes(self, dossier_id: uuid.UUID) -> list[AccessChange]:
+        query = select(_CHANGES).where(_CHANGES.c.dossier_id == dossier_id).order_by(_CHANGES.c.id)
+        with guard(), self._engine.connect() as conn:
+            return [_access_change(row) for row in conn.execute(query)]
 
     def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
         statement = update(_D).where(_D.c.id == dossier_id).values(emergency_refused=refused)
@@ -532,7 +626,7 @@ class SqlIndex:
                 if not _insert_once(conn, relationship):
                     return False  # seen before: the first access was notified already
             else:
-                _replace(conn, relationship)
+                _replace(conn, relationship, notification.request_id)
             conn.execute(insert(_N).values(**_notification_row(notification)))
         return True
 
@@ -703,6 +797,7 @@ class SqlIndex:
             conn.execute(delete(_VIS).where(_VIS.c.document_id.in_(documents)))
             conn.execute(delete(_DOC).where(_DOC.c.dossier_id == dossier_id))
             conn.execute(delete(_ACC).where(_ACC.c.dossier_id == dossier_id))
+            conn.execute(delete(_CHANGES).where(_CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(_N).where(_N.c.dossier_id == dossier_id))
             conn.execute(delete(_K).where(_K.c.dossier_id == dossier_id))
             conn.execute(
