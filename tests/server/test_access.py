@@ -549,9 +549,19 @@ def _no_allow_entry(dmp: Dmp) -> contextlib.AbstractContextManager[None]:
     return refusing(dmp.vault.config.journal_url, "journal_entries", "NEW.decision = 'allow'")
 
 
+@contextlib.contextmanager
+def _journal(vault: RunningVault) -> Iterator[SqlJournal]:
+    """The vault's journal, read directly (its engine disposed after)."""
+    engine = make_engine(vault.config.journal_url)
+    try:
+        yield SqlJournal(engine)
+    finally:
+        engine.dispose()
+
+
 def _last_entry(vault: RunningVault) -> tuple[str, str, str]:
-    journal = SqlJournal(make_engine(vault.config.journal_url))
-    *_, last = journal.entries()
+    with _journal(vault) as journal:
+        *_, last = journal.entries()
     return last.event.action, last.event.decision, last.event.reason
 
 
@@ -791,7 +801,8 @@ def test_a_notification_id_beyond_64_bits_is_invalid_not_internal(dmp: Dmp) -> N
 
 
 def _journal_size(vault: RunningVault) -> int:
-    return SqlJournal(make_engine(vault.config.journal_url)).head().seq
+    with _journal(vault) as journal:
+        return journal.head().seq
 
 
 def test_each_access_request_leaves_exactly_one_journal_entry_denials_included(
