@@ -128,6 +128,8 @@ def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
     entry itself is kept (it is a real access), their ids are removed from it, and so are
     the stored bytes that still name them."""
     named = entry.event.documents
+    if not hidden or not named:
+        return entry
     kept = tuple(d for d in named if uuid.UUID(d) not in hidden)
     if len(kept) == len(named):
         return entry
