@@ -141,6 +141,25 @@ def test_token_with_a_huge_subject_is_unauthenticated() -> None:
         VERIFIER.verify(token(kind="auditor", sub="a" * 200))
 
 
+def test_a_subject_longer_than_the_index_stores_is_unauthenticated() -> None:
+    """Subjects are journaled and stored in 80-character columns (an operator placing a
+    hold): a longer one must be refused at the door, not fail as INTERNAL later."""
+    assert VERIFIER.verify(token(kind="operator", sub="o" * 80)).subject == "o" * 80
+    with pytest.raises(UnauthenticatedError, match="subject"):
+        VERIFIER.verify(token(kind="operator", sub="o" * 81))
+
+
+@pytest.mark.parametrize("claim", ["profession", "specialty"])
+def test_a_profession_or_specialty_longer_than_the_index_stores_is_unauthenticated(
+    claim: str,
+) -> None:
+    fits = token(kind="professional", sub="10003500005", **{claim: "x" * 64})
+    assert VERIFIER.verify(fits).kind is ActorKind.PROFESSIONAL
+    too_long = token(kind="professional", sub="10003500005", **{claim: "x" * 65})
+    with pytest.raises(UnauthenticatedError, match="too long"):
+        VERIFIER.verify(too_long)
+
+
 def test_issuer_key_on_another_curve_is_refused(tmp_path: Path) -> None:
     pem = (
         ec.generate_private_key(ec.SECP384R1())

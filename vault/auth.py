@@ -6,7 +6,9 @@ A token is a JWT signed with EdDSA (Ed25519) or ES256 by a configured issuer key
 professionals), `kind` (an `ActorKind`), optional `profession` and `specialty` codes,
 `iat` and `exp`. Anything else (no token, another algorithm, a bad signature, an expired
 or not-yet-valid token, the wrong audience or issuer, an unknown kind, a malformed
-subject) is an `UnauthenticatedError`. Verification failures never echo the token.
+subject, a subject longer than 80 characters or a profession or specialty longer than
+64, the sizes the index stores) is an `UnauthenticatedError`. Verification failures never
+echo the token.
 
 With mutual TLS, the verifier also holds `ClientKinds` (vault/tls.py): a token is then
 accepted only if the client certificate of the call may assert its `kind` (the patient
@@ -37,7 +39,8 @@ DEV_ISSUER = "dossier-vault-dev"
 _LEEWAY_SECONDS = 30
 _MAX_TOKEN_BYTES = 8192
 MAX_LIFETIME_SECONDS = 24 * 3600  # an assertion is for a session, not a standing credential
-_MAX_SUBJECT_LENGTH = 128
+_MAX_SUBJECT_LENGTH = 80  # the index's actor columns (an INS ref is 73 characters)
+_MAX_CODE_LENGTH = 64  # profession and specialty codes, as the index stores them
 
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 
@@ -90,9 +93,14 @@ def _actor(claims: dict[str, Any]) -> Actor:
     except InvalidArgumentError:
         raise UnauthenticatedError("token subject is malformed for its actor kind") from None
     profession, specialty = claims.get("profession"), claims.get("specialty")
-    if not isinstance(profession, str | None) or not isinstance(specialty, str | None):
-        raise UnauthenticatedError("token profession or specialty is malformed")
+    if not (_is_code(profession) and _is_code(specialty)):
+        raise UnauthenticatedError("token profession or specialty is malformed or too long")
     return Actor(kind, subject, profession, specialty)
+
+
+def _is_code(claim: object) -> bool:
+    """An optional profession or specialty code: text of at most 64 characters."""
+    return claim is None or (isinstance(claim, str) and len(claim) <= _MAX_CODE_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -365,27 +365,33 @@ class VaultClient:
         )
         return wire.document_from_proto(self._call(self._stub.SetDocumentVisibility, request))
 
-    def _change(self, dossier_id: uuid.UUID | str, **change: Any) -> Relationship | None:
+    def _change(self, dossier_id: uuid.UUID | str, **change: Any) -> pb.ChangeAccessResponse:
         request = pb.ChangeAccessRequest(dossier_id=str(dossier_id), **change)
-        reply = self._call(self._stub.ChangeAccess, request)
+        reply: pb.ChangeAccessResponse = self._call(self._stub.ChangeAccess, request)
+        return reply
+
+    def _entry(self, dossier_id: uuid.UUID | str, **change: Any) -> Relationship:
+        """A change that records an entry (authorise, block, representative, consent):
+        the server always answers with it."""
+        reply = self._change(dossier_id, **change)
         if not reply.HasField("entry"):
-            return None
+            raise VaultError("the vault answered an access change without its entry")
         return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply.entry)
 
-    def authorise(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship | None:
-        return self._change(dossier_id, authorise=rpps)
+    def authorise(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        return self._entry(dossier_id, authorise=rpps)
 
     def revoke(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
         self._change(dossier_id, revoke=rpps)
 
-    def block(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship | None:
-        return self._change(dossier_id, block=rpps)
+    def block(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        return self._entry(dossier_id, block=rpps)
 
     def unblock(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
         self._change(dossier_id, unblock=rpps)
 
-    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship | None:
-        return self._change(dossier_id, add_representative=ins)
+    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship:
+        return self._entry(dossier_id, add_representative=ins)
 
     def remove_representative(self, dossier_id: uuid.UUID | str, ins: str) -> None:
         self._change(dossier_id, remove_representative=ins)
@@ -399,8 +405,8 @@ class VaultClient:
         else:
             self._change(dossier_id, set_treating_physician=rpps)
 
-    def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship | None:
-        return self._change(dossier_id, record_consent=True)
+    def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship:
+        return self._entry(dossier_id, record_consent=True)
 
     def list_access(self, dossier_id: uuid.UUID | str) -> AccessRules:
         reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))

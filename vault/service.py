@@ -24,7 +24,7 @@ import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -103,13 +103,16 @@ DEFAULT_PAGE_SIZE = 100
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 MAX_PAGE_SIZE = 1000
+MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 MAX_TITLE_LENGTH = 1000
 MAX_MEDIA_TYPE_LENGTH = 255
 _DOCUMENT_PURPOSE = 1
 _DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, document
 _JOURNAL_PURPOSE = 2
-_JOURNAL_CURSOR = struct.Struct(">BQ16s")  # purpose, after seq, query scope
+_JOURNAL_CURSOR = struct.Struct(">BQQ16s")  # purpose, after seq, up to seq, query scope
 _BACKGROUND_WORKERS = 32  # requests whose journal append overlaps other work at once
+
+_HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
@@ -125,21 +128,32 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-def _mentions(entry: JournalEntry, documents: set[uuid.UUID]) -> bool:
-    """Whether a journal entry names one of `documents` (an access history leaves out
-    entries about documents its reader may not know exist; a page may come out short)."""
-    return bool(documents) and any(uuid.UUID(d) in documents for d in entry.event.documents)
+def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
+    """The entry as a reader who may not know the `hidden` documents exist sees it: the
+    entry itself is kept (it is a real access), their ids are removed from it, and so are
+    the stored bytes that still name them."""
+    named = entry.event.documents
+    if not hidden or not named:
+        return entry
+    kept = tuple(d for d in named if uuid.UUID(d) not in hidden)
+    if len(kept) == len(named):
+        return entry
+    return replace(entry, event=replace(entry.event, documents=kept), canonical=b"")
 
 
 @dataclass
 class Call:
-    """One request as the service sees it: its id, and whether it is journaled yet.
+    """One request as the service sees it: its id, whether it is journaled yet, and the
+    facts of its last allowed decision.
 
     Exactly one journal entry per request: the edge journals a refusal only when the
-    service has not (`journaled` is still False), e.g. a bad token or a malformed id."""
+    service has not (`journaled` is still False), e.g. a bad token or a malformed id.
+    `allowed` tells the first-access notice what the decision already read (whether the
+    professional was seen before, the document concerned)."""
 
     request_id: str
     journaled: bool = False
+    allowed: Facts | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -148,10 +162,12 @@ class _Access:
     learns it."""
 
     matrix: AccessMatrix
+    call: Call | None = None
     dossier: uuid.UUID | None = None
     documents: tuple[uuid.UUID, ...] = ()
     decision: Decision | None = None
     refusal: Reason | None = None
+    journal_seq: int = 0  # the request's own entry, once written
 
     def require(self, facts: Facts) -> Decision:
         """The policy's decision, or its refusal raised. A document outside the caller's
@@ -163,6 +179,8 @@ class _Access:
                 raise NotFoundError("no such document")
             raise PermissionDeniedError(decision.reason.value)
         self.decision = decision
+        if self.call is not None:
+            self.call.allowed = facts
         return decision
 
 
@@ -410,7 +428,7 @@ class Vault:
         decision: str,
         reason: str,
     ) -> None:
-        self._journal.append(
+        written = self._journal.append(
             JournalEvent(
                 time_us=to_us(self._clock.now()),
                 actor_kind=actor.kind.value if actor else "anonymous",
@@ -425,11 +443,14 @@ class Vault:
                 request_id=call.request_id,
             )
         )
+        access.journal_seq = written.seq
         call.journaled = True
 
     @contextlib.contextmanager
     def _journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
-        """Runs one decision; journals it as allowed on exit, or as denied on error."""
+        """Runs one decision; journals it as allowed on exit, or as denied on error. A
+        use case that changes something applies the change after the block, once the
+        allow entry is written (ADR 0003)."""
         with self._refusal_journaled(actor, action, call) as access:
             yield access
         self._journal_allowed(actor, action, call, access)
@@ -438,7 +459,7 @@ class Vault:
     def _refusal_journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[_Access]:
         """Runs one decision and journals it if denied; an allowed one is the caller's to
         journal (`_journal_allowed`) before any visible effect."""
-        access = _Access(self._matrix)
+        access = _Access(self._matrix, call)
         try:
             yield access
         except Exception as error:  # any failure is a refusal, and is journaled as one
@@ -506,6 +527,7 @@ class Vault:
             blocked=Relation.BLOCKED in found,
             emergency_until_us=until(Relation.EMERGENCY),
             emergency_refused=dossier.emergency_refused,
+            seen=Relation.SEEN in found,
         )
 
     def _facts(
@@ -562,8 +584,17 @@ class Vault:
     def _notify_first_access(self, actor: Actor, dossier: DossierRecord, call: Call) -> None:
         """Tells the patient the first time each professional reaches the dossier's
         documents. Queued before the access is journaled and anything released: a crash
-        in between may notify an access that did not happen, never miss one."""
-        if actor.kind is not ActorKind.PROFESSIONAL:
+        in between may notify an access that did not happen, never miss one.
+
+        Nothing is written when the decision's standing says the professional was seen
+        already (the common case: no write transaction), nor for a request about one
+        document the patient side may not see (hidden from the patient or from
+        representatives): the notice would reveal that care; a later visible access
+        sends it."""
+        facts = call.allowed
+        if actor.kind is not ActorKind.PROFESSIONAL or facts is None or facts.standing.seen:
+            return
+        if facts.document is not None and facts.document.visibility & _HIDDEN_FROM_PATIENT_SIDE:
             return
         now_us = self._now_us()
         seen = Relationship(dossier.dossier_id, Relation.SEEN, actor.subject, now_us)
@@ -575,7 +606,7 @@ class Vault:
             call.request_id,
             actor.profession,
         )
-        self._index.notify(notice, first_access=seen)
+        self._index.notify(notice, seen)
 
     # -- keys and metadata -----------------------------------------------------------
 
@@ -636,20 +667,27 @@ class Vault:
                 record = self._dossier_of_patient(actor, ins, access)
             elif dossier_id:
                 record = self._dossier(dossier_id, access)
+                access.require(self._facts(actor, Action.DOSSIER_READ, record))
             else:
                 raise InvalidArgumentError("give a dossier id or an INS")
-            access.require(self._facts(actor, Action.DOSSIER_READ, record))
         return _dossier_view(record)
 
     def _dossier_of_patient(self, actor: Actor, ins: str, access: _Access) -> DossierRecord:
+        """The dossier of the holder of `ins`, if the caller may see it. Any refusal is
+        NOT_FOUND, exactly like a missing dossier (the journal keeps the real reason): an
+        INS must not tell a caller whether that person has a dossier."""
         patient_index = self._patient_index(parse_ins(ins))
-        if actor.kind is ActorKind.PATIENT and self._actor_patient_index(actor) != patient_index:
-            # Refuse before looking: a patient must not learn who else has a dossier.
-            access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
-        record = self._index.dossier_by_patient(patient_index)
-        if record is None:
-            raise NotFoundError("no such dossier")
-        access.dossier = record.dossier_id
+        someone_else = self._actor_patient_index(actor) not in (None, patient_index)
+        try:
+            if someone_else:  # a patient is refused before looking: no lookup of others
+                access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
+            record = self._index.dossier_by_patient(patient_index)
+            if record is None:
+                raise NotFoundError("no such dossier")
+            access.dossier = record.dossier_id
+            access.require(self._facts(actor, Action.DOSSIER_READ, record))
+        except PermissionDeniedError:
+            raise NotFoundError("no such dossier") from None
         return record
 
     def begin_upload(
@@ -849,18 +887,19 @@ class Vault:
         visibility: Visibility,
         call: Call,
     ) -> Document:
-        """Changes a document's visibility codes: a new metadata version."""
+        """Changes a document's visibility codes: a new metadata version, recorded once the
+        decision is journaled."""
         with self._journaled(actor, Action.DOCUMENT_VISIBILITY, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.documents = (parse_id(document_id, "document id"),)
             record = self._visible_version(
                 actor, Action.DOCUMENT_VISIBILITY, dossier, access, new_visibility=visibility
             )
-            changed = self._index.set_visibility(
-                record, visibility, self._now_us(), self._actor_ref(actor)
-            )
-            if not changed:
-                raise FailedPreconditionError("the document changed meanwhile; try again")
+        if not self._index.set_visibility(
+            record, visibility, self._now_us(), self._actor_ref(actor)
+        ):
+            # allowed and journaled, then overtaken by a concurrent change: nothing changed
+            raise FailedPreconditionError("the document changed meanwhile; try again")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
@@ -871,20 +910,22 @@ class Vault:
     ) -> Dossier:
         """The patient side asks for closure; the national insurer declares a death or an
         uncontested suspension. Nobody reaches the documents until a reopening."""
-        if reason is ClosureReason.DELETION_REQUEST:
-            raise InvalidArgumentError("a deletion is requested, not declared as a closure")
         patient = reason is ClosureReason.PATIENT_REQUEST
         action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
-        with self._on_dossier(actor, dossier_id, action, call) as dossier:
+        with self._journaled(actor, action, call) as access:
+            dossier = self._dossier(dossier_id, access)
+            if reason is ClosureReason.DELETION_REQUEST:
+                raise InvalidArgumentError("a deletion is requested, not declared as a closure")
+            access.require(self._facts(actor, action, dossier))
             new = lifecycle.close(dossier.lifecycle, self._now_us(), reason, self._rules)
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def reopen_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
         """The patient side reopens a closed dossier within its conservation period."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_REOPEN, call) as dossier:
             new = lifecycle.reopen(dossier.lifecycle, self._now_us())
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def request_deletion(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
@@ -892,41 +933,39 @@ class Vault:
         retention run (the law allows three months)."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_DELETION_REQUEST, call) as dossier:
             new = lifecycle.request_deletion(dossier.lifecycle, self._now_us())
-            self._move(dossier, new)
+        self._move(dossier, new)
         return _dossier_view(replace(dossier, lifecycle=new))
 
     def _move(self, dossier: DossierRecord, new: lifecycle.Lifecycle) -> None:
+        """Applies a journaled lifecycle transition, unless a concurrent one overtook it."""
         if not self._index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, new):
             raise FailedPreconditionError("the dossier changed meanwhile; try again")
 
     def place_hold(self, actor: Actor, dossier_id: str, reason: str, call: Call) -> LegalHold:
         """An operator places a legal hold: the dossier is never destroyed while it holds."""
-        reason = _hold_reason(reason)
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_HOLD, call) as dossier:
-            hold = LegalHold(0, dossier.dossier_id, self._now_us(), self._actor_ref(actor), reason)
-            hold_id = self._index.add_hold(hold)
-            if not hold_id:
+            placed_by, reason = self._actor_ref(actor), _hold_reason(reason)
+            if self._index.destruction(dossier.dossier_id) is not None:
                 raise FailedPreconditionError("the dossier's destruction has begun")
+            hold = LegalHold(0, dossier.dossier_id, self._now_us(), placed_by, reason)
+        hold_id = self._index.add_hold(hold)
+        if not hold_id:  # a destruction began since the decision
+            raise FailedPreconditionError("the dossier's destruction has begun")
         return replace(hold, hold_id=hold_id)
 
     def release_hold(
         self, actor: Actor, dossier_id: str, hold_id: int, reason: str, call: Call
     ) -> None:
-        """An operator releases a legal hold, saying why."""
-        reason = _hold_reason(reason)
+        """An operator releases a legal hold in force, saying why."""
         with self._on_dossier(actor, dossier_id, Action.DOSSIER_RELEASE, call) as dossier:
-            hold = LegalHold(
-                hold_id,
-                dossier.dossier_id,
-                0,
-                "",
-                "",
-                self._now_us(),
-                self._actor_ref(actor),
-                reason,
-            )
-            if not self._index.release_hold(hold):
+            reason = _hold_reason(reason)
+            in_force = (h for h in self._index.holds(dossier.dossier_id) if h.released_us is None)
+            if not any(h.hold_id == hold_id for h in in_force):
                 raise NotFoundError("no such hold in force on this dossier")
+            released_by, now_us = self._actor_ref(actor), self._now_us()
+            hold = LegalHold(hold_id, dossier.dossier_id, 0, "", "", now_us, released_by, reason)
+        if not self._index.release_hold(hold):  # released by someone else since the decision
+            raise NotFoundError("no such hold in force on this dossier")
 
     def export_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
         """The patient's copy (docs/format.md, "Patient copy archive v1"): every document
@@ -946,7 +985,7 @@ class Vault:
             _, record, key = opened[document.document_id]
             return self._plaintext(record, key)
 
-        history = self._history(dossier.dossier_id, hidden)
+        history = self._history(dossier.dossier_id, hidden, access.journal_seq)
         view = _dossier_view(dossier)
         return build_archive(view, documents, read, history, now)
 
@@ -964,14 +1003,16 @@ class Vault:
         return document, record, secrets.unwrap_document_key(dossier_key, record)
 
     def _history(
-        self, dossier_id: uuid.UUID, hidden: set[uuid.UUID]
+        self, dossier_id: uuid.UUID, hidden: set[uuid.UUID], last_seq: int
     ) -> Iterator[dict[str, object]]:
-        """The dossier's journal entries, oldest first, as the patient side may see them."""
+        """The dossier's journal entries up to `last_seq` (the export's own), oldest
+        first, as the patient side may see them: hidden documents' ids redacted."""
         where = EntryFilter(dossier=str(dossier_id))
         while page := self._journal_log.query(where, MAX_PAGE_SIZE):
             for entry in page:
-                if not _mentions(entry, hidden):
-                    yield {"seq": entry.seq, **dataclasses.asdict(entry.event)}
+                if entry.seq > last_seq:
+                    return
+                yield {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
             where = replace(where, after_seq=page[-1].seq)
 
     # -- who may access a dossier ----------------------------------------------------------
@@ -980,8 +1021,12 @@ class Vault:
     def _on_dossier(
         self, actor: Actor, dossier_id: str, action: Action, call: Call
     ) -> Iterator[DossierRecord]:
-        """Decides one request about a dossier as a whole; yields the dossier for the use
-        case to act on inside the journaled decision."""
+        """Decides one request about a dossier as a whole and yields the dossier.
+
+        Inside the block the use case only decides: it parses its arguments, checks its
+        preconditions and works out the change. The allow entry is written when the block
+        ends; the change is applied after the block, never inside it (ADR 0003: no effect
+        before its journal entry). A refusal in the block is journaled as a denial."""
         with self._journaled(actor, action, call) as access:
             dossier = self._dossier(dossier_id, access)
             access.require(self._facts(actor, action, dossier))
@@ -989,9 +1034,8 @@ class Vault:
 
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
-        subject = parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
-            now_us = self._now_us()
+            subject, now_us = parse_rpps(rpps), self._now_us()
             entry = Relationship(
                 dossier.dossier_id,
                 Relation.AUTHORISED,
@@ -999,7 +1043,7 @@ class Vault:
                 now_us,
                 now_us + AUTHORISATION_LIFETIME_US,
             )
-            self._index.set_relationship(entry, replacing=(Relation.BLOCKED,))
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.BLOCKED,))
         return entry
 
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
@@ -1014,45 +1058,58 @@ class Vault:
                 now_us + AUTHORISATION_LIFETIME_US,
                 actor.profession,
             )
-            self._index.set_relationship(entry)
+        self._index.set_relationship(entry, call.request_id)
         return entry
 
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side blocks a professional (any authorisation ends)."""
-        subject = parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
-            now_us = self._now_us()
+            subject = parse_rpps(rpps)
             if self._has(dossier, Relation.TREATING, subject):
                 raise FailedPreconditionError("the treating physician cannot be blocked")
-            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, now_us)
-            self._index.set_relationship(entry, replacing=(Relation.AUTHORISED,))
+            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, self._now_us())
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.AUTHORISED,))
         return entry
 
     def revoke(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
         self._remove(
-            actor, dossier_id, Action.ACCESS_REVOKE, Relation.AUTHORISED, parse_rpps(rpps), call
+            actor,
+            dossier_id,
+            Action.ACCESS_REVOKE,
+            Relation.AUTHORISED,
+            lambda: parse_rpps(rpps),
+            call,
         )
 
     def unblock(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
         self._remove(
-            actor, dossier_id, Action.ACCESS_UNBLOCK, Relation.BLOCKED, parse_rpps(rpps), call
+            actor,
+            dossier_id,
+            Action.ACCESS_UNBLOCK,
+            Relation.BLOCKED,
+            lambda: parse_rpps(rpps),
+            call,
         )
 
     def add_representative(
         self, actor: Actor, dossier_id: str, ins: str, call: Call
     ) -> Relationship:
-        subject = self._ins_ref(parse_ins(ins))
         with self._on_dossier(actor, dossier_id, Action.REPRESENTATIVE_ADD, call) as dossier:
+            subject = self._ins_ref(parse_ins(ins))
             entry = Relationship(
                 dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._now_us()
             )
-            self._index.set_relationship(entry)
+        self._index.set_relationship(entry, call.request_id)
         return entry
 
     def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
-        subject = self._ins_ref(parse_ins(ins))
         self._remove(
-            actor, dossier_id, Action.REPRESENTATIVE_REMOVE, Relation.REPRESENTATIVE, subject, call
+            actor,
+            dossier_id,
+            Action.REPRESENTATIVE_REMOVE,
+            Relation.REPRESENTATIVE,
+            lambda: self._ins_ref(parse_ins(ins)),
+            call,
         )
 
     def _remove(
@@ -1061,12 +1118,17 @@ class Vault:
         dossier_id: str,
         action: Action,
         relation: Relation,
-        subject: str,
+        subject_of: Callable[[], str],
         call: Call,
     ) -> None:
+        """Ends one relation; NOT_FOUND (journaled as such) if there is none to end."""
         with self._on_dossier(actor, dossier_id, action, call) as dossier:
-            if not self._index.remove_relationship(dossier.dossier_id, relation, subject):
+            subject = subject_of()
+            if not self._has(dossier, relation, subject):
                 raise NotFoundError(f"no such {relation.value} entry")
+        self._index.remove_relationship(
+            dossier.dossier_id, relation, subject, self._now_us(), call.request_id
+        )
 
     def _has(self, dossier: DossierRecord, relation: Relation, subject: str) -> bool:
         entries = self._index.relationships(dossier.dossier_id, subject)
@@ -1077,24 +1139,28 @@ class Vault:
     ) -> None:
         """The patient side allows or refuses break-the-glass access."""
         with self._on_dossier(actor, dossier_id, Action.EMERGENCY_SETTING, call) as dossier:
-            self._index.set_emergency_refused(dossier.dossier_id, not allowed)
+            pass  # the decision is all there is to check
+        self._index.set_emergency_refused(dossier.dossier_id, not allowed)
 
     def set_treating_physician(
         self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
     ) -> None:
         """The national insurer records the declared treating physician (None: none)."""
-        subject = None if rpps is None else parse_rpps(rpps)
         with self._on_dossier(actor, dossier_id, Action.TREATING_PHYSICIAN_SET, call) as dossier:
             entry = None
-            if subject is not None:
+            if rpps is not None:
+                subject = parse_rpps(rpps)
                 entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, self._now_us())
-            self._index.set_treating_physician(dossier.dossier_id, entry)
+        self._index.set_treating_physician(
+            dossier.dossier_id, entry, self._now_us(), call.request_id
+        )
 
     def break_glass(
         self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call
     ) -> Relationship:
         """An emergency professional opens the dossier without authorisation for a short
-        window; the patient is notified and the journal flags it."""
+        window; the patient is notified (in the same transaction as the window opens) and
+        the journal flags it."""
         with self._on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
             now_us = self._now_us()
             entry = Relationship(
@@ -1106,7 +1172,6 @@ class Vault:
                 actor.profession,
                 reason.value,
             )
-            self._index.set_relationship(entry)
             notice = Notification(
                 dossier.dossier_id,
                 NotificationKind.EMERGENCY_ACCESS,
@@ -1116,7 +1181,7 @@ class Vault:
                 actor.profession,
                 reason.value,
             )
-            self._index.notify(notice, first_access=None)
+        self._index.notify(notice, entry)
         return entry
 
     def list_access(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
@@ -1132,6 +1197,8 @@ class Vault:
         """The patient's notification outbox after `after_id`, oldest first."""
         with self._on_dossier(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
             limit = self._page_limit(page_size)
+            if not 0 <= after_id <= MAX_NOTIFICATION_ID:
+                raise InvalidArgumentError("after_id is not a notification id")
             found = self._index.notifications(dossier.dossier_id, after_id, limit)
         return found
 
@@ -1163,7 +1230,10 @@ class Vault:
         self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
     ) -> tuple[list[JournalEntry], str]:
         """A dossier's access history (its patient side, auditors), or auditors' filters.
-        The patient side does not see entries about documents hidden from it."""
+
+        The patient side sees every entry, with the ids of documents hidden from it
+        redacted. A query ends at the journal as it was at its first page (its own entry
+        excluded): paging never chases the entries its own pages add."""
         with self._journaled(actor, Action.JOURNAL_READ, call) as access:
             hidden: set[uuid.UUID] = set()
             if where.dossier:
@@ -1176,15 +1246,19 @@ class Vault:
                 access.require(Facts(actor.kind, Action.JOURNAL_READ, None))
             limit = self._page_limit(page_size)
             scope = hashlib.sha256(repr(replace(where, after_seq=0)).encode()).digest()[:16]
+            last_seq = 0  # first page: the journal's end, known once this entry is written
             if page_token:
                 payload = self._tokens.open(page_token, _JOURNAL_CURSOR.size, _JOURNAL_PURPOSE)
-                _, after_seq, token_scope = _JOURNAL_CURSOR.unpack(payload)
+                _, after_seq, last_seq, token_scope = _JOURNAL_CURSOR.unpack(payload)
                 if token_scope != scope:
                     raise InvalidArgumentError("page token belongs to another query")
                 where = replace(where, after_seq=after_seq)
             entries = self._journal_log.query(where, limit + 1)
+        last_seq = last_seq or access.journal_seq - 1
+        entries = [e for e in entries if e.seq <= last_seq]
         page, more = entries[:limit], len(entries) > limit
         token = ""
         if more:
-            token = self._tokens.seal(_JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, scope))
-        return [e for e in page if not _mentions(e, hidden)], token
+            cursor = _JOURNAL_CURSOR.pack(_JOURNAL_PURPOSE, page[-1].seq, last_seq, scope)
+            token = self._tokens.seal(cursor)
+        return [_redacted(e, hidden) for e in page], token

@@ -7,7 +7,9 @@ go through it, so generated types never leak into the service or the domain.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -58,6 +60,19 @@ _NOTICE_TO_PROTO = {
     kind: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{kind.name}") for kind in NotificationKind
 }
 _NOTICE_FROM_PROTO = {number: kind for kind, number in _NOTICE_TO_PROTO.items()}
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def _known(table: Mapping[K, T], number: K, what: str) -> T:
+    """The member an enum number stands for; a number this version does not know (a
+    newer peer, a corrupt message) is an InvalidArgumentError, never a KeyError."""
+    member = table.get(number)
+    if member is None:
+        raise InvalidArgumentError(f"unknown or missing {what}")
+    return member
+
+
 _VISIBILITY_FIELDS = {
     Visibility.MASKED_FROM_PROFESSIONALS: "masked_from_professionals",
     Visibility.HIDDEN_FROM_PATIENT: "hidden_from_patient",
@@ -100,10 +115,7 @@ def visibility_to_proto(visibility: Visibility) -> pb.Visibility:
 
 
 def emergency_reason_from_proto(number: pb.EmergencyReason.ValueType) -> EmergencyReason:
-    reason = _REASON_FROM_PROTO.get(number)
-    if reason is None:
-        raise InvalidArgumentError("give a known emergency reason")
-    return reason
+    return _known(_REASON_FROM_PROTO, number, "emergency reason")
 
 
 def emergency_reason_to_proto(reason: EmergencyReason) -> pb.EmergencyReason.ValueType:
@@ -111,10 +123,7 @@ def emergency_reason_to_proto(reason: EmergencyReason) -> pb.EmergencyReason.Val
 
 
 def category_from_proto(number: pb.DocumentCategory.ValueType) -> DocumentCategory:
-    category = _CATEGORY_FROM_PROTO.get(number)
-    if category is None:
-        raise InvalidArgumentError("unknown or missing document category")
-    return category
+    return _known(_CATEGORY_FROM_PROTO, number, "document category")
 
 
 def category_to_proto(category: DocumentCategory) -> pb.DocumentCategory.ValueType:
@@ -138,13 +147,18 @@ def access_entry_to_proto(entry: Relationship) -> pb.AccessEntry:
 def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> Relationship:
     return Relationship(
         dossier_id,
-        _RELATION_FROM_PROTO[message.relation],
+        _known(_RELATION_FROM_PROTO, message.relation, "relation"),
         message.subject,
         message.created_at.ToMicroseconds(),
         message.expires_at.ToMicroseconds() if message.HasField("expires_at") else None,
         message.profession or None,
-        _REASON_FROM_PROTO[message.emergency_reason].value if message.emergency_reason else None,
+        _optional_reason(message.emergency_reason),
     )
+
+
+def _optional_reason(number: pb.EmergencyReason.ValueType) -> str | None:
+    """An emergency reason code, or None when the field is unset."""
+    return emergency_reason_from_proto(number).value if number else None
 
 
 def notification_to_proto(notice: Notification) -> pb.Notification:
@@ -162,24 +176,20 @@ def notification_to_proto(notice: Notification) -> pb.Notification:
 
 
 def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> Notification:
-    reason = message.emergency_reason
     return Notification(
         dossier_id,
-        _NOTICE_FROM_PROTO[message.kind],
+        _known(_NOTICE_FROM_PROTO, message.kind, "notification kind"),
         message.professional,
         message.time.ToMicroseconds(),
         message.request_id,
         message.profession or None,
-        _REASON_FROM_PROTO[reason].value if reason else None,
+        _optional_reason(message.emergency_reason),
         message.id,
     )
 
 
 def closure_reason_from_proto(number: pb.ClosureReason.ValueType) -> ClosureReason:
-    reason = _CLOSURE_FROM_PROTO.get(number)
-    if reason is None:
-        raise InvalidArgumentError("give a closure reason")
-    return reason
+    return _known(_CLOSURE_FROM_PROTO, number, "closure reason")
 
 
 def closure_reason_to_proto(reason: ClosureReason) -> pb.ClosureReason.ValueType:
@@ -232,10 +242,12 @@ def dossier_from_proto(message: pb.Dossier) -> Dossier:
 
     return Dossier(
         dossier_id=uuid.UUID(message.dossier_id),
-        state=_STATE_FROM_PROTO[message.state],
+        state=_known(_STATE_FROM_PROTO, message.state, "dossier state"),
         created_at=message.created_at.ToDatetime(UTC),
         closed_at=moment("closed_at"),
-        closure_reason=_CLOSURE_FROM_PROTO.get(message.closure_reason),
+        closure_reason=(
+            closure_reason_from_proto(message.closure_reason) if message.closure_reason else None
+        ),
         destroy_after=moment("destroy_after"),
     )
 

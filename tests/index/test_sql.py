@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import Counter
 from dataclasses import replace
 
 import pytest
+from alembic import command
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
 
+from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import (
@@ -21,8 +26,9 @@ from vault.domain.model import (
 from vault.domain.policy import EVERYTHING, Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.index.schema import DossierAccessRow
 from vault.index.sql import SqlIndex
-from vault.sqlstore import make_engine
+from vault.sqlstore import exclusive, make_engine
 
 
 @pytest.fixture
@@ -143,11 +149,14 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
         for categories in ([], [DocumentCategory.BIOLOGY], list(DocumentCategory)[:2])
     ]
     for scope in scopes:
-        expected = {d.document_id for d in documents if scope.admits(d.category, d.visibility)}
+        admitted = [d for d in documents if scope.admits(d.category, d.visibility)]
+        expected = {d.document_id for d in admitted}
         listed = index.latest_versions(dossier.dossier_id, scope, 100, None)
         assert {r.document_id for r in listed} == expected
         counts = index.category_counts(dossier.dossier_id, scope)
-        assert sum(counts.values()) == len(expected)
+        assert counts == Counter(d.category for d in admitted)  # per category, not a sum
+        outside = index.documents_outside(dossier.dossier_id, scope)
+        assert outside == {d.document_id for d in documents} - expected
 
 
 def test_a_pending_document_is_not_counted(index: SqlIndex) -> None:
@@ -186,23 +195,65 @@ def test_authorising_replaces_a_block_and_blocking_an_authorisation(index: SqlIn
     dossier = add_dossier(index)
     authorised = Relationship(dossier.dossier_id, Relation.AUTHORISED, "10001234567", 1, 99)
     blocked = Relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567", 2)
-    index.set_relationship(blocked)
-    index.set_relationship(authorised, replacing=(Relation.BLOCKED,))
+    index.set_relationship(blocked, "r1")
+    index.set_relationship(authorised, "r2", replacing=(Relation.BLOCKED,))
     assert index.relationships(dossier.dossier_id, "10001234567") == [authorised]
-    index.set_relationship(blocked, replacing=(Relation.AUTHORISED,))
+    index.set_relationship(blocked, "r3", replacing=(Relation.AUTHORISED,))
     assert index.relationships(dossier.dossier_id) == [blocked]
-    assert index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567")
-    assert not index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567")
+    assert index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, "10001234567", 3, "r4")
+    assert not index.remove_relationship(
+        dossier.dossier_id, Relation.BLOCKED, "10001234567", 4, "r5"
+    )
 
 
 def test_a_dossier_has_at_most_one_treating_physician(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     for subject in ("10001234567", "10009876543"):
         entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, 1)
-        index.set_treating_physician(dossier.dossier_id, entry)
+        index.set_treating_physician(dossier.dossier_id, entry, 1, "r1")
     assert [r.subject for r in index.relationships(dossier.dossier_id)] == ["10009876543"]
-    index.set_treating_physician(dossier.dossier_id, None)
+    index.set_treating_physician(dossier.dossier_id, None, 2, "r2")
     assert index.relationships(dossier.dossier_id) == []
+
+
+def test_every_access_change_is_kept_though_the_relation_is_gone(index: SqlIndex) -> None:
+    """`dossier_access` keeps the current relations only: revoked, replaced and lifted
+    ones live on in `access_changes`, with whom, when, until when and which request."""
+    dossier = add_dossier(index)
+    rpps, other = "10001234567", "10009876543"
+    authorised = Relationship(dossier.dossier_id, Relation.AUTHORISED, rpps, 1, 99)
+    index.set_relationship(authorised, "r1")
+    index.set_relationship(replace(authorised, created_us=2, expires_us=199), "r2")  # renewed
+    blocked = Relationship(dossier.dossier_id, Relation.BLOCKED, rpps, 3)
+    index.set_relationship(blocked, "r3", replacing=(Relation.AUTHORISED,))
+    index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, rpps, 4, "r4")
+    index.remove_relationship(dossier.dossier_id, Relation.BLOCKED, rpps, 5, "r5")  # none
+    treating = Relationship(dossier.dossier_id, Relation.TREATING, other, 6)
+    index.set_treating_physician(dossier.dossier_id, treating, 6, "r6")
+    index.set_treating_physician(dossier.dossier_id, None, 7, "r7")
+    window = Relationship(dossier.dossier_id, Relation.EMERGENCY, other, 8, 9, None, "samu")
+    notice = Notification(dossier.dossier_id, NotificationKind.EMERGENCY_ACCESS, other, 8, "r8")
+    index.notify(notice, window)
+    seen = Relationship(dossier.dossier_id, Relation.SEEN, other, 9)
+    index.notify(replace(notice, kind=NotificationKind.FIRST_ACCESS, request_id="r9"), seen)
+    trail = [
+        (c.relation, c.subject, c.change, c.changed_us, c.request_id, c.expires_us, c.detail)
+        for c in index.access_changes(dossier.dossier_id)
+    ]
+    assert trail == [
+        (Relation.AUTHORISED, rpps, "set", 1, "r1", 99, None),
+        (Relation.AUTHORISED, rpps, "set", 2, "r2", 199, None),
+        (Relation.AUTHORISED, rpps, "removed", 3, "r3", None, None),
+        (Relation.BLOCKED, rpps, "set", 3, "r3", None, None),
+        (Relation.BLOCKED, rpps, "removed", 4, "r4", None, None),
+        (Relation.TREATING, other, "set", 6, "r6", None, None),
+        (Relation.TREATING, other, "removed", 7, "r7", None, None),
+        (Relation.EMERGENCY, other, "set", 8, "r8", 9, "samu"),
+    ]
+    assert [r.relation for r in index.relationships(dossier.dossier_id)] == [
+        Relation.EMERGENCY,
+        Relation.SEEN,
+    ]
 
 
 def test_a_first_access_is_notified_once_and_the_outbox_keeps_order(index: SqlIndex) -> None:
@@ -212,12 +263,26 @@ def test_a_first_access_is_notified_once_and_the_outbox_keeps_order(index: SqlIn
         return Notification(dossier.dossier_id, kind, "10001234567", 5, request)
 
     seen = Relationship(dossier.dossier_id, Relation.SEEN, "10001234567", 5)
-    assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), first_access=seen)
-    assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), first_access=seen)
-    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), first_access=None)
+    window = Relationship(dossier.dossier_id, Relation.EMERGENCY, "10001234567", 5, 99)
+    assert index.notify(notice(NotificationKind.FIRST_ACCESS, "r1"), seen)
+    assert not index.notify(notice(NotificationKind.FIRST_ACCESS, "r2"), seen)
+    assert index.notify(notice(NotificationKind.EMERGENCY_ACCESS, "r3"), window)
+    assert index.notify(
+        notice(NotificationKind.EMERGENCY_ACCESS, "r4"), replace(window, created_us=6)
+    )
     outbox = index.notifications(dossier.dossier_id, 0, 10)
-    assert [n.request_id for n in outbox] == ["r1", "r3"]
+    assert [n.request_id for n in outbox] == ["r1", "r3", "r4"]
     assert index.notifications(dossier.dossier_id, outbox[0].notification_id, 10) == outbox[1:]
+    assert index.relationships(dossier.dossier_id) == [replace(window, created_us=6), seen]
+
+
+def test_a_first_access_to_an_unknown_dossier_is_an_error_not_a_repeat(index: SqlIndex) -> None:
+    """Only the expected conflict (seen already) is absorbed; any other violation raises."""
+    unknown = uuid.uuid4()
+    seen = Relationship(unknown, Relation.SEEN, "10001234567", 5)
+    notice = Notification(unknown, NotificationKind.FIRST_ACCESS, "10001234567", 5, "r1")
+    with pytest.raises(sa_exc.IntegrityError):
+        index.notify(notice, seen)
 
 
 def test_the_emergency_setting_is_stored_on_the_dossier(index: SqlIndex) -> None:
@@ -226,3 +291,23 @@ def test_the_emergency_setting_is_stored_on_the_dossier(index: SqlIndex) -> None
     found = index.dossier(dossier.dossier_id)
     assert found is not None
     assert found.emergency_refused
+
+
+def test_revision_0003_starts_the_trail_from_the_relations_it_finds(db_url: str) -> None:
+    """A vault upgraded to 0003 records its current relations (first accesses aside) as
+    set when they were created: revoking one later leaves both ends of the trail."""
+    engine = make_engine(db_url)
+    with exclusive(engine, "test", altering=True) as conn:
+        command.upgrade(migrations.alembic_config(conn, migrations.INDEX), "0002")
+    dossier = add_dossier(SqlIndex(engine)).dossier_id  # 0003 leaves these tables as they are
+    access = DossierAccessRow
+    with engine.begin() as conn:
+        for relation, created_us, expires_us in (("authorised", 5, 99), ("seen", 6, None)):
+            row = {"relation": relation, "created_us": created_us, "expires_us": expires_us}
+            conn.execute(insert(access).values(dossier_id=dossier, subject="10001234567", **row))
+    migrations.upgrade(engine, migrations.INDEX)
+    index = SqlIndex(engine)
+    index.remove_relationship(dossier, Relation.AUTHORISED, "10001234567", 7, "r7")
+    trail = [(c.change, c.changed_us, c.request_id) for c in index.access_changes(dossier)]
+    assert trail == [("set", 5, "revision-0003"), ("removed", 7, "r7")]
+    engine.dispose()

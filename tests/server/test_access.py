@@ -8,17 +8,24 @@ errors; every request leaves one journal entry, denials included.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import time
-from collections.abc import Callable
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import jwt
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import PATIENT_INS, RunningVault
+from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
+from vault import archive, wire
 from vault.auth import key_id, load_or_create_dev_issuer
 from vault.client import VaultClient
 from vault.config import Config
@@ -27,6 +34,7 @@ from vault.domain.model import (
     ActorKind,
     DocumentCategory,
     DocumentMetadata,
+    DossierState,
     EmergencyReason,
     NotificationKind,
     Relation,
@@ -38,7 +46,10 @@ from vault.errors import (
     NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
+    VaultError,
 )
+from vault.journal.chain import JournalEvent
+from vault.journal.sql import SqlJournal
 from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 from vault.v1 import vault_pb2 as pb
@@ -367,7 +378,6 @@ def test_an_expired_authorisation_is_refused_until_renewed(dmp: Dmp) -> None:
 def test_consent_recorded_at_a_consultation_authorises_the_professional(dmp: Dmp) -> None:
     with dmp.as_professional(CARDIOLOGIST) as cardiologist:
         entry = cardiologist.record_consent(dmp.dossier_id)
-        assert entry is not None
         assert (entry.relation, entry.subject, entry.profession) == (
             Relation.AUTHORISED,
             CARDIOLOGIST,
@@ -493,3 +503,462 @@ def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_pa
             ]
     finally:
         server.stop()
+
+
+# -- effects never outrun their journal entry -------------------------------------------
+
+
+@contextlib.contextmanager
+def refusing(url: str, table: str, when: str) -> Iterator[None]:
+    """The database refuses inserts into `table` of rows matching `when` (a condition on
+    NEW), as a full disk or a revoked grant would: a real trigger, removed on exit."""
+    engine = make_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    name = f"refuse_{table}"
+    create = (
+        [
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION {name}()",
+        ]
+        if postgres
+        else [
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+    )
+    drop = [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+    try:
+        with engine.begin() as conn:
+            for statement in create:
+                conn.execute(text(statement))
+        yield
+    finally:
+        with engine.begin() as conn:
+            for statement in drop if postgres else [f"DROP TRIGGER {name}"]:
+                conn.execute(text(statement))
+        engine.dispose()
+
+
+def refusing_notices(url: str) -> contextlib.AbstractContextManager[None]:
+    return refusing(url, "notifications", "1 = 1")
+
+
+def _no_allow_entry(dmp: Dmp) -> contextlib.AbstractContextManager[None]:
+    return refusing(dmp.vault.config.journal_url, "journal_entries", "NEW.decision = 'allow'")
+
+
+@contextlib.contextmanager
+def _journal(vault: RunningVault) -> Iterator[SqlJournal]:
+    """The vault's journal, read directly (its engine disposed after)."""
+    engine = make_engine(vault.config.journal_url)
+    try:
+        yield SqlJournal(engine)
+    finally:
+        engine.dispose()
+
+
+def _last_entry(vault: RunningVault) -> tuple[str, str, str]:
+    with _journal(vault) as journal:
+        *_, last = journal.entries()
+    return last.event.action, last.event.decision, last.event.reason
+
+
+def _state(dmp: Dmp) -> tuple[object, ...]:
+    """Everything the access changes and lifecycle requests below could change."""
+    with dmp.as_patient() as patient:
+        rules = patient.list_access(dmp.dossier_id)
+        documents = [(d.document_id, d.visibility) for d in patient.iter_documents(dmp.dossier_id)]
+        notices = patient.notifications(dmp.dossier_id)
+        dossier = patient.get_dossier(dossier_id=dmp.dossier_id)
+    engine = make_engine(dmp.vault.config.index_url)
+    with engine.connect() as conn:
+        holds = conn.execute(text("SELECT id, released_us FROM legal_holds ORDER BY id")).all()
+        changes = conn.execute(text("SELECT count(*) FROM access_changes")).scalar_one()
+    engine.dispose()
+    entries = sorted((e.relation, e.subject, e.expires_us) for e in rules.entries)
+    return entries, rules.emergency_refused, documents, notices, dossier, holds, changes
+
+
+def test_nothing_changes_when_the_journal_refuses_the_allow_entry(dmp: Dmp) -> None:
+    """ADR 0003: a write is journaled at the decision, before any effect. When the allow
+    entry cannot be written, the request fails, is journaled as a denial, and nothing
+    changed: no access change, visibility, deletion, lifecycle move, hold or release."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        patient.block(dmp.dossier_id, PHARMACIST)
+        patient.add_representative(dmp.dossier_id, PARENT)
+    with dmp.as_kind(ActorKind.OPERATOR, "ops-1") as operator:
+        hold = operator.place_hold(dmp.dossier_id, "TJ Paris 26/00123")
+    patient = dmp.as_patient()
+    cardiologist = dmp.as_professional(NURSE)
+    regulator = dmp.as_professional(REGULATOR, specialty="medical_regulation")
+    insurer = dmp.as_kind(ActorKind.INSURER, "cnam")
+    operator = dmp.as_kind(ActorKind.OPERATOR, "ops-1")
+    dossier, report = dmp.dossier_id, dmp.report_id
+    changes: list[tuple[str, Callable[[], object]]] = [
+        ("access.authorise", lambda: patient.authorise(dossier, NURSE)),
+        ("access.revoke", lambda: patient.revoke(dossier, CARDIOLOGIST)),
+        ("access.block", lambda: patient.block(dossier, CARDIOLOGIST)),
+        ("access.unblock", lambda: patient.unblock(dossier, PHARMACIST)),
+        ("access.representative-add", lambda: patient.add_representative(dossier, MINOR)),
+        ("access.representative-remove", lambda: patient.remove_representative(dossier, PARENT)),
+        ("access.emergency-setting", lambda: patient.set_emergency_access(dossier, False)),
+        ("access.treating-physician", lambda: insurer.set_treating_physician(dossier, NURSE)),
+        ("access.treating-physician", lambda: insurer.set_treating_physician(dossier, None)),
+        ("access.consent", lambda: cardiologist.record_consent(dossier)),
+        (
+            "access.break-glass",
+            lambda: regulator.break_glass(dossier, EmergencyReason.VITAL_EMERGENCY),
+        ),
+        (
+            "document.visibility",
+            lambda: patient.set_visibility(dossier, report, Visibility.MASKED_FROM_PROFESSIONALS),
+        ),
+        ("document.delete", lambda: patient.delete_document(dossier, report)),
+        ("dossier.close", lambda: patient.close_dossier(dossier)),
+        ("dossier.deletion-request", lambda: patient.request_deletion(dossier)),
+        ("dossier.hold", lambda: operator.place_hold(dossier, "TJ Lyon 26/00456")),
+        ("dossier.release", lambda: operator.release_hold(dossier, hold, "case closed")),
+    ]
+    before = _state(dmp)
+    try:
+        for action, change in changes:
+            with _no_allow_entry(dmp), pytest.raises(VaultError):
+                change()
+            assert _last_entry(dmp.vault) == (action, "deny", "failed")
+            assert _state(dmp) == before, action
+        with dmp.as_patient() as holder:
+            holder.close_dossier(dossier)
+        with _no_allow_entry(dmp), pytest.raises(VaultError):
+            patient.reopen_dossier(dossier)
+        assert patient.get_dossier(dossier_id=dossier).state is DossierState.CLOSED
+    finally:
+        for client in (patient, cardiologist, regulator, insurer, operator):
+            client.close()
+
+
+def test_a_break_glass_window_never_opens_without_its_notification(dmp: Dmp) -> None:
+    """The window and the patient's notice are one transaction: if the notice cannot be
+    queued, no window opens (an emergency access the patient is never told of)."""
+    refused = "NEW.kind = 'emergency_access'"
+    with (
+        dmp.as_professional(REGULATOR, specialty="medical_regulation") as regulator,
+        refusing(dmp.vault.config.index_url, "notifications", refused),
+        pytest.raises(VaultError),
+    ):
+        regulator.break_glass(dmp.dossier_id, EmergencyReason.VITAL_EMERGENCY)
+    with dmp.as_patient() as patient:
+        relations = {e.relation for e in patient.list_access(dmp.dossier_id).entries}
+        assert Relation.EMERGENCY not in relations
+        assert patient.notifications(dmp.dossier_id) == []
+    with (
+        dmp.as_professional(REGULATOR, specialty="medical_regulation") as regulator,
+        pytest.raises(PermissionDeniedError, match="no-authorisation"),
+    ):
+        regulator.list_documents(dmp.dossier_id)
+
+
+# -- first-access notifications ------------------------------------------------------------
+
+
+def test_a_held_back_document_does_not_announce_its_author_to_the_patient(dmp: Dmp) -> None:
+    """The first-access notice would tell the patient (or the parents) that this
+    professional wrote or read something they may not see; a later visible access tells."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        patient.authorise(dmp.dossier_id, NURSE)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        diagnosis = cardiologist.put_document(
+            dmp.dossier_id, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+        )
+    with dmp.as_professional(NURSE, profession="nurse") as nurse:
+        nurse.put_document(
+            dmp.dossier_id,
+            DocumentMetadata("Contraception", DocumentCategory.TREATMENTS_AND_CARE, "text/plain"),
+            b"c",
+            visibility=Visibility.HIDDEN_FROM_REPRESENTATIVES,
+        )
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert b"".join(cardiologist.get_document(dmp.dossier_id, diagnosis.document_id)) == b"d"
+    with dmp.as_patient() as patient:
+        assert patient.notifications(dmp.dossier_id) == []
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        cardiologist.count_documents(dmp.dossier_id)
+    with dmp.as_patient() as patient:
+        notices = patient.notifications(dmp.dossier_id)
+    assert [(n.kind, n.subject) for n in notices] == [(NotificationKind.FIRST_ACCESS, CARDIOLOGIST)]
+
+
+def test_a_professional_seen_before_reads_without_writing_to_the_index(dmp: Dmp) -> None:
+    """After the first access, reads, listings and counts write nothing (no transaction
+    per read, no unique violation in the database's log): here the index refuses any
+    new relation or notice, and the professional still reads."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        assert dmp.listed(cardiologist) == [dmp.report_id]
+        url = dmp.vault.config.index_url
+        with refusing(url, "dossier_access", "1 = 1"), refusing_notices(url):
+            assert dmp.listed(cardiologist) == [dmp.report_id]
+            assert cardiologist.count_documents(dmp.dossier_id) == {DocumentCategory.REPORTS: 1}
+            assert b"".join(cardiologist.get_document(dmp.dossier_id, dmp.report_id)) == b"report"
+    with dmp.as_patient() as patient:
+        assert len(patient.notifications(dmp.dossier_id)) == 1
+
+
+# -- lookups by INS ------------------------------------------------------------------------
+
+INS_ORACLE_CALLERS = [
+    (ActorKind.COMPLEMENTARY_INSURER, "mutuelle-1", "actor-never-allowed"),
+    (ActorKind.OCCUPATIONAL_PHYSICIAN, "mdt-1", "actor-never-allowed"),
+    (ActorKind.INSURANCE_PHYSICIAN, "medassur-1", "actor-never-allowed"),
+    (ActorKind.OPERATOR, "ops-1", "actor-never-allowed"),
+    (ActorKind.AUDITOR, "audit-1", "actor-never-allowed"),
+    (ActorKind.LEGAL_REPRESENTATIVE, PARENT, "not-representative"),
+    (ActorKind.PROFESSIONAL, PHARMACIST, "blocked"),
+    (ActorKind.PATIENT, MINOR, "action-not-permitted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "reason"), INS_ORACLE_CALLERS, ids=[c[0].value for c in INS_ORACLE_CALLERS]
+)
+def test_an_ins_lookup_does_not_tell_an_outsider_who_has_a_dossier(
+    dmp: Dmp, kind: ActorKind, subject: str, reason: str
+) -> None:
+    """Refused by INS answers exactly like a missing dossier (NOT_FOUND, same message);
+    only the journal, which the caller cannot read, keeps the real reason."""
+    with dmp.as_patient() as patient:
+        patient.block(dmp.dossier_id, PHARMACIST)
+    with dmp.as_kind(kind, subject) as caller:
+        with pytest.raises(NotFoundError) as existing:
+            caller.get_dossier(ins=PATIENT_INS)
+        refused = _last_entry(dmp.vault)
+        with pytest.raises(NotFoundError) as missing:
+            caller.get_dossier(ins=OTHER_INS)
+    assert str(existing.value) == str(missing.value)
+    assert refused == ("dossier.read", "deny", reason)
+    looked = "not-found" if kind is not ActorKind.PATIENT else reason  # patients: not even
+    assert _last_entry(dmp.vault) == ("dossier.read", "deny", looked)
+
+
+# -- the access history ----------------------------------------------------------------------
+
+
+def _paged_history(client: VaultClient, dossier_id: str) -> list[tuple[int, JournalEvent]]:
+    """Every page of size 1; a query that kept chasing its own entries would never end."""
+    records, token = client.query_journal(dossier_id=dossier_id, page_size=1)
+    for _ in range(500):
+        if not token:
+            return records
+        page, token = client.query_journal(dossier_id=dossier_id, page_size=1, page_token=token)
+        assert len(page) == 1  # full pages: nothing is dropped, so no page comes out short
+        records += page
+    raise AssertionError("the history never ended")
+
+
+def test_the_history_redacts_a_held_back_document_but_keeps_the_access(dmp: Dmp) -> None:
+    """Dropping the entries that name a hidden document would hide real accesses (the
+    professional's listing) and leak through short pages; the id is redacted instead."""
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+    with dmp.as_professional(CARDIOLOGIST) as cardiologist:
+        diagnosis = cardiologist.put_document(
+            dmp.dossier_id, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+        )
+        assert len(dmp.listed(cardiologist)) == 2
+    secret = str(diagnosis.document_id)
+    with dmp.as_patient() as patient:
+        records, _ = patient.query_journal(dossier_id=dmp.dossier_id, page_size=1000)
+        paged = _paged_history(patient, dmp.dossier_id)
+        copy = io.BytesIO()
+        patient.export_dossier(dmp.dossier_id, copy)
+    with zipfile.ZipFile(copy) as zipped:
+        exported = json.loads(zipped.read(archive.HISTORY))
+    assert paged[: len(records)] == records
+    for history in ([e for _, e in records], [e for _, e in paged]):
+        assert not [e for e in history if secret in e.documents]
+        by_cardiologist = [(e.action, e.documents) for e in history if e.actor_ref == CARDIOLOGIST]
+        assert by_cardiologist == [("document.write", ()), ("document.list", (dmp.report_id,))]
+    assert secret not in json.dumps(exported)
+    listing = [
+        e for e in exported if e["actor_ref"] == CARDIOLOGIST and e["action"] == "document.list"
+    ]
+    assert [e["documents"] for e in listing] == [[dmp.report_id]]
+
+
+# -- bounds and one journal entry per request ------------------------------------------------
+
+
+def test_a_notification_id_beyond_64_bits_is_invalid_not_internal(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        assert patient.notifications(dmp.dossier_id, after_id=2**63 - 1) == []
+        with pytest.raises(InvalidArgumentError, match="after_id"):
+            patient.notifications(dmp.dossier_id, after_id=2**63)
+    assert _last_entry(dmp.vault) == ("notifications.read", "deny", "invalid-argument")
+
+
+def _journal_size(vault: RunningVault) -> int:
+    with _journal(vault) as journal:
+        return journal.head().seq
+
+
+def test_each_access_request_leaves_exactly_one_journal_entry_denials_included(
+    dmp: Dmp,
+) -> None:
+    """CountDocuments, DeleteDocument, SetDocumentVisibility, ChangeAccess, ListAccess,
+    BreakGlass and ListNotifications: allowed, refused by the policy, refused as
+    malformed by the service or by the edge, each request is one entry."""
+    patient = dmp.as_patient()
+    stranger = dmp.as_kind(ActorKind.PATIENT, OTHER_INS)
+    regulator = dmp.as_professional(REGULATOR, specialty="medical_regulation")
+    cardiologist = dmp.as_professional(CARDIOLOGIST)
+    dossier, report = dmp.dossier_id, dmp.report_id
+    masked = Visibility.MASKED_FROM_PROFESSIONALS
+    calls: list[tuple[str, str, Callable[[], object]]] = [
+        ("document.list", "allow", lambda: patient.count_documents(dossier)),
+        ("document.list", "deny", lambda: stranger.count_documents(dossier)),
+        ("document.visibility", "allow", lambda: patient.set_visibility(dossier, report, masked)),
+        ("document.visibility", "deny", lambda: stranger.set_visibility(dossier, report, masked)),
+        ("document.visibility", "deny", lambda: patient.set_visibility(dossier, "x", masked)),
+        ("access.authorise", "allow", lambda: patient.authorise(dossier, CARDIOLOGIST)),
+        ("access.authorise", "deny", lambda: stranger.authorise(dossier, CARDIOLOGIST)),
+        ("access.authorise", "deny", lambda: patient.authorise(dossier, "123")),
+        ("access.revoke", "deny", lambda: patient.revoke(dossier, NURSE)),
+        ("access.consent", "allow", lambda: cardiologist.record_consent(dossier)),
+        ("access.read", "allow", lambda: patient.list_access(dossier)),
+        ("access.read", "deny", lambda: stranger.list_access(dossier)),
+        ("access.read", "deny", lambda: regulator.list_access(dossier)),
+        (
+            "access.break-glass",
+            "allow",
+            lambda: regulator.break_glass(dossier, EmergencyReason.SAMU_REGULATION),
+        ),
+        (
+            "access.break-glass",
+            "deny",
+            lambda: cardiologist.break_glass(dossier, EmergencyReason.SAMU_REGULATION),
+        ),
+        ("notifications.read", "allow", lambda: patient.notifications(dossier)),
+        ("notifications.read", "deny", lambda: stranger.notifications(dossier)),
+        ("notifications.read", "deny", lambda: patient.notifications(dossier, page_size=5000)),
+        ("document.delete", "deny", lambda: stranger.delete_document(dossier, report)),
+        ("document.delete", "deny", lambda: cardiologist.delete_document(dossier, report)),
+        ("document.delete", "allow", lambda: patient.delete_document(dossier, report)),
+        ("document.delete", "deny", lambda: patient.delete_document(dossier, report)),
+    ]
+    try:
+        for action, decision, call in calls:
+            before = _journal_size(dmp.vault)
+            with contextlib.suppress(VaultError):
+                call()
+            assert _journal_size(dmp.vault) == before + 1, action
+            assert _last_entry(dmp.vault)[:2] == (action, decision), action
+    finally:
+        for client in (patient, stranger, regulator, cardiologist):
+            client.close()
+    token = dmp.vault.token()
+    with grpc.insecure_channel(dmp.vault.server.target) as channel:
+        stub = DossierVaultStub(channel)
+        metadata = (("authorization", f"Bearer {token}"),)
+        malformed: list[tuple[str, Callable[[], object]]] = [
+            (
+                "access.change",
+                lambda: stub.ChangeAccess(
+                    pb.ChangeAccessRequest(dossier_id=dossier), metadata=metadata
+                ),
+            ),
+            (
+                "access.break-glass",
+                lambda: stub.BreakGlass(
+                    pb.BreakGlassRequest(dossier_id=dossier), metadata=metadata
+                ),
+            ),
+            (
+                "document.list",
+                lambda: stub.CountDocuments(
+                    pb.CountDocumentsRequest(dossier_id="x"), metadata=metadata
+                ),
+            ),
+        ]
+        for action, rpc in malformed:
+            before = _journal_size(dmp.vault)
+            with pytest.raises(grpc.RpcError):
+                rpc()
+            assert _journal_size(dmp.vault) == before + 1, action
+            assert _last_entry(dmp.vault)[:2] == (action, "deny"), action
+
+
+UNKNOWN: Any = 99  # an enum number this version does not know
+
+
+@pytest.mark.parametrize(
+    "decode",
+    [
+        lambda: wire.access_entry_from_proto(uuid.uuid4(), pb.AccessEntry(relation=UNKNOWN)),
+        lambda: wire.access_entry_from_proto(
+            uuid.uuid4(),
+            pb.AccessEntry(relation=pb.RELATION_EMERGENCY, emergency_reason=UNKNOWN),
+        ),
+        lambda: wire.notification_from_proto(uuid.uuid4(), pb.Notification(kind=UNKNOWN)),
+        lambda: wire.dossier_from_proto(pb.Dossier(dossier_id=str(uuid.uuid4()), state=UNKNOWN)),
+        lambda: wire.dossier_from_proto(
+            pb.Dossier(
+                dossier_id=str(uuid.uuid4()),
+                state=pb.DOSSIER_STATE_CLOSED,
+                closure_reason=UNKNOWN,
+            )
+        ),
+    ],
+    ids=["relation", "emergency-reason", "notification-kind", "state", "closure-reason"],
+)
+def test_an_unknown_enum_value_from_a_newer_peer_is_a_vault_error(
+    decode: Callable[[], object],
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="unknown"):
+        decode()
+
+
+def test_the_notification_outbox_survives_a_server_restart(db_url: str, tmp_path: Path) -> None:
+    """The outbox lives in the index, not in the server's memory: a restart on the same
+    data directory and database loses no notice and sends no first-access notice twice."""
+    config = Config(listen="127.0.0.1:0", data_dir=tmp_path / "data", database_url=db_url)
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    before = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(before, issuer)
+        with vault.client() as patient:
+            dossier = patient.create_dossier(PATIENT_INS).dossier_id
+            patient.put_document(dossier, REPORT, b"r")
+            patient.authorise(dossier, CARDIOLOGIST)
+        token = vault.token(ActorKind.PROFESSIONAL, CARDIOLOGIST, profession="physician")
+        with vault.client(token) as cardiologist:
+            cardiologist.count_documents(dossier)
+        regulator = vault.token(
+            ActorKind.PROFESSIONAL,
+            REGULATOR,
+            profession="physician",
+            specialty="medical_regulation",
+        )
+        with vault.client(regulator) as samu:
+            samu.break_glass(dossier, EmergencyReason.VITAL_EMERGENCY)
+        with vault.client() as patient:
+            queued = patient.notifications(dossier)
+    finally:
+        before.stop()
+    assert [(n.kind, n.subject) for n in queued] == [
+        (NotificationKind.FIRST_ACCESS, CARDIOLOGIST),
+        (NotificationKind.EMERGENCY_ACCESS, REGULATOR),
+    ]
+    after = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(after, issuer)
+        with vault.client(token) as cardiologist:
+            cardiologist.count_documents(dossier)  # seen before the restart: no new notice
+        with vault.client() as patient:
+            assert patient.notifications(dossier) == queued
+            assert patient.notifications(dossier, after_id=queued[0].notification_id) == queued[1:]
+    finally:
+        after.stop()

@@ -202,8 +202,8 @@ def test_another_patient_reaches_nothing_of_the_dossier(running_vault: RunningVa
     with running_vault.client(stranger) as client:
         with pytest.raises(PermissionDeniedError):
             client.get_dossier(dossier_id=dossier.dossier_id)
-        with pytest.raises(PermissionDeniedError):
-            client.get_dossier(ins=PATIENT_INS)
+        with pytest.raises(NotFoundError, match="no such dossier"):
+            client.get_dossier(ins=PATIENT_INS)  # as if there were none (test_access.py)
         with pytest.raises(PermissionDeniedError):
             client.get_document(dossier.dossier_id, document.document_id)
         with pytest.raises(PermissionDeniedError):

@@ -163,6 +163,7 @@ class Standing:
     blocked: bool = False
     emergency_until_us: int | None = None  # a break-the-glass window this caller opened
     emergency_refused: bool = False  # the patient's setting, for everyone
+    seen: bool = False  # first access notified already (the service's concern, no rule's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +179,14 @@ class DocumentFacts:
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What the policy needs to know about one request."""
+    """What the policy needs to know about one request. Without `now_us` (None), time
+    is unknown and no time-bound standing (authorisation, emergency window) is open."""
 
     actor_kind: ActorKind
     action: Action
     dossier_state: DossierState | None  # None: no dossier yet (creation) or none concerned
     standing: Standing = Standing()
-    now_us: int = 0
+    now_us: int | None = None
     profession: str | None = None
     specialty: str | None = None
     document: DocumentFacts | None = None
@@ -273,6 +275,7 @@ _SETTABLE: dict[Reason, Visibility] = {
     Reason.REPRESENTATIVE: Visibility.MASKED_FROM_PROFESSIONALS,
 }
 _AUTHOR_SETTABLE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
+_AUTHOR_CLEARS_ONLY = Visibility.HIDDEN_FROM_PATIENT  # set at upload, cleared when announced
 
 
 def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
@@ -307,18 +310,25 @@ def _deny(reason: Reason) -> Decision:
 
 def _decide_lifecycle(facts: Facts) -> Decision:
     """Closure and reopening are the patient side's; the national insurer declares a death
-    or an uncontested suspension; operators place and release legal holds."""
-    if facts.dossier_state not in _LIFECYCLE[facts.action]:
+    or an uncontested suspension; operators place and release legal holds. Who may ask is
+    decided before the state, so that nobody else learns the dossier's state."""
+    decision = _lifecycle_requester(facts)
+    if decision.allowed and facts.dossier_state not in _LIFECYCLE[facts.action]:
         return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    return decision
+
+
+def _lifecycle_requester(facts: Facts) -> Decision:
+    kind = facts.actor_kind
     if facts.action in _OPERATOR_LIFECYCLE:
-        if facts.actor_kind is ActorKind.OPERATOR:
+        if kind is ActorKind.OPERATOR:
             return Decision(True, Reason.OPERATOR)
-        return _deny(Reason.ACTION_NOT_PERMITTED)
-    if facts.action is Action.DOSSIER_CLOSE_DECLARED:
-        if facts.actor_kind is ActorKind.INSURER:
+    elif facts.action is Action.DOSSIER_CLOSE_DECLARED:
+        if kind is ActorKind.INSURER:
             return Decision(True, Reason.INSURER)
-        return _deny(Reason.ACTION_NOT_PERMITTED)
-    return _patient_side_only(facts)
+    else:
+        return _patient_side_only(facts)
+    return _deny(Reason.ACTOR_NEVER_ALLOWED if kind in _NEVER else Reason.ACTION_NOT_PERMITTED)
 
 
 def _patient_side_only(facts: Facts) -> Decision:
@@ -350,7 +360,9 @@ def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:
         return _patient_side(facts, standing, Reason.REPRESENTATIVE, Reason.NOT_REPRESENTATIVE)
     if kind is ActorKind.INSURER:
         return _insurer(facts)
-    return _professional(facts, matrix)
+    if kind is ActorKind.PROFESSIONAL:
+        return _professional(facts, matrix)
+    return _deny(Reason.ACTOR_NEVER_ALLOWED)  # a kind these rules do not know gets nothing
 
 
 def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -> Decision:
@@ -403,23 +415,27 @@ def _break_glass(facts: Facts) -> Decision:
     return Decision(True, Reason.EMERGENCY, emergency=True)
 
 
-def _open(until_us: int | None, now_us: int) -> bool:
-    return until_us is not None and now_us < until_us
+def _open(until_us: int | None, now_us: int | None) -> bool:
+    """Whether a time-bound standing is still open; an unknown time opens none."""
+    return until_us is not None and now_us is not None and now_us < until_us
 
 
 def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     """A request about one existing document: it must be in the caller's scope, and a
-    visibility change may only flip the flags the caller's role may set."""
-    if document.new_visibility is None:
-        if decision.scope.admits(document.category, document.visibility):
-            return decision
-        return _deny(Reason.DOCUMENT_HIDDEN)
+    visibility change may only flip the flags the caller's role may set (an author only
+    clears `HIDDEN_FROM_PATIENT`: held back at upload, released at the announcement)."""
     if not decision.scope.admits(document.category, document.visibility):
         return _deny(Reason.DOCUMENT_HIDDEN)
+    new = document.new_visibility
+    if new is None:
+        return decision
     settable = _SETTABLE.get(decision.reason, Visibility.NORMAL)
+    clear_only = Visibility.NORMAL
     if document.authored_by_caller and decision.reason not in _SETTABLE:
         settable |= _AUTHOR_SETTABLE
-    if (document.visibility ^ document.new_visibility) & ~settable:
+        clear_only = _AUTHOR_CLEARS_ONLY
+    flipped = document.visibility ^ new
+    if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
     return decision
 

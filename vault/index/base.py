@@ -77,6 +77,22 @@ class DueSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessChange:
+    """One relation set or removed (`access_changes`, append-only): the trail that the
+    current relations do not keep. `request_id` is that of the journal entry that
+    decided it."""
+
+    dossier_id: uuid.UUID
+    relation: Relation
+    subject: str
+    change: str  # "set" or "removed"
+    changed_us: int
+    request_id: str
+    expires_us: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DossierKeyRecord:
     dossier_id: uuid.UUID
     version: int
@@ -177,24 +193,45 @@ class Index(Protocol):
         """The dossier's relations (only `subject`'s, if given)."""
         ...
 
-    def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
+    def set_relationship(
+        self, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()
+    ) -> None:
         """Stores `entry` (replacing the same relation of the same subject) and removes
-        the subject's `replacing` relations, in one transaction."""
+        the subject's `replacing` relations, in one transaction that also records each
+        change in `access_changes` (`entry` set, any replaced relation removed)."""
         ...
 
-    def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
-        """Removes one relation; returns whether it existed."""
+    def remove_relationship(
+        self,
+        dossier_id: uuid.UUID,
+        relation: Relation,
+        subject: str,
+        removed_us: int,
+        request_id: str,
+    ) -> bool:
+        """Removes one relation (recording the removal); returns whether it existed."""
         ...
 
-    def set_treating_physician(self, dossier_id: uuid.UUID, entry: Relationship | None) -> None:
-        """Replaces the dossier's treating physician (None: clears it)."""
+    def set_treating_physician(
+        self, dossier_id: uuid.UUID, entry: Relationship | None, changed_us: int, request_id: str
+    ) -> None:
+        """Replaces the dossier's treating physician (None: clears it), recording the
+        changes."""
+        ...
+
+    def access_changes(self, dossier_id: uuid.UUID) -> list[AccessChange]:
+        """The dossier's access changes, oldest first."""
         ...
 
     def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None: ...
 
-    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
-        """Queues a notification. With `first_access` (a `SEEN` relation), only if that
-        relation is new, recorded in the same transaction; returns whether it queued."""
+    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+        """Records `relationship` and queues `notification`, in one transaction.
+
+        A `SEEN` relation (a first access) is recorded once: if the subject was seen
+        already, nothing is recorded or queued. Any other relation (a break-the-glass
+        window) replaces the subject's same relation and is recorded as an access change
+        under the notification's request id. Returns whether it queued."""
         ...
 
     def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
@@ -252,9 +289,10 @@ class Index(Protocol):
     def complete_destruction(
         self, dossier_id: uuid.UUID, completed_us: int, certificate: str, tombstone: bytes
     ) -> None:
-        """In one transaction: every document, version, relation and notification row of
-        the dossier removed, the dossier reduced to a tombstone (destroyed, its patient
-        index replaced by `tombstone`), the certificate recorded."""
+        """In one transaction: every document, version, relation, access change and
+        notification row of the dossier removed, the dossier reduced to a tombstone
+        (destroyed, its patient index replaced by `tombstone`), the certificate
+        recorded."""
         ...
 
     def expired_documents(

@@ -120,6 +120,29 @@ class DossierAccessRow(Base):
     detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class AccessChangeRow(Base):
+    """Every change of a relation in `dossier_access` (which keeps only the current
+    ones), append-only and written in the same transaction: who was authorised, blocked,
+    made treating physician or representative, or opened a break-the-glass window, when,
+    until when, and by which request (the journal entry with that request id says who
+    asked). First accesses (`seen`) are not access changes and are not recorded."""
+
+    __tablename__ = "access_changes"
+    __table_args__ = (Index("ix_access_changes_dossier", "dossier_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+    relation: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(80))
+    change: Mapped[str] = mapped_column(String(8))  # set | removed
+    changed_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    request_id: Mapped[str] = mapped_column(String(36))
+
+
 class NotificationRow(Base):
     """The patient's notification outbox, in order."""
 

@@ -10,8 +10,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
@@ -29,6 +42,7 @@ from vault.domain.model import (
 from vault.domain.policy import Scope
 from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
 from vault.index.base import (
+    AccessChange,
     Cursor,
     Destruction,
     DossierKeyRecord,
@@ -38,6 +52,7 @@ from vault.index.base import (
     VersionRecord,
 )
 from vault.index.schema import (
+    AccessChangeRow,
     DestructionRow,
     DocumentRow,
     DocumentVersionRow,
@@ -50,7 +65,7 @@ from vault.index.schema import (
 )
 from vault.sqlstore import guard, writing
 
-_D, _K, _DOC, _V, _VIS, _ACC, _N, _HOLD, _DESTROY = (
+_D, _K, _DOC, _V, _VIS, _ACC, _CHANGES, _N, _HOLD, _DESTROY = (
     cast(Table, row.__table__)
     for row in (
         DossierRow,
@@ -59,6 +74,7 @@ _D, _K, _DOC, _V, _VIS, _ACC, _N, _HOLD, _DESTROY = (
         DocumentVersionRow,
         DocumentVisibilityRow,
         DossierAccessRow,
+        AccessChangeRow,
         NotificationRow,
         LegalHoldRow,
         DestructionRow,
@@ -164,6 +180,109 @@ def _relationship_row(entry: Relationship) -> dict[str, object]:
         "expires_us": entry.expires_us,
         "profession": entry.profession,
         "detail": entry.detail,
+    }
+
+
+def _replace(
+    conn: Connection, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()
+) -> None:
+    """Stores `entry` in place of the subject's same relation and `replacing` ones, and
+    records the changes: `entry` set, each other relation that existed removed."""
+    relations = [entry.relation.value, *(r.value for r in replacing)]
+    removed = conn.execute(
+        delete(_ACC)
+        .where(
+            _ACC.c.dossier_id == entry.dossier_id,
+            _ACC.c.subject == entry.subject,
+            _ACC.c.relation.in_(relations),
+        )
+        .returning(_ACC.c.relation)
+    ).scalars()
+    conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+    changes = [
+        _removal(entry.dossier_id, Relation(r), entry.subject, entry.created_us, request_id)
+        for r in removed
+        if r != entry.relation.value
+    ]
+    _record(conn, [*changes, _setting(entry, request_id)])
+
+
+def _setting(entry: Relationship, request_id: str) -> AccessChange:
+    return AccessChange(
+        entry.dossier_id,
+        entry.relation,
+        entry.subject,
+        "set",
+        entry.created_us,
+        request_id,
+        entry.expires_us,
+        entry.detail,
+    )
+
+
+def _removal(
+    dossier_id: uuid.UUID, relation: Relation, subject: str, removed_us: int, request_id: str
+) -> AccessChange:
+    return AccessChange(dossier_id, relation, subject, "removed", removed_us, request_id)
+
+
+def _record(conn: Connection, changes: Sequence[AccessChange]) -> None:
+    """Appends to `access_changes`, in the caller's transaction."""
+    if changes:
+        conn.execute(
+            insert(_CHANGES),
+            [
+                {
+                    "dossier_id": c.dossier_id,
+                    "relation": c.relation.value,
+                    "subject": c.subject,
+                    "change": c.change,
+                    "changed_us": c.changed_us,
+                    "expires_us": c.expires_us,
+                    "detail": c.detail,
+                    "request_id": c.request_id,
+                }
+                for c in changes
+            ],
+        )
+
+
+def _access_change(row: Any) -> AccessChange:
+    return AccessChange(
+        row.dossier_id,
+        Relation(row.relation),
+        row.subject,
+        row.change,
+        row.changed_us,
+        row.request_id,
+        row.expires_us,
+        row.detail,
+    )
+
+
+def _insert_once(conn: Connection, entry: Relationship) -> bool:
+    """Stores `entry` unless the subject has that relation already (returns whether it
+    did). ON CONFLICT DO NOTHING on the primary key: no error raised, none logged, and
+    any other violation (an unknown dossier) still raises."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(_ACC)
+        .values(**_relationship_row(entry))
+        .on_conflict_do_nothing(index_elements=["dossier_id", "relation", "subject"])
+        .returning(_ACC.c.subject)
+    )
+    return conn.execute(statement).first() is not None
+
+
+def _notification_row(notice: Notification) -> dict[str, object]:
+    return {
+        "dossier_id": notice.dossier_id,
+        "created_us": notice.created_us,
+        "kind": notice.kind.value,
+        "subject": notice.subject,
+        "profession": notice.profession,
+        "detail": notice.detail,
+        "request_id": notice.request_id,
     }
 
 
@@ -450,61 +569,69 @@ class SqlIndex:
         with guard(), self._engine.connect() as conn:
             return [_relationship(row) for row in conn.execute(query)]
 
-    def set_relationship(self, entry: Relationship, replacing: Sequence[Relation] = ()) -> None:
-        relations = [entry.relation.value, *(r.value for r in replacing)]
+    def set_relationship(
+        self, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()
+    ) -> None:
         with guard(), writing(self._engine) as conn:
-            conn.execute(
-                delete(_ACC).where(
-                    _ACC.c.dossier_id == entry.dossier_id,
-                    _ACC.c.subject == entry.subject,
-                    _ACC.c.relation.in_(relations),
-                )
-            )
-            conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+            _replace(conn, entry, request_id, replacing)
 
-    def remove_relationship(self, dossier_id: uuid.UUID, relation: Relation, subject: str) -> bool:
-        statement = delete(_ACC).where(
-            _ACC.c.dossier_id == dossier_id,
-            _ACC.c.relation == relation.value,
-            _ACC.c.subject == subject,
+    def remove_relationship(
+        self,
+        dossier_id: uuid.UUID,
+        relation: Relation,
+        subject: str,
+        removed_us: int,
+        request_id: str,
+    ) -> bool:
+        statement = (
+            delete(_ACC)
+            .where(
+                _ACC.c.dossier_id == dossier_id,
+                _ACC.c.relation == relation.value,
+                _ACC.c.subject == subject,
+            )
+            .returning(_ACC.c.subject)
         )
         with guard(), writing(self._engine) as conn:
-            return bool(conn.execute(statement).rowcount == 1)
+            if conn.execute(statement).first() is None:
+                return False
+            _record(conn, [_removal(dossier_id, relation, subject, removed_us, request_id)])
+        return True
 
-    def set_treating_physician(self, dossier_id: uuid.UUID, entry: Relationship | None) -> None:
+    def set_treating_physician(
+        self, dossier_id: uuid.UUID, entry: Relationship | None, changed_us: int, request_id: str
+    ) -> None:
+        treating = Relation.TREATING
         with guard(), writing(self._engine) as conn:
-            conn.execute(
-                delete(_ACC).where(
-                    _ACC.c.dossier_id == dossier_id, _ACC.c.relation == Relation.TREATING.value
-                )
-            )
+            removed = conn.execute(
+                delete(_ACC)
+                .where(_ACC.c.dossier_id == dossier_id, _ACC.c.relation == treating.value)
+                .returning(_ACC.c.subject)
+            ).scalars()
+            changes = [_removal(dossier_id, treating, s, changed_us, request_id) for s in removed]
             if entry is not None:
                 conn.execute(insert(_ACC).values(**_relationship_row(entry)))
+                changes.append(_setting(entry, request_id))
+            _record(conn, changes)
+
+    def access_changes(self, dossier_id: uuid.UUID) -> list[AccessChange]:
+        query = select(_CHANGES).where(_CHANGES.c.dossier_id == dossier_id).order_by(_CHANGES.c.id)
+        with guard(), self._engine.connect() as conn:
+            return [_access_change(row) for row in conn.execute(query)]
 
     def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
         statement = update(_D).where(_D.c.id == dossier_id).values(emergency_refused=refused)
         with guard(), writing(self._engine) as conn:
             conn.execute(statement)
 
-    def notify(self, notification: Notification, first_access: Relationship | None) -> bool:
-        row = {
-            "dossier_id": notification.dossier_id,
-            "created_us": notification.created_us,
-            "kind": notification.kind.value,
-            "subject": notification.subject,
-            "profession": notification.profession,
-            "detail": notification.detail,
-            "request_id": notification.request_id,
-        }
-        try:
-            with guard(), writing(self._engine) as conn:
-                if first_access is not None:
-                    conn.execute(insert(_ACC).values(**_relationship_row(first_access)))
-                conn.execute(insert(_N).values(**row))
-        except sa_exc.IntegrityError:
-            if first_access is None:
-                raise
-            return False  # seen before: the first access was notified already
+    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+        with guard(), writing(self._engine) as conn:
+            if relationship.relation is Relation.SEEN:
+                if not _insert_once(conn, relationship):
+                    return False  # seen before: the first access was notified already
+            else:
+                _replace(conn, relationship, notification.request_id)
+            conn.execute(insert(_N).values(**_notification_row(notification)))
         return True
 
     def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
@@ -677,6 +804,7 @@ class SqlIndex:
             conn.execute(delete(_VIS).where(_VIS.c.document_id.in_(documents)))
             conn.execute(delete(_DOC).where(_DOC.c.dossier_id == dossier_id))
             conn.execute(delete(_ACC).where(_ACC.c.dossier_id == dossier_id))
+            conn.execute(delete(_CHANGES).where(_CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(_N).where(_N.c.dossier_id == dossier_id))
             conn.execute(delete(_K).where(_K.c.dossier_id == dossier_id))
             conn.execute(
