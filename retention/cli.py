@@ -82,7 +82,10 @@ def open_adapters(config: Config) -> Iterator[Adapters]:
             SystemClock(),
             config.retention_rules,
         )
-        yield Adapters(config, index, blobs, destroyer)
+        try:
+            yield Adapters(config, index, blobs, destroyer)
+        finally:
+            destroyer.close()
     finally:
         close = getattr(keys, "close", None)
         if close is not None:

@@ -37,6 +37,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,7 @@ from vault.journal.store import EntryFilter, JournalLog, JournalStore
 ACTOR_KIND = "operator"
 ACTOR_REF = "retention-job"
 BATCH = 100
+DELETE_WORKERS = 8  # object deletes in flight at once (the S3 store's pool has 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,10 @@ class Destroyer:
         self._key = key
         self._clock = clock
         self._rules = rules
+        self._deleting = ThreadPoolExecutor(DELETE_WORKERS, thread_name_prefix="retention-delete")
+
+    def close(self) -> None:
+        self._deleting.shutdown()
 
     def _now_us(self) -> int:
         return to_us(self._clock.now())
@@ -165,14 +171,15 @@ class Destroyer:
             left = None if left is None else left - len(batch)
 
     def _destroy(self, target: Destruction | DossierRecord, report: RunReport) -> None:
+        resumed = isinstance(target, Destruction)
         destruction = target if isinstance(target, Destruction) else self._begin(target)
         if destruction is None:  # reopened, held or taken by another run meanwhile
             return
-        decision = self._entry(destruction, Action.DOSSIER_DESTROY)
+        decision = self._entry(destruction, Action.DOSSIER_DESTROY, resumed)
         deleted = self._delete_objects(destruction)
         self._index.destroy_dossier_keys(destruction.dossier_id, None)  # crypto-shredding
         certificate = self._certificate(destruction, decision, deleted)
-        self._entry(destruction, Action.DOSSIER_DESTROYED)
+        self._entry(destruction, Action.DOSSIER_DESTROYED, resumed)
         self._index.complete_destruction(
             destruction.dossier_id,
             certificate.completed_us,
@@ -200,9 +207,10 @@ class Destroyer:
             return None
         return destruction
 
-    def _entry(self, destruction: Destruction, action: Action) -> JournalEntry:
-        """The job's journal entry for `action`, written once: found again on a rerun."""
-        found = self._find_entry(destruction, action)
+    def _entry(self, destruction: Destruction, action: Action, resumed: bool) -> JournalEntry:
+        """The job's journal entry for `action`, written once: a resumed destruction
+        looks for the one an interrupted run may have written."""
+        found = self._find_entry(destruction, action) if resumed else None
         if found is not None:
             return found
         objects = json.loads(destruction.manifest)["objects"]
@@ -245,9 +253,11 @@ class Destroyer:
         return None
 
     def _delete_objects(self, destruction: Destruction) -> dict[str, int]:
-        """Object key -> versions the store removed now (0: an earlier run did)."""
-        objects = json.loads(destruction.manifest)["objects"]
-        return {o["object"]: self._blobs.delete(o["object"]).versions_deleted for o in objects}
+        """Object key -> versions the store removed now (0: an earlier run did). Deletes
+        run a few at a time: a store's latency, not its throughput, would bound them."""
+        keys = [o["object"] for o in json.loads(destruction.manifest)["objects"]]
+        results = self._deleting.map(self._blobs.delete, keys)
+        return {key: result.versions_deleted for key, result in zip(keys, results, strict=True)}
 
     def _certificate(
         self, destruction: Destruction, decision: JournalEntry, deleted: dict[str, int]

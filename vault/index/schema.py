@@ -184,6 +184,14 @@ class DestructionRow(Base):
     before anything is) to its signed certificate: the tombstone that stays."""
 
     __tablename__ = "destructions"
+    __table_args__ = (
+        Index(
+            "ix_destructions_unfinished",
+            "started_us",
+            postgresql_where=text("completed_us IS NULL"),
+            sqlite_where=text("completed_us IS NULL"),
+        ),
+    )
 
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(24))
