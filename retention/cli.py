@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from retention.destroyer import Destroyer, Journal, RunReport, SigningKey, verify_destroyed
 from retention.lock import single_run
@@ -37,9 +37,10 @@ from vault.errors import (
     error_classes,
 )
 from vault.index.sql import SqlIndex
-from vault.service import Call
+from vault.service import Call, Vault
 from vault.sqlstore import make_engine
 
+T = TypeVar("T")
 EXIT_NOT_CONFIRMED = 13
 EXIT_REMAINS = 14
 EXIT_USAGE = 2
@@ -183,7 +184,7 @@ def _operator() -> Actor:
     return Actor(ActorKind.OPERATOR, f"cli:{getpass.getuser()}"[:80])
 
 
-def _with_vault(use: Callable[[Any, Call], object]) -> object:
+def _with_vault(use: Callable[[Vault, Call], T]) -> T:
     from vault.server.app import build  # the whole service: holds are journaled decisions
 
     components = build(Config.from_env())
@@ -196,8 +197,7 @@ def _with_vault(use: Callable[[Any, Call], object]) -> object:
 
 def cmd_hold(args: argparse.Namespace) -> int:
     hold = _with_vault(lambda v, c: v.place_hold(_operator(), args.dossier, args.reason, c))
-    hold_id = getattr(hold, "hold_id", 0)
-    _print(args, {"hold_id": hold_id}, f"hold {hold_id} placed")
+    _print(args, {"hold_id": hold.hold_id}, f"hold {hold.hold_id} placed")
     return 0
 
 
