@@ -193,19 +193,19 @@ class Destroyer:
         report.certificates.append(str(destruction.dossier_id))
 
     def _begin(self, dossier: DossierRecord) -> Destruction | None:
-        versions = self._index.dossier_versions(dossier.dossier_id)
-        keys = self._index.dossier_key_versions(dossier.dossier_id)
         reason = dossier.lifecycle.closure_reason
         destruction = Destruction(
             dossier.dossier_id,
             reason if reason is ClosureReason.DELETION_REQUEST else None,
             str(uuid.uuid4()),
             self._now_us(),
-            manifest(dossier, versions, keys),
+            "",
         )
-        if not self._index.begin_destruction(destruction, by_us=destruction.started_us):
-            return None
-        return destruction
+
+        def fixed(versions: list[VersionRecord], keys: list[int]) -> str:
+            return manifest(dossier, versions, keys)
+
+        return self._index.begin_destruction(destruction, destruction.started_us, fixed)
 
     def _entry(self, destruction: Destruction, action: Action, resumed: bool) -> JournalEntry:
         """The job's journal entry for `action`, written once: a resumed destruction

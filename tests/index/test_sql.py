@@ -15,8 +15,11 @@ from sqlalchemy import insert
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
+from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
+    ClosureReason,
     DocumentCategory,
+    DossierState,
     Notification,
     NotificationKind,
     Relation,
@@ -24,8 +27,15 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import EVERYTHING, Scope
-from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
-from vault.index.base import Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.errors import AlreadyExistsError, FailedPreconditionError, IntegrityError, NotFoundError
+from vault.index.base import (
+    Cursor,
+    Destruction,
+    DossierKeyRecord,
+    DossierRecord,
+    LegalHold,
+    VersionRecord,
+)
 from vault.index.schema import DossierAccessRow
 from vault.index.sql import SqlIndex
 from vault.sqlstore import exclusive, make_engine
@@ -311,3 +321,55 @@ def test_revision_0003_starts_the_trail_from_the_relations_it_finds(db_url: str)
     trail = [(c.change, c.changed_us, c.request_id) for c in index.access_changes(dossier)]
     assert trail == [("set", 5, "revision-0003"), ("removed", 7, "r7")]
     engine.dispose()
+
+
+def _closed_due(index: SqlIndex) -> DossierRecord:
+    dossier = add_dossier(index, b"z" * 32)
+    closed = Lifecycle(DossierState.CLOSED, 1, ClosureReason.DELETION_REQUEST, 2)
+    assert index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, closed)
+    found = index.dossier(dossier.dossier_id)
+    assert found is not None
+    return found
+
+
+def _begin(index: SqlIndex, dossier: DossierRecord) -> Destruction | None:
+    destruction = Destruction(dossier.dossier_id, None, str(uuid.uuid4()), 3, "")
+    return index.begin_destruction(destruction, 10, lambda versions, keys: f"{len(versions)}")
+
+
+def test_an_upload_to_a_dossier_no_longer_active_is_refused(index: SqlIndex) -> None:
+    dossier = _closed_due(index)
+    with pytest.raises(FailedPreconditionError):
+        index.reserve_version(version(dossier))
+
+
+def test_the_manifest_sees_an_upload_reserved_before_the_closure(index: SqlIndex) -> None:
+    dossier = add_dossier(index, b"y" * 32)
+    index.reserve_version(version(dossier))  # an upload in flight
+    closed = Lifecycle(DossierState.CLOSED, 1, ClosureReason.DELETION_REQUEST, 2)
+    assert index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, closed)
+    found = index.dossier(dossier.dossier_id)
+    assert found is not None
+    begun = _begin(index, found)
+    assert begun is not None
+    assert begun.manifest == "1"
+    assert _begin(index, found) is None  # once
+
+
+def test_a_destruction_begun_fences_reopening_and_holds(index: SqlIndex) -> None:
+    dossier = _closed_due(index)
+    assert _begin(index, dossier) is not None
+    assert not index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, Lifecycle())
+    hold = LegalHold(0, dossier.dossier_id, 5, "ops", "TJ 1")
+    assert index.add_hold(hold) == 0
+
+
+def test_a_legal_hold_keeps_documents_past_their_rolling_window(index: SqlIndex) -> None:
+    dossier = add_dossier(index, b"x" * 32)
+    old = replace(version(dossier, 5), category=DocumentCategory.REIMBURSEMENT_HISTORY)
+    index.reserve_version(old)
+    index.commit_version(old)
+    category = DocumentCategory.REIMBURSEMENT_HISTORY
+    assert [v.document_id for v in index.expired_documents(category, 100, 10)] == [old.document_id]
+    index.add_hold(LegalHold(0, dossier.dossier_id, 6, "ops", "TJ 2"))
+    assert index.expired_documents(category, 100, 10) == []

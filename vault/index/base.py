@@ -9,7 +9,7 @@ orphan blob, never a listed document without its blob.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -117,6 +117,10 @@ class VersionRecord:
     visibility: Visibility = Visibility.NORMAL
     metadata_version: int = 1
     author: str = ""  # as the journal names the writer
+
+
+ManifestBuilder = Callable[[list[VersionRecord], list[int]], str]
+"""Version rows and key versions -> the manifest (retention/destroyer.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +273,13 @@ class Index(Protocol):
         """Every version row of the dossier, pending ones included."""
         ...
 
-    def begin_destruction(self, destruction: Destruction, by_us: int) -> bool:
-        """Records a destruction's manifest if the dossier is due at `by_us` and none is
-        recorded yet (False otherwise)."""
+    def begin_destruction(
+        self, destruction: Destruction, by_us: int, manifest: ManifestBuilder
+    ) -> Destruction | None:
+        """Records the destruction, its manifest built by `manifest` from the dossier's
+        version rows and key versions read in the same transaction, if the dossier is due
+        at `by_us` and no destruction is recorded yet (None otherwise). From then on no
+        write, closure change or hold reaches the dossier."""
         ...
 
     def destruction(self, dossier_id: uuid.UUID) -> Destruction | None: ...

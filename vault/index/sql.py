@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -40,7 +41,12 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import Scope
-from vault.errors import AlreadyExistsError, IntegrityError, NotFoundError
+from vault.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    IntegrityError,
+    NotFoundError,
+)
 from vault.index.base import (
     AccessChange,
     Cursor,
@@ -49,6 +55,7 @@ from vault.index.base import (
     DossierRecord,
     DueSummary,
     LegalHold,
+    ManifestBuilder,
     VersionRecord,
 )
 from vault.index.schema import (
@@ -384,7 +391,12 @@ class SqlIndex:
         return DossierKeyRecord(dossier_id, version, WrappedKey(row.master_version, row.wrapped))
 
     def reserve_version(self, record: VersionRecord) -> None:
+        state = select(_D.c.state).where(_D.c.id == record.dossier_id).with_for_update()
         with guard(), writing(self._engine) as conn:
+            # under the dossier row's lock: a closure or a destruction's manifest either
+            # comes before (and this write is refused) or sees this pending version
+            if conn.execute(state).scalar() != DossierState.ACTIVE.value:
+                raise FailedPreconditionError("the dossier is not active")
             if record.version == 1:
                 conn.execute(
                     insert(_DOC).values(
@@ -647,7 +659,8 @@ class SqlIndex:
     # -- the lifecycle ---------------------------------------------------------------
 
     def set_lifecycle(self, dossier_id: uuid.UUID, expected: Lifecycle, new: Lifecycle) -> bool:
-        where = [_D.c.id == dossier_id]
+        begun = select(_DESTROY.c.dossier_id).where(_DESTROY.c.dossier_id == dossier_id)
+        where = [_D.c.id == dossier_id, ~begun.exists()]  # a destruction begun is final
         where += [_D.c[name] == value for name, value in _lifecycle_columns(expected).items()]
         statement = update(_D).where(*where).values(**_lifecycle_columns(new))
         with guard(), writing(self._engine) as conn:
@@ -742,29 +755,46 @@ class SqlIndex:
         with guard(), self._engine.connect() as conn:
             return [_version(row) for row in conn.execute(query)]
 
-    def begin_destruction(self, destruction: Destruction, by_us: int) -> bool:
+    def begin_destruction(
+        self, destruction: Destruction, by_us: int, manifest: ManifestBuilder
+    ) -> Destruction | None:
         reason = destruction.reason.value if destruction.reason else "deadline"
+        dossier_id = destruction.dossier_id
         due = (
             select(_D.c.id)
-            .where(_D.c.id == destruction.dossier_id, _is_due(by_us))
-            .with_for_update()  # a hold being placed meanwhile waits, then sees this
+            .where(_D.c.id == dossier_id, _is_due(by_us))
+            .with_for_update()  # holds, closures and uploads meanwhile wait, then see this
+        )
+        keys = select(_K.c.version).where(_K.c.dossier_id == dossier_id).order_by(_K.c.version)
+        versions = (
+            select(*_VERSION_COLUMNS)
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(_DOC.c.dossier_id == dossier_id)
+            .order_by(_V.c.document_id, _V.c.version)
         )
         try:
             with guard(), writing(self._engine) as conn:
                 if conn.execute(due).first() is None:
-                    return False
+                    return None
+                recorded = replace(
+                    destruction,
+                    manifest=manifest(
+                        [_version(row) for row in conn.execute(versions)],
+                        [int(v) for v in conn.execute(keys).scalars()],
+                    ),
+                )
                 conn.execute(
                     insert(_DESTROY).values(
-                        dossier_id=destruction.dossier_id,
+                        dossier_id=dossier_id,
                         reason=reason,
-                        job_id=destruction.job_id,
-                        started_us=destruction.started_us,
-                        manifest=destruction.manifest,
+                        job_id=recorded.job_id,
+                        started_us=recorded.started_us,
+                        manifest=recorded.manifest,
                     )
                 )
         except sa_exc.IntegrityError:
-            return False  # another run recorded it first
-        return True
+            return None  # another run recorded it first
+        return recorded
 
     def destruction(self, dossier_id: uuid.UUID) -> Destruction | None:
         query = select(_DESTROY).where(_DESTROY.c.dossier_id == dossier_id)
@@ -833,6 +863,7 @@ class SqlIndex:
                 _DOC.c.category == category.value,
                 _DOC.c.created_us < created_before_us,
                 _D.c.state == DossierState.ACTIVE.value,
+                _D.c.holds == 0,  # a legal hold keeps everything
             )
             .order_by(_DOC.c.created_us, _DOC.c.id)
             .limit(limit)
