@@ -156,8 +156,7 @@ def _progress(total: int) -> Callable[[int], None] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     with open_adapters(Config.from_env()) as adapters, single_run(adapters.index.engine):
         now = to_us(datetime.now(UTC))
-        due = sum(s.dossiers for s in adapters.index.due_summary(now))
-        due += len(adapters.index.unfinished_destructions())
+        due = sum(s.dossiers for s in adapters.index.due_summary(now))  # unfinished included
         if args.limit is not None:
             due = min(due, args.limit)
         if args.dry_run:

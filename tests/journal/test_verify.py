@@ -15,7 +15,7 @@ from tests.journal.test_checkpoint import ORIGIN, SIGNER, KeySigner
 from vault.journal.chain import GENESIS_HASH, JournalEntry, seal_entry
 from vault.journal.checkpoint import Checkpoint, VerifierKey, sign
 from vault.journal.export import checkpoint_line, entry_line
-from vault.journal.verify import FailureKind, VerificationError, verify_export
+from vault.journal.verify import Anchor, FailureKind, VerificationError, verify_export
 
 KEY = VerifierKey(ORIGIN, SIGNER.public_key)
 
@@ -249,3 +249,44 @@ def test_hostile_lines_reaching_the_parsers_raise_only_verification_errors(
     first = [entry_line(chain(1)[0])] if prefix_real_entry else []
     with contextlib.suppress(VerificationError):
         verify_export([*first, *(line + b"\n" for line in lines)], KEY)
+
+
+# -- destruction certificates' anchors ---------------------------------------------------
+
+
+def _destroy_chain() -> list[JournalEntry]:
+    entries = chain(3)
+    decision = replace(EVENT, action="dossier.destroy", request_id="job-1", time_us=9_000)
+    entries.append(seal_entry(4, decision, entries[-1].chain_hash))
+    return entries
+
+
+def _anchor(
+    entries: list[JournalEntry], dossier: str | None = None, request_id: str = "job-1"
+) -> Anchor:
+    return Anchor(entries[3].chain_hash, dossier or str(EVENT.dossier), request_id)
+
+
+def test_a_certificates_decision_entry_is_found_in_the_export() -> None:
+    entries = _destroy_chain()
+    summary = verify_export(export(entries), KEY, anchors={4: _anchor(entries)})
+    assert summary.certificates_matched == [4]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"request_id": "job-2"}, {"dossier": "01a214a7-0000-7000-8000-000000000000"}],
+    ids=["another-job", "another-dossier"],
+)
+def test_a_certificate_naming_another_job_or_dossier_is_rejected(changes: dict[str, str]) -> None:
+    entries = _destroy_chain()
+    with pytest.raises(VerificationError) as raised:
+        verify_export(export(entries), KEY, anchors={4: _anchor(entries, **changes)})
+    assert raised.value.kind is FailureKind.CERTIFICATE
+
+
+def test_a_certificate_whose_decision_is_missing_from_the_export_is_rejected() -> None:
+    entries = _destroy_chain()
+    with pytest.raises(VerificationError) as raised:
+        verify_export(export(entries[:3]), KEY, anchors={4: _anchor(entries)})
+    assert raised.value.kind is FailureKind.CERTIFICATE

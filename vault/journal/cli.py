@@ -139,8 +139,13 @@ def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int,
             certificate = open_certificate(_read_text(Path(path), "certificate"), key)
         except IntegrityError as error:
             raise VerificationError(FailureKind.CERTIFICATE, None, str(error)) from None
-        anchor = Anchor(certificate.decision_chain_hash, str(certificate.dossier_id))
-        anchors[certificate.decision_seq] = anchor
+        if certificate.decision_seq in anchors:
+            raise VerificationError(
+                FailureKind.CERTIFICATE, certificate.decision_seq, "two certificates, one decision"
+            )
+        anchors[certificate.decision_seq] = Anchor(
+            certificate.decision_chain_hash, str(certificate.dossier_id), str(certificate.job_id)
+        )
     return anchors
 
 

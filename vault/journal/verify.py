@@ -89,6 +89,7 @@ class Anchor:
 
     chain_hash: bytes
     dossier: str
+    request_id: str  # the destruction's job id
     action: str = "dossier.destroy"
 
 
@@ -194,8 +195,8 @@ class _Verifier:
             self.check_anchor(seq, fields, self.anchors.pop(seq))
 
     def check_anchor(self, seq: int, fields: dict[str, object], anchor: Anchor) -> None:
-        found = (self.head, fields.get("dossier"), fields.get("action"))
-        if found != (anchor.chain_hash, anchor.dossier, anchor.action):
+        found = (self.head, fields.get("dossier"), fields.get("action"), fields.get("request_id"))
+        if found != (anchor.chain_hash, anchor.dossier, anchor.action, anchor.request_id):
             raise VerificationError(
                 FailureKind.CERTIFICATE, seq, "the entry is not the certificate's decision"
             )
