@@ -13,6 +13,8 @@ and at which version is not this module's business: see vault/migrations.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +25,27 @@ from vault.errors import ConfigurationError, IntegrityError, UnavailableError
 
 _WRITE_OPTION = "vault_write"
 _SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=30000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=FULL",
 )
+_PRAGMA_PATIENCE_SECONDS = 30.0
+
+
+def _pragma(cursor: Any, pragma: str) -> None:
+    """Runs one pragma. Switching a new database to WAL takes an exclusive lock that
+    SQLite does not wait for (no busy handler): when several processes open a new
+    database at once, the losers retry instead of failing."""
+    deadline = time.monotonic() + _PRAGMA_PATIENCE_SECONDS
+    while True:
+        try:
+            cursor.execute(pragma)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -36,7 +54,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below rule
         cursor = dbapi_connection.cursor()
         for pragma in _SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _pragma(cursor, pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
