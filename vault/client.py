@@ -153,13 +153,15 @@ class VaultClient:
     def close(self) -> None:
         self._channel.close()
 
-    def create_dossier(self, ins: str) -> Dossier:
+    def _call(self, method: Any, request: Any) -> Any:
+        """A unary or client-streaming call; gRPC errors become the vault's own."""
         try:
-            reply = self._stub.CreateDossier(
-                pb.CreateDossierRequest(ins=ins), metadata=self._metadata, timeout=self._timeout
-            )
+            return method(request, metadata=self._metadata, timeout=self._timeout)
         except grpc.RpcError as error:
             raise _vault_error(error) from None
+
+    def create_dossier(self, ins: str) -> Dossier:
+        reply = self._call(self._stub.CreateDossier, pb.CreateDossierRequest(ins=ins))
         return wire.dossier_from_proto(reply)
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:
@@ -168,11 +170,7 @@ class VaultClient:
             if ins
             else pb.GetDossierRequest(dossier_id=str(dossier_id))
         )
-        try:
-            reply = self._stub.GetDossier(request, metadata=self._metadata, timeout=self._timeout)
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
-        return wire.dossier_from_proto(reply)
+        return wire.dossier_from_proto(self._call(self._stub.GetDossier, request))
 
     def put_document(
         self,
@@ -202,13 +200,7 @@ class VaultClient:
             finish = pb.PutDocumentFinish(size=sent, sha256=digest.digest())
             yield pb.PutDocumentRequest(finish=finish)
 
-        try:
-            reply = self._stub.PutDocument(
-                messages(), metadata=self._metadata, timeout=self._timeout
-            )
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
-        document = wire.document_from_proto(reply)
+        document = wire.document_from_proto(self._call(self._stub.PutDocument, messages()))
         if document.size != sent or document.sha256 != digest.digest():
             raise IntegrityError("the server stored something else than what was sent")
         return document
@@ -271,12 +263,7 @@ class VaultClient:
         request = pb.ListDocumentsRequest(
             dossier_id=str(dossier_id), page_size=page_size, page_token=page_token
         )
-        try:
-            reply = self._stub.ListDocuments(
-                request, metadata=self._metadata, timeout=self._timeout
-            )
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
+        reply = self._call(self._stub.ListDocuments, request)
         documents = tuple(wire.document_from_proto(d) for d in reply.documents)
         return DocumentPage(documents, reply.next_page_token)
 
@@ -331,19 +318,10 @@ class VaultClient:
             page_size=page_size,
             page_token=page_token,
         )
-        try:
-            reply = self._stub.QueryJournal(request, metadata=self._metadata, timeout=self._timeout)
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
+        reply = self._call(self._stub.QueryJournal, request)
         return [wire.journal_record_from_proto(r) for r in reply.entries], reply.next_page_token
 
     # -- consent and access rules ------------------------------------------------------
-
-    def _call(self, method: Any, request: Any) -> Any:
-        try:
-            return method(request, metadata=self._metadata, timeout=self._timeout)
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
 
     def count_documents(self, dossier_id: uuid.UUID | str) -> dict[DocumentCategory, int]:
         """How many documents this caller may see in each category."""

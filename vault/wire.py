@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vault.domain.model import (
@@ -150,7 +151,7 @@ def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> R
         _known(_RELATION_FROM_PROTO, message.relation, "relation"),
         message.subject,
         message.created_at.ToMicroseconds(),
-        message.expires_at.ToMicroseconds() if message.HasField("expires_at") else None,
+        optional_time_us(message, "expires_at"),
         message.profession or None,
         _optional_reason(message.emergency_reason),
     )
@@ -235,10 +236,8 @@ def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
 
 def dossier_from_proto(message: pb.Dossier) -> Dossier:
     def moment(name: str) -> datetime | None:
-        if not message.HasField(name):  # type: ignore[arg-type]
-            return None
-        stamp: Timestamp = getattr(message, name)
-        return stamp.ToDatetime(UTC)
+        stamp = _optional_timestamp(message, name)
+        return None if stamp is None else stamp.ToDatetime(UTC)
 
     return Dossier(
         dossier_id=uuid.UUID(message.dossier_id),
@@ -306,9 +305,15 @@ def journal_record_from_proto(message: pb.JournalRecord) -> tuple[int, JournalEv
     return message.seq, event
 
 
-def optional_time_us(message: pb.ExportJournalRequest, name: str) -> int | None:
-    """A Timestamp field as microseconds, or None when it is not set."""
-    if not message.HasField(name):  # type: ignore[arg-type]
+def _optional_timestamp(message: Message, name: str) -> Timestamp | None:
+    """A Timestamp field, or None when it is not set."""
+    if not message.HasField(name):
         return None
     stamp: Timestamp = getattr(message, name)
-    return stamp.ToMicroseconds()
+    return stamp
+
+
+def optional_time_us(message: Message, name: str) -> int | None:
+    """A Timestamp field as microseconds, or None when it is not set."""
+    stamp = _optional_timestamp(message, name)
+    return None if stamp is None else stamp.ToMicroseconds()
