@@ -27,7 +27,7 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.blobstore.support import admin_client
+from tests.blobstore.support import admin_client, create_bucket, s3_settings
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import Config
@@ -151,6 +151,27 @@ def running_vault(db_url: str, tmp_path: Path) -> Iterator[RunningVault]:
     server = BackgroundServer(config).start()
     try:
         yield RunningVault(server, issuer)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_vault(
+    db_url: str, tmp_path: Path, s3_endpoint: str, s3_admin: S3Client
+) -> Iterator[tuple[RunningVault, str]]:
+    """A real server on a fresh versioned bucket of the S3 server; yields it and the bucket."""
+    bucket = create_bucket(s3_admin, versioned=True)
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        workers=4,
+        s3=s3_settings(s3_endpoint, bucket),
+    )
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    server = BackgroundServer(config).start()
+    try:
+        yield RunningVault(server, issuer), bucket
     finally:
         server.stop()
 

@@ -4,23 +4,18 @@ PostgreSQL, dossiers with documents, and ten years made to pass for a dossier.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
 from sqlalchemy import Table, update
 
-from tests.blobstore.support import create_bucket, s3_settings
 from tests.conftest import RunningVault
 from tests.domain.test_lifecycle import A_DAY
 from tests.server.test_access import ins
 from tests.server.test_grpc import REPORT
-from vault.auth import load_or_create_dev_issuer
 from vault.config import Config
 from vault.index.schema import DossierRow
-from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 
 if TYPE_CHECKING:
@@ -68,20 +63,6 @@ class RetentionVault:
 
 
 @pytest.fixture
-def retention_vault(
-    db_url: str, tmp_path: Path, s3_endpoint: str, s3_admin: S3Client
-) -> Iterator[RetentionVault]:
-    bucket = create_bucket(s3_admin, versioned=True)
-    config = Config(
-        listen="127.0.0.1:0",
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        workers=4,
-        s3=s3_settings(s3_endpoint, bucket),
-    )
-    issuer = load_or_create_dev_issuer(config.data_dir)
-    server = BackgroundServer(config).start()
-    try:
-        yield RetentionVault(RunningVault(server, issuer), config, bucket, s3_admin)
-    finally:
-        server.stop()
+def retention_vault(s3_vault: tuple[RunningVault, str], s3_admin: S3Client) -> RetentionVault:
+    vault, bucket = s3_vault
+    return RetentionVault(vault, vault.config, bucket, s3_admin)

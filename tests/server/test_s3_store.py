@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.blobstore.support import create_bucket, s3_settings
+from tests.blobstore.support import s3_settings
 from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_failures import iter_into
 from tests.server.test_grpc import REPORT
-from vault.auth import load_or_create_dev_issuer
 from vault.config import Config
 from vault.errors import FailedPreconditionError, IntegrityError
 from vault.server.app import BackgroundServer
@@ -23,26 +21,6 @@ if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
 
 OPAQUE_KEY = re.compile(r"objects/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}")
-
-
-@pytest.fixture
-def s3_vault(
-    db_url: str, tmp_path: Path, s3_endpoint: str, s3_admin: S3Client
-) -> Iterator[tuple[RunningVault, str]]:
-    bucket = create_bucket(s3_admin, versioned=True)
-    config = Config(
-        listen="127.0.0.1:0",
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        workers=4,
-        s3=s3_settings(s3_endpoint, bucket),
-    )
-    issuer = load_or_create_dev_issuer(config.data_dir)
-    server = BackgroundServer(config).start()
-    try:
-        yield RunningVault(server, issuer), bucket
-    finally:
-        server.stop()
 
 
 def test_documents_round_trip_through_s3_under_opaque_keys(
