@@ -1,6 +1,7 @@
-"""National identifiers: the patient's INS (NIR + key) and the professional's RPPS number.
+"""National identifiers and codes: the patient's INS (NIR + key), the professional's RPPS
+number, and document type codes (LOINC or the DMP's own).
 
-Both are validated here, including their check digits, so that a typo or a forged number
+All are validated here, including their check digits, so that a typo or a forged number
 is refused at the edge. An `Ins` never shows its value in `repr` or `str`: it is a
 patient identifier and must not reach a log line by accident.
 """
@@ -64,3 +65,21 @@ def parse_rpps(text: str) -> str:
     if not _RPPS_PATTERN.fullmatch(text) or not luhn_valid(text):
         raise InvalidArgumentError("malformed RPPS number")
     return text
+
+
+_LOINC_PATTERN = re.compile(r"(\d{1,7})-(\d)")
+_DMP_CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_-]{1,15}")
+
+
+def parse_type_code(text: str) -> str:
+    """Validates a document type code as the DMP's XDS typeCode carries it: a LOINC code
+    (`11502-2`: up to seven digits, a hyphen and the mod-10 check digit LOINC computes as
+    Luhn does), or a code of the French list TRE_A05 (`EXPPAT_3`, `REMB`, `IMG-KOS`:
+    capitals, digits, `_` and `-`). The vault does not hold the terminologies: a
+    well-formed code that was never assigned passes (docs/document-classes.md)."""
+    loinc = _LOINC_PATTERN.fullmatch(text)
+    if loinc is not None and luhn_valid(loinc[1] + loinc[2]):
+        return text
+    if loinc is None and _DMP_CODE_PATTERN.fullmatch(text):
+        return text
+    raise InvalidArgumentError("malformed document type code: a LOINC or TRE_A05 code")

@@ -150,13 +150,49 @@ class Dossier:
     destroy_after: datetime | None = None
 
 
+class DocumentFormat(StrEnum):
+    """What a document's bytes are (vault/domain/formats.py maps media types to these)."""
+
+    PDF = "pdf"
+    CDA_R2 = "cda_r2"  # HL7 CDA release 2, the DMP's structured documents
+    FHIR_JSON = "fhir_json"
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class DocumentStatus(StrEnum):
+    """Where a version stands in its document's history (XDS: Approved, Deprecated)."""
+
+    CURRENT = "current"  # the document's latest version
+    DEPRECATED = "deprecated"  # replaced by a later version; still readable
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a document version: the writer's kind and, for a professional, their
+    RPPS number, profession and specialty (sealed with the metadata: a specialty says
+    much about the care). A patient-side author is never named by an INS."""
+
+    kind: ActorKind
+    professional_id: str = ""
+    profession: str | None = None
+    specialty: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentMetadata:
-    """What the author says about a document. `title` is health data: never logged."""
+    """What the author says about a document. `title` is health data: never logged.
+
+    `type_code` is a LOINC document type code (empty: none given); `care_date` the date
+    of the care the document records (None: not given); `format` is derived from the
+    media type when not declared (vault/domain/formats.py)."""
 
     title: str = field(repr=False)
     category: DocumentCategory
     media_type: str
+    type_code: str = ""
+    care_date: datetime | None = None
+    format: DocumentFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +207,8 @@ class Document:
     sha256: bytes
     created_at: datetime
     visibility: Visibility = Visibility.NORMAL
+    status: DocumentStatus = DocumentStatus.CURRENT
+    author: Author | None = None  # None: stored before authors were recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ The rules (public health code R.1111-26 to R.1111-43, as the DMP applies them):
   gives their profession, never a masked document;
 * an emergency professional may break the glass unless the patient refused it, for a
   short window, masked documents still hidden; a blocked professional never;
+* only a document's author replaces it with a new version (the previous one is kept,
+  deprecated), and only while the document is in the author's scope;
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
   the host's operators get nothing; auditors get the journal only;
@@ -47,6 +49,7 @@ class Action(StrEnum):
     DOSSIER_RELEASE = "dossier.release"
     DOSSIER_EXPORT = "dossier.export"
     DOCUMENT_WRITE = "document.write"
+    DOCUMENT_REPLACE = "document.replace"  # a new version of an existing document
     DOCUMENT_READ = "document.read"
     DOCUMENT_LIST = "document.list"
     DOCUMENT_DELETE = "document.delete"
@@ -97,6 +100,7 @@ class Reason(StrEnum):
     NOT_EMERGENCY_PROFESSIONAL = "not-emergency-professional"
     CATEGORY_NOT_WRITABLE = "category-not-writable"
     DOCUMENT_HIDDEN = "document-hidden"
+    NOT_AUTHOR = "not-author"
     VISIBILITY_NOT_SETTABLE = "visibility-not-settable"
     DOSSIER_NOT_ACTIVE = "dossier-not-active"
     CONSERVATION_DEADLINE = "conservation-deadline"
@@ -243,6 +247,7 @@ _PATIENT_SIDE = frozenset(
     {
         Action.DOSSIER_READ,
         Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
         Action.DOCUMENT_READ,
         Action.DOCUMENT_LIST,
         Action.DOCUMENT_DELETE,
@@ -264,6 +269,7 @@ _CARE = frozenset(
     {
         Action.DOSSIER_READ,
         Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
         Action.DOCUMENT_READ,
         Action.DOCUMENT_LIST,
         Action.DOCUMENT_VISIBILITY,
@@ -299,6 +305,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return decision
     if facts.action is Action.DOCUMENT_WRITE:
         return _decide_new_document(facts.document, decision)
+    if facts.action is Action.DOCUMENT_REPLACE:
+        return _decide_replacement(facts.document, decision)
     if facts.document is None:
         return decision
     return _decide_document(facts.document, decision)
@@ -437,6 +445,19 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
+    return decision
+
+
+def _decide_replacement(document: DocumentFacts | None, decision: Decision) -> Decision:
+    """A new version of an existing document: only its author replaces it, and only while
+    they may still see it. The version keeps the document's category and visibility, so
+    nothing else is the writer's to choose."""
+    if document is None:
+        return _deny(Reason.NOT_AUTHOR)
+    if not decision.scope.admits(document.category, document.visibility):
+        return _deny(Reason.DOCUMENT_HIDDEN)
+    if not document.authored_by_caller:
+        return _deny(Reason.NOT_AUTHOR)
     return decision
 
 

@@ -83,7 +83,9 @@ class DocumentVersionRow(Base):
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | committed
+    # pending | committed; a committed version below the document's latest_version is
+    # deprecated (replaced), which is derived rather than stored
+    status: Mapped[str] = mapped_column(String(16))
     created_us: Mapped[int] = mapped_column(BigInteger)
     blob_key: Mapped[str] = mapped_column(String(32), unique=True)
     dossier_key_version: Mapped[int] = mapped_column(Integer)
@@ -91,6 +93,10 @@ class DocumentVersionRow(Base):
     sealed_metadata: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(BigInteger)
     ciphertext_size: Mapped[int] = mapped_column(BigInteger)
+    # What searches filter on, per version (a replacement may correct them): the LOINC
+    # document type code and the date of care, both in clear (docs/security.md).
+    type_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    care_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class DocumentVisibilityRow(Base):
