@@ -134,7 +134,7 @@ def test_online_rotation_through_the_cli_while_a_server_serves(
         run(env, "dev-token", "--kind", "patient", "--subject", PATIENT_INS).stdout.decode().strip()
     )
     dossier = run(env, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
-    source = tmp_path / "scan.bin"
+    source = tmp_path / "scan.png"
     source.write_bytes(os.urandom(100_000))
     document = (
         run(

@@ -31,7 +31,7 @@ from vault.blobstore.base import BlobReader, BlobWriter
 from vault.blobstore.file import FileBlobStore
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock, to_us
-from vault.domain.model import Actor, ActorKind, Document, Dossier
+from vault.domain.model import Actor, ActorKind, Document, DocumentQuery, Dossier
 from vault.gc import Sweeper
 from vault.index.base import VersionRecord
 from vault.index.sql import SqlIndex
@@ -262,7 +262,9 @@ def test_an_upload_whose_entry_fails_is_never_visible_and_is_swept(
 ) -> None:
     with journal_refusing(db_url), pytest.raises(sa_exc.IntegrityError):
         service.put()
-    page = service.vault.list_documents(PATIENT, str(service.dossier.dossier_id), 0, "", Call("l"))
+    page = service.vault.list_documents(
+        PATIENT, str(service.dossier.dossier_id), DocumentQuery(), None, "", Call("l")
+    )
     assert page.documents == ()
     sweeper = Sweeper(service.index, service.store, SystemClock())
     sweeper.sweep(timedelta(0))  # whatever was left: a pending row, maybe its blob

@@ -11,11 +11,13 @@ import argparse
 import asyncio
 import json
 import logging
+import mimetypes
 import os
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from retention import cli as retention_cli
@@ -28,11 +30,15 @@ from vault.domain.model import (
     ActorKind,
     Document,
     DocumentCategory,
+    DocumentFormat,
     DocumentMetadata,
+    DocumentQuery,
+    DocumentStatus,
     Dossier,
+    Replacement,
     Visibility,
 )
-from vault.errors import VaultError, error_classes
+from vault.errors import InvalidArgumentError, VaultError, error_classes
 from vault.journal import cli as journal_cli
 
 EXIT_CODES: dict[type[VaultError], int] = {kind: kind.exit_code for kind in error_classes()}
@@ -118,19 +124,58 @@ def cmd_dossier_show(args: argparse.Namespace) -> int:
 
 
 def _document_line(document: Document) -> str:
+    metadata = document.metadata
+    care = "-" if metadata.care_date is None else f"{metadata.care_date:%Y-%m-%d}"
     return (
-        f"{document.document_id}  v{document.version}  {document.metadata.category.value:<22}"
-        f" {document.size:>12}  {document.created_at:%Y-%m-%d %H:%M}  "
-        f"{document.metadata.title}"
+        f"{document.document_id}  v{document.version:<3} {document.status.value:<10} "
+        f"{metadata.category.value:<22} {metadata.type_code or '-':<9} {care:<10} "
+        f"{document.size:>12}  {document.created_at:%Y-%m-%d %H:%M}  {metadata.title}"
     )
 
 
+def _day(text: str) -> datetime:
+    """A date given as YYYY-MM-DD, as midnight UTC."""
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date as YYYY-MM-DD") from None
+
+
+def _replacement(text: str) -> Replacement:
+    """DOCUMENT:VERSION, the version a new one replaces."""
+    document_id, _, version = text.rpartition(":")
+    if not document_id or not version.isdigit():
+        raise argparse.ArgumentTypeError("expected DOCUMENT_ID:VERSION")
+    return Replacement(document_id, int(version))
+
+
+def _media_type(args: argparse.Namespace) -> str:
+    """The media type given, or guessed from the file name."""
+    if args.media_type:
+        return str(args.media_type)
+    guessed, _ = mimetypes.guess_type(args.file)
+    if args.file == "-" or guessed is None:
+        raise InvalidArgumentError("give --media-type: it cannot be guessed from the file name")
+    return guessed
+
+
 def cmd_doc_put(args: argparse.Namespace) -> int:
-    metadata = DocumentMetadata(args.title, DocumentCategory(args.category), args.media_type)
+    metadata = DocumentMetadata(
+        args.title,
+        DocumentCategory(args.category),
+        _media_type(args),
+        type_code=args.type_code,
+        care_date=args.care_date,
+        format=None if args.format is None else DocumentFormat(args.format),
+    )
     content = sys.stdin.buffer if args.file == "-" else Path(args.file)
     with client_from_args(args) as client:
         document = client.put_document(
-            args.dossier, metadata, content, visibility=_visibility(args)
+            args.dossier,
+            metadata,
+            content,
+            visibility=_visibility(args),
+            replaces=args.replaces,
         )
     if args.json:
         print_json(document)
@@ -163,9 +208,21 @@ def cmd_doc_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def _query(args: argparse.Namespace) -> DocumentQuery:
+    return DocumentQuery(
+        categories=frozenset(DocumentCategory(c) for c in args.category or ()),
+        type_codes=frozenset(args.type_code or ()),
+        author=args.author,
+        care_from=args.care_from,
+        care_until=args.care_until,
+        statuses=frozenset(DocumentStatus(s) for s in args.status or ()),
+        document_id=args.document,
+    )
+
+
 def cmd_doc_ls(args: argparse.Namespace) -> int:
     with client_from_args(args) as client:
-        documents = list(client.iter_documents(args.dossier, page_size=args.page_size))
+        documents = list(client.iter_documents(args.dossier, _query(args), args.page_size))
     if args.json:
         print_json(documents)
     else:
@@ -303,11 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     doc = commands.add_parser("doc", help="store, fetch or list documents").add_subparsers(
         dest="doc_command", required=True
     )
-    put = doc.add_parser("put", help="store a file as a new document")
+    put = doc.add_parser("put", help="store a file as a new document, or a new version")
     put.add_argument("--dossier", required=True)
     put.add_argument("--title", required=True)
     put.add_argument("--category", required=True, choices=[c.value for c in DocumentCategory])
-    put.add_argument("--media-type", default="application/octet-stream")
+    put.add_argument("--media-type", help="default: guessed from the file name")
+    put.add_argument("--format", choices=[f.value for f in DocumentFormat])
+    put.add_argument("--type-code", default="", help="LOINC or TRE_A05 code (XDS typeCode)")
+    put.add_argument("--care-date", type=_day, help="date of the care, YYYY-MM-DD")
+    put.add_argument(
+        "--replaces", type=_replacement, metavar="DOCUMENT:VERSION", help="a new version of it"
+    )
     put.add_argument("file", help="path, or - for standard input")
     _add_visibility_flags(put)
     add_output_flags(put)
@@ -320,9 +383,21 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--length", type=int, help="bytes of the range (default: to the end)")
     get.add_argument("-o", "--output", required=True, help="path, or - for standard output")
     get.set_defaults(handler=cmd_doc_get)
-    ls = doc.add_parser("ls", help="list a dossier's documents")
+    ls = doc.add_parser("ls", help="list or search a dossier's documents")
     ls.add_argument("--dossier", required=True)
-    ls.add_argument("--page-size", type=int, default=0)
+    ls.add_argument("--page-size", type=int)
+    ls.add_argument("--category", action="append", choices=[c.value for c in DocumentCategory])
+    ls.add_argument("--type-code", action="append")
+    ls.add_argument("--author", help="the author's RPPS number")
+    ls.add_argument("--care-from", type=_day, help="date of care from (included)")
+    ls.add_argument("--care-until", type=_day, help="date of care until (excluded)")
+    ls.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in DocumentStatus],
+        help="default: current (with --document: both)",
+    )
+    ls.add_argument("--document", type=uuid.UUID, help="one document's versions")
     add_output_flags(ls, quiet=False)
     ls.set_defaults(handler=cmd_doc_ls)
     count = doc.add_parser("count", help="how many documents you may see, per category")

@@ -36,10 +36,12 @@ from vault.domain.model import (
     DocumentCategory,
     DocumentMetadata,
     DocumentPage,
+    DocumentQuery,
     Dossier,
     EmergencyReason,
     Notification,
     Relationship,
+    Replacement,
     Visibility,
 )
 from vault.errors import (
@@ -180,8 +182,11 @@ class VaultClient:
         *,
         chunk_size: int = CHUNK_SIZE,
         visibility: Visibility = Visibility.NORMAL,
+        replaces: Replacement | None = None,
     ) -> Document:
-        """Streams `content` as a new document; checks the server stored what was sent."""
+        """Streams `content` as a new document, or as the next version of the one
+        `replaces` names (ConflictError if it moved on); checks the server stored what
+        was sent."""
         digest, sent = hashlib.sha256(), 0
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
@@ -191,6 +196,8 @@ class VaultClient:
                 metadata=wire.metadata_to_proto(metadata),
                 visibility=wire.visibility_to_proto(visibility),
             )
+            if replaces is not None:
+                header.replaces.CopyFrom(wire.replacement_to_proto(replaces))
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
                 if chunk:
@@ -258,20 +265,34 @@ class VaultClient:
         return download.document
 
     def list_documents(
-        self, dossier_id: uuid.UUID | str, *, page_size: int = 0, page_token: str = ""
+        self,
+        dossier_id: uuid.UUID | str,
+        query: DocumentQuery | None = None,
+        *,
+        page_size: int | None = None,
+        page_token: str = "",
     ) -> DocumentPage:
+        """One page of the dossier's documents that `query` keeps (None: every document
+        at its latest version)."""
         request = pb.ListDocumentsRequest(
             dossier_id=str(dossier_id), page_size=page_size, page_token=page_token
         )
+        if query is not None:
+            wire.query_to_proto(query, request)
         reply = self._call(self._stub.ListDocuments, request)
         documents = tuple(wire.document_from_proto(d) for d in reply.documents)
         return DocumentPage(documents, reply.next_page_token)
 
-    def iter_documents(self, dossier_id: uuid.UUID | str, page_size: int = 0) -> Iterator[Document]:
-        """Every document of the dossier, following page tokens."""
+    def iter_documents(
+        self,
+        dossier_id: uuid.UUID | str,
+        query: DocumentQuery | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Document]:
+        """Every document (version) `query` keeps, following page tokens."""
         token = ""
         while True:
-            page = self.list_documents(dossier_id, page_size=page_size, page_token=token)
+            page = self.list_documents(dossier_id, query, page_size=page_size, page_token=token)
             yield from page.documents
             if not page.next_page_token:
                 return
@@ -306,7 +327,7 @@ class VaultClient:
         actor_ref: str = "",
         emergency_only: bool = False,
         denials_only: bool = False,
-        page_size: int = 0,
+        page_size: int | None = None,
         page_token: str = "",
     ) -> tuple[list[tuple[int, JournalEvent]], str]:
         """One page of journal records: (sequence number, event), and the next token."""
@@ -400,7 +421,7 @@ class VaultClient:
         return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply)
 
     def notifications(
-        self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int = 0
+        self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int | None = None
     ) -> list[Notification]:
         """The patient's notification outbox after `after_id`, oldest first."""
         request = pb.ListNotificationsRequest(

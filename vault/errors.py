@@ -73,6 +73,14 @@ class FailedPreconditionError(VaultError):
     exit_code = 8
 
 
+class ConflictError(VaultError):
+    """A concurrent change won: the document moved on since the caller read it (a newer
+    version, a visibility changed meanwhile). Read again, then retry."""
+
+    grpc_status = "ABORTED"
+    exit_code = 15
+
+
 class IntegrityError(VaultError):
     """Stored data failed authentication: tampered, truncated, swapped or corrupt."""
 

@@ -146,7 +146,9 @@ def _reencrypt(
         raise
     finally:
         reader.close()
-    metadata = secrets.seal_metadata(new_key, new, document.metadata, document.sha256)
+    metadata = secrets.seal_metadata(
+        new_key, new, document.metadata, document.sha256, document.author
+    )
     new = replace(new, sealed_metadata=metadata, ciphertext_size=encryptor.ciphertext_size)
     if not index.replace_encryption(record, new):
         blobs.delete(new.blob_key)  # the version changed meanwhile: ours is not needed

@@ -3,7 +3,9 @@
 Both are sealed boxes (docs/format.md, "Sealed box v1") whose associated data binds them
 to dossier, document, version and dossier key version, with distinct labels so that one
 can never be taken for the other. The metadata plaintext is canonical JSON of the title,
-media type and plaintext SHA-256: all of it dies with the dossier key.
+media type, format, plaintext SHA-256 and the author's kind, profession and specialty
+(docs/format.md, "Sealed metadata"): all of it dies with the dossier key. What searches
+filter on (category, type code, date of care, author id) is in the index row instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import json
 
 from vault.crypto import sealed
 from vault.domain.clock import from_us
-from vault.domain.model import Document, DocumentMetadata
+from vault.domain.model import (
+    ActorKind,
+    Author,
+    Document,
+    DocumentFormat,
+    DocumentMetadata,
+)
 from vault.errors import IntegrityError
 from vault.index.base import VersionRecord
 
@@ -34,17 +42,32 @@ def unwrap_document_key(dossier_key: bytes, record: VersionRecord) -> bytes:
 
 
 def seal_metadata(
-    dossier_key: bytes, record: VersionRecord, metadata: DocumentMetadata, digest: bytes
+    dossier_key: bytes,
+    record: VersionRecord,
+    metadata: DocumentMetadata,
+    digest: bytes,
+    author: Author | None,
 ) -> bytes:
+    fields = {
+        "author_kind": None if author is None else author.kind.value,
+        "author_profession": None if author is None else author.profession,
+        "author_specialty": None if author is None else author.specialty,
+        "format": None if metadata.format is None else metadata.format.value,
+        "media_type": metadata.media_type,
+        "sha256": digest.hex(),
+        "title": metadata.title,
+    }
     plaintext = json.dumps(
-        {"media_type": metadata.media_type, "sha256": digest.hex(), "title": metadata.title},
+        {name: value for name, value in fields.items() if value is not None},
         sort_keys=True,
         separators=(",", ":"),
     ).encode()
     return sealed.seal(dossier_key, plaintext, sealed.METADATA_LABEL + _context(record))
 
 
-def document(record: VersionRecord, metadata: DocumentMetadata, digest: bytes) -> Document:
+def document(
+    record: VersionRecord, metadata: DocumentMetadata, digest: bytes, author: Author | None
+) -> Document:
     """The caller's view of a stored version."""
     return Document(
         dossier_id=record.dossier_id,
@@ -55,6 +78,8 @@ def document(record: VersionRecord, metadata: DocumentMetadata, digest: bytes) -
         sha256=digest,
         created_at=from_us(record.created_us),
         visibility=record.visibility,
+        status=record.status,
+        author=author,
     )
 
 
@@ -64,8 +89,30 @@ def open_metadata(dossier_key: bytes, record: VersionRecord) -> Document:
     )
     try:
         fields = json.loads(plaintext)
-        metadata = DocumentMetadata(fields["title"], record.category, fields["media_type"])
+        metadata = DocumentMetadata(
+            title=fields["title"],
+            category=record.category,
+            media_type=fields["media_type"],
+            type_code=record.type_code,
+            care_date=None if record.care_us is None else from_us(record.care_us),
+            format=DocumentFormat(fields["format"]) if "format" in fields else None,
+        )
         digest = bytes.fromhex(fields["sha256"])
+        author = _author(fields, record.author)
     except (ValueError, KeyError, TypeError) as e:
         raise IntegrityError("sealed metadata is malformed") from e
-    return document(record, metadata, digest)
+    return document(record, metadata, digest, author)
+
+
+def _author(fields: dict[str, str], ref: str) -> Author | None:
+    """The author as sealed, named by `ref` (the index's author column) if a professional;
+    None for metadata sealed before authors were recorded."""
+    if "author_kind" not in fields:
+        return None
+    kind = ActorKind(fields["author_kind"])
+    return Author(
+        kind,
+        ref if kind is ActorKind.PROFESSIONAL else "",
+        fields.get("author_profession"),
+        fields.get("author_specialty"),
+    )

@@ -19,13 +19,14 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import struct
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from vault import secrets
@@ -42,24 +43,29 @@ from vault.crypto.objectformat import (
 )
 from vault.domain import lifecycle
 from vault.domain.clock import Clock, from_us, to_us
-from vault.domain.identifiers import Ins, parse_ins, parse_rpps
+from vault.domain.formats import format_of
+from vault.domain.identifiers import Ins, parse_ins, parse_rpps, parse_type_code
 from vault.domain.ids import new_id, new_object_key, parse_id
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
     AccessRules,
     Actor,
     ActorKind,
+    Author,
     ClosureReason,
     Document,
     DocumentCategory,
     DocumentMetadata,
     DocumentPage,
+    DocumentQuery,
+    DocumentStatus,
     Dossier,
     EmergencyReason,
     Notification,
     NotificationKind,
     Relation,
     Relationship,
+    Replacement,
     Visibility,
 )
 from vault.domain.policy import (
@@ -76,6 +82,7 @@ from vault.domain.policy import (
 )
 from vault.errors import (
     AlreadyExistsError,
+    ConflictError,
     FailedPreconditionError,
     IntegrityError,
     InvalidArgumentError,
@@ -107,7 +114,8 @@ MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 MAX_TITLE_LENGTH = 1000
 MAX_MEDIA_TYPE_LENGTH = 255
 _DOCUMENT_PURPOSE = 1
-_DOCUMENT_CURSOR = struct.Struct(">B16sq16s")  # purpose, dossier, created_us, document
+# purpose, dossier, query digest, created_us, document, version
+_DOCUMENT_CURSOR = struct.Struct(">B16s16sq16sI")
 _JOURNAL_PURPOSE = 2
 _JOURNAL_CURSOR = struct.Struct(">BQQ16s")  # purpose, after seq, up to seq, query scope
 _BACKGROUND_WORKERS = 32  # requests whose journal append overlaps other work at once
@@ -119,6 +127,7 @@ _REFUSALS: dict[type[VaultError], Reason] = {
     InvalidArgumentError: Reason.INVALID_ARGUMENT,
     NotFoundError: Reason.NOT_FOUND,
     AlreadyExistsError: Reason.ALREADY_EXISTS,
+    ConflictError: Reason.CONFLICT,
 }
 
 
@@ -149,11 +158,14 @@ class Call:
     Exactly one journal entry per request: the edge journals a refusal only when the
     service has not (`journaled` is still False), e.g. a bad token or a malformed id.
     `allowed` tells the first-access notice what the decision already read (whether the
-    professional was seen before, the document concerned)."""
+    professional was seen before, the document concerned). `dossier`, set by the edge
+    before it parses the rest of a message, puts an edge refusal in that dossier's
+    history."""
 
     request_id: str
     journaled: bool = False
     allowed: Facts | None = field(default=None, repr=False)
+    dossier: str = ""  # the dossier the request names, for a refusal at the edge
 
 
 @dataclass
@@ -220,15 +232,104 @@ def _hold_reason(text: str) -> str:
     return reason
 
 
-def validate_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
+MIN_CARE_DATE_US = to_us(datetime(1900, 1, 1, tzinfo=UTC))
+CARE_DATE_SLACK_US = 24 * 3600 * 1_000_000  # time zones and clocks: a day ahead at most
+
+
+def validate_metadata(metadata: DocumentMetadata, now_us: int) -> DocumentMetadata:
+    """The metadata as stored: checked, its format derived from the media type when not
+    declared."""
     if not isinstance(metadata.category, DocumentCategory):
         raise InvalidArgumentError("unknown document category")
     if len(metadata.title) > MAX_TITLE_LENGTH:
         raise InvalidArgumentError(f"title longer than {MAX_TITLE_LENGTH} characters")
-    media_type = metadata.media_type
-    if not media_type or len(media_type) > MAX_MEDIA_TYPE_LENGTH or "/" not in media_type:
-        raise InvalidArgumentError("media type must look like type/subtype")
-    return metadata
+    if len(metadata.media_type) > MAX_MEDIA_TYPE_LENGTH:
+        raise InvalidArgumentError(f"media type longer than {MAX_MEDIA_TYPE_LENGTH} characters")
+    if metadata.type_code:
+        parse_type_code(metadata.type_code)
+    if metadata.care_date is not None:
+        care_us = to_us(metadata.care_date)
+        if not MIN_CARE_DATE_US <= care_us <= now_us + CARE_DATE_SLACK_US:
+            raise InvalidArgumentError("the date of care is in the future or before 1900")
+    return replace(metadata, format=format_of(metadata.media_type, metadata.format))
+
+
+MAX_FILTER_VALUES = 100
+
+
+def validate_query(query: DocumentQuery) -> DocumentQuery:
+    """A search's filters, checked: known values, well-formed codes, a date range the
+    right way round."""
+    if not query.statuses <= set(DocumentStatus):
+        raise InvalidArgumentError("unknown document status")
+    if not query.categories <= set(DocumentCategory):
+        raise InvalidArgumentError("unknown document category")
+    if max(len(query.categories), len(query.type_codes)) > MAX_FILTER_VALUES:
+        raise InvalidArgumentError(f"at most {MAX_FILTER_VALUES} values per filter")
+    for code in query.type_codes:
+        parse_type_code(code)
+    if query.author is not None:
+        parse_rpps(query.author)
+    if (
+        query.care_from is not None
+        and query.care_until is not None
+        and query.care_from >= query.care_until
+    ):
+        raise InvalidArgumentError("the date range ends before it starts")
+    return query
+
+
+def _query_digest(query: DocumentQuery) -> bytes:
+    """What a page token binds its query by: a digest of the filters, canonical."""
+    canonical = json.dumps(
+        [
+            sorted(c.value for c in query.categories),
+            sorted(query.type_codes),
+            query.author,
+            None if query.care_from is None else to_us(query.care_from),
+            None if query.care_until is None else to_us(query.care_until),
+            sorted(s.value for s in query.wanted_statuses),
+            None if query.document_id is None else str(query.document_id),
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).digest()[:16]
+
+
+def _author(actor: Actor) -> Author:
+    """The author of what `actor` writes, as sealed with the metadata."""
+    professional_id = actor.subject if actor.kind is ActorKind.PROFESSIONAL else ""
+    return Author(actor.kind, professional_id, actor.profession, actor.specialty)
+
+
+def _next_version(
+    replaced: VersionRecord,
+    replaces: Replacement,
+    metadata: DocumentMetadata,
+    visibility: Visibility,
+    now_us: int,
+) -> VersionRecord:
+    """The version that replaces `replaced`: same document, category, visibility and
+    author, the next number. The caller names the version it replaces, so that a
+    replacement never silently overtakes one it has not seen."""
+    if replaces.version != replaced.version:
+        raise ConflictError("the document has a newer version than the one replaced")
+    if metadata.category is not replaced.category:
+        raise InvalidArgumentError("a new version keeps its document's category")
+    if visibility not in (Visibility.NORMAL, replaced.visibility):
+        raise InvalidArgumentError(
+            "a new version keeps its document's visibility: change it separately"
+        )
+    return replace(
+        replaced,
+        version=replaced.version + 1,
+        created_us=now_us,
+        latest_version=0,
+        size=0,
+        ciphertext_size=0,
+        wrapped_key=b"",
+        sealed_metadata=b"",
+    )
 
 
 class Upload:
@@ -254,6 +355,7 @@ class Upload:
         prepared: Future[_Prepared],
         document_key: bytes,
         metadata: DocumentMetadata,
+        author: Author,
         segment_size: int,
     ) -> None:
         self._index = index
@@ -262,6 +364,7 @@ class Upload:
         self._journaled = journaled
         self._prepared = prepared
         self._metadata = metadata
+        self._author = author
         self._digest = hashlib.sha256()
         self._open = True
         ref = ObjectRef(
@@ -299,11 +402,11 @@ class Upload:
             size=self._encryptor.plaintext_size,
             ciphertext_size=self._encryptor.ciphertext_size,
             sealed_metadata=secrets.seal_metadata(
-                prepared.dossier_key, prepared.record, self._metadata, digest
+                prepared.dossier_key, prepared.record, self._metadata, digest, self._author
             ),
         )
         self._index.commit_version(record)
-        return secrets.document(record, self._metadata, digest)
+        return secrets.document(record, self._metadata, digest, self._author)
 
     def abort(self) -> None:
         """Discards the blob and the pending row; does nothing once committed or aborted."""
@@ -479,6 +582,8 @@ class Vault:
         malformed message); does nothing if the request is journaled already."""
         if not call.journaled:
             refusal = _Access(self._matrix)
+            with contextlib.suppress(InvalidArgumentError):
+                refusal.dossier = parse_id(call.dossier, "dossier id") if call.dossier else None
             self._append(actor, action, call, refusal, "deny", _refusal_reason(error))
 
     # -- identities ----------------------------------------------------------------
@@ -615,29 +720,40 @@ class Vault:
 
     # -- page tokens -----------------------------------------------------------------
 
-    def _document_page_token(self, dossier_id: uuid.UUID, cursor: Cursor) -> str:
+    def _document_page_token(
+        self, dossier_id: uuid.UUID, query: DocumentQuery, cursor: Cursor
+    ) -> str:
         return self._tokens.seal(
             _DOCUMENT_CURSOR.pack(
-                _DOCUMENT_PURPOSE, dossier_id.bytes, cursor.created_us, cursor.document_id.bytes
+                _DOCUMENT_PURPOSE,
+                dossier_id.bytes,
+                _query_digest(query),
+                cursor.created_us,
+                cursor.document_id.bytes,
+                cursor.version,
             )
         )
 
-    def _document_cursor(self, dossier_id: uuid.UUID, token: str) -> Cursor | None:
+    def _document_cursor(
+        self, dossier_id: uuid.UUID, query: DocumentQuery, token: str
+    ) -> Cursor | None:
         if not token:
             return None
         payload = self._tokens.open(token, _DOCUMENT_CURSOR.size, _DOCUMENT_PURPOSE)
-        _, dossier, created_us, document = _DOCUMENT_CURSOR.unpack(payload)
-        if dossier != dossier_id.bytes:
+        _, dossier, digest, created_us, document, version = _DOCUMENT_CURSOR.unpack(payload)
+        if (dossier, digest) != (dossier_id.bytes, _query_digest(query)):
             raise InvalidArgumentError("page token belongs to another query")
-        return Cursor(created_us, uuid.UUID(bytes=document))
+        return Cursor(created_us, uuid.UUID(bytes=document), version)
 
     @staticmethod
-    def _page_limit(page_size: int) -> int:
-        if not 0 <= page_size <= MAX_PAGE_SIZE:
+    def _page_limit(page_size: int | None) -> int:
+        if page_size is None:
+            return DEFAULT_PAGE_SIZE
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(
-                f"page size must be at most {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
+                f"page size must be 1 to {MAX_PAGE_SIZE} (unset: {DEFAULT_PAGE_SIZE})"
             )
-        return page_size or DEFAULT_PAGE_SIZE
+        return page_size
 
     # -- use cases -------------------------------------------------------------------
 
@@ -697,39 +813,36 @@ class Vault:
         metadata: DocumentMetadata,
         call: Call,
         visibility: Visibility = Visibility.NORMAL,
+        replaces: Replacement | None = None,
     ) -> Upload:
-        """Starts writing a new document; the caller streams into the returned Upload.
+        """Starts writing a new document, or a new version of one (`replaces`); the caller
+        streams into the returned Upload.
 
         Only the decision is made here: its journal entry, and the sealed document key
         and pending version row, are recorded in the background while the first chunks
         arrive (`Upload.commit` waits for them before anything becomes visible)."""
-        with self._refusal_journaled(actor, Action.DOCUMENT_WRITE, call) as access:
+        action = Action.DOCUMENT_WRITE if replaces is None else Action.DOCUMENT_REPLACE
+        with self._refusal_journaled(actor, action, call) as access:
             dossier = self._dossier(dossier_id, access)
-            validate_metadata(metadata)
-            new = DocumentFacts(metadata.category, visibility)
-            access.require(self._facts(actor, Action.DOCUMENT_WRITE, dossier, new))
-            self._notify_first_access(actor, dossier, call)
             now_us = self._now_us()
-            document_id = new_id(now_us // 1000)
-            access.documents = (document_id,)
-        record = VersionRecord(
-            dossier_id=dossier.dossier_id,
-            document_id=document_id,
-            version=1,
-            category=metadata.category,
-            created_us=now_us,
+            metadata = validate_metadata(metadata, now_us)
+            if replaces is None:
+                record = self._new_document(actor, dossier, metadata, visibility, access, now_us)
+            else:
+                access.documents = (parse_id(replaces.document_id, "document id"),)
+                replaced = self._visible_version(actor, action, dossier, access)
+                record = _next_version(replaced, replaces, metadata, visibility, now_us)
+            self._notify_first_access(actor, dossier, call)
+        record = replace(
+            record,
             blob_key=new_object_key(),
             dossier_key_version=dossier.key_version,
-            wrapped_key=b"",
-            sealed_metadata=b"",
-            visibility=visibility,
-            author=self._actor_ref(actor),
+            type_code=metadata.type_code,
+            care_us=None if metadata.care_date is None else to_us(metadata.care_date),
         )
         document_key = os.urandom(sealed.KEY_SIZE)
         prepared = self._background.submit(self._prepare_upload, record, document_key)
-        allowed = functools.partial(
-            self._journal_allowed, actor, Action.DOCUMENT_WRITE, call, access
-        )
+        allowed = functools.partial(self._journal_allowed, actor, action, call, access)
         journaled = self._background.submit(_after, prepared, allowed)
         try:
             writer = self._blobs.create(record.blob_key)
@@ -744,7 +857,37 @@ class Vault:
             prepared,
             document_key,
             metadata,
+            _author(actor),
             self._segment_size,
+        )
+
+    def _new_document(
+        self,
+        actor: Actor,
+        dossier: DossierRecord,
+        metadata: DocumentMetadata,
+        visibility: Visibility,
+        access: _Access,
+        now_us: int,
+    ) -> VersionRecord:
+        """The first version of a new document, if the caller may write it."""
+        new = DocumentFacts(metadata.category, visibility)
+        access.require(self._facts(actor, Action.DOCUMENT_WRITE, dossier, new))
+        document_id = new_id(now_us // 1000)
+        access.documents = (document_id,)
+        return VersionRecord(
+            dossier_id=dossier.dossier_id,
+            document_id=document_id,
+            version=1,
+            category=metadata.category,
+            created_us=now_us,
+            blob_key="",
+            dossier_key_version=0,
+            wrapped_key=b"",
+            sealed_metadata=b"",
+            visibility=visibility,
+            author=self._actor_ref(actor),
+            document_created_us=now_us,
         )
 
     def _prepare_upload(self, record: VersionRecord, document_key: bytes) -> _Prepared:
@@ -831,24 +974,33 @@ class Vault:
                 reader.close()
 
     def list_documents(
-        self, actor: Actor, dossier_id: str, page_size: int, page_token: str, call: Call
+        self,
+        actor: Actor,
+        dossier_id: str,
+        query: DocumentQuery,
+        page_size: int | None,
+        page_token: str,
+        call: Call,
     ) -> DocumentPage:
-        """One page of the dossier's documents at their latest version, newest first."""
+        """One page of the dossier's document versions that `query` keeps (by default
+        each document at its latest version), newest first."""
         with self._journaled(actor, Action.DOCUMENT_LIST, call) as access:
             dossier = self._dossier(dossier_id, access)
             decision = access.require(self._facts(actor, Action.DOCUMENT_LIST, dossier))
+            query = validate_query(query)
             limit = self._page_limit(page_size)
-            cursor = self._document_cursor(dossier.dossier_id, page_token)
-            records = self._index.latest_versions(
-                dossier.dossier_id, decision.scope, limit + 1, cursor
+            cursor = self._document_cursor(dossier.dossier_id, query, page_token)
+            records = self._index.search(
+                dossier.dossier_id, decision.scope, query, limit + 1, cursor
             )
             page, more = records[:limit], len(records) > limit
-            access.documents = tuple(r.document_id for r in page)
+            access.documents = tuple(dict.fromkeys(r.document_id for r in page))
             self._notify_first_access(actor, dossier, call)
         next_token = ""
         if more:
-            last = Cursor(page[-1].created_us, page[-1].document_id)
-            next_token = self._document_page_token(dossier.dossier_id, last)
+            next_token = self._document_page_token(
+                dossier.dossier_id, query, Cursor.after(page[-1])
+            )
         keys: dict[int, bytes] = {}
         documents = []
         for record in page:
@@ -899,7 +1051,7 @@ class Vault:
             record, visibility, self._now_us(), self._actor_ref(actor)
         ):
             # allowed and journaled, then overtaken by a concurrent change: nothing changed
-            raise FailedPreconditionError("the document changed meanwhile; try again")
+            raise ConflictError("the document changed meanwhile; try again")
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
@@ -992,9 +1144,9 @@ class Vault:
     def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:
         records: list[VersionRecord] = []
         cursor: Cursor | None = None
-        while page := self._index.latest_versions(dossier_id, scope, MAX_PAGE_SIZE, cursor):
+        while page := self._index.search(dossier_id, scope, DocumentQuery(), MAX_PAGE_SIZE, cursor):
             records += page
-            cursor = Cursor(page[-1].created_us, page[-1].document_id)
+            cursor = Cursor.after(page[-1])
         return records
 
     def _opened(self, record: VersionRecord) -> tuple[Document, VersionRecord, bytes]:
@@ -1192,7 +1344,7 @@ class Vault:
         return AccessRules(shown, dossier.emergency_refused)
 
     def notifications(
-        self, actor: Actor, dossier_id: str, after_id: int, page_size: int, call: Call
+        self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
     ) -> list[Notification]:
         """The patient's notification outbox after `after_id`, oldest first."""
         with self._on_dossier(actor, dossier_id, Action.NOTIFICATIONS_READ, call) as dossier:
@@ -1227,7 +1379,12 @@ class Vault:
         return export_lines(entries, checkpoints)
 
     def query_journal(
-        self, actor: Actor, call: Call, where: EntryFilter, page_size: int, page_token: str
+        self,
+        actor: Actor,
+        call: Call,
+        where: EntryFilter,
+        page_size: int | None,
+        page_token: str,
     ) -> tuple[list[JournalEntry], str]:
         """A dossier's access history (its patient side, auditors), or auditors' filters.
 

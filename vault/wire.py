@@ -14,11 +14,17 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from vault.domain.ids import parse_id
 from vault.domain.model import (
+    ActorKind,
+    Author,
     ClosureReason,
     Document,
     DocumentCategory,
+    DocumentFormat,
     DocumentMetadata,
+    DocumentQuery,
+    DocumentStatus,
     Dossier,
     DossierState,
     EmergencyReason,
@@ -26,6 +32,7 @@ from vault.domain.model import (
     NotificationKind,
     Relation,
     Relationship,
+    Replacement,
     Visibility,
 )
 from vault.errors import InvalidArgumentError
@@ -61,6 +68,14 @@ _NOTICE_TO_PROTO = {
     kind: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{kind.name}") for kind in NotificationKind
 }
 _NOTICE_FROM_PROTO = {number: kind for kind, number in _NOTICE_TO_PROTO.items()}
+_FORMAT_TO_PROTO = {
+    form: pb.DocumentFormat.Value(f"DOCUMENT_FORMAT_{form.name}") for form in DocumentFormat
+}
+_FORMAT_FROM_PROTO = {number: form for form, number in _FORMAT_TO_PROTO.items()}
+_STATUS_TO_PROTO = {
+    status: pb.DocumentStatus.Value(f"DOCUMENT_STATUS_{status.name}") for status in DocumentStatus
+}
+_STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.items()}
 K = TypeVar("K")
 T = TypeVar("T")
 
@@ -87,18 +102,74 @@ def timestamp(moment: datetime) -> Timestamp:
     return stamp
 
 
+def _moment(message: Message, name: str) -> datetime | None:
+    """A Timestamp field as an aware datetime, or None when it is not set."""
+    stamp = _optional_timestamp(message, name)
+    return None if stamp is None else stamp.ToDatetime(UTC)
+
+
 def metadata_from_proto(message: pb.DocumentMetadata) -> DocumentMetadata:
     return DocumentMetadata(
-        message.title, category_from_proto(message.category), message.media_type
+        title=message.title,
+        category=category_from_proto(message.category),
+        media_type=message.media_type,
+        type_code=message.type_code,
+        care_date=_moment(message, "care_date"),
+        format=_known(_FORMAT_FROM_PROTO, message.format, "format") if message.format else None,
     )
 
 
 def metadata_to_proto(metadata: DocumentMetadata) -> pb.DocumentMetadata:
-    return pb.DocumentMetadata(
+    message = pb.DocumentMetadata(
         title=metadata.title,
         category=_CATEGORY_TO_PROTO[metadata.category],
         media_type=metadata.media_type,
+        type_code=metadata.type_code,
     )
+    if metadata.care_date is not None:
+        message.care_date.CopyFrom(timestamp(metadata.care_date))
+    if metadata.format is not None:
+        message.format = _FORMAT_TO_PROTO[metadata.format]
+    return message
+
+
+def replacement_from_proto(header: pb.PutDocumentHeader) -> Replacement | None:
+    if not header.HasField("replaces"):
+        return None
+    return Replacement(header.replaces.document_id, header.replaces.version)
+
+
+def replacement_to_proto(replaces: Replacement) -> pb.DocumentVersionRef:
+    return pb.DocumentVersionRef(document_id=replaces.document_id, version=replaces.version)
+
+
+def query_from_proto(request: pb.ListDocumentsRequest) -> DocumentQuery:
+    """The search a listing asks for."""
+    statuses = frozenset(
+        _known(_STATUS_FROM_PROTO, number, "document status") for number in request.statuses
+    )
+    return DocumentQuery(
+        categories=frozenset(category_from_proto(c) for c in request.categories),
+        type_codes=frozenset(request.type_codes),
+        author=request.author or None,
+        care_from=_moment(request, "care_from"),
+        care_until=_moment(request, "care_until"),
+        statuses=statuses,
+        document_id=parse_id(request.document_id, "document id") if request.document_id else None,
+    )
+
+
+def query_to_proto(query: DocumentQuery, request: pb.ListDocumentsRequest) -> None:
+    """Sets `request`'s filters from `query`."""
+    request.categories.extend(_CATEGORY_TO_PROTO[c] for c in sorted(query.categories))
+    request.type_codes.extend(sorted(query.type_codes))
+    request.author = query.author or ""
+    if query.care_from is not None:
+        request.care_from.CopyFrom(timestamp(query.care_from))
+    if query.care_until is not None:
+        request.care_until.CopyFrom(timestamp(query.care_until))
+    request.statuses.extend(_STATUS_TO_PROTO[s] for s in sorted(query.statuses))
+    request.document_id = "" if query.document_id is None else str(query.document_id)
 
 
 def visibility_from_proto(message: pb.Visibility) -> Visibility:
@@ -222,6 +293,27 @@ def document_to_proto(document: Document) -> pb.Document:
         sha256=document.sha256,
         created_at=timestamp(document.created_at),
         visibility=visibility_to_proto(document.visibility),
+        status=_STATUS_TO_PROTO[document.status],
+        author=None if document.author is None else _author_to_proto(document.author),
+    )
+
+
+def _author_to_proto(author: Author) -> pb.Author:
+    return pb.Author(
+        kind=author.kind.value,
+        professional_id=author.professional_id,
+        profession=author.profession or "",
+        specialty=author.specialty or "",
+    )
+
+
+def _author_from_proto(message: pb.Author) -> Author:
+    try:
+        kind = ActorKind(message.kind)
+    except ValueError:
+        raise InvalidArgumentError("unknown author kind") from None
+    return Author(
+        kind, message.professional_id, message.profession or None, message.specialty or None
     )
 
 
@@ -235,19 +327,15 @@ def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
 
 
 def dossier_from_proto(message: pb.Dossier) -> Dossier:
-    def moment(name: str) -> datetime | None:
-        stamp = _optional_timestamp(message, name)
-        return None if stamp is None else stamp.ToDatetime(UTC)
-
     return Dossier(
         dossier_id=uuid.UUID(message.dossier_id),
         state=_known(_STATE_FROM_PROTO, message.state, "dossier state"),
         created_at=message.created_at.ToDatetime(UTC),
-        closed_at=moment("closed_at"),
+        closed_at=_moment(message, "closed_at"),
         closure_reason=(
             closure_reason_from_proto(message.closure_reason) if message.closure_reason else None
         ),
-        destroy_after=moment("destroy_after"),
+        destroy_after=_moment(message, "destroy_after"),
     )
 
 
@@ -261,6 +349,8 @@ def document_from_proto(message: pb.Document) -> Document:
         sha256=message.sha256,
         created_at=message.created_at.ToDatetime(UTC),
         visibility=visibility_from_proto(message.visibility),
+        status=_known(_STATUS_FROM_PROTO, message.status, "document status"),
+        author=_author_from_proto(message.author) if message.HasField("author") else None,
     )
 
 
@@ -311,6 +401,11 @@ def _optional_timestamp(message: Message, name: str) -> Timestamp | None:
         return None
     stamp: Timestamp = getattr(message, name)
     return stamp
+
+
+def page_size(request: Message) -> int | None:
+    """A request's `page_size`, or None when it is not set (the server's default)."""
+    return getattr(request, "page_size") if request.HasField("page_size") else None  # noqa: B009
 
 
 def optional_time_us(message: Message, name: str) -> int | None:

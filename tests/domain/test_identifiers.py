@@ -1,4 +1,4 @@
-"""INS and RPPS validation, and ids."""
+"""INS, RPPS and document type code validation, and ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.domain.identifiers import ins_key, parse_ins, parse_rpps
+from vault.domain.identifiers import ins_key, luhn_valid, parse_ins, parse_rpps, parse_type_code
 from vault.domain.ids import new_id, new_object_key, parse_id
 from vault.errors import InvalidArgumentError
 
@@ -91,3 +91,48 @@ def test_object_keys_are_opaque_random_hex() -> None:
     keys = {new_object_key() for _ in range(100)}
     assert len(keys) == 100
     assert all(len(k) == 32 and int(k, 16) >= 0 for k in keys)
+
+
+@pytest.mark.parametrize(
+    "code", ["11502-2", "34133-9", "18748-4", "60591-5", "EXPPAT_3", "REMB", "IMG-KOS"]
+)
+def test_loinc_and_tre_a05_type_codes_are_accepted(code: str) -> None:
+    assert parse_type_code(code) == code
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["11502-3", "11502", "-2", "12345678-9", "1150-22", "remb", "R", "X" * 17, "11502-2\n"],
+    ids=[
+        "wrong-check-digit",
+        "no-check-digit",
+        "no-number",
+        "eight-digits",
+        "two-check-digits",
+        "lower-case",
+        "one-letter",
+        "too-long",
+        "trailing-newline",
+    ],
+)
+def test_malformed_type_codes_are_refused(code: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="type code"):
+        parse_type_code(code)
+
+
+@given(st.integers(min_value=0, max_value=9_999_999), st.integers(0, 9))
+def test_exactly_one_check_digit_makes_a_loinc_code(number: int, check: int) -> None:
+    code = f"{number}-{check}"
+    valid = [c for c in range(10) if luhn_valid(f"{number}{c}")]
+    assert len(valid) == 1
+    if check in valid:
+        assert parse_type_code(code) == code
+    else:
+        with pytest.raises(InvalidArgumentError):
+            parse_type_code(code)
+
+
+@given(st.text())
+def test_parsing_any_type_code_raises_only_invalid_argument(text: str) -> None:
+    with contextlib.suppress(InvalidArgumentError):
+        parse_type_code(text)

@@ -41,6 +41,7 @@ REPORT = DocumentFacts(C.REPORTS)
 NOT_ANNOUNCED = DocumentFacts(C.REPORTS, V.HIDDEN_FROM_PATIENT)
 CONFIDENTIAL = DocumentFacts(C.REPORTS, V.HIDDEN_FROM_REPRESENTATIVES)
 REIMBURSEMENT = DocumentFacts(C.REIMBURSEMENT_HISTORY)
+AUTHORED = DocumentFacts(C.REPORTS, authored_by_caller=True)
 
 
 def facts(
@@ -557,6 +558,69 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
         False,
         R.NO_AUTHORISATION,
     ),
+    # replacement: the author only, while the document is in the author's scope
+    (
+        "author replaces own report",
+        facts(K.PROFESSIONAL, A.DOCUMENT_REPLACE, AUTHORISED, AUTHORED),
+        True,
+        R.AUTHORISED,
+    ),
+    (
+        "authorised colleague replaces a report",
+        facts(K.PROFESSIONAL, A.DOCUMENT_REPLACE, AUTHORISED, REPORT),
+        False,
+        R.NOT_AUTHOR,
+    ),
+    (
+        "holder replaces a professional's report",
+        facts(K.PATIENT, A.DOCUMENT_REPLACE, HOLDER, REPORT),
+        False,
+        R.NOT_AUTHOR,
+    ),
+    (
+        "holder replaces own advance directives",
+        facts(
+            K.PATIENT,
+            A.DOCUMENT_REPLACE,
+            HOLDER,
+            DocumentFacts(C.ADVANCE_DIRECTIVES, authored_by_caller=True),
+        ),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "author replaces a report the patient masked",
+        facts(
+            K.PROFESSIONAL,
+            A.DOCUMENT_REPLACE,
+            AUTHORISED,
+            replace(AUTHORED, visibility=V.MASKED_FROM_PROFESSIONALS),
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "author whose authorisation expired replaces",
+        facts(K.PROFESSIONAL, A.DOCUMENT_REPLACE, EXPIRED, AUTHORED),
+        False,
+        R.AUTHORISATION_EXPIRED,
+    ),
+    (
+        "insurer replaces its reimbursement line",
+        facts(
+            K.INSURER,
+            A.DOCUMENT_REPLACE,
+            document=replace(REIMBURSEMENT, authored_by_caller=True),
+        ),
+        False,
+        R.ACTOR_NEVER_ALLOWED,
+    ),
+    (
+        "author replaces in a closed dossier",
+        facts(K.PROFESSIONAL, A.DOCUMENT_REPLACE, AUTHORISED, AUTHORED, state=S.CLOSED),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
     # a kind the rules do not know (a newer token issuer) gets nothing, whatever its standing
     (
         "unknown kind with a professional's standing",
@@ -604,7 +668,7 @@ IDENTITIES = (  # (profession, specialty), for professionals; others carry none
 CATEGORIES = (C.REPORTS, C.BIOLOGY, C.REIMBURSEMENT_HISTORY)  # all, pharmacist, insurer
 VISIBILITIES = tuple(V(bits) for bits in range(8))
 READS = {A.DOCUMENT_READ, A.DOCUMENT_LIST}
-ONE_DOCUMENT = {A.DOCUMENT_READ, A.DOCUMENT_DELETE, A.DOCUMENT_VISIBILITY}
+ONE_DOCUMENT = {A.DOCUMENT_READ, A.DOCUMENT_DELETE, A.DOCUMENT_VISIBILITY, A.DOCUMENT_REPLACE}
 OUTSIDERS = {
     K.INSURER,
     K.COMPLEMENTARY_INSURER,
@@ -659,8 +723,26 @@ def test_the_enumeration_decides_every_case_with_a_known_reason() -> None:
     reasons = Counter(d.reason for _, d in decided())
     assert len(decided()) > 100_000
     assert all(isinstance(reason, Reason) for reason in reasons)
-    for reason in (R.AUTHORISED, R.EMERGENCY, R.DOCUMENT_HIDDEN, R.VISIBILITY_NOT_SETTABLE):
+    for reason in (
+        R.AUTHORISED,
+        R.EMERGENCY,
+        R.DOCUMENT_HIDDEN,
+        R.VISIBILITY_NOT_SETTABLE,
+        R.NOT_AUTHOR,
+    ):
         assert reasons[reason]
+
+
+def test_only_a_documents_author_replaces_it_and_only_within_their_scope() -> None:
+    met = 0
+    for given, decision in decided():
+        if given.action is not A.DOCUMENT_REPLACE or given.document is None:
+            continue
+        met += decision.allowed
+        if decision.allowed:
+            assert given.document.authored_by_caller
+            assert _sees(decision, given.document)
+    assert met
 
 
 def test_only_break_the_glass_is_flagged_as_emergency() -> None:

@@ -19,6 +19,7 @@ from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
     ClosureReason,
     DocumentCategory,
+    DocumentQuery,
     DossierState,
     Notification,
     NotificationKind,
@@ -65,6 +66,7 @@ def version(dossier: DossierRecord, created_us: int = 10) -> VersionRecord:
         dossier_key_version=1,
         wrapped_key=b"k",
         sealed_metadata=b"",
+        document_created_us=created_us,
     )
 
 
@@ -93,12 +95,13 @@ def test_pending_version_is_invisible_until_committed(index: SqlIndex) -> None:
     record = version(dossier)
     index.reserve_version(record)
     assert index.version(dossier.dossier_id, record.document_id, None) is None
-    assert index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None) == []
+    assert index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10) == []
     committed = replace(record, size=5, ciphertext_size=126, sealed_metadata=b"m")
     index.commit_version(committed)
-    assert index.version(dossier.dossier_id, record.document_id, None) == committed
-    assert index.version(dossier.dossier_id, record.document_id, 1) == committed
-    assert index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None) == [committed]
+    stored = replace(committed, latest_version=1)
+    assert index.version(dossier.dossier_id, record.document_id, None) == stored
+    assert index.version(dossier.dossier_id, record.document_id, 1) == stored
+    assert index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10) == [stored]
 
 
 def test_discarded_version_leaves_nothing(index: SqlIndex) -> None:
@@ -125,11 +128,11 @@ def test_listing_is_newest_first_and_resumes_after_a_cursor(index: SqlIndex) -> 
     for record in records:
         index.reserve_version(record)
         index.commit_version(record)
-    listed = index.latest_versions(dossier.dossier_id, EVERYTHING, 10, None)
+    listed = index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10)
     keys = [(r.created_us, r.document_id) for r in listed]
     assert keys == sorted(keys, reverse=True)
-    after_two = index.latest_versions(
-        dossier.dossier_id, EVERYTHING, 10, Cursor(listed[1].created_us, listed[1].document_id)
+    after_two = index.search(
+        dossier.dossier_id, EVERYTHING, DocumentQuery(), 10, Cursor.after(listed[1])
     )
     assert after_two == listed[2:]
 
@@ -161,7 +164,7 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
     for scope in scopes:
         admitted = [d for d in documents if scope.admits(d.category, d.visibility)]
         expected = {d.document_id for d in admitted}
-        listed = index.latest_versions(dossier.dossier_id, scope, 100, None)
+        listed = index.search(dossier.dossier_id, scope, DocumentQuery(), 100)
         assert {r.document_id for r in listed} == expected
         counts = index.category_counts(dossier.dossier_id, scope)
         assert counts == Counter(d.category for d in admitted)  # per category, not a sum

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -13,7 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
-from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
+from vault.domain.model import ActorKind, DocumentCategory, DocumentFormat, DocumentMetadata
 from vault.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
@@ -62,7 +63,7 @@ def test_document_round_trip(running_vault: RunningVault, size: int) -> None:
     assert received == content
     assert stored.size == size
     assert stored.sha256 == hashlib.sha256(content).digest()
-    assert download.document.metadata == REPORT
+    assert download.document.metadata == replace(REPORT, format=DocumentFormat.PDF)
 
 
 @pytest.mark.slow

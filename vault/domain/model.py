@@ -212,6 +212,39 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class Replacement:
+    """The version a new version replaces: it must still be the document's latest."""
+
+    document_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentQuery:
+    """What a search of one dossier's documents keeps: each filter given must match
+    (an empty one matches everything). `author` is an RPPS number; the care dates bound
+    the date of care, `care_from` included, `care_until` excluded; `document_id` narrows
+    the search to one document's versions. No status: current versions only, or, with
+    `document_id`, every version (the document's history)."""
+
+    categories: frozenset[DocumentCategory] = frozenset()
+    type_codes: frozenset[str] = frozenset()
+    author: str | None = None
+    care_from: datetime | None = None
+    care_until: datetime | None = None
+    statuses: frozenset[DocumentStatus] = frozenset()
+    document_id: uuid.UUID | None = None
+
+    @property
+    def wanted_statuses(self) -> frozenset[DocumentStatus]:
+        if self.statuses:
+            return self.statuses
+        if self.document_id is not None:
+            return frozenset(DocumentStatus)
+        return frozenset({DocumentStatus.CURRENT})
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentPage:
     documents: tuple[Document, ...]
     next_page_token: str

@@ -111,6 +111,7 @@ class Reason(StrEnum):
     INVALID_ARGUMENT = "invalid-argument"
     NOT_FOUND = "not-found"
     ALREADY_EXISTS = "already-exists"
+    CONFLICT = "conflict"  # a concurrent change won (a newer version, say)
     FAILED = "failed"
 
 
@@ -305,10 +306,10 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return decision
     if facts.action is Action.DOCUMENT_WRITE:
         return _decide_new_document(facts.document, decision)
-    if facts.action is Action.DOCUMENT_REPLACE:
-        return _decide_replacement(facts.document, decision)
     if facts.document is None:
         return decision
+    if facts.action is Action.DOCUMENT_REPLACE:
+        return _decide_replacement(facts.document, decision)
     return _decide_document(facts.document, decision)
 
 
@@ -448,12 +449,10 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     return decision
 
 
-def _decide_replacement(document: DocumentFacts | None, decision: Decision) -> Decision:
+def _decide_replacement(document: DocumentFacts, decision: Decision) -> Decision:
     """A new version of an existing document: only its author replaces it, and only while
     they may still see it. The version keeps the document's category and visibility, so
     nothing else is the writer's to choose."""
-    if document is None:
-        return _deny(Reason.NOT_AUTHOR)
     if not decision.scope.admits(document.category, document.visibility):
         return _deny(Reason.DOCUMENT_HIDDEN)
     if not document.authored_by_caller:

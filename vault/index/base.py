@@ -18,6 +18,8 @@ from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
     ClosureReason,
     DocumentCategory,
+    DocumentQuery,
+    DocumentStatus,
     DossierState,
     Notification,
     Relation,
@@ -117,6 +119,16 @@ class VersionRecord:
     visibility: Visibility = Visibility.NORMAL
     metadata_version: int = 1
     author: str = ""  # as the journal names the writer
+    type_code: str = ""  # LOINC or TRE_A05; empty: none given
+    care_us: int | None = None  # the date of care
+    document_created_us: int = 0  # the document's first version's: its place in listings
+    latest_version: int = 0  # the document's, when read from the index (0: unknown)
+
+    @property
+    def status(self) -> DocumentStatus:
+        if self.version < self.latest_version:
+            return DocumentStatus.DEPRECATED
+        return DocumentStatus.CURRENT
 
 
 ManifestBuilder = Callable[[list[VersionRecord], list[int]], str]
@@ -125,10 +137,16 @@ ManifestBuilder = Callable[[list[VersionRecord], list[int]], str]
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Position after the last document of a page (newest first)."""
+    """Position after the last version of a page: documents newest first (by their first
+    version's time), each document's versions newest first."""
 
     created_us: int
     document_id: uuid.UUID
+    version: int
+
+    @classmethod
+    def after(cls, record: VersionRecord) -> Cursor:
+        return cls(record.document_created_us, record.document_id, record.version)
 
 
 class Index(Protocol):
@@ -146,16 +164,21 @@ class Index(Protocol):
         ...
 
     def reserve_version(self, record: VersionRecord) -> None:
-        """Records a pending version: invisible to reads and listings."""
+        """Records a pending version: invisible to reads and listings. Version 1 creates
+        the document; a later version needs the document at the version before it and no
+        other upload of that version under way (ConflictError otherwise), so that
+        versions are unique and gapless whatever the number of writers."""
         ...
 
     def commit_version(self, record: VersionRecord) -> None:
-        """Sets the final sizes and makes the version the document's visible one."""
+        """Sets the final sizes and makes the version the document's visible one; the
+        previous version becomes deprecated."""
         ...
 
     def discard_version(self, record: VersionRecord) -> bool:
-        """Removes a version if it is still pending; returns whether it was (a version
-        committed meanwhile is left alone)."""
+        """Removes this version's reservation (the row with its blob key) if it is still
+        pending; returns whether it was. A version committed meanwhile, or another
+        writer's reservation of the same number, is left alone."""
         ...
 
     def version(
@@ -164,10 +187,16 @@ class Index(Protocol):
         """A committed version (`None`: the latest), or None."""
         ...
 
-    def latest_versions(
-        self, dossier_id: uuid.UUID, scope: Scope, limit: int, after: Cursor | None
+    def search(
+        self,
+        dossier_id: uuid.UUID,
+        scope: Scope,
+        query: DocumentQuery,
+        limit: int,
+        after: Cursor | None = None,
     ) -> list[VersionRecord]:
-        """The dossier's documents in `scope` at their latest version, newest first."""
+        """The committed versions of the dossier's documents in `scope` that `query`
+        keeps, in `Cursor` order."""
         ...
 
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:

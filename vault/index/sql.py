@@ -20,8 +20,8 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -29,10 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
+from vault.domain.clock import to_us
 from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
     ClosureReason,
     DocumentCategory,
+    DocumentQuery,
+    DocumentStatus,
     DossierState,
     Notification,
     NotificationKind,
@@ -43,6 +46,7 @@ from vault.domain.model import (
 from vault.domain.policy import Scope
 from vault.errors import (
     AlreadyExistsError,
+    ConflictError,
     FailedPreconditionError,
     IntegrityError,
     NotFoundError,
@@ -102,6 +106,10 @@ _VERSION_COLUMNS = (
     _DOC.c.visibility,
     _DOC.c.metadata_version,
     _DOC.c.author,
+    _V.c.type_code,
+    _V.c.care_us,
+    _DOC.c.created_us.label("document_created_us"),
+    _DOC.c.latest_version,
 )
 
 
@@ -164,6 +172,35 @@ def _in_scope(scope: Scope) -> Any:
     """The SQL twin of `Scope.admits` (tests/index check that they agree)."""
     categories = sorted(c.value for c in scope.categories)
     return and_(_DOC.c.category.in_(categories), _DOC.c.visibility.op("&")(int(scope.hidden)) == 0)
+
+
+def _of_status(statuses: frozenset[DocumentStatus]) -> Any:
+    """Committed versions are those up to the document's latest (a pending one is the
+    next); the latest is current, those below it deprecated."""
+    latest, version = _DOC.c.latest_version, _V.c.version
+    if statuses == {DocumentStatus.CURRENT}:
+        return version == latest
+    if statuses == {DocumentStatus.DEPRECATED}:
+        return version < latest
+    return version <= latest
+
+
+def _matching(query: DocumentQuery) -> list[Any]:
+    """The SQL of a `DocumentQuery`'s filters."""
+    where = [_of_status(query.wanted_statuses)]
+    if query.categories:
+        where.append(_DOC.c.category.in_(sorted(c.value for c in query.categories)))
+    if query.type_codes:
+        where.append(_V.c.type_code.in_(sorted(query.type_codes)))
+    if query.author is not None:
+        where.append(_DOC.c.author == query.author)
+    if query.care_from is not None:
+        where.append(_V.c.care_us >= to_us(query.care_from))
+    if query.care_until is not None:
+        where.append(_V.c.care_us < to_us(query.care_until))
+    if query.document_id is not None:
+        where.append(_DOC.c.id == query.document_id)
+    return where
 
 
 def _relationship(row: Any) -> Relationship:
@@ -331,6 +368,10 @@ def _version(row: Any) -> VersionRecord:
         visibility=Visibility(row.visibility),
         metadata_version=row.metadata_version,
         author=row.author,
+        type_code=row.type_code or "",
+        care_us=row.care_us,
+        document_created_us=row.document_created_us,
+        latest_version=row.latest_version,
     )
 
 
@@ -392,50 +433,76 @@ class SqlIndex:
 
     def reserve_version(self, record: VersionRecord) -> None:
         state = select(_D.c.state).where(_D.c.id == record.dossier_id).with_for_update()
-        with guard(), writing(self._engine) as conn:
-            # under the dossier row's lock: a closure or a destruction's manifest either
-            # comes before (and this write is refused) or sees this pending version
-            if conn.execute(state).scalar() != DossierState.ACTIVE.value:
-                raise FailedPreconditionError("the dossier is not active")
-            if record.version == 1:
+        try:
+            with guard(), writing(self._engine) as conn:
+                # under the dossier row's lock: a closure or a destruction's manifest
+                # either comes before (and this write is refused) or sees this version
+                if conn.execute(state).scalar() != DossierState.ACTIVE.value:
+                    raise FailedPreconditionError("the dossier is not active")
+                if record.version == 1:
+                    self._insert_document(conn, record)
+                elif not self._at_version(conn, record, record.version - 1):
+                    raise ConflictError("the document has a newer version than the one replaced")
                 conn.execute(
-                    insert(_DOC).values(
-                        id=record.document_id,
-                        dossier_id=record.dossier_id,
-                        category=record.category.value,
-                        created_us=record.created_us,
-                        latest_version=0,
-                        visibility=int(record.visibility),
-                        metadata_version=1,
-                        author=record.author,
-                    )
-                )
-                conn.execute(
-                    insert(_VIS).values(
+                    insert(_V).values(
                         document_id=record.document_id,
-                        metadata_version=1,
-                        visibility=int(record.visibility),
-                        changed_us=record.created_us,
-                        changed_by=record.author,
+                        version=record.version,
+                        status="pending",
+                        created_us=record.created_us,
+                        blob_key=record.blob_key,
+                        dossier_key_version=record.dossier_key_version,
+                        wrapped_key=record.wrapped_key,
+                        sealed_metadata=record.sealed_metadata,
+                        size=0,
+                        ciphertext_size=0,
+                        type_code=record.type_code or None,
+                        care_us=record.care_us,
                     )
                 )
-            conn.execute(
-                insert(_V).values(
-                    document_id=record.document_id,
-                    version=record.version,
-                    status="pending",
-                    created_us=record.created_us,
-                    blob_key=record.blob_key,
-                    dossier_key_version=record.dossier_key_version,
-                    wrapped_key=record.wrapped_key,
-                    sealed_metadata=record.sealed_metadata,
-                    size=0,
-                    ciphertext_size=0,
-                )
+        except sa_exc.IntegrityError:
+            # the primary key (document, version) is the arbiter between two writers
+            raise ConflictError("another version of this document is being written") from None
+
+    @staticmethod
+    def _at_version(conn: Connection, record: VersionRecord, version: int) -> bool:
+        """Whether the document exists in the dossier at `version`."""
+        found = select(_DOC.c.id).where(
+            _DOC.c.id == record.document_id,
+            _DOC.c.dossier_id == record.dossier_id,
+            _DOC.c.latest_version == version,
+        )
+        return conn.execute(found).first() is not None
+
+    @staticmethod
+    def _insert_document(conn: Connection, record: VersionRecord) -> None:
+        conn.execute(
+            insert(_DOC).values(
+                id=record.document_id,
+                dossier_id=record.dossier_id,
+                category=record.category.value,
+                created_us=record.created_us,
+                latest_version=0,
+                visibility=int(record.visibility),
+                metadata_version=1,
+                author=record.author,
             )
+        )
+        conn.execute(
+            insert(_VIS).values(
+                document_id=record.document_id,
+                metadata_version=1,
+                visibility=int(record.visibility),
+                changed_us=record.created_us,
+                changed_by=record.author,
+            )
+        )
 
     def commit_version(self, record: VersionRecord) -> None:
-        key = and_(_V.c.document_id == record.document_id, _V.c.version == record.version)
+        key = and_(
+            _V.c.document_id == record.document_id,
+            _V.c.version == record.version,
+            _V.c.blob_key == record.blob_key,
+        )
         with guard(), writing(self._engine) as conn:
             updated = conn.execute(
                 update(_V)
@@ -449,11 +516,16 @@ class SqlIndex:
             )
             if updated.rowcount != 1:
                 raise NotFoundError("no pending version to commit")
-            conn.execute(
+            moved = conn.execute(
                 update(_DOC)
-                .where(_DOC.c.id == record.document_id)
+                .where(
+                    _DOC.c.id == record.document_id,
+                    _DOC.c.latest_version == record.version - 1,
+                )
                 .values(latest_version=record.version)
             )
+            if moved.rowcount != 1:  # cannot happen while reserve_version holds the number
+                raise ConflictError("the document has a newer version than the one replaced")
 
     def discard_version(self, record: VersionRecord) -> bool:
         with guard(), writing(self._engine) as conn:
@@ -461,6 +533,7 @@ class SqlIndex:
                 delete(_V).where(
                     _V.c.document_id == record.document_id,
                     _V.c.version == record.version,
+                    _V.c.blob_key == record.blob_key,  # not another writer's reservation
                     _V.c.status == "pending",
                 )
             )
@@ -492,29 +565,28 @@ class SqlIndex:
             row = conn.execute(query).first()
         return None if row is None else _version(row)
 
-    def latest_versions(
-        self, dossier_id: uuid.UUID, scope: Scope, limit: int, after: Cursor | None
+    def search(
+        self,
+        dossier_id: uuid.UUID,
+        scope: Scope,
+        query: DocumentQuery,
+        limit: int,
+        after: Cursor | None = None,
     ) -> list[VersionRecord]:
-        query = (
+        place = (_DOC.c.created_us, _DOC.c.id, _V.c.version)
+        statement = (
             select(*_VERSION_COLUMNS)
-            .join_from(
-                _DOC,
-                _V,
-                and_(_V.c.document_id == _DOC.c.id, _V.c.version == _DOC.c.latest_version),
-            )
-            .where(_DOC.c.dossier_id == dossier_id, _in_scope(scope))
-            .order_by(_DOC.c.created_us.desc(), _DOC.c.id.desc())
+            .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
+            .where(_DOC.c.dossier_id == dossier_id, _in_scope(scope), *_matching(query))
+            .order_by(*(column.desc() for column in place))
             .limit(limit)
         )
         if after is not None:
-            query = query.where(
-                or_(
-                    _DOC.c.created_us < after.created_us,
-                    and_(_DOC.c.created_us == after.created_us, _DOC.c.id < after.document_id),
-                )
+            statement = statement.where(
+                tuple_(*place) < tuple_(after.created_us, after.document_id, after.version)
             )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(query)]
+            return [_version(row) for row in conn.execute(statement)]
 
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         query = (

@@ -280,14 +280,16 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             first = await anext(aiter(request_iterator), None)
             if first is None or first.WhichOneof("part") != "header":
                 raise InvalidArgumentError("the first message must be the header")
-            metadata = wire.metadata_from_proto(first.header.metadata)
+            header = first.header
+            call.dossier = header.dossier_id
             upload = await self._run(
                 self._vault.begin_upload,
                 actor,
-                first.header.dossier_id,
-                metadata,
+                header.dossier_id,
+                wire.metadata_from_proto(header.metadata),
                 call,
-                wire.visibility_from_proto(first.header.visibility),
+                wire.visibility_from_proto(header.visibility),
+                wire.replacement_from_proto(header),
                 on_cancel=Upload.abort,
             )
             return wire.document_to_proto(await self._upload(upload, request_iterator))
@@ -351,11 +353,13 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ListDocumentsRequest, context: Context
     ) -> pb.ListDocumentsResponse:
         async def body(actor: Actor, call: Call) -> pb.ListDocumentsResponse:
+            call.dossier = request.dossier_id
             page = await self._run(
                 self._vault.list_documents,
                 actor,
                 request.dossier_id,
-                request.page_size,
+                wire.query_from_proto(request),
+                wire.page_size(request),
                 request.page_token,
                 call,
             )
@@ -508,7 +512,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 actor,
                 request.dossier_id,
                 request.after_id,
-                request.page_size,
+                wire.page_size(request),
                 call,
             )
             return pb.ListNotificationsResponse(
@@ -556,7 +560,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 actor,
                 call,
                 where,
-                request.page_size,
+                wire.page_size(request),
                 request.page_token,
             )
             return pb.QueryJournalResponse(

@@ -99,6 +99,64 @@ CLOSURE_REASON_DELETION_REQUEST: ClosureReason.ValueType  # 4
 """Set by RequestDeletion, never accepted by CloseDossier."""
 Global___ClosureReason: _TypeAlias = ClosureReason  # noqa: Y015
 
+class _DocumentFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DocumentFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DocumentFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DOCUMENT_FORMAT_UNSPECIFIED: _DocumentFormat.ValueType  # 0
+    """derived from the media type"""
+    DOCUMENT_FORMAT_PDF: _DocumentFormat.ValueType  # 1
+    """application/pdf"""
+    DOCUMENT_FORMAT_CDA_R2: _DocumentFormat.ValueType  # 2
+    """text/xml or application/xml: HL7 CDA release 2"""
+    DOCUMENT_FORMAT_FHIR_JSON: _DocumentFormat.ValueType  # 3
+    """application/fhir+json or application/json"""
+    DOCUMENT_FORMAT_IMAGE: _DocumentFormat.ValueType  # 4
+    """image/*, application/dicom"""
+    DOCUMENT_FORMAT_TEXT: _DocumentFormat.ValueType  # 5
+    """text/plain"""
+
+class DocumentFormat(_DocumentFormat, metaclass=_DocumentFormatEnumTypeWrapper):
+    """What a document's bytes are. The vault takes these formats only."""
+
+DOCUMENT_FORMAT_UNSPECIFIED: DocumentFormat.ValueType  # 0
+"""derived from the media type"""
+DOCUMENT_FORMAT_PDF: DocumentFormat.ValueType  # 1
+"""application/pdf"""
+DOCUMENT_FORMAT_CDA_R2: DocumentFormat.ValueType  # 2
+"""text/xml or application/xml: HL7 CDA release 2"""
+DOCUMENT_FORMAT_FHIR_JSON: DocumentFormat.ValueType  # 3
+"""application/fhir+json or application/json"""
+DOCUMENT_FORMAT_IMAGE: DocumentFormat.ValueType  # 4
+"""image/*, application/dicom"""
+DOCUMENT_FORMAT_TEXT: DocumentFormat.ValueType  # 5
+"""text/plain"""
+Global___DocumentFormat: _TypeAlias = DocumentFormat  # noqa: Y015
+
+class _DocumentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DocumentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DocumentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DOCUMENT_STATUS_UNSPECIFIED: _DocumentStatus.ValueType  # 0
+    DOCUMENT_STATUS_CURRENT: _DocumentStatus.ValueType  # 1
+    """the document's latest version"""
+    DOCUMENT_STATUS_DEPRECATED: _DocumentStatus.ValueType  # 2
+    """replaced by a later version; still readable"""
+
+class DocumentStatus(_DocumentStatus, metaclass=_DocumentStatusEnumTypeWrapper):
+    """Where a version stands in its document's history (XDS availabilityStatus)."""
+
+DOCUMENT_STATUS_UNSPECIFIED: DocumentStatus.ValueType  # 0
+DOCUMENT_STATUS_CURRENT: DocumentStatus.ValueType  # 1
+"""the document's latest version"""
+DOCUMENT_STATUS_DEPRECATED: DocumentStatus.ValueType  # 2
+"""replaced by a later version; still readable"""
+Global___DocumentStatus: _TypeAlias = DocumentStatus  # noqa: Y015
+
 class _Relation:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -442,25 +500,101 @@ class DocumentMetadata(_message.Message):
     TITLE_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
     MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    CARE_DATE_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
     title: _builtins.str
     """Encrypted under the dossier key at rest; never logged."""
     category: Global___DocumentCategory.ValueType
     media_type: _builtins.str
     """IANA media type, e.g. application/pdf, text/xml, application/fhir+json."""
+    type_code: _builtins.str
+    """The XDS typeCode: a LOINC code (11502-2) or a TRE_A05 code (EXPPAT_3); empty if
+    none. In clear in the index (searches filter on it). docs/document-classes.md.
+    """
+    format: Global___DocumentFormat.ValueType
+    """Unspecified: derived from the media type; otherwise it must agree with it."""
+    @_builtins.property
+    def care_date(self) -> _timestamp_pb2.Timestamp:
+        """When the care the document records took place (XDS serviceStartTime); unset if
+        unknown. In clear in the index (searches filter on it).
+        """
+
     def __init__(
         self,
         *,
         title: _builtins.str = ...,
         category: Global___DocumentCategory.ValueType = ...,
         media_type: _builtins.str = ...,
+        type_code: _builtins.str = ...,
+        care_date: _timestamp_pb2.Timestamp | None = ...,
+        format: Global___DocumentFormat.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["care_date", b"care_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "media_type", b"media_type", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_date", b"care_date", "category", b"category", "format", b"format", "media_type", b"media_type", "title", b"title", "type_code", b"type_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocumentMetadata: _TypeAlias = DocumentMetadata  # noqa: Y015
+
+@_typing.final
+class Author(_message.Message):
+    """Who wrote a version, as their signed token said. Encrypted at rest (a specialty
+    says much about the care), except the professional id, which searches filter on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    PROFESSIONAL_ID_FIELD_NUMBER: _builtins.int
+    PROFESSION_FIELD_NUMBER: _builtins.int
+    SPECIALTY_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """patient, legal_representative, professional, insurer."""
+    professional_id: _builtins.str
+    """A professional's RPPS number; empty for anyone else (never an INS)."""
+    profession: _builtins.str
+    specialty: _builtins.str
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        professional_id: _builtins.str = ...,
+        profession: _builtins.str = ...,
+        specialty: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "profession", b"profession", "professional_id", b"professional_id", "specialty", b"specialty"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Author: _TypeAlias = Author  # noqa: Y015
+
+@_typing.final
+class DocumentVersionRef(_message.Message):
+    """A document version, named to be replaced."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    document_id: _builtins.str
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        document_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocumentVersionRef: _TypeAlias = DocumentVersionRef  # noqa: Y015
 
 @_typing.final
 class Visibility(_message.Message):
@@ -503,21 +637,31 @@ class PutDocumentHeader(_message.Message):
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
+    REPLACES_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     @_builtins.property
     def metadata(self) -> Global___DocumentMetadata: ...
     @_builtins.property
-    def visibility(self) -> Global___Visibility: ...
+    def visibility(self) -> Global___Visibility:
+        """A new version keeps its document's visibility: leave unset (or equal)."""
+
+    @_builtins.property
+    def replaces(self) -> Global___DocumentVersionRef:
+        """Set: this is the next version of that document, which must still be at that
+        version (ABORTED otherwise). The category must stay the same.
+        """
+
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
         metadata: Global___DocumentMetadata | None = ...,
         visibility: Global___Visibility | None = ...,
+        replaces: Global___DocumentVersionRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -587,6 +731,8 @@ class Document(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     document_id: _builtins.str
     version: _builtins.int
@@ -594,12 +740,17 @@ class Document(_message.Message):
     """Plaintext size in bytes."""
     sha256: _builtins.bytes
     """SHA-256 of the plaintext, for the client's end-to-end check."""
+    status: Global___DocumentStatus.ValueType
     @_builtins.property
     def metadata(self) -> Global___DocumentMetadata: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def visibility(self) -> Global___Visibility: ...
+    @_builtins.property
+    def author(self) -> Global___Author:
+        """Unset for documents stored before authors were recorded."""
+
     def __init__(
         self,
         *,
@@ -611,10 +762,12 @@ class Document(_message.Message):
         sha256: _builtins.bytes = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         visibility: Global___Visibility | None = ...,
+        status: Global___DocumentStatus.ValueType = ...,
+        author: Global___Author | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "created_at", b"created_at", "metadata", b"metadata", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "document_id", b"document_id", "dossier_id", b"dossier_id", "metadata", b"metadata", "sha256", b"sha256", "size", b"size", "version", b"version", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "created_at", b"created_at", "document_id", b"document_id", "dossier_id", b"dossier_id", "metadata", b"metadata", "sha256", b"sha256", "size", b"size", "status", b"status", "version", b"version", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -690,23 +843,65 @@ class ListDocumentsRequest(_message.Message):
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    TYPE_CODES_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    CARE_FROM_FIELD_NUMBER: _builtins.int
+    CARE_UNTIL_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     page_size: _builtins.int
-    """1..1000; 0 means the default (100)."""
+    """1..1000; unset means the default (100). 0 is INVALID_ARGUMENT."""
     page_token: _builtins.str
-    """Opaque token from a previous response; empty for the first page."""
+    """Opaque token from a previous response with the same filters; empty for the first
+    page. A token used with other filters is INVALID_ARGUMENT.
+    """
+    author: _builtins.str
+    """The author's RPPS number."""
+    document_id: _builtins.str
+    """One document's versions only (its history, with both statuses)."""
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedScalarFieldContainer[Global___DocumentCategory.ValueType]:
+        """Filters: each one given must match; an empty one matches everything."""
+
+    @_builtins.property
+    def type_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """LOINC or TRE_A05 codes (at most 100)."""
+
+    @_builtins.property
+    def care_from(self) -> _timestamp_pb2.Timestamp:
+        """The date of care: from `care_from` (included) to `care_until` (excluded).
+        Documents without a date of care are left out when either is set.
+        """
+
+    @_builtins.property
+    def care_until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___DocumentStatus.ValueType]:
+        """Empty: current versions only. Both: every version, each document's newest first."""
+
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
-        page_size: _builtins.int = ...,
+        page_size: _builtins.int | None = ...,
         page_token: _builtins.str = ...,
+        categories: _abc.Iterable[Global___DocumentCategory.ValueType] | None = ...,
+        type_codes: _abc.Iterable[_builtins.str] | None = ...,
+        author: _builtins.str = ...,
+        care_from: _timestamp_pb2.Timestamp | None = ...,
+        care_until: _timestamp_pb2.Timestamp | None = ...,
+        statuses: _abc.Iterable[Global___DocumentStatus.ValueType] | None = ...,
+        document_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "care_from", b"care_from", "care_until", b"care_until", "page_size", b"page_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "author", b"author", "care_from", b"care_from", "care_until", b"care_until", "categories", b"categories", "document_id", b"document_id", "dossier_id", b"dossier_id", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "type_codes", b"type_codes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___ListDocumentsRequest: _TypeAlias = ListDocumentsRequest  # noqa: Y015
 
@@ -1096,19 +1291,21 @@ class ListNotificationsRequest(_message.Message):
     after_id: _builtins.int
     """The last id the portal consumed; 0 for the start."""
     page_size: _builtins.int
-    """1..1000; 0 means the default (100)."""
+    """1..1000; unset means the default (100). 0 is INVALID_ARGUMENT."""
     def __init__(
         self,
         *,
         dossier_id: _builtins.str = ...,
         after_id: _builtins.int = ...,
-        page_size: _builtins.int = ...,
+        page_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "page_size", b"page_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "dossier_id", b"dossier_id", "page_size", b"page_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "after_id", b"after_id", "dossier_id", b"dossier_id", "page_size", b"page_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___ListNotificationsRequest: _TypeAlias = ListNotificationsRequest  # noqa: Y015
 
@@ -1203,6 +1400,7 @@ class QueryJournalRequest(_message.Message):
     emergency_only: _builtins.bool
     denials_only: _builtins.bool
     page_size: _builtins.int
+    """1..1000; unset means the default (100). 0 is INVALID_ARGUMENT."""
     page_token: _builtins.str
     def __init__(
         self,
@@ -1211,14 +1409,16 @@ class QueryJournalRequest(_message.Message):
         actor_ref: _builtins.str = ...,
         emergency_only: _builtins.bool = ...,
         denials_only: _builtins.bool = ...,
-        page_size: _builtins.int = ...,
+        page_size: _builtins.int | None = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "page_size", b"page_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_ref", b"actor_ref", "denials_only", b"denials_only", "dossier_id", b"dossier_id", "emergency_only", b"emergency_only", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_page_size", b"_page_size", "actor_ref", b"actor_ref", "denials_only", b"denials_only", "dossier_id", b"dossier_id", "emergency_only", b"emergency_only", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___QueryJournalRequest: _TypeAlias = QueryJournalRequest  # noqa: Y015
 

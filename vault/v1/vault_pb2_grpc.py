@@ -204,7 +204,10 @@ class DossierVaultServicer:
         """Client streaming: first message `header`, then any number of `chunk`s, then
         `finish` with the size and SHA-256 of what was sent. The document becomes visible
         only once `finish` arrived and matched: a stream that ends without it (a caller
-        that hung up, a proxy that cut it) stores nothing.
+        that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+        content is the next version of an existing document (its author only); the
+        replaced version stays readable, deprecated. ABORTED if another writer got there
+        first: read the document again and retry.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -219,8 +222,9 @@ class DossierVaultServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListDocuments(self, request, context):
-        """One page of a dossier's documents, newest first. Documents the caller may not
-        see are left out of the page, of the page tokens and of the counts.
+        """Searches a dossier's documents: one page, newest first, each document at its
+        latest version unless the request asks for deprecated ones. Documents the caller
+        may not see are left out of the page, of the page tokens and of the counts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -65,15 +65,19 @@ class DossierVaultStub:
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
     only once `finish` arrived and matched: a stream that ends without it (a caller
-    that hung up, a proxy that cut it) stores nothing.
+    that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+    content is the next version of an existing document (its author only); the
+    replaced version stays readable, deprecated. ABORTED if another writer got there
+    first: read the document again and retry.
     """
     GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
     """Server streaming: first message `document`, then the content (or the requested
     byte range of it) in chunks.
     """
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
-    """One page of a dossier's documents, newest first. Documents the caller may not
-    see are left out of the page, of the page tokens and of the counts.
+    """Searches a dossier's documents: one page, newest first, each document at its
+    latest version unless the request asks for deprecated ones. Documents the caller
+    may not see are left out of the page, of the page tokens and of the counts.
     """
     CountDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -139,15 +143,19 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
     only once `finish` arrived and matched: a stream that ends without it (a caller
-    that hung up, a proxy that cut it) stores nothing.
+    that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+    content is the next version of an existing document (its author only); the
+    replaced version stays readable, deprecated. ABORTED if another writer got there
+    first: read the document again and retry.
     """
     GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
     """Server streaming: first message `document`, then the content (or the requested
     byte range of it) in chunks.
     """
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
-    """One page of a dossier's documents, newest first. Documents the caller may not
-    see are left out of the page, of the page tokens and of the counts.
+    """Searches a dossier's documents: one page, newest first, each document at its
+    latest version unless the request asks for deprecated ones. Documents the caller
+    may not see are left out of the page, of the page tokens and of the counts.
     """
     CountDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]  # type: ignore[assignment]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -264,7 +272,10 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         """Client streaming: first message `header`, then any number of `chunk`s, then
         `finish` with the size and SHA-256 of what was sent. The document becomes visible
         only once `finish` arrived and matched: a stream that ends without it (a caller
-        that hung up, a proxy that cut it) stores nothing.
+        that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+        content is the next version of an existing document (its author only); the
+        replaced version stays readable, deprecated. ABORTED if another writer got there
+        first: read the document again and retry.
         """
 
     @_abc_1.abstractmethod
@@ -283,8 +294,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request: _vault_pb2.ListDocumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
-        """One page of a dossier's documents, newest first. Documents the caller may not
-        see are left out of the page, of the page tokens and of the counts.
+        """Searches a dossier's documents: one page, newest first, each document at its
+        latest version unless the request asks for deprecated ones. Documents the caller
+        may not see are left out of the page, of the page tokens and of the counts.
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,233 @@
+"""`SqlIndex` on SQLite and PostgreSQL: versions (replacement, deprecation, unique and
+gapless numbers under concurrent writers) and searches (filters, statuses, cursors)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.index.test_sql import add_dossier, version
+from vault.domain.clock import to_us
+from vault.domain.ids import new_id, new_object_key
+from vault.domain.model import DocumentCategory, DocumentQuery, DocumentStatus
+from vault.domain.policy import EVERYTHING
+from vault.errors import ConflictError
+from vault.index.base import Cursor, DossierRecord, VersionRecord
+from vault.index.sql import SqlIndex
+from vault.sqlstore import make_engine
+
+BOTH = frozenset(DocumentStatus)
+
+
+@pytest.fixture
+def index(db_url: str) -> SqlIndex:
+    index = SqlIndex(make_engine(db_url))
+    index.create_schema()
+    return index
+
+
+def store(index: SqlIndex, record: VersionRecord) -> VersionRecord:
+    index.reserve_version(record)
+    index.commit_version(record)
+    return record
+
+
+def next_version(record: VersionRecord, created_us: int) -> VersionRecord:
+    return replace(
+        record, version=record.version + 1, created_us=created_us, blob_key=new_object_key()
+    )
+
+
+def search(index: SqlIndex, dossier: DossierRecord, **filters: object) -> list[VersionRecord]:
+    return index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(**filters), 100)  # type: ignore[arg-type]
+
+
+def numbers(records: list[VersionRecord]) -> list[tuple[int, DocumentStatus]]:
+    return [(r.version, r.status) for r in records]
+
+
+def test_a_replacement_deprecates_the_previous_version_and_keeps_it_readable(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    second = store(index, next_version(first, 20))
+    document = first.document_id
+    assert numbers(search(index, dossier)) == [(2, DocumentStatus.CURRENT)]
+    assert numbers(search(index, dossier, document_id=document)) == [
+        (2, DocumentStatus.CURRENT),
+        (1, DocumentStatus.DEPRECATED),
+    ]
+    deprecated = search(index, dossier, statuses=frozenset({DocumentStatus.DEPRECATED}))
+    assert numbers(deprecated) == [(1, DocumentStatus.DEPRECATED)]
+    old = index.version(dossier.dossier_id, document, 1)
+    assert old is not None
+    assert old.status is DocumentStatus.DEPRECATED
+    assert old.blob_key == first.blob_key
+    latest = index.version(dossier.dossier_id, document, None)
+    assert latest is not None
+    assert latest.blob_key == second.blob_key
+    assert latest.document_created_us == first.created_us  # its place in listings stays
+    assert index.category_counts(dossier.dossier_id, EVERYTHING) == {DocumentCategory.BIOLOGY: 1}
+
+
+def test_a_replacement_of_a_version_that_is_not_the_latest_is_a_conflict(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    store(index, next_version(first, 20))
+    with pytest.raises(ConflictError):
+        index.reserve_version(next_version(first, 30))  # a second "version 2"
+
+
+def test_two_reservations_of_one_number_conflict_and_the_loser_cannot_discard_the_winner(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    winner, loser = next_version(first, 20), next_version(first, 21)
+    index.reserve_version(winner)
+    with pytest.raises(ConflictError):
+        index.reserve_version(loser)
+    assert not index.discard_version(loser)  # the loser's cleanup
+    index.commit_version(winner)  # the winner's reservation survived it
+    assert numbers(search(index, dossier)) == [(2, DocumentStatus.CURRENT)]
+
+
+def test_a_discarded_replacement_leaves_no_gap(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    abandoned = next_version(first, 20)
+    index.reserve_version(abandoned)
+    assert index.discard_version(abandoned)
+    store(index, next_version(first, 30))
+    history = search(index, dossier, document_id=first.document_id)
+    assert [r.version for r in history] == [2, 1]
+
+
+def test_concurrent_writers_never_lose_a_version_and_numbers_stay_gapless(
+    index: SqlIndex,
+) -> None:
+    """Eight writers replace one document as fast as they can, each retrying on conflict
+    from the version it last read: every acknowledged version is stored, once, and the
+    numbers run 1..N without a hole."""
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    acknowledged: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def writer() -> None:
+        done = 0
+        while done < 5:
+            latest = index.version(dossier.dossier_id, first.document_id, None)
+            assert latest is not None
+            attempt = next_version(latest, latest.created_us + 1)
+            try:
+                store(index, attempt)
+            except ConflictError:
+                index.discard_version(attempt)
+                continue
+            with lock:
+                acknowledged.append((attempt.version, attempt.blob_key))
+            done += 1
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    history = search(index, dossier, document_id=first.document_id)
+    assert sorted(r.version for r in history) == list(range(1, 42))
+    assert {(r.version, r.blob_key) for r in history if r.version > 1} == set(acknowledged)
+    assert index.pending_versions(2**62, 100) == []
+
+
+def day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_search_filters_each_narrow_the_result(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    lab = store(
+        index,
+        replace(
+            version(dossier, 10),
+            type_code="11502-2",
+            care_us=to_us(day("2024-03-01")),
+            author="10003456789",
+        ),
+    )
+    scan = store(
+        index,
+        replace(
+            version(dossier, 20),
+            category=DocumentCategory.IMAGING,
+            type_code="18748-4",
+            care_us=to_us(day("2025-06-15")),
+            author="10001234567",
+        ),
+    )
+    undated = store(index, replace(version(dossier, 30), category=DocumentCategory.REPORTS))
+
+    def found(**filters: object) -> list[int]:
+        return [r.created_us for r in search(index, dossier, **filters)]
+
+    assert found() == [30, 20, 10]
+    assert found(categories=frozenset({DocumentCategory.IMAGING})) == [scan.created_us]
+    assert found(type_codes=frozenset({"11502-2", "34133-9"})) == [lab.created_us]
+    assert found(author="10001234567") == [scan.created_us]
+    assert found(care_from=day("2025-01-01")) == [scan.created_us]
+    assert found(care_until=day("2025-01-01")) == [lab.created_us]
+    # the range includes its start and excludes its end; undated documents never match
+    assert found(care_from=day("2024-03-01"), care_until=day("2025-06-15")) == [lab.created_us]
+    assert found(document_id=undated.document_id) == [undated.created_us]
+    assert found(categories=frozenset({DocumentCategory.IMAGING}), author="10003456789") == []
+
+
+def test_a_replacement_is_searched_by_its_own_codes_and_dates(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, replace(version(dossier), type_code="11488-4"))
+    store(index, replace(next_version(first, 20), type_code="11502-2"))
+    assert search(index, dossier, type_codes=frozenset({"11488-4"})) == []
+    old = search(index, dossier, type_codes=frozenset({"11488-4"}), statuses=BOTH)
+    assert numbers(old) == [(1, DocumentStatus.DEPRECATED)]
+
+
+def test_a_cursor_resumes_between_two_versions_of_one_document(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    older = store(index, version(dossier, 10))
+    newer = store(index, version(dossier, 20))
+    store(index, next_version(newer, 30))
+    store(index, next_version(older, 40))
+    everything = search(index, dossier, statuses=BOTH)
+    assert [(r.document_created_us, r.version) for r in everything] == [
+        (20, 2),
+        (20, 1),
+        (10, 2),
+        (10, 1),
+    ]
+    query = DocumentQuery(statuses=BOTH)
+    pages, cursor = [], None
+    while page := index.search(dossier.dossier_id, EVERYTHING, query, 1, cursor):
+        pages += page
+        cursor = Cursor.after(page[-1])
+    assert pages == everything
+
+
+def test_a_document_of_another_dossier_is_never_searched(index: SqlIndex) -> None:
+    ours, theirs = add_dossier(index), add_dossier(index, b"q" * 32)
+    record = store(index, version(theirs))
+    assert search(index, ours, document_id=record.document_id) == []
+    assert search(index, ours, statuses=BOTH) == []
+
+
+def test_pending_versions_are_never_searched(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    index.reserve_version(next_version(first, 20))
+    index.reserve_version(replace(version(dossier, 30), document_id=new_id()))
+    assert numbers(search(index, dossier, statuses=BOTH)) == [(1, DocumentStatus.CURRENT)]
