@@ -302,6 +302,17 @@ def _author(actor: Actor) -> Author:
     return Author(actor.kind, professional_id, actor.profession, actor.specialty)
 
 
+def _inherited(metadata: DocumentMetadata, replaced: VersionRecord) -> DocumentMetadata:
+    """A new version's metadata: what the replaced version had in the clear fields the
+    writer left out (its type code, its date of care)."""
+    care_us = replaced.care_us if metadata.care_date is None else to_us(metadata.care_date)
+    return replace(
+        metadata,
+        type_code=metadata.type_code or replaced.type_code,
+        care_date=None if care_us is None else from_us(care_us),
+    )
+
+
 def _next_version(
     replaced: VersionRecord,
     replaces: Replacement,
@@ -831,6 +842,7 @@ class Vault:
             else:
                 access.documents = (parse_id(replaces.document_id, "document id"),)
                 replaced = self._visible_version(actor, action, dossier, access)
+                metadata = _inherited(metadata, replaced)
                 record = _next_version(replaced, replaces, metadata, visibility, now_us)
             self._notify_first_access(actor, dossier, call)
         record = replace(

@@ -115,7 +115,9 @@ def test_a_document_carries_its_author_format_type_code_and_date_of_care(clinic:
 def test_the_author_replaces_a_document_and_its_history_stays_readable(clinic: Clinic) -> None:
     with clinic.professional() as cardiologist:
         first = cardiologist.put_document(clinic.dossier_id, REPORT, b"first draft")
-        corrected = replace(REPORT, title="Compte rendu (corrigé)", type_code="34133-9")
+        corrected = replace(
+            REPORT, title="Compte rendu (corrigé)", type_code="34133-9", care_date=None
+        )
         second = cardiologist.put_document(
             clinic.dossier_id,
             corrected,
@@ -123,6 +125,7 @@ def test_the_author_replaces_a_document_and_its_history_stays_readable(clinic: C
             replaces=Replacement(str(first.document_id), 1),
         )
     assert (second.document_id, second.version) == (first.document_id, 2)
+    assert second.metadata.care_date == CARE  # left out: the replaced version's
     assert clinic.versions(first.document_id) == [
         (2, DocumentStatus.CURRENT),
         (1, DocumentStatus.DEPRECATED),

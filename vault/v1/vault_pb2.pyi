@@ -648,7 +648,8 @@ class PutDocumentHeader(_message.Message):
     @_builtins.property
     def replaces(self) -> Global___DocumentVersionRef:
         """Set: this is the next version of that document, which must still be at that
-        version (ABORTED otherwise). The category must stay the same.
+        version (ABORTED otherwise). The category must stay the same; a type code or date
+        of care left out is the replaced version's.
         """
 
     def __init__(
