@@ -268,19 +268,64 @@ def test_an_unversioned_database_unlike_the_first_revision_is_left_as_it_was(
     engine.dispose()
 
 
-def test_a_database_newer_than_the_vault_is_refused(db_url: str) -> None:
-    engine = make_engine(db_url)
-    migrations.prepare(engine, INDEX)
+def _newer_revision(engine: Engine, *statements: str) -> None:
+    """What a newer vault's revision 0999 would have done to the index database."""
     version = table(INDEX.version_table, column("version_num"))
     with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
         conn.execute(update(version).values(version_num="0999"))
-    for attempt in (
-        lambda: migrations.prepare(engine, INDEX),
-        lambda: migrations.upgrade(engine, INDEX),
-    ):
-        with pytest.raises(SchemaVersionError, match="0999, which this vault does not know"):
-            attempt()
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        (),
+        (
+            "ALTER TABLE documents ADD COLUMN language VARCHAR(8)",
+            "ALTER TABLE documents ADD COLUMN pages INTEGER DEFAULT 0 NOT NULL",
+            "CREATE INDEX ix_documents_language ON documents (language)",
+            "CREATE TABLE document_tags (id INTEGER PRIMARY KEY)",
+        ),
+    ],
+    ids=["nothing", "columns-index-table"],
+)
+def test_an_older_vault_runs_on_a_newer_schema_that_only_adds(
+    db_url: str, statements: tuple[str, ...]
+) -> None:
+    """A rolling upgrade: the database migrated first, older servers keep running (and
+    restarting) until they are replaced, since nothing they use changed."""
+    engine = make_engine(db_url)
+    migrations.prepare(engine, INDEX)
+    _newer_revision(engine, *statements)
+    migrations.prepare(engine, INDEX)  # runs, with a warning
+    index = SqlIndex(engine)
+    record = DossierRecord(new_id(), b"p" * 32, created_us=1)
+    index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, WrappedKey(1, b"w")))
+    assert index.dossier(record.dossier_id) == record
     assert migrations.status(engine, INDEX).state is State.NEWER
+    with pytest.raises(SchemaVersionError, match="0999, which this vault does not know"):
+        migrations.upgrade(engine, INDEX)  # never a downgrade
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE documents ADD COLUMN language VARCHAR(8) NOT NULL",
+        "CREATE UNIQUE INDEX ix_documents_author ON documents (author)",
+        "ALTER TABLE legal_holds DROP COLUMN release_reason",
+    ],
+    ids=["column-required-by-inserts", "unique-index", "column-dropped"],
+)
+def test_an_older_vault_refuses_a_newer_schema_that_changed_what_it_uses(
+    db_url: str, statement: str
+) -> None:
+    engine = make_engine(db_url)
+    migrations.prepare(engine, INDEX)
+    _newer_revision(engine, statement)
+    with pytest.raises(SchemaVersionError, match="0999, which this vault does not know"):
+        migrations.prepare(engine, INDEX)
     engine.dispose()
 
 

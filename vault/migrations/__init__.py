@@ -18,12 +18,18 @@ What a database holds of one schema (`status`), and what happens to it:
   them before migrations): `prepare` refuses with a `SchemaVersionError` naming
   `dossier-vault db upgrade`; `upgrade` migrates it (the unversioned first stamped at
   the first revision, which is the schema those vaults made).
-- newer (a revision this vault does not know: a newer vault migrated it): refused.
+- newer (a revision this vault does not know: a newer vault migrated it): `prepare`
+  lets this vault run if the newer revisions only added what it never touches
+  (`expands_only`: columns it may leave out, non-unique indexes, tables), so that older
+  servers keep serving, and restarting, during a rolling upgrade; anything else is
+  refused. `upgrade` always refuses it (it never downgrades).
 
 `upgrade` runs the revision scripts, then compares the database with the models and
-rolls everything back if they differ. What this module does not do: create engines
-(vault/sqlstore.py), seed rows (the journal's head row is the journal's), or run while a
-server runs (an upgrade is an operator's step, with the servers stopped).
+rolls everything back if they differ. On PostgreSQL its statements wait at most
+`LOCK_TIMEOUT` for a table lock, so that a migration run while servers serve fails
+(nothing changed; run it again) rather than queueing every request behind it. What this
+module does not do: create engines (vault/sqlstore.py) or seed rows (the journal's head
+row is the journal's).
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from vault.errors import ConfigurationError, SchemaVersionError
 from vault.sqlstore import exclusive, guard
 
 UPGRADE_COMMAND = "dossier-vault db upgrade"
+LOCK_TIMEOUT = "5s"
+_log = logging.getLogger(__name__)
 # Alembic's INFO lines (its dialect, its plugins) are noise: `db upgrade` says what it did
 logging.getLogger("alembic").setLevel(logging.WARNING)
 _HERE = Path(__file__).resolve().parent
@@ -172,9 +180,40 @@ def prepare(engine: Engine, schema: Schema) -> None:
                 schema.metadata.create_all(conn, checkfirst=False)
                 _context(conn, schema).stamp(scripts(schema.script_location), "head")
                 return
+    if found.state is State.NEWER and expands_only(engine, schema):
+        _log.warning(
+            "the %s database schema is at revision %s, newer than this vault's %s, and "
+            "only adds to it: running",
+            schema.name,
+            found.revision,
+            found.head,
+        )
+        return
     problem = found.problem()
     if problem is not None:
         raise SchemaVersionError(problem)
+
+
+def expands_only(engine: Engine, schema: Schema) -> bool:
+    """Whether the database differs from this vault's models only by additions its
+    statements never touch: columns it may leave out of its inserts (nullable, or with a
+    server default), non-unique indexes, and tables (never compared). A changed type, a
+    missing column, a tightened constraint or a unique index are not."""
+    with guard(), engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts=context_options(schema))
+        return all(_is_addition(diff) for diff in compare_metadata(context, schema.metadata))
+
+
+def _is_addition(diff: Any) -> bool:
+    if isinstance(diff, list):  # a column modified
+        return False
+    kind = diff[0]
+    if kind == "remove_index":
+        return not diff[1].unique
+    if kind == "remove_column":
+        column = diff[3]
+        return bool(column.nullable) or column.server_default is not None
+    return False
 
 
 def _lock(schema: Schema) -> str:
@@ -185,6 +224,8 @@ def upgrade(engine: Engine, schema: Schema) -> tuple[Status, Status]:
     """Migrates the schema to head (an empty one too) and checks it equals the models,
     in one transaction: on any failure nothing changes. Returns (before, after)."""
     with guard(), exclusive(engine, _lock(schema), altering=True) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         before = _status(conn, schema)
         if before.state is State.NEWER:
             raise SchemaVersionError(str(before.problem()))
