@@ -10,7 +10,12 @@ from pathlib import Path
 
 from tests.conftest import CLI, OTHER_INS, PATIENT_INS, free_port, run
 from vault.cli import EXIT_CODES, build_parser
-from vault.errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError
+from vault.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 
 
 def test_readme_example_round_trip(served: dict[str, str], tmp_path: Path) -> None:
@@ -64,6 +69,52 @@ def test_readme_example_round_trip(served: dict[str, str], tmp_path: Path) -> No
         stdin=b"hello",
     )
     assert piped.returncode == 0, piped.stderr
+
+
+def test_versions_and_searches_from_the_command_line(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(served)
+    env["VAULT_TOKEN"] = (
+        run(env, "dev-token", "--kind", "patient", "--subject", PATIENT_INS).stdout.decode().strip()
+    )
+    dossier = run(env, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    directives = tmp_path / "directives.txt"  # the media type is guessed: text/plain
+    directives.write_text("je refuse l'acharnement thérapeutique")
+    put = ["doc", "put", "--dossier", dossier, "--title", "DA", "--category", "advance_directives"]
+    first = run(env, *put, "--type-code", "EXPPAT_3", "--care-date", "2026-01-15", str(directives))
+    assert first.returncode == 0, first.stderr
+    document = first.stdout.decode().split()[1]
+    second = run(env, *put, "--replaces", f"{document}:1", str(directives), "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["metadata"]["type_code"] == "EXPPAT_3"  # kept
+    stale = run(env, *put, "--replaces", f"{document}:1", str(directives))
+    assert stale.returncode == EXIT_CODES[ConflictError], stale.stderr
+
+    def listed(*filters: str) -> list[tuple[int, str]]:
+        found = run(env, "doc", "ls", "--dossier", dossier, *filters, "--json")
+        assert found.returncode == 0, found.stderr
+        return [(d["version"], d["status"]) for d in json.loads(found.stdout)]
+
+    assert listed() == [(2, "current")]
+    assert listed("--document", document) == [(2, "current"), (1, "deprecated")]
+    assert listed("--status", "deprecated", "--type-code", "EXPPAT_3") == [(1, "deprecated")]
+    assert listed("--care-from", "2026-01-15", "--care-until", "2026-01-16") == [(2, "current")]
+    assert listed("--category", "biology") == []
+    backwards = run(
+        env,
+        "doc",
+        "ls",
+        "--dossier",
+        dossier,
+        "--care-from",
+        "2026-02-01",
+        "--care-until",
+        "2026-01-01",
+    )
+    assert backwards.returncode == EXIT_CODES[InvalidArgumentError]
+    unguessable = run(env, *put, str(tmp_path))
+    assert unguessable.returncode == EXIT_CODES[InvalidArgumentError]
 
 
 def test_errors_map_to_stable_exit_codes(served: dict[str, str]) -> None:
