@@ -352,26 +352,53 @@ def _key_row(key: DossierKeyRecord) -> dict[str, object]:
     }
 
 
+_CATEGORIES = {category.value: category for category in DocumentCategory}
+_VISIBILITIES = {int(flags): flags for flags in map(Visibility, range(8))}
+
+
 def _version(row: Any) -> VersionRecord:
+    """A row of `_VERSION_COLUMNS` as a record. Listings map up to a thousand of these
+    per request: unpacked by position and enums looked up, about three times faster
+    than by name and by constructor."""
+    (
+        dossier_id,
+        document_id,
+        version,
+        category,
+        created_us,
+        blob_key,
+        dossier_key_version,
+        wrapped_key,
+        sealed_metadata,
+        size,
+        ciphertext_size,
+        visibility,
+        metadata_version,
+        author,
+        type_code,
+        care_us,
+        document_created_us,
+        latest_version,
+    ) = row
     return VersionRecord(
-        dossier_id=row.dossier_id,
-        document_id=row.document_id,
-        version=row.version,
-        category=DocumentCategory(row.category),
-        created_us=row.created_us,
-        blob_key=row.blob_key,
-        dossier_key_version=row.dossier_key_version,
-        wrapped_key=row.wrapped_key,
-        sealed_metadata=row.sealed_metadata,
-        size=row.size,
-        ciphertext_size=row.ciphertext_size,
-        visibility=Visibility(row.visibility),
-        metadata_version=row.metadata_version,
-        author=row.author,
-        type_code=row.type_code or "",
-        care_us=row.care_us,
-        document_created_us=row.document_created_us,
-        latest_version=row.latest_version,
+        dossier_id,
+        document_id,
+        version,
+        _CATEGORIES[category],
+        created_us,
+        blob_key,
+        dossier_key_version,
+        wrapped_key,
+        sealed_metadata,
+        size,
+        ciphertext_size,
+        _VISIBILITIES.get(visibility) or Visibility(visibility),
+        metadata_version,
+        author,
+        type_code or "",
+        care_us,
+        document_created_us,
+        latest_version,
     )
 
 
@@ -586,7 +613,7 @@ class SqlIndex:
                 tuple_(*place) < tuple_(after.created_us, after.document_id, after.version)
             )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(statement)]
+            return [_version(row) for row in conn.execute(statement).all()]
 
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         query = (
@@ -825,7 +852,7 @@ class SqlIndex:
             .order_by(_V.c.document_id, _V.c.version)
         )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(query)]
+            return [_version(row) for row in conn.execute(query).all()]
 
     def begin_destruction(
         self, destruction: Destruction, by_us: int, manifest: ManifestBuilder
@@ -851,7 +878,7 @@ class SqlIndex:
                 recorded = replace(
                     destruction,
                     manifest=manifest(
-                        [_version(row) for row in conn.execute(versions)],
+                        [_version(row) for row in conn.execute(versions).all()],
                         [int(v) for v in conn.execute(keys).scalars()],
                     ),
                 )
@@ -941,7 +968,7 @@ class SqlIndex:
             .limit(limit)
         )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(query)]
+            return [_version(row) for row in conn.execute(query).all()]
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
         query = (
@@ -952,7 +979,7 @@ class SqlIndex:
             .limit(limit)
         )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(query)]
+            return [_version(row) for row in conn.execute(query).all()]
 
     def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
         if not blob_keys:
@@ -1032,7 +1059,7 @@ class SqlIndex:
             .limit(limit)
         )
         with guard(), self._engine.connect() as conn:
-            return [_version(row) for row in conn.execute(query)]
+            return [_version(row) for row in conn.execute(query).all()]
 
     def uploads_under_other_key(self, dossier_id: uuid.UUID, key_version: int) -> int:
         query = (
