@@ -12,13 +12,13 @@ then a synthetic load generator fills it, in stages, up to each checkpoint (a nu
 documents), and at each checkpoint the reads are measured through the real adapter.
 
 The data, generated as a stream (only the current batch of rows is ever in memory, plus
-16 bytes and two counters per dossier):
+16 bytes and a counter per dossier):
 
 * dossiers: `--dossiers`, each active, with its one `dossier_keys` row (61-byte wrapped
   key, as `sealed.seal` makes), a 32-byte random patient index and a UUIDv7 id laid out
   as `new_id` lays them out (from the seeded generator: five times faster);
 * documents per dossier: lognormal (sigma 1.43, at least 1) scaled so that the total is
-  exactly `--documents` (mean 10 by default: median about 4, 1% of dossiers hold 100 or
+  exactly `--documents` (mean 10 by default: median 3, 1% of dossiers hold 100 or
   more, the largest a few thousand);
 * each document: a `documents` row (category skewed: biology 34%, reports 24%,
   treatments and care 10%, imaging 9%, reimbursement history 8%, synthesis 5%, prevention
@@ -149,7 +149,7 @@ DAY_US = 86_400 * US
 YEAR_US = 365 * DAY_US + DAY_US // 4
 HISTORY_US = 15 * YEAR_US
 SIGMA = 1.43  # lognormal documents per dossier: 1% of dossiers at 10x the mean or more
-SLOW_LOAD_CACHE_KIB = 1024 * 1024  # the SQLite loader's page cache, for the load only
+LOAD_CACHE_KIB = 1024 * 1024  # the SQLite loader's page cache, for the load only
 PROFESSIONAL_SCOPE = Scope(Visibility.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX["nurse"])
 CATEGORY_WEIGHTS = {
     DocumentCategory.BIOLOGY: 34,
@@ -314,7 +314,7 @@ def document_counts(dossiers: int, documents: int, mean: float, rng: random.Rand
 class Generator:
     """The stream of batches, cohort by cohort; never a batch across a checkpoint.
 
-    `ident` turns a UUID into what the backend stores (SQLite: 32 hex digits, as
+    `ident` turns a UUID (an int) into what the backend stores (SQLite: 32 hex digits, as
     SQLAlchemy's `Uuid` writes it there; PostgreSQL: the UUID itself)."""
 
     def __init__(self, shape: Shape, now_us: int, ident: Callable[[int], object]) -> None:
@@ -523,7 +523,7 @@ class SqliteBackend(Backend):
         conn = cast(sqlite3.Connection, raw.driver_connection)
         cache = conn.execute("PRAGMA cache_size").fetchone()[0]
         conn.execute("PRAGMA synchronous=OFF")  # for the bulk load only
-        conn.execute(f"PRAGMA cache_size=-{SLOW_LOAD_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
         if not self.foreign_keys:
             conn.execute("PRAGMA foreign_keys=OFF")
         statements = {
@@ -794,7 +794,6 @@ class Result:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     writes: Writes | None = None
     plans: dict[str, list[str]] = field(default_factory=dict)
-    plan_dossier_documents: int = 0
     largest_dossier: int = 0
     vmhwm_kib: int = 0
     location: str = ""
