@@ -183,9 +183,9 @@ class Author:
 class DocumentMetadata:
     """What the author says about a document. `title` is health data: never logged.
 
-    `type_code` is a LOINC document type code (empty: none given); `care_date` the date
-    of the care the document records (None: not given); `format` is derived from the
-    media type when not declared (vault/domain/formats.py)."""
+    `type_code` is the XDS typeCode, LOINC or TRE_A05 (empty: none given); `care_date`
+    the date of the care the document records (None: not given); `format` is derived
+    from the media type when not declared (vault/domain/formats.py)."""
 
     title: str = field(repr=False)
     category: DocumentCategory
