@@ -58,6 +58,9 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[str], 
                 "VAULT_DATA_DIR": str(data_dir),
                 "VAULT_DATABASE_URL": postgres_url,
                 "VAULT_LISTEN": target,
+                # enough threads to race, few enough connections (two pools of up to
+                # 20 per server) to leave the shared test server's 100 to other tests
+                "VAULT_WORKERS": "4",
             }
             processes.append(_serve(env, tmp_path / f"server-{name}.log"))
             targets.append(target)
