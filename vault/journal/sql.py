@@ -110,6 +110,10 @@ class SqlJournal:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def create_schema(self) -> None:
         """Creates the tables in an empty database (and the head row); refuses a schema
         that is not at the newest revision (vault/migrations)."""

@@ -23,6 +23,7 @@ from datetime import timedelta
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy import Engine
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
 from vault.blobstore.file import FileBlobStore
@@ -137,14 +138,19 @@ class Components:
     checkpointer: Checkpointer
     sweeper: Sweeper
     keys: KeyProviders
+    engines: tuple[Engine, ...] = ()
 
     def close_journal(self) -> None:
         self.appender.close()
 
     def close(self) -> None:
-        """Last: the final checkpoint needs the key provider."""
+        """Last: the final checkpoint needs the key provider. The databases' pooled
+        connections are closed too (an in-process server, in tests, would otherwise keep
+        them open until its engines are collected)."""
         if isinstance(self.keys, Pkcs11KeyProvider):
             self.keys.close()
+        for engine in self.engines:
+            engine.dispose()
 
 
 def access_matrix(config: Config) -> AccessMatrix:
@@ -176,7 +182,7 @@ def build(config: Config) -> Components:
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, blobs, SystemClock())
-    return Components(vault, appender, checkpointer, sweeper, keys)
+    return Components(vault, appender, checkpointer, sweeper, keys, (index.engine, journal.engine))
 
 
 def build_sweeper(config: Config) -> Sweeper:
