@@ -40,7 +40,8 @@ from vault.domain.ids import new_object_key
 from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import DossierKeyRecord, DossierRecord, Index, VersionRecord
 
-BATCH = 1000
+BATCH = 1000  # document versions per query when re-encrypting a dossier
+REWRAP_BATCH = 5000  # dossier keys per transaction (bench_rotation: 1,000 gave ~25% fewer/s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +60,22 @@ def rewrap_all(
     index: Index,
     keys: KeyProvider,
     on_batch: Callable[[int], None] | None = None,
-    batch: int = BATCH,
+    batch: int = REWRAP_BATCH,
 ) -> RotationReport:
-    """Rewraps every dossier key not under the current master version, in batches."""
+    """Rewraps every dossier key not under the current master version, in batches, in
+    one pass in key order: each batch starts after the previous one's last key, so a
+    rotation reads each key once instead of skipping the ones already done again."""
     current = keys.refresh()
     done = 0
-    while records := index.dossier_keys_not_under(current, batch):
+    last = None
+    while records := index.dossier_keys_not_under(current, batch, after=last):
         index.rewrap_dossier_keys([(record, _rewrapped(keys, record)) for record in records])
         done += len(records)
         if on_batch is not None:
             on_batch(done)
         if len(records) < batch:
             break
+        last = records[-1]
     counts = index.master_version_counts()
     remaining = sum(n for version, n in counts.items() if version != current)
     return RotationReport(current, done, remaining)

@@ -94,6 +94,19 @@ def guard() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement. On PostgreSQL it runs outside a transaction
+    (autocommit), which saves the BEGIN and ROLLBACK round trips around it (a listing
+    costs about 1 ms less on this machine: bench_index); one statement sees one snapshot
+    either way, so only single-statement reads use it. SQLite is left as it is: the
+    vault issues its BEGIN itself, and it costs no round trip."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed on exit, rolled back on error."""
     with engine.connect() as conn:

@@ -347,8 +347,12 @@ class Index(Protocol):
         """Those of `blob_keys` that a version row (pending or committed) references."""
         ...
 
-    def dossier_keys_not_under(self, master_version: int, limit: int) -> list[DossierKeyRecord]:
-        """Dossier keys wrapped by any master version other than `master_version`."""
+    def dossier_keys_not_under(
+        self, master_version: int, limit: int, after: DossierKeyRecord | None = None
+    ) -> list[DossierKeyRecord]:
+        """Dossier keys wrapped by any master version other than `master_version`, in
+        (dossier, version) order, from the one following `after`: a pass over every key
+        reads each once, whatever the number of batches."""
         ...
 
     def rewrap_dossier_keys(self, pairs: Sequence[tuple[DossierKeyRecord, WrappedKey]]) -> int:

@@ -76,7 +76,7 @@ from vault.index.schema import (
     LegalHoldRow,
     NotificationRow,
 )
-from vault.sqlstore import guard, writing
+from vault.sqlstore import guard, reading, writing
 
 _D, _K, _DOC, _V, _VIS, _ACC, _CHANGES, _N, _HOLD, _DESTROY = (
     cast(Table, row.__table__)
@@ -486,7 +486,7 @@ class SqlIndex:
             raise AlreadyExistsError("this patient already has a dossier") from None
 
     def _one_dossier(self, where: Any) -> DossierRecord | None:
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             row = conn.execute(select(_D).where(where)).first()
         return None if row is None else _dossier(row)
 
@@ -500,7 +500,7 @@ class SqlIndex:
         query = select(_K.c.master_version, _K.c.wrapped).where(
             _K.c.dossier_id == dossier_id, _K.c.version == version
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             row = conn.execute(query).first()
         if row is None:
             raise IntegrityError("dossier key version missing from the index")
@@ -636,7 +636,7 @@ class SqlIndex:
                 _V.c.status == "committed",
             )
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             row = conn.execute(query).first()
         return None if row is None else _version(row)
 
@@ -650,7 +650,7 @@ class SqlIndex:
     ) -> list[VersionRecord]:
         filters, parameters = _search_parameters(dossier_id, scope, query, after)
         statement = _search_statement(query.wanted_statuses, filters)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             rows = conn.execute(statement, {**parameters, "limit": limit}).all()
         return [_version(row) for row in rows]
 
@@ -660,13 +660,13 @@ class SqlIndex:
             .where(_DOC.c.dossier_id == dossier_id, _DOC.c.latest_version > 0, _IN_SCOPE)
             .group_by(_DOC.c.category)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             rows = conn.execute(query, _scope_parameters(scope))
             return {DocumentCategory(c): int(n) for c, n in rows}
 
     def documents_outside(self, dossier_id: uuid.UUID, scope: Scope) -> set[uuid.UUID]:
         query = select(_DOC.c.id).where(_DOC.c.dossier_id == dossier_id, ~_IN_SCOPE)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return set(conn.execute(query, _scope_parameters(scope)).scalars())
 
     def set_visibility(
@@ -717,7 +717,7 @@ class SqlIndex:
         if subject is not None:
             query = query.where(_ACC.c.subject == subject)
         query = query.order_by(_ACC.c.relation, _ACC.c.created_us, _ACC.c.subject)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_relationship(row) for row in conn.execute(query)]
 
     def set_relationship(
@@ -767,7 +767,7 @@ class SqlIndex:
 
     def access_changes(self, dossier_id: uuid.UUID) -> list[AccessChange]:
         query = select(_CHANGES).where(_CHANGES.c.dossier_id == dossier_id).order_by(_CHANGES.c.id)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_access_change(row) for row in conn.execute(query)]
 
     def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
@@ -792,7 +792,7 @@ class SqlIndex:
             .order_by(_N.c.id)
             .limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_notification(row) for row in conn.execute(query)]
 
     # -- the lifecycle ---------------------------------------------------------------
@@ -851,14 +851,14 @@ class SqlIndex:
 
     def holds(self, dossier_id: uuid.UUID) -> list[LegalHold]:
         query = select(_HOLD).where(_HOLD.c.dossier_id == dossier_id).order_by(_HOLD.c.id)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_hold(row) for row in conn.execute(query)]
 
     def due_dossiers(self, by_us: int, limit: int) -> list[DossierRecord]:
         query = (
             select(_D).where(_is_due(by_us)).order_by(_D.c.destroy_after_us, _D.c.id).limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_dossier(row) for row in conn.execute(query)]
 
     def due_summary(self, by_us: int) -> list[DueSummary]:
@@ -881,7 +881,7 @@ class SqlIndex:
             .group_by(due.c.reason)
             .order_by(due.c.reason)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [DueSummary(str(r), int(n), int(b)) for r, n, b in conn.execute(query)]
 
     def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:
@@ -891,7 +891,7 @@ class SqlIndex:
             .where(_DOC.c.dossier_id == dossier_id)
             .order_by(_V.c.document_id, _V.c.version)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_version(row) for row in conn.execute(query).all()]
 
     def begin_destruction(
@@ -937,7 +937,7 @@ class SqlIndex:
 
     def destruction(self, dossier_id: uuid.UUID) -> Destruction | None:
         query = select(_DESTROY).where(_DESTROY.c.dossier_id == dossier_id)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             row = conn.execute(query).first()
         return None if row is None else _destruction(row)
 
@@ -947,12 +947,12 @@ class SqlIndex:
             .where(_DESTROY.c.completed_us.is_(None))
             .order_by(_DESTROY.c.started_us, _DESTROY.c.dossier_id)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_destruction(row) for row in conn.execute(query)]
 
     def dossier_key_versions(self, dossier_id: uuid.UUID) -> list[int]:
         query = select(_K.c.version).where(_K.c.dossier_id == dossier_id).order_by(_K.c.version)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [int(v) for v in conn.execute(query).scalars()]
 
     def destructions(self, since_us: int, until_us: int) -> list[Destruction]:
@@ -961,7 +961,7 @@ class SqlIndex:
             .where(_DESTROY.c.completed_us >= since_us, _DESTROY.c.completed_us < until_us)
             .order_by(_DESTROY.c.completed_us, _DESTROY.c.dossier_id)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_destruction(row) for row in conn.execute(query)]
 
     def complete_destruction(
@@ -1007,7 +1007,7 @@ class SqlIndex:
             .order_by(_DOC.c.created_us, _DOC.c.id)
             .limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_version(row) for row in conn.execute(query).all()]
 
     def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
@@ -1018,24 +1018,30 @@ class SqlIndex:
             .order_by(_V.c.created_us)
             .limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_version(row) for row in conn.execute(query).all()]
 
     def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
         if not blob_keys:
             return set()
         query = select(_V.c.blob_key).where(_V.c.blob_key.in_(list(blob_keys)))
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return set(conn.execute(query).scalars())
 
-    def dossier_keys_not_under(self, master_version: int, limit: int) -> list[DossierKeyRecord]:
+    def dossier_keys_not_under(
+        self, master_version: int, limit: int, after: DossierKeyRecord | None = None
+    ) -> list[DossierKeyRecord]:
         query = (
             select(_K.c.dossier_id, _K.c.version, _K.c.master_version, _K.c.wrapped)
             .where(_K.c.master_version != master_version)
             .order_by(_K.c.dossier_id, _K.c.version)
             .limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        if after is not None:
+            query = query.where(
+                tuple_(_K.c.dossier_id, _K.c.version) > tuple_(after.dossier_id, after.version)
+            )
+        with guard(), reading(self._engine) as conn:
             return [
                 DossierKeyRecord(
                     row.dossier_id, row.version, WrappedKey(row.master_version, row.wrapped)
@@ -1073,7 +1079,7 @@ class SqlIndex:
 
     def master_version_counts(self) -> dict[int, int]:
         query = select(_K.c.master_version, func.count()).group_by(_K.c.master_version)
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return {int(version): int(count) for version, count in conn.execute(query)}
 
     def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
@@ -1098,7 +1104,7 @@ class SqlIndex:
             .order_by(_V.c.document_id, _V.c.version)
             .limit(limit)
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return [_version(row) for row in conn.execute(query).all()]
 
     def uploads_under_other_key(self, dossier_id: uuid.UUID, key_version: int) -> int:
@@ -1111,7 +1117,7 @@ class SqlIndex:
                 _V.c.dossier_key_version != key_version,
             )
         )
-        with guard(), self._engine.connect() as conn:
+        with guard(), reading(self._engine) as conn:
             return int(conn.execute(query).scalar() or 0)
 
     def replace_encryption(self, old: VersionRecord, new: VersionRecord) -> bool:
