@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_s3
 	$(BIN)/python -m bench.bench_crypto
 	$(BIN)/python -m bench.bench_index
+	$(BIN)/python -m bench.bench_retention
 
 lock: $(STAMP)
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp

@@ -50,7 +50,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 SMALL_REPEAT = 5  # repetitions for documents up to LARGE_MIB
 LARGE_REPEAT = 3  # repetitions for larger documents
 LARGE_MIB = 16
-METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/octet-stream")
+METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/pdf")
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 DEFAULT_SIZES_MIB = (0.001, 1.0, 64.0)
 MAX_MIB = 1024 * 1024  # 1 TiB: a sanity bound on --sizes and --big
-METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/octet-stream")
+METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/pdf")
 
 
 @dataclass(frozen=True)

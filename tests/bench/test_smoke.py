@@ -1,0 +1,54 @@
+"""Every benchmark in bench/ still runs: its smallest configuration, as a subprocess.
+
+Benchmarks run on demand, never in CI, so nothing else notices when a change to the
+service breaks one (one did: the document model's media types refused the benchmarks'
+uploads). These runs measure nothing and assert no timing: a benchmark exits 0 and
+prints the JSON it promises, or the test fails with its stderr. About 30 seconds in all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import POSTGRES_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMOKE_RUNS = {
+    "bench_crypto": ["--sizes", "1KiB", "--implementations", "raw", "vault", "--repeat", "1"],
+    "bench_documents": ["--sizes", "1", "--repeat", "1"],
+    "bench_s3": ["--sizes", "0.001", "--repeat", "1"],
+    "bench_journal": ["--seconds", "0.2", "--verify-entries", "1000"],
+    "bench_rotation": ["--keys", "100"],
+    "bench_index": ["--quick"],
+    "bench_retention": ["--quick"],
+}
+USES_POSTGRES = {"bench_journal", "bench_rotation", "bench_index", "bench_retention"}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE_RUNS))
+def test_benchmark_runs(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if name in USES_POSTGRES:
+        request.getfixturevalue("postgres_url")  # skips, or fails in CI, without PostgreSQL
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *SMOKE_RUNS[name], "--json"],
+        cwd=ROOT,
+        env={**os.environ, "VAULT_BENCH_POSTGRES_URL": POSTGRES_URL, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert json.loads(done.stdout)
+
+
+def test_every_benchmark_has_a_smoke_run() -> None:
+    benchmarks = {path.stem for path in (ROOT / "bench").glob("bench_*.py")}
+    assert benchmarks == set(SMOKE_RUNS)
