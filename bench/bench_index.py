@@ -122,10 +122,11 @@ from typing import Any, cast
 
 import psycopg
 import psycopg.sql
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from bench.bench_documents import mib, peak_rss_kib
 from bench.bench_journal import postgres_schema
+from bench.statements import captured_selects
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, Visibility
 from vault.domain.policy import DEFAULT_MATRIX, EVERYTHING, Scope
@@ -240,23 +241,6 @@ def _first_page(
     """The first page of a dossier's listing, as the service asks for it: one row more
     than the page, which tells whether there is a next one."""
     return index.search(dossier_id, scope, DocumentQuery(), DEFAULT_PAGE_SIZE + 1)
-
-
-def captured_selects(engine: Engine, call: Callable[[], object]) -> list[tuple[str, Any]]:
-    """The SELECT statements and parameters `call` sends through `engine` (as in
-    bench_retention, which this does not import: it would load moto)."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(_c: Any, _cur: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        call()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return seen
 
 
 def percentile(samples: Sequence[float], pct: int) -> float:

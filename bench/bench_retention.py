@@ -66,10 +66,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from moto.server import ThreadedMotoServer
-from sqlalchemy import Engine, Table, event, insert, text, update
+from sqlalchemy import Engine, Table, insert, text, update
 
 from bench.bench_documents import mib, peak_rss_kib
 from bench.bench_journal import postgres_schema
+from bench.statements import captured_selects
 from retention.cli import open_adapters
 from retention.destroyer import BATCH, Destroyer, RunReport
 from vault.blobstore.base import BlobStore, DeleteResult, shard_path
@@ -332,22 +333,6 @@ def key_file(directory: Path) -> Path:
     path = directory / "master-keys.json"
     create_key_file(path)
     return path
-
-
-def captured_selects(engine: Engine, call: Callable[[], object]) -> list[tuple[str, Any]]:
-    """The SELECT statements and parameters `call` sends through `engine`."""
-    seen: list[tuple[str, Any]] = []
-
-    def listen(_c: Any, _cur: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        call()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return seen
 
 
 def explain(engine: Engine, statement: str, parameters: Any) -> list[str]:
