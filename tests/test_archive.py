@@ -1,5 +1,5 @@
-"""Patient copy archive v1: layout, round trip, integrity checks, determinism, zip64 and
-constant memory (docs/format.md, "Patient copy archive v1")."""
+"""Patient copy archive v2: layout, round trip, integrity checks, determinism, zip64 and
+constant memory (docs/format.md, "Patient copy archive v2")."""
 
 from __future__ import annotations
 
@@ -33,9 +33,13 @@ from vault.archive import (
     extension,
 )
 from vault.domain.model import (
+    ActorKind,
+    Author,
     Document,
     DocumentCategory,
+    DocumentFormat,
     DocumentMetadata,
+    DocumentStatus,
     Dossier,
     DossierState,
     Visibility,
@@ -188,7 +192,7 @@ def test_metadata_describes_every_document() -> None:
         visibility=Visibility.MASKED_FROM_PROFESSIONALS | Visibility.HIDDEN_FROM_REPRESENTATIVES,
     )
     metadata = json.loads(open_zip(build([(document, b"hello")])).read(METADATA))
-    assert metadata["format"] == "dvlt-patient-copy/1"
+    assert metadata["format"] == "dvlt-patient-copy/2"
     assert metadata["created_at"] == "2025-11-24T16:00:00.000000Z"
     assert metadata["dossier"] == {
         "dossier_id": str(DOSSIER.dossier_id),
@@ -200,9 +204,14 @@ def test_metadata_describes_every_document() -> None:
             "file": "IHE_XDM/SUBSET01/DOC00001.txt",
             "document_id": str(document.document_id),
             "version": 1,
+            "status": "current",
             "title": "Vaccin antitétanique",
             "category": "vaccination",
+            "type_code": None,
+            "care_date": None,
+            "format": None,
             "media_type": "text/plain; charset=utf-8",
+            "author": None,
             "size": 5,
             "sha256": hashlib.sha256(b"hello").hexdigest(),
             "created_at": "2025-01-01T09:30:00.000000Z",
@@ -211,10 +220,63 @@ def test_metadata_describes_every_document() -> None:
     ]
 
 
+def test_metadata_carries_the_document_model_and_every_version() -> None:
+    first = replace(
+        make_document(b"v1", day=1),
+        status=DocumentStatus.DEPRECATED,
+        metadata=DocumentMetadata(
+            "Compte rendu",
+            DocumentCategory.REPORTS,
+            "application/pdf",
+            type_code="11488-4",
+            care_date=datetime(2025, 3, 14, tzinfo=timezone(timedelta(hours=1))),
+            format=DocumentFormat.PDF,
+        ),
+        author=Author(ActorKind.PROFESSIONAL, "10101010101", "physician", "cardiology"),
+    )
+    second = replace(
+        first,
+        version=2,
+        sha256=hashlib.sha256(b"v2").digest(),
+        status=DocumentStatus.CURRENT,
+        author=Author(ActorKind.PATIENT),
+        created_at=first.created_at + timedelta(days=1),
+    )
+    zipped = open_zip(build([(second, b"v2"), (first, b"v1")]))
+    records = json.loads(zipped.read(METADATA))["documents"]
+    index = zipped.read(INDEX).decode()
+    assert [(r["version"], r["status"]) for r in records] == [(1, "deprecated"), (2, "current")]
+    assert [zipped.read(r["file"]) for r in records] == [b"v1", b"v2"]
+    assert records[0]["type_code"] == "11488-4"
+    assert records[0]["care_date"] == "2025-03-13T23:00:00.000000Z"
+    assert records[0]["format"] == "pdf"
+    assert records[0]["author"] == {
+        "kind": "professional",
+        "rpps": "10101010101",
+        "profession": "physician",
+        "specialty": "cardiology",
+    }
+    assert records[1]["author"] == {
+        "kind": "patient",
+        "rpps": None,
+        "profession": None,
+        "specialty": None,
+    }
+    assert "<td>1 (remplacée / replaced)</td>" in index
+    assert "<td>2</td>" in index
+
+
+def test_a_date_of_care_without_a_time_zone_is_refused() -> None:
+    document = make_document(b"x")
+    naive = replace(document.metadata, care_date=datetime(2025, 3, 14))
+    with pytest.raises(InvalidArgumentError):
+        build([(replace(document, metadata=naive), b"x")])
+
+
 def test_manifest_gives_the_sha256_and_size_of_every_other_file() -> None:
     archive = open_zip(build(sample_contents(), HISTORY_ENTRIES))
     manifest = json.loads(archive.read(MANIFEST))
-    assert manifest["format"] == "dvlt-patient-copy/1"
+    assert manifest["format"] == "dvlt-patient-copy/2"
     assert manifest["algorithm"] == "sha256"
     assert [f["name"] for f in manifest["files"]] == archive.namelist()[:-1]
     for listed in manifest["files"]:

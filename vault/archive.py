@@ -5,12 +5,12 @@ patient side may see, a reader of their authenticated plaintext, the access hist
 into the bytes of a zip archive, chunk by chunk, in constant memory: one content chunk,
 one output chunk and a few hundred bytes of bookkeeping per file (the zip's central
 directory and the manifest). The layout and every file's format are normative, in
-docs/format.md, "Patient copy archive v1":
+docs/format.md, "Patient copy archive v2":
 
     README.TXT                          what the archive is (French and English)
     INDEX.HTM                           static HTML table of the documents
     IHE_XDM/SUBSET01/METADATA.JSON      every document's metadata
-    IHE_XDM/SUBSET01/DOC00001.<ext> ... the documents, oldest first
+    IHE_XDM/SUBSET01/DOC00001.<ext> ... the documents (every version), oldest first
     HISTORY.JSON                        the access history, one entry per line
     MANIFEST.JSON                       SHA-256 and size of every other file
 
@@ -37,10 +37,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vault.domain.model import Document, DocumentCategory, Dossier, Visibility
+from vault.domain.model import (
+    Author,
+    Document,
+    DocumentCategory,
+    DocumentStatus,
+    Dossier,
+    Visibility,
+)
 from vault.errors import FailedPreconditionError, IntegrityError, InvalidArgumentError
 
-FORMAT = "dvlt-patient-copy/1"
+FORMAT = "dvlt-patient-copy/2"
 CHUNK_SIZE = 1024 * 1024  # the gRPC chunk size used everywhere else
 SUBSET = "IHE_XDM/SUBSET01/"
 README = "README.TXT"
@@ -64,6 +71,10 @@ _EXTENSIONS = {
     "application/dicom": "dcm",
 }
 _DEFLATED_EXTENSIONS = frozenset({"xml", "json", "txt"})
+_STATUS_LABELS = {
+    DocumentStatus.CURRENT: "",
+    DocumentStatus.DEPRECATED: " (remplacée / replaced)",
+}
 _CATEGORY_LABELS = {
     DocumentCategory.SYNTHESIS: "Synthèse / Summary",
     DocumentCategory.TREATMENTS_AND_CARE: "Traitements et soins / Treatments and care",
@@ -301,6 +312,8 @@ def _check_document(dossier: Dossier, document: Document) -> None:
     if document.size < 0 or len(document.sha256) != hashlib.sha256().digest_size:
         raise InvalidArgumentError(f"document {_ref(document)} has no valid size and SHA-256")
     _aware(document.created_at, "document creation time")
+    if document.metadata.care_date is not None:
+        _aware(document.metadata.care_date, "date of care")
 
 
 def _aware(moment: datetime, what: str) -> datetime:
@@ -381,7 +394,7 @@ def _index(documents: Sequence[_Planned], when: datetime) -> Iterator[bytes]:
     for planned in documents:
         yield _index_row(planned).encode("utf-8")
     if not documents:
-        yield b'<tr><td colspan="4">Aucun document / No documents</td></tr>\n'
+        yield b'<tr><td colspan="5">Aucun document / No documents</td></tr>\n'
     yield _INDEX_TAIL.encode()
 
 
@@ -397,7 +410,7 @@ _INDEX_HEAD = """<!DOCTYPE html>
 <p>Créée le / Created on (UTC): {created}</p>
 <table border="1">
 <thead><tr><th>Fichier / File</th><th>Titre / Title</th><th>Catégorie / Category</th>\
-<th>Date (UTC)</th></tr></thead>
+<th>Date (UTC)</th><th>Version</th></tr></thead>
 <tbody>
 """
 _INDEX_TAIL = """</tbody>
@@ -414,9 +427,10 @@ def _index_row(planned: _Planned) -> str:
     title = html.escape(_displayable(document.metadata.title))
     category = _CATEGORY_LABELS.get(document.metadata.category, document.metadata.category)
     date = document.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    version = f"{document.version}{_STATUS_LABELS[document.status]}"
     return (
         f'<tr><td><a href="{href}">{label}</a></td><td><bdi>{title}</bdi></td>'
-        f"<td>{html.escape(category)}</td><td>{date}</td></tr>\n"
+        f"<td>{html.escape(category)}</td><td>{date}</td><td>{version}</td></tr>\n"
     )
 
 
@@ -442,18 +456,32 @@ def _metadata(dossier: Dossier, documents: Sequence[_Planned], when: datetime) -
 
 
 def _document_record(planned: _Planned) -> dict[str, object]:
-    document = planned.document
+    document, metadata = planned.document, planned.document.metadata
     return {
         "file": planned.name,
         "document_id": str(document.document_id),
         "version": document.version,
-        "title": document.metadata.title,
-        "category": document.metadata.category.value,
-        "media_type": document.metadata.media_type,
+        "status": document.status.value,
+        "title": metadata.title,
+        "category": metadata.category.value,
+        "type_code": metadata.type_code or None,
+        "care_date": None if metadata.care_date is None else _iso(metadata.care_date),
+        "format": None if metadata.format is None else metadata.format.value,
+        "media_type": metadata.media_type,
+        "author": None if document.author is None else _author(document.author),
         "size": document.size,
         "sha256": document.sha256.hex(),
         "created_at": _iso(document.created_at),
         "visibility": _visibility(document.visibility),
+    }
+
+
+def _author(author: Author) -> dict[str, object]:
+    return {
+        "kind": author.kind.value,
+        "rpps": author.professional_id or None,
+        "profession": author.profession,
+        "specialty": author.specialty,
     }
 
 

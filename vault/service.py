@@ -1132,21 +1132,22 @@ class Vault:
             raise NotFoundError("no such hold in force on this dossier")
 
     def export_dossier(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
-        """The patient's copy (docs/format.md, "Patient copy archive v1"): every document
-        the patient side may see, decrypted, with its metadata and the access history,
-        streamed in constant memory. One journal entry names every document exported."""
+        """The patient's copy (docs/format.md, "Patient copy archive v2"): every version
+        of every document the patient side may see, decrypted, with its metadata and the
+        access history, streamed in constant memory. One journal entry names every
+        document exported."""
         with self._journaled(actor, Action.DOSSIER_EXPORT, call) as access:
             dossier = self._dossier(dossier_id, access)
             decision = access.require(self._facts(actor, Action.DOSSIER_EXPORT, dossier))
             records = self._all_versions_in(dossier.dossier_id, decision.scope)
             hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
-            access.documents = tuple(r.document_id for r in records)
+            access.documents = tuple(dict.fromkeys(r.document_id for r in records))
         now = self._clock.now()
-        opened = {r.document_id: self._opened(r) for r in records}
+        opened = {(r.document_id, r.version): self._opened(r) for r in records}
         documents = [document for document, _, _ in opened.values()]
 
         def read(document: Document) -> Iterator[bytes]:
-            _, record, key = opened[document.document_id]
+            _, record, key = opened[document.document_id, document.version]
             return self._plaintext(record, key)
 
         history = self._history(dossier.dossier_id, hidden, access.journal_seq)
@@ -1156,7 +1157,8 @@ class Vault:
     def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:
         records: list[VersionRecord] = []
         cursor: Cursor | None = None
-        while page := self._index.search(dossier_id, scope, DocumentQuery(), MAX_PAGE_SIZE, cursor):
+        every = DocumentQuery(statuses=frozenset(DocumentStatus))
+        while page := self._index.search(dossier_id, scope, every, MAX_PAGE_SIZE, cursor):
             records += page
             cursor = Cursor.after(page[-1])
         return records

@@ -5,7 +5,10 @@ tokens bound to their filters, and bad input refused with nothing written."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +18,7 @@ import pytest
 
 from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_access import CARDIOLOGIST, NURSE, rpps
-from vault import wire
+from vault import archive, wire
 from vault.client import VaultClient
 from vault.domain.model import (
     ActorKind,
@@ -139,6 +142,32 @@ def test_the_author_replaces_a_document_and_its_history_stays_readable(clinic: C
     assert old.document.status is DocumentStatus.DEPRECATED
     assert old.document.metadata.type_code == "11488-4"  # each version keeps its own codes
     assert ("document.replace", "allow", "authorised") in clinic.actions()
+
+
+def test_the_patient_copy_holds_every_version_with_its_document_model(clinic: Clinic) -> None:
+    with clinic.professional() as cardiologist:
+        first = cardiologist.put_document(clinic.dossier_id, REPORT, b"first draft")
+        replaces = Replacement(str(first.document_id), 1)
+        cardiologist.put_document(clinic.dossier_id, REPORT, b"corrected", replaces=replaces)
+    copy = io.BytesIO()
+    with clinic.patient() as patient:
+        patient.export_dossier(clinic.dossier_id, copy)
+    with zipfile.ZipFile(copy) as zipped:
+        metadata = json.loads(zipped.read(archive.METADATA))
+        contents = [zipped.read(d["file"]) for d in metadata["documents"]]
+    records = metadata["documents"]
+    assert metadata["format"] == "dvlt-patient-copy/2"
+    assert contents == [b"first draft", b"corrected"]
+    assert [(d["version"], d["status"]) for d in records] == [(1, "deprecated"), (2, "current")]
+    assert {d["document_id"] for d in records} == {str(first.document_id)}
+    assert records[0]["author"] == {
+        "kind": "professional",
+        "rpps": CARDIOLOGIST,
+        "profession": "physician",
+        "specialty": "cardiology",
+    }
+    assert (records[1]["type_code"], records[1]["format"]) == (REPORT.type_code, "pdf")
+    assert records[1]["care_date"] == "2025-03-14T00:00:00.000000Z"
 
 
 def test_only_the_author_replaces_a_document(clinic: Clinic) -> None:

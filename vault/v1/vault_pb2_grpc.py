@@ -193,7 +193,7 @@ class DossierVaultServicer:
 
     def ExportDossier(self, request, context):
         """The patient side's copy of the dossier: the bytes of a zip archive
-        (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+        (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
         error status is not a copy: discard what arrived.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

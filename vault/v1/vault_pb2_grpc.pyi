@@ -58,7 +58,7 @@ class DossierVaultStub:
     ReleaseHold: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ReleaseHoldRequest, _vault_pb2.ReleaseHoldResponse]
     ExportDossier: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]
     """The patient side's copy of the dossier: the bytes of a zip archive
-    (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+    (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
     error status is not a copy: discard what arrived.
     """
     PutDocument: _grpc.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]
@@ -136,7 +136,7 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ReleaseHold: _aio.UnaryUnaryMultiCallable[_vault_pb2.ReleaseHoldRequest, _vault_pb2.ReleaseHoldResponse]  # type: ignore[assignment]
     ExportDossier: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]  # type: ignore[assignment]
     """The patient side's copy of the dossier: the bytes of a zip archive
-    (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+    (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
     error status is not a copy: discard what arrived.
     """
     PutDocument: _aio.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]  # type: ignore[assignment]
@@ -259,7 +259,7 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_vault_pb2.ExportDossierResponse], _abc.AsyncIterator[_vault_pb2.ExportDossierResponse]]:
         """The patient side's copy of the dossier: the bytes of a zip archive
-        (docs/format.md, "Patient copy archive v1"), in order. A stream that ends with an
+        (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
         error status is not a copy: discard what arrived.
         """
 
