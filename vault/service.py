@@ -1143,15 +1143,24 @@ class Vault:
             hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
             access.documents = tuple(dict.fromkeys(r.document_id for r in records))
         now = self._clock.now()
-        opened = {(r.document_id, r.version): self._opened(r) for r in records}
-        documents = [document for document, _, _ in opened.values()]
+        dossier_key = functools.cache(functools.partial(self._dossier_key, dossier.dossier_id))
+        opened = {
+            (r.document_id, r.version): (
+                secrets.open_metadata(dossier_key(r.dossier_key_version), r),
+                r,
+            )
+            for r in records
+        }
 
         def read(document: Document) -> Iterator[bytes]:
-            _, record, key = opened[document.document_id, document.version]
+            """A document's plaintext; its key is unwrapped when its turn comes."""
+            _, record = opened[document.document_id, document.version]
+            key = secrets.unwrap_document_key(dossier_key(record.dossier_key_version), record)
             return self._plaintext(record, key)
 
         history = self._history(dossier.dossier_id, hidden, access.journal_seq)
         view = _dossier_view(dossier)
+        documents = [document for document, _ in opened.values()]
         return build_archive(view, documents, read, history, now)
 
     def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:
@@ -1162,11 +1171,6 @@ class Vault:
             records += page
             cursor = Cursor.after(page[-1])
         return records
-
-    def _opened(self, record: VersionRecord) -> tuple[Document, VersionRecord, bytes]:
-        dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
-        document = secrets.open_metadata(dossier_key, record)
-        return document, record, secrets.unwrap_document_key(dossier_key, record)
 
     def _history(
         self, dossier_id: uuid.UUID, hidden: set[uuid.UUID], last_seq: int
