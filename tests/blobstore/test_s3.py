@@ -45,6 +45,7 @@ from tests.blobstore.support import (
     read_all,
     s3_settings,
 )
+from vault.blobstore import s3
 from vault.blobstore.base import BlobWriter, DeleteResult
 from vault.blobstore.s3 import DEFAULT_PART_SIZE, S3BlobStore, S3Settings, map_s3_error
 from vault.domain.ids import new_object_key
@@ -53,6 +54,7 @@ from vault.errors import (
     ConfigurationError,
     FailedPreconditionError,
     IntegrityError,
+    InvalidArgumentError,
     UnavailableError,
     VaultError,
 )
@@ -161,29 +163,46 @@ def test_only_bodies_sent_with_their_sha256_skip_payload_signing(store: S3BlobSt
     assert re.fullmatch("[0-9a-f]{64}", signing["CompleteMultipartUpload"])
 
 
-def test_a_full_part_uploads_in_the_background_while_the_next_one_fills(
-    store: S3BlobStore,
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_at_most_parts_in_flight_upload_while_the_next_one_fills(
+    s3_endpoint: str, bucket: str, in_flight: int
 ) -> None:
-    """At most one part in flight: the next full part waits for it (memory: two parts)."""
-    sending, release = threading.Event(), threading.Event()
+    """Full parts upload in the background, `parts_in_flight` at most: the next full part
+    waits for the oldest (memory: `parts_in_flight` + 1 parts)."""
+    store = S3BlobStore(replace(s3_settings(s3_endpoint, bucket), parts_in_flight=in_flight))
+    sending, release = threading.Semaphore(0), threading.Event()
 
     def hold_back(**_: object) -> None:
-        sending.set()
+        sending.release()
         release.wait(10)
 
     store._uploads.meta.events.register("before-send.s3.UploadPart", hold_back)
-    data = payload(2 * PART_SIZE + 2)
-    writer = store.create(new_object_key())
-    writer.write(data[: PART_SIZE + 1])  # returns while part 1 is still on its way
-    assert sending.wait(10)
-    writer.write(data[PART_SIZE + 1 : 2 * PART_SIZE])  # fills part 2 meanwhile
-    third = threading.Thread(target=writer.write, args=(data[2 * PART_SIZE :],))
-    third.start()  # needs part 2 sent, so waits for part 1
-    third.join(0.3)
-    assert third.is_alive()
+    key, data = new_object_key(), payload((in_flight + 1) * PART_SIZE + 2)
+    writer = store.create(key)
+    writer.write(data[: in_flight * PART_SIZE + 1])  # returns while its parts are on their way
+    for _ in range(in_flight):
+        assert sending.acquire(timeout=10)
+    writer.write(data[in_flight * PART_SIZE + 1 : (in_flight + 1) * PART_SIZE])  # fills one more
+    last = threading.Thread(target=writer.write, args=(data[(in_flight + 1) * PART_SIZE :],))
+    last.start()  # must send the part just filled, so waits for the oldest
+    last.join(0.3)
+    assert last.is_alive()
     release.set()
-    third.join(10)
+    last.join(10)
     writer.commit()
+    assert read_all(store.open(key)) == data
+
+
+def test_an_object_needing_more_parts_than_s3_allows_is_refused(
+    store: S3BlobStore, bucket: str, s3_admin: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "MAX_PARTS", 3)
+    put(store, payload(2 * PART_SIZE + 1))  # three parts: the most allowed
+    writer = store.create(new_object_key())
+    with pytest.raises(InvalidArgumentError):
+        writer.write(payload(3 * PART_SIZE + 1))
+    writer.abort()
+    assert s3_admin.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_a_refused_multipart_commit_leaves_no_pending_upload(
@@ -308,8 +327,12 @@ def test_503_slowdown_is_unavailable(slowdown_server: SlowDownServer) -> None:
         store.open(new_object_key())
 
 
-def test_a_write_that_lost_a_part_takes_no_more_bytes(slowdown_server: SlowDownServer) -> None:
-    writer = S3BlobStore(quick_settings(slowdown_server.url)).create(new_object_key())
+def test_a_write_that_lost_a_part_takes_no_more_bytes(store: S3BlobStore) -> None:
+    def unreachable(**_: object) -> None:
+        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+
+    store._uploads.meta.events.register("before-send.s3.UploadPart", unreachable)
+    writer = store.create(new_object_key())
     writer.write(payload(PART_SIZE))
     writer.write(b"the byte that sends the first part, in the background")
     with pytest.raises(UnavailableError):  # the part's failure, at a later write
@@ -490,6 +513,7 @@ def test_settings_read_every_variable() -> None:
             "VAULT_S3_MAX_ATTEMPTS": "3",
             "VAULT_S3_RETRY_MODE": "adaptive",
             "VAULT_S3_MAX_CONNECTIONS": "32",
+            "VAULT_S3_PARTS_IN_FLIGHT": "3",
         }
     )
     assert settings == S3Settings(
@@ -508,6 +532,7 @@ def test_settings_read_every_variable() -> None:
         max_attempts=3,
         retry_mode="adaptive",
         max_connections=32,
+        parts_in_flight=3,
     )
     assert "very-secret" not in repr(settings)
 
@@ -536,6 +561,7 @@ BAD_ENVIRONMENTS = [
     ({"VAULT_S3_CONNECT_TIMEOUT": "soon"}, "VAULT_S3_CONNECT_TIMEOUT"),
     ({"VAULT_S3_MAX_ATTEMPTS": "0"}, "VAULT_S3_MAX_ATTEMPTS"),
     ({"VAULT_S3_RETRY_MODE": "legacy"}, "VAULT_S3_RETRY_MODE"),
+    ({"VAULT_S3_PARTS_IN_FLIGHT": "0"}, "VAULT_S3_PARTS_IN_FLIGHT"),
     ({"VAULT_S3_PREFIX": "objects"}, "VAULT_S3_PREFIX"),
     ({"VAULT_S3_ENDPOINT_URL": "minio:9000"}, "VAULT_S3_ENDPOINT_URL"),
     ({"VAULT_S3_SECRET_ACCESS_KEY": "very-secret"}, "VAULT_S3_ACCESS_KEY_ID"),

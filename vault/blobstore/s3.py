@@ -6,14 +6,15 @@ are the vault's opaque ids, checked before any request.
 Writes stream: the writer buffers one part (`part_size`, default 8 MiB). An object that
 fits in one part is one `PutObject` at commit; a larger one becomes a multipart upload
 whose parts are sent as they fill, each by a background thread while the writer fills the
-next one. At most one part is in flight per writer (the next full part waits for it), so
-memory holds two parts whatever the document size, and the two buffers are reused from
-part to part. A part's failure surfaces at the writer's next `write` or at `commit`.
+next one. At most `parts_in_flight` parts (default 2) are on their way per writer (the
+next full part waits for the oldest), so memory holds `parts_in_flight` + 1 parts
+whatever the document size, and their buffers are reused from part to part. A part's
+failure surfaces at the writer's next `write` or at `commit`.
 Every `PutObject` and `UploadPart` carries a SHA-256 checksum of its bytes
 (`x-amz-checksum-sha256`), which S3 verifies before storing. The final `PutObject` /
 `CompleteMultipartUpload` is conditional (`If-None-Match: *`): an object is never
 overwritten, and nothing is visible under the key before it succeeds. `abort()` waits
-for the part in flight, then aborts the multipart upload. If a commit is refused as a
+for the parts in flight, then aborts the multipart upload. If a commit is refused as a
 conflict but the object under the key carries our very checksum, the commit was ours (a
 retry after a lost response) and succeeds.
 
@@ -71,6 +72,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -190,6 +192,7 @@ class S3Settings:
     max_attempts: int = 5
     retry_mode: RetryMode = "standard"
     max_connections: int = 16
+    parts_in_flight: int = 2
 
     def __post_init__(self) -> None:
         for problem in self._problems():
@@ -214,6 +217,8 @@ class S3Settings:
             yield "VAULT_S3_MAX_ATTEMPTS must be at least 1"
         if self.max_connections < 1:
             yield "VAULT_S3_MAX_CONNECTIONS must be at least 1"
+        if self.parts_in_flight < 1:
+            yield "VAULT_S3_PARTS_IN_FLIGHT must be at least 1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> S3Settings:
@@ -236,6 +241,7 @@ class S3Settings:
         | VAULT_S3_MAX_ATTEMPTS        | 5 (first try included)                   |
         | VAULT_S3_RETRY_MODE          | standard (or adaptive)                   |
         | VAULT_S3_MAX_CONNECTIONS     | 16 (keep it >= VAULT_WORKERS)            |
+        | VAULT_S3_PARTS_IN_FLIGHT     | 2 (parts uploading at once per document) |
         """
         ca_bundle = _text(environ, "VAULT_S3_CA_BUNDLE")
         return cls(
@@ -254,6 +260,7 @@ class S3Settings:
             max_attempts=_integer(environ, "VAULT_S3_MAX_ATTEMPTS", 5),
             retry_mode=_retry_mode(environ),
             max_connections=_integer(environ, "VAULT_S3_MAX_CONNECTIONS", 16),
+            parts_in_flight=_integer(environ, "VAULT_S3_PARTS_IN_FLIGHT", 2),
         )
 
 
@@ -470,12 +477,13 @@ class _Target:
     uploads: S3Client  # UNSIGNED-PAYLOAD: only for bodies sent with their SHA-256
     bucket: str
     part_size: int
+    parts_in_flight: int  # per writer
     background: Executor  # sends full parts while their writer fills the next one
 
 
 class _S3Writer:
-    """Fills one part while the previous one uploads in the background (at most one in
-    flight); starts a multipart upload only when a second part is needed."""
+    """Fills one part while earlier ones upload in the background (at most
+    `parts_in_flight`); starts a multipart upload only when a second part is needed."""
 
     def __init__(self, target: _Target, s3_key: str) -> None:
         self._target = target
@@ -483,17 +491,17 @@ class _S3Writer:
         self._key = s3_key
         self._buffer = bytearray()
         self._filled = 0
-        self._spare: bytearray | None = None  # the buffer of the last part sent, for reuse
-        self._sending: Future[bytearray] | None = None
+        self._spares: list[bytearray] = []  # buffers of parts sent, for reuse
+        self._in_flight: deque[Future[bytearray]] = deque()  # oldest first
         self._upload_id: str | None = None
-        self._parts: list[CompletedPartTypeDef] = []
-        self._digests: list[bytes] = []
+        self._sent = 0  # parts handed over, in flight or done
+        self._parts: dict[int, tuple[str, bytes]] = {}  # number: ETag, SHA-256
         self._finished = False
 
     def write(self, data: bytes | memoryview) -> None:
         self._require_open()
-        if self._sending is not None and self._sending.done():
-            self._guarded(self._wait_for_part)  # a failed part stops the writer now
+        if self._in_flight and self._in_flight[0].done():
+            self._guarded(self._collect_oldest)  # a failed part stops the writer now
         view = memoryview(data).cast("B")
         part_size = self._target.part_size
         while view:
@@ -513,27 +521,31 @@ class _S3Writer:
             raise
 
     def _send_full_part(self) -> None:
-        self._wait_for_part()
-        number = len(self._parts) + 1
-        if number > MAX_PARTS:
+        if len(self._in_flight) == self._target.parts_in_flight:
+            self._collect_oldest()
+        if self._sent == MAX_PARTS - 1:  # the last part is still to come
             raise InvalidArgumentError("object larger than the blob store accepts")
-        self._sending = self._target.background.submit(
-            self._upload_part, number, self._take_buffer()
-        )
+        upload_id = self._upload_id or self._create_upload()  # before any part
+        self._sent += 1
+        body = self._take_buffer()
+        part = self._target.background.submit(self._upload_part, upload_id, self._sent, body)
+        self._in_flight.append(part)
 
-    def _wait_for_part(self) -> None:
-        """Waits for the part in flight (raising its error); keeps its buffer for reuse."""
-        sending, self._sending = self._sending, None
-        if sending is not None:
-            body = sending.result()
-            if len(body) == self._target.part_size:
-                self._spare = body
+    def _collect_oldest(self) -> None:
+        """Waits for the oldest part in flight (raising its error); keeps its buffer."""
+        body = self._in_flight.popleft().result()
+        if len(body) == self._target.part_size:
+            self._spares.append(body)
+
+    def _wait_for_parts(self) -> None:
+        while self._in_flight:
+            self._collect_oldest()
 
     def commit(self) -> None:
         self._require_open()
         self._finished = True
         try:
-            self._wait_for_part()
+            self._wait_for_parts()
             if self._upload_id is None:
                 self._put_whole()
             else:
@@ -545,9 +557,10 @@ class _S3Writer:
 
     def abort(self) -> None:
         self._finished = True
-        with suppress(Exception):  # its error is moot: everything is discarded
-            self._wait_for_part()  # no part may land after the abort
-        self._buffer, self._spare, self._filled = bytearray(), None, 0
+        while self._in_flight:  # no part may land after the abort
+            with suppress(Exception):  # its error is moot: everything is discarded
+                self._collect_oldest()
+        self._buffer, self._spares, self._filled = bytearray(), [], 0
         self._abort_upload()
 
     def _require_open(self) -> None:
@@ -555,36 +568,34 @@ class _S3Writer:
             raise FailedPreconditionError("blob writer already committed, aborted or failed")
 
     def _take_buffer(self) -> bytearray:
-        """The filled bytes, handed over without a copy; the spare buffer (if any) is next."""
-        body, self._buffer = self._buffer, self._spare or bytearray()
-        self._spare = None
+        """The filled bytes, handed over without a copy; a spare buffer (if any) is next."""
+        body, self._buffer = self._buffer, self._spares.pop() if self._spares else bytearray()
         del body[self._filled :]  # a reused buffer may be longer than its last part
         self._filled = 0
         return body
 
-    def _upload_part(self, number: int, body: bytearray) -> bytearray:
+    def _create_upload(self) -> str:
+        with _translated(self._bucket, "CreateMultipartUpload"):
+            created = self._target.client.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256"
+            )
+        self._upload_id = created["UploadId"]
+        return self._upload_id
+
+    def _upload_part(self, upload_id: str, number: int, body: bytearray) -> bytearray:
         """Sends one part (in the background but for the last); returns its buffer."""
-        if self._upload_id is None:
-            with _translated(self._bucket, "CreateMultipartUpload"):
-                created = self._target.client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256"
-                )
-            self._upload_id = created["UploadId"]
         digest = _sha256(body)
         with _translated(self._bucket, "UploadPart"):
             uploaded = self._target.uploads.upload_part(
                 Bucket=self._bucket,
                 Key=self._key,
-                UploadId=self._upload_id,
+                UploadId=upload_id,
                 PartNumber=number,
                 Body=_body(body),
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=_b64(digest),
             )
-        self._parts.append(
-            {"PartNumber": number, "ETag": uploaded["ETag"], "ChecksumSHA256": _b64(digest)}
-        )
-        self._digests.append(digest)
+        self._parts[number] = (uploaded["ETag"], digest)
         return body
 
     def _put_whole(self) -> None:
@@ -603,15 +614,22 @@ class _S3Writer:
             self._unless_ours(e, checksum, "PutObject")
 
     def _complete(self) -> None:
-        self._upload_part(len(self._parts) + 1, self._take_buffer())  # the last, non-empty
         assert self._upload_id is not None
-        checksum = _b64(_sha256(b"".join(self._digests)))  # S3's composite checksum
+        self._sent += 1
+        self._upload_part(self._upload_id, self._sent, self._take_buffer())  # the last part
+        numbers = sorted(self._parts)
+        parts: list[CompletedPartTypeDef] = [
+            {"PartNumber": n, "ETag": self._parts[n][0], "ChecksumSHA256": _b64(self._parts[n][1])}
+            for n in numbers
+        ]
+        digests = b"".join(self._parts[n][1] for n in numbers)
+        checksum = _b64(_sha256(digests))  # S3's composite checksum
         try:
             self._target.client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
+                MultipartUpload={"Parts": parts},
                 IfNoneMatch="*",
             )
         except (ClientError, BotoCoreError) as e:
@@ -723,6 +741,7 @@ class S3BlobStore:
             self._uploads,
             settings.bucket,
             settings.part_size,
+            settings.parts_in_flight,
             ThreadPoolExecutor(settings.max_connections, thread_name_prefix="s3-part"),
         )
 
