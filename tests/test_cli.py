@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 
 from tests.conftest import CLI, OTHER_INS, PATIENT_INS, free_port, run
+from vault import archive
 from vault.cli import EXIT_CODES, build_parser
 from vault.errors import (
     ConflictError,
@@ -115,6 +117,15 @@ def test_versions_and_searches_from_the_command_line(
     assert backwards.returncode == EXIT_CODES[InvalidArgumentError]
     unguessable = run(env, *put, str(tmp_path))
     assert unguessable.returncode == EXIT_CODES[InvalidArgumentError]
+    copy = tmp_path / "copy.zip"
+    exported = run(env, "dossier", "export", "--dossier", dossier, "-o", str(copy))
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(copy) as zipped:
+        records = json.loads(zipped.read(archive.METADATA))["documents"]
+    assert [(d["version"], d["status"], d["type_code"]) for d in records] == [
+        (1, "deprecated", "EXPPAT_3"),
+        (2, "current", "EXPPAT_3"),
+    ]
 
 
 def test_errors_map_to_stable_exit_codes(served: dict[str, str]) -> None:

@@ -208,6 +208,15 @@ def cmd_doc_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dossier_export(args: argparse.Namespace) -> int:
+    destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
+    with client_from_args(args) as client:
+        client.export_dossier(args.dossier, destination)
+    if args.output != "-":
+        print(f"wrote the patient's copy to {args.output}", file=sys.stderr)
+    return 0
+
+
 def _query(args: argparse.Namespace) -> DocumentQuery:
     return DocumentQuery(
         categories=frozenset(DocumentCategory(c) for c in args.category or ()),
@@ -343,9 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (at most a day)")
     token.set_defaults(handler=cmd_dev_token)
 
-    dossier = commands.add_parser("dossier", help="create or show a dossier").add_subparsers(
-        dest="dossier_command", required=True
-    )
+    dossier = commands.add_parser(
+        "dossier", help="create, show or export a dossier"
+    ).add_subparsers(dest="dossier_command", required=True)
     create = dossier.add_parser("create", help="open the dossier of a patient")
     create.add_argument("--ins", required=True)
     add_output_flags(create)
@@ -356,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--ins")
     add_output_flags(show)
     show.set_defaults(handler=cmd_dossier_show)
+    export = dossier.add_parser(
+        "export", help="the patient's copy: a zip of every document, its metadata and history"
+    )
+    export.add_argument("--dossier", required=True)
+    export.add_argument("-o", "--output", required=True, help="path, or - for standard output")
+    export.set_defaults(handler=cmd_dossier_export)
 
     doc = commands.add_parser("doc", help="store, fetch or list documents").add_subparsers(
         dest="doc_command", required=True
