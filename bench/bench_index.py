@@ -107,7 +107,6 @@ import random
 import re
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -126,6 +125,7 @@ from sqlalchemy import Engine
 
 from bench.bench_documents import mib, peak_rss_kib
 from bench.bench_journal import postgres_schema
+from bench.percentiles import percentile
 from bench.statements import captured_selects
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, Visibility
@@ -241,13 +241,6 @@ def _first_page(
     """The first page of a dossier's listing, as the service asks for it: one row more
     than the page, which tells whether there is a next one."""
     return index.search(dossier_id, scope, DocumentQuery(), DEFAULT_PAGE_SIZE + 1)
-
-
-def percentile(samples: Sequence[float], pct: int) -> float:
-    """The inclusive `pct`th percentile."""
-    if len(samples) < 2:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
 
 
 # -- the load generator -----------------------------------------------------------------

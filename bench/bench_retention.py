@@ -70,6 +70,7 @@ from sqlalchemy import Engine, Table, insert, text, update
 
 from bench.bench_documents import mib, peak_rss_kib
 from bench.bench_journal import postgres_schema
+from bench.percentiles import percentile
 from bench.statements import captured_selects
 from retention.cli import open_adapters
 from retention.destroyer import BATCH, Destroyer, RunReport
@@ -307,13 +308,6 @@ def timed(call: Callable[[], object], repeat: int) -> Timing:
         call()
         samples.append(time.perf_counter() - started)
     return Timing(samples[0], statistics.median(samples), percentile(samples, 99), repeat)
-
-
-def percentile(samples: Sequence[float], pct: int) -> float:
-    """The inclusive `pct`th percentile (with 20 samples, p99 is close to the maximum)."""
-    if len(samples) < 2:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
 
 
 def plan_command(url: str, data_dir: Path, by_us: int) -> Callable[[], object]:
