@@ -28,15 +28,21 @@ protocol costs any careful client, with the same bytes and S3 server:
 - raw get + SHA-256: `get_object` with the body hashed as it arrives, as the vault's
   client checks every download end to end.
 
+A third table gives the floor under any gRPC service in front of S3 on this machine:
+`bench.passthrough`, a proxy in its own process that forwards raw bytes between a gRPC
+stream and S3 and does nothing else (puts up to one part; gets of any size). Its ratio
+to the raw call is what the second network hop alone costs; the vault's ratio to it is
+what the vault's own work costs.
+
 Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
                                        [--json]
 
 Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only (VmHWM is read from
-/proc). Both servers are stopped and the temporary directory removed at the end,
-whatever happens. Three processes share the machine (this one, the vault and moto), so
-on a small machine the ratio includes CPU contention between them.
+/proc). The servers are stopped and the temporary directory removed at the end,
+whatever happens. Four processes share the machine (this one, the vault, the proxy and
+moto), so on a small machine the ratio includes CPU contention between them.
 """
 
 from __future__ import annotations
@@ -85,6 +91,10 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 DEFAULT_SIZES_MIB = (0.001, 1.0, 64.0)
 MAX_MIB = 1024 * 1024  # 1 TiB: a sanity bound on --sizes and --big
+PASSTHROUGH_SERVICE = "passthrough"  # bench.passthrough's gRPC methods
+PASSTHROUGH_PUT = f"/{PASSTHROUGH_SERVICE}/Put"
+PASSTHROUGH_GET = f"/{PASSTHROUGH_SERVICE}/Get"
+PASSTHROUGH_KEY_HEADER = "object-key"
 METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/pdf")
 
 
@@ -103,6 +113,8 @@ class SizeResult:
     server_vmhwm_kib: int
     raw_multipart_put_mb_s: float | None = None  # None: the document fits in one part
     raw_get_sha256_mb_s: float | None = None
+    passthrough_put_mb_s: float | None = None
+    passthrough_get_mb_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,8 @@ class Timings:
     raw_get: list[float]
     raw_multipart_put: list[float] = field(default_factory=list)
     raw_get_sha256: list[float] = field(default_factory=list)
+    passthrough_put: list[float] = field(default_factory=list)
+    passthrough_get: list[float] = field(default_factory=list)
 
 
 # -- processes --------------------------------------------------------------------------
@@ -260,6 +274,17 @@ def vault_server(
         yield process, target
 
 
+@contextmanager
+def passthrough_server(workdir: Path, endpoint: str, bucket: str) -> Iterator[str]:
+    """A ready `bench.passthrough` proxy in front of the bucket; yields its gRPC target."""
+    target = f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "bench.passthrough", "--listen", target]
+    command += ["--endpoint", endpoint, "--bucket", bucket]
+    log = workdir / "passthrough.log"
+    with running(command, dict(os.environ), log, "pass-through proxy", grpc_answers(target)):
+        yield target
+
+
 # -- one put or get, timed --------------------------------------------------------------
 
 
@@ -318,7 +343,7 @@ class RawPath:
             Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
         )["UploadId"]
         parts: list[CompletedPartTypeDef] = []
-        for number, part in enumerate(_parts(content), start=1):
+        for number, part in enumerate(_pieces(content, PART_SIZE), start=1):
             checksum = base64.b64encode(hashlib.sha256(part).digest()).decode()
             etag = self.client.upload_part(
                 Bucket=self.bucket,
@@ -352,31 +377,78 @@ class RawPath:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
 
+@dataclass
+class PassthroughPath:
+    """Objects in the bucket, through the pass-through gRPC proxy (`bench.passthrough`)."""
+
+    channel: grpc.Channel
+
+    def put(self, key: str, content: bytes | Path) -> float:
+        """Seconds to stream `content` to the proxy in `CHUNK` messages until it is stored."""
+        put: grpc.StreamUnaryMultiCallable[bytes, bytes] = self.channel.stream_unary(
+            PASSTHROUGH_PUT
+        )
+        start = time.perf_counter()
+        put(_pieces(content, CHUNK), metadata=((PASSTHROUGH_KEY_HEADER, key),))
+        return time.perf_counter() - start
+
+    def get(self, key: str, size: int) -> float:
+        """Seconds to read an object back through the proxy, counting its chunks."""
+        get: grpc.UnaryStreamMultiCallable[bytes, bytes] = self.channel.unary_stream(
+            PASSTHROUGH_GET
+        )
+        start = time.perf_counter()
+        received = sum(len(chunk) for chunk in get(key.encode()))
+        elapsed = time.perf_counter() - start
+        check_size(received, size, "pass-through get")
+        return elapsed
+
+
 # -- the measurements -------------------------------------------------------------------
 
 
-def time_puts(vault: VaultPath, raw: RawPath, data: bytes, repeat: int) -> tuple[Timings, str]:
-    """`repeat` interleaved vault, raw (and raw multipart) puts; the last document's id
-    (the raw objects are overwritten under their keys)."""
+@dataclass
+class Paths:
+    """Every path to the same S3 server, and the vault server's pid."""
+
+    vault: VaultPath
+    raw: RawPath
+    passthrough: PassthroughPath
+    server_pid: int
+
+
+def time_puts(paths: Paths, content: bytes | Path, size: int, repeat: int) -> tuple[Timings, str]:
+    """`repeat` interleaved vault, raw, and pass-through (one part) or raw multipart
+    (larger) puts; the last document's id (the other objects are overwritten under their
+    keys)."""
     timings = Timings([], [], [], [])
     document_id = ""
     for _ in range(repeat):
-        seconds, document_id = vault.put(data, len(data))
+        seconds, document_id = paths.vault.put(content, size)
         timings.vault_put.append(seconds)
-        timings.raw_put.append(raw.put(raw_key(len(data)), data))
-        if len(data) > PART_SIZE:
-            timings.raw_multipart_put.append(raw.put_multipart(multipart_key(len(data)), data))
+        timings.raw_put.append(paths.raw.put(raw_key(size), content))
+        if size > PART_SIZE:
+            multipart = paths.raw.put_multipart(multipart_key(size), content)
+            timings.raw_multipart_put.append(multipart)
+        else:
+            passthrough = paths.passthrough.put(passthrough_key(size), content)
+            timings.passthrough_put.append(passthrough)
     return timings, document_id
 
 
-def time_gets(
-    vault: VaultPath, raw: RawPath, document_id: str, size: int, repeat: int, into: Timings
-) -> None:
-    """`repeat` interleaved vault, raw and raw-and-hashed gets, added to `into`."""
+def time_gets(paths: Paths, document_id: str, size: int, repeat: int, into: Timings) -> None:
+    """`repeat` interleaved vault, raw, raw-and-hashed and pass-through gets, added to
+    `into`."""
     for _ in range(repeat):
-        into.vault_get.append(vault.get(document_id, size))
-        into.raw_get.append(raw.get(raw_key(size), size))
-        into.raw_get_sha256.append(raw.get(raw_key(size), size, sha256=True))
+        into.vault_get.append(paths.vault.get(document_id, size))
+        into.raw_get.append(paths.raw.get(raw_key(size), size))
+        into.raw_get_sha256.append(paths.raw.get(raw_key(size), size, sha256=True))
+        into.passthrough_get.append(paths.passthrough.get(raw_key(size), size))
+
+
+def delete_objects(paths: Paths, size: int) -> None:
+    for key in (raw_key(size), multipart_key(size), passthrough_key(size)):
+        paths.raw.delete(key)
 
 
 def raw_key(size: int) -> str:
@@ -387,14 +459,18 @@ def multipart_key(size: int) -> str:
     return f"raw-multipart/{size}"
 
 
-def _parts(content: bytes | Path) -> Iterator[bytes]:
-    """`content` in `PART_SIZE` pieces (a file is read one part at a time)."""
+def passthrough_key(size: int) -> str:
+    return f"passthrough/{size}"
+
+
+def _pieces(content: bytes | Path, size: int) -> Iterator[bytes]:
+    """`content` in pieces of `size` bytes (a file is read one piece at a time)."""
     if isinstance(content, bytes):
-        for start in range(0, len(content), PART_SIZE):
-            yield content[start : start + PART_SIZE]
+        for start in range(0, len(content), size):
+            yield content[start : start + size]
         return
     with content.open("rb") as source:
-        yield from iter(lambda: source.read(PART_SIZE), b"")
+        yield from iter(lambda: source.read(size), b"")
 
 
 def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
@@ -419,19 +495,17 @@ def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
         server_vmhwm_kib=peak_rss_kib(server_pid),
         raw_multipart_put_mb_s=reference(timings.raw_multipart_put),
         raw_get_sha256_mb_s=reference(timings.raw_get_sha256),
+        passthrough_put_mb_s=reference(timings.passthrough_put),
+        passthrough_get_mb_s=reference(timings.passthrough_get),
     )
 
 
-def bench_size(
-    vault: VaultPath, raw: RawPath, size: int, repeat: int, server_pid: int
-) -> SizeResult:
+def bench_size(paths: Paths, size: int, repeat: int) -> SizeResult:
     """`repeat` puts then `repeat` gets of one random content of `size` bytes."""
-    data = os.urandom(size)
-    timings, document_id = time_puts(vault, raw, data, repeat)
-    time_gets(vault, raw, document_id, size, repeat, timings)
-    raw.delete(raw_key(size))
-    raw.delete(multipart_key(size))
-    return summarize(size, timings, server_pid)
+    timings, document_id = time_puts(paths, os.urandom(size), size, repeat)
+    time_gets(paths, document_id, size, repeat, timings)
+    delete_objects(paths, size)
+    return summarize(size, timings, paths.server_pid)
 
 
 def random_file(path: Path, size: int) -> None:
@@ -441,30 +515,24 @@ def random_file(path: Path, size: int) -> None:
             out.write(os.urandom(min(CHUNK, size - start)))
 
 
-def bench_big(
-    vault: VaultPath, raw: RawPath, size: int, workdir: Path, server_pid: int
-) -> SizeResult:
+def bench_big(paths: Paths, size: int, workdir: Path) -> SizeResult:
     """One put and one get of a `size`-byte document streamed from a temp file."""
     source = workdir / "big.bin"
     random_file(source, size)
     try:
-        vault_put, document_id = vault.put(source, size)
-        raw_put = raw.put(raw_key(size), source)
-        multipart = [raw.put_multipart(multipart_key(size), source)] if size > PART_SIZE else []
+        timings, document_id = time_puts(paths, source, size, 1)
     finally:
         source.unlink()
-    timings = Timings([vault_put], [raw_put], [], [], raw_multipart_put=multipart)
-    time_gets(vault, raw, document_id, size, 1, timings)
-    raw.delete(raw_key(size))
-    raw.delete(multipart_key(size))
-    return summarize(size, timings, server_pid)
+    time_gets(paths, document_id, size, 1, timings)
+    delete_objects(paths, size)
+    return summarize(size, timings, paths.server_pid)
 
 
-def warm_up(vault: VaultPath, raw: RawPath) -> None:
+def warm_up(paths: Paths) -> None:
     """One small put and get on each path, so connections exist before timing."""
-    timings, document_id = time_puts(vault, raw, os.urandom(KIB), 1)
-    time_gets(vault, raw, document_id, KIB, 1, timings)
-    raw.delete(raw_key(KIB))
+    timings, document_id = time_puts(paths, os.urandom(KIB), KIB, 1)
+    time_gets(paths, document_id, KIB, 1, timings)
+    delete_objects(paths, KIB)
 
 
 def repeat_for(size: int, repeat: int | None) -> int:
@@ -476,8 +544,8 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path) -> Iterator[tuple[VaultPath, RawPath, int]]:
-    """Both servers up, a dossier created; yields both paths and the vault server's pid."""
+def bench_paths(workdir: Path) -> Iterator[Paths]:
+    """The servers up, a dossier created; yields the paths."""
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
@@ -489,21 +557,24 @@ def bench_paths(workdir: Path) -> Iterator[tuple[VaultPath, RawPath, int]]:
         with (
             vault_server(data_dir, endpoint, bucket) as (process, target),
             VaultClient(target, token) as client,
+            passthrough_server(workdir, endpoint, bucket) as proxy_target,
+            grpc.insecure_channel(proxy_target) as proxy_channel,
         ):
             dossier_id = str(client.create_dossier(PATIENT_INS).dossier_id)
-            yield VaultPath(client, dossier_id), raw, process.pid
+            vault = VaultPath(client, dossier_id)
+            yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid)
 
 
 def run(sizes: Sequence[int], repeat: int | None, big: int | None) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir) as (vault, raw, pid):
-            idle = peak_rss_kib(pid)
-            warm_up(vault, raw)
-            results = [bench_size(vault, raw, s, repeat_for(s, repeat), pid) for s in sizes]
+        with bench_paths(workdir) as paths:
+            idle = peak_rss_kib(paths.server_pid)
+            warm_up(paths)
+            results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
             if big is not None:
-                results.append(bench_big(vault, raw, big, workdir, pid))
+                results.append(bench_big(paths, big, workdir))
             return Report(idle, results)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -544,6 +615,8 @@ def markdown(report: Report) -> str:
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     lines.append("")
     lines += references(report)
+    lines.append("")
+    lines += passthrough(report)
     return "\n".join(lines)
 
 
@@ -562,6 +635,31 @@ def references(report: Report) -> list[str]:
         lines.append(
             f"| {size_label(r.size_bytes)} | {put_cells} | {rate(get)} "
             f"| {get / r.vault_get_mb_s:.2f}x |"
+        )
+    return lines
+
+
+def passthrough(report: Report) -> list[str]:
+    """The floor: the pass-through proxy against the raw call, and the vault against it
+    (puts up to one part: a larger one's floor is the raw multipart put)."""
+    lines = [
+        "| size | pass-through put MB/s | its ratio to raw | vault put / it "
+        "| pass-through get MB/s | its ratio to raw | vault get / it |",
+        "|-----:|----------------------:|-----------------:|---------------:"
+        "|----------------------:|-----------------:|---------------:|",
+    ]
+    for r in report.results:
+        put, get = r.passthrough_put_mb_s, r.passthrough_get_mb_s
+        if get is None:
+            continue
+        put_cells = (
+            f"{rate(put)} | {r.raw_put_mb_s / put:.2f}x | {put / r.vault_put_mb_s:.2f}x"
+            if put
+            else "(multipart) | - | -"
+        )
+        lines.append(
+            f"| {size_label(r.size_bytes)} | {put_cells} | {rate(get)} "
+            f"| {r.raw_get_mb_s / get:.2f}x | {get / r.vault_get_mb_s:.2f}x |"
         )
     return lines
 
