@@ -132,7 +132,7 @@ from vault.domain.model import DocumentCategory, DocumentQuery, Visibility
 from vault.domain.policy import DEFAULT_MATRIX, EVERYTHING, Scope
 from vault.index.base import VersionRecord
 from vault.index.sql import SqlIndex
-from vault.service import DEFAULT_PAGE_SIZE
+from vault.service import DEFAULT_PAGE_SIZE, DEFAULT_UPLOAD_LEASE
 from vault.sqlstore import make_engine
 
 DEFAULT_DOCUMENTS, QUICK_DOCUMENTS = 10_000_000, 20_000
@@ -141,6 +141,7 @@ DEFAULT_CHECKPOINTS, QUICK_CHECKPOINTS = (100_000, 1_000_000, 10_000_000), (5_00
 DEFAULT_SAMPLES, QUICK_SAMPLES = 2_000, 50
 DEFAULT_WRITES, QUICK_WRITES = 2_000, 100
 BATCH_DOCUMENTS = 25_000
+LEASE_US = int(DEFAULT_UPLOAD_LEASE.total_seconds() * 1_000_000)  # a pending row's, as uploads
 PROGRESS = 500_000  # documents between two lines of progress on stderr
 FILL_GOAL_SECONDS = 30 * 60
 LATENCY_GOAL_SECONDS = 0.005
@@ -893,7 +894,7 @@ def adapter_writes(index: SqlIndex, generator: Generator, count: int, seed: int)
             sealed_metadata=rng.randbytes(150 + rng.randrange(101)),
         )
         t0 = clock()
-        index.reserve_version(record)
+        index.reserve_version(record, now_us + LEASE_US)
         t1 = clock()
         index.commit_version(committed)
         t2 = clock()

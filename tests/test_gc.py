@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.blobstore.support import create_bucket, s3_settings
-from tests.index.test_sql import add_dossier, version
+from tests.index.test_sql import add_dossier, reserve, version
 from vault.blobstore.base import BlobStore
 from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3 import S3BlobStore
@@ -75,7 +75,7 @@ def scene(
     now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
     committed, with_blob, without_blob = (version(dossier, now_us + t) for t in (1, 2, 3))
     for record in (committed, with_blob, without_blob):
-        index.reserve_version(record)
+        reserve(index, record)
     _write(blobs, committed.blob_key)
     index.commit_version(committed)
     _write(blobs, with_blob.blob_key)  # crash after the blob, before the commit

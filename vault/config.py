@@ -111,6 +111,7 @@ class Config:
     key_refresh_seconds: float = 60.0
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
+    upload_lease_seconds: float = 120.0
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
     conservation_years: int = 10
@@ -178,6 +179,7 @@ class Config:
             key_refresh_seconds=number("VAULT_KEY_REFRESH_SECONDS", 60),
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
+            upload_lease_seconds=number("VAULT_UPLOAD_LEASE_SECONDS", 120, minimum=1),
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),

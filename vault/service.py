@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vault import secrets
@@ -107,6 +107,7 @@ from vault.pagetokens import PageTokens
 from vault.rotation import unwrap_dossier_key
 
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_UPLOAD_LEASE = timedelta(minutes=2)
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 MAX_PAGE_SIZE = 1000
@@ -343,6 +344,39 @@ def _next_version(
     )
 
 
+class _Lease:
+    """An upload's hold on its version number: renewed as chunks arrive, once half of it
+    has run, so that only a dead upload's reservation lapses (and can be taken over)."""
+
+    def __init__(
+        self, index: Index, record: VersionRecord, length_us: int, now_us: Callable[[], int]
+    ) -> None:
+        self._index = index
+        self._record = record
+        self._length_us = length_us
+        self._now_us = now_us
+        self._renew_from_us = record.created_us + length_us // 2
+
+    @property
+    def record(self) -> VersionRecord:
+        return self._record
+
+    @property
+    def initial_until_us(self) -> int:
+        return self._record.created_us + self._length_us
+
+    def keep(self) -> None:
+        """Renews the lease if half of it has run; ConflictError if it was taken over."""
+        now_us = self._now_us()
+        if now_us < self._renew_from_us:
+            return
+        if not self._index.renew_reservation(self._record, now_us + self._length_us):
+            raise ConflictError(
+                "the upload's reservation lapsed and another upload took its version"
+            )
+        self._renew_from_us = now_us + self._length_us // 2
+
+
 class Upload:
     """A document being written: `write` chunks, then `commit` with the size and SHA-256
     the client computed (or `abort`).
@@ -353,7 +387,7 @@ class Upload:
     journal entry (after it, as both write to the database and the row is needed first).
     `commit` waits for the row before it commits the blob, and for the entry (which had
     the blob's upload to finish) before it makes the version visible: the write order of
-    docs/architecture.md. Nothing is
+    docs/architecture.md. While chunks arrive, `write` renews the row's lease. Nothing is
     visible until `commit` returns; memory holds about two segments. After `commit` or
     `abort` the upload is spent: `abort` becomes a no-op."""
 
@@ -361,7 +395,7 @@ class Upload:
         self,
         index: Index,
         writer: BlobWriter,
-        record: VersionRecord,
+        lease: _Lease,
         journaled: Future[None],
         prepared: Future[_Prepared],
         document_key: bytes,
@@ -369,9 +403,11 @@ class Upload:
         author: Author,
         segment_size: int,
     ) -> None:
+        record = lease.record
         self._index = index
         self._writer = writer
         self._record = record
+        self._lease = lease
         self._journaled = journaled
         self._prepared = prepared
         self._metadata = metadata
@@ -388,6 +424,8 @@ class Upload:
     def write(self, chunk: bytes) -> None:
         if not self._open:
             raise FailedPreconditionError("the upload is finished")
+        if self._prepared.done():  # the row is reserved: its lease can be renewed
+            self._lease.keep()
         self._digest.update(chunk)
         self._encryptor.write(chunk)
 
@@ -517,6 +555,7 @@ class Vault:
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         matrix: AccessMatrix = DEFAULT_MATRIX,
         rules: lifecycle.RetentionRules = lifecycle.DEFAULT_RULES,
+        upload_lease: timedelta = DEFAULT_UPLOAD_LEASE,
     ) -> None:
         self._index = index
         self._blobs = blobs
@@ -527,6 +566,7 @@ class Vault:
         self._segment_size = segment_size
         self._matrix = matrix
         self._rules = rules
+        self._upload_lease_us = upload_lease // timedelta(microseconds=1)
         self._tokens = PageTokens(keys)
         # overlaps a request's journal append with its other work (uploads, reads)
         self._background = ThreadPoolExecutor(_BACKGROUND_WORKERS, "vault-overlap")
@@ -853,7 +893,8 @@ class Vault:
             care_us=None if metadata.care_date is None else to_us(metadata.care_date),
         )
         document_key = os.urandom(sealed.KEY_SIZE)
-        prepared = self._background.submit(self._prepare_upload, record, document_key)
+        lease = _Lease(self._index, record, self._upload_lease_us, self._now_us)
+        prepared = self._background.submit(self._prepare_upload, lease, document_key)
         allowed = functools.partial(self._journal_allowed, actor, action, call, access)
         journaled = self._background.submit(_after, prepared, allowed)
         try:
@@ -864,7 +905,7 @@ class Vault:
         return Upload(
             self._index,
             writer,
-            record,
+            lease,
             journaled,
             prepared,
             document_key,
@@ -902,13 +943,14 @@ class Vault:
             document_created_us=now_us,
         )
 
-    def _prepare_upload(self, record: VersionRecord, document_key: bytes) -> _Prepared:
+    def _prepare_upload(self, lease: _Lease, document_key: bytes) -> _Prepared:
         """Seals the document key under the dossier key; records the pending version row."""
+        record = lease.record
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         record = replace(
             record, wrapped_key=secrets.wrap_document_key(dossier_key, record, document_key)
         )
-        self._index.reserve_version(record)
+        self._index.reserve_version(record, lease.initial_until_us)
         return _Prepared(record, dossier_key)
 
     def open_document(

@@ -28,7 +28,12 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import EVERYTHING, Scope
-from vault.errors import AlreadyExistsError, FailedPreconditionError, IntegrityError, NotFoundError
+from vault.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    FailedPreconditionError,
+    IntegrityError,
+)
 from vault.index.base import (
     Cursor,
     Destruction,
@@ -53,6 +58,14 @@ def add_dossier(index: SqlIndex, patient: bytes = b"p" * 32) -> DossierRecord:
     record = DossierRecord(new_id(), patient, created_us=1)
     index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, WrappedKey(1, b"wrapped")))
     return record
+
+
+LEASE_US = 120_000_000  # the service's default upload lease
+
+
+def reserve(index: SqlIndex, record: VersionRecord, lease_us: int = LEASE_US) -> None:
+    """Reserves `record`'s version for an upload that began at its creation time."""
+    index.reserve_version(record, record.created_us + lease_us)
 
 
 def version(dossier: DossierRecord, created_us: int = 10) -> VersionRecord:
@@ -93,7 +106,7 @@ def test_lost_dossier_key_is_an_integrity_error(index: SqlIndex) -> None:
 def test_pending_version_is_invisible_until_committed(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     record = version(dossier)
-    index.reserve_version(record)
+    reserve(index, record)
     assert index.version(dossier.dossier_id, record.document_id, None) is None
     assert index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10) == []
     committed = replace(record, size=5, ciphertext_size=126, sealed_metadata=b"m")
@@ -107,17 +120,17 @@ def test_pending_version_is_invisible_until_committed(index: SqlIndex) -> None:
 def test_discarded_version_leaves_nothing(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     record = version(dossier)
-    index.reserve_version(record)
+    reserve(index, record)
     index.discard_version(record)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ConflictError):
         index.commit_version(record)
-    index.reserve_version(record)  # the same ids are free again
+    reserve(index, record)  # the same ids are free again
 
 
 def test_document_is_only_found_in_its_own_dossier(index: SqlIndex) -> None:
     ours, theirs = add_dossier(index), add_dossier(index, b"q" * 32)
     record = version(ours)
-    index.reserve_version(record)
+    reserve(index, record)
     index.commit_version(record)
     assert index.version(theirs.dossier_id, record.document_id, None) is None
 
@@ -126,7 +139,7 @@ def test_listing_is_newest_first_and_resumes_after_a_cursor(index: SqlIndex) -> 
     dossier = add_dossier(index)
     records = [version(dossier, created_us=t) for t in (30, 10, 20, 20)]
     for record in records:
-        index.reserve_version(record)
+        reserve(index, record)
         index.commit_version(record)
     listed = index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10)
     keys = [(r.created_us, r.document_id) for r in listed]
@@ -141,7 +154,7 @@ def test_rotation_never_destroys_a_dossier_key_version_still_in_use(index: SqlIn
     dossier = add_dossier(index)
     index.add_dossier_key(DossierKeyRecord(dossier.dossier_id, 2, WrappedKey(1, b"v2")), True)
     record = version(dossier)  # sealed under dossier key version 1, committed late
-    index.reserve_version(record)
+    reserve(index, record)
     index.commit_version(record)
     assert index.destroy_dossier_keys(dossier.dossier_id, below_version=2) == 0
     assert index.dossier_key(dossier.dossier_id, 1).wrapped == WrappedKey(1, b"wrapped")
@@ -153,7 +166,7 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
     documents = []
     for n, (category, bits) in enumerate(itertools.product(list(DocumentCategory)[:3], range(8))):
         record = replace(version(dossier, 10 + n), category=category, visibility=Visibility(bits))
-        index.reserve_version(record)
+        reserve(index, record)
         index.commit_version(record)
         documents.append(record)
     scopes = [
@@ -174,14 +187,14 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
 
 def test_a_pending_document_is_not_counted(index: SqlIndex) -> None:
     dossier = add_dossier(index)
-    index.reserve_version(version(dossier))
+    reserve(index, version(dossier))
     assert index.category_counts(dossier.dossier_id, EVERYTHING) == {}
 
 
 def test_each_visibility_change_is_a_new_metadata_version(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     record = version(dossier)
-    index.reserve_version(record)
+    reserve(index, record)
     index.commit_version(record)
     assert index.set_visibility(record, Visibility.MASKED_FROM_PROFESSIONALS, 20, "patient")
     assert not index.set_visibility(record, Visibility.NORMAL, 30, "patient")  # stale
@@ -196,7 +209,7 @@ def test_each_visibility_change_is_a_new_metadata_version(index: SqlIndex) -> No
 def test_deleting_a_document_returns_every_blob_and_leaves_no_row(index: SqlIndex) -> None:
     dossier, other = add_dossier(index), add_dossier(index, b"q" * 32)
     record = version(dossier)
-    index.reserve_version(record)
+    reserve(index, record)
     index.commit_version(record)
     assert index.delete_document(other.dossier_id, record.document_id) == []
     assert index.delete_document(dossier.dossier_id, record.document_id) == [record.blob_key]
@@ -343,12 +356,12 @@ def _begin(index: SqlIndex, dossier: DossierRecord) -> Destruction | None:
 def test_an_upload_to_a_dossier_no_longer_active_is_refused(index: SqlIndex) -> None:
     dossier = _closed_due(index)
     with pytest.raises(FailedPreconditionError):
-        index.reserve_version(version(dossier))
+        reserve(index, version(dossier))
 
 
 def test_the_manifest_sees_an_upload_reserved_before_the_closure(index: SqlIndex) -> None:
     dossier = add_dossier(index, b"y" * 32)
-    index.reserve_version(version(dossier))  # an upload in flight
+    reserve(index, version(dossier))  # an upload in flight
     closed = Lifecycle(DossierState.CLOSED, 1, ClosureReason.DELETION_REQUEST, 2)
     assert index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, closed)
     found = index.dossier(dossier.dossier_id)
@@ -370,7 +383,7 @@ def test_a_destruction_begun_fences_reopening_and_holds(index: SqlIndex) -> None
 def test_a_legal_hold_keeps_documents_past_their_rolling_window(index: SqlIndex) -> None:
     dossier = add_dossier(index, b"x" * 32)
     old = replace(version(dossier, 5), category=DocumentCategory.REIMBURSEMENT_HISTORY)
-    index.reserve_version(old)
+    reserve(index, old)
     index.commit_version(old)
     category = DocumentCategory.REIMBURSEMENT_HISTORY
     assert [v.document_id for v in index.expired_documents(category, 100, 10)] == [old.document_id]

@@ -8,8 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
-from tests.index.test_sql import add_dossier, version
+from tests.index.test_sql import add_dossier, reserve, version
 from vault.domain.clock import to_us
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, DocumentStatus
@@ -30,7 +31,7 @@ def index(db_url: str) -> SqlIndex:
 
 
 def store(index: SqlIndex, record: VersionRecord) -> VersionRecord:
-    index.reserve_version(record)
+    reserve(index, record)
     index.commit_version(record)
     return record
 
@@ -81,7 +82,7 @@ def test_a_replacement_of_a_version_that_is_not_the_latest_is_a_conflict(
     first = store(index, version(dossier))
     store(index, next_version(first, 20))
     with pytest.raises(ConflictError):
-        index.reserve_version(next_version(first, 30))  # a second "version 2"
+        reserve(index, next_version(first, 30))  # a second "version 2"
 
 
 def test_two_reservations_of_one_number_conflict_and_the_loser_cannot_discard_the_winner(
@@ -90,9 +91,9 @@ def test_two_reservations_of_one_number_conflict_and_the_loser_cannot_discard_th
     dossier = add_dossier(index)
     first = store(index, version(dossier))
     winner, loser = next_version(first, 20), next_version(first, 21)
-    index.reserve_version(winner)
+    reserve(index, winner)
     with pytest.raises(ConflictError):
-        index.reserve_version(loser)
+        reserve(index, loser)
     assert not index.discard_version(loser)  # the loser's cleanup
     index.commit_version(winner)  # the winner's reservation survived it
     assert numbers(search(index, dossier)) == [(2, DocumentStatus.CURRENT)]
@@ -102,7 +103,7 @@ def test_a_discarded_replacement_leaves_no_gap(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     first = store(index, version(dossier))
     abandoned = next_version(first, 20)
-    index.reserve_version(abandoned)
+    reserve(index, abandoned)
     assert index.discard_version(abandoned)
     store(index, next_version(first, 30))
     history = search(index, dossier, document_id=first.document_id)
@@ -228,6 +229,60 @@ def test_a_document_of_another_dossier_is_never_searched(index: SqlIndex) -> Non
 def test_pending_versions_are_never_searched(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     first = store(index, version(dossier))
-    index.reserve_version(next_version(first, 20))
-    index.reserve_version(replace(version(dossier, 30), document_id=new_id()))
+    reserve(index, next_version(first, 20))
+    reserve(index, replace(version(dossier, 30), document_id=new_id()))
     assert numbers(search(index, dossier, statuses=BOTH)) == [(1, DocumentStatus.CURRENT)]
+
+
+def test_a_crashed_uploads_lapsed_reservation_is_taken_over_and_cannot_commit(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    crashed = next_version(first, 20)
+    reserve(index, crashed, lease_us=100)  # leased until 120, never renewed
+    retry = next_version(first, 121)
+    reserve(index, retry)
+    with pytest.raises(ConflictError):
+        index.commit_version(crashed)  # a stalled client that comes back too late
+    assert not index.discard_version(crashed)  # its cleanup leaves the retry alone
+    index.commit_version(retry)
+    latest = index.version(dossier.dossier_id, first.document_id, None)
+    assert latest is not None
+    assert latest.blob_key == retry.blob_key
+    history = search(index, dossier, document_id=first.document_id, statuses=BOTH)
+    assert numbers(history) == [(2, DocumentStatus.CURRENT), (1, DocumentStatus.DEPRECATED)]
+
+
+def test_a_reservation_is_not_taken_over_before_its_lease_lapses(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    reserve(index, next_version(first, 20), lease_us=100)  # leased until 120
+    with pytest.raises(ConflictError):
+        reserve(index, next_version(first, 120))
+
+
+def test_a_renewed_reservation_holds_and_a_taken_over_one_cannot_be_renewed(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    slow = next_version(first, 20)
+    reserve(index, slow, lease_us=100)
+    assert index.renew_reservation(slow, 1_000)
+    with pytest.raises(ConflictError):
+        reserve(index, next_version(first, 500))  # the first lease ran out, not the renewal
+    reserve(index, next_version(first, 1_001))
+    assert not index.renew_reservation(slow, 2_000)
+
+
+def test_a_reservation_from_before_leases_counts_as_lapsed(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    old = next_version(first, 20)
+    reserve(index, old)
+    with index.engine.begin() as conn:  # as revision 0006 leaves a pending row
+        conn.execute(text("UPDATE document_versions SET lease_until_us = NULL"))
+    reserve(index, next_version(first, 21))
+    with pytest.raises(ConflictError):
+        index.commit_version(old)

@@ -26,12 +26,13 @@ from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3 import S3BlobStore, S3Settings
 from vault.client import VaultClient
-from vault.domain.model import ActorKind
+from vault.domain.model import ActorKind, Replacement
 from vault.errors import VaultError
 from vault.journal.verify import verify_export
 from vault.sqlstore import make_engine
 
 CLI = [sys.executable, "-m", "vault.cli"]
+LEASE_SECONDS = 1
 
 
 class Server:
@@ -75,6 +76,7 @@ def environment(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> 
         "VAULT_LISTEN": f"127.0.0.1:{free_port()}",
         "VAULT_DATABASE_URL": db_url,
         "VAULT_GC_INTERVAL_SECONDS": "0",
+        "VAULT_UPLOAD_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")
@@ -99,9 +101,12 @@ def _slow_chunks(stop: threading.Event) -> Iterator[bytes]:
         time.sleep(0.02)
 
 
-def _interrupted_uploads(target: str, token: str, dossier: str, stop: threading.Event) -> None:
+def _interrupted_uploads(
+    target: str, token: str, dossier: str, stop: threading.Event, replaces: Replacement | None
+) -> None:
     with VaultClient(target, token) as client, suppress(VaultError):
-        client.put_document(dossier, REPORT, _slow_chunks(stop), chunk_size=256 * 1024)
+        chunks = _slow_chunks(stop)
+        client.put_document(dossier, REPORT, chunks, chunk_size=256 * 1024, replaces=replaces)
 
 
 def _store(env: dict[str, str]) -> FileBlobStore | S3BlobStore:
@@ -136,9 +141,13 @@ def test_sigkill_mid_upload_leaves_whole_documents_or_none(
                 for c in contents
             }
         stop = threading.Event()
+        replaced = next(iter(kept))
+        replacements = [None, None, None, Replacement(replaced, 1)]
         uploads = [
-            threading.Thread(target=_interrupted_uploads, args=(target, token, dossier, stop))
-            for _ in range(3)
+            threading.Thread(
+                target=_interrupted_uploads, args=(target, token, dossier, stop, replaces)
+            )
+            for replaces in replacements
         ]
         for upload in uploads:
             upload.start()
@@ -155,6 +164,11 @@ def test_sigkill_mid_upload_leaves_whole_documents_or_none(
             for document_id, digest in kept.items():
                 data = b"".join(client.get_document(dossier, document_id))
                 assert hashlib.sha256(data).digest() == digest
+            time.sleep(LEASE_SECONDS)  # the crashed replacement's lease lapses
+            retried = client.put_document(
+                dossier, REPORT, b"corrected", replaces=Replacement(replaced, 1)
+            )
+            assert retried.version == 2  # not blocked until the sweep
 
         swept = subprocess.run(
             [*CLI, "gc", "--grace-seconds", "0", "--json"],
@@ -164,7 +178,7 @@ def test_sigkill_mid_upload_leaves_whole_documents_or_none(
             timeout=120,
             check=True,
         )
-        assert '"pending_discarded": 3' in swept.stdout
+        assert '"pending_discarded": 3' in swept.stdout  # the replacement's was taken over
         assert _rows(env, "select blob_key from document_versions where status='pending'") == []
         committed = {
             row[0]

@@ -163,16 +163,23 @@ class Index(Protocol):
         """The wrapped dossier key; IntegrityError if the index lost it."""
         ...
 
-    def reserve_version(self, record: VersionRecord) -> None:
-        """Records a pending version: invisible to reads and listings. Version 1 creates
-        the document; a later version needs the document at the version before it and no
-        other upload of that version under way (ConflictError otherwise), so that
-        versions are unique and gapless whatever the number of writers."""
+    def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
+        """Records a pending version, leased until `lease_until_us`: invisible to reads
+        and listings. Version 1 creates the document; a later version needs the document
+        at the version before it and no other upload of that version under way
+        (ConflictError otherwise), so that versions are unique and gapless whatever the
+        number of writers. Another upload's reservation whose lease lapsed before
+        `record.created_us` is not under way: this one takes its place."""
+        ...
+
+    def renew_reservation(self, record: VersionRecord, lease_until_us: int) -> bool:
+        """Extends this version's lease; False if its reservation is gone (it lapsed and
+        was taken over, or swept)."""
         ...
 
     def commit_version(self, record: VersionRecord) -> None:
         """Sets the final sizes and makes the version the document's visible one; the
-        previous version becomes deprecated."""
+        previous version becomes deprecated. ConflictError if the reservation is gone."""
         ...
 
     def discard_version(self, record: VersionRecord) -> bool:

@@ -97,6 +97,10 @@ class DocumentVersionRow(Base):
     # document type code and the date of care, both in clear (docs/security.md).
     type_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
     care_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A pending version's lease: until when its upload is presumed alive (renewed as the
+    # chunks arrive). A lapsed reservation may be taken over by the next upload of that
+    # version number; NULL (rows reserved before revision 0006) counts as lapsed.
+    lease_until_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class DocumentVisibilityRow(Base):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Integer,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -51,7 +53,6 @@ from vault.errors import (
     ConflictError,
     FailedPreconditionError,
     IntegrityError,
-    NotFoundError,
 )
 from vault.index.base import (
     AccessChange,
@@ -404,6 +405,16 @@ _CATEGORIES = {category.value: category for category in DocumentCategory}
 _VISIBILITIES = {int(flags): flags for flags in map(Visibility, range(8))}
 
 
+def _reservation(record: VersionRecord) -> ColumnElement[bool]:
+    """The pending row this upload reserved: its number and its blob key."""
+    return and_(
+        _V.c.document_id == record.document_id,
+        _V.c.version == record.version,
+        _V.c.blob_key == record.blob_key,
+        _V.c.status == "pending",
+    )
+
+
 def _version(row: Any) -> VersionRecord:
     """A row of `_VERSION_COLUMNS` as a record. Listings map up to a thousand of these
     per request: unpacked by position and enums looked up, about three times faster
@@ -506,7 +517,7 @@ class SqlIndex:
             raise IntegrityError("dossier key version missing from the index")
         return DossierKeyRecord(dossier_id, version, WrappedKey(row.master_version, row.wrapped))
 
-    def reserve_version(self, record: VersionRecord) -> None:
+    def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
         state = select(_D.c.state).where(_D.c.id == record.dossier_id).with_for_update()
         try:
             with guard(), writing(self._engine) as conn:
@@ -518,6 +529,8 @@ class SqlIndex:
                     self._insert_document(conn, record)
                 elif not self._at_version(conn, record, record.version - 1):
                     raise ConflictError("the document has a newer version than the one replaced")
+                else:
+                    self._take_over_lapsed(conn, record)
                 conn.execute(
                     insert(_V).values(
                         document_id=record.document_id,
@@ -532,11 +545,32 @@ class SqlIndex:
                         ciphertext_size=0,
                         type_code=record.type_code or None,
                         care_us=record.care_us,
+                        lease_until_us=lease_until_us,
                     )
                 )
         except sa_exc.IntegrityError:
             # the primary key (document, version) is the arbiter between two writers
             raise ConflictError("another version of this document is being written") from None
+
+    @staticmethod
+    def _take_over_lapsed(conn: Connection, record: VersionRecord) -> None:
+        """Removes another upload's reservation of this version if its lease lapsed (its
+        server crashed, or its client stopped sending); its blob is left to the sweeper."""
+        conn.execute(
+            delete(_V).where(
+                _V.c.document_id == record.document_id,
+                _V.c.version == record.version,
+                _V.c.status == "pending",
+                or_(_V.c.lease_until_us.is_(None), _V.c.lease_until_us < record.created_us),
+            )
+        )
+
+    def renew_reservation(self, record: VersionRecord, lease_until_us: int) -> bool:
+        with guard(), writing(self._engine) as conn:
+            renewed = conn.execute(
+                update(_V).where(_reservation(record)).values(lease_until_us=lease_until_us)
+            )
+            return renewed.rowcount == 1
 
     @staticmethod
     def _at_version(conn: Connection, record: VersionRecord, version: int) -> bool:
@@ -573,24 +607,23 @@ class SqlIndex:
         )
 
     def commit_version(self, record: VersionRecord) -> None:
-        key = and_(
-            _V.c.document_id == record.document_id,
-            _V.c.version == record.version,
-            _V.c.blob_key == record.blob_key,
-        )
         with guard(), writing(self._engine) as conn:
             updated = conn.execute(
                 update(_V)
-                .where(key, _V.c.status == "pending")
+                .where(_reservation(record))
                 .values(
                     status="committed",
                     size=record.size,
                     ciphertext_size=record.ciphertext_size,
                     sealed_metadata=record.sealed_metadata,
+                    lease_until_us=None,
                 )
             )
             if updated.rowcount != 1:
-                raise NotFoundError("no pending version to commit")
+                raise ConflictError(
+                    "the upload's reservation is gone: it lapsed and another upload took "
+                    "its version, or it was swept"
+                )
             moved = conn.execute(
                 update(_DOC)
                 .where(
@@ -604,14 +637,8 @@ class SqlIndex:
 
     def discard_version(self, record: VersionRecord) -> bool:
         with guard(), writing(self._engine) as conn:
-            discarded = conn.execute(
-                delete(_V).where(
-                    _V.c.document_id == record.document_id,
-                    _V.c.version == record.version,
-                    _V.c.blob_key == record.blob_key,  # not another writer's reservation
-                    _V.c.status == "pending",
-                )
-            )
+            # the row with this blob key: not another writer's reservation
+            discarded = conn.execute(delete(_V).where(_reservation(record)))
             if record.version == 1:
                 unborn = select(_DOC.c.id).where(
                     _DOC.c.id == record.document_id, _DOC.c.latest_version == 0

@@ -179,6 +179,7 @@ def build(config: Config) -> Components:
         segment_size=config.segment_size,
         matrix=matrix,
         rules=config.retention_rules,
+        upload_lease=timedelta(seconds=config.upload_lease_seconds),
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, blobs, SystemClock())
