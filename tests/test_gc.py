@@ -15,6 +15,7 @@ from tests.index.test_sql import add_dossier, reserve, version
 from vault.blobstore.base import BlobStore
 from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3 import S3BlobStore
+from vault.domain.clock import to_us
 from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError
 from vault.gc import Sweeper
@@ -134,8 +135,8 @@ class CommitsWhileSweeping:
     def __getattr__(self, name: str) -> object:
         return getattr(self._index, name)
 
-    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
-        found = self._index.pending_versions(created_before_us, limit)
+    def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
+        found = self._index.pending_versions(lapsed_before_us, limit)
         if any(r.document_id == self._record.document_id for r in found):
             self._index.commit_version(self._record)  # the upload finishes meanwhile
         return found
@@ -149,3 +150,15 @@ def test_an_upload_committing_during_the_sweep_keeps_its_blob(scene: Scene) -> N
     record = scene.pending_with_blob
     assert scene.index.version(record.dossier_id, record.document_id, None) is not None
     assert _readable(scene.blobs, record.blob_key)
+
+
+def test_a_pending_row_whose_upload_renews_its_lease_is_not_swept_however_old(
+    scene: Scene,
+) -> None:
+    """A long upload keeps renewing its lease: the pending pass waits for it to lapse."""
+    later = timedelta(hours=2)
+    alive = scene.pending_without_blob
+    assert scene.index.renew_reservation(alive, to_us(datetime.now(UTC) + later))
+    report = Sweeper(scene.index, scene.blobs, LaterClock(later)).sweep(timedelta(hours=1))
+    assert report.pending_discarded == 1  # the other one, whose lease lapsed
+    assert [r.blob_key for r in scene.index.pending_versions(2**62, 10)] == [alive.blob_key]

@@ -27,6 +27,7 @@ from sqlalchemy import text
 
 from tests.conftest import PATIENT_INS
 from tests.server.test_grpc import REPORT
+from tests.test_gc import LaterClock
 from vault.blobstore.base import BlobReader, BlobWriter
 from vault.blobstore.file import FileBlobStore
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
@@ -39,7 +40,7 @@ from vault.journal.chain import JournalEntry, JournalEvent
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
 from vault.journal.store import EntryFilter
-from vault.service import Call, Vault
+from vault.service import DEFAULT_UPLOAD_LEASE, Call, Vault
 from vault.sqlstore import make_engine
 
 PATIENT = Actor(ActorKind.PATIENT, PATIENT_INS)
@@ -128,8 +129,7 @@ class RecordingStore(FileBlobStore):
         self.pending_at_commit: list[bool] = []
 
     def pending(self, key: str) -> bool:
-        soon = to_us(datetime.now(UTC) + timedelta(minutes=1))
-        return key in {r.blob_key for r in self._index.pending_versions(soon, 1000)}
+        return key in {r.blob_key for r in self._index.pending_versions(2**62, 1000)}
 
     def create(self, key: str) -> _Writer:  # type: ignore[override]
         return _Writer(super().create(key), self, key)
@@ -266,8 +266,11 @@ def test_an_upload_whose_entry_fails_is_never_visible_and_is_swept(
         PATIENT, str(service.dossier.dossier_id), DocumentQuery(), None, "", Call("l")
     )
     assert page.documents == ()
-    sweeper = Sweeper(service.index, service.store, SystemClock())
-    sweeper.sweep(timedelta(0))  # whatever was left: a pending row, maybe its blob
+    lapsed = LaterClock(DEFAULT_UPLOAD_LEASE + timedelta(seconds=1))
+    sweeper = Sweeper(service.index, service.store, lapsed)
+    sweeper.sweep(
+        timedelta(0)
+    )  # whatever was left once its lease lapsed: a pending row, maybe its blob
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     assert service.index.pending_versions(to_us(tomorrow), 10) == []
     assert list(service.store.stored_keys(tomorrow)) == []

@@ -2,14 +2,15 @@
 
 Write order (docs/architecture.md): a pending version row, then the blob, then the commit
 that makes the document visible. A crash or a hang-up at any point leaves at worst a
-pending row older than any live upload, a blob that only a pending row references, a
-write in progress (temporary file, multipart upload), or, if the sweeper itself was
-interrupted, a blob no row references. `Sweeper.sweep(grace)` removes each of these once
-it is older than `grace`; a blob that any version row references, pending or committed,
-is never deleted by the orphan pass, and the pending pass deletes a blob only after its
-row was removed while still pending, so a committed row's blob never at all. The grace
-period must exceed the longest upload or re-encryption in progress: a blob committed
-but not yet indexed is indistinguishable from an orphan.
+pending row whose lease lapsed (a live upload renews it), a blob that only a pending row
+references, a write in progress (temporary file, multipart upload), or, if the sweeper
+itself was interrupted, a blob no row references. `Sweeper.sweep(grace)` removes each of
+these once it is older than `grace` (a pending row: once its lease lapsed longer ago); a
+blob that any version row references, pending or committed, is never deleted by the
+orphan pass, and the pending pass deletes a blob only after its row was removed while
+still pending, so a committed row's blob never at all. The grace period must exceed the
+longest upload (a write in progress is swept by its age) and re-encryption in progress
+(a blob committed but not yet indexed is indistinguishable from an orphan).
 `dossier-vault gc` runs it once; the server runs it every `VAULT_GC_INTERVAL_SECONDS`.
 """
 
@@ -58,9 +59,10 @@ class Sweeper:
         return report
 
     def _discard_pending(self, cutoff_us: int, dry_run: bool) -> int:
-        """Pending versions older than the cutoff: the row first, and the blob only if
-        the row was still pending (an upload that committed meanwhile keeps its blob; a
-        late commit of a discarded row fails, leaving an orphan for the next sweep)."""
+        """Pending versions whose lease lapsed before the cutoff: the row first, and the
+        blob only if the row was still pending (an upload that committed meanwhile keeps
+        its blob; a late commit of a discarded row fails, leaving an orphan for the next
+        sweep)."""
         discarded = 0
         while records := self._index.pending_versions(cutoff_us, _BATCH):
             for record in records:

@@ -346,8 +346,10 @@ class Index(Protocol):
         dossiers (rolling retention windows)."""
         ...
 
-    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
-        """Pending versions begun before the time: uploads a crash or a hang-up left."""
+    def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
+        """Pending versions whose lease lapsed before the time (without a lease: that
+        were begun before it), oldest first: uploads a crash or a hang-up left. A live
+        upload renews its lease, however long it runs."""
         ...
 
     def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:

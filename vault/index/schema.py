@@ -80,6 +80,14 @@ class DocumentRow(Base):
 
 class DocumentVersionRow(Base):
     __tablename__ = "document_versions"
+    __table_args__ = (
+        Index(  # the sweeper's pending pass reads pending rows only, oldest first
+            "ix_document_versions_pending",
+            "created_us",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -99,7 +107,8 @@ class DocumentVersionRow(Base):
     care_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # A pending version's lease: until when its upload is presumed alive (renewed as the
     # chunks arrive). A lapsed reservation may be taken over by the next upload of that
-    # version number; NULL (rows reserved before revision 0006) counts as lapsed.
+    # version number, and is swept once it lapsed longer ago than the grace period; NULL
+    # (reserved by a server older than revision 0006) counts as lapsed at creation.
     lease_until_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 

@@ -1037,11 +1037,12 @@ class SqlIndex:
         with guard(), reading(self._engine) as conn:
             return [_version(row) for row in conn.execute(query).all()]
 
-    def pending_versions(self, created_before_us: int, limit: int) -> list[VersionRecord]:
+    def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
+        lapsed = func.coalesce(_V.c.lease_until_us, _V.c.created_us) < lapsed_before_us
         query = (
             select(*_VERSION_COLUMNS)
             .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
-            .where(_V.c.status == "pending", _V.c.created_us < created_before_us)
+            .where(_V.c.status == "pending", lapsed)
             .order_by(_V.c.created_us)
             .limit(limit)
         )
