@@ -37,11 +37,13 @@ what the vault's own work costs.
 Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
-                                       [--json]
+                                       [--s3-latency-ms N] [--json]
 
-Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only (VmHWM is read from
-/proc). The servers are stopped and the temporary directory removed at the end,
-whatever happens. Four processes share the machine (this one, the vault, the proxy and
+`--s3-latency-ms N` has the S3 server (`bench.s3_server`) serve every request N ms late,
+as an endpoint across a network would: every path's S3 calls wait, the vault's own
+work does not. Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only
+(VmHWM is read from /proc). The servers are stopped and the temporary directory removed
+at the end, whatever happens. Four processes share the machine (this one, the vault, the proxy and
 moto), so on a small machine the ratio includes CPU contention between them.
 """
 
@@ -123,6 +125,7 @@ class Report:
 
     server_vmhwm_kib_idle: int
     results: list[SizeResult]
+    s3_latency_ms: float = 0.0  # added by the S3 server to every request
 
 
 @dataclass(frozen=True)
@@ -221,11 +224,13 @@ def s3_answers(client: S3Client) -> Callable[[], bool]:
 
 
 @contextmanager
-def moto_server(workdir: Path) -> Iterator[str]:
-    """A moto S3 server in its own process; yields its endpoint URL."""
+def moto_server(workdir: Path, latency_ms: float) -> Iterator[str]:
+    """A moto S3 server in its own process (`bench.s3_server`), serving each request
+    `latency_ms` late; yields its endpoint URL."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    command = [sys.executable, "-m", "bench.s3_server", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--latency-ms", str(latency_ms)]
     ready = s3_answers(s3_client(endpoint))
     with running(command, dict(os.environ), workdir / "moto.log", "moto server", ready):
         yield endpoint
@@ -544,14 +549,14 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path) -> Iterator[Paths]:
+def bench_paths(workdir: Path, s3_latency_ms: float = 0.0) -> Iterator[Paths]:
     """The servers up, a dossier created; yields the paths."""
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
     token = mint_token(key, kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=3600)
     bucket = f"vault-bench-{secrets.token_hex(4)}"
-    with moto_server(workdir) as endpoint:
+    with moto_server(workdir, s3_latency_ms) as endpoint:
         raw = RawPath(s3_client(endpoint), bucket)
         raw.client.create_bucket(Bucket=bucket)
         with (
@@ -565,17 +570,19 @@ def bench_paths(workdir: Path) -> Iterator[Paths]:
             yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid)
 
 
-def run(sizes: Sequence[int], repeat: int | None, big: int | None) -> Report:
+def run(
+    sizes: Sequence[int], repeat: int | None, big: int | None, s3_latency_ms: float = 0.0
+) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir) as paths:
+        with bench_paths(workdir, s3_latency_ms) as paths:
             idle = peak_rss_kib(paths.server_pid)
             warm_up(paths)
             results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
             if big is not None:
                 results.append(bench_big(paths, big, workdir))
-            return Report(idle, results)
+            return Report(idle, results, s3_latency_ms)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -612,6 +619,8 @@ def markdown(report: Report) -> str:
     lines.append("")
     lines.append(f"Medians of each path's puts and gets ({runs}).")
     lines.append("Ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up).")
+    if report.s3_latency_ms:
+        lines.append(f"The S3 server served every request {report.s3_latency_ms:g} ms late.")
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     lines.append("")
     lines += references(report)
@@ -703,16 +712,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="also one put and get of a document this large (MiB), streamed from a file",
     )
+    parser.add_argument(
+        "--s3-latency-ms",
+        type=float,
+        default=0.0,
+        help="delay the S3 server adds to every request, as a network would (default: 0)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.s3_latency_ms < 0:
+        parser.error("--s3-latency-ms must not be negative")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args.sizes, args.repeat, args.big)
+    report = run(args.sizes, args.repeat, args.big, args.s3_latency_ms)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

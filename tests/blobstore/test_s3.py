@@ -544,6 +544,7 @@ def test_settings_default_to_aws_with_the_credential_chain() -> None:
     assert settings.secret_access_key is None
     assert settings.prefix == "objects/"
     assert settings.part_size == DEFAULT_PART_SIZE == 8 * 1024 * 1024
+    assert settings.parts_in_flight == 4
     assert (settings.verify_tls, settings.path_style, settings.retry_mode) == (
         True,
         False,

@@ -6,7 +6,7 @@ are the vault's opaque ids, checked before any request.
 Writes stream: the writer buffers one part (`part_size`, default 8 MiB). An object that
 fits in one part is one `PutObject` at commit; a larger one becomes a multipart upload
 whose parts are sent as they fill, each by a background thread while the writer fills the
-next one. At most `parts_in_flight` parts (default 2) are on their way per writer (the
+next one. At most `parts_in_flight` parts (default 4) are on their way per writer (the
 next full part waits for the oldest), so memory holds `parts_in_flight` + 1 parts
 whatever the document size, and their buffers are reused from part to part. A part's
 failure surfaces at the writer's next `write` or at `commit`.
@@ -192,7 +192,7 @@ class S3Settings:
     max_attempts: int = 5
     retry_mode: RetryMode = "standard"
     max_connections: int = 16
-    parts_in_flight: int = 2
+    parts_in_flight: int = 4
 
     def __post_init__(self) -> None:
         for problem in self._problems():
@@ -241,7 +241,7 @@ class S3Settings:
         | VAULT_S3_MAX_ATTEMPTS        | 5 (first try included)                   |
         | VAULT_S3_RETRY_MODE          | standard (or adaptive)                   |
         | VAULT_S3_MAX_CONNECTIONS     | 16 (keep it >= VAULT_WORKERS)            |
-        | VAULT_S3_PARTS_IN_FLIGHT     | 2 (parts uploading at once per document) |
+        | VAULT_S3_PARTS_IN_FLIGHT     | 4 (parts uploading at once per document) |
         """
         ca_bundle = _text(environ, "VAULT_S3_CA_BUNDLE")
         return cls(
@@ -260,7 +260,7 @@ class S3Settings:
             max_attempts=_integer(environ, "VAULT_S3_MAX_ATTEMPTS", 5),
             retry_mode=_retry_mode(environ),
             max_connections=_integer(environ, "VAULT_S3_MAX_CONNECTIONS", 16),
-            parts_in_flight=_integer(environ, "VAULT_S3_PARTS_IN_FLIGHT", 2),
+            parts_in_flight=_integer(environ, "VAULT_S3_PARTS_IN_FLIGHT", 4),
         )
 
 
