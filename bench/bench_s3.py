@@ -37,11 +37,13 @@ what the vault's own work costs.
 Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
-                                       [--s3-latency-ms N] [--json]
+                                       [--s3-latency-ms N] [--s3-bandwidth-mb-s R]
+                                       [--json]
 
 `--s3-latency-ms N` has the S3 server (`bench.s3_server`) serve every request N ms late,
-as an endpoint across a network would: every path's S3 calls wait, the vault's own
-work does not. Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only
+and `--s3-bandwidth-mb-s R` move each request's and answer's body at R MB/s at most, as
+an endpoint across a network would: every path's S3 calls wait, the vault's own work
+does not. Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only
 (VmHWM is read from /proc). The servers are stopped and the temporary directory removed
 at the end, whatever happens. Four processes share the machine (this one, the vault, the proxy and
 moto), so on a small machine the ratio includes CPU contention between them.
@@ -120,12 +122,30 @@ class SizeResult:
 
 
 @dataclass(frozen=True)
+class Network:
+    """How far the S3 server acts as if it were: latency per request, bandwidth per
+    request (0: unlimited)."""
+
+    latency_ms: float = 0.0
+    bandwidth_mb_s: float = 0.0
+
+    def describe(self) -> str:
+        if self == LOOPBACK:
+            return ""
+        rate = f"{self.bandwidth_mb_s:g} MB/s" if self.bandwidth_mb_s else "unlimited bandwidth"
+        return f"The S3 server served every request {self.latency_ms:g} ms late, at {rate}."
+
+
+LOOPBACK = Network()
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole run: the server's VmHWM before any document, then per size."""
 
     server_vmhwm_kib_idle: int
     results: list[SizeResult]
-    s3_latency_ms: float = 0.0  # added by the S3 server to every request
+    network: Network = field(default_factory=lambda: LOOPBACK)  # the S3 server's
 
 
 @dataclass(frozen=True)
@@ -224,13 +244,14 @@ def s3_answers(client: S3Client) -> Callable[[], bool]:
 
 
 @contextmanager
-def moto_server(workdir: Path, latency_ms: float) -> Iterator[str]:
-    """A moto S3 server in its own process (`bench.s3_server`), serving each request
-    `latency_ms` late; yields its endpoint URL."""
+def moto_server(workdir: Path, network: Network) -> Iterator[str]:
+    """A moto S3 server in its own process (`bench.s3_server`), as far away as `network`
+    says; yields its endpoint URL."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "bench.s3_server", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--latency-ms", str(latency_ms)]
+    command += ["--port", str(port), "--latency-ms", str(network.latency_ms)]
+    command += ["--bandwidth-mb-s", str(network.bandwidth_mb_s)]
     ready = s3_answers(s3_client(endpoint))
     with running(command, dict(os.environ), workdir / "moto.log", "moto server", ready):
         yield endpoint
@@ -549,14 +570,14 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path, s3_latency_ms: float = 0.0) -> Iterator[Paths]:
+def bench_paths(workdir: Path, network: Network = LOOPBACK) -> Iterator[Paths]:
     """The servers up, a dossier created; yields the paths."""
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
     token = mint_token(key, kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=3600)
     bucket = f"vault-bench-{secrets.token_hex(4)}"
-    with moto_server(workdir, s3_latency_ms) as endpoint:
+    with moto_server(workdir, network) as endpoint:
         raw = RawPath(s3_client(endpoint), bucket)
         raw.client.create_bucket(Bucket=bucket)
         with (
@@ -571,18 +592,18 @@ def bench_paths(workdir: Path, s3_latency_ms: float = 0.0) -> Iterator[Paths]:
 
 
 def run(
-    sizes: Sequence[int], repeat: int | None, big: int | None, s3_latency_ms: float = 0.0
+    sizes: Sequence[int], repeat: int | None, big: int | None, network: Network = LOOPBACK
 ) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir, s3_latency_ms) as paths:
+        with bench_paths(workdir, network) as paths:
             idle = peak_rss_kib(paths.server_pid)
             warm_up(paths)
             results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
             if big is not None:
                 results.append(bench_big(paths, big, workdir))
-            return Report(idle, results, s3_latency_ms)
+            return Report(idle, results, network)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -619,8 +640,8 @@ def markdown(report: Report) -> str:
     lines.append("")
     lines.append(f"Medians of each path's puts and gets ({runs}).")
     lines.append("Ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up).")
-    if report.s3_latency_ms:
-        lines.append(f"The S3 server served every request {report.s3_latency_ms:g} ms late.")
+    if description := report.network.describe():
+        lines.append(description)
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     lines.append("")
     lines += references(report)
@@ -718,18 +739,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.0,
         help="delay the S3 server adds to every request, as a network would (default: 0)",
     )
+    parser.add_argument(
+        "--s3-bandwidth-mb-s",
+        type=float,
+        default=0.0,
+        help="bandwidth of each S3 request, in MB/s, as a network's (default: 0, unlimited)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    if args.s3_latency_ms < 0:
-        parser.error("--s3-latency-ms must not be negative")
+    if args.s3_latency_ms < 0 or args.s3_bandwidth_mb_s < 0:
+        parser.error("--s3-latency-ms and --s3-bandwidth-mb-s must not be negative")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args.sizes, args.repeat, args.big, args.s3_latency_ms)
+    network = Network(args.s3_latency_ms, args.s3_bandwidth_mb_s)
+    report = run(args.sizes, args.repeat, args.big, network)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

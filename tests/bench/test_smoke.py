@@ -23,7 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE_RUNS = {
     "bench_crypto": ["--sizes", "1KiB", "--implementations", "raw", "vault", "--repeat", "1"],
     "bench_documents": ["--sizes", "1", "--repeat", "1"],
-    "bench_s3": ["--sizes", "0.001", "--repeat", "1"],
+    "bench_s3": [
+        "--sizes",
+        "0.001",
+        "--repeat",
+        "1",
+        "--s3-latency-ms",
+        "1",
+        "--s3-bandwidth-mb-s",
+        "1000",
+    ],
     "bench_journal": ["--seconds", "0.2", "--verify-entries", "1000"],
     "bench_rotation": ["--keys", "100"],
     "bench_index": ["--quick"],
