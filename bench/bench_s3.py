@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -64,7 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -319,6 +320,16 @@ def check_size(received: int, expected: int, what: str) -> None:
         raise RuntimeError(f"{what}: {received} bytes instead of {expected}")
 
 
+def timed_read(read: Callable[[], Iterable[bytes]], size: int, what: str) -> float:
+    """Seconds to call `read` and take every chunk it gives; checks they add up to
+    `size` bytes."""
+    start = time.perf_counter()
+    received = sum(len(chunk) for chunk in read())
+    elapsed = time.perf_counter() - start
+    check_size(received, size, what)
+    return elapsed
+
+
 @dataclass
 class VaultPath:
     """Documents in one dossier, through the gRPC client."""
@@ -337,11 +348,8 @@ class VaultPath:
     def get(self, document_id: str, size: int) -> float:
         """Seconds to read a document back, counting its chunks (the client checks its
         SHA-256)."""
-        start = time.perf_counter()
-        received = sum(len(c) for c in self.client.get_document(self.dossier_id, document_id))
-        elapsed = time.perf_counter() - start
-        check_size(received, size, "vault get")
-        return elapsed
+        download = functools.partial(self.client.get_document, self.dossier_id, document_id)
+        return timed_read(download, size, "vault get")
 
 
 @dataclass
@@ -423,11 +431,7 @@ class PassthroughPath:
         get: grpc.UnaryStreamMultiCallable[bytes, bytes] = self.channel.unary_stream(
             PASSTHROUGH_GET
         )
-        start = time.perf_counter()
-        received = sum(len(chunk) for chunk in get(key.encode()))
-        elapsed = time.perf_counter() - start
-        check_size(received, size, "pass-through get")
-        return elapsed
+        return timed_read(functools.partial(get, key.encode()), size, "pass-through get")
 
 
 # -- the measurements -------------------------------------------------------------------
