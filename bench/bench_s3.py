@@ -134,7 +134,8 @@ class Network:
         if self == LOOPBACK:
             return ""
         rate = f"{self.bandwidth_mb_s:g} MB/s" if self.bandwidth_mb_s else "unlimited bandwidth"
-        return f"The S3 server served every request {self.latency_ms:g} ms late, at {rate}."
+        late = f"{self.latency_ms:g} ms late" if self.latency_ms else "without delay"
+        return f"The S3 server served every request {late}, at {rate}."
 
 
 LOOPBACK = Network()
@@ -684,7 +685,7 @@ def passthrough(report: Report) -> list[str]:
     ]
     for r in report.results:
         put, get = r.passthrough_put_mb_s, r.passthrough_get_mb_s
-        if get is None:
+        if get is None:  # a report from before the pass-through path
             continue
         put_cells = (
             f"{rate(put)} | {r.raw_put_mb_s / put:.2f}x | {put / r.vault_put_mb_s:.2f}x"

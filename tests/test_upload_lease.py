@@ -46,7 +46,8 @@ class Scene:
     document: Document
 
     def replace(self) -> Upload:
-        """Begins the document's version 2 and waits until its number is reserved."""
+        """Begins an upload of the document's version 2, and waits until a reservation of
+        that number exists (this upload's, or the one it will conflict with)."""
         replaces = Replacement(str(self.document.document_id), 1)
         upload = self.vault.begin_upload(
             PATIENT, self.dossier, REPORT, Call("replace"), replaces=replaces
@@ -135,3 +136,13 @@ def test_an_upload_that_keeps_sending_keeps_its_number_past_its_first_lease(
     content = b"version 2 and more"
     assert _commit(slow, content).sha256 == hashlib.sha256(content).digest()
     assert scene.current() == content
+
+
+def test_an_upload_that_pauses_for_most_of_a_lease_keeps_its_number(scene: Scene) -> None:
+    slow = scene.replace()
+    scene.later(LEASE * 3 / 10)
+    slow.write(b" and more")  # a quarter of the lease has run: renewed
+    scene.later(LEASE * 95 / 100)  # a pause of nearly a whole lease
+    with pytest.raises(ConflictError):
+        _commit(scene.replace())
+    assert _commit(slow, b"version 2 and more").version == 2

@@ -19,6 +19,7 @@
 | VAULT_KEY_REFRESH_SECONDS   | 60: servers see a new master version within |
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
+| VAULT_UPLOAD_LEASE_SECONDS  | 120: an upload's hold on its version number (ADR 0008) |
 | VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |

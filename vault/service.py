@@ -345,8 +345,10 @@ def _next_version(
 
 
 class _Lease:
-    """An upload's hold on its version number: renewed as chunks arrive, once half of it
-    has run, so that only a dead upload's reservation lapses (and can be taken over)."""
+    """An upload's hold on its version number, from its start (`record.created_us`):
+    renewed as chunks arrive once a quarter of it has run, so that only an upload that
+    stopped sending for three quarters of a lease or more can lose its reservation (to
+    the next upload of that number)."""
 
     def __init__(
         self, index: Index, record: VersionRecord, length_us: int, now_us: Callable[[], int]
@@ -355,26 +357,21 @@ class _Lease:
         self._record = record
         self._length_us = length_us
         self._now_us = now_us
-        self._renew_from_us = record.created_us + length_us // 2
+        self.until_us = record.created_us + length_us
+        self._renew_from_us = record.created_us + length_us // 4
 
-    @property
-    def record(self) -> VersionRecord:
-        return self._record
+    def due(self) -> bool:
+        return self._now_us() >= self._renew_from_us
 
-    @property
-    def initial_until_us(self) -> int:
-        return self._record.created_us + self._length_us
-
-    def keep(self) -> None:
-        """Renews the lease if half of it has run; ConflictError if it was taken over."""
+    def renew(self) -> None:
+        """Pushes the lease one length ahead; ConflictError if the reservation is gone."""
         now_us = self._now_us()
-        if now_us < self._renew_from_us:
-            return
         if not self._index.renew_reservation(self._record, now_us + self._length_us):
             raise ConflictError(
                 "the upload's reservation lapsed and another upload took its version"
             )
-        self._renew_from_us = now_us + self._length_us // 2
+        self.until_us = now_us + self._length_us
+        self._renew_from_us = now_us + self._length_us // 4
 
 
 class Upload:
@@ -395,6 +392,7 @@ class Upload:
         self,
         index: Index,
         writer: BlobWriter,
+        record: VersionRecord,
         lease: _Lease,
         journaled: Future[None],
         prepared: Future[_Prepared],
@@ -403,7 +401,6 @@ class Upload:
         author: Author,
         segment_size: int,
     ) -> None:
-        record = lease.record
         self._index = index
         self._writer = writer
         self._record = record
@@ -424,10 +421,14 @@ class Upload:
     def write(self, chunk: bytes) -> None:
         if not self._open:
             raise FailedPreconditionError("the upload is finished")
-        if self._prepared.done():  # the row is reserved: its lease can be renewed
-            self._lease.keep()
+        self._keep_reservation()
         self._digest.update(chunk)
         self._encryptor.write(chunk)
+
+    def _keep_reservation(self) -> None:
+        if self._lease.due():
+            self._prepared.result()  # the row is reserved (or its failure raised here)
+            self._lease.renew()
 
     def commit(self, expected_size: int, expected_sha256: bytes) -> Document:
         """Stores the document if what arrived is what the client says it sent."""
@@ -440,6 +441,7 @@ class Upload:
             raise IntegrityError("the content received does not match its size and digest")
         self._encryptor.close()
         prepared = self._prepared.result()  # the pending row is recorded
+        self._keep_reservation()  # through the wait for the last parts and the entry
         if self._journaled.done():
             self._journaled.result()  # an entry that failed already: commit nothing
         self._writer.commit()
@@ -566,6 +568,8 @@ class Vault:
         self._segment_size = segment_size
         self._matrix = matrix
         self._rules = rules
+        if upload_lease <= timedelta(0):
+            raise ValueError("the upload lease must be positive")
         self._upload_lease_us = upload_lease // timedelta(microseconds=1)
         self._tokens = PageTokens(keys)
         # overlaps a request's journal append with its other work (uploads, reads)
@@ -894,7 +898,9 @@ class Vault:
         )
         document_key = os.urandom(sealed.KEY_SIZE)
         lease = _Lease(self._index, record, self._upload_lease_us, self._now_us)
-        prepared = self._background.submit(self._prepare_upload, lease, document_key)
+        prepared = self._background.submit(
+            self._prepare_upload, record, document_key, lease.until_us
+        )
         allowed = functools.partial(self._journal_allowed, actor, action, call, access)
         journaled = self._background.submit(_after, prepared, allowed)
         try:
@@ -905,6 +911,7 @@ class Vault:
         return Upload(
             self._index,
             writer,
+            record,
             lease,
             journaled,
             prepared,
@@ -943,14 +950,15 @@ class Vault:
             document_created_us=now_us,
         )
 
-    def _prepare_upload(self, lease: _Lease, document_key: bytes) -> _Prepared:
+    def _prepare_upload(
+        self, record: VersionRecord, document_key: bytes, lease_until_us: int
+    ) -> _Prepared:
         """Seals the document key under the dossier key; records the pending version row."""
-        record = lease.record
         dossier_key = self._dossier_key(record.dossier_id, record.dossier_key_version)
         record = replace(
             record, wrapped_key=secrets.wrap_document_key(dossier_key, record, document_key)
         )
-        self._index.reserve_version(record, lease.initial_until_us)
+        self._index.reserve_version(record, lease_until_us)
         return _Prepared(record, dossier_key)
 
     def open_document(

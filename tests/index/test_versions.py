@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from tests.index.test_sql import add_dossier, reserve, version
+from tests.index.test_sql import LEASE_US, add_dossier, reserve, version
 from vault.domain.clock import to_us
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, DocumentStatus
@@ -276,13 +276,31 @@ def test_a_renewed_reservation_holds_and_a_taken_over_one_cannot_be_renewed(
     assert not index.renew_reservation(slow, 2_000)
 
 
-def test_a_reservation_from_before_leases_counts_as_lapsed(index: SqlIndex) -> None:
+def test_a_reservation_from_before_leases_holds_one_lease_from_its_creation(
+    index: SqlIndex,
+) -> None:
+    """A server older than revision 0006 reserves without a lease, and never renews."""
     dossier = add_dossier(index)
     first = store(index, version(dossier))
     old = next_version(first, 20)
     reserve(index, old)
-    with index.engine.begin() as conn:  # as revision 0006 leaves a pending row
+    with index.engine.begin() as conn:
         conn.execute(text("UPDATE document_versions SET lease_until_us = NULL"))
-    reserve(index, next_version(first, 21))
+    with pytest.raises(ConflictError):
+        reserve(index, next_version(first, 20 + LEASE_US))
+    reserve(index, next_version(first, 21 + LEASE_US))
     with pytest.raises(ConflictError):
         index.commit_version(old)
+
+
+def test_the_sweeper_finds_a_reservation_without_a_lease_by_its_creation(
+    index: SqlIndex,
+) -> None:
+    dossier = add_dossier(index)
+    first = store(index, version(dossier))
+    old = next_version(first, 20)
+    reserve(index, old)
+    with index.engine.begin() as conn:
+        conn.execute(text("UPDATE document_versions SET lease_until_us = NULL"))
+    assert index.pending_versions(20, 10) == []
+    assert [r.blob_key for r in index.pending_versions(21, 10)] == [old.blob_key]

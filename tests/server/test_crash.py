@@ -164,7 +164,9 @@ def test_sigkill_mid_upload_leaves_whole_documents_or_none(
             for document_id, digest in kept.items():
                 data = b"".join(client.get_document(dossier, document_id))
                 assert hashlib.sha256(data).digest() == digest
-            time.sleep(LEASE_SECONDS)  # the crashed replacement's lease lapses
+            held = "select count(*) from document_versions where status='pending' and version=2"
+            assert _rows(env, held) == [(1,)]  # the crashed replacement still holds number 2
+            time.sleep(LEASE_SECONDS)  # its lease lapses
             retried = client.put_document(
                 dossier, REPORT, b"corrected", replaces=Replacement(replaced, 1)
             )

@@ -23,7 +23,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    or_,
     select,
     tuple_,
     update,
@@ -405,6 +404,13 @@ _CATEGORIES = {category.value: category for category in DocumentCategory}
 _VISIBILITIES = {int(flags): flags for flags in map(Visibility, range(8))}
 
 
+def _lapsed_before(moment_us: int, unleased_us: int) -> ColumnElement[bool]:
+    """A pending row's lease ended before `moment_us`; a row without a lease (reserved
+    by a server older than revision 0006) holds `unleased_us` from its creation."""
+    ends = func.coalesce(_V.c.lease_until_us, _V.c.created_us + unleased_us)
+    return ends < moment_us
+
+
 def _reservation(record: VersionRecord) -> ColumnElement[bool]:
     """The pending row this upload reserved: its number and its blob key."""
     return and_(
@@ -530,7 +536,7 @@ class SqlIndex:
                 elif not self._at_version(conn, record, record.version - 1):
                     raise ConflictError("the document has a newer version than the one replaced")
                 else:
-                    self._take_over_lapsed(conn, record)
+                    self._take_over_lapsed(conn, record, lease_until_us - record.created_us)
                 conn.execute(
                     insert(_V).values(
                         document_id=record.document_id,
@@ -553,15 +559,17 @@ class SqlIndex:
             raise ConflictError("another version of this document is being written") from None
 
     @staticmethod
-    def _take_over_lapsed(conn: Connection, record: VersionRecord) -> None:
+    def _take_over_lapsed(conn: Connection, record: VersionRecord, lease_us: int) -> None:
         """Removes another upload's reservation of this version if its lease lapsed (its
-        server crashed, or its client stopped sending); its blob is left to the sweeper."""
+        server crashed, or its client stopped sending); its blob is left to the sweeper.
+        A reservation without a lease (from a server older than revision 0006) is given
+        `lease_us` from its creation."""
         conn.execute(
             delete(_V).where(
                 _V.c.document_id == record.document_id,
                 _V.c.version == record.version,
                 _V.c.status == "pending",
-                or_(_V.c.lease_until_us.is_(None), _V.c.lease_until_us < record.created_us),
+                _lapsed_before(record.created_us, lease_us),
             )
         )
 
@@ -1038,11 +1046,10 @@ class SqlIndex:
             return [_version(row) for row in conn.execute(query).all()]
 
     def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
-        lapsed = func.coalesce(_V.c.lease_until_us, _V.c.created_us) < lapsed_before_us
         query = (
             select(*_VERSION_COLUMNS)
             .join_from(_DOC, _V, _V.c.document_id == _DOC.c.id)
-            .where(_V.c.status == "pending", lapsed)
+            .where(_V.c.status == "pending", _lapsed_before(lapsed_before_us, 0))
             .order_by(_V.c.created_us)
             .limit(limit)
         )

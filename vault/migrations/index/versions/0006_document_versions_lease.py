@@ -3,13 +3,14 @@ reservation does not block the document's next version until the sweeper's grace
 and a partial index on pending versions, so that the sweeper does not read every row.
 
 Revision 0006, after 0005. The column is nullable and only pending rows use it: adding
-it rewrites no row on PostgreSQL (a catalogue change only). A pending row reserved
-before this revision has none, and counts as lapsed at its creation: its upload ran on
-a server of the previous version. Servers of the previous version that keep serving
-during the upgrade reserve without a lease too; should another upload take such a
-reservation over, the first one fails at its commit (ABORTED) and nothing of it becomes
-visible. The index holds pending rows only (a handful at any time); building it reads
-the table once.
+it rewrites no row on PostgreSQL (a catalogue change only). A pending row without a
+lease (reserved before this revision, or during the upgrade by a server of the previous
+version, which never renews) holds one lease from its creation; should another upload
+take it over after that, the first upload fails at its commit (NOT_FOUND, from a server
+of the previous version) and nothing of it becomes visible. The index holds pending
+rows only (a handful at any time), but building it reads the whole table, and on
+PostgreSQL `CREATE INDEX` blocks writes to `document_versions` meanwhile (the time to
+read the table): on a large index database, upgrade in a quiet hour.
 """
 
 from __future__ import annotations
