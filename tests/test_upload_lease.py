@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ LEASE = timedelta(minutes=2)
 class Scene:
     vault: Vault
     index: SqlIndex
+    blobs: FileBlobStore
     clock: LaterClock
     dossier: str
     document: Document
@@ -90,9 +92,10 @@ def scene(db_url: str, tmp_path: Path) -> Iterator[Scene]:
     create_key_file(tmp_path / "keys.json")
     journal = GroupCommitJournal(journal_log)
     clock = LaterClock(timedelta(0))
+    blobs = FileBlobStore(tmp_path / "blobs")
     vault = Vault(
         index=index,
-        blobs=FileBlobStore(tmp_path / "blobs"),
+        blobs=blobs,
         keys=LocalKeyFileProvider(tmp_path / "keys.json"),
         journal=journal,
         journal_log=journal_log,
@@ -104,7 +107,7 @@ def scene(db_url: str, tmp_path: Path) -> Iterator[Scene]:
         upload = vault.begin_upload(PATIENT, dossier, REPORT, Call("put"))
         upload.write(b"version 1")
         document = _commit(upload, b"version 1")
-        yield Scene(vault, index, clock, dossier, document)
+        yield Scene(vault, index, blobs, clock, dossier, document)
     finally:
         journal.close()
 
@@ -146,3 +149,14 @@ def test_an_upload_that_pauses_for_most_of_a_lease_keeps_its_number(scene: Scene
     with pytest.raises(ConflictError):
         _commit(scene.replace())
     assert _commit(slow, b"version 2 and more").version == 2
+
+
+def test_an_upload_that_lost_its_number_stores_no_blob_at_its_commit(scene: Scene) -> None:
+    stalled = scene.replace()
+    scene.later(LEASE + timedelta(seconds=1))
+    _commit(scene.replace())
+    with pytest.raises(ConflictError):
+        _commit(stalled)  # its commit finds out before it stores the blob
+    versions = scene.index.dossier_versions(uuid.UUID(scene.dossier))  # 1 and the retry's 2
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert set(scene.blobs.stored_keys(tomorrow)) == {record.blob_key for record in versions}
