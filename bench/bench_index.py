@@ -116,6 +116,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -141,7 +142,7 @@ DEFAULT_CHECKPOINTS, QUICK_CHECKPOINTS = (100_000, 1_000_000, 10_000_000), (5_00
 DEFAULT_SAMPLES, QUICK_SAMPLES = 2_000, 50
 DEFAULT_WRITES, QUICK_WRITES = 2_000, 100
 BATCH_DOCUMENTS = 25_000
-LEASE_US = int(DEFAULT_UPLOAD_LEASE.total_seconds() * 1_000_000)  # as the service reserves
+LEASE_US = DEFAULT_UPLOAD_LEASE // timedelta(microseconds=1)  # as the service reserves
 PROGRESS = 500_000  # documents between two lines of progress on stderr
 FILL_GOAL_SECONDS = 30 * 60
 LATENCY_GOAL_SECONDS = 0.005

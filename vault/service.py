@@ -357,7 +357,7 @@ class _Lease:
         self._record = record
         self._length_us = length_us
         self._now_us = now_us
-        self.until_us = record.created_us + length_us
+        self.first_until_us = record.created_us + length_us  # what the reservation records
         self._renew_from_us = record.created_us + length_us // 4
 
     def due(self) -> bool:
@@ -370,7 +370,6 @@ class _Lease:
             raise ConflictError(
                 "the upload's reservation lapsed and another upload took its version"
             )
-        self.until_us = now_us + self._length_us
         self._renew_from_us = now_us + self._length_us // 4
 
 
@@ -899,7 +898,7 @@ class Vault:
         document_key = os.urandom(sealed.KEY_SIZE)
         lease = _Lease(self._index, record, self._upload_lease_us, self._now_us)
         prepared = self._background.submit(
-            self._prepare_upload, record, document_key, lease.until_us
+            self._prepare_upload, record, document_key, lease.first_until_us
         )
         allowed = functools.partial(self._journal_allowed, actor, action, call, access)
         journaled = self._background.submit(_after, prepared, allowed)

@@ -6,6 +6,7 @@ import itertools
 import uuid
 from collections import Counter
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from alembic import command
@@ -44,6 +45,7 @@ from vault.index.base import (
 )
 from vault.index.schema import DossierAccessRow
 from vault.index.sql import SqlIndex
+from vault.service import DEFAULT_UPLOAD_LEASE
 from vault.sqlstore import exclusive, make_engine
 
 
@@ -60,7 +62,7 @@ def add_dossier(index: SqlIndex, patient: bytes = b"p" * 32) -> DossierRecord:
     return record
 
 
-LEASE_US = 120_000_000  # the service's default upload lease
+LEASE_US = DEFAULT_UPLOAD_LEASE // timedelta(microseconds=1)
 
 
 def reserve(index: SqlIndex, record: VersionRecord, lease_us: int = LEASE_US) -> None:

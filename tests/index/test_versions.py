@@ -276,16 +276,21 @@ def test_a_renewed_reservation_holds_and_a_taken_over_one_cannot_be_renewed(
     assert not index.renew_reservation(slow, 2_000)
 
 
-def test_a_reservation_from_before_leases_holds_one_lease_from_its_creation(
-    index: SqlIndex,
-) -> None:
-    """A server older than revision 0006 reserves without a lease, and never renews."""
-    dossier = add_dossier(index)
-    first = store(index, version(dossier))
+def unleased_replacement(index: SqlIndex) -> tuple[VersionRecord, VersionRecord]:
+    """A stored first version, and a pending version 2 reserved at 20 without a lease, as
+    a server older than revision 0006 reserves (it never renews)."""
+    first = store(index, version(add_dossier(index)))
     old = next_version(first, 20)
     reserve(index, old)
     with index.engine.begin() as conn:
         conn.execute(text("UPDATE document_versions SET lease_until_us = NULL"))
+    return first, old
+
+
+def test_a_reservation_from_before_leases_holds_one_lease_from_its_creation(
+    index: SqlIndex,
+) -> None:
+    first, old = unleased_replacement(index)
     with pytest.raises(ConflictError):
         reserve(index, next_version(first, 20 + LEASE_US))
     reserve(index, next_version(first, 21 + LEASE_US))
@@ -296,11 +301,6 @@ def test_a_reservation_from_before_leases_holds_one_lease_from_its_creation(
 def test_the_sweeper_finds_a_reservation_without_a_lease_by_its_creation(
     index: SqlIndex,
 ) -> None:
-    dossier = add_dossier(index)
-    first = store(index, version(dossier))
-    old = next_version(first, 20)
-    reserve(index, old)
-    with index.engine.begin() as conn:
-        conn.execute(text("UPDATE document_versions SET lease_until_us = NULL"))
+    _, old = unleased_replacement(index)
     assert index.pending_versions(20, 10) == []
     assert [r.blob_key for r in index.pending_versions(21, 10)] == [old.blob_key]

@@ -169,7 +169,8 @@ class Index(Protocol):
         at the version before it and no other upload of that version under way
         (ConflictError otherwise), so that versions are unique and gapless whatever the
         number of writers. Another upload's reservation whose lease lapsed before
-        `record.created_us` is not under way: this one takes its place."""
+        `record.created_us` is not under way: this one takes its place (one without a
+        lease, from an older server, holds as long as this one's from its creation)."""
         ...
 
     def renew_reservation(self, record: VersionRecord, lease_until_us: int) -> bool:

@@ -107,8 +107,9 @@ class DocumentVersionRow(Base):
     care_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # A pending version's lease: until when its upload is presumed alive (renewed as the
     # chunks arrive). A lapsed reservation may be taken over by the next upload of that
-    # version number, and is swept once it lapsed longer ago than the grace period; NULL
-    # (reserved by a server older than revision 0006) counts as lapsed at creation.
+    # version number, and is swept once it lapsed longer ago than the grace period. NULL:
+    # reserved by a server older than revision 0006, which never renews; such a row holds
+    # one lease from its creation against a takeover, and the sweeper counts from then.
     lease_until_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 

@@ -411,14 +411,18 @@ def _lapsed_before(moment_us: int, unleased_us: int) -> ColumnElement[bool]:
     return ends < moment_us
 
 
-def _reservation(record: VersionRecord) -> ColumnElement[bool]:
-    """The pending row this upload reserved: its number and its blob key."""
+def _pending_number(record: VersionRecord) -> ColumnElement[bool]:
+    """The pending row of `record`'s version number, whichever upload reserved it."""
     return and_(
         _V.c.document_id == record.document_id,
         _V.c.version == record.version,
-        _V.c.blob_key == record.blob_key,
         _V.c.status == "pending",
     )
+
+
+def _reservation(record: VersionRecord) -> ColumnElement[bool]:
+    """The pending row this upload reserved: its number and its blob key."""
+    return and_(_pending_number(record), _V.c.blob_key == record.blob_key)
 
 
 def _version(row: Any) -> VersionRecord:
@@ -564,14 +568,8 @@ class SqlIndex:
         server crashed, or its client stopped sending); its blob is left to the sweeper.
         A reservation without a lease (from a server older than revision 0006) is given
         `lease_us` from its creation."""
-        conn.execute(
-            delete(_V).where(
-                _V.c.document_id == record.document_id,
-                _V.c.version == record.version,
-                _V.c.status == "pending",
-                _lapsed_before(record.created_us, lease_us),
-            )
-        )
+        lapsed = _lapsed_before(record.created_us, lease_us)
+        conn.execute(delete(_V).where(_pending_number(record), lapsed))
 
     def renew_reservation(self, record: VersionRecord, lease_until_us: int) -> bool:
         with guard(), writing(self._engine) as conn:
