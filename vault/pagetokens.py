@@ -15,7 +15,8 @@ Documents, 61 bytes (`DocumentPageToken`)::
          0    1 purpose = 0x01
          1   16 dossier id (uuid)
         17   16 query digest: document_query_digest(the search's filters)
-        33    8 created_us of the last document of the page (int64, signed)
+        33    8 document_created_us of the page's last version: when its document's
+                first version was written, microseconds since the Unix epoch (int64)
         41   16 document id of the page's last version (uuid)
         57    4 version of the page's last version (uint32)
 
@@ -28,7 +29,8 @@ Journal, 33 bytes (`JournalPageToken`)::
         17   16 query digest: journal_query_digest(the filters)
 
 Query digests. A token binds the query it continues by a digest of a canonical encoding
-of its filters, `SHA-256(label || encoding)[:16]`, with these encodings of values:
+of its filters, `SHA-256(label || encoding)[:16]` (the label's ASCII bytes, NUL included),
+with these encodings of values:
 
 - `bool`: one byte, 0x00 or 0x01;
 - `int64`: 8 bytes, big-endian, two's complement;
@@ -40,9 +42,9 @@ of its filters, `SHA-256(label || encoding)[:16]`, with these encodings of value
 Documents: label `"DVLT/v1/document-query\\0"`, encoding the concatenation, in this order,
 of: `set` of the category values (e.g. "biology"); `set` of the type codes; `optional
 string` author (an RPPS number); `optional int64` care_from, in microseconds since the Unix
-epoch; `optional int64` care_until, likewise; `set` of the statuses searched ("current",
-"deprecated": the defaults applied, see `DocumentQuery.wanted_statuses`); `optional` 16
-bytes of the document id.
+epoch (`vault.domain.clock.to_us`); `optional int64` care_until, likewise; `set` of the
+statuses searched ("current", "deprecated": the defaults applied, see
+`DocumentQuery.wanted_statuses`); `optional` 16 bytes of the document id.
 
 Journal: label `"DVLT/v1/journal-query\\0"`, encoding the concatenation, in this order, of:
 `optional string` dossier (its canonical UUID text); `optional string` actor_ref; `bool`
