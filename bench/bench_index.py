@@ -83,7 +83,7 @@ prepared statement may settle on; SQLite `EXPLAIN QUERY PLAN`) of the exact stat
 the index sends for the largest dossier, captured from the engine (a
 `before_cursor_execute` listener), then times the adapter's own write path: `--writes`
 documents, each `reserve_version` then `commit_version` (one transaction each, as
-`Vault.begin_upload` and `Upload.commit` do) into random dossiers. Goals: first page p99
+`Uploads.begin` and `Upload.commit` do) into random dossiers. Goals: first page p99
 under 5 ms at 10M documents, and latencies flat within 2x from the first checkpoint to
 the last.
 
@@ -131,9 +131,10 @@ from bench.statements import captured_selects
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, Visibility
 from vault.domain.policy import DEFAULT_MATRIX, EVERYTHING, Scope
+from vault.domain.validation import DEFAULT_PAGE_SIZE
 from vault.index.base import VersionRecord
 from vault.index.sql import SqlIndex
-from vault.service import DEFAULT_PAGE_SIZE, DEFAULT_UPLOAD_LEASE
+from vault.service import DEFAULT_UPLOAD_LEASE
 from vault.sqlstore import make_engine
 
 DEFAULT_DOCUMENTS, QUICK_DOCUMENTS = 10_000_000, 20_000

@@ -505,16 +505,16 @@ def due_dossier(vault: Vault, number: int, documents: int, size: int) -> tuple[u
     Returns its id and whether it still needs its deadline moved."""
     ins = patient_ins(number)
     patient = Actor(ActorKind.PATIENT, ins)
-    dossier_id = str(vault.create_dossier(patient, ins, call()).dossier_id)
+    dossier_id = str(vault.dossiers.create(patient, ins, call()).dossier_id)
     for _ in range(documents):
         data = os.urandom(size)
-        upload = vault.begin_upload(patient, dossier_id, METADATA, call())
+        upload = vault.uploads.begin(patient, dossier_id, METADATA, call())
         upload.write(data)
         upload.commit(len(data), hashlib.sha256(data).digest())
     if number % 2:
-        vault.request_deletion(patient, dossier_id, call())
+        vault.dossiers.request_deletion(patient, dossier_id, call())
         return uuid.UUID(dossier_id), False
-    vault.close_dossier(patient, dossier_id, ClosureReason.PATIENT_REQUEST, call())
+    vault.dossiers.close(patient, dossier_id, ClosureReason.PATIENT_REQUEST, call())
     return uuid.UUID(dossier_id), True
 
 

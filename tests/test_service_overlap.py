@@ -155,7 +155,9 @@ class Service:
         return Call(f"request-{self.calls[0]}")
 
     def put(self, content: bytes = CONTENT) -> Document:
-        upload = self.vault.begin_upload(PATIENT, str(self.dossier.dossier_id), REPORT, self.call())
+        upload = self.vault.uploads.begin(
+            PATIENT, str(self.dossier.dossier_id), REPORT, self.call()
+        )
         try:
             upload.write(content)
             return upload.commit(len(content), hashlib.sha256(content).digest())
@@ -165,7 +167,7 @@ class Service:
 
     def get(self, document: Document) -> tuple[Document, bytes]:
         dossier, document_id = str(self.dossier.dossier_id), str(document.document_id)
-        opened, chunks = self.vault.open_document(PATIENT, dossier, document_id, None, self.call())
+        opened, chunks = self.vault.documents.open(PATIENT, dossier, document_id, None, self.call())
         return opened, b"".join(chunks)
 
 
@@ -187,7 +189,7 @@ def service(db_url: str, tmp_path: Path) -> Iterator[Service]:
         clock=SystemClock(),
     )
     try:
-        dossier = vault.create_dossier(PATIENT, PATIENT_INS, Call("dossier"))
+        dossier = vault.dossiers.create(PATIENT, PATIENT_INS, Call("dossier"))
         yield Service(vault, index, store, journal, dossier)
     finally:
         journal.close()
@@ -262,7 +264,7 @@ def test_an_upload_whose_entry_fails_is_never_visible_and_is_swept(
 ) -> None:
     with journal_refusing(db_url), pytest.raises(sa_exc.IntegrityError):
         service.put()
-    page = service.vault.list_documents(
+    page = service.vault.documents.search(
         PATIENT, str(service.dossier.dossier_id), DocumentQuery(), None, "", Call("l")
     )
     assert page.documents == ()

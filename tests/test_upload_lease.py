@@ -1,4 +1,4 @@
-"""An upload's lease on its version number (`vault.service`, index revision 0006).
+"""An upload's lease on its version number (`vault.service.uploads`, index revision 0006).
 
 What it stops: a replacement that a server crash interrupted blocking the document's
 next version until the sweeper's grace period (a day by default), and, the other way
@@ -51,7 +51,7 @@ class Scene:
         """Begins an upload of the document's version 2, and waits until a reservation of
         that number exists (this upload's, or the one it will conflict with)."""
         replaces = Replacement(str(self.document.document_id), 1)
-        upload = self.vault.begin_upload(
+        upload = self.vault.uploads.begin(
             PATIENT, self.dossier, REPORT, Call("replace"), replaces=replaces
         )
         upload.write(b"version 2")
@@ -69,7 +69,7 @@ class Scene:
         self.clock.offset += delta
 
     def current(self) -> bytes:
-        _, chunks = self.vault.open_document(
+        _, chunks = self.vault.documents.open(
             PATIENT, self.dossier, str(self.document.document_id), None, Call("read")
         )
         return b"".join(chunks)
@@ -103,8 +103,8 @@ def scene(db_url: str, tmp_path: Path) -> Iterator[Scene]:
         upload_lease=LEASE,
     )
     try:
-        dossier = str(vault.create_dossier(PATIENT, PATIENT_INS, Call("d")).dossier_id)
-        upload = vault.begin_upload(PATIENT, dossier, REPORT, Call("put"))
+        dossier = str(vault.dossiers.create(PATIENT, PATIENT_INS, Call("d")).dossier_id)
+        upload = vault.uploads.begin(PATIENT, dossier, REPORT, Call("put"))
         upload.write(b"version 1")
         document = _commit(upload, b"version 1")
         yield Scene(vault, index, blobs, clock, dossier, document)

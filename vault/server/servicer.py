@@ -177,7 +177,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.CreateDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            dossier = await self._run(self._vault.create_dossier, actor, request.ins, call)
+            dossier = await self._run(self._vault.dossiers.create, actor, request.ins, call)
             return wire.dossier_to_proto(dossier)
 
         return await self._unary(context, Action.DOSSIER_CREATE, body)
@@ -188,7 +188,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             dossier = await self._run(
                 functools.partial(
-                    self._vault.get_dossier,
+                    self._vault.dossiers.get,
                     actor,
                     call,
                     dossier_id=request.dossier_id,
@@ -208,7 +208,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             reason = wire.closure_reason_from_proto(request.reason)
             closed = await self._run(
-                self._vault.close_dossier, actor, request.dossier_id, reason, call
+                self._vault.dossiers.close, actor, request.dossier_id, reason, call
             )
             return wire.dossier_to_proto(closed)
 
@@ -218,7 +218,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ReopenDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            reopened = await self._run(self._vault.reopen_dossier, actor, request.dossier_id, call)
+            reopened = await self._run(self._vault.dossiers.reopen, actor, request.dossier_id, call)
             return wire.dossier_to_proto(reopened)
 
         return await self._unary(context, Action.DOSSIER_REOPEN, body)
@@ -227,7 +227,9 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.RequestDeletionRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            asked = await self._run(self._vault.request_deletion, actor, request.dossier_id, call)
+            asked = await self._run(
+                self._vault.dossiers.request_deletion, actor, request.dossier_id, call
+            )
             return wire.dossier_to_proto(asked)
 
         return await self._unary(context, Action.DOSSIER_DELETION_REQUEST, body)
@@ -237,7 +239,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.LegalHold:
         async def body(actor: Actor, call: Call) -> pb.LegalHold:
             hold = await self._run(
-                self._vault.place_hold, actor, request.dossier_id, request.reason, call
+                self._vault.dossiers.place_hold, actor, request.dossier_id, request.reason, call
             )
             return wire.legal_hold_to_proto(hold)
 
@@ -248,7 +250,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.ReleaseHoldResponse:
         async def body(actor: Actor, call: Call) -> pb.ReleaseHoldResponse:
             await self._run(
-                self._vault.release_hold,
+                self._vault.dossiers.release_hold,
                 actor,
                 request.dossier_id,
                 request.hold_id,
@@ -263,7 +265,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ExportDossierRequest, context: Context
     ) -> AsyncIterator[pb.ExportDossierResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportDossierResponse]:
-            chunks = await self._run(self._vault.export_dossier, actor, request.dossier_id, call)
+            chunks = await self._run(self._vault.documents.export, actor, request.dossier_id, call)
             try:
                 while (chunk := await self._run(next, chunks, None)) is not None:
                     yield pb.ExportDossierResponse(chunk=chunk)
@@ -283,7 +285,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             header = first.header
             call.dossier = header.dossier_id
             upload = await self._run(
-                self._vault.begin_upload,
+                self._vault.uploads.begin,
                 actor,
                 header.dossier_id,
                 wire.metadata_from_proto(header.metadata),
@@ -324,7 +326,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.GetDocumentResponse]:
             document, chunks = await self._run(
                 functools.partial(
-                    self._vault.open_document,
+                    self._vault.documents.open,
                     actor,
                     request.dossier_id,
                     request.document_id,
@@ -355,7 +357,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> pb.ListDocumentsResponse:
             call.dossier = request.dossier_id
             page = await self._run(
-                self._vault.list_documents,
+                self._vault.documents.search,
                 actor,
                 request.dossier_id,
                 wire.query_from_proto(request),
@@ -374,7 +376,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.CountDocumentsRequest, context: Context
     ) -> pb.CountDocumentsResponse:
         async def body(actor: Actor, call: Call) -> pb.CountDocumentsResponse:
-            counts = await self._run(self._vault.count_documents, actor, request.dossier_id, call)
+            counts = await self._run(self._vault.documents.count, actor, request.dossier_id, call)
             return pb.CountDocumentsResponse(
                 counts=[
                     pb.CategoryCount(category=wire.category_to_proto(category), count=count)
@@ -389,7 +391,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.DeleteDocumentResponse:
         async def body(actor: Actor, call: Call) -> pb.DeleteDocumentResponse:
             await self._run(
-                self._vault.delete_document, actor, request.dossier_id, request.document_id, call
+                self._vault.documents.delete, actor, request.dossier_id, request.document_id, call
             )
             return pb.DeleteDocumentResponse()
 
@@ -400,7 +402,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.Document:
         async def body(actor: Actor, call: Call) -> pb.Document:
             document = await self._run(
-                self._vault.set_visibility,
+                self._vault.documents.set_visibility,
                 actor,
                 request.dossier_id,
                 request.document_id,
@@ -415,50 +417,50 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ChangeAccessRequest
     ) -> tuple[Action, Callable[[Actor, Call], Relationship | None]]:
         """The action a change request asks for, and the use case that performs it."""
-        vault, dossier = self._vault, request.dossier_id
+        access, dossier = self._vault.access, request.dossier_id
         changes: dict[str, tuple[Action, Callable[[Actor, Call], Relationship | None]]] = {
             "authorise": (
                 Action.ACCESS_AUTHORISE,
-                lambda a, c: vault.authorise(a, dossier, request.authorise, c),
+                lambda a, c: access.authorise(a, dossier, request.authorise, c),
             ),
             "revoke": (
                 Action.ACCESS_REVOKE,
-                lambda a, c: vault.revoke(a, dossier, request.revoke, c),
+                lambda a, c: access.revoke(a, dossier, request.revoke, c),
             ),
-            "block": (Action.ACCESS_BLOCK, lambda a, c: vault.block(a, dossier, request.block, c)),
+            "block": (Action.ACCESS_BLOCK, lambda a, c: access.block(a, dossier, request.block, c)),
             "unblock": (
                 Action.ACCESS_UNBLOCK,
-                lambda a, c: vault.unblock(a, dossier, request.unblock, c),
+                lambda a, c: access.unblock(a, dossier, request.unblock, c),
             ),
             "add_representative": (
                 Action.REPRESENTATIVE_ADD,
-                lambda a, c: vault.add_representative(a, dossier, request.add_representative, c),
+                lambda a, c: access.add_representative(a, dossier, request.add_representative, c),
             ),
             "remove_representative": (
                 Action.REPRESENTATIVE_REMOVE,
-                lambda a, c: vault.remove_representative(
+                lambda a, c: access.remove_representative(
                     a, dossier, request.remove_representative, c
                 ),
             ),
             "allow_emergency_access": (
                 Action.EMERGENCY_SETTING,
-                lambda a, c: vault.set_emergency_access(
+                lambda a, c: access.set_emergency_access(
                     a, dossier, request.allow_emergency_access, c
                 ),
             ),
             "set_treating_physician": (
                 Action.TREATING_PHYSICIAN_SET,
-                lambda a, c: vault.set_treating_physician(
+                lambda a, c: access.set_treating_physician(
                     a, dossier, request.set_treating_physician, c
                 ),
             ),
             "clear_treating_physician": (
                 Action.TREATING_PHYSICIAN_SET,
-                lambda a, c: vault.set_treating_physician(a, dossier, None, c),
+                lambda a, c: access.set_treating_physician(a, dossier, None, c),
             ),
             "record_consent": (
                 Action.CONSENT_RECORD,
-                lambda a, c: vault.record_consent(a, dossier, c),
+                lambda a, c: access.record_consent(a, dossier, c),
             ),
         }
         return changes[request.WhichOneof("change") or ""]
@@ -483,7 +485,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ListAccessRequest, context: Context
     ) -> pb.ListAccessResponse:
         async def body(actor: Actor, call: Call) -> pb.ListAccessResponse:
-            rules = await self._run(self._vault.list_access, actor, request.dossier_id, call)
+            rules = await self._run(self._vault.access.rules, actor, request.dossier_id, call)
             return pb.ListAccessResponse(
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
@@ -497,7 +499,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> pb.AccessEntry:
             reason = wire.emergency_reason_from_proto(request.reason)
             entry = await self._run(
-                self._vault.break_glass, actor, request.dossier_id, reason, call
+                self._vault.access.break_glass, actor, request.dossier_id, reason, call
             )
             return wire.access_entry_to_proto(entry)
 
@@ -508,7 +510,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.ListNotificationsResponse:
         async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
             notices = await self._run(
-                self._vault.notifications,
+                self._vault.access.notifications,
                 actor,
                 request.dossier_id,
                 request.after_id,
@@ -527,7 +529,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportJournalResponse]:
             lines = await self._run(
                 functools.partial(
-                    self._vault.export_journal,
+                    self._vault.journal.export,
                     actor,
                     call,
                     from_seq=request.from_seq,
@@ -556,7 +558,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 denials_only=request.denials_only,
             )
             entries, token = await self._run(
-                self._vault.query_journal,
+                self._vault.journal.query,
                 actor,
                 call,
                 where,

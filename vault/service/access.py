@@ -1,0 +1,214 @@
+"""Who may access a dossier: authorisations, consent, blocks, legal representatives, the
+treating physician, the emergency setting and break-the-glass, and the patient side's
+views of them (the access list, the notification outbox).
+
+Each use case decides on the dossier as a whole through the gate (`Gate.on_dossier`),
+then records the change in the index. What the rules mean for a request is the policy's
+(`vault.domain.policy`); the journal's read side is `journal.py`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vault.domain.identifiers import parse_ins, parse_rpps
+from vault.domain.model import (
+    AccessRules,
+    Actor,
+    EmergencyReason,
+    Notification,
+    NotificationKind,
+    Relation,
+    Relationship,
+)
+from vault.domain.policy import Action
+from vault.domain.validation import page_limit
+from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from vault.index.base import DossierRecord, Index
+from vault.service.gate import Call, Gate
+
+AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
+EMERGENCY_WINDOW_US = 3600 * 1_000_000
+MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
+
+
+class AccessControl:
+    """The use cases on who may access a dossier."""
+
+    def __init__(self, gate: Gate, *, index: Index) -> None:
+        self._gate = gate
+        self._index = index
+
+    def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
+        """The patient side authorises a professional for a year (again: renews)."""
+        with self._gate.on_dossier(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
+            subject, now_us = parse_rpps(rpps), self._gate.now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.AUTHORISED,
+                subject,
+                now_us,
+                now_us + AUTHORISATION_LIFETIME_US,
+            )
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.BLOCKED,))
+        return entry
+
+    def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
+        """A professional records the patient's consent, given at a consultation."""
+        with self._gate.on_dossier(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
+            now_us = self._gate.now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.AUTHORISED,
+                actor.subject,
+                now_us,
+                now_us + AUTHORISATION_LIFETIME_US,
+                actor.profession,
+            )
+        self._index.set_relationship(entry, call.request_id)
+        return entry
+
+    def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
+        """The patient side blocks a professional (any authorisation ends)."""
+        with self._gate.on_dossier(actor, dossier_id, Action.ACCESS_BLOCK, call) as dossier:
+            subject = parse_rpps(rpps)
+            if self._has(dossier, Relation.TREATING, subject):
+                raise FailedPreconditionError("the treating physician cannot be blocked")
+            entry = Relationship(dossier.dossier_id, Relation.BLOCKED, subject, self._gate.now_us())
+        self._index.set_relationship(entry, call.request_id, replacing=(Relation.AUTHORISED,))
+        return entry
+
+    def revoke(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
+        self._remove(
+            actor,
+            dossier_id,
+            Action.ACCESS_REVOKE,
+            Relation.AUTHORISED,
+            lambda: parse_rpps(rpps),
+            call,
+        )
+
+    def unblock(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
+        self._remove(
+            actor,
+            dossier_id,
+            Action.ACCESS_UNBLOCK,
+            Relation.BLOCKED,
+            lambda: parse_rpps(rpps),
+            call,
+        )
+
+    def add_representative(
+        self, actor: Actor, dossier_id: str, ins: str, call: Call
+    ) -> Relationship:
+        action = Action.REPRESENTATIVE_ADD
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            subject = self._gate.ins_ref(parse_ins(ins))
+            entry = Relationship(
+                dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._gate.now_us()
+            )
+        self._index.set_relationship(entry, call.request_id)
+        return entry
+
+    def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
+        self._remove(
+            actor,
+            dossier_id,
+            Action.REPRESENTATIVE_REMOVE,
+            Relation.REPRESENTATIVE,
+            lambda: self._gate.ins_ref(parse_ins(ins)),
+            call,
+        )
+
+    def _remove(
+        self,
+        actor: Actor,
+        dossier_id: str,
+        action: Action,
+        relation: Relation,
+        subject_of: Callable[[], str],
+        call: Call,
+    ) -> None:
+        """Ends one relation; NOT_FOUND (journaled as such) if there is none to end."""
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            subject = subject_of()
+            if not self._has(dossier, relation, subject):
+                raise NotFoundError(f"no such {relation.value} entry")
+        self._index.remove_relationship(
+            dossier.dossier_id, relation, subject, self._gate.now_us(), call.request_id
+        )
+
+    def _has(self, dossier: DossierRecord, relation: Relation, subject: str) -> bool:
+        entries = self._index.relationships(dossier.dossier_id, subject)
+        return any(e.relation is relation for e in entries)
+
+    def set_emergency_access(
+        self, actor: Actor, dossier_id: str, allowed: bool, call: Call
+    ) -> None:
+        """The patient side allows or refuses break-the-glass access."""
+        action = Action.EMERGENCY_SETTING
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            pass  # the decision is all there is to check
+        self._index.set_emergency_refused(dossier.dossier_id, not allowed)
+
+    def set_treating_physician(
+        self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
+    ) -> None:
+        """The national insurer records the declared treating physician (None: none)."""
+        gate, action = self._gate, Action.TREATING_PHYSICIAN_SET
+        with gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            entry = None
+            if rpps is not None:
+                subject = parse_rpps(rpps)
+                entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, gate.now_us())
+        self._index.set_treating_physician(
+            dossier.dossier_id, entry, gate.now_us(), call.request_id
+        )
+
+    def break_glass(
+        self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call
+    ) -> Relationship:
+        """An emergency professional opens the dossier without authorisation for a short
+        window; the patient is notified (in the same transaction as the window opens) and
+        the journal flags it."""
+        with self._gate.on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
+            now_us = self._gate.now_us()
+            entry = Relationship(
+                dossier.dossier_id,
+                Relation.EMERGENCY,
+                actor.subject,
+                now_us,
+                now_us + EMERGENCY_WINDOW_US,
+                actor.profession,
+                reason.value,
+            )
+            notice = Notification(
+                dossier.dossier_id,
+                NotificationKind.EMERGENCY_ACCESS,
+                actor.subject,
+                now_us,
+                call.request_id,
+                actor.profession,
+                reason.value,
+            )
+        self._index.notify(notice, entry)
+        return entry
+
+    def rules(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
+        """The patient side's view of who may (or may not) access the dossier."""
+        with self._gate.on_dossier(actor, dossier_id, Action.ACCESS_READ, call) as dossier:
+            entries = self._index.relationships(dossier.dossier_id)
+        shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
+        return AccessRules(shown, dossier.emergency_refused)
+
+    def notifications(
+        self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
+    ) -> list[Notification]:
+        """The patient's notification outbox after `after_id`, oldest first."""
+        action = Action.NOTIFICATIONS_READ
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            limit = page_limit(page_size)
+            if not 0 <= after_id <= MAX_NOTIFICATION_ID:
+                raise InvalidArgumentError("after_id is not a notification id")
+            found = self._index.notifications(dossier.dossier_id, after_id, limit)
+        return found

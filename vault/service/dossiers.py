@@ -1,0 +1,176 @@
+"""Dossiers as a whole: create one, find one, and its lifecycle (close, reopen, request
+its deletion, legal holds).
+
+Every transition is decided and journaled through the gate, then applied, unless a
+concurrent change overtook it. Destruction itself is the retention job's (retention/);
+who may access a dossier is `access.py`'s, its documents `documents.py`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime
+
+from vault.crypto import sealed
+from vault.crypto.keyprovider import KeyProvider
+from vault.domain import lifecycle
+from vault.domain.clock import from_us
+from vault.domain.identifiers import parse_ins
+from vault.domain.ids import new_id
+from vault.domain.model import Actor, ClosureReason, Dossier
+from vault.domain.policy import Action, Facts, Standing
+from vault.domain.validation import hold_reason
+from vault.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from vault.index.base import DossierKeyRecord, DossierRecord, Index, LegalHold
+from vault.service.gate import Access, Call, Gate
+
+
+def dossier_view(record: DossierRecord) -> Dossier:
+    """A dossier as its callers see it."""
+    state = record.lifecycle
+
+    def moment(time_us: int | None) -> datetime | None:
+        return None if time_us is None else from_us(time_us)
+
+    return Dossier(
+        record.dossier_id,
+        record.state,
+        from_us(record.created_us),
+        moment(state.closed_us),
+        state.closure_reason,
+        moment(state.destroy_after_us),
+    )
+
+
+class Dossiers:
+    """The use cases on a dossier as a whole."""
+
+    def __init__(
+        self, gate: Gate, *, index: Index, keys: KeyProvider, rules: lifecycle.RetentionRules
+    ) -> None:
+        self._gate = gate
+        self._index = index
+        self._keys = keys
+        self._rules = rules
+
+    def create(self, actor: Actor, ins_text: str, call: Call) -> Dossier:
+        gate = self._gate
+        with gate.journaled(actor, Action.DOSSIER_CREATE, call) as access:
+            patient_index = gate.patient_index(parse_ins(ins_text))
+            is_holder = gate.actor_patient_index(actor) == patient_index
+            access.require(
+                Facts(actor.kind, Action.DOSSIER_CREATE, None, Standing(holder=is_holder))
+            )
+            if self._index.dossier_by_patient(patient_index) is not None:
+                raise AlreadyExistsError("this patient already has a dossier")
+            now_us = gate.now_us()
+            record = DossierRecord(new_id(now_us // 1000), patient_index, now_us, key_version=1)
+            access.dossier = record.dossier_id
+        context = sealed.dossier_key_context(record.dossier_id, 1)
+        wrapped = self._keys.wrap(os.urandom(sealed.KEY_SIZE), context)
+        self._index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, wrapped))
+        return dossier_view(record)
+
+    def get(self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = "") -> Dossier:
+        """Finds a dossier by opaque id, or by its holder's INS."""
+        gate = self._gate
+        with gate.journaled(actor, Action.DOSSIER_READ, call) as access:
+            if ins:
+                record = self._dossier_of_patient(actor, ins, access)
+            elif dossier_id:
+                record = gate.dossier(dossier_id, access)
+                access.require(gate.facts(actor, Action.DOSSIER_READ, record))
+            else:
+                raise InvalidArgumentError("give a dossier id or an INS")
+        return dossier_view(record)
+
+    def _dossier_of_patient(self, actor: Actor, ins: str, access: Access) -> DossierRecord:
+        """The dossier of the holder of `ins`, if the caller may see it. Any refusal is
+        NOT_FOUND, exactly like a missing dossier (the journal keeps the real reason): an
+        INS must not tell a caller whether that person has a dossier."""
+        patient_index = self._gate.patient_index(parse_ins(ins))
+        someone_else = self._gate.actor_patient_index(actor) not in (None, patient_index)
+        try:
+            if someone_else:  # a patient is refused before looking: no lookup of others
+                access.require(Facts(actor.kind, Action.DOSSIER_READ, None))
+            record = self._index.dossier_by_patient(patient_index)
+            if record is None:
+                raise NotFoundError("no such dossier")
+            access.dossier = record.dossier_id
+            access.require(self._gate.facts(actor, Action.DOSSIER_READ, record))
+        except PermissionDeniedError:
+            raise NotFoundError("no such dossier") from None
+        return record
+
+    # -- the lifecycle ---------------------------------------------------------------
+
+    def close(self, actor: Actor, dossier_id: str, reason: ClosureReason, call: Call) -> Dossier:
+        """The patient side asks for closure; the national insurer declares a death or an
+        uncontested suspension. Nobody reaches the documents until a reopening."""
+        gate = self._gate
+        patient = reason is ClosureReason.PATIENT_REQUEST
+        action = Action.DOSSIER_CLOSE if patient else Action.DOSSIER_CLOSE_DECLARED
+        with gate.journaled(actor, action, call) as access:
+            dossier = gate.dossier(dossier_id, access)
+            if reason is ClosureReason.DELETION_REQUEST:
+                raise InvalidArgumentError("a deletion is requested, not declared as a closure")
+            access.require(gate.facts(actor, action, dossier))
+            new = lifecycle.close(dossier.lifecycle, gate.now_us(), reason, self._rules)
+        return self._move(dossier, new)
+
+    def reopen(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
+        """The patient side reopens a closed dossier within its conservation period."""
+        with self._gate.on_dossier(actor, dossier_id, Action.DOSSIER_REOPEN, call) as dossier:
+            new = lifecycle.reopen(dossier.lifecycle, self._gate.now_us())
+        return self._move(dossier, new)
+
+    def request_deletion(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
+        """The patient side asks for early destruction: closed now, destroyed by the next
+        retention run (the law allows three months)."""
+        action = Action.DOSSIER_DELETION_REQUEST
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            new = lifecycle.request_deletion(dossier.lifecycle, self._gate.now_us())
+        return self._move(dossier, new)
+
+    def _move(self, dossier: DossierRecord, new: lifecycle.Lifecycle) -> Dossier:
+        """Applies a journaled lifecycle transition, unless a concurrent one overtook it."""
+        if not self._index.set_lifecycle(dossier.dossier_id, dossier.lifecycle, new):
+            raise FailedPreconditionError("the dossier changed meanwhile; try again")
+        return dossier_view(replace(dossier, lifecycle=new))
+
+    # -- legal holds -----------------------------------------------------------------
+
+    def place_hold(self, actor: Actor, dossier_id: str, reason: str, call: Call) -> LegalHold:
+        """An operator places a legal hold: the dossier is never destroyed while it holds."""
+        gate = self._gate
+        with gate.on_dossier(actor, dossier_id, Action.DOSSIER_HOLD, call) as dossier:
+            placed_by, reason = gate.actor_ref(actor), hold_reason(reason)
+            if self._index.destruction(dossier.dossier_id) is not None:
+                raise FailedPreconditionError("the dossier's destruction has begun")
+            hold = LegalHold(0, dossier.dossier_id, gate.now_us(), placed_by, reason)
+        hold_id = self._index.add_hold(hold)
+        if not hold_id:  # a destruction began since the decision
+            raise FailedPreconditionError("the dossier's destruction has begun")
+        return replace(hold, hold_id=hold_id)
+
+    def release_hold(
+        self, actor: Actor, dossier_id: str, hold_id: int, reason: str, call: Call
+    ) -> None:
+        """An operator releases a legal hold in force, saying why."""
+        gate = self._gate
+        with gate.on_dossier(actor, dossier_id, Action.DOSSIER_RELEASE, call) as dossier:
+            reason = hold_reason(reason)
+            in_force = (h for h in self._index.holds(dossier.dossier_id) if h.released_us is None)
+            if not any(h.hold_id == hold_id for h in in_force):
+                raise NotFoundError("no such hold in force on this dossier")
+            released_by, now_us = gate.actor_ref(actor), gate.now_us()
+            hold = LegalHold(hold_id, dossier.dossier_id, 0, "", "", now_us, released_by, reason)
+        if not self._index.release_hold(hold):  # released by someone else since the decision
+            raise NotFoundError("no such hold in force on this dossier")

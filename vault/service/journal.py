@@ -1,0 +1,125 @@
+"""The journal's read side, as the service offers it: the auditors' export, the access
+history queries (a dossier's patient side, auditors), and a dossier's history for its
+patient copy.
+
+Reads are decided and journaled through the gate like any request. The patient side sees
+every entry of its dossier, with the ids of documents hidden from it redacted. Writing the
+journal is the gate's; verifying its chain and checkpoints is `vault.journal`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+
+from vault.domain.model import Actor
+from vault.domain.policy import Action, Facts, Reason
+from vault.domain.validation import MAX_PAGE_SIZE, page_limit
+from vault.errors import InvalidArgumentError
+from vault.index.base import Index
+from vault.journal.chain import JournalEntry
+from vault.journal.export import export_lines
+from vault.journal.store import EntryFilter, JournalLog
+from vault.pagetokens import JournalPageToken, PageTokens
+from vault.service.gate import Call, Gate
+
+
+def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
+    """The entry as a reader who may not know the `hidden` documents exist sees it: the
+    entry itself is kept (it is a real access), their ids are removed from it, and so are
+    the stored bytes that still name them."""
+    named = entry.event.documents
+    if not hidden or not named:
+        return entry
+    kept = tuple(d for d in named if uuid.UUID(d) not in hidden)
+    if len(kept) == len(named):
+        return entry
+    return replace(entry, event=replace(entry.event, documents=kept), canonical=b"")
+
+
+def history(
+    journal_log: JournalLog, dossier_id: uuid.UUID, hidden: set[uuid.UUID], last_seq: int
+) -> Iterator[dict[str, object]]:
+    """The dossier's journal entries up to `last_seq` (the export's own), oldest first,
+    as the patient side may see them: hidden documents' ids redacted."""
+    where = EntryFilter(dossier=str(dossier_id))
+    while page := journal_log.query(where, MAX_PAGE_SIZE):
+        for entry in page:
+            if entry.seq > last_seq:
+                return
+            yield {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
+        where = replace(where, after_seq=page[-1].seq)
+
+
+class JournalReads:
+    """The use cases that read the journal."""
+
+    def __init__(
+        self, gate: Gate, *, index: Index, journal_log: JournalLog, tokens: PageTokens
+    ) -> None:
+        self._gate = gate
+        self._index = index
+        self._journal_log = journal_log
+        self._tokens = tokens
+
+    def export(
+        self,
+        actor: Actor,
+        call: Call,
+        *,
+        from_seq: int = 0,
+        to_seq: int = 0,
+        since_us: int | None = None,
+        until_us: int | None = None,
+    ) -> Generator[bytes, None, None]:
+        """Auditors: export lines (entries and their checkpoints) for a range."""
+        with self._gate.journaled(actor, Action.JOURNAL_EXPORT, call) as access:
+            access.require(Facts(actor.kind, Action.JOURNAL_EXPORT, None))
+            if to_seq and from_seq > to_seq:
+                raise InvalidArgumentError("from_seq is after to_seq")
+            if since_us is not None and until_us is not None and since_us >= until_us:
+                raise InvalidArgumentError("the time range is the wrong way round")
+        first, last = max(from_seq, 1), to_seq or None
+        checkpoints = dict(self._journal_log.checkpoints(first, last))
+        entries = self._journal_log.entries(first, last, since_us=since_us, until_us=until_us)
+        return export_lines(entries, checkpoints)
+
+    def query(
+        self,
+        actor: Actor,
+        call: Call,
+        where: EntryFilter,
+        page_size: int | None,
+        page_token: str,
+    ) -> tuple[list[JournalEntry], str]:
+        """A dossier's access history (its patient side, auditors), or auditors' filters.
+
+        The patient side sees every entry, with the ids of documents hidden from it
+        redacted. A query ends at the journal as it was at its first page (its own entry
+        excluded): paging never chases the entries its own pages add."""
+        gate = self._gate
+        with gate.journaled(actor, Action.JOURNAL_READ, call) as access:
+            hidden: set[uuid.UUID] = set()
+            if where.dossier:
+                dossier = gate.dossier(where.dossier, access)
+                where = replace(where, dossier=str(dossier.dossier_id))
+                decision = access.require(gate.facts(actor, Action.JOURNAL_READ, dossier))
+                if decision.reason is not Reason.AUDITOR:
+                    hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
+            else:
+                access.require(Facts(actor.kind, Action.JOURNAL_READ, None))
+            limit = page_limit(page_size)
+            last_seq = 0  # first page: the journal's end, known once this entry is written
+            if page_token:
+                token = self._tokens.open(page_token, JournalPageToken)
+                where, last_seq = token.resume(where), token.last_seq
+            entries = self._journal_log.query(where, limit + 1)
+        last_seq = last_seq or access.journal_seq - 1
+        entries = [e for e in entries if e.seq <= last_seq]
+        page, more = entries[:limit], len(entries) > limit
+        token_text = ""
+        if more:
+            token_text = self._tokens.seal(JournalPageToken.after(page[-1].seq, last_seq, where))
+        return [_redacted(e, hidden) for e in page], token_text

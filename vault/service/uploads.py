@@ -1,0 +1,363 @@
+"""Writing documents: a new document, or a new version of one, streamed in.
+
+`Uploads.begin` makes the decision and opens the blob writer; the returned `Upload`
+takes the chunks and commits them. The document key is sealed and the pending version row
+reserved in the background, under a lease, while the first chunks arrive (docs/adr/0007).
+
+Key hierarchy: each document version gets a random 32-byte key sealed under its dossier's
+key, bound to its dossier, document, version and dossier key version; its metadata
+(title, media type, digest, author) is sealed under the dossier key the same way, so it
+dies with it.
+
+Reading, listing and changing documents once written is `documents.py`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from vault import secrets
+from vault.blobstore.base import BlobStore, BlobWriter
+from vault.crypto import sealed
+from vault.crypto.objectformat import ObjectEncryptor
+from vault.domain.clock import from_us, to_us
+from vault.domain.ids import new_id, new_object_key, parse_id
+from vault.domain.model import (
+    Actor,
+    ActorKind,
+    Author,
+    Document,
+    DocumentMetadata,
+    Replacement,
+    Visibility,
+)
+from vault.domain.policy import Action, DocumentFacts
+from vault.domain.validation import validate_metadata
+from vault.errors import (
+    ConflictError,
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+)
+from vault.index.base import DossierRecord, Index, VersionRecord
+from vault.service.gate import Access, Call, Gate, object_ref
+
+
+def _author(actor: Actor) -> Author:
+    """The author of what `actor` writes, as sealed with the metadata."""
+    professional_id = actor.subject if actor.kind is ActorKind.PROFESSIONAL else ""
+    return Author(actor.kind, professional_id, actor.profession, actor.specialty)
+
+
+def _inherited(metadata: DocumentMetadata, replaced: VersionRecord) -> DocumentMetadata:
+    """A new version's metadata: what the replaced version had in the clear fields the
+    writer left out (its type code, its date of care)."""
+    care_us = replaced.care_us if metadata.care_date is None else to_us(metadata.care_date)
+    return replace(
+        metadata,
+        type_code=metadata.type_code or replaced.type_code,
+        care_date=None if care_us is None else from_us(care_us),
+    )
+
+
+def _next_version(
+    replaced: VersionRecord,
+    replaces: Replacement,
+    metadata: DocumentMetadata,
+    visibility: Visibility,
+    now_us: int,
+) -> VersionRecord:
+    """The version that replaces `replaced`: same document, category, visibility and
+    author, the next number. The caller names the version it replaces, so that a
+    replacement never silently overtakes one it has not seen."""
+    if replaces.version != replaced.version:
+        raise ConflictError("the document has a newer version than the one replaced")
+    if metadata.category is not replaced.category:
+        raise InvalidArgumentError("a new version keeps its document's category")
+    if visibility not in (Visibility.NORMAL, replaced.visibility):
+        raise InvalidArgumentError(
+            "a new version keeps its document's visibility: change it separately"
+        )
+    return replace(
+        replaced,
+        version=replaced.version + 1,
+        created_us=now_us,
+        latest_version=0,
+        size=0,
+        ciphertext_size=0,
+        wrapped_key=b"",
+        sealed_metadata=b"",
+    )
+
+
+class _Lease:
+    """An upload's hold on its version number, from its start (`record.created_us`):
+    renewed as chunks arrive once a quarter of it has run, so that only an upload that
+    stopped sending for three quarters of a lease or more can lose its reservation (to
+    the next upload of that number)."""
+
+    def __init__(
+        self, index: Index, record: VersionRecord, length_us: int, now_us: Callable[[], int]
+    ) -> None:
+        self._index = index
+        self._record = record
+        self._length_us = length_us
+        self._now_us = now_us
+        self.first_until_us = record.created_us + length_us  # what the reservation records
+        self._renew_from_us = record.created_us + length_us // 4
+
+    def due(self) -> bool:
+        return self._now_us() >= self._renew_from_us
+
+    def renew(self) -> None:
+        """Pushes the lease one length ahead; ConflictError if the reservation is gone."""
+        now_us = self._now_us()
+        if not self._index.renew_reservation(self._record, now_us + self._length_us):
+            raise ConflictError(
+                "the upload's reservation lapsed and another upload took its version"
+            )
+        self._renew_from_us = now_us + self._length_us // 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What an upload records in the background: its pending row, and the dossier key
+    that seals its document key and metadata."""
+
+    record: VersionRecord
+    dossier_key: bytes
+
+
+def _after(job: Future[Any], then: Callable[[], None]) -> None:
+    """Runs `then` once `job` has ended, whatever its outcome (`job` was submitted first:
+    it is already running, so this never waits for a free worker)."""
+    wait([job])
+    then()
+
+
+def _discard_pending(index: Index, record: VersionRecord, *jobs: Future[Any]) -> None:
+    """Waits for an upload's background jobs to end, then removes its pending row if
+    there is one (they may have failed before recording it, or after)."""
+    for job in jobs:
+        with contextlib.suppress(Exception):  # its error is moot: the upload is abandoned
+            job.result()
+    index.discard_version(record)
+
+
+class Upload:
+    """A document being written: `write` chunks, then `commit` with the size and SHA-256
+    the client computed (or `abort`).
+
+    Created by `Uploads.begin` once the decision is made and the blob writer open.
+    Two background jobs run while the chunks stream in: `prepared` seals the document
+    key and records the pending version row, then `journaled` writes the decision's
+    journal entry (after it, as both write to the database and the row is needed first).
+    `commit` waits for the row before it commits the blob, and for the entry (which had
+    the blob's upload to finish) before it makes the version visible: the write order of
+    docs/architecture.md. While chunks arrive, `write` renews the row's lease. Nothing is
+    visible until `commit` returns; memory holds about two segments. After `commit` or
+    `abort` the upload is spent: `abort` becomes a no-op."""
+
+    def __init__(
+        self,
+        index: Index,
+        writer: BlobWriter,
+        record: VersionRecord,
+        lease: _Lease,
+        journaled: Future[None],
+        prepared: Future[_Prepared],
+        document_key: bytes,
+        metadata: DocumentMetadata,
+        author: Author,
+        segment_size: int,
+    ) -> None:
+        self._index = index
+        self._writer = writer
+        self._record = record
+        self._lease = lease
+        self._journaled = journaled
+        self._prepared = prepared
+        self._metadata = metadata
+        self._author = author
+        self._digest = hashlib.sha256()
+        self._open = True
+        self._encryptor = ObjectEncryptor(
+            document_key, object_ref(record), writer.write, segment_size=segment_size
+        )
+
+    def write(self, chunk: bytes) -> None:
+        if not self._open:
+            raise FailedPreconditionError("the upload is finished")
+        self._keep_reservation()
+        self._digest.update(chunk)
+        self._encryptor.write(chunk)
+
+    def _keep_reservation(self) -> None:
+        if self._lease.due():
+            self._prepared.result()  # the row is reserved (or its failure raised here)
+            self._lease.renew()
+
+    def commit(self, expected_size: int, expected_sha256: bytes) -> Document:
+        """Stores the document if what arrived is what the client says it sent."""
+        if not self._open:
+            raise FailedPreconditionError("the upload is finished")
+        if (self._encryptor.plaintext_size, self._digest.digest()) != (
+            expected_size,
+            expected_sha256,
+        ):
+            raise IntegrityError("the content received does not match its size and digest")
+        self._encryptor.close()
+        prepared = self._prepared.result()  # the pending row is recorded
+        self._keep_reservation()  # through the wait for the last parts and the entry
+        if self._journaled.done():
+            self._journaled.result()  # an entry that failed already: commit nothing
+        self._writer.commit()
+        self._open = False
+        self._journaled.result()  # the decision is journaled (before the version is visible)
+        digest = self._digest.digest()
+        record = replace(
+            prepared.record,
+            size=self._encryptor.plaintext_size,
+            ciphertext_size=self._encryptor.ciphertext_size,
+            sealed_metadata=secrets.seal_metadata(
+                prepared.dossier_key, prepared.record, self._metadata, digest, self._author
+            ),
+        )
+        self._index.commit_version(record)
+        return secrets.document(record, self._metadata, digest, self._author)
+
+    def abort(self) -> None:
+        """Discards the blob and the pending row; does nothing once committed or aborted."""
+        if self._open:
+            self._open = False
+            self._writer.abort()
+            _discard_pending(self._index, self._record, self._journaled, self._prepared)
+
+
+class Uploads:
+    """Starts uploads: the decision, then the background work of `Upload`."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        *,
+        index: Index,
+        blobs: BlobStore,
+        background: Executor,
+        segment_size: int,
+        lease_us: int,
+    ) -> None:
+        self._gate = gate
+        self._index = index
+        self._blobs = blobs
+        self._background = background
+        self._segment_size = segment_size
+        self._lease_us = lease_us
+
+    def begin(
+        self,
+        actor: Actor,
+        dossier_id: str,
+        metadata: DocumentMetadata,
+        call: Call,
+        visibility: Visibility = Visibility.NORMAL,
+        replaces: Replacement | None = None,
+    ) -> Upload:
+        """Starts writing a new document, or a new version of one (`replaces`); the caller
+        streams into the returned Upload.
+
+        Only the decision is made here: its journal entry, and the sealed document key
+        and pending version row, are recorded in the background while the first chunks
+        arrive (`Upload.commit` waits for them before anything becomes visible)."""
+        gate = self._gate
+        action = Action.DOCUMENT_WRITE if replaces is None else Action.DOCUMENT_REPLACE
+        with gate.refusal_journaled(actor, action, call) as access:
+            dossier = gate.dossier(dossier_id, access)
+            now_us = gate.now_us()
+            metadata = validate_metadata(metadata, now_us)
+            if replaces is None:
+                record = self._new_document(actor, dossier, metadata, visibility, access, now_us)
+            else:
+                access.documents = (parse_id(replaces.document_id, "document id"),)
+                replaced = gate.visible_version(actor, action, dossier, access)
+                metadata = _inherited(metadata, replaced)
+                record = _next_version(replaced, replaces, metadata, visibility, now_us)
+            gate.notify_first_access(actor, dossier, call)
+        record = replace(
+            record,
+            blob_key=new_object_key(),
+            dossier_key_version=dossier.key_version,
+            type_code=metadata.type_code,
+            care_us=None if metadata.care_date is None else to_us(metadata.care_date),
+        )
+        document_key = os.urandom(sealed.KEY_SIZE)
+        lease = _Lease(self._index, record, self._lease_us, gate.now_us)
+        prepared = self._background.submit(
+            self._prepare, record, document_key, lease.first_until_us
+        )
+        allowed = functools.partial(gate.journal_allowed, actor, action, call, access)
+        journaled = self._background.submit(_after, prepared, allowed)
+        try:
+            writer = self._blobs.create(record.blob_key)
+        except BaseException:
+            _discard_pending(self._index, record, journaled, prepared)
+            raise
+        return Upload(
+            self._index,
+            writer,
+            record,
+            lease,
+            journaled,
+            prepared,
+            document_key,
+            metadata,
+            _author(actor),
+            self._segment_size,
+        )
+
+    def _new_document(
+        self,
+        actor: Actor,
+        dossier: DossierRecord,
+        metadata: DocumentMetadata,
+        visibility: Visibility,
+        access: Access,
+        now_us: int,
+    ) -> VersionRecord:
+        """The first version of a new document, if the caller may write it."""
+        new = DocumentFacts(metadata.category, visibility)
+        access.require(self._gate.facts(actor, Action.DOCUMENT_WRITE, dossier, new))
+        document_id = new_id(now_us // 1000)
+        access.documents = (document_id,)
+        return VersionRecord(
+            dossier_id=dossier.dossier_id,
+            document_id=document_id,
+            version=1,
+            category=metadata.category,
+            created_us=now_us,
+            blob_key="",
+            dossier_key_version=0,
+            wrapped_key=b"",
+            sealed_metadata=b"",
+            visibility=visibility,
+            author=self._gate.actor_ref(actor),
+            document_created_us=now_us,
+        )
+
+    def _prepare(
+        self, record: VersionRecord, document_key: bytes, lease_until_us: int
+    ) -> _Prepared:
+        """Seals the document key under the dossier key; records the pending version row."""
+        dossier_key = self._gate.dossier_key(record.dossier_id, record.dossier_key_version)
+        record = replace(
+            record, wrapped_key=secrets.wrap_document_key(dossier_key, record, document_key)
+        )
+        self._index.reserve_version(record, lease_until_us)
+        return _Prepared(record, dossier_key)
