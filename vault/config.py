@@ -46,7 +46,7 @@ from pathlib import Path
 from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.blobstore.s3.settings import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
-from vault.crypto.pkcs11 import Pkcs11Settings
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.domain.lifecycle import RetentionRules
 from vault.errors import ConfigurationError
 
