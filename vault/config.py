@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
+from vault.auth_settings import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.blobstore.s3.settings import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.crypto.pkcs11.settings import Pkcs11Settings
