@@ -75,7 +75,8 @@ from bench.statements import captured_selects
 from retention.cli import open_adapters
 from retention.destroyer import BATCH, Destroyer, RunReport
 from vault.blobstore.base import BlobStore, DeleteResult, shard_path
-from vault.blobstore.s3 import S3Settings, make_client
+from vault.blobstore.s3.client import make_client
+from vault.blobstore.s3.settings import S3Settings
 from vault.config import Config
 from vault.crypto.localkeys import create_key_file
 from vault.domain.identifiers import ins_key
@@ -626,7 +627,11 @@ def timed_raw_deletes(raw: RawSet, keys: Sequence[str]) -> float:
 # (label, file suffix or "~" for builtins, function name or a substring of a builtin's)
 PROFILED = (
     ("Destroyer.run (total)", "retention/destroyer.py", "run"),
-    ("S3 deletes (list versions, delete each)", "vault/blobstore/s3.py", "_delete_every_version"),
+    (
+        "S3 deletes (list versions, delete each)",
+        "vault/blobstore/s3/store.py",
+        "_delete_every_version",
+    ),
     ("  of which waiting for S3 (socket reads)", "~", "recv_into"),
     ("journal appends (2 per dossier)", "vault/journal/sql.py", "append_many"),
     ("journal look-ups for a rerun (_find_entry)", "retention/destroyer.py", "_find_entry"),

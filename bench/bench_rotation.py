@@ -29,10 +29,12 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from bench.bench_journal import postgres_schema
-from vault.crypto import pkcs11, sealed
+from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.localkeys import LocalKeyFileProvider, add_master_version, create_key_file
-from vault.crypto.pkcs11 import Pkcs11KeyProvider, Pkcs11Settings
+from vault.crypto.pkcs11 import admin as pkcs11_admin
+from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.domain.ids import new_id
 from vault.index.schema import DossierKeyRow, DossierRow
 from vault.index.sql import SqlIndex
@@ -109,8 +111,8 @@ def softhsm_settings(tmp: Path) -> Pkcs11Settings:
 
 def hsm_provider(settings: Pkcs11Settings, name: str) -> tuple[KeyProvider, Callable[[], object]]:
     settings = dataclasses.replace(settings, key_label_prefix=f"bench-{name}")
-    pkcs11.provision(settings)
-    return Pkcs11KeyProvider(settings), functools.partial(pkcs11.add_master_version, settings)
+    pkcs11_admin.provision(settings)
+    return Pkcs11KeyProvider(settings), functools.partial(pkcs11_admin.add_master_version, settings)
 
 
 def main() -> int:

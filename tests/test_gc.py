@@ -14,7 +14,7 @@ from tests.blobstore.support import create_bucket, s3_settings
 from tests.index.test_sql import add_dossier, reserve, version
 from vault.blobstore.base import BlobStore
 from vault.blobstore.file import FileBlobStore
-from vault.blobstore.s3 import S3BlobStore
+from vault.blobstore.s3.store import S3BlobStore
 from vault.domain.clock import to_us
 from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError

@@ -9,7 +9,7 @@
 #
 # Idempotent: an existing configuration file is kept and a token that already carries the
 # label is left alone (its keys survive). It creates the token only; the vault's keys are
-# made by the provisioning code (vault/crypto/pkcs11.py) inside the token.
+# made by the provisioning code (vault/crypto/pkcs11/admin.py) inside the token.
 #
 # Environment (the defaults are test PINs, public by construction):
 #   VAULT_PKCS11_TOKEN_LABEL  token label            (default dossier-vault-test)

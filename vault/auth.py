@@ -29,13 +29,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from vault.auth_settings import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
 from vault.tls import ClientKinds, PeerIdentity, call_peer
 
-DEFAULT_AUDIENCE = "dossier-vault"
-DEV_ISSUER = "dossier-vault-dev"
 _LEEWAY_SECONDS = 30
 _MAX_TOKEN_BYTES = 8192
 MAX_LIFETIME_SECONDS = 24 * 3600  # an assertion is for a session, not a standing credential

@@ -20,7 +20,7 @@
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_UPLOAD_LEASE_SECONDS  | 120: an upload's hold on its version number (ADR 0008) |
-| VAULT_S3_BUCKET (and VAULT_S3_*, see vault/blobstore/s3.py) | unset: blobs in <data dir>/blobs |
+| VAULT_S3_BUCKET (and VAULT_S3_*: vault/blobstore/s3/settings.py) | unset: <data dir>/blobs |
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
 | VAULT_ACCESS_MATRIX         | unset: the default authorisation matrix (vault/matrix.py) |
@@ -43,10 +43,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.auth import DEFAULT_AUDIENCE, DEV_ISSUER
-from vault.blobstore.s3 import S3Settings
+from vault.auth_settings import DEFAULT_AUDIENCE, DEV_ISSUER
+from vault.blobstore.s3.settings import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
-from vault.crypto.pkcs11 import Pkcs11Settings
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.domain.lifecycle import RetentionRules
 from vault.errors import ConfigurationError
 

@@ -18,7 +18,8 @@ from botocore.config import Config
 
 from vault.blobstore.base import BlobReader, BlobStore
 from vault.blobstore.file import FileBlobStore
-from vault.blobstore.s3 import MIN_PART_SIZE, S3BlobStore, S3Settings
+from vault.blobstore.s3.settings import MIN_PART_SIZE, S3Settings
+from vault.blobstore.s3.store import S3BlobStore
 from vault.domain.ids import new_object_key
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
 """`S3BlobStore` beyond the shared contract (test_conformance.py): layout in the bucket,
-checksums, streaming parts, versions, settings, and every failure as the right VaultError.
+checksums, streaming parts, versions, and real endpoints' failures as the right
+VaultError (the mapping alone: test_s3_errors.py; the settings: test_s3_settings.py).
 
 What it stops: whole documents held in memory, uploads without an integrity checksum,
 versions or delete markers outliving a delete, pending multipart uploads after a failed
@@ -18,20 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from io import BytesIO
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-    SSLError,
-)
+from botocore.exceptions import EndpointConnectionError
 from moto.core import enable_iam_authentication
 
 from tests.blobstore.support import (
@@ -45,18 +38,17 @@ from tests.blobstore.support import (
     read_all,
     s3_settings,
 )
-from vault.blobstore import s3
 from vault.blobstore.base import BlobWriter, DeleteResult
-from vault.blobstore.s3 import DEFAULT_PART_SIZE, S3BlobStore, S3Settings, map_s3_error
+from vault.blobstore.s3 import writer as s3_writer
+from vault.blobstore.s3.settings import S3Settings
+from vault.blobstore.s3.store import S3BlobStore
 from vault.domain.ids import new_object_key
 from vault.errors import (
     AlreadyExistsError,
-    ConfigurationError,
     FailedPreconditionError,
     IntegrityError,
     InvalidArgumentError,
     UnavailableError,
-    VaultError,
 )
 
 if TYPE_CHECKING:
@@ -196,7 +188,7 @@ def test_at_most_parts_in_flight_upload_while_the_next_one_fills(
 def test_an_object_needing_more_parts_than_s3_allows_is_refused(
     store: S3BlobStore, bucket: str, s3_admin: S3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(s3, "MAX_PARTS", 3)
+    monkeypatch.setattr(s3_writer, "MAX_PARTS", 3)
     put(store, payload(2 * PART_SIZE + 1))  # three parts: the most allowed
     writer = store.create(new_object_key())
     with pytest.raises(InvalidArgumentError):
@@ -415,167 +407,3 @@ def test_a_tampered_with_bucket_reads_as_an_integrity_error(
     s3_admin.delete_object(Bucket=bucket, Key=s3_key(key))  # behind the vault's back
     with pytest.raises(IntegrityError, match=bucket):
         store.open(key)
-
-
-# -- the mapping, for what no test server can produce ---------------------------------
-
-
-def client_error(code: str, status: int, operation: str = "GetObject") -> ClientError:
-    message = "S3's own words: IRM lombaire 184127645108946"
-    response: Any = {
-        "Error": {"Code": code, "Message": message, "Key": "objects/IRM lombaire"},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return ClientError(response, operation)
-
-
-MAPPING = [
-    (client_error("SlowDown", 503, "PutObject"), UnavailableError),
-    (client_error("503", 503, "HeadBucket"), UnavailableError),
-    (client_error("ServiceUnavailable", 503), UnavailableError),
-    (client_error("Throttling", 400), UnavailableError),
-    (client_error("ThrottlingException", 400), UnavailableError),
-    (client_error("RequestThrottled", 400), UnavailableError),
-    (client_error("TooManyRequests", 429), UnavailableError),
-    (client_error("InternalError", 500), UnavailableError),
-    (client_error("RequestTimeout", 400, "UploadPart"), UnavailableError),
-    (client_error("NoSuchUpload", 404, "UploadPart"), UnavailableError),
-    (client_error("BadDigest", 400, "UploadPart"), UnavailableError),
-    (client_error("InvalidAccessKeyId", 403), FailedPreconditionError),
-    (client_error("SignatureDoesNotMatch", 403), FailedPreconditionError),
-    (client_error("ExpiredToken", 400), FailedPreconditionError),
-    (client_error("RequestTimeTooSkewed", 403), FailedPreconditionError),
-    (client_error("AccessDenied", 403), FailedPreconditionError),
-    (client_error("403", 403, "HeadBucket"), FailedPreconditionError),
-    (client_error("NoSuchBucket", 404), FailedPreconditionError),
-    (client_error("404", 404, "HeadBucket"), FailedPreconditionError),
-    (client_error("PermanentRedirect", 301), FailedPreconditionError),
-    (client_error("AuthorizationHeaderMalformed", 400), FailedPreconditionError),
-    (client_error("NotImplemented", 501, "PutObject"), FailedPreconditionError),
-    (client_error("NoSuchKey", 404), IntegrityError),
-    (client_error("404", 404, "HeadObject"), IntegrityError),
-    (client_error("PreconditionFailed", 412, "PutObject"), AlreadyExistsError),
-    (client_error("ConditionalRequestConflict", 409, "PutObject"), AlreadyExistsError),
-    (client_error("EntityTooSmall", 400, "CompleteMultipartUpload"), VaultError),
-    (client_error("Bad\nCode <script>", 400), VaultError),
-    (EndpointConnectionError(endpoint_url="http://s3"), UnavailableError),
-    (ConnectTimeoutError(endpoint_url="http://s3"), UnavailableError),
-    (ReadTimeoutError(endpoint_url="http://s3"), UnavailableError),
-    (
-        SSLError(endpoint_url="http://s3", error=ValueError("certificate verify failed")),
-        FailedPreconditionError,
-    ),
-    (NoCredentialsError(), FailedPreconditionError),
-]
-
-
-def error_id(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return f"{error.operation_name}-{error.response.get('Error', {}).get('Code')}"
-    return type(error).__name__
-
-
-@pytest.mark.parametrize(("error", "expected"), MAPPING, ids=[error_id(e) for e, _ in MAPPING])
-def test_each_failure_maps_to_its_vault_error(error: Exception, expected: type) -> None:
-    assert type(map_s3_error(error, "vault-bucket", "GetObject")) is expected
-
-
-CLIENT_ERRORS = [e for e, _ in MAPPING if isinstance(e, ClientError)]
-
-
-@pytest.mark.parametrize("error", CLIENT_ERRORS, ids=[error_id(e) for e in CLIENT_ERRORS])
-def test_mapped_messages_never_repeat_what_s3_said(error: ClientError) -> None:
-    message = str(map_s3_error(error, "vault-bucket"))
-    assert "IRM" not in message
-    assert "184127645108946" not in message
-    assert "S3's own words" not in message
-    assert "<script>" not in message
-
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def test_settings_read_every_variable() -> None:
-    settings = S3Settings.from_env(
-        {
-            "VAULT_S3_BUCKET": "dmp-vault",
-            "VAULT_S3_ENDPOINT_URL": "https://minio.internal:9000",
-            "VAULT_S3_REGION": "eu-west-3",
-            "VAULT_S3_PREFIX": "vault/",
-            "VAULT_S3_ACCESS_KEY_ID": "AKIAEXAMPLE",
-            "VAULT_S3_SECRET_ACCESS_KEY": "very-secret",
-            "VAULT_S3_PATH_STYLE": "true",
-            "VAULT_S3_VERIFY_TLS": "TRUE",
-            "VAULT_S3_CA_BUNDLE": "/etc/vault/ca.pem",
-            "VAULT_S3_PART_SIZE": str(16 * 1024 * 1024),
-            "VAULT_S3_CONNECT_TIMEOUT": "1.5",
-            "VAULT_S3_READ_TIMEOUT": "20",
-            "VAULT_S3_MAX_ATTEMPTS": "3",
-            "VAULT_S3_RETRY_MODE": "adaptive",
-            "VAULT_S3_MAX_CONNECTIONS": "32",
-            "VAULT_S3_PARTS_IN_FLIGHT": "3",
-        }
-    )
-    assert settings == S3Settings(
-        bucket="dmp-vault",
-        endpoint_url="https://minio.internal:9000",
-        region="eu-west-3",
-        prefix="vault/",
-        access_key_id="AKIAEXAMPLE",
-        secret_access_key="very-secret",
-        path_style=True,
-        verify_tls=True,
-        ca_bundle=Path("/etc/vault/ca.pem"),
-        part_size=16 * 1024 * 1024,
-        connect_timeout=1.5,
-        read_timeout=20.0,
-        max_attempts=3,
-        retry_mode="adaptive",
-        max_connections=32,
-        parts_in_flight=3,
-    )
-    assert "very-secret" not in repr(settings)
-
-
-def test_settings_default_to_aws_with_the_credential_chain() -> None:
-    settings = S3Settings.from_env({"VAULT_S3_BUCKET": "dmp-vault"})
-    assert settings.endpoint_url is None
-    assert settings.access_key_id is None
-    assert settings.secret_access_key is None
-    assert settings.prefix == "objects/"
-    assert settings.part_size == DEFAULT_PART_SIZE == 8 * 1024 * 1024
-    assert settings.parts_in_flight == 4
-    assert (settings.verify_tls, settings.path_style, settings.retry_mode) == (
-        True,
-        False,
-        "standard",
-    )
-
-
-BAD_ENVIRONMENTS = [
-    ({}, "VAULT_S3_BUCKET"),
-    ({"VAULT_S3_PART_SIZE": str(5 * 1024 * 1024 - 1)}, "VAULT_S3_PART_SIZE"),
-    ({"VAULT_S3_PART_SIZE": "8M"}, "VAULT_S3_PART_SIZE"),
-    ({"VAULT_S3_PATH_STYLE": "perhaps"}, "VAULT_S3_PATH_STYLE"),
-    ({"VAULT_S3_VERIFY_TLS": "nah"}, "VAULT_S3_VERIFY_TLS"),
-    ({"VAULT_S3_READ_TIMEOUT": "0"}, "VAULT_S3_READ_TIMEOUT"),
-    ({"VAULT_S3_CONNECT_TIMEOUT": "soon"}, "VAULT_S3_CONNECT_TIMEOUT"),
-    ({"VAULT_S3_MAX_ATTEMPTS": "0"}, "VAULT_S3_MAX_ATTEMPTS"),
-    ({"VAULT_S3_RETRY_MODE": "legacy"}, "VAULT_S3_RETRY_MODE"),
-    ({"VAULT_S3_PARTS_IN_FLIGHT": "0"}, "VAULT_S3_PARTS_IN_FLIGHT"),
-    ({"VAULT_S3_PREFIX": "objects"}, "VAULT_S3_PREFIX"),
-    ({"VAULT_S3_ENDPOINT_URL": "minio:9000"}, "VAULT_S3_ENDPOINT_URL"),
-    ({"VAULT_S3_SECRET_ACCESS_KEY": "very-secret"}, "VAULT_S3_ACCESS_KEY_ID"),
-    ({"VAULT_S3_VERIFY_TLS": "false", "VAULT_S3_CA_BUNDLE": "/ca.pem"}, "VAULT_S3_CA_BUNDLE"),
-]
-
-
-@pytest.mark.parametrize(("overrides", "variable"), BAD_ENVIRONMENTS)
-def test_bad_settings_are_refused_naming_the_variable_not_the_value(
-    overrides: dict[str, str], variable: str
-) -> None:
-    environ = {"VAULT_S3_BUCKET": "dmp-vault", **overrides} if overrides else {}
-    with pytest.raises(ConfigurationError, match=variable) as refused:
-        S3Settings.from_env(environ)
-    for value in overrides.values():
-        assert value not in str(refused.value)

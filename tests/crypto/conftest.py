@@ -24,7 +24,9 @@ import pkcs11
 import pytest
 from pkcs11.types import Session
 
-from vault.crypto.pkcs11 import Pkcs11KeyProvider, Pkcs11Settings, provision
+from vault.crypto.pkcs11.admin import provision
+from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "softhsm_setup.sh"

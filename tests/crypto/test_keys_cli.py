@@ -23,13 +23,9 @@ from pkcs11.types import Session
 from tests.crypto.conftest import SoftHsm
 from vault.crypto.keys_cli import register
 from vault.crypto.localkeys import FORMAT, create_key_file
-from vault.crypto.pkcs11 import (
-    Pkcs11KeyProvider,
-    Pkcs11Settings,
-    TokenKeys,
-    provision,
-    token_keys,
-)
+from vault.crypto.pkcs11.admin import TokenKeys, provision, token_keys
+from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.errors import ConfigurationError, FailedPreconditionError, UnavailableError, VaultError
 
 

@@ -8,7 +8,8 @@ from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_grpc import REPORT
 from vault.auth import load_or_create_dev_issuer
 from vault.config import Config
-from vault.crypto.pkcs11 import Pkcs11KeyProvider, Pkcs11Settings
+from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.journal.checkpoint import VerifierKey, open_note
 from vault.server.app import BackgroundServer
 

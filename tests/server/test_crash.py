@@ -24,7 +24,8 @@ from tests.conftest import PATIENT_INS, free_port
 from tests.server.test_grpc import REPORT
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.blobstore.file import FileBlobStore
-from vault.blobstore.s3 import S3BlobStore, S3Settings
+from vault.blobstore.s3.settings import S3Settings
+from vault.blobstore.s3.store import S3BlobStore
 from vault.client import VaultClient
 from vault.domain.model import ActorKind, Replacement
 from vault.errors import VaultError

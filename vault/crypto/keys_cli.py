@@ -25,16 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from vault.crypto.localkeys import LocalKeyFileProvider
-from vault.crypto.pkcs11 import (
-    Pkcs11Settings,
+from vault.crypto.pkcs11.admin import (
     TokenKeys,
     add_master_version,
     provision,
     token_keys,
 )
-from vault.crypto.pkcs11 import (
+from vault.crypto.pkcs11.admin import (
     retire_master_version as retire_pkcs11_version,
 )
+from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.errors import ConfigurationError, FailedPreconditionError
 
 _ADD_MASTER_DESCRIPTION = (

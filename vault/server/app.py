@@ -27,10 +27,10 @@ from sqlalchemy import Engine
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
 from vault.blobstore.file import FileBlobStore
-from vault.blobstore.s3 import S3BlobStore
+from vault.blobstore.s3.store import S3BlobStore
 from vault.config import Config
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
-from vault.crypto.pkcs11 import Pkcs11KeyProvider
+from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
 from vault.domain.clock import SystemClock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.errors import ConfigurationError, VaultError
