@@ -53,7 +53,7 @@ says so and the run goes on.
     .venv/bin/python -m bench.bench_calls [--clients 1,8,32] [--seconds 10]
         [--calls get_dossier,list,get,put,mixed] [--processes 4] [--documents 30]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--s3]
-        [--profile] [--json]
+        [--profile [--profile-dir DIR]] [--json] [--save FILE]
 
 Linux only (/proc). Every process started is stopped, and the temporary directory (and
 the PostgreSQL schema) removed, at the end, whatever happens.
@@ -828,6 +828,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="samples/s")
     parser.add_argument("--profile-dir", help="keep py-spy's collapsed stacks there")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--save", help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0:
         parser.error("--seconds must be positive and --warmup not negative")
@@ -858,6 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     report = run(settings, progress)
+    if args.save:
+        Path(args.save).write_text(json.dumps(asdict(report), indent=2) + "\n")
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
