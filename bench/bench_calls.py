@@ -38,22 +38,26 @@ during it (/proc/stat), since other work on the machine moves the numbers.
 
 `--profile` adds, for each call and client count, one more vault run under py-spy
 (`py-spy record --format raw --threads --nonblocking`, installed with the `bench` extra)
-and prints the share of the server's sampled CPU per component (bench/cpu_shares.py has
-the classification rules). py-spy without `--idle` samples only threads that are running,
-so the shares are shares of CPU, not of wall time (a thread waiting for a lock, the GIL
-or a queue is not sampled); `--threads` gives each sample its thread (event loop, pool
-worker, journal committer); `--nonblocking` does not stop the server for each sample, so
-the profiled run's calls/s (reported) is close to the unprofiled one, at the cost of an
-occasional torn stack; `--subprocesses` is not needed (the server starts none). py-spy
-sees Python threads only: CPU in grpc's C-core threads is missing from the samples, so
-the report gives the sampled CPU seconds beside the CPU /proc measured. py-spy needs
-ptrace on the server (root, or kernel.yama.ptrace_scope 0); if it fails, the report
-says so and the run goes on.
+and prints per component (bench/cpu_shares.py has the classification rules and their
+caveats) the share of the server's samples, and the CPU seconds when each thread's
+samples share out the CPU /proc says that thread used over the window. The choices:
+no `--idle`, so threads blocked on a lock, the GIL, a queue or epoll are not sampled
+(but threads in disk wait and runnable threads waiting for a CPU are: hence the
+weighting by thread CPU, and cpu_shares' "waiting" rule); `--threads`, to give each
+sample its thread (event loop, pool worker, journal committer) and its thread id for
+the weighting; `--nonblocking`, so the server is not stopped for each sample and the
+profiled run's calls/s (reported) stays near the unprofiled one, at the cost of an
+occasional torn stack; no `--subprocesses` (the server starts none). py-spy sees Python
+threads only: the CPU of grpc's C-core threads is reported apart. `--profile-gil`
+samples only the thread holding the GIL (py-spy `--gil`): the share of the one Python
+core per component, every wait and GIL-free C code left out. py-spy needs ptrace on the
+server (root, or kernel.yama.ptrace_scope 0); if it fails, the report says so and the
+run goes on.
 
     .venv/bin/python -m bench.bench_calls [--clients 1,8,32] [--seconds 10]
         [--calls get_dossier,list,get,put,mixed] [--processes 4] [--documents 30]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--s3]
-        [--profile [--profile-dir DIR]] [--json] [--save FILE]
+        [--profile [--profile-gil] [--profile-dir DIR]] [--json] [--save FILE]
 
 Linux only (/proc). Every process started is stopped, and the temporary directory (and
 the PostgreSQL schema) removed, at the end, whatever happens.
@@ -317,6 +321,22 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """Each thread's user + system CPU time so far (/proc/<pid>/task/<tid>/stat)."""
+    result: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        result[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return result
+
+
+def delta(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    return {tid: cpu - before.get(tid, 0.0) for tid, cpu in after.items()}
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) CPU ticks of the whole machine since boot (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -366,6 +386,7 @@ class Profiler:
     executable: Path
     output: Path
     rate: int
+    gil: bool = False  # py-spy --gil: only the thread holding the GIL is sampled
 
 
 def run_load(
@@ -377,7 +398,7 @@ def run_load(
     warmup: float,
     processes: int,
     profiler: Profiler | None = None,
-) -> tuple[Load, subprocess.Popen[bytes] | None]:
+) -> tuple[Load, subprocess.Popen[bytes] | None, dict[int, float]]:
     """One closed-loop load: client processes started, warmed up, then measured."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with gRPC in it
     ready: Queue[int] = context.Queue()
@@ -396,6 +417,8 @@ def run_load(
     for worker in workers:
         worker.start()
     spy: subprocess.Popen[bytes] | None = None
+    threads_before: dict[int, float] = {}
+    threads_after: dict[int, float] = {}
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         for _ in workers:
@@ -407,9 +430,12 @@ def run_load(
         time.sleep(max(0.0, start - time.monotonic()))
         if profiler is not None:
             spy = start_py_spy(profiler, target.pid, seconds)
+            threads_before = thread_cpu_seconds(target.pid)
         cpu_before, machine_before = cpu_seconds(target.pid), machine_ticks()
         time.sleep(max(0.0, end - time.monotonic()))
         cpu_after, machine_after = cpu_seconds(target.pid), machine_ticks()
+        if profiler is not None:
+            threads_after = thread_cpu_seconds(target.pid)
         load_avg = os.getloadavg()[0]
         tallies = [results.get(timeout=RESULT_GRACE_SECONDS) for _ in workers]
     finally:
@@ -443,7 +469,7 @@ def run_load(
         machine_busy=busy / total if total else 0.0,
         first_error=next((t["first_error"] for t in tallies if t["first_error"]), ""),
     )
-    return load, spy
+    return load, spy, delta(threads_before, threads_after)
 
 
 # -- profiling --------------------------------------------------------------------------
@@ -453,6 +479,8 @@ def start_py_spy(profiler: Profiler, pid: int, seconds: float) -> subprocess.Pop
     command = [str(profiler.executable), "record", "--pid", str(pid), "--format", "raw"]
     command += ["--output", str(profiler.output), "--rate", str(profiler.rate)]
     command += ["--duration", str(max(1, round(seconds))), "--threads", "--nonblocking"]
+    if profiler.gil:
+        command.append("--gil")
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -467,12 +495,20 @@ class Profile:
     exclusive: dict[str, float] = field(default_factory=dict)
     inclusive: dict[str, float] = field(default_factory=dict)
     threads: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # weighted by thread CPU
+    unsampled_cpu_s: float = 0.0  # threads with CPU and no sample: not Python threads
+    gil: bool = False
     error: str = ""
 
 
-def finish_profile(load: Load, spy: subprocess.Popen[bytes] | None, profiler: Profiler) -> Profile:
+def finish_profile(
+    load: Load,
+    spy: subprocess.Popen[bytes] | None,
+    profiler: Profiler,
+    thread_cpu: dict[int, float],
+) -> Profile:
     if spy is None:
-        return Profile(load, error="py-spy did not start")
+        return Profile(load, gil=profiler.gil, error="py-spy did not start")
     try:
         out, _ = spy.communicate(timeout=load.seconds + 60)
     except subprocess.TimeoutExpired:
@@ -480,9 +516,11 @@ def finish_profile(load: Load, spy: subprocess.Popen[bytes] | None, profiler: Pr
         out, _ = spy.communicate()
     text_out = out.decode(errors="replace").strip()
     if spy.returncode != 0 or not profiler.output.exists():
-        return Profile(load, error=f"py-spy exited with {spy.returncode}: {text_out[-1000:]}")
+        error = f"py-spy exited with {spy.returncode}: {text_out[-1000:]}"
+        return Profile(load, gil=profiler.gil, error=error)
     with profiler.output.open() as lines:
         shares = cpu_shares.parse_collapsed(lines)
+    seconds, unsampled = shares.weighted(thread_cpu)
     return Profile(
         load,
         samples=shares.samples,
@@ -491,6 +529,9 @@ def finish_profile(load: Load, spy: subprocess.Popen[bytes] | None, profiler: Pr
         exclusive={k: shares.share(v) for k, v in shares.exclusive.items()},
         inclusive={k: shares.share(v) for k, v in shares.inclusive.items()},
         threads={k: shares.share(v) for k, v in shares.threads.items()},
+        cpu_seconds=seconds,
+        unsampled_cpu_s=unsampled,
+        gil=profiler.gil,
     )
 
 
@@ -633,6 +674,7 @@ class Settings:
     profile: bool
     profile_rate: int = PROFILE_RATE
     profile_dir: str | None = None  # where the collapsed stacks are kept (None: not kept)
+    profile_gil: bool = False
 
 
 @dataclass(frozen=True)
@@ -677,7 +719,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
             for clients in settings.clients:
                 measured = {}
                 for target in (vault, ceiling):
-                    load, _ = run_load(
+                    load, _, _ = run_load(
                         target,
                         slots,
                         kind,
@@ -692,9 +734,10 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
                 if spy is not None:
                     stacks = Path(settings.profile_dir) if settings.profile_dir else workdir
                     stacks.mkdir(parents=True, exist_ok=True)
-                    output = stacks / f"py-spy-{kind}-{clients}.txt"
-                    profiler = Profiler(spy, output, settings.profile_rate)
-                    load, process = run_load(
+                    mode = "gil" if settings.profile_gil else "cpu"
+                    output = stacks / f"py-spy-{mode}-{kind}-{clients}.txt"
+                    profiler = Profiler(spy, output, settings.profile_rate, settings.profile_gil)
+                    load, process, thread_cpu = run_load(
                         Target("vault (py-spy)", vault.address, vault.pid),
                         slots,
                         kind,
@@ -704,7 +747,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
                         settings.processes,
                         profiler,
                     )
-                    profile = finish_profile(load, process, profiler)
+                    profile = finish_profile(load, process, profiler, thread_cpu)
                     progress(describe(load) + (f" [{profile.error}]" if profile.error else ""))
                 rows.append(Row(kind, clients, measured["vault"], measured["ceiling"], profile))
     return Report(backend_name(settings), os.cpu_count() or 0, settings, rows)
@@ -765,6 +808,9 @@ def profile_lines(row: Row) -> list[str]:
     if profile.error:
         return [f"{head}: no profile ({profile.error})."]
     load = profile.load
+    if profile.gil:
+        head += " (py-spy --gil: shares of the GIL's time)"
+    cpu_total = sum(profile.cpu_seconds.values())
     lines = [
         f"{head}: {load.calls_per_s:,.0f} calls/s under py-spy "
         f"(p50 {number(load.p50_ms, 2)} ms, p99 {number(load.p99_ms, 2)} ms, "
@@ -773,10 +819,11 @@ def profile_lines(row: Row) -> list[str]:
         "server used (/proc; the difference: grpc's C-core threads, which py-spy does not "
         "see, and sampling error); "
         f"{profile.waiting_samples} more samples were of threads woken but waiting for a "
-        "CPU at a blocking call, left out.",
+        "CPU at a blocking call, left out. "
+        f"Threads py-spy cannot see (no Python frames) used {profile.unsampled_cpu_s:.2f} s.",
         "",
-        "| component | share | incl. |",
-        "|---|--:|--:|",
+        "| component | share of samples | CPU s (by thread CPU) | share of that CPU | incl. |",
+        "|---|--:|--:|--:|--:|",
     ]
     order = sorted(cpu_shares.COMPONENTS, key=lambda name: -profile.exclusive.get(name, 0.0))
     for name in order:
@@ -784,9 +831,11 @@ def profile_lines(row: Row) -> list[str]:
         if share or profile.inclusive.get(name):
             inclusive = profile.inclusive.get(name, 0.0)
             shown = "" if name in cpu_shares.ROOTS else f"{inclusive:.1%}"
-            lines.append(f"| {name} | {share:.1%} | {shown} |")
+            cpu = profile.cpu_seconds.get(name, 0.0)
+            cpu_share = cpu / cpu_total if cpu_total else 0.0
+            lines.append(f"| {name} | {share:.1%} | {cpu:.2f} | {cpu_share:.1%} | {shown} |")
     if journal := profile.inclusive.get(cpu_shares.JOURNAL):
-        lines.append(f"| (journal, all parts) | | {journal:.1%} |")
+        lines.append(f"| (journal, all parts) | | | | {journal:.1%} |")
     threads = sorted(profile.threads.items(), key=lambda item: -item[1])
     if threads:
         lines += ["", "Threads: " + ", ".join(f"{name} {share:.0%}" for name, share in threads)]
@@ -827,6 +876,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="py-spy over the vault too")
     parser.add_argument("--profile-rate", type=int, default=PROFILE_RATE, help="samples/s")
     parser.add_argument("--profile-dir", help="keep py-spy's collapsed stacks there")
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="py-spy --gil: shares of the GIL's time"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--save", help="also write the JSON report to this file")
     args = parser.parse_args(argv)
@@ -853,6 +905,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile=args.profile,
         profile_rate=args.profile_rate,
         profile_dir=args.profile_dir,
+        profile_gil=args.profile_gil,
     )
 
     def progress(message: str) -> None:

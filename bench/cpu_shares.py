@@ -61,6 +61,18 @@ matching its rule anywhere in the stack (so "SQLAlchemy compile incl." counts th
 journal's statements too; it means little for thread hand-offs, grpc/asyncio and vault
 (other), whose frames root most stacks). Shares are of the samples that are not
 waiting. A sample's thread is its first frame with `--threads` (`thread (TID): NAME`).
+
+Caveat, measured on this machine: py-spy also samples threads in disk wait (state D):
+a Python thread looping on write + fsync used 0.2 s of CPU in 3 s and got 1.9 s of
+samples. So a share of samples overstates what waits on the disk (the blob's and the
+database's fsync, under "blob store (files)" and "DB driver"), and on a loaded machine
+what waits for a CPU. `Shares.weighted` corrects between threads: each thread's samples
+share out the CPU that thread really used (/proc/<pid>/task/<tid>/stat over the same
+window), so a committer thread that mostly waits on fsync weighs what it burns; within
+a thread, samples in fsync still take some of the thread's CPU from its other frames.
+py-spy's `--gil` mode (samples only the thread holding the GIL) leaves out every wait,
+and also C code that releases the GIL (sqlite3's statements, fsync, large hashes): the
+share of the GIL, the one Python core, per component.
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TOKEN = "token verification"
 LOGGING = "logging"
@@ -283,12 +295,38 @@ class Shares:
     exclusive: dict[str, int]
     inclusive: dict[str, int]
     threads: dict[str, int]
+    by_thread_id: dict[int, dict[str, int]] = field(default_factory=dict)  # exclusive
 
     def share(self, count: int) -> float:
         return count / self.samples if self.samples else 0.0
 
+    def weighted(self, cpu_by_thread_id: dict[int, float]) -> tuple[dict[str, float], float]:
+        """CPU seconds per component when each thread's samples share out the CPU the
+        thread really used (its /proc utime + stime over the window), and the CPU of
+        threads with no sample (not Python threads: grpc's C core)."""
+        seconds: dict[str, float] = {}
+        for thread_id, counts in self.by_thread_id.items():
+            cpu, total = cpu_by_thread_id.get(thread_id, 0.0), sum(counts.values())
+            for name, count in counts.items():
+                seconds[name] = seconds.get(name, 0.0) + cpu * count / total
+        unsampled = sum(
+            cpu for thread_id, cpu in cpu_by_thread_id.items() if thread_id not in self.by_thread_id
+        )
+        return dict(seconds), unsampled
 
-_THREAD = re.compile(r"^thread \(\w+\)(?::\s*(?P<name>.*))?$")
+
+_THREAD = re.compile(r"^thread \((?P<id>\w+)\)(?::\s*(?P<name>.*))?$")
+
+
+def thread_id(root: str) -> int | None:
+    """The OS thread id from a `--threads` root frame, `thread (TID): NAME`."""
+    match = _THREAD.match(root.strip())
+    if match is None:
+        return None
+    try:
+        return int(match["id"], 0)
+    except ValueError:
+        return None
 
 
 def thread_name(root: str) -> str | None:
@@ -307,6 +345,7 @@ def parse_collapsed(lines: Iterable[str]) -> Shares:
     exclusive: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    by_thread_id: dict[int, Counter[str]] = {}
     total = waits = 0
     for line in lines:
         line = line.rstrip("\n")
@@ -315,7 +354,7 @@ def parse_collapsed(lines: Iterable[str]) -> Shares:
             continue
         count = int(count_text)
         parts = stack.split(";")
-        thread = thread_name(parts[0])
+        thread, tid = thread_name(parts[0]), thread_id(parts[0])
         if thread is not None:
             parts = parts[1:]
         frames = [Frame.parse(part) for part in parts]
@@ -325,8 +364,17 @@ def parse_collapsed(lines: Iterable[str]) -> Shares:
             continue
         if thread is not None:
             threads[thread] += count
+        if tid is not None:
+            by_thread_id.setdefault(tid, Counter())[filed] += count
         exclusive[filed] += count
         for name in touched(frames):
             inclusive[name] += count
         total += count
-    return Shares(total, waits, dict(exclusive), dict(inclusive), dict(threads))
+    return Shares(
+        total,
+        waits,
+        dict(exclusive),
+        dict(inclusive),
+        dict(threads),
+        {tid: dict(counts) for tid, counts in by_thread_id.items()},
+    )

@@ -46,6 +46,17 @@ def test_samples_are_filed_by_the_documented_rules() -> None:
     }
 
 
+def test_each_thread_shares_out_the_cpu_it_used() -> None:
+    shares = c.parse_collapsed(RAW.splitlines())
+    seconds, unsampled = shares.weighted({1: 0.5, 4: 1.0, 3: 0.2, 99: 0.3})
+    assert seconds[c.JOURNAL_ENCODING] == 1.0 * 3 / 5
+    assert seconds[c.JOURNAL_COMMIT] == 1.0 * 2 / 5
+    assert seconds[c.GRPC_ASYNCIO] == 0.5 / 2  # the loop's two samples on a CPU
+    assert seconds[c.DRIVER] == 0.2
+    assert seconds.get(c.TOKEN, 0.0) == 0.0  # no CPU measured for its thread
+    assert unsampled == 0.3  # a thread with no Python frames
+
+
 def test_a_frame_is_split_into_function_and_path() -> None:
     frame = c.Frame.parse("Connection._execute_context (sqlalchemy/engine/base.py:1868)")
     assert frame == c.Frame("_execute_context", "/sqlalchemy/engine/base.py")
