@@ -814,15 +814,22 @@ def profile_lines(row: Row) -> list[str]:
     lines = [
         f"{head}: {load.calls_per_s:,.0f} calls/s under py-spy "
         f"(p50 {number(load.p50_ms, 2)} ms, p99 {number(load.p99_ms, 2)} ms, "
-        f"load avg {load.load_avg_1m:.2f}); {profile.samples} samples on a CPU, "
-        f"{profile.sampled_cpu_s:.1f} s of CPU sampled of {load.server_cpu_s:.1f} s the "
-        "server used (/proc; the difference: grpc's C-core threads, which py-spy does not "
-        "see, and sampling error); "
-        f"{profile.waiting_samples} more samples were of threads woken but waiting for a "
+        f"load avg {load.load_avg_1m:.2f}); {profile.samples} samples "
+        + (
+            f"holding the GIL: {profile.sampled_cpu_s:.1f} s of the {load.seconds:g} s "
+            f"window, while the server used {load.server_cpu_s:.1f} s of CPU (/proc); "
+            if profile.gil
+            else f"on a CPU, {profile.sampled_cpu_s:.1f} s sampled of the "
+            f"{load.server_cpu_s:.1f} s of CPU the server used (/proc; more: threads in "
+            "disk wait or runnable are sampled too, see bench/cpu_shares.py); "
+        )
+        + f"{profile.waiting_samples} more samples were of threads woken but waiting for a "
         "CPU at a blocking call, left out. "
         f"Threads py-spy cannot see (no Python frames) used {profile.unsampled_cpu_s:.2f} s.",
         "",
-        "| component | share of samples | CPU s (by thread CPU) | share of that CPU | incl. |",
+        "| component | share of samples | CPU s (by thread CPU) | share of that CPU | incl. |"
+        if not profile.gil
+        else "| component | share of GIL samples | CPU s (by thread CPU) | share | incl. |",
         "|---|--:|--:|--:|--:|",
     ]
     order = sorted(cpu_shares.COMPONENTS, key=lambda name: -profile.exclusive.get(name, 0.0))

@@ -51,6 +51,8 @@ under exactly one component, by these rules:
      `_read_from_self`, `shield`;
    - grpc/asyncio: `grpc/`, `asyncio/`, `selectors.py`, `contextvars` (the event loop,
      grpc.aio's Cython server, whose C frames show under these);
+   - servicer: `vault/server/` (the handlers' own code, and what they await that has
+     no Python frame: grpc.aio's Cython reading a request stream, parsing messages);
    - vault (other): any other `vault/` frame (the service's own logic, the index's
      query building, the servicer's glue, and the stdlib they call: uuid, datetime);
 3. No frame matched: other (interpreter start-up, garbage collection attributed to
@@ -58,8 +60,8 @@ under exactly one component, by these rules:
 
 Each component also gets an *inclusive* share: the samples with at least one frame
 matching its rule anywhere in the stack (so "SQLAlchemy compile incl." counts the
-journal's statements too; it means little for thread hand-offs, grpc/asyncio and vault
-(other), whose frames root most stacks). Shares are of the samples that are not
+journal's statements too; it means little for thread hand-offs, grpc/asyncio, the
+servicer and vault (other), whose frames root most stacks). Shares are of the samples that are not
 waiting. A sample's thread is its first frame with `--threads` (`thread (TID): NAME`).
 
 Caveat, measured on this machine: py-spy also samples threads in disk wait (state D):
@@ -99,11 +101,14 @@ BOTO = "boto3/botocore"
 PROTOBUF = "protobuf/wire"
 HANDOFF = "thread hand-offs"
 GRPC_ASYNCIO = "grpc/asyncio"
+SERVICER = "servicer (+ grpc.aio Cython under it)"
 VAULT_OTHER = "vault (other)"
 OTHER = "other"
 JOURNAL = "journal"  # inclusive share only
 WAITING = "waiting (woken, not on a CPU)"  # left out of the CPU shares
-ROOTS = frozenset({HANDOFF, GRPC_ASYNCIO, VAULT_OTHER, OTHER})  # no useful inclusive share
+ROOTS = frozenset(
+    {HANDOFF, GRPC_ASYNCIO, SERVICER, VAULT_OTHER, OTHER}
+)  # no useful inclusive share
 
 COMPONENTS = (
     TOKEN,
@@ -120,6 +125,7 @@ COMPONENTS = (
     BLOB_FILES,
     PROTOBUF,
     GRPC_ASYNCIO,
+    SERVICER,
     HANDOFF,
     BOTO,
     LOGGING,
@@ -245,6 +251,8 @@ def component(frame: Frame) -> str | None:
         return HANDOFF
     if frame.under("/grpc/", "/grpc/_cython", "/asyncio/", "/selectors.py", "/contextvars"):
         return GRPC_ASYNCIO
+    if frame.under("/vault/server/"):
+        return SERVICER
     if frame.under("/vault/"):
         return VAULT_OTHER
     return None
