@@ -21,6 +21,10 @@ from tests.conftest import POSTGRES_URL
 ROOT = Path(__file__).resolve().parents[2]
 
 SMOKE_RUNS = {
+    "bench_calls": [
+        *("--clients", "1", "--calls", "get_dossier", "--processes", "1"),
+        *("--seconds", "1", "--warmup", "0.2", "--documents", "2"),
+    ],
     "bench_crypto": ["--sizes", "1KiB", "--implementations", "raw", "vault", "--repeat", "1"],
     "bench_documents": ["--sizes", "1", "--repeat", "1"],
     "bench_s3": [
