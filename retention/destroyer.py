@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from vault.blobstore.base import BlobStore
 from vault.domain.clock import Clock, to_us
@@ -47,7 +48,14 @@ from vault.domain.lifecycle import RetentionRules, rolling_cutoffs
 from vault.domain.model import ClosureReason
 from vault.domain.policy import Action, Reason
 from vault.errors import IntegrityError
-from vault.index.base import Destruction, DossierRecord, Index, VersionRecord
+from vault.index.base import (
+    Destruction,
+    DocumentIndex,
+    DossierRecord,
+    KeyIndex,
+    RetentionIndex,
+    VersionRecord,
+)
 from vault.journal.certificate import Certificate, DestroyedObject, sign
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.journal.checkpoint import Signer
@@ -57,6 +65,12 @@ ACTOR_KIND = "operator"
 ACTOR_REF = "retention-job"
 BATCH = 100
 DELETE_WORKERS = 8  # object deletes in flight at once (the S3 store's pool has 16)
+
+
+class DestroyerIndex(RetentionIndex, KeyIndex, DocumentIndex, Protocol):
+    """What the job needs of the index: the retention port, and two methods of others:
+    crypto-shredding a dossier's keys (`KeyIndex.destroy_dossier_keys`) and deleting an
+    expired document (`DocumentIndex.delete_document`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +137,7 @@ def manifest(record: DossierRecord, versions: list[VersionRecord], keys: list[in
 class Destroyer:
     def __init__(
         self,
-        index: Index,
+        index: DestroyerIndex,
         blobs: BlobStore,
         journal: Journal,
         key: SigningKey,
@@ -313,7 +327,9 @@ class Destroyer:
                 self._blobs.delete(blob_key)
 
 
-def verify_destroyed(index: Index, blobs: BlobStore, destruction: Destruction) -> list[str]:
+def verify_destroyed(
+    index: RetentionIndex, blobs: BlobStore, destruction: Destruction
+) -> list[str]:
     """What still remains of a destroyed dossier (an empty list: nothing): objects of its
     manifest in the store's own listing (any version), dossier key versions, version
     rows. The listing covers the whole store: run it on demand, not in a loop."""

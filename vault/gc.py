@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from vault.blobstore.base import BlobStore
 from vault.domain.clock import Clock, to_us
-from vault.index.base import Index
+from vault.index.base import SweepIndex
 
 _log = logging.getLogger(__name__)
 _BATCH = 1000
@@ -38,7 +38,7 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, index: Index, blobs: BlobStore, clock: Clock) -> None:
+    def __init__(self, index: SweepIndex, blobs: BlobStore, clock: Clock) -> None:
         self._index = index
         self._blobs = blobs
         self._clock = clock

@@ -1,4 +1,12 @@
-"""The `Index` Protocol and the records that cross it.
+"""The index's ports: one Protocol per role, and `Index`, their union.
+
+Each consumer asks for the narrowest port it needs: the sweeper (vault/gc.py) for
+`SweepIndex`, key rotation (vault/rotation.py) for `KeyIndex`, the retention job
+(retention/destroyer.py) for `RetentionIndex` and the two methods it borrows; the
+service for whichever its use cases call. Every method belongs to exactly one port;
+`vault.index.sql.SqlIndex` implements them all. The records these ports speak live in
+`vault.index.records` and are re-exported here. This module holds no query and no
+behaviour.
 
 Write order for a document (docs/architecture.md): `reserve_version` records a pending
 version (invisible), the blob is written and committed, then `commit_version` makes the
@@ -9,147 +17,56 @@ orphan blob, never a listed document without its blob.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
-    ClosureReason,
     DocumentCategory,
     DocumentQuery,
-    DocumentStatus,
-    DossierState,
     Notification,
     Relation,
     Relationship,
     Visibility,
 )
 from vault.domain.policy import Scope
+from vault.index.records import (
+    AccessChange,
+    Cursor,
+    Destruction,
+    DossierKeyRecord,
+    DossierRecord,
+    DueSummary,
+    LegalHold,
+    ManifestBuilder,
+    VersionRecord,
+)
+
+__all__ = [
+    "AccessChange",
+    "AccessIndex",
+    "Cursor",
+    "Destruction",
+    "DocumentIndex",
+    "DossierIndex",
+    "DossierKeyRecord",
+    "DossierRecord",
+    "DueSummary",
+    "Index",
+    "KeyIndex",
+    "LegalHold",
+    "LifecycleIndex",
+    "ManifestBuilder",
+    "RetentionIndex",
+    "SweepIndex",
+    "VersionRecord",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class DossierRecord:
-    dossier_id: uuid.UUID
-    patient_index: bytes = b""  # blind index of the holder's INS
-    created_us: int = 0
-    key_version: int = 1
-    emergency_refused: bool = False
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+class DossierIndex(Protocol):
+    """Dossiers: created with their first key, found by id or by patient."""
 
-    @property
-    def state(self) -> DossierState:
-        return self.lifecycle.state
-
-
-@dataclass(frozen=True, slots=True)
-class LegalHold:
-    hold_id: int
-    dossier_id: uuid.UUID
-    placed_us: int
-    placed_by: str
-    reason: str
-    released_us: int | None = None
-    released_by: str | None = None
-    release_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Destruction:
-    """A dossier's destruction: its manifest is recorded before anything is destroyed;
-    `completed_us` and the signed `certificate` once everything is."""
-
-    dossier_id: uuid.UUID
-    reason: ClosureReason | None  # None: the conservation deadline passed
-    job_id: str
-    started_us: int
-    manifest: str  # canonical JSON (retention/manifest.py)
-    completed_us: int | None = None
-    certificate: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DueSummary:
-    """Dossiers due for destruction for one reason: how many, and their stored bytes."""
-
-    reason: str
-    dossiers: int
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class AccessChange:
-    """One relation set or removed (`access_changes`, append-only): the trail that the
-    current relations do not keep. `request_id` is that of the journal entry that
-    decided it."""
-
-    dossier_id: uuid.UUID
-    relation: Relation
-    subject: str
-    change: str  # "set" or "removed"
-    changed_us: int
-    request_id: str
-    expires_us: int | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DossierKeyRecord:
-    dossier_id: uuid.UUID
-    version: int
-    wrapped: WrappedKey
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRecord:
-    """One version of a document as stored: everything needed to find and open it."""
-
-    dossier_id: uuid.UUID
-    document_id: uuid.UUID
-    version: int
-    category: DocumentCategory
-    created_us: int
-    blob_key: str
-    dossier_key_version: int
-    wrapped_key: bytes  # document key, sealed under the dossier key
-    sealed_metadata: bytes  # title, media type, digest, sealed under the dossier key
-    size: int = 0
-    ciphertext_size: int = 0
-    visibility: Visibility = Visibility.NORMAL
-    metadata_version: int = 1
-    author: str = ""  # as the journal names the writer
-    type_code: str = ""  # LOINC or TRE_A05; empty: none given
-    care_us: int | None = None  # the date of care
-    document_created_us: int = 0  # the document's first version's: its place in listings
-    latest_version: int = 0  # the document's, when read from the index (0: unknown)
-
-    @property
-    def status(self) -> DocumentStatus:
-        if self.version < self.latest_version:
-            return DocumentStatus.DEPRECATED
-        return DocumentStatus.CURRENT
-
-
-ManifestBuilder = Callable[[list[VersionRecord], list[int]], str]
-"""Version rows and key versions -> the manifest (retention/destroyer.py)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position after the last version of a page: documents newest first (by their first
-    version's time), each document's versions newest first."""
-
-    created_us: int
-    document_id: uuid.UUID
-    version: int
-
-    @classmethod
-    def after(cls, record: VersionRecord) -> Cursor:
-        return cls(record.document_created_us, record.document_id, record.version)
-
-
-class Index(Protocol):
     def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
         """Stores a new dossier and its first key; AlreadyExistsError for a second
         dossier of the same patient."""
@@ -159,9 +76,11 @@ class Index(Protocol):
 
     def dossier_by_patient(self, patient_index: bytes) -> DossierRecord | None: ...
 
-    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
-        """The wrapped dossier key; IntegrityError if the index lost it."""
-        ...
+
+class DocumentIndex(Protocol):
+    """Documents and their versions: the write order (reserve, renew, commit), reads,
+    listings, visibility and deletion. An aborted upload's reservation is discarded
+    through `SweepIndex.discard_version`."""
 
     def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
         """Records a pending version, leased until `lease_until_us`: invisible to reads
@@ -181,12 +100,6 @@ class Index(Protocol):
     def commit_version(self, record: VersionRecord) -> None:
         """Sets the final sizes and makes the version the document's visible one; the
         previous version becomes deprecated. ConflictError if the reservation is gone."""
-        ...
-
-    def discard_version(self, record: VersionRecord) -> bool:
-        """Removes this version's reservation (the row with its blob key) if it is still
-        pending; returns whether it was. A version committed meanwhile, or another
-        writer's reservation of the same number, is left alone."""
         ...
 
     def version(
@@ -226,7 +139,9 @@ class Index(Protocol):
         """Removes a document and all its versions; returns their blob keys to delete."""
         ...
 
-    # -- access: relations and the notification outbox ------------------------------
+
+class AccessIndex(Protocol):
+    """Access: relations, their trail, the emergency setting and the notification outbox."""
 
     def relationships(
         self, dossier_id: uuid.UUID, subject: str | None = None
@@ -279,7 +194,9 @@ class Index(Protocol):
         """The dossier's outbox after `after_id`, oldest first."""
         ...
 
-    # -- the lifecycle ---------------------------------------------------------------
+
+class LifecycleIndex(Protocol):
+    """The lifecycle: closure, reopening, deletion requests and legal holds."""
 
     def set_lifecycle(self, dossier_id: uuid.UUID, expected: Lifecycle, new: Lifecycle) -> bool:
         """Moves the dossier to `new` if it is still at `expected` (False: it moved)."""
@@ -298,16 +215,17 @@ class Index(Protocol):
         """Every hold the dossier has had, oldest first."""
         ...
 
+
+class RetentionIndex(Protocol):
+    """Retention: what is due, destructions (manifest, completion, certificates), rolling
+    windows, and what a destroyed dossier may still hold."""
+
     def due_dossiers(self, by_us: int, limit: int) -> list[DossierRecord]:
         """Closed, unheld dossiers whose deadline is at or before `by_us`, earliest first."""
         ...
 
     def due_summary(self, by_us: int) -> list[DueSummary]:
         """What `due_dossiers(by_us)` holds, per closure reason."""
-        ...
-
-    def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:
-        """Every version row of the dossier, pending ones included."""
         ...
 
     def begin_destruction(
@@ -324,8 +242,6 @@ class Index(Protocol):
     def unfinished_destructions(self) -> list[Destruction]:
         """Destructions begun and not completed (an interrupted run), oldest first."""
         ...
-
-    def dossier_key_versions(self, dossier_id: uuid.UUID) -> list[int]: ...
 
     def destructions(self, since_us: int, until_us: int) -> list[Destruction]:
         """Destructions completed in [since, until), in order."""
@@ -347,14 +263,23 @@ class Index(Protocol):
         dossiers (rolling retention windows)."""
         ...
 
-    def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
-        """Pending versions whose lease lapsed before the time (without a lease: that
-        were begun before it), oldest first: uploads a crash or a hang-up left. A live
-        upload renews its lease, however long it runs."""
+    def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:
+        """Every version row of the dossier, pending ones included."""
         ...
 
-    def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
-        """Those of `blob_keys` that a version row (pending or committed) references."""
+    def dossier_key_versions(self, dossier_id: uuid.UUID) -> list[int]: ...
+
+
+class KeyIndex(Protocol):
+    """Dossier keys: read, added, rewrapped under a new master version, documents
+    re-encrypted under a new dossier key version, old versions destroyed."""
+
+    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
+        """The wrapped dossier key; IntegrityError if the index lost it."""
+        ...
+
+    def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
+        """Stores a new dossier key version (and makes new writes use it)."""
         ...
 
     def dossier_keys_not_under(
@@ -372,10 +297,6 @@ class Index(Protocol):
 
     def master_version_counts(self) -> dict[int, int]:
         """How many dossier keys each master version wraps."""
-        ...
-
-    def add_dossier_key(self, key: DossierKeyRecord, make_current: bool) -> None:
-        """Stores a new dossier key version (and makes new writes use it)."""
         ...
 
     def versions_not_under_key(
@@ -397,3 +318,37 @@ class Index(Protocol):
         (any status) still uses, in one statement; None: every version, used or not
         (crypto-shredding). Returns how many were destroyed."""
         ...
+
+
+class SweepIndex(Protocol):
+    """What interrupted uploads leave: lapsed reservations, discarded (by the sweeper, and
+    by an upload that aborts), and which blobs a version row references."""
+
+    def pending_versions(self, lapsed_before_us: int, limit: int) -> list[VersionRecord]:
+        """Pending versions whose lease lapsed before the time (without a lease: that
+        were begun before it), oldest first: uploads a crash or a hang-up left. A live
+        upload renews its lease, however long it runs."""
+        ...
+
+    def discard_version(self, record: VersionRecord) -> bool:
+        """Removes this version's reservation (the row with its blob key) if it is still
+        pending; returns whether it was. A version committed meanwhile, or another
+        writer's reservation of the same number, is left alone."""
+        ...
+
+    def referenced_keys(self, blob_keys: Sequence[str]) -> set[str]:
+        """Those of `blob_keys` that a version row (pending or committed) references."""
+        ...
+
+
+class Index(
+    DossierIndex,
+    DocumentIndex,
+    AccessIndex,
+    LifecycleIndex,
+    RetentionIndex,
+    KeyIndex,
+    SweepIndex,
+    Protocol,
+):
+    """The whole index: every role's port."""

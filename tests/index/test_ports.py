@@ -1,0 +1,65 @@
+"""The index's ports and the SQL adapter's modules split the same way: each role class
+implements its port (mypy checks the typed assignments), the ports share no method and
+together make `Index`, and each method is written in its role's module only."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from vault.index import base
+from vault.index.sql import SqlIndex
+from vault.index.sql.access import SqlAccess
+from vault.index.sql.connection import SqlBase
+from vault.index.sql.documents import SqlDocuments
+from vault.index.sql.dossiers import SqlDossiers
+from vault.index.sql.keys import SqlKeys
+from vault.index.sql.lifecycle import SqlLifecycle
+from vault.index.sql.retention import SqlRetention
+from vault.index.sql.sweep import SqlSweep
+from vault.sqlstore import make_engine
+
+ROLES: list[tuple[type, type]] = [
+    (base.DossierIndex, SqlDossiers),
+    (base.DocumentIndex, SqlDocuments),
+    (base.AccessIndex, SqlAccess),
+    (base.LifecycleIndex, SqlLifecycle),
+    (base.RetentionIndex, SqlRetention),
+    (base.KeyIndex, SqlKeys),
+    (base.SweepIndex, SqlSweep),
+]
+
+
+def _methods(cls: type) -> set[str]:
+    """The public methods `cls` itself defines (not those it inherits)."""
+    return {name for name, value in vars(cls).items() if inspect.isfunction(value)} - {
+        name for name in vars(cls) if name.startswith("_")
+    }
+
+
+def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
+    engine = make_engine("sqlite://")
+    dossiers: base.DossierIndex = SqlDossiers(engine)
+    documents: base.DocumentIndex = SqlDocuments(engine)
+    access: base.AccessIndex = SqlAccess(engine)
+    lifecycle: base.LifecycleIndex = SqlLifecycle(engine)
+    retention: base.RetentionIndex = SqlRetention(engine)
+    keys: base.KeyIndex = SqlKeys(engine)
+    sweep: base.SweepIndex = SqlSweep(engine)
+    index: base.Index = SqlIndex(engine)
+    roles = (dossiers, documents, access, lifecycle, retention, keys, sweep, index)
+    assert all(isinstance(role, SqlBase) for role in roles)
+
+
+def test_the_ports_share_no_method_and_make_the_whole_index() -> None:
+    ports = [_methods(port) for port, _ in ROLES]
+    every = [name for methods in ports for name in methods]
+    assert len(every) == len(set(every))
+    index_methods = {name for name in dir(base.Index) if not name.startswith("_")}
+    assert set(every) == index_methods
+
+
+@pytest.mark.parametrize(("port", "role"), ROLES, ids=lambda x: x.__name__)
+def test_each_method_is_written_in_its_roles_module_only(port: type, role: type) -> None:
+    assert _methods(role) == _methods(port)

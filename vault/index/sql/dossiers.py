@@ -1,0 +1,51 @@
+"""`SqlDossiers`: the `DossierIndex` port on SQL: dossiers created with their first key,
+found by id or by patient.
+
+Not here: a dossier's lifecycle (`lifecycle`), its access settings (`access`), its
+later keys (`keys`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, select
+
+from vault.errors import AlreadyExistsError
+from vault.index.records import DossierKeyRecord, DossierRecord
+from vault.index.sql.connection import SqlBase
+from vault.index.sql.mapping import dossier_record, key_row
+from vault.index.sql.tables import D, K
+
+
+class SqlDossiers(SqlBase):
+    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+        try:
+            with self._connect(write=True) as conn:
+                conn.execute(
+                    insert(D).values(
+                        id=dossier.dossier_id,
+                        patient_index=dossier.patient_index,
+                        state=dossier.state.value,
+                        created_us=dossier.created_us,
+                        key_version=dossier.key_version,
+                        emergency_refused=dossier.emergency_refused,
+                        holds=0,
+                    )
+                )
+                conn.execute(insert(K).values(**key_row(key)))
+        except sa_exc.IntegrityError:
+            raise AlreadyExistsError("this patient already has a dossier") from None
+
+    def _one_dossier(self, where: Any) -> DossierRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(select(D).where(where)).first()
+        return None if row is None else dossier_record(row)
+
+    def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
+        return self._one_dossier(D.c.id == dossier_id)
+
+    def dossier_by_patient(self, patient_index: bytes) -> DossierRecord | None:
+        return self._one_dossier(D.c.patient_index == patient_index)
