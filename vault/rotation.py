@@ -30,9 +30,7 @@ from typing import Protocol
 from vault import secrets
 from vault.blobstore.base import BlobStore
 from vault.crypto import sealed
-from vault.crypto.dossierkeys import (  # re-exported until vault.service imports it from there
-    unwrap_dossier_key as unwrap_dossier_key,
-)
+from vault.crypto.dossierkeys import unwrap_dossier_key
 from vault.crypto.keyprovider import KeyProvider, WrappedKey
 from vault.crypto.objectformat import (
     DEFAULT_SEGMENT_SIZE,

@@ -235,7 +235,7 @@ _READ_BUFFERS = _BufferPool(keep=4, largest=DEFAULT_SEGMENT_SIZE + TAG_SIZE)
 _PLAINTEXT_BUFFERS = _BufferPool(keep=4, largest=DEFAULT_SEGMENT_SIZE)
 
 
-class _Lease:
+class _BufferLease:
     """One buffer for one stream, and a view of all of it (`view`).
 
     The buffer comes from `pool` when `pooled`, and goes back at `close` only if no view
@@ -575,7 +575,7 @@ class _SealedSegments:
         # Buffers of a full segment are pooled; an object of one short segment takes its size.
         self.pooled = self.count > 1 or self._last_size == self._full_size
         self.largest = self._full_size if self.pooled else self._last_size
-        self._lease: _Lease | None = None
+        self._lease: _BufferLease | None = None
 
     def read(self, index: int) -> memoryview:
         """Segment `index`, sealed; the caller releases the view (`with`) before the next
@@ -618,7 +618,7 @@ class _SealedSegments:
 
     def _scratch(self) -> memoryview:
         if self._lease is None:
-            self._lease = _Lease(_READ_BUFFERS, self.largest, self.pooled)
+            self._lease = _BufferLease(_READ_BUFFERS, self.largest, self.pooled)
         return self._lease.view
 
 
@@ -662,7 +662,7 @@ def decrypt_views(
     buffer, into one reused buffer when `source` has `readinto`.
     """
     decryptor, sealed = _open_source(key, expected, source, object_size)
-    plain = _Lease(_PLAINTEXT_BUFFERS, sealed.largest - TAG_SIZE, sealed.pooled)
+    plain = _BufferLease(_PLAINTEXT_BUFFERS, sealed.largest - TAG_SIZE, sealed.pooled)
     try:
         for index in range(sealed.count):
             last = index == sealed.count - 1

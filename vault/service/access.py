@@ -24,7 +24,7 @@ from vault.domain.model import (
 from vault.domain.policy import Action
 from vault.domain.validation import page_limit
 from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from vault.index.base import DossierRecord, Index
+from vault.index.base import AccessIndex, DossierRecord
 from vault.service.gate import Call, Gate
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
@@ -35,7 +35,7 @@ MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 class AccessControl:
     """The use cases on who may access a dossier."""
 
-    def __init__(self, gate: Gate, *, index: Index) -> None:
+    def __init__(self, gate: Gate, *, index: AccessIndex) -> None:
         self._gate = gate
         self._index = index
 

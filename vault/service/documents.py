@@ -33,7 +33,7 @@ from vault.domain.model import (
 from vault.domain.policy import Action, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit, validate_query
 from vault.errors import ConflictError, OutOfRangeError
-from vault.index.base import Cursor, Index, VersionRecord
+from vault.index.base import Cursor, DocumentIndex, VersionRecord
 from vault.journal.store import JournalLog
 from vault.pagetokens import DocumentPageToken, PageTokens
 from vault.service.dossiers import dossier_view
@@ -100,7 +100,7 @@ class Documents:
         self,
         gate: Gate,
         *,
-        index: Index,
+        index: DocumentIndex,
         blobs: BlobStore,
         background: Executor,
         tokens: PageTokens,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
@@ -28,7 +29,14 @@ from vault.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from vault.index.base import DossierKeyRecord, DossierRecord, Index, LegalHold
+from vault.index.base import (
+    DossierIndex,
+    DossierKeyRecord,
+    DossierRecord,
+    LegalHold,
+    LifecycleIndex,
+    RetentionIndex,
+)
 from vault.service.gate import Access, Call, Gate
 
 
@@ -49,11 +57,21 @@ def dossier_view(record: DossierRecord) -> Dossier:
     )
 
 
+class DossiersIndex(DossierIndex, LifecycleIndex, RetentionIndex, Protocol):
+    """What the dossier use cases touch: dossiers, their lifecycle and holds, and whether
+    a destruction has begun (a hold comes too late then)."""
+
+
 class Dossiers:
     """The use cases on a dossier as a whole."""
 
     def __init__(
-        self, gate: Gate, *, index: Index, keys: KeyProvider, rules: lifecycle.RetentionRules
+        self,
+        gate: Gate,
+        *,
+        index: DossiersIndex,
+        keys: KeyProvider,
+        rules: lifecycle.RetentionRules,
     ) -> None:
         self._gate = gate
         self._index = index

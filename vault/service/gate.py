@@ -23,7 +23,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
+from vault.crypto.dossierkeys import unwrap_dossier_key
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
 from vault.domain.clock import Clock, to_us
@@ -58,10 +60,16 @@ from vault.errors import (
     UnauthenticatedError,
     VaultError,
 )
-from vault.index.base import DossierRecord, Index, VersionRecord
+from vault.index.base import (
+    AccessIndex,
+    DocumentIndex,
+    DossierIndex,
+    DossierRecord,
+    KeyIndex,
+    VersionRecord,
+)
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JournalStore
-from vault.rotation import unwrap_dossier_key
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -78,6 +86,11 @@ def _refusal_reason(error: Exception) -> str:
     if isinstance(error, PermissionDeniedError):
         return error.reason
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
+
+
+class GateIndex(DossierIndex, AccessIndex, DocumentIndex, KeyIndex, Protocol):
+    """What the gate reads: the dossier, the caller's standing in it, a version, its keys;
+    and the first-access notices it writes."""
 
 
 @dataclass
@@ -139,7 +152,7 @@ class Gate:
     def __init__(
         self,
         *,
-        index: Index,
+        index: GateIndex,
         keys: KeyProvider,
         journal: JournalStore,
         clock: Clock,

@@ -18,7 +18,7 @@ from vault.domain.model import Actor
 from vault.domain.policy import Action, Facts, Reason
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit
 from vault.errors import InvalidArgumentError
-from vault.index.base import Index
+from vault.index.base import DocumentIndex
 from vault.journal.chain import JournalEntry
 from vault.journal.export import export_lines
 from vault.journal.store import EntryFilter, JournalLog
@@ -57,7 +57,7 @@ class JournalReads:
     """The use cases that read the journal."""
 
     def __init__(
-        self, gate: Gate, *, index: Index, journal_log: JournalLog, tokens: PageTokens
+        self, gate: Gate, *, index: DocumentIndex, journal_log: JournalLog, tokens: PageTokens
     ) -> None:
         self._gate = gate
         self._index = index

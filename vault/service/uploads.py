@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from vault import secrets
 from vault.blobstore.base import BlobStore, BlobWriter
@@ -46,7 +46,7 @@ from vault.errors import (
     IntegrityError,
     InvalidArgumentError,
 )
-from vault.index.base import DossierRecord, Index, VersionRecord
+from vault.index.base import DocumentIndex, DossierRecord, SweepIndex, VersionRecord
 from vault.service.gate import Access, Call, Gate, object_ref
 
 
@@ -97,14 +97,18 @@ def _next_version(
     )
 
 
-class _Lease:
+class UploadIndex(DocumentIndex, SweepIndex, Protocol):
+    """What uploads write: a version's reservation, its renewals, its commit or discard."""
+
+
+class _UploadLease:
     """An upload's hold on its version number, from its start (`record.created_us`):
     renewed as chunks arrive once a quarter of it has run, so that only an upload that
     stopped sending for three quarters of a lease or more can lose its reservation (to
     the next upload of that number)."""
 
     def __init__(
-        self, index: Index, record: VersionRecord, length_us: int, now_us: Callable[[], int]
+        self, index: DocumentIndex, record: VersionRecord, length_us: int, now_us: Callable[[], int]
     ) -> None:
         self._index = index
         self._record = record
@@ -142,7 +146,7 @@ def _after(job: Future[Any], then: Callable[[], None]) -> None:
     then()
 
 
-def _discard_pending(index: Index, record: VersionRecord, *jobs: Future[Any]) -> None:
+def _discard_pending(index: SweepIndex, record: VersionRecord, *jobs: Future[Any]) -> None:
     """Waits for an upload's background jobs to end, then removes its pending row if
     there is one (they may have failed before recording it, or after)."""
     for job in jobs:
@@ -167,10 +171,10 @@ class Upload:
 
     def __init__(
         self,
-        index: Index,
+        index: UploadIndex,
         writer: BlobWriter,
         record: VersionRecord,
-        lease: _Lease,
+        lease: _UploadLease,
         journaled: Future[None],
         prepared: Future[_Prepared],
         document_key: bytes,
@@ -248,7 +252,7 @@ class Uploads:
         self,
         gate: Gate,
         *,
-        index: Index,
+        index: UploadIndex,
         blobs: BlobStore,
         background: Executor,
         segment_size: int,
@@ -298,7 +302,7 @@ class Uploads:
             care_us=None if metadata.care_date is None else to_us(metadata.care_date),
         )
         document_key = os.urandom(sealed.KEY_SIZE)
-        lease = _Lease(self._index, record, self._lease_us, gate.now_us)
+        lease = _UploadLease(self._index, record, self._lease_us, gate.now_us)
         prepared = self._background.submit(
             self._prepare, record, document_key, lease.first_until_us
         )
