@@ -637,7 +637,11 @@ PROFILED = (
     ("journal look-ups for a rerun (_find_entry)", "retention/destroyer.py", "_find_entry"),
     ("index: begin_destruction (manifest)", "vault/index/sql/retention.py", "begin_destruction"),
     ("index: destroy_dossier_keys", "vault/index/sql/keys.py", "destroy_dossier_keys"),
-    ("index: complete_destruction (tombstone)", "vault/index/sql/retention.py", "complete_destruction"),
+    (
+        "index: complete_destruction (tombstone)",
+        "vault/index/sql/retention.py",
+        "complete_destruction",
+    ),
     ("index: dossier_versions", "vault/index/sql/retention.py", "dossier_versions"),
     ("index: dossier_key_versions", "vault/index/sql/retention.py", "dossier_key_versions"),
     ("index: due_dossiers", "vault/index/sql/retention.py", "due_dossiers"),
