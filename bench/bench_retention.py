@@ -16,17 +16,17 @@ documents as well, to see whether plans hold with a large documents table). Post
 then ANALYZEd, as autovacuum would do after such a load; SQLite is not (the vault never
 runs ANALYZE). It reports the fill time, then the first call, median and p99 (of
 `--repeat` calls) of `due_summary(now)` and `due_dossiers(now, 100)`, and of the whole
-`plan` command minus argument parsing (`retention.cli.open_adapters` on a fresh engine,
+`plan` command minus argument parsing (`vault.composition.open_retention` on a fresh engine,
 then `due_summary`), and prints the query plans (PostgreSQL `EXPLAIN`, SQLite
 `EXPLAIN QUERY PLAN`) of the exact statements the index sends, captured from the engine,
 to show whether the partial index `ix_dossiers_due` is used. Goal: `plan` under 2 s.
 
 Part 2, `run` on S3. Starts moto's `ThreadedMotoServer` in this process, builds the
-service in-process on a versioned bucket and a SQLite index (`vault.server.app.build`),
+service in-process on a versioned bucket and a SQLite index (`vault.composition.build`),
 creates M dossiers through the use cases as their patients (2 documents of 4 KiB each),
 half closed then made due by moving their deadline into the past (as ten years passing
 would), half by a deletion request, then times `Destroyer.run()` from
-`retention.cli.open_adapters`, and the part of it spent in the blob store's `delete`. The
+`vault.composition.open_retention`, and the part of it spent in the blob store's `delete`. The
 reference: the same number of objects of the same size put with raw boto3 into a second
 versioned bucket, then deleted as the vault's S3 store deletes (list the key's versions,
 delete each version and delete marker), with a client made by the store's own
@@ -72,11 +72,11 @@ from bench.bench_documents import mib, peak_rss_kib
 from bench.bench_journal import postgres_schema
 from bench.percentiles import percentile
 from bench.statements import captured_selects
-from retention.cli import open_adapters
 from retention.destroyer import BATCH, Destroyer, RunReport
 from vault.blobstore.base import BlobStore, DeleteResult, shard_path
 from vault.blobstore.s3.client import make_client
 from vault.blobstore.s3.settings import S3Settings
+from vault.composition import build, open_retention
 from vault.config import Config
 from vault.crypto.localkeys import create_key_file
 from vault.domain.identifiers import ins_key
@@ -91,7 +91,6 @@ from vault.domain.model import (
 )
 from vault.index.schema import DocumentRow, DocumentVersionRow, DossierRow
 from vault.index.sql import SqlIndex
-from vault.server.app import build
 from vault.service import Call, Vault
 from vault.sqlstore import make_engine, writing
 
@@ -316,7 +315,7 @@ def plan_command(url: str, data_dir: Path, by_us: int) -> Callable[[], object]:
     config = Config(data_dir=data_dir, database_url=url, master_key_file=key_file(data_dir))
 
     def plan() -> object:
-        with open_adapters(config) as adapters:
+        with open_retention(config) as adapters:
             return adapters.index.due_summary(by_us)
 
     return plan
@@ -672,7 +671,7 @@ def cumulative(stats: dict[Any, Any], where: str, name: str) -> tuple[float, int
 def profiled_run(config: Config) -> tuple[list[ProfileRow], list[str], RunReport]:
     """One destroyer run under cProfile: the rows of PROFILED, then the top own times."""
     profile = cProfile.Profile()
-    with open_adapters(config) as adapters:
+    with open_retention(config) as adapters:
         profile.enable()
         report = adapters.destroyer.run()
         profile.disable()
@@ -777,7 +776,7 @@ def alternated(config: Config, raw: RawSet, plan: RunPlan) -> Alternated:
     """The vault's run and the raw deletes in alternating slices (`plan.rounds` each),
     so that the load of a shared machine weighs on both alike."""
     report, vault_seconds, raw_seconds = RunReport(), 0.0, 0.0
-    with open_adapters(config) as adapters:
+    with open_retention(config) as adapters:
         store = StoreTimer(adapters.blobs)
         for index in range(plan.rounds):
             raw_seconds += timed_raw_deletes(raw, raw.part(index, plan.rounds))
@@ -854,7 +853,7 @@ def plan_markdown(results: Sequence[PlanResult], goal: float) -> list[str]:
     calls = results[0].due_summary.calls if results else 0
     lines += [
         "",
-        f"Over {calls} calls each. Plan command: `open_adapters` on a fresh engine, then "
+        f"Over {calls} calls each. Plan command: `open_retention` on a fresh engine, then "
         "`due_summary`; goal checked on its p99. PostgreSQL ANALYZEd after the fill, "
         "SQLite not.",
     ]

@@ -1,6 +1,6 @@
 """`dossier-vault keys …` run in-process: provision, add a master version, status.
 
-Handlers are called as vault/cli.py calls them (a `VaultError` becomes its exit code),
+Handlers are called as vault.cli.run calls them (a `VaultError` becomes its exit code),
 on the session's SoftHSM2 token under a key label prefix of each test's own, or on a
 local key file in tmp_path. Each test is named after the mistake it stops.
 """
@@ -21,7 +21,7 @@ from pkcs11.constants import Attribute
 from pkcs11.types import Session
 
 from tests.crypto.conftest import SoftHsm
-from vault.crypto.keys_cli import register
+from vault.cli.keys import register
 from vault.crypto.localkeys import FORMAT, create_key_file
 from vault.crypto.pkcs11.admin import TokenKeys, provision, token_keys
 from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
@@ -59,7 +59,7 @@ def keys(capsys: pytest.CaptureFixture[str]) -> Keys:
         args = parser.parse_args(["keys", *argv])
         try:
             code = args.handler(args)
-        except VaultError as error:  # as vault.cli.main does
+        except VaultError as error:  # as vault.cli.run does
             print(f"dossier-vault: {error}", file=sys.stderr)
             code = error.exit_code
         out, err = capsys.readouterr()

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from retention.cli import EXIT_NOT_CONFIRMED, open_adapters
 from retention.lock import single_run
 from tests.retention.conftest import RetentionVault
 from tests.retention.test_destroyer import _check_destroyed
+from vault.cli.exitcodes import EXIT_NOT_CONFIRMED
+from vault.composition import open_retention
 from vault.domain.model import ActorKind
 from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 
-RETENTION = [sys.executable, "-m", "retention.cli"]
+RETENTION = [sys.executable, "-m", "vault.cli.retention"]
 DOSSIER_VAULT = [sys.executable, "-m", "vault.cli"]
 
 
@@ -63,7 +64,7 @@ def test_plan_run_killed_and_rerun_then_every_certificate_verifies(
     assert retention(env, "run").returncode == EXIT_NOT_CONFIRMED  # no terminal, no --yes
 
     killed = subprocess.Popen([*RETENTION, "run", "--yes"], env=env, stdout=subprocess.DEVNULL)
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         deadline = time.monotonic() + 60
         while not adapters.index.destructions(0, 2**62) and time.monotonic() < deadline:
             if adapters.index.unfinished_destructions():
@@ -115,7 +116,7 @@ def _vault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_second_run_refuses_while_one_is_running(retention_vault: RetentionVault) -> None:
     env = environment(retention_vault)
-    with open_adapters(retention_vault.config) as adapters, single_run(adapters.index.engine):
+    with open_retention(retention_vault.config) as adapters, single_run(adapters.index.engine):
         second = retention(env, "run", "--yes")
     assert second.returncode == FailedPreconditionError.exit_code
     assert "another retention run" in second.stderr

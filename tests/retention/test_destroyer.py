@@ -11,12 +11,12 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, update
 
-from retention.cli import open_adapters
 from retention.destroyer import Destroyer, verify_destroyed
 from tests.conftest import PATIENT_INS
 from tests.domain.test_lifecycle import A_DAY
 from tests.retention.conftest import RetentionVault
 from tests.server.test_access import REIMBURSEMENT, REPORT
+from vault.composition import build_checkpointer, key_provider, open_journal, open_retention
 from vault.crypto import sealed
 from vault.crypto.localkeys import (
     LocalKeyFileProvider,
@@ -30,7 +30,6 @@ from vault.index.schema import DocumentRow
 from vault.journal.certificate import open_certificate
 from vault.journal.store import EntryFilter
 from vault.rotation import retire_allowed, rewrap_all
-from vault.server.app import build_checkpointer, key_provider, open_journal
 from vault.sqlstore import make_engine
 
 
@@ -45,7 +44,7 @@ def _journal_actions(retention_vault: RetentionVault, dossier: uuid.UUID) -> lis
 
 
 def _check_destroyed(retention_vault: RetentionVault, dossier: uuid.UUID) -> None:
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         destruction = adapters.index.destruction(dossier)
         assert destruction is not None
         assert verify_destroyed(adapters.index, adapters.blobs, destruction) == []
@@ -77,13 +76,13 @@ def test_a_due_dossier_is_destroyed_in_every_version_with_its_keys(
     before = retention_vault.stored_object_keys()
     assert len(before) == 4
     retention_vault.ten_years_pass(dossier)
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         report = adapters.destroyer.run()
     assert (report.dossiers, report.objects) == (1, 2)
     assert report.object_versions >= 2
     _check_destroyed(retention_vault, dossier)
     assert len(retention_vault.stored_object_keys()) == 2
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         assert adapters.index.dossier(kept) is not None
         assert adapters.destroyer.run().dossiers == 0  # idempotent
 
@@ -94,11 +93,11 @@ def test_a_held_dossier_is_kept_past_its_deadline(retention_vault: RetentionVaul
     operator = retention_vault.vault.token(kind=ActorKind.OPERATOR, subject="ops-1")
     with retention_vault.vault.client(operator) as client:
         hold = client.place_hold(dossier, "TJ Paris 26/00123")
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         assert adapters.destroyer.run().dossiers == 0
     with retention_vault.vault.client(operator) as client:
         client.release_hold(dossier, hold, "judgment final")
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         assert adapters.destroyer.run().dossiers == 1
 
 
@@ -131,10 +130,10 @@ def test_a_run_killed_at_any_step_is_finished_by_the_next_with_nothing_destroyed
         return original(self, *args)
 
     monkeypatch.setattr(Destroyer, step, crashing)
-    with open_adapters(retention_vault.config) as adapters, pytest.raises(CrashError):
+    with open_retention(retention_vault.config) as adapters, pytest.raises(CrashError):
         adapters.destroyer.run()
     monkeypatch.setattr(Destroyer, step, original)
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         report = adapters.destroyer.run()
         assert report.dossiers == 1
         assert adapters.destroyer.run().dossiers == 0
@@ -147,7 +146,7 @@ def test_a_database_copy_from_before_the_destruction_no_longer_opens_once_retire
     dossier = retention_vault.closed_dossier(5)
     retention_vault.ten_years_pass(dossier)
     config = retention_vault.config
-    with open_adapters(config) as adapters:
+    with open_retention(config) as adapters:
         backup = adapters.index.dossier_key(dossier, 1)  # what a backup of the index holds
         adapters.destroyer.run()
     keys = LocalKeyFileProvider(config.dev_master_key_file)
@@ -155,7 +154,7 @@ def test_a_database_copy_from_before_the_destruction_no_longer_opens_once_retire
     assert len(keys.unwrap(backup.wrapped, context)) == sealed.KEY_SIZE  # not yet
     add_master_version(config.dev_master_key_file)
     keys.refresh()
-    with open_adapters(config) as adapters:
+    with open_retention(config) as adapters:
         rewrap_all(adapters.index, keys)
         retire_allowed(adapters.index, keys, 1)
     retire_master_version(config.dev_master_key_file, 1)
@@ -185,7 +184,7 @@ def test_the_reimbursement_history_keeps_only_its_last_24_months(
             )
     engine.dispose()
     objects_before = retention_vault.stored_object_keys()
-    with open_adapters(retention_vault.config) as adapters:
+    with open_retention(retention_vault.config) as adapters:
         assert adapters.destroyer.run().expired_documents == 1
         assert adapters.destroyer.run().expired_documents == 0
     with vault.client() as patient:

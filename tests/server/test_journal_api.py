@@ -10,11 +10,12 @@ from sqlalchemy import text
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
 from vault.auth import load_or_create_dev_issuer
+from vault.composition import build_checkpointer, key_provider, open_journal
 from vault.config import Config
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
 from vault.errors import InvalidArgumentError, PermissionDeniedError
 from vault.journal.verify import verify_export
-from vault.server.app import BackgroundServer, build_checkpointer, key_provider, open_journal
+from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 
 NOTE = DocumentMetadata("Ordonnance", DocumentCategory.TREATMENTS_AND_CARE, "application/pdf")

@@ -1,10 +1,11 @@
-"""Wiring and running the server: adapters from a `Config`, then grpc.aio on its port.
+"""Running the server: grpc.aio on its port, health, reflection, signals.
 
-`build` assembles the embedded or configured adapters (and the journal's group
-committer and checkpointer); `serve` runs until cancelled, on a plaintext port or, with
-`VAULT_TLS_*`, a TLS one (vault/server/tls.py); `BackgroundServer` runs one in a thread
-of the calling process (tests and benchmarks use it to get a real server on an
-ephemeral port).
+`serve` builds the service (vault/composition.py) and runs it until cancelled, on a
+plaintext port or, with `VAULT_TLS_*`, a TLS one (vault/server/tls.py), with the
+periodic tasks (checkpoints, key refresh, sweeps); `BackgroundServer` runs one in a
+thread of the calling process (tests and benchmarks use it to get a real server on an
+ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
+request (vault/server/servicer.py).
 """
 
 from __future__ import annotations
@@ -23,57 +24,20 @@ from datetime import timedelta
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import Engine
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
-from vault.blobstore.file import FileBlobStore
-from vault.blobstore.s3.store import S3BlobStore
+from vault.composition import build
 from vault.config import Config
-from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
-from vault.crypto.pkcs11.provider import Pkcs11KeyProvider
-from vault.domain.clock import SystemClock
-from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.errors import ConfigurationError, VaultError
-from vault.gc import Sweeper
-from vault.index.sql import SqlIndex
-from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
-from vault.journal.group import GroupCommitJournal
-from vault.journal.sql import SqlJournal
-from vault.matrix import load_matrix
+from vault.journal.checkpointer import Checkpointer
 from vault.server import tls
 from vault.server.servicer import DossierVaultServicer
-from vault.service import Vault
-from vault.sqlstore import make_engine
 from vault.tls import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
 
 _log = logging.getLogger(__name__)
 SERVICE_NAME = vault_pb2.DESCRIPTOR.services_by_name["DossierVault"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024  # a 4 MiB chunk and its envelope
-
-
-KeyProviders = LocalKeyFileProvider | Pkcs11KeyProvider
-
-
-def key_provider(config: Config) -> KeyProviders:
-    """The HSM (PKCS#11), a key file, or the development key file (created if missing)."""
-    if config.pkcs11 is not None:
-        return Pkcs11KeyProvider(config.pkcs11)
-    if config.master_key_file is not None:
-        if not config.master_key_file.exists():
-            raise ConfigurationError(f"master key file {config.master_key_file} not found")
-        return LocalKeyFileProvider(config.master_key_file)
-    path = config.dev_master_key_file
-    if not path.exists():
-        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        create_key_file(path)
-        _log.warning("created a DEVELOPMENT master key at %s", path)
-    _log.warning(
-        "USING A DEVELOPMENT MASTER KEY from %s: NOT FOR PRODUCTION, NOT FOR REAL HEALTH "
-        "DATA (set VAULT_MASTER_KEY_FILE or use an HSM)",
-        path,
-    )
-    return LocalKeyFileProvider(path)
 
 
 def _verifier(config: Config, client_kinds: ClientKinds | None) -> TokenVerifier:
@@ -102,95 +66,6 @@ def _transport(server_tls: tls.ServerTls | None) -> str:
     if server_tls.client_kinds is None:
         return "TLS"
     return "mutual TLS, client certificates required"
-
-
-def blob_store(config: Config) -> FileBlobStore | S3BlobStore:
-    """S3 when `VAULT_S3_BUCKET` is set, else the local directory under the data dir."""
-    if config.s3 is not None:
-        return S3BlobStore(config.s3)
-    return FileBlobStore(config.blob_dir)
-
-
-def open_journal(config: Config) -> SqlJournal:
-    journal = SqlJournal(make_engine(config.journal_url))
-    journal.create_schema()
-    return journal
-
-
-def build_checkpointer(config: Config, journal: SqlJournal, keys: KeyProviders) -> Checkpointer:
-    return Checkpointer(
-        journal,
-        keys.checkpoint_signer(),
-        config.journal_origin,
-        DirectoryPublisher(config.checkpoint_dir),
-        SystemClock(),
-        every_entries=config.checkpoint_every,
-        every_seconds=config.checkpoint_seconds,
-    )
-
-
-@dataclass
-class Components:
-    """Everything a running server holds, built once from the configuration."""
-
-    vault: Vault
-    appender: GroupCommitJournal
-    checkpointer: Checkpointer
-    sweeper: Sweeper
-    keys: KeyProviders
-    engines: tuple[Engine, ...] = ()
-
-    def close_journal(self) -> None:
-        self.appender.close()
-
-    def close(self) -> None:
-        """Last: the final checkpoint needs the key provider. The databases' pooled
-        connections are closed too (an in-process server, in tests, would otherwise keep
-        them open until its engines are collected)."""
-        if isinstance(self.keys, Pkcs11KeyProvider):
-            self.keys.close()
-        for engine in self.engines:
-            engine.dispose()
-
-
-def access_matrix(config: Config) -> AccessMatrix:
-    return DEFAULT_MATRIX if config.access_matrix is None else load_matrix(config.access_matrix)
-
-
-def build(config: Config) -> Components:
-    """The service over the configured adapters. An empty database gets its tables; a
-    schema not at the newest revision stops the server here (`dossier-vault db upgrade`)."""
-    matrix = access_matrix(config)  # a bad file stops the server before anything is created
-    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    index = SqlIndex(make_engine(config.index_url))
-    index.create_schema()
-    journal = open_journal(config)
-    appender = GroupCommitJournal(journal)
-    keys = key_provider(config)
-    blobs = blob_store(config)
-    blobs.check()  # a missing bucket or wrong credentials stop the server here, clearly
-    vault = Vault(
-        index=index,
-        blobs=blobs,
-        keys=keys,
-        journal=appender,
-        journal_log=journal,
-        clock=SystemClock(),
-        segment_size=config.segment_size,
-        matrix=matrix,
-        rules=config.retention_rules,
-        upload_lease=timedelta(seconds=config.upload_lease_seconds),
-    )
-    checkpointer = build_checkpointer(config, journal, keys)
-    sweeper = Sweeper(index, blobs, SystemClock())
-    return Components(vault, appender, checkpointer, sweeper, keys, (index.engine, journal.engine))
-
-
-def build_sweeper(config: Config) -> Sweeper:
-    """The sweeper alone, for `dossier-vault gc` on the server host."""
-    index = SqlIndex(make_engine(config.index_url))
-    index.create_schema()
-    return Sweeper(index, blob_store(config), SystemClock())
 
 
 async def _periodically(

@@ -79,6 +79,3 @@ class Vault:
         self.access = AccessControl(gate, index=index)
         self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision
-        # retention/cli.py, outside this package's change, still names these on the Vault
-        self.place_hold = self.dossiers.place_hold
-        self.release_hold = self.dossiers.release_hold

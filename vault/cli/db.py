@@ -8,36 +8,46 @@ the servers stopped. `db current` prints each schema's revision and whether it i
 newest. Both take `--json`. Exit codes: 0 done (`current`: every schema at head); 12
 (`SchemaVersionError`) a schema not at head (`current`), or newer than this vault, or
 still differing from its models after the upgrade; 10 a database unreachable; 11 a bad
-URL. What the revisions are and how to add one: vault/migrations/README.md.
+URL. What the revisions are and how to add one: vault/migrations/README.md. What it
+does not: write a revision, or run with a server up (nothing stops it: the operator does).
+SQLAlchemy and Alembic load when a command runs, not for `--help`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-
-from vault import migrations
-from vault.config import Config
+from vault.cli.output import add_output_flags, print_json
 from vault.errors import SchemaVersionError
-from vault.migrations import State, Status
-from vault.sqlstore import make_engine
 
-_STATES = {
-    State.CURRENT: "at head",
-    State.BEHIND: f"behind head {{head}}: run `{migrations.UPGRADE_COMMAND}`",
-    State.UNVERSIONED: f"no version, made before migrations: run `{migrations.UPGRADE_COMMAND}`",
-    State.EMPTY: "empty: created at head when the server starts, or by `db upgrade`",
-    State.NEWER: "newer than this vault (its head is {head})",
-}
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from vault import migrations
+    from vault.config import Config
+    from vault.migrations import Status
+
+
+def _state(status: Status) -> str:
+    """What the schema's state means, and what to run."""
+    from vault.migrations import UPGRADE_COMMAND, State
+
+    return {
+        State.CURRENT: "at head",
+        State.BEHIND: f"behind head {status.head}: run `{UPGRADE_COMMAND}`",
+        State.UNVERSIONED: f"no version, made before migrations: run `{UPGRADE_COMMAND}`",
+        State.EMPTY: "empty: created at head when the server starts, or by `db upgrade`",
+        State.NEWER: f"newer than this vault (its head is {status.head})",
+    }[status.state]
 
 
 def _databases(config: Config) -> Iterator[tuple[migrations.Schema, str, Engine]]:
     """Each schema with its database URL and an engine (one per distinct URL)."""
+    from vault import migrations
+    from vault.sqlstore import make_engine
+
     engines: dict[str, Engine] = {}
     for schema, url in (
         (migrations.INDEX, config.index_url),
@@ -49,6 +59,8 @@ def _databases(config: Config) -> Iterator[tuple[migrations.Schema, str, Engine]
 
 
 def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -57,16 +69,18 @@ def _revision(found: Status) -> str:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
+    from vault import migrations
+    from vault.config import Config
+
     found = [
         (url, migrations.status(engine, schema))
         for schema, url, engine in _databases(Config.from_env())
     ]
     if args.json:
-        print(json.dumps([_current_json(url, status) for url, status in found], indent=2))
+        print_json([_current_json(url, status) for url, status in found])
     else:
         for url, status in found:
-            state = _STATES[status.state].format(head=status.head)
-            print(f"{status.schema:<8} {_revision(status):<6} {state}  ({_shown(url)})")
+            print(f"{status.schema:<8} {_revision(status):<6} {_state(status)}  ({_shown(url)})")
     behind = [status.schema for _, status in found if not status.at_head]
     if behind:
         raise SchemaVersionError(f"not at head: {', '.join(behind)}")
@@ -85,6 +99,9 @@ def _current_json(url: str, status: Status) -> dict[str, Any]:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    from vault import migrations
+    from vault.config import Config
+
     config = Config.from_env()
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # as `serve` does
     done = []
@@ -104,7 +121,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
             unchanged = " (already at head)" if before.at_head else ""
             print(f"{schema.name}: {was} -> {after.revision}{unchanged}")
     if args.json:
-        print(json.dumps(done, indent=2))
+        print_json(done)
     return 0
 
 
@@ -117,10 +134,10 @@ def register(commands: Any) -> None:
         "upgrade",
         help="migrate the index and journal databases to the newest schema (idempotent)",
     )
-    upgrade.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_flags(upgrade, quiet=False)
     upgrade.set_defaults(handler=cmd_upgrade)
     current = db.add_parser(
         "current", help="each schema's revision and whether it is the newest (exit 12 if not)"
     )
-    current.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_flags(current, quiet=False)
     current.set_defaults(handler=cmd_current)

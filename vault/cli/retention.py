@@ -7,7 +7,9 @@ commands, run on the server host with the server's configuration (VAULT_*).
     report             destructions over a period, with their signed certificates
     verify-destroyed   proves that nothing of a destroyed dossier remains
 
-Outputs name dossiers by opaque id only, never a patient. Exit codes: --help.
+Outputs name dossiers by opaque id only, never a patient. Exit codes: --help. The
+adapters come from vault/composition.py and load when a command runs. What it does not:
+decide what is due or destroy (retention/destroyer.py does).
 """
 
 from __future__ import annotations
@@ -17,81 +19,45 @@ import getpass
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from retention.destroyer import Destroyer, Journal, RunReport, SigningKey, verify_destroyed
-from retention.lock import single_run
-from vault.blobstore.base import BlobStore
-from vault.config import Config
-from vault.domain.clock import SystemClock, to_us
-from vault.domain.model import Actor, ActorKind
-from vault.errors import (
-    InvalidArgumentError,
-    NotFoundError,
-    VaultError,
-    error_classes,
+from vault.cli import run
+from vault.cli.exitcodes import (
+    EXIT_NOT_CONFIRMED,
+    EXIT_REMAINS,
+    epilog,
+    error_codes,
+    retention_codes,
 )
-from vault.index.sql import SqlIndex
-from vault.service import Call, Vault
-from vault.sqlstore import make_engine
+from vault.cli.output import add_output_flags, show
+from vault.domain.clock import to_us
+from vault.domain.model import Actor, ActorKind
+from vault.errors import InvalidArgumentError, NotFoundError
+
+if TYPE_CHECKING:
+    from retention.destroyer import RunReport
+    from vault.composition import RetentionAdapters
+    from vault.service import Call, Vault
 
 T = TypeVar("T")
-EXIT_NOT_CONFIRMED = 13
-EXIT_REMAINS = 14
-EXIT_USAGE = 2
 CONFIRMATION = "destroy"
 
 
 def _epilog() -> str:
-    lines = ["exit codes:", "  0   success", f"  {EXIT_USAGE}   usage error"]
-    lines += [f"  {kind.exit_code:<3} {kind.__name__}" for kind in error_classes()]
-    lines.append(f"  {EXIT_NOT_CONFIRMED:<3} run not confirmed (answer '{CONFIRMATION}' or --yes)")
-    lines.append(f"  {EXIT_REMAINS:<3} verify-destroyed found something left")
-    return "\n".join(lines)
+    return epilog("success", [*error_codes(), *retention_codes(CONFIRMATION)])
 
 
-@dataclass
-class Adapters:
-    config: Config
-    index: SqlIndex
-    blobs: BlobStore
-    destroyer: Destroyer
+def _adapters() -> AbstractContextManager[RetentionAdapters]:
+    """The server's adapters from its configuration (VAULT_*), for one command."""
+    from vault.composition import open_retention
+    from vault.config import Config
 
-
-@contextmanager
-def open_adapters(config: Config) -> Iterator[Adapters]:
-    """The index, blob store, journal and signing key the server uses, for one command."""
-    from vault.server.app import blob_store, key_provider, open_journal  # server-host only
-
-    engine = make_engine(config.index_url)
-    index = SqlIndex(engine)
-    index.create_schema()  # refuses a schema behind the code
-    blobs = blob_store(config)
-    journal = open_journal(config)
-    keys = key_provider(config)
-    try:
-        destroyer = Destroyer(
-            index,
-            blobs,
-            Journal(journal, journal),
-            SigningKey(config.journal_origin, keys.checkpoint_signer()),
-            SystemClock(),
-            config.retention_rules,
-        )
-        try:
-            yield Adapters(config, index, blobs, destroyer)
-        finally:
-            destroyer.close()
-    finally:
-        close = getattr(keys, "close", None)
-        if close is not None:
-            close()
-        engine.dispose()
+    return open_retention(Config.from_env())
 
 
 def _moment(text: str, what: str) -> datetime:
@@ -107,10 +73,6 @@ def _moment(text: str, what: str) -> datetime:
     return moment
 
 
-def _print(args: argparse.Namespace, value: Any, text: str) -> None:
-    print(json.dumps(value, indent=2) if args.json else text)
-
-
 # -- commands ---------------------------------------------------------------------------
 
 
@@ -119,14 +81,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     by = now if args.by is None else _moment(args.by, "--by")
     if by < now.replace(hour=0, minute=0, second=0, microsecond=0):
         raise InvalidArgumentError("--by is in the past: what was due then is due now")
-    with open_adapters(Config.from_env()) as adapters:
+    with _adapters() as adapters:
         summary = adapters.index.due_summary(to_us(max(by, now)))
     rows = [asdict(s) for s in summary]
     total = sum(s.dossiers for s in summary), sum(s.bytes for s in summary)
     lines = [f"due by {by:%Y-%m-%d %H:%M}Z: {total[0]} dossiers, {total[1]} bytes"]
     lines += [f"  {s.reason:<20} {s.dossiers:>10} dossiers {s.bytes:>16} bytes" for s in summary]
     value = {"by": by.isoformat(), "dossiers": total[0], "bytes": total[1], "reasons": rows}
-    _print(args, value, "\n".join(lines))
+    show(args, value, "\n".join(lines))
     return 0
 
 
@@ -154,20 +116,22 @@ def _progress(total: int) -> Callable[[int], None] | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    with open_adapters(Config.from_env()) as adapters, single_run(adapters.index.engine):
+    from retention.lock import single_run
+
+    with _adapters() as adapters, single_run(adapters.index.engine):
         now = to_us(datetime.now(UTC))
         due = sum(s.dossiers for s in adapters.index.due_summary(now))  # unfinished included
         if args.limit is not None:
             due = min(due, args.limit)
         if args.dry_run:
-            _print(args, {"would_destroy": due}, f"would destroy {due} dossiers")
+            show(args, {"would_destroy": due}, f"would destroy {due} dossiers")
             return 0
         if due and not _confirmed(args, due):
             return EXIT_NOT_CONFIRMED
         report = adapters.destroyer.run(args.limit, _progress(due))
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    _print(args, asdict(report), _report_text(report))
+    show(args, asdict(report), _report_text(report))
     return 0
 
 
@@ -184,7 +148,9 @@ def _operator() -> Actor:
 
 
 def _with_vault(use: Callable[[Vault, Call], T]) -> T:
-    from vault.server.app import build  # the whole service: holds are journaled decisions
+    from vault.composition import build  # the whole service: holds are journaled decisions
+    from vault.config import Config
+    from vault.service import Call
 
     components = build(Config.from_env())
     try:
@@ -195,21 +161,25 @@ def _with_vault(use: Callable[[Vault, Call], T]) -> T:
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    hold = _with_vault(lambda v, c: v.place_hold(_operator(), args.dossier, args.reason, c))
-    _print(args, {"hold_id": hold.hold_id}, f"hold {hold.hold_id} placed")
+    hold = _with_vault(
+        lambda v, c: v.dossiers.place_hold(_operator(), args.dossier, args.reason, c)
+    )
+    show(args, {"hold_id": hold.hold_id}, f"hold {hold.hold_id} placed")
     return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    _with_vault(lambda v, c: v.release_hold(_operator(), args.dossier, args.hold, args.reason, c))
-    _print(args, {"released": args.hold}, f"hold {args.hold} released")
+    _with_vault(
+        lambda v, c: v.dossiers.release_hold(_operator(), args.dossier, args.hold, args.reason, c)
+    )
+    show(args, {"released": args.hold}, f"hold {args.hold} released")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     since = _moment(args.since, "--since") if args.since else datetime(1970, 1, 1, tzinfo=UTC)
     until = _moment(args.until, "--until") if args.until else datetime.now(UTC)
-    with open_adapters(Config.from_env()) as adapters:
+    with _adapters() as adapters:
         done = adapters.index.destructions(to_us(since), to_us(until) + 1)
     if args.certificates:
         directory = Path(args.certificates)
@@ -229,21 +199,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     ]
     lines = [f"{len(rows)} destructions"]
     lines += [f"  {r['dossier']}  {r['reason']:<16} {r['objects']:>6} objects" for r in rows]
-    _print(args, rows, "\n".join(lines))
+    show(args, rows, "\n".join(lines))
     return 0
 
 
 def cmd_verify_destroyed(args: argparse.Namespace) -> int:
+    from retention.destroyer import verify_destroyed
+
     try:
         dossier_id = uuid.UUID(args.dossier)
     except ValueError:
         raise InvalidArgumentError("malformed dossier id") from None
-    with open_adapters(Config.from_env()) as adapters:
+    with _adapters() as adapters:
         destruction = adapters.index.destruction(dossier_id)
         if destruction is None:
             raise NotFoundError("no destruction of this dossier is recorded")
         left = verify_destroyed(adapters.index, adapters.blobs, destruction)
-    _print(
+    show(
         args, {"dossier": str(dossier_id), "remaining": left}, "\n".join(left) or "nothing remains"
     )
     return EXIT_REMAINS if left else 0
@@ -279,7 +251,7 @@ def _add_commands(commands: Any) -> None:
     verify.add_argument("dossier")
     verify.set_defaults(handler=cmd_verify_destroyed)
     for parser in (plan, run, hold, release, report, verify):
-        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        add_output_flags(parser, quiet=False)
 
 
 def build_parser(prog: str = "dossier-vault-retention") -> argparse.ArgumentParser:
@@ -304,17 +276,9 @@ def register(commands: Any) -> None:
     _add_commands(retention.add_subparsers(dest="retention_command", required=True))
 
 
-def run_command(args: argparse.Namespace) -> int:
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except VaultError as error:
-        print(f"dossier-vault-retention: {error}", file=sys.stderr)
-        return error.exit_code
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(build_parser().parse_args(argv))
+    """`dossier-vault-retention`."""
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

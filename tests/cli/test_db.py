@@ -12,7 +12,8 @@ from sqlalchemy import inspect
 
 from tests.conftest import CLI, free_port, run
 from tests.test_migrations import head, made_before_migrations
-from vault.cli import EXIT_CODES, main
+from vault.cli import main
+from vault.cli.exitcodes import EXIT_CODES
 from vault.config import Config
 from vault.errors import SchemaVersionError
 from vault.migrations import INDEX, JOURNAL, SCHEMAS

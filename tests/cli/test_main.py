@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tests.conftest import CLI, OTHER_INS, PATIENT_INS, free_port, run
 from vault import archive
-from vault.cli import EXIT_CODES, build_parser
+from vault.cli import build_parser
+from vault.cli.exitcodes import EXIT_CODES
 from vault.errors import (
     ConflictError,
     InvalidArgumentError,

@@ -10,7 +10,8 @@ rewraps every dossier key onto it in batches while the servers keep serving (the
 the new version up within a minute); killed, it is finished by running it again.
 `retire-master-version N` refuses while N still wraps a dossier key, then destroys N.
 What it does not: create tokens (operators; tools/softhsm_setup.sh for tests) or create
-the local key file (the server creates it at its first start).
+the local key file (the server creates it at its first start). python-pkcs11 and the
+index load when a command runs, not for `--help`.
 """
 
 from __future__ import annotations
@@ -22,20 +23,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.crypto.localkeys import LocalKeyFileProvider
-from vault.crypto.pkcs11.admin import (
-    TokenKeys,
-    add_master_version,
-    provision,
-    token_keys,
-)
-from vault.crypto.pkcs11.admin import (
-    retire_master_version as retire_pkcs11_version,
-)
-from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.errors import ConfigurationError, FailedPreconditionError
+
+if TYPE_CHECKING:
+    from vault.composition import KeyProviders
+    from vault.crypto.pkcs11.admin import TokenKeys
+    from vault.crypto.pkcs11.settings import Pkcs11Settings
+    from vault.index.sql import SqlIndex
 
 _ADD_MASTER_DESCRIPTION = (
     "Generates master key version N+1 in the PKCS#11 token and prints N+1. Servers wrap "
@@ -89,6 +86,8 @@ def _local_key_file(environ: Mapping[str, str]) -> Path:
 
 def _pkcs11_settings(environ: Mapping[str, str]) -> Pkcs11Settings | None:
     """The HSM settings, or None when the local key file is the provider."""
+    from vault.crypto.pkcs11.settings import Pkcs11Settings
+
     settings = Pkcs11Settings.from_env_if_set(environ)
     if settings is not None and _value(environ, "VAULT_MASTER_KEY_FILE"):
         raise ConfigurationError("set VAULT_MASTER_KEY_FILE or VAULT_PKCS11_*, not both")
@@ -164,6 +163,8 @@ def _print(status: _Status) -> None:
 
 
 def cmd_provision(_args: argparse.Namespace) -> int:
+    from vault.crypto.pkcs11.admin import provision, token_keys
+
     settings = _require_pkcs11(os.environ, "provision")
     before = token_keys(settings)
     provision(settings)
@@ -182,6 +183,8 @@ def _created(settings: Pkcs11Settings, before: TokenKeys, after: TokenKeys) -> l
 
 
 def cmd_add_master_version(_args: argparse.Namespace) -> int:
+    from vault.crypto.pkcs11.admin import add_master_version, token_keys
+
     settings = _require_pkcs11(os.environ, "add-master-version")
     if not token_keys(settings).master_versions:
         raise FailedPreconditionError(
@@ -192,6 +195,8 @@ def cmd_add_master_version(_args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from vault.crypto.pkcs11.admin import token_keys
+
     settings = _pkcs11_settings(os.environ)
     if settings is None:
         _print(_local_status(os.environ))
@@ -206,19 +211,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index() -> Any:
+def _index() -> SqlIndex:
+    from vault.composition import open_index
     from vault.config import Config
-    from vault.index.sql import SqlIndex
-    from vault.sqlstore import make_engine
 
-    index = SqlIndex(make_engine(Config.from_env().index_url))
-    index.create_schema()
-    return index
+    return open_index(Config.from_env())
 
 
-def _provider() -> Any:
+def _provider() -> KeyProviders:
+    from vault.composition import key_provider
     from vault.config import Config
-    from vault.server.app import key_provider
 
     return key_provider(Config.from_env())
 
@@ -226,6 +228,8 @@ def _provider() -> Any:
 def _master_versions() -> tuple[int, ...]:
     settings = _pkcs11_settings(os.environ)
     if settings is not None:
+        from vault.crypto.pkcs11.admin import token_keys
+
         return token_keys(settings).master_versions
     return LocalKeyFileProvider(_local_key_file(os.environ)).master_versions
 
@@ -233,6 +237,8 @@ def _master_versions() -> tuple[int, ...]:
 def _new_master_version() -> int:
     settings = _pkcs11_settings(os.environ)
     if settings is not None:
+        from vault.crypto.pkcs11.admin import add_master_version
+
         return add_master_version(settings)
     from vault.crypto.localkeys import add_master_version as add_local_version
 
@@ -268,10 +274,10 @@ def cmd_rotate_master(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_dossier(args: argparse.Namespace) -> int:
+    from vault.composition import blob_store
     from vault.config import Config
     from vault.domain.ids import parse_id
     from vault.rotation import rotate_dossier_key
-    from vault.server.app import blob_store
 
     config = Config.from_env()
     report = rotate_dossier_key(
@@ -307,6 +313,8 @@ def cmd_retire_master_version(args: argparse.Namespace) -> int:
     retire_allowed(index, keys, args.version)
     settings = _pkcs11_settings(os.environ)
     if settings is not None:
+        from vault.crypto.pkcs11.admin import retire_master_version as retire_pkcs11_version
+
         retire_pkcs11_version(settings, args.version)
     else:
         from vault.crypto.localkeys import retire_master_version as retire_local_version

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.journal.test_verify import KEY, chain, export, note_for
-from vault.journal.cli import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES
+from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES
 from vault.journal.verify import FailureKind
 
 

@@ -5,14 +5,14 @@
 progress on a terminal, and exits with a code per failure kind (see `--help`).
 `export` and `history` talk to the server over gRPC (auditor or patient token);
 `checkpoint` and `public-key` are for operators on the server host (they read the
-server's configuration and key provider).
+server's configuration and key provider, built by vault/composition.py). What it does
+not: write to the journal (only the server appends) or trust an export it verifies.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from vault.clitools import client_from_args
+from vault.cli.connect import client_from_args
+from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
+from vault.cli.output import print_json
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
 from vault.journal.checkpoint import VerifierKey
@@ -34,27 +36,6 @@ from vault.journal.verify import (
 
 if TYPE_CHECKING:  # the verifier must not load the server's adapters
     from vault.journal.checkpointer import Checkpointer
-
-VERIFY_EXIT_CODES: dict[FailureKind, int] = {
-    FailureKind.MALFORMED: 20,
-    FailureKind.GAP: 21,
-    FailureKind.REORDERING: 22,
-    FailureKind.EDITED_ENTRY: 23,
-    FailureKind.BROKEN_LINK: 24,
-    FailureKind.TIME_BACKWARDS: 25,
-    FailureKind.BAD_SIGNATURE: 26,
-    FailureKind.REWRITTEN_HISTORY: 27,
-    FailureKind.TAIL_CUT: 28,
-    FailureKind.CERTIFICATE: 30,
-}
-EXIT_NO_CHECKPOINT = 29
-
-
-def _verify_epilog() -> str:
-    lines = ["exit codes:", "  0   the export verified", "  2   usage error"]
-    lines += [f"  {code:<3} {kind.value}" for kind, code in VERIFY_EXIT_CODES.items()]
-    lines.append(f"  {EXIT_NO_CHECKPOINT:<3} no checkpoint matched (with --require-checkpoint)")
-    return "\n".join(lines)
 
 
 class _Progress:
@@ -177,21 +158,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except VerificationError as failure:
             progress.close()
             if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "ok": False,
-                            "kind": failure.kind.value,
-                            "seq": failure.seq,
-                            "detail": failure.detail,
-                        }
-                    )
-                )
+                failed = {"kind": failure.kind.value, "seq": failure.seq, "detail": failure.detail}
+                print_json({"ok": False, **failed}, compact=True)
             else:
                 print(f"journal verification FAILED: {failure}", file=sys.stderr)
             return VERIFY_EXIT_CODES[failure.kind]
     progress.close()
-    print(json.dumps({"ok": True, **summary.__dict__}) if args.json else _summary_text(summary))
+    if args.json:
+        print_json({"ok": True, **summary.__dict__}, compact=True)
+    else:
+        print(_summary_text(summary))
     if args.require_checkpoint and not summary.checkpoints_matched:
         return EXIT_NO_CHECKPOINT
     return 0
@@ -205,7 +181,6 @@ def _when(text: str | None) -> datetime | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-
     destination = Path(args.output)
     partial = destination.with_name(destination.name + ".partial")
     count = 0
@@ -227,8 +202,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _local_checkpointer() -> Checkpointer:
+    from vault.composition import build_checkpointer, key_provider, open_journal
     from vault.config import Config
-    from vault.server.app import build_checkpointer, key_provider, open_journal
 
     config = Config.from_env()
     return build_checkpointer(config, open_journal(config), key_provider(config))
@@ -246,7 +221,6 @@ def cmd_public_key(_args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-
     with client_from_args(args) as client:
         records, token = client.query_journal(
             dossier_id=args.dossier or "",
@@ -256,11 +230,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             page_size=args.page_size,
         )
     if args.json:
-        print(
-            json.dumps(
-                [{"seq": seq, **event.__dict__} for seq, event in records], default=list, indent=2
-            )
-        )
+        print_json([{"seq": seq, **event.__dict__} for seq, event in records])
     else:
         for seq, event in records:
             print(
@@ -282,7 +252,7 @@ def register(commands: Any) -> None:
     verify = journal.add_parser(
         "verify",
         help="verify an export offline (auditors)",
-        epilog=_verify_epilog(),
+        epilog=epilog("the export verified", verify_codes()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Checks a journal export: chain, sequence, times and signed checkpoints.",
     )

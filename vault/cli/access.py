@@ -4,7 +4,8 @@ The patient side authorises, revokes, blocks and unblocks professionals, manages
 representatives, allows or refuses break-the-glass, and reads the access rules and the
 notification outbox; a professional records consent or breaks the glass; the national
 insurer sets the treating physician. Each command is one gRPC call through
-`VaultClient`; the server decides (docs/access-control.md) and journals it.
+`VaultClient`; the server decides (docs/access-control.md) and journals it. What it
+does not: decide anything, or show more than the rules and notices asked for.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from vault.client import VaultClient
-from vault.clitools import add_output_flags, client_from_args, print_json
+from vault.cli.connect import client_from_args
+from vault.cli.output import add_output_flags, print_json
 from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
 
-Command = Callable[[VaultClient, argparse.Namespace], object]
+if TYPE_CHECKING:
+    from vault.client import VaultClient
+
+Command: TypeAlias = "Callable[[VaultClient, argparse.Namespace], object]"
 
 
 def _time(time_us: int | None) -> str:
@@ -133,6 +137,7 @@ _COMMANDS: list[tuple[str, str, str | None, Command]] = [
 
 
 def register(commands: Any) -> None:
+    """Adds `access` and its subcommands to the top-level parser's subparsers."""
     access = commands.add_parser(
         "access", help="who may access a dossier (consent, blocks, emergency)"
     ).add_subparsers(dest="access_command", required=True)

@@ -1,0 +1,62 @@
+"""The command lines' one exit-code table, and the `exit codes:` epilogs built from it.
+
+    0        success
+    1..12,15 a `VaultError`, by class (`exit_code` in vault/errors.py)
+    2        usage error (argparse)
+    13, 14   retention: a run not confirmed; verify-destroyed found something left
+    20..30   journal verify: one code per failure kind (29: no checkpoint matched)
+
+Every command shares it; `--help` lists the codes a command can return. What it does
+not: map a code to a gRPC status (the server's edge reads `VaultError.grpc_status`).
+"""
+
+from __future__ import annotations
+
+from vault.errors import VaultError, error_classes
+from vault.journal.verify import FailureKind
+
+EXIT_USAGE = 2
+EXIT_CODES: dict[type[VaultError], int] = {kind: kind.exit_code for kind in error_classes()}
+
+EXIT_NOT_CONFIRMED = 13
+EXIT_REMAINS = 14
+
+VERIFY_EXIT_CODES: dict[FailureKind, int] = {
+    FailureKind.MALFORMED: 20,
+    FailureKind.GAP: 21,
+    FailureKind.REORDERING: 22,
+    FailureKind.EDITED_ENTRY: 23,
+    FailureKind.BROKEN_LINK: 24,
+    FailureKind.TIME_BACKWARDS: 25,
+    FailureKind.BAD_SIGNATURE: 26,
+    FailureKind.REWRITTEN_HISTORY: 27,
+    FailureKind.TAIL_CUT: 28,
+    FailureKind.CERTIFICATE: 30,
+}
+EXIT_NO_CHECKPOINT = 29
+
+
+def epilog(success: str, codes: list[tuple[int, str]]) -> str:
+    """`exit codes:`, success and usage first, then `codes` as given."""
+    lines = ["exit codes:", f"  0   {success}", f"  {EXIT_USAGE}   usage error"]
+    lines += [f"  {code:<3} {meaning}" for code, meaning in codes]
+    return "\n".join(lines)
+
+
+def error_codes() -> list[tuple[int, str]]:
+    """Each `VaultError` class's code, base first."""
+    return [(code, kind.__name__) for kind, code in EXIT_CODES.items()]
+
+
+def retention_codes(confirmation: str) -> list[tuple[int, str]]:
+    """What the retention commands return besides the errors' codes."""
+    return [
+        (EXIT_NOT_CONFIRMED, f"run not confirmed (answer '{confirmation}' or --yes)"),
+        (EXIT_REMAINS, "verify-destroyed found something left"),
+    ]
+
+
+def verify_codes() -> list[tuple[int, str]]:
+    """What `journal verify` returns: a code per failure kind."""
+    codes = [(code, kind.value) for kind, code in VERIFY_EXIT_CODES.items()]
+    return [*codes, (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)")]

@@ -1,0 +1,94 @@
+"""`dossier-vault serve`, `gc` and `dev-token`: the commands run on the server host.
+
+They read the server's configuration (VAULT_*) and build through vault/composition.py;
+everything they need is imported when they run, not when the parser is built. What it
+does not: serve itself (vault/server/app.py) or talk to a server over gRPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from vault.cli.output import print_json
+from vault.domain.model import ActorKind
+
+
+def cmd_serve(_args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vault.config import Config
+    from vault.server.app import serve
+    from vault.server.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before the worker threads exist
+    asyncio.run(serve(Config.from_env()))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from vault.composition import build_sweeper
+    from vault.config import Config
+
+    config = Config.from_env()
+    grace = config.gc_grace_seconds if args.grace_seconds is None else args.grace_seconds
+    report = build_sweeper(config).sweep(timedelta(seconds=grace), dry_run=args.dry_run)
+    if args.json:
+        print_json(report, compact=True)
+    else:
+        verb = "would remove" if report.dry_run else "removed"
+        print(
+            f"{verb}: {report.pending_discarded} interrupted uploads, "
+            f"{report.incomplete_writes_removed} unfinished writes, "
+            f"{report.orphan_blobs_deleted} orphan blobs"
+        )
+    return 0
+
+
+def cmd_dev_token(args: argparse.Namespace) -> int:
+    from vault.auth import load_or_create_dev_issuer, mint_token
+    from vault.config import Config
+
+    config = Config.from_env()
+    key = load_or_create_dev_issuer(config.data_dir)
+    print(
+        mint_token(
+            key,
+            kind=ActorKind(args.kind),
+            subject=args.subject,
+            ttl_seconds=args.ttl,
+            issuer=config.token_issuer,
+            audience=config.token_audience,
+            profession=args.profession,
+            specialty=args.specialty,
+        )
+    )
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Adds `serve`, `gc` and `dev-token` to the top-level parser's subparsers."""
+    serve = commands.add_parser("serve", help="run the gRPC server (configured by VAULT_*)")
+    serve.set_defaults(handler=cmd_serve)
+
+    gc = commands.add_parser(
+        "gc", help="sweep what interrupted uploads left behind (operators, server host)"
+    )
+    gc.add_argument(
+        "--grace-seconds",
+        type=float,
+        help="leave alone anything younger (default: VAULT_GC_GRACE_SECONDS, a day); it "
+        "must exceed the longest upload in progress: 0 only when no server is running",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="count, remove nothing")
+    gc.add_argument("--json", action="store_true")
+    gc.set_defaults(handler=cmd_gc)
+
+    token = commands.add_parser("dev-token", help="mint a token from the development issuer")
+    token.add_argument("--kind", required=True, choices=[k.value for k in ActorKind])
+    token.add_argument("--subject", required=True, help="INS for patients, RPPS for professionals")
+    token.add_argument("--profession")
+    token.add_argument("--specialty")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (at most a day)")
+    token.set_defaults(handler=cmd_dev_token)
