@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import PATIENT_INS, RunningVault, run
 from tests.index.test_sql import add_dossier
 from tests.server.test_grpc import REPORT
-from tests.test_gc import LaterClock
+from tests.test_sweeper import LaterClock
 from vault.blobstore.file import FileBlobStore, _FileWriter
 from vault.crypto import sealed
 from vault.crypto.localkeys import (
@@ -22,11 +22,11 @@ from vault.crypto.localkeys import (
     retire_master_version,
 )
 from vault.errors import FailedPreconditionError, IntegrityError
-from vault.gc import Sweeper
 from vault.index.base import DossierKeyRecord
 from vault.index.sql import SqlIndex
 from vault.rotation import retire_allowed, rewrap_all, rotate_dossier_key, shred_dossier_keys
 from vault.sqlstore import make_engine
+from vault.sweeper import Sweeper
 
 
 def _dossier_keys(index: SqlIndex, keys: LocalKeyFileProvider, count: int) -> dict[str, bytes]:

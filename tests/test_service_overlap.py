@@ -27,13 +27,12 @@ from sqlalchemy import text
 
 from tests.conftest import PATIENT_INS
 from tests.server.test_grpc import REPORT
-from tests.test_gc import LaterClock
+from tests.test_sweeper import LaterClock
 from vault.blobstore.base import BlobReader, BlobWriter
 from vault.blobstore.file import FileBlobStore
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock, to_us
 from vault.domain.model import Actor, ActorKind, Document, DocumentQuery, Dossier
-from vault.gc import Sweeper
 from vault.index.base import VersionRecord
 from vault.index.sql import SqlIndex
 from vault.journal.chain import JournalEntry, JournalEvent
@@ -42,6 +41,7 @@ from vault.journal.sql import SqlJournal
 from vault.journal.store import EntryFilter
 from vault.service import DEFAULT_UPLOAD_LEASE, Call, Vault
 from vault.sqlstore import make_engine
+from vault.sweeper import Sweeper
 
 PATIENT = Actor(ActorKind.PATIENT, PATIENT_INS)
 HOLD_SECONDS = 5.0  # how long a held journal append waits before giving up

@@ -22,8 +22,8 @@ import pytest
 
 from tests.conftest import PATIENT_INS
 from tests.server.test_grpc import REPORT
-from tests.test_gc import LaterClock
 from tests.test_service_overlap import PATIENT
+from tests.test_sweeper import LaterClock
 from vault.blobstore.file import FileBlobStore
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import to_us

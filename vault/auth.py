@@ -10,7 +10,7 @@ subject, a subject longer than 80 characters or a profession or specialty longer
 64, the sizes the index stores) is an `UnauthenticatedError`. Verification failures never
 echo the token.
 
-With mutual TLS, the verifier also holds `ClientKinds` (vault/tls.py): a token is then
+With mutual TLS, the verifier also holds `ClientKinds` (vault/tls_material.py): a token is then
 accepted only if the client certificate of the call may assert its `kind` (the patient
 portal's certificate cannot carry a professional's token), else `UnauthenticatedError`.
 """
@@ -33,7 +33,7 @@ from vault.auth_settings import DEFAULT_AUDIENCE, DEV_ISSUER
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
-from vault.tls import ClientKinds, PeerIdentity, call_peer
+from vault.tls_material import ClientKinds, PeerIdentity, call_peer
 
 _LEEWAY_SECONDS = 30
 _MAX_TOKEN_BYTES = 8192
@@ -124,7 +124,7 @@ class TokenVerifier:
 
     def verify(self, token: str, peer: PeerIdentity | None = None) -> Actor:
         """The actor `token` asserts. `peer` is the client certificate's identity (None:
-        the one bound to the call being served, `vault.tls.call_peer`)."""
+        the one bound to the call being served, `vault.tls_material.call_peer`)."""
         actor = self._verified_actor(token)
         if self.client_kinds is not None:
             self.client_kinds.check(peer or call_peer(), actor.kind)

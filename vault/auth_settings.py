@@ -1,5 +1,5 @@
 """The bearer tokens' default issuer and audience, apart from vault/auth.py so that
-`vault.config` reads them without loading PyJWT (or gRPC, through vault/tls.py).
+`vault.config` reads them without loading PyJWT (or gRPC, through vault/tls_material.py).
 
 What it does not: verify or mint tokens (vault/auth.py).
 """

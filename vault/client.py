@@ -52,7 +52,9 @@ from vault.errors import (
     error_classes,
 )
 from vault.journal.chain import JournalEvent
-from vault.tls import client_credentials as client_credentials  # for callers, with VaultClient
+from vault.tls_material import (
+    client_credentials as client_credentials,  # for callers, with VaultClient
+)
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
 

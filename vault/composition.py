@@ -27,7 +27,6 @@ from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.errors import ConfigurationError
-from vault.gc import Sweeper
 from vault.index.sql import SqlIndex
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
@@ -35,6 +34,7 @@ from vault.journal.sql import SqlJournal
 from vault.matrix import load_matrix
 from vault.service import Vault
 from vault.sqlstore import make_engine
+from vault.sweeper import Sweeper
 
 if TYPE_CHECKING:
     from retention.destroyer import Destroyer

@@ -31,9 +31,9 @@ keys generated on first start (and a loud warning that they are development keys
 
 TLS (`TlsSettings`): the server's certificate chain and key (PEM). With a client CA
 bundle, every client must present a certificate that CA issued (mutual TLS), and the
-client kinds file (TOML, `vault.tls.ClientKinds`) says which actor kinds each client
+client kinds file (TOML, `vault.tls_material.ClientKinds`) says which actor kinds each client
 certificate may assert; one is never set without the other. This module only reads the
-variables; the files are read and checked when the server starts (vault/server/tls.py).
+variables; the files are read and checked when the server starts (vault/server/tls_credentials.py).
 """
 
 from __future__ import annotations

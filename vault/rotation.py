@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from vault import secrets
+from vault import version_secrets
 from vault.blobstore.base import BlobStore
 from vault.crypto import sealed
 from vault.crypto.dossierkeys import unwrap_dossier_key
@@ -125,11 +125,11 @@ def _reencrypt(
     key_version: int,
     segment_size: int,
 ) -> None:
-    document = secrets.open_metadata(old_key, record)
-    old_document_key = secrets.unwrap_document_key(old_key, record)
+    document = version_secrets.open_metadata(old_key, record)
+    old_document_key = version_secrets.unwrap_document_key(old_key, record)
     document_key = os.urandom(sealed.KEY_SIZE)
     new = replace(record, blob_key=new_object_key(), dossier_key_version=key_version)
-    new = replace(new, wrapped_key=secrets.wrap_document_key(new_key, new, document_key))
+    new = replace(new, wrapped_key=version_secrets.wrap_document_key(new_key, new, document_key))
     ref = ObjectRef(new.dossier_id, new.document_id, new.version, key_version)
     old_ref = replace(ref, dossier_key_version=record.dossier_key_version)
     writer = blobs.create(new.blob_key)
@@ -145,7 +145,7 @@ def _reencrypt(
         raise
     finally:
         reader.close()
-    metadata = secrets.seal_metadata(
+    metadata = version_secrets.seal_metadata(
         new_key, new, document.metadata, document.sha256, document.author
     )
     new = replace(new, sealed_metadata=metadata, ciphertext_size=encryptor.ciphertext_size)

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vault.domain.ids import parse_id
+from vault.domain.lifecycle import LegalHold
 from vault.domain.model import (
     ActorKind,
     Author,
@@ -36,7 +37,6 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.errors import InvalidArgumentError
-from vault.index.base import LegalHold
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.v1 import vault_pb2 as pb
 

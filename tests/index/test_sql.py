@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from vault import migrations
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
-from vault.domain.lifecycle import Lifecycle
+from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.domain.model import (
     ClosureReason,
     DocumentCategory,
@@ -40,7 +40,6 @@ from vault.index.base import (
     Destruction,
     DossierKeyRecord,
     DossierRecord,
-    LegalHold,
     VersionRecord,
 )
 from vault.index.schema import DossierAccessRow

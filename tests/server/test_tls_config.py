@@ -12,7 +12,7 @@ from tests.pki import TestCA
 from vault.config import Config, TlsSettings
 from vault.errors import ConfigurationError
 from vault.server.app import BackgroundServer
-from vault.server.tls import is_loopback, warn_if_exposed
+from vault.server.tls_credentials import is_loopback, warn_if_exposed
 
 KINDS = '[[client]]\ncn = "portal"\nkinds = ["patient"]\n'
 
@@ -123,7 +123,7 @@ def test_what_counts_as_loopback(listen: str, loopback: bool) -> None:
 
 
 def test_plaintext_off_loopback_is_a_loud_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="vault.server.tls"):
+    with caplog.at_level(logging.WARNING, logger="vault.server.tls_credentials"):
         warn_if_exposed("0.0.0.0:50051", None)
     assert "LISTENING WITHOUT TLS on 0.0.0.0:50051" in caplog.text
 
@@ -131,14 +131,14 @@ def test_plaintext_off_loopback_is_a_loud_warning(caplog: pytest.LogCaptureFixtu
 def test_tls_without_client_certificates_off_loopback_is_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="vault.server.tls"):
+    with caplog.at_level(logging.WARNING, logger="vault.server.tls_credentials"):
         warn_if_exposed("10.1.2.3:50051", TlsSettings(Path("s.pem"), Path("s.key")))
     assert "without client certificates" in caplog.text
 
 
 def test_loopback_or_mutual_tls_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
     mutual = TlsSettings(Path("s.pem"), Path("s.key"), Path("ca.pem"), Path("k.toml"))
-    with caplog.at_level(logging.WARNING, logger="vault.server.tls"):
+    with caplog.at_level(logging.WARNING, logger="vault.server.tls_credentials"):
         warn_if_exposed("127.0.0.1:50051", None)
         warn_if_exposed("0.0.0.0:50051", mutual)
     assert caplog.text == ""

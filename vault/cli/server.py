@@ -20,7 +20,7 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
     from vault.config import Config
     from vault.server.app import serve
-    from vault.server.memory import limit_malloc_arenas
+    from vault.server.malloc_arenas import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the worker threads exist
     asyncio.run(serve(Config.from_env()))

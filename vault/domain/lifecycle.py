@@ -18,6 +18,7 @@ UTC). No I/O, no clock; the service stores the result and journals the transitio
 from __future__ import annotations
 
 import calendar
+import uuid
 from dataclasses import dataclass, replace
 
 from vault.domain.clock import from_us, to_us
@@ -39,6 +40,21 @@ class RetentionRules:
 
 
 DEFAULT_RULES = RetentionRules()
+
+
+@dataclass(frozen=True, slots=True)
+class LegalHold:
+    """A legal hold on a dossier: while it is in force (not released), nothing destroys
+    the dossier. Who placed or released it is an actor reference, never an identity."""
+
+    hold_id: int
+    dossier_id: uuid.UUID
+    placed_us: int
+    placed_by: str
+    reason: str
+    released_us: int | None = None
+    released_by: str | None = None
+    release_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The index's ports: one Protocol per role, and `Index`, their union.
 
-Each consumer asks for the narrowest port it needs: the sweeper (vault/gc.py) for
+Each consumer asks for the narrowest port it needs: the sweeper (vault/sweeper.py) for
 `SweepIndex`, key rotation (vault/rotation.py) for `KeyIndex`, the retention job
 (retention/destroyer.py) for `RetentionIndex` and the two methods it borrows; the
 service for whichever its use cases call. Every method belongs to exactly one port;
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.lifecycle import Lifecycle
+from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.domain.model import (
     DocumentCategory,
     DocumentQuery,
@@ -38,7 +38,6 @@ from vault.index.records import (
     DossierKeyRecord,
     DossierRecord,
     DueSummary,
-    LegalHold,
     ManifestBuilder,
     VersionRecord,
 )
@@ -55,7 +54,6 @@ __all__ = [
     "DueSummary",
     "Index",
     "KeyIndex",
-    "LegalHold",
     "LifecycleIndex",
     "ManifestBuilder",
     "RetentionIndex",

@@ -38,18 +38,6 @@ class DossierRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class LegalHold:
-    hold_id: int
-    dossier_id: uuid.UUID
-    placed_us: int
-    placed_by: str
-    reason: str
-    released_us: int | None = None
-    released_by: str | None = None
-    release_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Destruction:
     """A dossier's destruction: its manifest is recorded before anything is destroyed;
     `completed_us` and the signed `certificate` once everything is."""

@@ -1,7 +1,7 @@
 """Running the server: grpc.aio on its port, health, reflection, signals.
 
 `serve` builds the service (vault/composition.py) and runs it until cancelled, on a
-plaintext port or, with `VAULT_TLS_*`, a TLS one (vault/server/tls.py), with the
+plaintext port or, with `VAULT_TLS_*`, a TLS one (vault/server/tls_credentials.py), with the
 periodic tasks (checkpoints, key refresh, sweeps); `BackgroundServer` runs one in a
 thread of the calling process (tests and benchmarks use it to get a real server on an
 ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
@@ -30,9 +30,9 @@ from vault.composition import build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.server import tls
+from vault.server import tls_credentials
 from vault.server.servicer import DossierVaultServicer
-from vault.tls import ClientKinds
+from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
 
 _log = logging.getLogger(__name__)
@@ -49,8 +49,10 @@ def _verifier(config: Config, client_kinds: ClientKinds | None) -> TokenVerifier
     return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience, client_kinds)
 
 
-def _add_port(server: grpc.aio.Server, config: Config, server_tls: tls.ServerTls | None) -> int:
-    tls.warn_if_exposed(config.listen, config.tls)
+def _add_port(
+    server: grpc.aio.Server, config: Config, server_tls: tls_credentials.ServerTls | None
+) -> int:
+    tls_credentials.warn_if_exposed(config.listen, config.tls)
     if server_tls is None:
         port = server.add_insecure_port(config.listen)
     else:
@@ -60,7 +62,7 @@ def _add_port(server: grpc.aio.Server, config: Config, server_tls: tls.ServerTls
     return port
 
 
-def _transport(server_tls: tls.ServerTls | None) -> str:
+def _transport(server_tls: tls_credentials.ServerTls | None) -> str:
     if server_tls is None:
         return "plaintext"
     if server_tls.client_kinds is None:
@@ -111,13 +113,13 @@ async def serve(
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
     stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds, and a
     last journal checkpoint is signed."""
-    server_tls = tls.load(config.tls) if config.tls is not None else None  # fail early
+    server_tls = tls_credentials.load(config.tls) if config.tls is not None else None  # fail early
     components = build(config)
     client_kinds = server_tls.client_kinds if server_tls is not None else None
     verifier = _verifier(config, client_kinds)
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="vault")
     server = grpc.aio.server(
-        interceptors=[tls.PeerInterceptor()] if client_kinds is not None else [],
+        interceptors=[tls_credentials.PeerInterceptor()] if client_kinds is not None else [],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

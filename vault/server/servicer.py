@@ -6,7 +6,7 @@ carry no health data; unexpected errors become INTERNAL with the request id only
 A refusal the service did not journal itself (bad token, malformed message) is journaled
 here, so every request leaves exactly one entry. Blocking work (database, files, crypto
 on large segments) runs in a bounded thread pool so the event loop keeps serving small
-calls while large streams are in flight (docs/adr/0001-grpc-aio-and-thread-pool.md).
+calls while large streams are in flight (docs/adr/0001-grpc-aio-with-a-thread-pool.md).
 """
 
 from __future__ import annotations

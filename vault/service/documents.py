@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 
-from vault import secrets
+from vault import version_secrets
 from vault.archive import build_archive
 from vault.blobstore.base import BlobReader, BlobStore
 from vault.crypto.objectformat import decrypt_range, decrypt_segments
@@ -142,8 +142,8 @@ class Documents:
 
     def _open_version(self, record: VersionRecord, offset: int, length: int | None) -> _Opened:
         dossier_key = self._gate.dossier_key(record.dossier_id, record.dossier_key_version)
-        document = secrets.open_metadata(dossier_key, record)
-        document_key = secrets.unwrap_document_key(dossier_key, record)
+        document = version_secrets.open_metadata(dossier_key, record)
+        document_key = version_secrets.unwrap_document_key(dossier_key, record)
         if offset == 0 and length is None:
             chunks = self._plaintext(record, document_key)
         else:
@@ -214,7 +214,9 @@ class Documents:
                 DocumentPageToken.after(dossier.dossier_id, query, after)
             )
         dossier_key = functools.cache(functools.partial(gate.dossier_key, dossier.dossier_id))
-        documents = (secrets.open_metadata(dossier_key(r.dossier_key_version), r) for r in page)
+        documents = (
+            version_secrets.open_metadata(dossier_key(r.dossier_key_version), r) for r in page
+        )
         return DocumentPage(tuple(documents), next_token)
 
     def count(self, actor: Actor, dossier_id: str, call: Call) -> dict[DocumentCategory, int]:
@@ -259,7 +261,7 @@ class Documents:
             # allowed and journaled, then overtaken by a concurrent change: nothing changed
             raise ConflictError("the document changed meanwhile; try again")
         dossier_key = gate.dossier_key(record.dossier_id, record.dossier_key_version)
-        return secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
+        return version_secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
     def export(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
         """The patient's copy (docs/format.md, "Patient copy archive v2"): every version
@@ -277,7 +279,7 @@ class Documents:
         dossier_key = functools.cache(functools.partial(gate.dossier_key, dossier.dossier_id))
         opened = {
             (r.document_id, r.version): (
-                secrets.open_metadata(dossier_key(r.dossier_key_version), r),
+                version_secrets.open_metadata(dossier_key(r.dossier_key_version), r),
                 r,
             )
             for r in records
@@ -286,7 +288,9 @@ class Documents:
         def read(document: Document) -> Iterator[bytes]:
             """A document's plaintext; its key is unwrapped when its turn comes."""
             _, record = opened[document.document_id, document.version]
-            key = secrets.unwrap_document_key(dossier_key(record.dossier_key_version), record)
+            key = version_secrets.unwrap_document_key(
+                dossier_key(record.dossier_key_version), record
+            )
             return self._plaintext(record, key)
 
         entries = history(self._journal_log, dossier.dossier_id, hidden, access.journal_seq)

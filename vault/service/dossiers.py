@@ -19,6 +19,7 @@ from vault.domain import lifecycle
 from vault.domain.clock import from_us
 from vault.domain.identifiers import parse_ins
 from vault.domain.ids import new_id
+from vault.domain.lifecycle import LegalHold
 from vault.domain.model import Actor, ClosureReason, Dossier
 from vault.domain.policy import Action, Facts, Standing
 from vault.domain.validation import hold_reason
@@ -33,7 +34,6 @@ from vault.index.base import (
     DossierIndex,
     DossierKeyRecord,
     DossierRecord,
-    LegalHold,
     LifecycleIndex,
     RetentionIndex,
 )

@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from vault import secrets
+from vault import version_secrets
 from vault.blobstore.base import BlobStore, BlobWriter
 from vault.crypto import sealed
 from vault.crypto.objectformat import ObjectEncryptor
@@ -230,12 +230,12 @@ class Upload:
             prepared.record,
             size=self._encryptor.plaintext_size,
             ciphertext_size=self._encryptor.ciphertext_size,
-            sealed_metadata=secrets.seal_metadata(
+            sealed_metadata=version_secrets.seal_metadata(
                 prepared.dossier_key, prepared.record, self._metadata, digest, self._author
             ),
         )
         self._index.commit_version(record)
-        return secrets.document(record, self._metadata, digest, self._author)
+        return version_secrets.document(record, self._metadata, digest, self._author)
 
     def abort(self) -> None:
         """Discards the blob and the pending row; does nothing once committed or aborted."""
@@ -361,7 +361,7 @@ class Uploads:
         """Seals the document key under the dossier key; records the pending version row."""
         dossier_key = self._gate.dossier_key(record.dossier_id, record.dossier_key_version)
         record = replace(
-            record, wrapped_key=secrets.wrap_document_key(dossier_key, record, document_key)
+            record, wrapped_key=version_secrets.wrap_document_key(dossier_key, record, document_key)
         )
         self._index.reserve_version(record, lease_until_us)
         return _Prepared(record, dossier_key)

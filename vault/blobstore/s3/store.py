@@ -8,7 +8,7 @@ exists, that the vault may write, list versions and delete under its prefix, and
 the endpoint honours conditional writes. Every failure is a VaultError (errors.py).
 
 `sweep_incomplete` aborts the multipart uploads a crash left pending (the GC's sweep,
-vault/gc.py, calls it).
+vault/sweeper.py, calls it).
 
 The vault needs s3:ListBucket (HeadBucket), s3:GetObject, s3:PutObject,
 s3:AbortMultipartUpload, s3:ListBucketVersions, s3:ListBucketMultipartUploads,

@@ -12,8 +12,7 @@ import uuid
 
 from sqlalchemy import Select, insert, select, update
 
-from vault.domain.lifecycle import Lifecycle
-from vault.index.records import LegalHold
+from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import hold_record, lifecycle_columns
 from vault.index.sql.tables import DESTROY, HOLD, D

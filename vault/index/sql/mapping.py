@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vault.crypto.keyprovider import WrappedKey
-from vault.domain.lifecycle import Lifecycle
+from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.domain.model import (
     ClosureReason,
     DocumentCategory,
@@ -27,7 +27,6 @@ from vault.index.records import (
     Destruction,
     DossierKeyRecord,
     DossierRecord,
-    LegalHold,
     VersionRecord,
 )
 from vault.index.sql.tables import DOC, K, V

@@ -1,8 +1,8 @@
 """`SqlSweep`: the `SweepIndex` port on SQL: what interrupted uploads leave behind, for
-the sweeper (vault/gc.py): lapsed reservations, discarding one (also an aborted
+the sweeper (vault/sweeper.py): lapsed reservations, discarding one (also an aborted
 upload's), and which blob keys a version row references.
 
-Not here: deciding what to sweep and when, or deleting blobs (vault/gc.py).
+Not here: deciding what to sweep and when, or deleting blobs (vault/sweeper.py).
 """
 
 from __future__ import annotations

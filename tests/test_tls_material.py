@@ -15,7 +15,7 @@ from tests.pki import Issued, TestCA, dns, uri
 from vault.auth import TokenVerifier, mint_token
 from vault.domain.model import Actor, ActorKind
 from vault.errors import ConfigurationError, UnauthenticatedError
-from vault.tls import (
+from vault.tls_material import (
     ClientKinds,
     PeerIdentity,
     bind_call_peer,

@@ -6,7 +6,7 @@ file, one without PEM, a key that is not the certificate's, or a bad client kind
 is a `ConfigurationError` before any port is opened. With a client CA, gRPC requires a
 client certificate issued by that CA on every connection and refuses the handshake
 otherwise. This module does not decide which actor kinds a certificate may assert: that
-is `vault.tls.ClientKinds`, applied by `TokenVerifier.verify` to the identity that
+is `vault.tls_material.ClientKinds`, applied by `TokenVerifier.verify` to the identity that
 `PeerInterceptor` binds to each call.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from vault.config import TlsSettings
-from vault.tls import (
+from vault.tls_material import (
     ClientKinds,
     PeerIdentity,
     bind_call_peer,
@@ -59,7 +59,7 @@ def load(settings: TlsSettings) -> ServerTls:
 
 
 def _bound(behavior: Behavior) -> Behavior:
-    """`behavior`, run with its call's client certificate bound (vault.tls.call_peer).
+    """`behavior`, run with its call's client certificate bound (vault.tls_material.call_peer).
     A synchronous one is left as is: it sees no peer, and a verifier refuses it."""
     if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
         return behavior

@@ -1,4 +1,4 @@
-"""The server caps glibc's malloc arenas (vault/server/memory.py), unless told otherwise.
+"""The server caps glibc's malloc arenas (vault/server/malloc_arenas.py), unless told otherwise.
 
 What it stops: the cap silently not applying on the C library the server runs on, and
 overriding an operator's own MALLOC_ARENA_MAX."""
@@ -9,7 +9,7 @@ import platform
 
 import pytest
 
-from vault.server.memory import limit_malloc_arenas
+from vault.server.malloc_arenas import limit_malloc_arenas
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

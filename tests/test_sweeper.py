@@ -18,10 +18,10 @@ from vault.blobstore.s3.store import S3BlobStore
 from vault.domain.clock import to_us
 from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError
-from vault.gc import Sweeper
 from vault.index.base import VersionRecord
 from vault.index.sql import SqlIndex
 from vault.sqlstore import make_engine
+from vault.sweeper import Sweeper
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
