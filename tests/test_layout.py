@@ -49,3 +49,72 @@ def test_generated_wire_types_stay_at_the_edges() -> None:
         if "v1" in path.parts or path.name in edges:
             continue
         assert not any(m.startswith("vault.v1") for m in _imported_modules(path)), path
+
+
+ADAPTERS = (
+    "vault.index.sql",
+    "vault.blobstore.file",
+    "vault.blobstore.s3",
+    "vault.crypto.localkeys",
+    "vault.crypto.pkcs11",
+    "vault.journal.sql",
+    "vault.journal.group",
+    "vault.sqlstore",
+    "vault.composition",
+    "vault.server",
+    "vault.cli",
+)
+SERVICE = sorted((ROOT / "vault" / "service").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SERVICE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_use_cases_depend_on_ports_never_on_adapters(path: Path) -> None:
+    imported = _imported_modules(path)
+    assert not {m.split(".")[0] for m in imported} & ADAPTER_LIBRARIES
+    assert not {m for m in imported if m.startswith(ADAPTERS)}
+
+
+def _prints(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id == "print":
+            return True
+        if isinstance(node.func, ast.Attribute) and ast.unparse(node.func) in {
+            "sys.stdout.write",
+            "sys.stderr.write",
+        }:
+            return True
+    return False
+
+
+def test_only_the_cli_package_prints() -> None:
+    shipped = [*(ROOT / "vault").rglob("*.py"), *(ROOT / "retention").rglob("*.py")]
+    printing = {p.relative_to(ROOT) for p in shipped if _prints(p)}
+    assert printing, "the rule sees nothing: the CLI prints"
+    assert {p for p in printing if p.parts[:2] != ("vault", "cli")} == set()
+
+
+MAX_MODULE_LINES = 520  # "about 500": one concept per module
+
+
+def test_no_module_outgrows_one_concept() -> None:
+    shipped = [*(ROOT / "vault").rglob("*.py"), *(ROOT / "retention").rglob("*.py")]
+    sizes = {
+        str(p.relative_to(ROOT)): len(p.read_text().splitlines())
+        for p in shipped
+        if "v1" not in p.parts  # generated code
+    }
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_only_entry_points_build_the_adapters() -> None:
+    """The composition root is used by the server and the command lines, nothing else;
+    the server itself builds no adapter."""
+    entry_points = {ROOT / "vault" / "server" / "app.py", *(ROOT / "vault" / "cli").rglob("*.py")}
+    for path in (ROOT / "vault").rglob("*.py"):
+        if path in entry_points or path.name == "composition.py":
+            continue
+        assert "vault.composition" not in _imported_modules(path), path
+    served = _imported_modules(ROOT / "vault" / "server" / "app.py")
+    assert not {m for m in served if m.startswith(ADAPTERS[:8])}
