@@ -24,12 +24,12 @@ from vault.crypto.objectformat import (
     TAG_SIZE,
     ObjectEncryptor,
     ObjectRef,
-    _BufferPool,
     ciphertext_size,
     decrypt_range,
     decrypt_stream,
     parse_header,
 )
+from vault.crypto.objectformat.buffers import _BufferPool
 from vault.errors import IntegrityError, VaultError
 
 KEY = bytes(range(32))

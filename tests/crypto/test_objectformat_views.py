@@ -32,6 +32,7 @@ from vault.crypto.objectformat import (
     decrypt_stream,
     decrypt_views,
 )
+from vault.crypto.objectformat.buffers import PLAINTEXT_BUFFERS
 from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError, VaultError
 
@@ -293,7 +294,7 @@ def test_a_failed_segment_leaves_no_plaintext_in_the_buffer() -> None:
 
 
 def _pooled_plaintext() -> list[bytearray]:
-    return list(objectformat._PLAINTEXT_BUFFERS._idle)
+    return list(PLAINTEXT_BUFFERS._idle)
 
 
 def test_a_buffer_still_referenced_by_a_kept_slice_is_never_reused() -> None:
