@@ -1,192 +1,56 @@
 """`DossierVaultServicer`: the grpc.aio implementation of `vault.v1.DossierVault`.
 
-Every handler runs through `_rpc` or `_rpc_stream`, which give the call a request id,
-authenticate its bearer token, and turn any `VaultError` into its status code (messages
-carry no health data; unexpected errors become INTERNAL with the request id only).
-A refusal the service did not journal itself (bad token, malformed message) is journaled
-here, so every request leaves exactly one entry. Blocking work (database, files, crypto
-on large segments) runs in a bounded thread pool so the event loop keeps serving small
-calls while large streams are in flight (docs/adr/0001-grpc-aio-with-a-thread-pool.md).
+One handler per RPC of protos/vault/v1/vault.proto: each maps the request to domain
+values (`vault.wire`), calls a use case of `vault.service.Vault` (`dossiers`, `uploads`,
+`documents`, `access`, `journal`) and maps its result back. Every handler runs through
+`Calls` (vault/server/calls.py), which gives the call a request id, authenticates its
+bearer token, journals the refusals the service did not, turns errors into status codes
+and runs blocking work in the bounded thread pool. What the handlers add is streaming:
+an upload writes each chunk in the pool while the next one arrives, a download reads the
+next segment ahead, the journal export sends lines in batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import itertools
-import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
-
-import grpc
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, Future
 
 from vault import wire
 from vault.auth import TokenVerifier
 from vault.domain.model import Actor, Document, Relationship
 from vault.domain.policy import Action
-from vault.errors import InvalidArgumentError, UnauthenticatedError, VaultError
+from vault.errors import InvalidArgumentError
 from vault.journal.store import EntryFilter
+from vault.server.calls import Calls, Context, abort_after, close, take, written
 from vault.service import Call, Upload, Vault
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
 
-_log = logging.getLogger(__name__)
-T = TypeVar("T")
-
 _EXPORT_BATCH = 1000  # export lines per message (~500 KiB)
-
-
-def _take(lines: Iterator[bytes], count: int) -> list[bytes]:
-    return list(itertools.islice(lines, count))
-
-
-def _close(iterator: Iterator[bytes]) -> None:
-    """Ends a generator (and what it holds open: readers, transactions)."""
-    close = getattr(iterator, "close", None)
-    if close is not None:
-        close()
-
-
-async def _written(writing: Future[None] | None) -> None:
-    if writing is not None:
-        await asyncio.wrap_future(writing)
-
-
-def _abort_after(writing: Future[None] | None, upload: Upload) -> None:
-    """Aborts the upload once the chunk in flight (submitted before, so already running
-    or cancelled) is written."""
-    if writing is not None:
-        wait([writing])
-    upload.abort()
-
-
-def status_of(error: VaultError) -> grpc.StatusCode:
-    return grpc.StatusCode[error.grpc_status]
-
-
-Context = grpc.aio.ServicerContext[Any, Any]
-
-
-@dataclass
-class _Request:
-    call: Call
-    action: Action
-    actor: Actor | None = None
-
-
-def _metadata(context: Context, name: str) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == name and isinstance(value, str):
-            return value
-    return None
 
 
 class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     def __init__(self, vault: Vault, verifier: TokenVerifier, executor: Executor) -> None:
         self._vault = vault
-        self._verifier = verifier
         self._executor = executor
-
-    async def _run(
-        self,
-        function: Callable[..., T],
-        *args: Any,
-        on_cancel: Callable[[T], object] | None = None,
-    ) -> T:
-        """Runs blocking work in the pool. If the call is cancelled meanwhile, the work
-        still finishes (a thread cannot be interrupted) before the cancellation goes on,
-        so cleanup never races it; `on_cancel` then undoes its result."""
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._executor, functools.partial(function, *args))
-        try:
-            return await asyncio.shield(job)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                result = await job
-                if on_cancel is not None:
-                    await loop.run_in_executor(self._executor, on_cancel, result)
-            raise
-
-    # -- the edge: identity, journaling of edge refusals, status codes ---------------
-
-    def _begin(self, context: Context, action: Action) -> _Request:
-        request_id = str(uuid.uuid4())  # ours, never the caller's: it is journaled
-        context.set_trailing_metadata((("x-request-id", request_id),))
-        return _Request(Call(request_id), action)
-
-    def _authenticate(self, context: Context, request: _Request) -> Actor:
-        scheme, _, token = (_metadata(context, "authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise UnauthenticatedError("missing bearer token")
-        request.actor = self._verifier.verify(token.strip())
-        return request.actor
-
-    async def _fail(self, context: Context, request: _Request, error: Exception) -> NoReturn:
-        request_id = request.call.request_id
-        try:
-            await self._run(
-                self._vault.record_refusal, request.actor, request.action, request.call, error
-            )
-        except Exception:  # the caller still gets the original error
-            _log.exception("could not journal a refusal request_id=%s", request_id)
-        if not isinstance(error, VaultError):
-            _log.error("internal error request_id=%s", request_id, exc_info=error)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
-        status = status_of(error)
-        _log.info(
-            "refused request_id=%s action=%s status=%s error=%s",
-            request_id,
-            request.action.value,
-            status.name,
-            type(error).__name__,
-        )
-        await context.abort(status, str(error))
-
-    async def _unary(
-        self,
-        context: Context,
-        action: Action,
-        body: Callable[[Actor, Call], Awaitable[T]],
-    ) -> T:
-        request = self._begin(context, action)
-        try:
-            return await body(self._authenticate(context, request), request.call)
-        except Exception as error:  # the edge: every error becomes a status
-            await self._fail(context, request, error)
-
-    async def _stream(
-        self,
-        context: Context,
-        action: Action,
-        body: Callable[[Actor, Call], AsyncIterator[T]],
-    ) -> AsyncIterator[T]:
-        request = self._begin(context, action)
-        try:
-            async for item in body(self._authenticate(context, request), request.call):
-                yield item
-        except Exception as error:  # the edge: every error becomes a status
-            await self._fail(context, request, error)
-
-    # -- handlers ---------------------------------------------------------------------
+        self._calls = Calls(vault.record_refusal, verifier, executor)
 
     async def CreateDossier(  # noqa: N802 (generated name)
         self, request: pb.CreateDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            dossier = await self._run(self._vault.dossiers.create, actor, request.ins, call)
+            dossier = await self._calls.run(self._vault.dossiers.create, actor, request.ins, call)
             return wire.dossier_to_proto(dossier)
 
-        return await self._unary(context, Action.DOSSIER_CREATE, body)
+        return await self._calls.unary(context, Action.DOSSIER_CREATE, body)
 
     async def GetDossier(  # noqa: N802 (generated name)
         self, request: pb.GetDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            dossier = await self._run(
+            dossier = await self._calls.run(
                 functools.partial(
                     self._vault.dossiers.get,
                     actor,
@@ -197,7 +61,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
             return wire.dossier_to_proto(dossier)
 
-        return await self._unary(context, Action.DOSSIER_READ, body)
+        return await self._calls.unary(context, Action.DOSSIER_READ, body)
 
     async def CloseDossier(  # noqa: N802 (generated name)
         self, request: pb.CloseDossierRequest, context: Context
@@ -207,49 +71,51 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
 
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             reason = wire.closure_reason_from_proto(request.reason)
-            closed = await self._run(
+            closed = await self._calls.run(
                 self._vault.dossiers.close, actor, request.dossier_id, reason, call
             )
             return wire.dossier_to_proto(closed)
 
-        return await self._unary(context, action, body)
+        return await self._calls.unary(context, action, body)
 
     async def ReopenDossier(  # noqa: N802 (generated name)
         self, request: pb.ReopenDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            reopened = await self._run(self._vault.dossiers.reopen, actor, request.dossier_id, call)
+            reopened = await self._calls.run(
+                self._vault.dossiers.reopen, actor, request.dossier_id, call
+            )
             return wire.dossier_to_proto(reopened)
 
-        return await self._unary(context, Action.DOSSIER_REOPEN, body)
+        return await self._calls.unary(context, Action.DOSSIER_REOPEN, body)
 
     async def RequestDeletion(  # noqa: N802 (generated name)
         self, request: pb.RequestDeletionRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            asked = await self._run(
+            asked = await self._calls.run(
                 self._vault.dossiers.request_deletion, actor, request.dossier_id, call
             )
             return wire.dossier_to_proto(asked)
 
-        return await self._unary(context, Action.DOSSIER_DELETION_REQUEST, body)
+        return await self._calls.unary(context, Action.DOSSIER_DELETION_REQUEST, body)
 
     async def PlaceHold(  # noqa: N802 (generated name)
         self, request: pb.PlaceHoldRequest, context: Context
     ) -> pb.LegalHold:
         async def body(actor: Actor, call: Call) -> pb.LegalHold:
-            hold = await self._run(
+            hold = await self._calls.run(
                 self._vault.dossiers.place_hold, actor, request.dossier_id, request.reason, call
             )
             return wire.legal_hold_to_proto(hold)
 
-        return await self._unary(context, Action.DOSSIER_HOLD, body)
+        return await self._calls.unary(context, Action.DOSSIER_HOLD, body)
 
     async def ReleaseHold(  # noqa: N802 (generated name)
         self, request: pb.ReleaseHoldRequest, context: Context
     ) -> pb.ReleaseHoldResponse:
         async def body(actor: Actor, call: Call) -> pb.ReleaseHoldResponse:
-            await self._run(
+            await self._calls.run(
                 self._vault.dossiers.release_hold,
                 actor,
                 request.dossier_id,
@@ -259,20 +125,22 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
             return pb.ReleaseHoldResponse()
 
-        return await self._unary(context, Action.DOSSIER_RELEASE, body)
+        return await self._calls.unary(context, Action.DOSSIER_RELEASE, body)
 
     async def ExportDossier(  # noqa: N802 (generated name)
         self, request: pb.ExportDossierRequest, context: Context
     ) -> AsyncIterator[pb.ExportDossierResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportDossierResponse]:
-            chunks = await self._run(self._vault.documents.export, actor, request.dossier_id, call)
+            chunks = await self._calls.run(
+                self._vault.documents.export, actor, request.dossier_id, call
+            )
             try:
-                while (chunk := await self._run(next, chunks, None)) is not None:
+                while (chunk := await self._calls.run(next, chunks, None)) is not None:
                     yield pb.ExportDossierResponse(chunk=chunk)
             finally:
-                await self._run(_close, chunks)
+                await self._calls.run(close, chunks)
 
-        async for item in self._stream(context, Action.DOSSIER_EXPORT, body):
+        async for item in self._calls.stream(context, Action.DOSSIER_EXPORT, body):
             yield item
 
     async def PutDocument(  # noqa: N802 (generated name)
@@ -284,7 +152,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 raise InvalidArgumentError("the first message must be the header")
             header = first.header
             call.dossier = header.dossier_id
-            upload = await self._run(
+            upload = await self._calls.run(
                 self._vault.uploads.begin,
                 actor,
                 header.dossier_id,
@@ -296,7 +164,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
             return wire.document_to_proto(await self._upload(upload, request_iterator))
 
-        return await self._unary(context, Action.DOCUMENT_WRITE, body)
+        return await self._calls.unary(context, Action.DOCUMENT_WRITE, body)
 
     async def _upload(
         self, upload: Upload, messages: AsyncIterator[pb.PutDocumentRequest]
@@ -308,23 +176,23 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 if part == "finish":
                     if await anext(aiter(messages), None) is not None:
                         raise InvalidArgumentError("nothing may follow the finish message")
-                    await _written(writing)
+                    await written(writing)
                     finish = message.finish
-                    return await self._run(upload.commit, finish.size, finish.sha256)
+                    return await self._calls.run(upload.commit, finish.size, finish.sha256)
                 if part != "chunk":
                     raise InvalidArgumentError("only chunks may follow the header")
-                await _written(writing)
+                await written(writing)
                 writing = self._executor.submit(upload.write, message.chunk)
             raise InvalidArgumentError("the stream ended without its finish message")
         except BaseException:
-            await self._run(_abort_after, writing, upload)
+            await self._calls.run(abort_after, writing, upload)
             raise
 
     async def GetDocument(  # noqa: N802 (generated name)
         self, request: pb.GetDocumentRequest, context: Context
     ) -> AsyncIterator[pb.GetDocumentResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.GetDocumentResponse]:
-            document, chunks = await self._run(
+            document, chunks = await self._calls.run(
                 functools.partial(
                     self._vault.documents.open,
                     actor,
@@ -337,18 +205,18 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 )
             )
             # read-ahead: the next segment is read and decrypted while this one is sent
-            ahead = asyncio.ensure_future(self._run(next, chunks, None))
+            ahead = asyncio.ensure_future(self._calls.run(next, chunks, None))
             try:
                 yield pb.GetDocumentResponse(document=wire.document_to_proto(document))
                 while (chunk := await ahead) is not None:
-                    ahead = asyncio.ensure_future(self._run(next, chunks, None))
+                    ahead = asyncio.ensure_future(self._calls.run(next, chunks, None))
                     yield pb.GetDocumentResponse(chunk=chunk)
             finally:
-                ahead.cancel()  # _run lets the segment in flight finish first
+                ahead.cancel()  # Calls.run lets the segment in flight finish first
                 await asyncio.wait([ahead])  # waits without raising its cancellation
                 chunks.close()
 
-        async for item in self._stream(context, Action.DOCUMENT_READ, body):
+        async for item in self._calls.stream(context, Action.DOCUMENT_READ, body):
             yield item
 
     async def ListDocuments(  # noqa: N802 (generated name)
@@ -356,7 +224,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> pb.ListDocumentsResponse:
         async def body(actor: Actor, call: Call) -> pb.ListDocumentsResponse:
             call.dossier = request.dossier_id
-            page = await self._run(
+            page = await self._calls.run(
                 self._vault.documents.search,
                 actor,
                 request.dossier_id,
@@ -370,13 +238,15 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 next_page_token=page.next_page_token,
             )
 
-        return await self._unary(context, Action.DOCUMENT_LIST, body)
+        return await self._calls.unary(context, Action.DOCUMENT_LIST, body)
 
     async def CountDocuments(  # noqa: N802 (generated name)
         self, request: pb.CountDocumentsRequest, context: Context
     ) -> pb.CountDocumentsResponse:
         async def body(actor: Actor, call: Call) -> pb.CountDocumentsResponse:
-            counts = await self._run(self._vault.documents.count, actor, request.dossier_id, call)
+            counts = await self._calls.run(
+                self._vault.documents.count, actor, request.dossier_id, call
+            )
             return pb.CountDocumentsResponse(
                 counts=[
                     pb.CategoryCount(category=wire.category_to_proto(category), count=count)
@@ -384,24 +254,24 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 ]
             )
 
-        return await self._unary(context, Action.DOCUMENT_LIST, body)
+        return await self._calls.unary(context, Action.DOCUMENT_LIST, body)
 
     async def DeleteDocument(  # noqa: N802 (generated name)
         self, request: pb.DeleteDocumentRequest, context: Context
     ) -> pb.DeleteDocumentResponse:
         async def body(actor: Actor, call: Call) -> pb.DeleteDocumentResponse:
-            await self._run(
+            await self._calls.run(
                 self._vault.documents.delete, actor, request.dossier_id, request.document_id, call
             )
             return pb.DeleteDocumentResponse()
 
-        return await self._unary(context, Action.DOCUMENT_DELETE, body)
+        return await self._calls.unary(context, Action.DOCUMENT_DELETE, body)
 
     async def SetDocumentVisibility(  # noqa: N802 (generated name)
         self, request: pb.SetDocumentVisibilityRequest, context: Context
     ) -> pb.Document:
         async def body(actor: Actor, call: Call) -> pb.Document:
-            document = await self._run(
+            document = await self._calls.run(
                 self._vault.documents.set_visibility,
                 actor,
                 request.dossier_id,
@@ -411,7 +281,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             )
             return wire.document_to_proto(document)
 
-        return await self._unary(context, Action.DOCUMENT_VISIBILITY, body)
+        return await self._calls.unary(context, Action.DOCUMENT_VISIBILITY, body)
 
     def _access_change(
         self, request: pb.ChangeAccessRequest
@@ -474,42 +344,42 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         async def body(actor: Actor, call: Call) -> pb.ChangeAccessResponse:
             if use_case is None:
                 raise InvalidArgumentError("name one change")
-            entry = await self._run(use_case, actor, call)
+            entry = await self._calls.run(use_case, actor, call)
             if entry is None:
                 return pb.ChangeAccessResponse()
             return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
 
-        return await self._unary(context, action, body)
+        return await self._calls.unary(context, action, body)
 
     async def ListAccess(  # noqa: N802 (generated name)
         self, request: pb.ListAccessRequest, context: Context
     ) -> pb.ListAccessResponse:
         async def body(actor: Actor, call: Call) -> pb.ListAccessResponse:
-            rules = await self._run(self._vault.access.rules, actor, request.dossier_id, call)
+            rules = await self._calls.run(self._vault.access.rules, actor, request.dossier_id, call)
             return pb.ListAccessResponse(
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
             )
 
-        return await self._unary(context, Action.ACCESS_READ, body)
+        return await self._calls.unary(context, Action.ACCESS_READ, body)
 
     async def BreakGlass(  # noqa: N802 (generated name)
         self, request: pb.BreakGlassRequest, context: Context
     ) -> pb.AccessEntry:
         async def body(actor: Actor, call: Call) -> pb.AccessEntry:
             reason = wire.emergency_reason_from_proto(request.reason)
-            entry = await self._run(
+            entry = await self._calls.run(
                 self._vault.access.break_glass, actor, request.dossier_id, reason, call
             )
             return wire.access_entry_to_proto(entry)
 
-        return await self._unary(context, Action.BREAK_GLASS, body)
+        return await self._calls.unary(context, Action.BREAK_GLASS, body)
 
     async def ListNotifications(  # noqa: N802 (generated name)
         self, request: pb.ListNotificationsRequest, context: Context
     ) -> pb.ListNotificationsResponse:
         async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
-            notices = await self._run(
+            notices = await self._calls.run(
                 self._vault.access.notifications,
                 actor,
                 request.dossier_id,
@@ -521,13 +391,13 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 notifications=[wire.notification_to_proto(n) for n in notices]
             )
 
-        return await self._unary(context, Action.NOTIFICATIONS_READ, body)
+        return await self._calls.unary(context, Action.NOTIFICATIONS_READ, body)
 
     async def ExportJournal(  # noqa: N802 (generated name)
         self, request: pb.ExportJournalRequest, context: Context
     ) -> AsyncIterator[pb.ExportJournalResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportJournalResponse]:
-            lines = await self._run(
+            lines = await self._calls.run(
                 functools.partial(
                     self._vault.journal.export,
                     actor,
@@ -539,12 +409,12 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 )
             )
             try:
-                while batch := await self._run(_take, lines, _EXPORT_BATCH):
+                while batch := await self._calls.run(take, lines, _EXPORT_BATCH):
                     yield pb.ExportJournalResponse(lines=batch)
             finally:
                 lines.close()  # ends the journal read transaction
 
-        async for item in self._stream(context, Action.JOURNAL_EXPORT, body):
+        async for item in self._calls.stream(context, Action.JOURNAL_EXPORT, body):
             yield item
 
     async def QueryJournal(  # noqa: N802 (generated name)
@@ -557,7 +427,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 emergency_only=request.emergency_only,
                 denials_only=request.denials_only,
             )
-            entries, token = await self._run(
+            entries, token = await self._calls.run(
                 self._vault.journal.query,
                 actor,
                 call,
@@ -570,4 +440,4 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 next_page_token=token,
             )
 
-        return await self._unary(context, Action.JOURNAL_READ, body)
+        return await self._calls.unary(context, Action.JOURNAL_READ, body)
