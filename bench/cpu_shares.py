@@ -42,7 +42,7 @@ under exactly one component, by these rules:
    - crypto: `cryptography/`, `vault/crypto/` (AES-GCM is in Rust, under these frames);
    - blob store (files): `vault/blobstore/file.py`;
    - boto3/botocore: `boto3/`, `botocore/`, `s3transfer/`, `urllib3/`,
-     `vault/blobstore/s3.py`;
+     `vault/blobstore/s3/`;
    - protobuf/wire: `google/protobuf/`, `_pb2`, `vault/wire.py` (message building; the
      upb serialisation in C shows under the caller, often grpc's frames);
    - thread hand-offs: `concurrent/futures/`, `threading.py`, `queue.py`, and asyncio's
@@ -241,7 +241,7 @@ def component(frame: Frame) -> str | None:
         return CRYPTO
     if frame.under("/vault/blobstore/file.py"):
         return BLOB_FILES
-    if frame.under("/boto3/", "/botocore/", "/s3transfer/", "/urllib3/", "/vault/blobstore/s3.py"):
+    if frame.under("/boto3/", "/botocore/", "/s3transfer/", "/urllib3/", "/vault/blobstore/s3/"):
         return BOTO
     if frame.under("/google/protobuf/", "_pb2", "/vault/wire.py"):
         return PROTOBUF

@@ -11,13 +11,13 @@ POOL = (
 )
 RAW = f"""\
 thread (1): MainThread;{LOOP};EpollSelector.select (selectors.py:468) 50
-thread (2): vault_0;{POOL};Vault.open (vault/service.py:10);TokenVerifier.verify (vault/auth.py:1);decode (jwt/api_jwt.py:3);Ed25519PublicKey.verify (cryptography/hazmat/x.py:1) 7
-thread (3): vault_1;{POOL};SqlIndex.dossier (vault/index/sql.py:5);Connection._execute_context (sqlalchemy/engine/base.py:1868);DefaultDialect.do_execute (sqlalchemy/engine/default.py:1192) 5
+thread (2): vault_0;{POOL};Documents.open (vault/service/documents.py:10);TokenVerifier.verify (vault/auth.py:1);decode (jwt/api_jwt.py:3);Ed25519PublicKey.verify (cryptography/hazmat/x.py:1) 7
+thread (3): vault_1;{POOL};SqlDossiers.dossier (vault/index/sql/dossiers.py:5);Connection._execute_context (sqlalchemy/engine/base.py:1868);DefaultDialect.do_execute (sqlalchemy/engine/default.py:1192) 5
 thread (4): journal-commit;Thread.run (threading.py:982);GroupCommitJournal._commit_loop (vault/journal/group.py:70);SqlJournal.append_many (vault/journal/sql.py:140);canonical_bytes (vault/journal/chain.py:125) 3
 thread (4): journal-commit;Thread.run (threading.py:982);GroupCommitJournal._commit_loop (vault/journal/group.py:70);Connection.execute (sqlalchemy/engine/base.py:1400);SQLCompiler.process (sqlalchemy/sql/compiler.py:900) 2
 thread (5): Thread-1 (_poll_wrapper);Thread._bootstrap (threading.py:1002);Thread.run (threading.py:982) 4
 thread (1): MainThread;{LOOP};_chain_future.<locals>._call_set_state (asyncio/futures.py:403) 1
-thread (6): vault_2;{POOL};Upload.write (vault/service.py:424);AESGCM.encrypt (vault/crypto/objectformat.py:9) 2
+thread (6): vault_2;{POOL};Upload.write (vault/service/uploads.py:424);AESGCM.encrypt (vault/crypto/objectformat/encrypt.py:9) 2
 thread (1): MainThread;{LOOP};some_helper (json/encoder.py:1) 1
 """  # noqa: E501
 
@@ -61,3 +61,11 @@ def test_a_frame_is_split_into_function_and_path() -> None:
     frame = c.Frame.parse("Connection._execute_context (sqlalchemy/engine/base.py:1868)")
     assert frame == c.Frame("_execute_context", "/sqlalchemy/engine/base.py")
     assert c.Frame.parse("<module> (/srv/app/vault/cli.py:3)").path == "/srv/app/vault/cli.py"
+
+
+def test_the_s3_store_package_is_filed_with_its_client() -> None:
+    raw = (
+        f"thread (7): vault_3;{POOL};S3Writer.write (vault/blobstore/s3/writer.py:120);"
+        "S3Writer._upload_part (vault/blobstore/s3/writer.py:200) 3\n"
+    )
+    assert c.parse_collapsed(raw.splitlines()).exclusive == {c.BOTO: 3}

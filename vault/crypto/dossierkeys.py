@@ -2,21 +2,33 @@
 key provider under its context (sealed.dossier_key_context).
 
 Not here: making, rewrapping or destroying dossier keys (vault/rotation.py), keeping them
-(the index's `KeyIndex`), or the master key (`keyprovider`).
+(the index's `KeyIndex`, which satisfies `WrappedDossierKeys`), or the master key
+(`keyprovider`).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from vault.crypto import sealed
-from vault.crypto.keyprovider import KeyProvider
+from vault.crypto.keyprovider import KeyProvider, WrappedKey
 from vault.errors import FailedPreconditionError
-from vault.index.base import KeyIndex
+
+
+class _WrappedRecord(Protocol):
+    @property
+    def wrapped(self) -> WrappedKey: ...
+
+
+class WrappedDossierKeys(Protocol):
+    """Where wrapped dossier keys are kept (the index); crypto needs nothing else of it."""
+
+    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> _WrappedRecord: ...
 
 
 def unwrap_dossier_key(
-    index: KeyIndex, keys: KeyProvider, dossier_id: uuid.UUID, version: int
+    index: WrappedDossierKeys, keys: KeyProvider, dossier_id: uuid.UUID, version: int
 ) -> bytes:
     """A dossier key in clear, refreshing the provider once if its master version is new."""
     record = index.dossier_key(dossier_id, version)

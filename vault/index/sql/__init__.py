@@ -1,4 +1,5 @@
-"""`SqlIndex`: the `Index` Protocol on SQLAlchemy Core queries (SQLite or PostgreSQL).
+"""`SqlIndex`: every role port of vault/index/base.py (their union, `Index`) on SQLAlchemy
+Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
 (`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `keys`, `sweep`);
