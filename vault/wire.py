@@ -7,9 +7,10 @@ go through it, so generated types never leak into the service or the domain.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -40,44 +41,46 @@ from vault.errors import InvalidArgumentError
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.v1 import vault_pb2 as pb
 
-_CATEGORY_TO_PROTO = {
-    category: pb.DocumentCategory.Value(f"DOCUMENT_CATEGORY_{category.name}")
-    for category in DocumentCategory
-}
-_CATEGORY_FROM_PROTO = {number: category for category, number in _CATEGORY_TO_PROTO.items()}
-_STATE_TO_PROTO = {
-    state: pb.DossierState.Value(f"DOSSIER_STATE_{state.name}") for state in DossierState
-}
-_STATE_FROM_PROTO = {number: state for state, number in _STATE_TO_PROTO.items()}
-_CLOSURE_TO_PROTO = {
-    reason: pb.ClosureReason.Value(f"CLOSURE_REASON_{reason.name}") for reason in ClosureReason
-}
-_CLOSURE_FROM_PROTO = {number: reason for reason, number in _CLOSURE_TO_PROTO.items()}
-_REASON_TO_PROTO = {
-    reason: pb.EmergencyReason.Value(f"EMERGENCY_REASON_{reason.name}")
-    for reason in EmergencyReason
-}
-_REASON_FROM_PROTO = {number: reason for reason, number in _REASON_TO_PROTO.items()}
-_RELATION_TO_PROTO: dict[Relation, pb.Relation.ValueType] = {
-    relation: pb.Relation.Value(f"RELATION_{relation.name}")
-    for relation in Relation
-    if relation is not Relation.SEEN
-}
-_RELATION_FROM_PROTO = {number: relation for relation, number in _RELATION_TO_PROTO.items()}
-_NOTICE_TO_PROTO = {
-    kind: pb.NotificationKind.Value(f"NOTIFICATION_KIND_{kind.name}") for kind in NotificationKind
-}
-_NOTICE_FROM_PROTO = {number: kind for kind, number in _NOTICE_TO_PROTO.items()}
-_FORMAT_TO_PROTO = {
-    form: pb.DocumentFormat.Value(f"DOCUMENT_FORMAT_{form.name}") for form in DocumentFormat
-}
-_FORMAT_FROM_PROTO = {number: form for form, number in _FORMAT_TO_PROTO.items()}
-_STATUS_TO_PROTO = {
-    status: pb.DocumentStatus.Value(f"DOCUMENT_STATUS_{status.name}") for status in DocumentStatus
-}
-_STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.items()}
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
 K = TypeVar("K")
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
+P = TypeVar("P", bound=int)
+
+
+def _numbering(
+    members: Iterable[E], proto: _EnumTypeWrapper[P], prefix: str
+) -> tuple[dict[E, P], dict[P, E]]:
+    """Each member's number in the generated enum, where it is named `PREFIX_NAME`, and
+    the member each of those numbers stands for."""
+    to_proto = {member: proto.Value(f"{prefix}_{member.name}") for member in members}
+    return to_proto, {number: member for member, number in to_proto.items()}
+
+
+_CATEGORY_TO_PROTO, _CATEGORY_FROM_PROTO = _numbering(
+    DocumentCategory, pb.DocumentCategory, "DOCUMENT_CATEGORY"
+)
+_STATE_TO_PROTO, _STATE_FROM_PROTO = _numbering(DossierState, pb.DossierState, "DOSSIER_STATE")
+_CLOSURE_TO_PROTO, _CLOSURE_FROM_PROTO = _numbering(
+    ClosureReason, pb.ClosureReason, "CLOSURE_REASON"
+)
+_REASON_TO_PROTO, _REASON_FROM_PROTO = _numbering(
+    EmergencyReason, pb.EmergencyReason, "EMERGENCY_REASON"
+)
+_RELATION_TO_PROTO, _RELATION_FROM_PROTO = _numbering(
+    set(Relation) - {Relation.SEEN}, pb.Relation, "RELATION"
+)
+_NOTICE_TO_PROTO, _NOTICE_FROM_PROTO = _numbering(
+    NotificationKind, pb.NotificationKind, "NOTIFICATION_KIND"
+)
+_FORMAT_TO_PROTO, _FORMAT_FROM_PROTO = _numbering(
+    DocumentFormat, pb.DocumentFormat, "DOCUMENT_FORMAT"
+)
+_STATUS_TO_PROTO, _STATUS_FROM_PROTO = _numbering(
+    DocumentStatus, pb.DocumentStatus, "DOCUMENT_STATUS"
+)
 
 
 def _known(table: Mapping[K, T], number: K, what: str) -> T:

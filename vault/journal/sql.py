@@ -187,7 +187,6 @@ class SqlJournal:
         since_us: int | None = None,
         until_us: int | None = None,
     ) -> Iterator[JournalEntry]:
-        """Entries in sequence order, by sequence range and/or time range (streamed)."""
         query = select(entries_table).where(entries_table.c.seq >= first_seq)
         if last_seq is not None:
             query = query.where(entries_table.c.seq <= last_seq)

@@ -8,7 +8,8 @@ selected and when is each role's module.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.lifecycle import LegalHold, Lifecycle
@@ -30,6 +31,9 @@ from vault.index.records import (
     VersionRecord,
 )
 from vault.index.sql.tables import DOC, K, V
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 VERSION_COLUMNS = (
     DOC.c.dossier_id,
@@ -55,6 +59,8 @@ VERSION_COLUMNS = (
 
 KEY_COLUMNS = (K.c.dossier_id, K.c.version, K.c.master_version, K.c.wrapped)
 """The columns `key_record` maps."""
+
+R = TypeVar("R", bound="DataclassInstance")
 
 _CATEGORIES = {category.value: category for category in DocumentCategory}
 _VISIBILITIES = {int(flags): flags for flags in map(Visibility, range(8))}
@@ -146,93 +152,48 @@ def key_row(key: DossierKeyRecord) -> dict[str, object]:
     }
 
 
-def hold_record(row: Any) -> LegalHold:
-    return LegalHold(
-        row.id,
-        row.dossier_id,
-        row.placed_us,
-        row.placed_by,
-        row.reason,
-        row.released_us,
-        row.released_by,
-        row.release_reason,
+def _record(record_type: type[R], row: Any, /, **columns: object) -> R:
+    """A record of `record_type` whose every field is read from the row's column of the same
+    name, but for those `columns` gives: converted, or read from a column of another name."""
+    names = (field.name for field in fields(record_type))
+    return record_type(
+        **{name: getattr(row, name) for name in names if name not in columns}, **columns
     )
+
+
+def _columns(record: DataclassInstance, /, **columns: object) -> dict[str, object]:
+    """The column values of a record whose every field is a column of the same name, but
+    for those `columns` gives converted."""
+    return {field.name: getattr(record, field.name) for field in fields(record)} | columns
+
+
+def hold_record(row: Any) -> LegalHold:
+    return _record(LegalHold, row, hold_id=row.id)
 
 
 def destruction_record(row: Any) -> Destruction:
     reason = None if row.reason == "deadline" else ClosureReason(row.reason)
-    return Destruction(
-        row.dossier_id,
-        reason,
-        row.job_id,
-        row.started_us,
-        row.manifest,
-        row.completed_us,
-        row.certificate,
-    )
+    return _record(Destruction, row, reason=reason)
 
 
 def relationship_record(row: Any) -> Relationship:
-    return Relationship(
-        row.dossier_id,
-        Relation(row.relation),
-        row.subject,
-        row.created_us,
-        row.expires_us,
-        row.profession,
-        row.detail,
-    )
+    return _record(Relationship, row, relation=Relation(row.relation))
 
 
 def relationship_row(entry: Relationship) -> dict[str, object]:
-    return {
-        "dossier_id": entry.dossier_id,
-        "relation": entry.relation.value,
-        "subject": entry.subject,
-        "created_us": entry.created_us,
-        "expires_us": entry.expires_us,
-        "profession": entry.profession,
-        "detail": entry.detail,
-    }
+    return _columns(entry, relation=entry.relation.value)
 
 
 def access_change_record(row: Any) -> AccessChange:
-    return AccessChange(
-        row.dossier_id,
-        Relation(row.relation),
-        row.subject,
-        row.change,
-        row.changed_us,
-        row.request_id,
-        row.expires_us,
-        row.detail,
-    )
+    return _record(AccessChange, row, relation=Relation(row.relation))
 
 
 def access_change_row(change: AccessChange) -> dict[str, object]:
-    return {
-        "dossier_id": change.dossier_id,
-        "relation": change.relation.value,
-        "subject": change.subject,
-        "change": change.change,
-        "changed_us": change.changed_us,
-        "expires_us": change.expires_us,
-        "detail": change.detail,
-        "request_id": change.request_id,
-    }
+    return _columns(change, relation=change.relation.value)
 
 
 def notification_record(row: Any) -> Notification:
-    return Notification(
-        row.dossier_id,
-        NotificationKind(row.kind),
-        row.subject,
-        row.created_us,
-        row.request_id,
-        row.profession,
-        row.detail,
-        row.id,
-    )
+    return _record(Notification, row, kind=NotificationKind(row.kind), notification_id=row.id)
 
 
 def notification_row(notice: Notification) -> dict[str, object]:
