@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from grpc_health.v1 import health, health_pb2
@@ -51,22 +51,21 @@ class Probes:
         self._probes = tuple(probes)
         self._timeout = timeout
         self._pool = ThreadPoolExecutor(max(1, len(probes)), thread_name_prefix="vault-probe")
-        self._running: dict[str, Future[object]] = {}
+        self._running: dict[str, asyncio.Future[object]] = {}
 
     async def failing(self) -> list[str]:
         """The names of the probes that failed or did not answer in time."""
         for probe in self._probes:
             if probe.name not in self._running:
-                self._running[probe.name] = self._pool.submit(probe.check)
-        waits = [asyncio.wrap_future(f) for f in self._running.values()]
-        await asyncio.wait(waits, timeout=self._timeout)
+                self._running[probe.name] = asyncio.wrap_future(self._pool.submit(probe.check))
+        await asyncio.wait(self._running.values(), timeout=self._timeout)
         failed: list[str] = []
         for name, future in list(self._running.items()):
             if not future.done():
                 failed.append(name)  # still hung: it stays in flight
                 continue
             del self._running[name]
-            if future.exception() is not None:
+            if future.cancelled() or future.exception() is not None:
                 failed.append(name)
         return failed
 
