@@ -5,18 +5,26 @@ deadline, and a wait that runs out ends as UnavailableError."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import text
 
-from tests.blobstore.support import s3_settings
+from tests.blobstore.support import create_bucket, s3_settings
+from tests.stalling_proxy import StallingProxy
+from vault import deadlines
 from vault.blobstore.s3.client import make_client
 from vault.blobstore.s3.settings import S3Settings
+from vault.blobstore.s3.store import S3BlobStore
 from vault.config import Config
+from vault.domain.ids import new_object_key
 from vault.errors import UnavailableError
 from vault.sqlstore import DatabaseTimeouts, guard, make_engine, reading
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
 
 
 def test_a_postgres_statement_ends_at_the_statement_timeout_as_unavailable(
@@ -103,3 +111,27 @@ def test_s3_requests_are_bounded_to_fit_a_calls_deadline_by_default() -> None:
     config: Any = make_client(s3_settings("http://127.0.0.1:9", "b")).meta.config
     assert (config.connect_timeout, config.read_timeout) == (2.0, 10.0)
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+
+
+def test_s3_retries_stop_when_they_cannot_fit_in_the_calls_deadline(
+    s3_endpoint: str, s3_admin: S3Client
+) -> None:
+    """Four attempts of one second each against an S3 that never answers: a call with
+    1.5 s left gives up after the first; without a deadline all four run."""
+    bucket = create_bucket(s3_admin)
+    host, port = s3_endpoint.removeprefix("http://").rsplit(":", 1)
+    with StallingProxy(host, int(port)) as proxy:
+        settings = s3_settings(f"http://127.0.0.1:{proxy.port}", bucket)
+        store = S3BlobStore(
+            dataclasses.replace(settings, connect_timeout=1.0, read_timeout=1.0, max_attempts=4)
+        )
+        proxy.stall()
+        began = time.monotonic()
+        with deadlines.within(1.5), pytest.raises(UnavailableError):
+            store.delete(new_object_key())
+        within_deadline = time.monotonic() - began
+        began = time.monotonic()
+        with pytest.raises(UnavailableError):
+            store.delete(new_object_key())
+        without_deadline = time.monotonic() - began
+    assert within_deadline < 2.5 <= 3.5 <= without_deadline

@@ -26,6 +26,7 @@ from tests.blobstore.support import create_bucket, s3_settings
 from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_grpc import REPORT
 from tests.stalling_proxy import StallingProxy
+from vault import deadlines
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import Config
@@ -237,5 +238,17 @@ def test_work_outside_a_blob_call_runs_in_the_general_compartment() -> None:
     try:
         name = bulkheads.submit(lambda: threading.current_thread().name).result(timeout=5)
         assert name.startswith("vault-general")
+    finally:
+        bulkheads.shutdown()
+
+
+def test_the_calls_deadline_reaches_the_thread_that_runs_its_work() -> None:
+    bulkheads = Bulkheads(Compartment("general", 1, 0), Compartment("blob", 1, 0))
+    try:
+        with deadlines.within(30):
+            left = bulkheads.submit(deadlines.remaining).result(timeout=5)
+        assert left is not None
+        assert 0 < left <= 30
+        assert bulkheads.submit(deadlines.remaining).result(timeout=5) is None
     finally:
         bulkheads.shutdown()

@@ -7,7 +7,9 @@ queue` waiting or running is refused at once with UnavailableError (UNAVAILABLE 
 edge), never queued without end. `Bulkheads` is the `Executor` the servicer and `Calls`
 are given: it sends each piece of work to the compartment of the call that submits it,
 which `CompartmentInterceptor` names, by RPC method, before the handler runs (a context
-variable of the call's task; work submitted outside a call goes to `general`). Once a
+variable of the call's task; work submitted outside a call goes to `general`), and runs
+it in a copy of the caller's context, so the call's deadline (`vault.deadlines`, which
+the interceptor sets from the gRPC deadline) reaches the adapters. Once a
 call was refused by its compartment, the rest of its work (the refusal's journal entry,
 written by the edge) goes to `general`, so the refusal is still journaled.
 
@@ -18,6 +20,7 @@ dependencies' own timeouts end it, vault/sqlstore.py, vault/blobstore/s3/setting
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
+from vault import deadlines
 from vault.errors import UnavailableError
 
 P = ParamSpec("P")
@@ -75,8 +79,9 @@ class Bulkheads(Executor):
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         compartment = self.blob if _compartment.get() == BLOB else self.general
+        context = contextvars.copy_context()  # the call's deadline, into the thread
         try:
-            return compartment.submit(fn, *args, **kwargs)
+            return compartment.submit(functools.partial(context.run, fn, *args, **kwargs))
         except UnavailableError:
             _compartment.set(GENERAL)  # the refusal's journal entry needs no blob store
             raise
@@ -91,12 +96,17 @@ def compartment_of(method: str) -> str:
     return BLOB if method.rsplit("/", 1)[-1] in BLOB_METHODS else GENERAL
 
 
+def _enter(name: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    _compartment.set(name)
+    deadlines.begin(context.time_remaining())
+
+
 def _entered(behavior: Behavior, name: str) -> Behavior:
-    """`behavior`, run with its compartment named in its task's context."""
+    """`behavior`, run with its compartment and deadline in its task's context."""
     if inspect.isasyncgenfunction(behavior):
 
         async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            _compartment.set(name)
+            _enter(name, context)
             responses: AsyncIterator[Any] = behavior(request, context)
             async for response in responses:
                 yield response
@@ -105,7 +115,7 @@ def _entered(behavior: Behavior, name: str) -> Behavior:
     if inspect.iscoroutinefunction(behavior):
 
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            _compartment.set(name)
+            _enter(name, context)
             result: Awaitable[Any] = behavior(request, context)
             return await result
 
@@ -134,7 +144,7 @@ def _entering(
 
 
 class CompartmentInterceptor(grpc.aio.ServerInterceptor):
-    """Names each blob-store call's compartment before its handler runs."""
+    """Names each call's compartment, and sets its deadline, before its handler runs."""
 
     async def intercept_service(
         self,
@@ -144,7 +154,6 @@ class CompartmentInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        name = compartment_of(handler_call_details.method)
-        if handler is None or name == GENERAL:
-            return handler
-        return _entering(handler, name)
+        if handler is None:
+            return None
+        return _entering(handler, compartment_of(handler_call_details.method))
