@@ -103,7 +103,9 @@ class DatabaseTimeouts:
         return arguments
 
 
-DEFAULT_TIMEOUTS = DatabaseTimeouts()
+# Without the Config's bounds (schema migrations, `dossier-vault db`): no statement
+# timeout, so a long migration is never cut; the server's come from Config.
+DEFAULT_TIMEOUTS = DatabaseTimeouts(statement=0)
 
 
 def make_engine(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> Engine:
