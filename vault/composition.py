@@ -33,7 +33,7 @@ from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
 from vault.matrix import load_matrix
 from vault.service import Vault
-from vault.sqlstore import make_engine
+from vault.sqlstore import DatabaseTimeouts, make_engine
 from vault.sweeper import Sweeper
 
 if TYPE_CHECKING:
@@ -85,15 +85,24 @@ def blob_store(config: Config) -> BlobStores:
     return FileBlobStore(config.blob_dir)
 
 
+def database_timeouts(config: Config) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect=config.db_connect_timeout_seconds,
+        statement=config.db_statement_timeout_seconds,
+        checkout=config.db_pool_timeout_seconds,
+        keepalive_idle=config.db_keepalive_idle_seconds,
+    )
+
+
 def open_index(config: Config) -> SqlIndex:
     """The index on its own engine; a schema behind the code stops here."""
-    index = SqlIndex(make_engine(config.index_url))
+    index = SqlIndex(make_engine(config.index_url, database_timeouts(config)))
     index.create_schema()
     return index
 
 
 def open_journal(config: Config) -> SqlJournal:
-    journal = SqlJournal(make_engine(config.journal_url))
+    journal = SqlJournal(make_engine(config.journal_url, database_timeouts(config)))
     journal.create_schema()
     return journal
 
@@ -120,6 +129,7 @@ class Components:
     sweeper: Sweeper
     keys: KeyProviders
     engines: tuple[Engine, ...] = ()
+    blobs: BlobStores | None = None  # for the health probe (vault/server/probes.py)
 
     def close_journal(self) -> None:
         self.appender.close()
@@ -162,7 +172,8 @@ def build(config: Config) -> Components:
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, blobs, SystemClock())
-    return Components(vault, appender, checkpointer, sweeper, keys, (index.engine, journal.engine))
+    engines = (index.engine, journal.engine)
+    return Components(vault, appender, checkpointer, sweeper, keys, engines, blobs)
 
 
 def build_sweeper(config: Config) -> Sweeper:

@@ -11,7 +11,16 @@
 | VAULT_TOKEN_PUBLIC_KEYS     | (none: the dev issuer in the data dir)   |
 | VAULT_TOKEN_ISSUER          | dossier-vault-dev                        |
 | VAULT_TOKEN_AUDIENCE        | dossier-vault                            |
-| VAULT_WORKERS               | 16 threads for blocking work             |
+| VAULT_WORKERS               | 16 threads for blocking work (metadata calls) |
+| VAULT_WORKER_QUEUE          | 256 calls waiting for them; beyond: UNAVAILABLE |
+| VAULT_BLOB_WORKERS          | 8 threads for calls that touch the blob store (docs/adr/0010) |
+| VAULT_BLOB_QUEUE            | 32 such calls waiting; beyond: UNAVAILABLE |
+| VAULT_DB_CONNECT_TIMEOUT_SECONDS   | 5: opening a PostgreSQL connection      |
+| VAULT_DB_STATEMENT_TIMEOUT_SECONDS | 30: PostgreSQL statement_timeout (0: none) |
+| VAULT_DB_POOL_TIMEOUT_SECONDS      | 5: waiting for a pooled connection      |
+| VAULT_DB_KEEPALIVE_IDLE_SECONDS    | 30: TCP keepalives (then 3 probes 10 s apart) |
+| VAULT_HEALTH_PROBE_SECONDS  | 5: dependency probes (0: health never probes) |
+| VAULT_HEALTH_PROBE_TIMEOUT_SECONDS | 2: a probe slower than this fails: NOT_SERVING |
 | VAULT_JOURNAL_ORIGIN        | dossier-vault/journal (checkpoint origin)|
 | VAULT_CHECKPOINT_DIR        | <data dir>/checkpoints                   |
 | VAULT_CHECKPOINT_EVERY      | 1000 entries                             |
@@ -102,6 +111,15 @@ class Config:
     token_issuer: str = DEV_ISSUER
     token_audience: str = DEFAULT_AUDIENCE
     workers: int = 16
+    worker_queue: int = 256
+    blob_workers: int = 8
+    blob_queue: int = 32
+    db_connect_timeout_seconds: float = 5.0
+    db_statement_timeout_seconds: float = 30.0  # 0: none
+    db_pool_timeout_seconds: float = 5.0
+    db_keepalive_idle_seconds: float = 30.0
+    health_probe_seconds: float = 5.0  # 0: no probes, health stays SERVING
+    health_probe_timeout_seconds: float = 2.0
     segment_size: int = DEFAULT_SEGMENT_SIZE
     journal_origin: str = "dossier-vault/journal"
     checkpoint_directory: Path | None = None  # None: <data dir>/checkpoints
@@ -171,6 +189,17 @@ class Config:
             token_issuer=get("VAULT_TOKEN_ISSUER") or DEV_ISSUER,
             token_audience=get("VAULT_TOKEN_AUDIENCE") or DEFAULT_AUDIENCE,
             workers=int(number("VAULT_WORKERS", 16)),
+            worker_queue=int(number("VAULT_WORKER_QUEUE", 256, minimum=0)),
+            blob_workers=int(number("VAULT_BLOB_WORKERS", 8)),
+            blob_queue=int(number("VAULT_BLOB_QUEUE", 32, minimum=0)),
+            db_connect_timeout_seconds=number("VAULT_DB_CONNECT_TIMEOUT_SECONDS", 5),
+            db_statement_timeout_seconds=number(
+                "VAULT_DB_STATEMENT_TIMEOUT_SECONDS", 30, minimum=0
+            ),
+            db_pool_timeout_seconds=number("VAULT_DB_POOL_TIMEOUT_SECONDS", 5),
+            db_keepalive_idle_seconds=number("VAULT_DB_KEEPALIVE_IDLE_SECONDS", 30),
+            health_probe_seconds=number("VAULT_HEALTH_PROBE_SECONDS", 5, minimum=0),
+            health_probe_timeout_seconds=number("VAULT_HEALTH_PROBE_TIMEOUT_SECONDS", 2),
             journal_origin=get("VAULT_JOURNAL_ORIGIN") or "dossier-vault/journal",
             checkpoint_directory=Path(checkpoint_dir) if checkpoint_dir else None,
             checkpoint_every=int(number("VAULT_CHECKPOINT_EVERY", 1000)),

@@ -4,18 +4,24 @@ SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy time
 synchronous=FULL. Write transactions (`writing`) start with `BEGIN IMMEDIATE`, so that
 concurrent writers queue on the lock instead of failing on a lock upgrade; reads start a
 plain deferred `BEGIN` and never block writers (WAL). PostgreSQL is reached through
-psycopg 3. Library errors about connectivity are re-raised as `UnavailableError` by
-`guard`. Engines hide SQL parameters from error messages and logs. `exclusive` is the
-lock under which schemas are created and migrated (vault/migrations). Which tables exist
-and at which version is not this module's business: see vault/migrations.
+psycopg 3, with the bounds of `DatabaseTimeouts` (docs/adr/0010): a connect timeout, a
+server-side statement timeout, TCP keepalives and a user timeout (a dead peer or a
+partition drops the connection instead of leaving a thread waiting forever), and a
+bounded wait for a pooled connection. Library errors about connectivity and timeouts
+are re-raised as `UnavailableError` by `guard`. Engines hide SQL parameters from error
+messages and logs. `exclusive` is the lock under which schemas are created and migrated
+(vault/migrations). Which tables exist and at which version is not this module's
+business: see vault/migrations.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
@@ -63,7 +69,46 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long the vault waits for PostgreSQL, in seconds (Config: VAULT_DB_*)."""
+
+    connect: float = 5.0  # libpq connect_timeout (whole seconds, at least 2)
+    statement: float = 30.0  # statement_timeout, enforced by the server; 0: none
+    checkout: float = 5.0  # wait for a pooled connection (pool_timeout)
+    keepalive_idle: float = 30.0  # first keepalive probe after that much silence
+
+    # keepalive probes every 10 s, 3 unanswered ones drop the connection
+    KEEPALIVE_INTERVAL = 10
+    KEEPALIVE_COUNT = 3
+
+    def postgres_connect_args(self, url_options: str = "") -> dict[str, Any]:
+        """psycopg's connection arguments. `url_options` (the URL's own `options`, e.g.
+        a search_path) is kept: the statement timeout is appended to it."""
+        idle = max(1, math.ceil(self.keepalive_idle))
+        options = url_options
+        if self.statement > 0:
+            options = f"{options} -c statement_timeout={math.ceil(self.statement * 1000)}"
+        arguments: dict[str, Any] = {
+            "connect_timeout": max(2, math.ceil(self.connect)),
+            "keepalives": 1,
+            "keepalives_idle": idle,
+            "keepalives_interval": self.KEEPALIVE_INTERVAL,
+            "keepalives_count": self.KEEPALIVE_COUNT,
+            # unacknowledged data for that long drops the connection too
+            "tcp_user_timeout": (idle + self.KEEPALIVE_INTERVAL * self.KEEPALIVE_COUNT) * 1000,
+        }
+        if options.strip():
+            arguments["options"] = options.strip()
+        return arguments
+
+
+# Without the Config's bounds (schema migrations, `dossier-vault db`): no statement
+# timeout, so a long migration is never cut; the server's come from Config.
+DEFAULT_TIMEOUTS = DatabaseTimeouts(statement=0)
+
+
+def make_engine(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> Engine:
     """An engine for `url` (sqlite:///path or postgresql+psycopg://...)."""
     try:
         parsed = make_url(url)
@@ -78,8 +123,17 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        url_options = parsed.query.get("options", "")
+        if not isinstance(url_options, str):  # the parameter given twice
+            url_options = " ".join(url_options)
         return create_engine(
-            parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+            parsed,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=timeouts.checkout,
+            connect_args=timeouts.postgres_connect_args(url_options),
+            hide_parameters=True,
         )
     raise ConfigurationError("unsupported database: use sqlite or postgresql+psycopg")
 

@@ -182,6 +182,15 @@ class FileBlobStore:
             raise UnavailableError("blob store delete failed") from e
         return DeleteResult(existed=True, versions_deleted=1)
 
+    def probe(self) -> None:
+        """Answers while the directory does (the server's health probe): a stat of each
+        of its two directories, UnavailableError if one fails."""
+        try:
+            for directory in (self._objects, self._tmp):
+                os.stat(directory)
+        except OSError as e:
+            raise UnavailableError("blob directory unreachable") from e
+
     def check(self) -> None:
         """Proves that a commit can work: creates a file in `tmp/`, hard-links it into
         `objects/` (same file system), and removes both."""

@@ -2,7 +2,9 @@
 
 `serve` builds the service (vault/composition.py) and runs it until cancelled, on a
 plaintext port or, with `VAULT_TLS_*`, a TLS one (vault/server/tls_credentials.py), with the
-periodic tasks (checkpoints, key refresh, sweeps); `BackgroundServer` runs one in a
+periodic tasks (checkpoints, key refresh, sweeps, dependency probes behind the health
+service: vault/server/probes.py), blocking work in the call compartments
+(vault/server/bulkheads.py); `BackgroundServer` runs one in a
 thread of the calling process (tests and benchmarks use it to get a real server on an
 ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
 request (vault/server/servicer.py).
@@ -17,7 +19,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,11 +28,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
-from vault.composition import build
+from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.server import tls_credentials
+from vault.server import probes, tls_credentials
+from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
 from vault.server.servicer import DossierVaultServicer
 from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
@@ -74,7 +77,7 @@ async def _periodically(
     name: str,
     task: Callable[[], object],
     every_seconds: float,
-    executor: ThreadPoolExecutor,
+    executor: Executor,
     stop: asyncio.Event,
 ) -> None:
     """Runs `task` in the pool every `every_seconds` (the first run after one period)."""
@@ -91,7 +94,7 @@ async def _periodically(
 
 
 async def _checkpoint_loop(
-    checkpointer: Checkpointer, executor: ThreadPoolExecutor, stop: asyncio.Event
+    checkpointer: Checkpointer, executor: Executor, stop: asyncio.Event
 ) -> None:
     """Signs checkpoints as they fall due (`checkpoint_every` entries or seconds)."""
     loop = asyncio.get_running_loop()
@@ -102,6 +105,25 @@ async def _checkpoint_loop(
             _log.exception("journal checkpoint failed; will retry")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def _bulkheads(config: Config) -> Bulkheads:
+    """The call compartments (docs/adr/0010): blob-store calls apart from the others."""
+    return Bulkheads(
+        Compartment("general", config.workers, config.worker_queue),
+        Compartment("blob", config.blob_workers, config.blob_queue),
+    )
+
+
+def _probes(config: Config, components: Components) -> probes.Probes:
+    """The index, the journal (if it has a database of its own) and the blob store."""
+    index, journal = components.engines
+    checks = [probes.Probe("index", probes.select_one(index))]
+    if config.journal_url != config.index_url:
+        checks.append(probes.Probe("journal", probes.select_one(journal)))
+    if components.blobs is not None:
+        checks.append(probes.Probe("blob store", components.blobs.probe))
+    return probes.Probes(checks, config.health_probe_timeout_seconds)
 
 
 async def serve(
@@ -117,9 +139,12 @@ async def serve(
     components = build(config)
     client_kinds = server_tls.client_kinds if server_tls is not None else None
     verifier = _verifier(config, client_kinds)
-    executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="vault")
+    executor = _bulkheads(config)
+    interceptors: list[grpc.aio.ServerInterceptor] = [CompartmentInterceptor()]
+    if client_kinds is not None:
+        interceptors.insert(0, tls_credentials.PeerInterceptor())
     server = grpc.aio.server(
-        interceptors=[tls_credentials.PeerInterceptor()] if client_kinds is not None else [],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -173,7 +198,20 @@ async def serve(
                     "sweep",
                     functools.partial(components.sweeper.sweep, grace),
                     config.gc_interval_seconds,
-                    executor,
+                    executor.blob,  # the sweep talks to the blob store too
+                    stop,
+                )
+            )
+        )
+    dependencies = _probes(config, components)
+    if config.health_probe_seconds > 0:
+        background.append(
+            asyncio.create_task(
+                probes.watch(
+                    dependencies,
+                    health_servicer,
+                    ("", SERVICE_NAME),
+                    config.health_probe_seconds,
                     stop,
                 )
             )
@@ -194,6 +232,7 @@ async def serve(
         except VaultError:
             _log.exception("final journal checkpoint failed")
         executor.shutdown(wait=True)
+        dependencies.close()
         components.close()
 
 

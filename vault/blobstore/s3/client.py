@@ -10,23 +10,42 @@ body that does not match it; botocore makes the same trade over HTTPS for the ch
 it computes. Every other request (`CompleteMultipartUpload`'s part list among them)
 keeps SigV4 payload signing.
 
+Deadlines: botocore retries a failed attempt (`max_attempts`); the client does not
+start another attempt that could not finish before the current call's deadline
+(`vault.deadlines`: fewer than `read_timeout` seconds left), it raises the attempt's
+failure instead, so a stalled S3 gives the thread back within the call's deadline.
+
 What it does not: send requests, or map their failures (errors.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
+from vault import deadlines
 from vault.blobstore.s3.settings import S3Settings
 from vault.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from botocore.config import _S3Dict
     from types_boto3_s3.client import S3Client
+
+
+def _no_retry_past_deadline(read_timeout: float) -> Callable[..., None]:
+    """A `needs-retry` handler: re-raises a failed attempt's exception when the call has
+    less than `read_timeout` seconds left (an error response is left to botocore)."""
+
+    def handler(caught_exception: Exception | None = None, **_: Any) -> None:
+        left = deadlines.remaining()
+        if caught_exception is not None and left is not None and left < read_timeout:
+            raise caught_exception
+
+    return handler
 
 
 def make_client(
@@ -54,7 +73,7 @@ def make_client(
     )
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
     try:
-        return (session or boto3.session.Session()).client(
+        client = (session or boto3.session.Session()).client(
             "s3",
             endpoint_url=settings.endpoint_url,
             region_name=settings.region,
@@ -65,3 +84,7 @@ def make_client(
         )
     except (BotoCoreError, ValueError) as e:
         raise ConfigurationError("cannot build an S3 client from the VAULT_S3_* settings") from e
+    client.meta.events.register_first(
+        "needs-retry.s3", _no_retry_past_deadline(settings.read_timeout)
+    )
+    return client

@@ -79,9 +79,9 @@ class S3Settings:
     verify_tls: bool = True
     ca_bundle: Path | None = None
     part_size: int = DEFAULT_PART_SIZE
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_attempts: int = 5
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    max_attempts: int = 2
     retry_mode: RetryMode = "standard"
     max_connections: int = 16
     parts_in_flight: int = 4
@@ -128,11 +128,11 @@ class S3Settings:
         | VAULT_S3_VERIFY_TLS          | true                                     |
         | VAULT_S3_CA_BUNDLE           | the system's CA certificates             |
         | VAULT_S3_PART_SIZE           | 8388608 (8 MiB; at least 5 MiB)          |
-        | VAULT_S3_CONNECT_TIMEOUT     | 5 seconds                                |
-        | VAULT_S3_READ_TIMEOUT        | 30 seconds                               |
-        | VAULT_S3_MAX_ATTEMPTS        | 5 (first try included)                   |
+        | VAULT_S3_CONNECT_TIMEOUT     | 2 seconds                                |
+        | VAULT_S3_READ_TIMEOUT        | 10 seconds (per socket read)             |
+        | VAULT_S3_MAX_ATTEMPTS        | 2 (first try included)                   |
         | VAULT_S3_RETRY_MODE          | standard (or adaptive)                   |
-        | VAULT_S3_MAX_CONNECTIONS     | 16 (keep it >= VAULT_WORKERS)            |
+        | VAULT_S3_MAX_CONNECTIONS     | 16 (keep it >= VAULT_BLOB_WORKERS)       |
         | VAULT_S3_PARTS_IN_FLIGHT     | 4 (parts uploading at once per document) |
         """
         ca_bundle = _text(environ, "VAULT_S3_CA_BUNDLE")
@@ -147,9 +147,9 @@ class S3Settings:
             verify_tls=_flag(environ, "VAULT_S3_VERIFY_TLS", True),
             ca_bundle=Path(ca_bundle) if ca_bundle else None,
             part_size=_integer(environ, "VAULT_S3_PART_SIZE", DEFAULT_PART_SIZE),
-            connect_timeout=_number(environ, "VAULT_S3_CONNECT_TIMEOUT", 5.0),
-            read_timeout=_number(environ, "VAULT_S3_READ_TIMEOUT", 30.0),
-            max_attempts=_integer(environ, "VAULT_S3_MAX_ATTEMPTS", 5),
+            connect_timeout=_number(environ, "VAULT_S3_CONNECT_TIMEOUT", 2.0),
+            read_timeout=_number(environ, "VAULT_S3_READ_TIMEOUT", 10.0),
+            max_attempts=_integer(environ, "VAULT_S3_MAX_ATTEMPTS", 2),
             retry_mode=_retry_mode(environ),
             max_connections=_integer(environ, "VAULT_S3_MAX_CONNECTIONS", 16),
             parts_in_flight=_integer(environ, "VAULT_S3_PARTS_IN_FLIGHT", 4),

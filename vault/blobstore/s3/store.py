@@ -7,6 +7,9 @@ marker of the key (versioned buckets too). `check` verifies at startup that the 
 exists, that the vault may write, list versions and delete under its prefix, and that
 the endpoint honours conditional writes. Every failure is a VaultError (errors.py).
 
+`probe` (the server's health probe) sends one HeadBucket, with one attempt and a read
+timeout of at most `PROBE_READ_TIMEOUT` seconds, through a client of its own.
+
 `sweep_incomplete` aborts the multipart uploads a crash left pending (the GC's sweep,
 vault/sweeper.py, calls it).
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
 import boto3
@@ -35,6 +39,8 @@ from vault.blobstore.s3.settings import S3Settings
 from vault.blobstore.s3.writer import S3Writer, WriteTarget
 from vault.errors import AlreadyExistsError, FailedPreconditionError, InvalidArgumentError
 
+PROBE_READ_TIMEOUT = 2.0  # seconds: a health probe answers fast or counts as a failure
+
 
 class S3BlobStore:
     """A `BlobStore` in an S3 bucket, under a key prefix."""
@@ -43,6 +49,10 @@ class S3BlobStore:
         session = boto3.session.Session()
         self._client = make_client(settings, session=session)
         self._uploads = make_client(settings, sign_payloads=False, session=session)
+        probing = replace(
+            settings, read_timeout=min(settings.read_timeout, PROBE_READ_TIMEOUT), max_attempts=1
+        )
+        self._prober = make_client(probing, session=session)
         self._bucket = settings.bucket
         self._prefix = settings.prefix
         self._target = WriteTarget(
@@ -129,6 +139,12 @@ class S3BlobStore:
                     if marker.get("Key") == s3_key:
                         markers.append(marker.get("VersionId") or "null")
         return versions, markers, existed
+
+    def probe(self) -> None:
+        """Answers while the bucket does: one HeadBucket, one attempt (UnavailableError,
+        or FailedPreconditionError for a bucket gone or credentials refused)."""
+        with translated(self._bucket, "HeadBucket"):
+            self._prober.head_bucket(Bucket=self._bucket)
 
     def check(self) -> None:
         """The bucket exists; the vault can write (with checksums and the no-overwrite
