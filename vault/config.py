@@ -20,6 +20,10 @@
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_UPLOAD_LEASE_SECONDS  | 120: an upload's hold on its version number (ADR 0008) |
+| VAULT_STREAM_IDLE_SECONDS   | 30: an upload that sends nothing that long ends, DEADLINE_EXCEEDED |
+| VAULT_UPLOAD_BUDGET_MIB     | 256: upload bytes received, not yet written, per server (ADR 0011) |
+| VAULT_UPLOAD_CONNECTION_BUDGET_MIB | 64: the same, per client connection |
+| VAULT_UPLOAD_BUDGET_WAIT_SECONDS | 5: a stream's wait for budget, then RESOURCE_EXHAUSTED |
 | VAULT_S3_BUCKET (and VAULT_S3_*: vault/blobstore/s3/settings.py) | unset: <data dir>/blobs |
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
@@ -113,6 +117,10 @@ class Config:
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
     upload_lease_seconds: float = 120.0
+    stream_idle_seconds: float = 30.0
+    upload_budget_mib: float = 256.0
+    upload_connection_budget_mib: float = 64.0
+    upload_budget_wait_seconds: float = 5.0
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
     conservation_years: int = 10
@@ -181,6 +189,12 @@ class Config:
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
             upload_lease_seconds=number("VAULT_UPLOAD_LEASE_SECONDS", 120, minimum=1),
+            stream_idle_seconds=number("VAULT_STREAM_IDLE_SECONDS", 30, minimum=0.1),
+            upload_budget_mib=number("VAULT_UPLOAD_BUDGET_MIB", 256, minimum=1),
+            upload_connection_budget_mib=number(
+                "VAULT_UPLOAD_CONNECTION_BUDGET_MIB", 64, minimum=1
+            ),
+            upload_budget_wait_seconds=number("VAULT_UPLOAD_BUDGET_WAIT_SECONDS", 5, minimum=0),
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),

@@ -31,6 +31,8 @@ from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
 from vault.server import tls_credentials
+from vault.server.budget import MIB, UploadBudget
+from vault.server.malloc_arenas import trim_malloc
 from vault.server.servicer import DossierVaultServicer
 from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
@@ -60,6 +62,16 @@ def _add_port(
     if port == 0:
         raise ConfigurationError(f"cannot listen on {config.listen}")
     return port
+
+
+def _upload_budget(config: Config, executor: ThreadPoolExecutor) -> UploadBudget:
+    """The upload memory budget (ADR 0011); the heap is trimmed in the pool after waves."""
+    return UploadBudget(
+        int(config.upload_budget_mib * MIB),
+        int(config.upload_connection_budget_mib * MIB),
+        config.upload_budget_wait_seconds,
+        trim=lambda: executor.submit(trim_malloc),
+    )
 
 
 def _transport(server_tls: tls_credentials.ServerTls | None) -> str:
@@ -126,7 +138,14 @@ async def serve(
         ],
     )
     vault_pb2_grpc.add_DossierVaultServicer_to_server(
-        DossierVaultServicer(components.vault, verifier, executor), server
+        DossierVaultServicer(
+            components.vault,
+            verifier,
+            executor,
+            budget=_upload_budget(config, executor),
+            idle_seconds=config.stream_idle_seconds,
+        ),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

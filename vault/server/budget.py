@@ -1,0 +1,140 @@
+"""`UploadBudget`: the memory that uploads in flight may hold, per server and per connection.
+
+An upload holds the bytes it received but has not sealed and written yet: the chunk being
+encrypted, and the plaintext the encryptor holds back (up to one segment) until it knows
+whether it ends the document. Each PutDocument charges what it holds to the server's
+budget (`VAULT_UPLOAD_BUDGET_MIB`) and to its connection's (`VAULT_UPLOAD_CONNECTION_
+BUDGET_MIB`, the connection being the call's peer address and port), and settles the
+charge to what the encryptor still holds after each write (ADR 0011):
+
+- before it reads its next chunk, a stream waits while either budget is spent (it reads
+  nothing meanwhile, so HTTP/2 flow control pushes back on its client); after
+  `wait_seconds` without room, RESOURCE_EXHAUSTED;
+- a chunk that arrives and does not fit is refused at once with RESOURCE_EXHAUSTED: its
+  bytes are in memory already, and waiting with them is what the budget prevents.
+
+When the charges fall to a quarter of their peak (a wave of uploads ended, or was
+abandoned) after a peak of at least `TRIM_AFTER_BYTES`, the heap is trimmed
+(`malloc_trim`) so the memory goes back to the system.
+
+Runs on the event loop only (no lock). What it does not: read messages (the servicer) or
+know what an upload does with its bytes (vault/service/uploads.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from vault.errors import ResourceExhaustedError
+
+MIB = 1024 * 1024
+TRIM_AFTER_BYTES = 64 * MIB  # a peak of charges below it is not worth a trim
+# the defaults of vault/config.py's VAULT_UPLOAD_BUDGET_MIB, ..._CONNECTION_BUDGET_MIB,
+# VAULT_UPLOAD_BUDGET_WAIT_SECONDS and VAULT_STREAM_IDLE_SECONDS
+DEFAULT_BUDGET_BYTES = 256 * MIB
+DEFAULT_CONNECTION_BUDGET_BYTES = 64 * MIB
+DEFAULT_WAIT_SECONDS = 5.0
+DEFAULT_IDLE_SECONDS = 30.0
+
+
+class UploadBudget:
+    """The server's budget and each connection's, shared by every upload stream."""
+
+    def __init__(
+        self,
+        server_bytes: int,
+        connection_bytes: int,
+        wait_seconds: float,
+        trim: Callable[[], object] | None = None,
+    ) -> None:
+        self.server_bytes = server_bytes
+        self.connection_bytes = connection_bytes
+        self.wait_seconds = wait_seconds
+        self.used = 0
+        self._by_connection: dict[str, int] = {}
+        self._peak = 0  # the most charged since the last trim
+        self._trim = trim
+        self._changed = asyncio.Event()  # set (then replaced) when charges fall
+
+    def stream(self, connection: str) -> StreamBudget:
+        """The charges of one upload stream on `connection`."""
+        return StreamBudget(self, connection)
+
+    def connection_used(self, connection: str) -> int:
+        return self._by_connection.get(connection, 0)
+
+    def room(self, connection: str, size: int) -> bool:
+        return (
+            self.used + size <= self.server_bytes
+            and self.connection_used(connection) + size <= self.connection_bytes
+        )
+
+    def exhausted_message(self, connection: str, size: int) -> str:
+        if size > self.connection_bytes or self.used + size <= self.server_bytes:
+            return "the connection's upload memory budget is spent: retry later or on another"
+        return "the server's upload memory budget is spent: retry later"
+
+    def charge(self, connection: str, delta: int) -> None:
+        self.used += delta
+        left = self._by_connection.get(connection, 0) + delta
+        if left:
+            self._by_connection[connection] = left
+        else:
+            self._by_connection.pop(connection, None)
+        self._peak = max(self._peak, self.used)
+        if delta < 0:
+            self._changed.set()
+            self._changed = asyncio.Event()
+            if self._peak >= TRIM_AFTER_BYTES and self.used * 4 <= self._peak:
+                self._peak = self.used
+                if self._trim is not None:
+                    self._trim()
+
+    async def wait_for_room(self, connection: str, size: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
+        while not self.room(connection, size):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ResourceExhaustedError(self.exhausted_message(connection, size))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
+
+
+class StreamBudget:
+    """What one upload stream holds: its charge, adjusted as it reads and writes."""
+
+    def __init__(self, budget: UploadBudget, connection: str) -> None:
+        self._budget = budget
+        self._connection = connection
+        self.held = 0
+        self._expected = 1  # the size of the next chunk, as the last one's
+
+    async def before_read(self) -> None:
+        """Waits until both budgets have room for a chunk like the last one (reading
+        nothing meanwhile); RESOURCE_EXHAUSTED after the budget's wait."""
+        budget = self._budget
+        expected = min(self._expected, budget.connection_bytes, budget.server_bytes)
+        await budget.wait_for_room(self._connection, expected)
+
+    def admit(self, size: int) -> None:
+        """Charges a chunk that arrived; RESOURCE_EXHAUSTED if it does not fit."""
+        budget = self._budget
+        self._expected = max(size, 1)
+        if not budget.room(self._connection, size):
+            raise ResourceExhaustedError(budget.exhausted_message(self._connection, size))
+        budget.charge(self._connection, size)
+        self.held += size
+
+    def settle(self, held: int) -> None:
+        """Sets the charge to what the upload still holds (after a write)."""
+        if held < self.held:
+            self._budget.charge(self._connection, held - self.held)
+            self.held = held
+
+    def release(self) -> None:
+        """Drops the whole charge (the stream ended, whatever its outcome)."""
+        self.settle(0)
