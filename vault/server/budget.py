@@ -13,9 +13,9 @@ charge to what the encryptor still holds after each write (ADR 0011):
 - a chunk that arrives and does not fit is refused at once with RESOURCE_EXHAUSTED: its
   bytes are in memory already, and waiting with them is what the budget prevents.
 
-When the charges fall to a quarter of their peak (a wave of uploads ended, or was
-abandoned) after a peak of at least `TRIM_AFTER_BYTES`, the heap is trimmed
-(`malloc_trim`) so the memory goes back to the system.
+When the charges fall to a quarter of their peak, and again when they fall to zero (a
+wave of uploads ended, or was abandoned), after a peak of at least `TRIM_AFTER_BYTES`,
+the heap is trimmed (`malloc_trim`) so the memory goes back to the system.
 
 Runs on the event loop only (no lock). What it does not: read messages (the servicer) or
 know what an upload does with its bytes (vault/service/uploads.py).
@@ -55,6 +55,7 @@ class UploadBudget:
         self.used = 0
         self._by_connection: dict[str, int] = {}
         self._peak = 0  # the most charged since the last trim
+        self._trim_at_zero = False
         self._trim = trim
         self._changed = asyncio.Event()  # set (then replaced) when charges fall
 
@@ -87,7 +88,9 @@ class UploadBudget:
         if delta < 0:
             self._changed.set()
             self._changed = asyncio.Event()
-            if self._peak >= TRIM_AFTER_BYTES and self.used * 4 <= self._peak:
+            wave_ended = self._peak >= TRIM_AFTER_BYTES and self.used * 4 <= self._peak
+            if wave_ended or (self.used == 0 and self._trim_at_zero):
+                self._trim_at_zero = self.used > 0  # once more when the rest is gone
                 self._peak = self.used
                 if self._trim is not None:
                     self._trim()
