@@ -173,11 +173,6 @@ def test_silent_uploads_are_reaped_and_release_their_rows(serve: object) -> None
     assert served.journal_verifies() >= SILENT_STREAMS + 1
 
 
-@pytest.mark.xfail(
-    reason="a second stream's chunk on a connection whose first stream holds 3 MiB never "
-    "reaches the handler (HTTP/2 connection window?): the stream is reaped idle instead",
-    strict=False,
-)
 def test_an_upload_over_its_connections_budget_is_refused_while_another_connection_writes(
     serve: object,
 ) -> None:
@@ -216,11 +211,6 @@ def test_an_upload_over_its_connections_budget_is_refused_while_another_connecti
     served.journal_verifies()
 
 
-@pytest.mark.xfail(
-    reason="the over-budget stream (2 MiB chunk) is reaped idle instead of refused: its "
-    "chunk does not reach the handler within the idle timeout; under investigation",
-    strict=False,
-)
 def test_an_upload_over_the_servers_budget_is_refused(serve: object) -> None:
     served: Served = serve(  # type: ignore[operator]
         VAULT_UPLOAD_BUDGET_MIB="4",

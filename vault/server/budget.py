@@ -66,14 +66,15 @@ class UploadBudget:
     def connection_used(self, connection: str) -> int:
         return self._by_connection.get(connection, 0)
 
-    def room(self, connection: str, size: int) -> bool:
+    def room(self, connection: str, size: int, own: int = 0) -> bool:
+        """Whether `size` more bytes fit, not counting `own` bytes charged already."""
         return (
-            self.used + size <= self.server_bytes
-            and self.connection_used(connection) + size <= self.connection_bytes
+            self.used - own + size <= self.server_bytes
+            and self.connection_used(connection) - own + size <= self.connection_bytes
         )
 
-    def exhausted_message(self, connection: str, size: int) -> str:
-        if size > self.connection_bytes or self.used + size <= self.server_bytes:
+    def exhausted_message(self, connection: str, size: int, own: int = 0) -> str:
+        if size > self.connection_bytes or self.used - own + size <= self.server_bytes:
             return "the connection's upload memory budget is spent: retry later or on another"
         return "the server's upload memory budget is spent: retry later"
 
@@ -95,13 +96,13 @@ class UploadBudget:
                 if self._trim is not None:
                     self._trim()
 
-    async def wait_for_room(self, connection: str, size: int) -> None:
+    async def wait_for_room(self, connection: str, size: int, own: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_seconds
-        while not self.room(connection, size):
+        while not self.room(connection, size, own):
             left = deadline - loop.time()
             if left <= 0:
-                raise ResourceExhaustedError(self.exhausted_message(connection, size))
+                raise ResourceExhaustedError(self.exhausted_message(connection, size, own))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
                     await self._changed.wait()
@@ -117,11 +118,12 @@ class StreamBudget:
         self._expected = 1  # the size of the next chunk, as the last one's
 
     async def before_read(self) -> None:
-        """Waits until both budgets have room for a chunk like the last one (reading
-        nothing meanwhile); RESOURCE_EXHAUSTED after the budget's wait."""
+        """Waits until both budgets have room for a chunk like the last one besides what
+        the other streams hold (this one's charge is settled before its next chunk is
+        admitted), reading nothing meanwhile; RESOURCE_EXHAUSTED after the budget's wait."""
         budget = self._budget
         expected = min(self._expected, budget.connection_bytes, budget.server_bytes)
-        await budget.wait_for_room(self._connection, expected)
+        await budget.wait_for_room(self._connection, expected, self.held)
 
     def admit(self, size: int) -> None:
         """Charges a chunk that arrived; RESOURCE_EXHAUSTED if it does not fit."""
