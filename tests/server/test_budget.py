@@ -73,4 +73,13 @@ def test_the_heap_is_trimmed_when_a_wave_of_uploads_ends() -> None:
         stream.admit(MIB)
     for stream in streams:
         stream.release()
-    assert len(trims) == 2  # at a quarter of the peak, and at zero
+    assert len(trims) == 1  # once 64 MiB were freed; the other 36 MiB are not worth one
+
+
+def test_refused_chunks_count_towards_the_next_trim() -> None:
+    trims: list[int] = []
+    budget = UploadBudget(1 * MIB, 1 * MIB, wait_seconds=1, trim=lambda: trims.append(1))
+    for _ in range(32):  # 64 MiB refused
+        with pytest.raises(ResourceExhaustedError):
+            budget.stream("a").admit(2 * MIB)
+    assert len(trims) == 1

@@ -32,7 +32,7 @@ from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
 from vault.server import tls_credentials
 from vault.server.budget import MIB, UploadBudget
-from vault.server.malloc_arenas import trim_malloc
+from vault.server.malloc_arenas import trim_heap
 from vault.server.servicer import DossierVaultServicer
 from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
@@ -70,7 +70,7 @@ def _upload_budget(config: Config, executor: ThreadPoolExecutor) -> UploadBudget
         int(config.upload_budget_mib * MIB),
         int(config.upload_connection_budget_mib * MIB),
         config.upload_budget_wait_seconds,
-        trim=lambda: executor.submit(trim_malloc),
+        trim=lambda: executor.submit(trim_heap),
     )
 
 

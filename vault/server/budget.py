@@ -13,9 +13,10 @@ charge to what the encryptor still holds after each write (ADR 0011):
 - a chunk that arrives and does not fit is refused at once with RESOURCE_EXHAUSTED: its
   bytes are in memory already, and waiting with them is what the budget prevents.
 
-When the charges fall to a quarter of their peak, and again when they fall to zero (a
-wave of uploads ended, or was abandoned), after a peak of at least `TRIM_AFTER_BYTES`,
-the heap is trimmed (`malloc_trim`) so the memory goes back to the system.
+Once uploads let go of `TRIM_AFTER_BYTES` (charges released, chunks refused: a wave of
+uploads ended, or was abandoned or refused), the heap is trimmed, at most once a second:
+a garbage collection (an aborted call's traceback holds its frames, and so its last
+chunk, in a reference cycle) then `malloc_trim`, so the memory goes back to the system.
 
 Runs on the event loop only (no lock). What it does not: read messages (the servicer) or
 know what an upload does with its bytes (vault/service/uploads.py).
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 from vault.errors import ResourceExhaustedError
 
 MIB = 1024 * 1024
-TRIM_AFTER_BYTES = 64 * MIB  # a peak of charges below it is not worth a trim
+TRIM_AFTER_BYTES = 64 * MIB  # freed since the last trim: fewer are not worth one
+TRIM_EVERY_SECONDS = 1.0  # at most one trim (a gc pass and malloc_trim) a second
 # the defaults of vault/config.py's VAULT_UPLOAD_BUDGET_MIB, ..._CONNECTION_BUDGET_MIB,
 # VAULT_UPLOAD_BUDGET_WAIT_SECONDS and VAULT_STREAM_IDLE_SECONDS
 DEFAULT_BUDGET_BYTES = 256 * MIB
@@ -54,8 +57,9 @@ class UploadBudget:
         self.wait_seconds = wait_seconds
         self.used = 0
         self._by_connection: dict[str, int] = {}
-        self._peak = 0  # the most charged since the last trim
-        self._trim_at_zero = False
+        self._freed = 0  # bytes released or refused since the last trim
+        self._last_trim = -TRIM_EVERY_SECONDS
+        self._trim_scheduled = False
         self._trim = trim
         self._changed = asyncio.Event()  # set (then replaced) when charges fall
 
@@ -85,16 +89,31 @@ class UploadBudget:
             self._by_connection[connection] = left
         else:
             self._by_connection.pop(connection, None)
-        self._peak = max(self._peak, self.used)
         if delta < 0:
             self._changed.set()
             self._changed = asyncio.Event()
-            wave_ended = self._peak >= TRIM_AFTER_BYTES and self.used * 4 <= self._peak
-            if wave_ended or (self.used == 0 and self._trim_at_zero):
-                self._trim_at_zero = self.used > 0  # once more when the rest is gone
-                self._peak = self.used
-                if self._trim is not None:
-                    self._trim()
+            self.freed(-delta)
+
+    def freed(self, size: int) -> None:
+        """Counts bytes an upload let go (a charge released, a chunk refused); trims the
+        heap once `TRIM_AFTER_BYTES` were, at most every `TRIM_EVERY_SECONDS` (a trim due
+        sooner is put off until then, so the end of a wave is always trimmed)."""
+        self._freed += size
+        if self._trim is None or self._freed < TRIM_AFTER_BYTES or self._trim_scheduled:
+            return
+        wait = self._last_trim + TRIM_EVERY_SECONDS - time.monotonic()
+        if wait <= 0:
+            self._trim_now()
+        else:
+            self._trim_scheduled = True
+            asyncio.get_running_loop().call_later(wait, self._trim_now)
+
+    def _trim_now(self) -> None:
+        self._trim_scheduled = False
+        self._freed = 0
+        self._last_trim = time.monotonic()
+        if self._trim is not None:
+            self._trim()
 
     async def wait_for_room(self, connection: str, size: int, own: int) -> None:
         loop = asyncio.get_running_loop()
@@ -130,6 +149,7 @@ class StreamBudget:
         budget = self._budget
         self._expected = max(size, 1)
         if not budget.room(self._connection, size):
+            budget.freed(size)  # the chunk goes with the call
             raise ResourceExhaustedError(budget.exhausted_message(self._connection, size))
         budget.charge(self._connection, size)
         self.held += size

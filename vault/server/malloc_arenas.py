@@ -1,5 +1,5 @@
 """Keeping the server's resident memory flat: at most two glibc malloc arenas, trimmed
-after waves of uploads (`trim_malloc`, called by vault/server/budget.py).
+after waves of uploads (`trim_heap`, which vault/server/budget.py calls).
 
 glibc gives each thread that allocates under contention an arena of its own (up to eight
 per core) and keeps what an arena held once large buffers are freed there. The server
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
@@ -45,3 +46,10 @@ def trim_malloc() -> bool:
         return False
     released: int = malloc_trim(0)
     return released == 1
+
+
+def trim_heap() -> None:
+    """Frees what only reference cycles still hold (an aborted call's traceback keeps its
+    frames and their buffers), then trims the heap (`trim_malloc`)."""
+    gc.collect()
+    trim_malloc()
