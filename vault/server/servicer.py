@@ -166,10 +166,10 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     async def PutDocument(  # noqa: N802 (generated name)
         self, request_iterator: AsyncIterator[pb.PutDocumentRequest], context: Context
     ) -> pb.Document:
-        messages = aiter(request_iterator)
         charges = self._budget.stream(context.peer())
 
         async def body(actor: Actor, call: Call) -> pb.Document:
+            messages = aiter(request_iterator)  # once authenticated: never left unread
             first = await self._next(messages)
             if first is None or first.WhichOneof("part") != "header":
                 raise InvalidArgumentError("the first message must be the header")
