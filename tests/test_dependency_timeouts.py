@@ -79,8 +79,8 @@ def test_postgres_connect_arguments_bound_connect_keepalives_and_statements() ->
 
 def test_the_bounds_default_and_are_read_from_the_environment() -> None:
     defaults = Config.from_env({})
-    assert (defaults.workers, defaults.worker_queue) == (16, 256)
-    assert (defaults.blob_workers, defaults.blob_queue) == (8, 32)
+    assert (defaults.workers, defaults.worker_queue) == (16, 1024)
+    assert (defaults.blob_workers, defaults.blob_queue) == (8, 512)
     assert defaults.db_connect_timeout_seconds == 5
     assert defaults.db_statement_timeout_seconds == 30
     assert defaults.db_pool_timeout_seconds == 5

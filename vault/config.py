@@ -12,9 +12,9 @@
 | VAULT_TOKEN_ISSUER          | dossier-vault-dev                        |
 | VAULT_TOKEN_AUDIENCE        | dossier-vault                            |
 | VAULT_WORKERS               | 16 threads for blocking work (metadata calls) |
-| VAULT_WORKER_QUEUE          | 256 calls waiting for them; beyond: UNAVAILABLE |
+| VAULT_WORKER_QUEUE          | 1024 calls waiting for them; beyond: UNAVAILABLE |
 | VAULT_BLOB_WORKERS          | 8 threads for calls that touch the blob store (docs/adr/0010) |
-| VAULT_BLOB_QUEUE            | 32 such calls waiting; beyond: UNAVAILABLE |
+| VAULT_BLOB_QUEUE            | 512 such calls waiting; beyond: UNAVAILABLE |
 | VAULT_DB_CONNECT_TIMEOUT_SECONDS   | 5: opening a PostgreSQL connection      |
 | VAULT_DB_STATEMENT_TIMEOUT_SECONDS | 30: PostgreSQL statement_timeout (0: none) |
 | VAULT_DB_POOL_TIMEOUT_SECONDS      | 5: waiting for a pooled connection      |
@@ -29,6 +29,10 @@
 | VAULT_GC_INTERVAL_SECONDS   | 3600 (0: the server never sweeps)       |
 | VAULT_GC_GRACE_SECONDS      | 86400: what a sweep leaves alone         |
 | VAULT_UPLOAD_LEASE_SECONDS  | 120: an upload's hold on its version number (ADR 0008) |
+| VAULT_STREAM_IDLE_SECONDS   | 30: an upload that sends nothing that long ends, DEADLINE_EXCEEDED |
+| VAULT_UPLOAD_BUDGET_MIB     | 256: upload bytes received, not yet written, per server (ADR 0011) |
+| VAULT_UPLOAD_CONNECTION_BUDGET_MIB | 64: the same, per client connection |
+| VAULT_UPLOAD_BUDGET_WAIT_SECONDS | 5: a stream's wait for budget, then RESOURCE_EXHAUSTED |
 | VAULT_S3_BUCKET (and VAULT_S3_*: vault/blobstore/s3/settings.py) | unset: <data dir>/blobs |
 | VAULT_TLS_CERT, VAULT_TLS_KEY | unset: plaintext (a warning off loopback) |
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
@@ -111,9 +115,9 @@ class Config:
     token_issuer: str = DEV_ISSUER
     token_audience: str = DEFAULT_AUDIENCE
     workers: int = 16
-    worker_queue: int = 256
+    worker_queue: int = 1024
     blob_workers: int = 8
-    blob_queue: int = 32
+    blob_queue: int = 512
     db_connect_timeout_seconds: float = 5.0
     db_statement_timeout_seconds: float = 30.0  # 0: none
     db_pool_timeout_seconds: float = 5.0
@@ -131,6 +135,10 @@ class Config:
     gc_interval_seconds: float = 3600.0  # 0: no periodic sweep in the server
     gc_grace_seconds: float = 86400.0
     upload_lease_seconds: float = 120.0
+    stream_idle_seconds: float = 30.0
+    upload_budget_mib: float = 256.0
+    upload_connection_budget_mib: float = 64.0
+    upload_budget_wait_seconds: float = 5.0
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
     conservation_years: int = 10
@@ -189,9 +197,9 @@ class Config:
             token_issuer=get("VAULT_TOKEN_ISSUER") or DEV_ISSUER,
             token_audience=get("VAULT_TOKEN_AUDIENCE") or DEFAULT_AUDIENCE,
             workers=int(number("VAULT_WORKERS", 16)),
-            worker_queue=int(number("VAULT_WORKER_QUEUE", 256, minimum=0)),
+            worker_queue=int(number("VAULT_WORKER_QUEUE", 1024, minimum=0)),
             blob_workers=int(number("VAULT_BLOB_WORKERS", 8)),
-            blob_queue=int(number("VAULT_BLOB_QUEUE", 32, minimum=0)),
+            blob_queue=int(number("VAULT_BLOB_QUEUE", 512, minimum=0)),
             db_connect_timeout_seconds=number("VAULT_DB_CONNECT_TIMEOUT_SECONDS", 5),
             db_statement_timeout_seconds=number(
                 "VAULT_DB_STATEMENT_TIMEOUT_SECONDS", 30, minimum=0
@@ -210,6 +218,12 @@ class Config:
             gc_interval_seconds=number("VAULT_GC_INTERVAL_SECONDS", 3600, minimum=0),
             gc_grace_seconds=number("VAULT_GC_GRACE_SECONDS", 86400, minimum=0),
             upload_lease_seconds=number("VAULT_UPLOAD_LEASE_SECONDS", 120, minimum=1),
+            stream_idle_seconds=number("VAULT_STREAM_IDLE_SECONDS", 30, minimum=0.1),
+            upload_budget_mib=number("VAULT_UPLOAD_BUDGET_MIB", 256, minimum=1),
+            upload_connection_budget_mib=number(
+                "VAULT_UPLOAD_CONNECTION_BUDGET_MIB", 64, minimum=1
+            ),
+            upload_budget_wait_seconds=number("VAULT_UPLOAD_BUDGET_WAIT_SECONDS", 5, minimum=0),
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),

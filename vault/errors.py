@@ -95,6 +95,21 @@ class UnavailableError(VaultError):
     exit_code = 10
 
 
+class StreamIdleError(VaultError):
+    """A stream sent nothing for longer than the server waits (VAULT_STREAM_IDLE_SECONDS):
+    the server ended it and kept nothing of it."""
+
+    grpc_status = "DEADLINE_EXCEEDED"
+    exit_code = 16
+
+
+class ResourceExhaustedError(VaultError):
+    """The server is at a bound it keeps (the memory of uploads in flight): retry later."""
+
+    grpc_status = "RESOURCE_EXHAUSTED"
+    exit_code = 17
+
+
 class ConfigurationError(VaultError):
     """The vault's own configuration is wrong (unsafe key file, bad URL...)."""
 

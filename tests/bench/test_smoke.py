@@ -27,6 +27,10 @@ SMOKE_RUNS = {
     ],
     "bench_crypto": ["--sizes", "1KiB", "--implementations", "raw", "vault", "--repeat", "1"],
     "bench_documents": ["--sizes", "1", "--repeat", "1"],
+    "bench_idle_streams": [
+        *("--streams", "2", "--chunk-mib", "0.01", "--connections", "1"),
+        *("--idle-seconds", "1", "--after-seconds", "0"),
+    ],
     "bench_s3": [
         "--sizes",
         "0.001",

@@ -1,7 +1,7 @@
 """The command lines' one exit-code table, and the `exit codes:` epilogs built from it.
 
     0        success
-    1..12,15 a `VaultError`, by class (`exit_code` in vault/errors.py)
+    1..12,15..17 a `VaultError`, by class (`exit_code` in vault/errors.py)
     2        usage error (argparse)
     13, 14   retention: a run not confirmed; verify-destroyed found something left
     20..30   journal verify: one code per failure kind (29: no checkpoint matched)

@@ -33,7 +33,9 @@ from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
 from vault.server import probes, tls_credentials
+from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
+from vault.server.malloc_arenas import trim_heap
 from vault.server.servicer import DossierVaultServicer
 from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
@@ -63,6 +65,22 @@ def _add_port(
     if port == 0:
         raise ConfigurationError(f"cannot listen on {config.listen}")
     return port
+
+
+def _upload_budget(config: Config, executor: Bulkheads) -> UploadBudget:
+    """The upload memory budget (ADR 0011); the heap is trimmed in the general pool after
+    waves (a full pool skips a trim: the next wave asks again)."""
+
+    def trim() -> None:
+        with contextlib.suppress(VaultError):
+            executor.general.submit(trim_heap)
+
+    return UploadBudget(
+        int(config.upload_budget_mib * MIB),
+        int(config.upload_connection_budget_mib * MIB),
+        config.upload_budget_wait_seconds,
+        trim=trim,
+    )
 
 
 def _transport(server_tls: tls_credentials.ServerTls | None) -> str:
@@ -151,7 +169,14 @@ async def serve(
         ],
     )
     vault_pb2_grpc.add_DossierVaultServicer_to_server(
-        DossierVaultServicer(components.vault, verifier, executor), server
+        DossierVaultServicer(
+            components.vault,
+            verifier,
+            executor,
+            budget=_upload_budget(config, executor),
+            idle_seconds=config.stream_idle_seconds,
+        ),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -1,4 +1,5 @@
-"""Keeping the server's resident memory flat: at most two glibc malloc arenas.
+"""Keeping the server's resident memory flat: at most two glibc malloc arenas, trimmed
+after waves of uploads (`trim_heap`, which vault/server/budget.py calls).
 
 glibc gives each thread that allocates under contention an arena of its own (up to eight
 per core) and keeps what an arena held once large buffers are freed there. The server
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
@@ -32,3 +34,22 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
         return False
     applied: int = mallopt(_M_ARENA_MAX, arenas)
     return applied == 1
+
+
+def trim_malloc() -> bool:
+    """Returns the free memory at the top of glibc's heaps to the system (`malloc_trim`),
+    as after a wave of uploads whose buffers are gone; False without glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        malloc_trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    released: int = malloc_trim(0)
+    return released == 1
+
+
+def trim_heap() -> None:
+    """Frees what only reference cycles still hold (an aborted call's traceback keeps its
+    frames and their buffers), then trims the heap (`trim_malloc`)."""
+    gc.collect()
+    trim_malloc()

@@ -21,8 +21,16 @@ from vault import wire
 from vault.auth import TokenVerifier
 from vault.domain.model import Actor, Document, Relationship
 from vault.domain.policy import Action
-from vault.errors import InvalidArgumentError
+from vault.errors import InvalidArgumentError, StreamIdleError
 from vault.journal.store import EntryFilter
+from vault.server.budget import (
+    DEFAULT_BUDGET_BYTES,
+    DEFAULT_CONNECTION_BUDGET_BYTES,
+    DEFAULT_IDLE_SECONDS,
+    DEFAULT_WAIT_SECONDS,
+    StreamBudget,
+    UploadBudget,
+)
 from vault.server.calls import Calls, Context, abort_after, close, take, written
 from vault.service import Call, Upload, Vault
 from vault.v1 import vault_pb2 as pb
@@ -32,9 +40,21 @@ _EXPORT_BATCH = 1000  # export lines per message (~500 KiB)
 
 
 class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
-    def __init__(self, vault: Vault, verifier: TokenVerifier, executor: Executor) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        verifier: TokenVerifier,
+        executor: Executor,
+        *,
+        budget: UploadBudget | None = None,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    ) -> None:
         self._vault = vault
         self._executor = executor
+        self._budget = budget or UploadBudget(
+            DEFAULT_BUDGET_BYTES, DEFAULT_CONNECTION_BUDGET_BYTES, DEFAULT_WAIT_SECONDS
+        )
+        self._idle_seconds = idle_seconds
         self._calls = Calls(vault.record_refusal, verifier, executor)
 
     async def CreateDossier(  # noqa: N802 (generated name)
@@ -146,8 +166,11 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     async def PutDocument(  # noqa: N802 (generated name)
         self, request_iterator: AsyncIterator[pb.PutDocumentRequest], context: Context
     ) -> pb.Document:
+        charges = self._budget.stream(context.peer())
+
         async def body(actor: Actor, call: Call) -> pb.Document:
-            first = await anext(aiter(request_iterator), None)
+            messages = aiter(request_iterator)  # once authenticated: never left unread
+            first = await self._next(messages)
             if first is None or first.WhichOneof("part") != "header":
                 raise InvalidArgumentError("the first message must be the header")
             header = first.header
@@ -162,28 +185,59 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 wire.replacement_from_proto(header),
                 on_cancel=Upload.abort,
             )
-            return wire.document_to_proto(await self._upload(upload, request_iterator))
+            del first, header
+            return wire.document_to_proto(await self._upload(upload, messages, charges))
 
-        return await self._calls.unary(context, Action.DOCUMENT_WRITE, body)
+        try:
+            return await self._calls.unary(context, Action.DOCUMENT_WRITE, body)
+        finally:
+            charges.release()
+
+    async def _next(
+        self, messages: AsyncIterator[pb.PutDocumentRequest]
+    ) -> pb.PutDocumentRequest | None:
+        """The stream's next message, None at its end; StreamIdleError (DEADLINE_EXCEEDED)
+        if the client sends nothing for `VAULT_STREAM_IDLE_SECONDS`."""
+        try:
+            async with asyncio.timeout(self._idle_seconds):
+                return await anext(messages, None)
+        except TimeoutError:
+            raise StreamIdleError(
+                f"the stream sent nothing for {self._idle_seconds:g} seconds"
+            ) from None
 
     async def _upload(
-        self, upload: Upload, messages: AsyncIterator[pb.PutDocumentRequest]
+        self,
+        upload: Upload,
+        messages: AsyncIterator[pb.PutDocumentRequest],
+        charges: StreamBudget,
     ) -> Document:
+        """Streams the chunks into `upload`, each written in the pool while the next one
+        arrives, within the upload budget (vault/server/budget.py): the charge is what
+        the upload holds, settled after each write; no message is kept once handed over."""
         writing: Future[None] | None = None  # the chunk hashed and encrypted meanwhile
         try:
-            async for message in messages:
+            while True:
+                await charges.before_read()
+                message = await self._next(messages)
+                if message is None:
+                    raise InvalidArgumentError("the stream ended without its finish message")
                 part = message.WhichOneof("part")
                 if part == "finish":
-                    if await anext(aiter(messages), None) is not None:
+                    if await self._next(messages) is not None:
                         raise InvalidArgumentError("nothing may follow the finish message")
                     await written(writing)
                     finish = message.finish
                     return await self._calls.run(upload.commit, finish.size, finish.sha256)
                 if part != "chunk":
                     raise InvalidArgumentError("only chunks may follow the header")
+                chunk = message.chunk
+                del message  # the encryptor may hold `chunk`: never the message as well
                 await written(writing)
-                writing = self._executor.submit(upload.write, message.chunk)
-            raise InvalidArgumentError("the stream ended without its finish message")
+                charges.settle(upload.buffered)
+                charges.admit(len(chunk))
+                writing = self._executor.submit(upload.write, chunk)
+                del chunk
         except BaseException:
             await self._calls.run(abort_after, writing, upload)
             raise

@@ -203,6 +203,11 @@ class Upload:
         self._digest.update(chunk)
         self._encryptor.write(chunk)
 
+    @property
+    def buffered(self) -> int:
+        """Plaintext received and held back, not sealed yet (at most one segment)."""
+        return self._encryptor.buffered
+
     def _keep_reservation(self) -> None:
         if self._lease.due():
             self._prepared.result()  # the row is reserved (or its failure raised here)
