@@ -5,7 +5,8 @@ several hosts over one PostgreSQL database): each appends to the journal, but on
 must sign and publish its checkpoints and sweep (two publishers would sign one size at
 two times: a conflicting checkpoint). The holder of a lock runs them: an exclusive
 `flock` on `<data dir>/singleton.lock` when the journal is SQLite (one host), a session
-advisory lock (`pg_try_advisory_lock`) on a dedicated connection when it is PostgreSQL.
+advisory lock (`pg_try_advisory_lock`, keyed by name and schema) on a dedicated
+connection when it is PostgreSQL.
 Every process polls (`poll`): one that does not hold the lock tries to take it, so the
 tasks move to another process within a second or so when the holder dies; the holder
 checks its connection still holds it. Released when the process stops (ADR 0012).
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import time
@@ -35,10 +35,9 @@ from vault.sqlstore import make_engine
 _log = logging.getLogger(__name__)
 LOCK_FILE = "singleton.lock"
 STARTUP_LOCK_FILE = "startup.lock"
-# one fixed 64-bit key: the deployment's journal database is the lock's scope
-ADVISORY_KEY = int.from_bytes(
-    hashlib.sha256(b"dossier-vault/singleton-tasks").digest()[:8], "big", signed=True
-)
+# scoped like vault/sqlstore.py's locks: the journal database and its current schema
+ADVISORY_NAME = "dossier-vault/singleton-tasks"
+_KEY = "hashtext(:name || '/' || current_schema())"
 
 
 class SingletonLock(Protocol):
@@ -104,8 +103,8 @@ class AdvisoryLock:
                 return True
             connection = self._engine.connect()
             connection.execution_options(isolation_level="AUTOCOMMIT")
-            query = text("SELECT pg_try_advisory_lock(:key)")
-            if connection.execute(query, {"key": ADVISORY_KEY}).scalar_one():
+            query = text(f"SELECT pg_try_advisory_lock({_KEY})")
+            if connection.execute(query, {"name": ADVISORY_NAME}).scalar_one():
                 self._connection = connection
                 return True
             connection.close()
@@ -126,7 +125,7 @@ class AdvisoryLock:
         if self._connection is not None:
             try:
                 self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                    text(f"SELECT pg_advisory_unlock({_KEY})"), {"name": ADVISORY_NAME}
                 )
                 self._connection.close()
             except exc.SQLAlchemyError:
