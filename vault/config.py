@@ -2,7 +2,9 @@
 
 | variable                    | default                                  |
 |-----------------------------|------------------------------------------|
-| VAULT_LISTEN                | 127.0.0.1:50051                          |
+| VAULT_LISTEN                | 127.0.0.1:50051 (host:port, this process's alone) |
+| VAULT_REUSE_PORT            | 0; 1: the port is shared within the deployment |
+| VAULT_PROCESSES             | 1: `serve` starts N processes on the port (ADR 0012) |
 | VAULT_DATA_DIR              | ./var                                    |
 | VAULT_DATABASE_URL          | sqlite:///<data dir>/index.sqlite3       |
 | VAULT_JOURNAL_DATABASE_URL  | the index database                       |
@@ -142,6 +144,8 @@ class Config:
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
     conservation_years: int = 10
+    reuse_port: bool = False  # True: SO_REUSEPORT, the port shared within one deployment
+    processes: int = 1  # server processes `serve` starts on the port (ADR 0012)
 
     @property
     def retention_rules(self) -> RetentionRules:
@@ -180,6 +184,14 @@ class Config:
             if value < minimum:
                 raise ConfigurationError(f"{name} must be at least {minimum:g}")
             return value
+
+        def flag(name: str) -> bool:
+            value = get(name).lower()
+            if value in ("", "0", "false", "no", "off"):
+                return False
+            if value in ("1", "true", "yes", "on"):
+                return True
+            raise ConfigurationError(f"{name} must be 1 or 0")
 
         checkpoint_dir = get("VAULT_CHECKPOINT_DIR")
         pkcs11 = Pkcs11Settings.from_env_if_set(environ)
@@ -227,4 +239,6 @@ class Config:
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),
+            reuse_port=flag("VAULT_REUSE_PORT"),
+            processes=int(number("VAULT_PROCESSES", 1, minimum=1)),
         )

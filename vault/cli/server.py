@@ -15,16 +15,37 @@ from vault.cli.output import print_json
 from vault.domain.model import ActorKind
 
 
-def cmd_serve(_args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
+    from vault.config import Config
+    from vault.server.listen import ListenAddress, check_available
+
+    config = Config.from_env()
+    processes = config.processes if args.processes is None else args.processes
+    if processes > 1:
+        from vault.server.workers import run_workers
+
+        return run_workers(config, processes)
+    # a bad address or a taken port: one line, before the imports below log anything
+    check_available(ListenAddress.parse(config.listen), reuse_port=config.reuse_port)
+
     import asyncio
 
-    from vault.config import Config
     from vault.server.app import serve
     from vault.server.malloc_arenas import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the worker threads exist
-    asyncio.run(serve(Config.from_env()))
+    asyncio.run(serve(config))
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -70,6 +91,13 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     """Adds `serve`, `gc` and `dev-token` to the top-level parser's subparsers."""
     serve = commands.add_parser("serve", help="run the gRPC server (configured by VAULT_*)")
+    serve.add_argument(
+        "--processes",
+        type=_positive,
+        metavar="N",
+        help="run N server processes on the port, each with its own pools (default: "
+        "VAULT_PROCESSES, 1); one of them signs checkpoints and sweeps",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     gc = commands.add_parser(

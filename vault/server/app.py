@@ -4,7 +4,10 @@
 plaintext port or, with `VAULT_TLS_*`, a TLS one (vault/server/tls_credentials.py), with the
 periodic tasks (checkpoints, key refresh, sweeps, dependency probes behind the health
 service: vault/server/probes.py), blocking work in the call compartments
-(vault/server/bulkheads.py); `BackgroundServer` runs one in a
+(vault/server/bulkheads.py). The port is this process's alone unless `VAULT_REUSE_PORT`
+shares it within the deployment (vault/server/listen.py); of the deployment's
+processes, the one holding the singleton lock (vault/server/singleton.py) signs the
+checkpoints and sweeps (ADR 0012). `BackgroundServer` runs one in a
 thread of the calling process (tests and benchmarks use it to get a real server on an
 ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
 request (vault/server/servicer.py).
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -32,11 +36,13 @@ from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.server import probes, tls_credentials
+from vault.server import probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
+from vault.server.listen import ListenAddress, check_available
 from vault.server.malloc_arenas import trim_heap
 from vault.server.servicer import DossierVaultServicer
+from vault.sweeper import Sweeper
 from vault.tls_material import ClientKinds
 from vault.v1 import vault_pb2, vault_pb2_grpc
 
@@ -58,10 +64,13 @@ def _add_port(
     server: grpc.aio.Server, config: Config, server_tls: tls_credentials.ServerTls | None
 ) -> int:
     tls_credentials.warn_if_exposed(config.listen, config.tls)
-    if server_tls is None:
-        port = server.add_insecure_port(config.listen)
-    else:
-        port = server.add_secure_port(config.listen, server_tls.credentials)
+    try:
+        if server_tls is None:
+            port = server.add_insecure_port(config.listen)
+        else:
+            port = server.add_secure_port(config.listen, server_tls.credentials)
+    except RuntimeError:  # gRPC's "failed to bind": taken since check_available
+        port = 0
     if port == 0:
         raise ConfigurationError(f"cannot listen on {config.listen}")
     return port
@@ -112,13 +121,25 @@ async def _periodically(
 
 
 async def _checkpoint_loop(
-    checkpointer: Checkpointer, executor: Executor, stop: asyncio.Event
+    checkpointer: Checkpointer,
+    lock: singleton.SingletonLock,
+    executor: Executor,
+    stop: asyncio.Event,
 ) -> None:
-    """Signs checkpoints as they fall due (`checkpoint_every` entries or seconds)."""
+    """Polls the singleton lock every second and, while this process holds it, signs
+    checkpoints as they fall due (`checkpoint_every` entries or seconds)."""
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         try:
-            await loop.run_in_executor(executor, checkpointer.maybe_checkpoint)
+            held_before = lock.held
+            if await loop.run_in_executor(executor, lock.poll):
+                if not held_before:
+                    _log.info(
+                        "process %d holds the singleton lock: it signs the journal "
+                        "checkpoints and sweeps",
+                        os.getpid(),
+                    )
+                await loop.run_in_executor(executor, checkpointer.maybe_checkpoint)
         except Exception:  # a periodic task must outlive any one failure
             _log.exception("journal checkpoint failed; will retry")
         with contextlib.suppress(TimeoutError):
@@ -144,6 +165,21 @@ def _probes(config: Config, components: Components) -> probes.Probes:
     return probes.Probes(checks, config.health_probe_timeout_seconds)
 
 
+def _sweep_if_held(lock: singleton.SingletonLock, sweeper: Sweeper, grace: timedelta) -> None:
+    if lock.held:
+        sweeper.sweep(grace)
+
+
+def _final_checkpoint(lock: singleton.SingletonLock, checkpointer: Checkpointer) -> None:
+    """Signs the tail if this process holds the lock or gets it within 5 seconds (all
+    the deployment's processes stopping at once: each signs the tail after its own last
+    append, one at a time); else the holder signs it in its next round."""
+    if singleton.wait_for(lock, seconds=5.0):
+        checkpointer.checkpoint()
+    else:
+        _log.info("the singleton lock's holder signs the tail of this run")
+
+
 async def serve(
     config: Config,
     started: threading.Event | None = None,
@@ -152,11 +188,15 @@ async def serve(
 ) -> None:
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
     stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds, and a
-    last journal checkpoint is signed."""
+    last journal checkpoint is signed (by the singleton lock's holder, or by a process
+    that gets it within 5 seconds). A malformed address or a port another process holds
+    is a ConfigurationError before anything is built."""
+    check_available(ListenAddress.parse(config.listen), reuse_port=config.reuse_port)
     server_tls = tls_credentials.load(config.tls) if config.tls is not None else None  # fail early
-    components = build(config)
-    client_kinds = server_tls.client_kinds if server_tls is not None else None
-    verifier = _verifier(config, client_kinds)
+    with singleton.starting(config.data_dir):  # the first creates keys and schema
+        components = build(config)
+        client_kinds = server_tls.client_kinds if server_tls is not None else None
+        verifier = _verifier(config, client_kinds)
     executor = _bulkheads(config)
     interceptors: list[grpc.aio.ServerInterceptor] = [CompartmentInterceptor()]
     if client_kinds is not None:
@@ -166,6 +206,7 @@ async def serve(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 1 if config.reuse_port else 0),
         ],
     )
     vault_pb2_grpc.add_DossierVaultServicer_to_server(
@@ -189,11 +230,12 @@ async def serve(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = config.listen.rsplit(":", 1)[0]
     _log.info(
-        "dossier-vault listening on %s:%d, %s (data directory %s)",
+        "dossier-vault listening on %s:%d, %s (data directory %s, process %d)",
         host,
         port,
         _transport(server_tls),
         config.data_dir.resolve(),
+        os.getpid(),
     )
     if bound is not None:
         bound.append(port)
@@ -203,7 +245,10 @@ async def serve(
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    background = [asyncio.create_task(_checkpoint_loop(components.checkpointer, executor, stop))]
+    lock = singleton.for_config(config)
+    background = [
+        asyncio.create_task(_checkpoint_loop(components.checkpointer, lock, executor, stop))
+    ]
     background.append(
         asyncio.create_task(
             _periodically(
@@ -221,7 +266,7 @@ async def serve(
             asyncio.create_task(
                 _periodically(
                     "sweep",
-                    functools.partial(components.sweeper.sweep, grace),
+                    functools.partial(_sweep_if_held, lock, components.sweeper, grace),
                     config.gc_interval_seconds,
                     executor.blob,  # the sweep talks to the blob store too
                     stop,
@@ -252,10 +297,12 @@ async def serve(
         components.close_journal()  # every journal append has committed
         try:  # a last checkpoint covers the tail of this run
             await asyncio.get_running_loop().run_in_executor(
-                executor, components.checkpointer.checkpoint
+                executor, _final_checkpoint, lock, components.checkpointer
             )
         except VaultError:
             _log.exception("final journal checkpoint failed")
+        finally:
+            lock.release()
         executor.shutdown(wait=True)
         dependencies.close()
         components.close()
