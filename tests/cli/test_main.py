@@ -163,3 +163,18 @@ def test_help_documents_every_exit_code() -> None:
 
 def test_usage_error_exits_2() -> None:
     assert subprocess.run([*CLI, "doc"], capture_output=True, check=False).returncode == 2
+
+
+def test_journal_history_as_json_lists_the_holders_own_accesses(
+    served: dict[str, str],
+) -> None:
+    env = dict(served)
+    env["VAULT_TOKEN"] = (
+        run(env, "dev-token", "--kind", "patient", "--subject", PATIENT_INS).stdout.decode().strip()
+    )
+    dossier = run(env, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    history = run(env, "journal", "history", "--dossier", dossier, "--json")
+    assert history.returncode == 0, history.stderr
+    entries = json.loads(history.stdout)
+    assert [(e["action"], e["decision"]) for e in entries][:1] == [("dossier.create", "allow")]
+    assert all(isinstance(e["seq"], int) for e in entries)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -230,7 +231,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             page_size=args.page_size,
         )
     if args.json:
-        print_json([{"seq": seq, **event.__dict__} for seq, event in records])
+        print_json([{"seq": seq, **dataclasses.asdict(event)} for seq, event in records])
     else:
         for seq, event in records:
             print(
