@@ -17,10 +17,12 @@ from vault.index.sql.dossiers import SqlDossiers
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
+from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.sweep import SqlSweep
 from vault.sqlstore import make_engine
 
 ROLES: list[tuple[type, type]] = [
+    (base.ReadScope, SqlReadScope),
     (base.DossierIndex, SqlDossiers),
     (base.DocumentIndex, SqlDocuments),
     (base.AccessIndex, SqlAccess),
@@ -47,8 +49,9 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
+    scope: base.ReadScope = SqlReadScope(engine)
     index: base.Index = SqlIndex(engine)
-    roles = (dossiers, documents, access, lifecycle, retention, keys, sweep, index)
+    roles = (dossiers, documents, access, lifecycle, retention, keys, sweep, scope, index)
     assert all(isinstance(role, SqlBase) for role in roles)
 
 

@@ -12,15 +12,19 @@ import uuid
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
 from vault.errors import FailedPreconditionError
-from vault.index.base import KeyIndex
+from vault.index.base import DossierKeyRecord, KeyIndex
 
 
 def unwrap_dossier_key(
     index: KeyIndex, keys: KeyProvider, dossier_id: uuid.UUID, version: int
 ) -> bytes:
     """A dossier key in clear, refreshing the provider once if its master version is new."""
-    record = index.dossier_key(dossier_id, version)
-    context = sealed.dossier_key_context(dossier_id, version)
+    return unwrap_key_record(keys, index.dossier_key(dossier_id, version))
+
+
+def unwrap_key_record(keys: KeyProvider, record: DossierKeyRecord) -> bytes:
+    """The dossier key `record` holds (read from the index already), in clear."""
+    context = sealed.dossier_key_context(record.dossier_id, record.version)
     try:
         return keys.unwrap(record.wrapped, context)
     except FailedPreconditionError:  # a master version this process has not seen yet
