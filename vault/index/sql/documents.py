@@ -1,7 +1,8 @@
 """`SqlDocuments`: the `DocumentIndex` port on SQL: the write order of a version
 (reserve, renew, commit), reads, searches, counts, visibility changes and deletion.
 
-Searches build one statement per combination of filters, once (`_search_statement`).
+Searches build one statement per combination of filters, once (`_search_statement`), and
+the reads of a single version theirs at import.
 Not here: discarding a reservation and finding lapsed ones (`sweep`), re-encryption
 (`keys`), a dossier's destruction (`retention`).
 """
@@ -124,6 +125,24 @@ def _search_statement(statuses: frozenset[DocumentStatus], filters: frozenset[st
     )
 
 
+def _version_statement(wanted: Any) -> Any:
+    return (
+        select(*VERSION_COLUMNS)
+        .join_from(DOC, V, V.c.document_id == DOC.c.id)
+        .where(
+            DOC.c.id == bindparam("document_id"),
+            DOC.c.dossier_id == bindparam("dossier_id"),
+            V.c.version == wanted,
+            V.c.status == "committed",
+        )
+    )
+
+
+_LATEST = _version_statement(DOC.c.latest_version)
+_VERSION = _version_statement(bindparam("version", type_=Integer))
+"""A document's latest or a given committed version: built once, like searches."""
+
+
 class SqlDocuments(SqlBase):
     def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
         state = select(D.c.state).where(D.c.id == record.dossier_id).with_for_update()
@@ -242,19 +261,10 @@ class SqlDocuments(SqlBase):
     def version(
         self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None
     ) -> VersionRecord | None:
-        wanted = DOC.c.latest_version if version is None else version
-        query = (
-            select(*VERSION_COLUMNS)
-            .join_from(DOC, V, V.c.document_id == DOC.c.id)
-            .where(
-                DOC.c.id == document_id,
-                DOC.c.dossier_id == dossier_id,
-                V.c.version == wanted,
-                V.c.status == "committed",
-            )
-        )
+        query = _LATEST if version is None else _VERSION
+        parameters = {"document_id": document_id, "dossier_id": dossier_id, "version": version}
         with self._connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, parameters).first()
         return None if row is None else version_record(row)
 
     def search(
