@@ -35,6 +35,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
 )
 _PRAGMA_PATIENCE_SECONDS = 30.0
+_SQLITE_POOL_SIZE = 48
 
 
 def _pragma(cursor: Any, pragma: str) -> None:
@@ -74,10 +75,15 @@ def make_engine(url: str) -> Engine:
     except exc.ArgumentError as e:
         raise ConfigurationError("malformed database URL") from e
     if parsed.get_backend_name() == "sqlite":
+        # a file's pool keeps as many open as threads may read at once (16 workers, 32
+        # in the background): SQLAlchemy's default of 5 closed and reopened connections
+        # (four pragmas each) under load. In memory, SQLAlchemy's one-per-thread pool.
+        in_memory = parsed.database in (None, "", ":memory:")
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=True,
+            **({} if in_memory else {"pool_size": _SQLITE_POOL_SIZE, "max_overflow": 16}),
         )
         _configure_sqlite(engine)
         return engine
