@@ -15,6 +15,7 @@ from tests.conftest import PATIENT_INS
 from vault.auth import TokenVerifier, key_id, load_public_key, mint_token
 from vault.domain.model import Actor, ActorKind
 from vault.errors import ConfigurationError, UnauthenticatedError
+from vault.tls_material import ClientKinds, PeerIdentity
 
 ISSUER_KEY = Ed25519PrivateKey.generate()
 VERIFIER = TokenVerifier.from_keys([ISSUER_KEY.public_key()], "dossier-vault-dev")
@@ -188,3 +189,112 @@ def test_es256_issuers_are_supported() -> None:
         headers={"kid": key_id(issuer.public_key())},
     )
     assert verifier.verify(signed).kind is ActorKind.PATIENT
+
+
+# -- verified tokens are kept until they expire ------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature is checked from now on."""
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return decoded
+
+
+def test_a_token_is_verified_once_then_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier.from_keys([ISSUER_KEY.public_key()], "dossier-vault-dev")
+    decoded = _counting_decodes(monkeypatch)
+    kept = token()
+    for _ in range(3):
+        assert verifier.verify(kept) == Actor(ActorKind.PATIENT, PATIENT_INS)
+    assert decoded == [kept]
+
+
+def test_a_kept_token_still_expires() -> None:
+    clock = _Clock()
+    verifier = TokenVerifier(
+        {key_id(ISSUER_KEY.public_key()): ISSUER_KEY.public_key()},
+        "dossier-vault-dev",
+        clock=clock,
+    )
+    expiring = token(exp=int(clock.now) + 60)
+    assert verifier.verify(expiring).kind is ActorKind.PATIENT
+    clock.now += 60 + 29  # within the leeway, as jwt.decode allows
+    assert verifier.verify(expiring).kind is ActorKind.PATIENT
+    clock.now += 2  # past it: refused, though jwt.decode (on the real clock) would pass it
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        verifier.verify(expiring)
+
+
+def test_a_token_signed_by_an_unknown_key_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier.from_keys([ISSUER_KEY.public_key()], "dossier-vault-dev")
+    forged = jwt.encode(
+        _complete_claims(),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": key_id(ISSUER_KEY.public_key())},
+    )
+    decoded = _counting_decodes(monkeypatch)
+    for _ in range(2):
+        with pytest.raises(UnauthenticatedError):
+            verifier.verify(forged)
+    assert decoded == [forged, forged]
+    unknown = mint_token(
+        Ed25519PrivateKey.generate(), kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=60
+    )
+    for _ in range(2):
+        with pytest.raises(UnauthenticatedError, match="unknown key"):
+            verifier.verify(unknown)
+    assert len(verifier._verified) == 0
+
+
+def test_kept_tokens_are_bounded_least_recently_used_out_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = TokenVerifier(
+        {key_id(ISSUER_KEY.public_key()): ISSUER_KEY.public_key()},
+        "dossier-vault-dev",
+        verified_tokens=2,
+    )
+    first, second, third = (token(exp=int(time.time()) + 60 + n) for n in range(3))
+    decoded = _counting_decodes(monkeypatch)
+    verifier.verify(first)
+    verifier.verify(second)
+    verifier.verify(first)  # kept, and now the most recently used
+    verifier.verify(third)  # pushes `second` out
+    assert len(verifier._verified) == 2
+    verifier.verify(first)
+    verifier.verify(third)
+    assert decoded == [first, second, third]
+    verifier.verify(second)
+    assert decoded == [first, second, third, second]
+
+
+def test_a_kept_token_still_meets_the_client_certificate_check() -> None:
+    kinds = ClientKinds.parse(
+        '[[client]]\ncn = "patient-portal"\nkinds = ["patient"]\n', "kinds.toml"
+    )
+    verifier = TokenVerifier.from_keys(
+        [ISSUER_KEY.public_key()], "dossier-vault-dev", client_kinds=kinds
+    )
+    kept = token()
+    portal = PeerIdentity("00", common_name="patient-portal")
+    other = PeerIdentity("01", common_name="another-service")
+    assert verifier.verify(kept, portal).kind is ActorKind.PATIENT
+    with pytest.raises(UnauthenticatedError):
+        verifier.verify(kept, other)
+    assert verifier.verify(kept, portal).kind is ActorKind.PATIENT

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from vault.sqlstore import make_engine, reading, writing
+from vault.sqlstore import make_engine, read_scope, reading, writing
 
 
 @pytest.fixture
@@ -55,3 +56,59 @@ def test_a_pooled_connection_does_not_keep_autocommit_for_the_next_writer(
     with writing(engine) as conn:
         conn.execute(text("INSERT INTO items (n) VALUES (2)"))
     assert _count(engine) == 1
+
+
+def test_reads_in_a_read_scope_share_one_connection(engine: Engine) -> None:
+    with read_scope(engine):
+        with reading(engine) as first:
+            first.execute(text("SELECT count(*) FROM items"))
+        with read_scope(engine), reading(engine) as second:  # nested: the outer scope
+            second.execute(text("SELECT count(*) FROM items"))
+        assert second is first
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with reading(engine) as third:
+        assert third is not first
+
+
+def test_a_read_scope_is_its_own_threads_only(engine: Engine) -> None:
+    seen: list[object] = []
+
+    def read_elsewhere() -> None:
+        with reading(engine) as conn:
+            seen.append(conn)
+
+    with read_scope(engine), reading(engine) as conn:
+        other = threading.Thread(target=read_elsewhere)
+        other.start()
+        other.join()
+        assert seen[0] is not conn
+
+
+def test_a_read_scope_ends_clean_for_the_next_writer(engine: Engine) -> None:
+    """The scope's connection goes back to the pool with nothing open: a write on it
+    afterwards is a transaction of its own, and sees every committed row."""
+    with read_scope(engine):
+        assert _count(engine) == 0
+        assert _count(engine) == 0
+    with pytest.raises(RuntimeError):
+        _insert_then_crash(engine)
+    with writing(engine) as conn:
+        conn.execute(text("INSERT INTO items (n) VALUES (2)"))
+    with read_scope(engine):
+        assert _count(engine) == 1
+
+
+def test_reads_in_a_read_scope_on_sqlite_see_one_snapshot(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/scope.sqlite3")
+    try:
+        with writing(engine) as conn:
+            conn.execute(text("CREATE TABLE items (n INTEGER PRIMARY KEY)"))
+        with read_scope(engine):
+            assert _count(engine) == 0
+            with writing(engine) as conn:  # another connection (not in a scope's block
+                conn.execute(text("INSERT INTO items (n) VALUES (1)"))  # in the vault)
+            assert _count(engine) == 0  # the scope's snapshot
+        assert _count(engine) == 1
+    finally:
+        engine.dispose()

@@ -8,8 +8,11 @@ psycopg 3, with the bounds of `DatabaseTimeouts` (docs/adr/0010): a connect time
 server-side statement timeout, TCP keepalives and a user timeout (a dead peer or a
 partition drops the connection instead of leaving a thread waiting forever), and a
 bounded wait for a pooled connection. Library errors about connectivity and timeouts
-are re-raised as `UnavailableError` by `guard`. Engines hide SQL parameters from error
-messages and logs. `exclusive` is the lock under which schemas are created and migrated
+are re-raised as `UnavailableError` by `guard`. A read scope (`read_scope`) lets the
+reads one thread makes in a block share one connection, checked out once (on SQLite, one
+read transaction too): a request's decision reads its dossier, the caller's standing, a
+version and a key one after the other. Engines hide SQL parameters from error messages
+and logs. `exclusive` is the lock under which schemas are created and migrated
 (vault/migrations). Which tables exist and at which version is not this module's
 business: see vault/migrations.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
 )
 _PRAGMA_PATIENCE_SECONDS = 30.0
+_SQLITE_POOL_SIZE = 48
 
 
 def _pragma(cursor: Any, pragma: str) -> None:
@@ -115,10 +120,15 @@ def make_engine(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> Engi
     except exc.ArgumentError as e:
         raise ConfigurationError("malformed database URL") from e
     if parsed.get_backend_name() == "sqlite":
+        # a file's pool keeps as many open as threads may read at once (16 workers, 32
+        # in the background): SQLAlchemy's default of 5 closed and reopened connections
+        # (four pragmas each) under load. In memory, SQLAlchemy's one-per-thread pool.
+        in_memory = parsed.database in (None, "", ":memory:")
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=True,
+            **({} if in_memory else {"pool_size": _SQLITE_POOL_SIZE, "max_overflow": 16}),
         )
         _configure_sqlite(engine)
         return engine
@@ -147,13 +157,52 @@ def guard() -> Iterator[None]:
         raise UnavailableError("database unavailable") from e
 
 
+class _Scopes(threading.local):
+    def __init__(self) -> None:
+        self.connections: dict[Engine, Connection] = {}
+
+
+_scopes = _Scopes()
+
+
 @contextlib.contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for one read statement. On PostgreSQL it runs outside a transaction
     (autocommit), which saves the BEGIN and ROLLBACK round trips around it (a listing
     costs about 1 ms less on this machine: bench_index); one statement sees one snapshot
     either way, so only single-statement reads use it. SQLite is left as it is: the
-    vault issues its BEGIN itself, and it costs no round trip."""
+    vault issues its BEGIN itself, and it costs no round trip. Inside this thread's
+    `read_scope` of `engine`, the scope's connection."""
+    scoped = _scopes.connections.get(engine)
+    if scoped is not None:
+        yield scoped
+        return
+    with _read_connection(engine) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def read_scope(engine: Engine) -> Iterator[None]:
+    """Within the block, this thread's reads of `engine` (`reading`) share one connection,
+    checked out (and pinged) once: on SQLite they see one snapshot (one read transaction,
+    rolled back at the end), on PostgreSQL each statement runs in autocommit as outside
+    a scope. For reads only, and ended before the thread writes: a write takes its own
+    connection (`writing`), which a scope's snapshot would not see. Nested scopes are the
+    outer one; other threads are not in it."""
+    connections = _scopes.connections
+    if engine in connections:
+        yield
+        return
+    with _read_connection(engine) as conn:
+        connections[engine] = conn
+        try:
+            yield
+        finally:
+            del connections[engine]
+
+
+@contextlib.contextmanager
+def _read_connection(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -16,10 +16,12 @@ from vault.index.sql.dossiers import SqlDossiers
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
+from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.sweep import SqlSweep
 from vault.sqlstore import make_engine
 
 ROLES: list[tuple[type, type]] = [
+    (base.ReadScope, SqlReadScope),
     (base.DossierIndex, SqlDossiers),
     (base.DocumentIndex, SqlDocuments),
     (base.AccessIndex, SqlAccess),
@@ -46,10 +48,11 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
+    scope: base.ReadScope = SqlReadScope(engine)
     index: base.Index = SqlIndex(engine)
     # the typed assignments are the signature check (mypy); at run time, every method of
     # each port is there
-    roles = (dossiers, documents, access, lifecycle, retention, keys, sweep)
+    roles = (scope, dossiers, documents, access, lifecycle, retention, keys, sweep)
     for (port, _), role in zip(ROLES, roles, strict=True):
         assert _methods(port) <= set(dir(role)), port.__name__
     assert {m for port, _ in ROLES for m in _methods(port)} <= set(dir(index))

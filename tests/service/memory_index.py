@@ -3,10 +3,10 @@ plain dicts, for fast unit tests of the service (python-tuf's repository simulat
 the model). Not shipped: the real index is `vault.index.sql.SqlIndex`, and
 tests/service/test_memory_index.py runs the same behaviour tests against both.
 
-It implements `GateIndex` (vault/service/gate.py: `DossierIndex`, `AccessIndex`,
-`DocumentIndex`, `KeyIndex`), and `SweepIndex` for uploads (`UploadIndex`). It does not
-implement `LifecycleIndex` or `RetentionIndex`, so it does not declare them: a use case
-that needs them does not type-check against it.
+It implements `GateIndex` (vault/service/gate.py: `ReadScope`, `DossierIndex`,
+`AccessIndex`, `DocumentIndex`, `KeyIndex`), and `SweepIndex` for uploads
+(`UploadIndex`). It does not implement `LifecycleIndex` or `RetentionIndex`, so it does
+not declare them: a use case that needs them does not type-check against it.
 
 Semantics are the SQL adapter's, table by table: a document row (category, visibility,
 author, its first version's time, `latest_version`: 0 while unborn) and version rows
@@ -15,6 +15,7 @@ author, its first version's time, `latest_version`: 0 while unborn) and version 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections import Counter
@@ -101,6 +102,12 @@ class MemoryIndex:
         self._outbox: list[Notification] = []
         self._documents: dict[uuid.UUID, _Document] = {}
         self._versions: dict[tuple[uuid.UUID, int], _Version] = {}
+
+    # -- ReadScope -------------------------------------------------------------------
+
+    def reads(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to share: every method reads the dicts as they are."""
+        return contextlib.nullcontext()
 
     # -- DossierIndex ----------------------------------------------------------------
 

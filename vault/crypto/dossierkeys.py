@@ -16,7 +16,15 @@ from vault.crypto.keyprovider import KeyProvider, WrappedKey
 from vault.errors import FailedPreconditionError
 
 
-class _WrappedRecord(Protocol):
+class WrappedKeyRecord(Protocol):
+    """A wrapped dossier key as the index keeps it (`DossierKeyRecord`)."""
+
+    @property
+    def dossier_id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
     @property
     def wrapped(self) -> WrappedKey: ...
 
@@ -24,15 +32,19 @@ class _WrappedRecord(Protocol):
 class WrappedDossierKeys(Protocol):
     """Where wrapped dossier keys are kept (the index); crypto needs nothing else of it."""
 
-    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> _WrappedRecord: ...
+    def dossier_key(self, dossier_id: uuid.UUID, version: int) -> WrappedKeyRecord: ...
 
 
 def unwrap_dossier_key(
     index: WrappedDossierKeys, keys: KeyProvider, dossier_id: uuid.UUID, version: int
 ) -> bytes:
     """A dossier key in clear, refreshing the provider once if its master version is new."""
-    record = index.dossier_key(dossier_id, version)
-    context = sealed.dossier_key_context(dossier_id, version)
+    return unwrap_key_record(keys, index.dossier_key(dossier_id, version))
+
+
+def unwrap_key_record(keys: KeyProvider, record: WrappedKeyRecord) -> bytes:
+    """The dossier key `record` holds (read from the index already), in clear."""
+    context = sealed.dossier_key_context(record.dossier_id, record.version)
     try:
         return keys.unwrap(record.wrapped, context)
     except FailedPreconditionError:  # a master version this process has not seen yet

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
@@ -56,6 +57,7 @@ __all__ = [
     "KeyIndex",
     "LifecycleIndex",
     "ManifestBuilder",
+    "ReadScope",
     "RetentionIndex",
     "SweepIndex",
     "VersionRecord",
@@ -339,7 +341,16 @@ class SweepIndex(Protocol):
         ...
 
 
+class ReadScope(Protocol):
+    """A request's reads in one go: those a thread makes inside `reads()` share one
+    connection (and on SQLite one snapshot) instead of one each. Reads only: a write
+    in the block would not be seen by the reads after it."""
+
+    def reads(self) -> AbstractContextManager[None]: ...
+
+
 class Index(
+    ReadScope,
     DossierIndex,
     DocumentIndex,
     AccessIndex,

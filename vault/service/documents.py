@@ -33,7 +33,7 @@ from vault.domain.model import (
 from vault.domain.policy import Action, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit, validate_query
 from vault.errors import ConflictError, OutOfRangeError
-from vault.index.base import Cursor, DocumentIndex, VersionRecord
+from vault.index.base import Cursor, DocumentIndex, DossierKeyRecord, VersionRecord
 from vault.journal.store import JournalLog
 from vault.pagetokens import DocumentPageToken, PageTokens
 from vault.service.dossiers import dossier_view
@@ -131,17 +131,23 @@ class Documents:
         the decision is journaled; nothing is returned before the entry is durable."""
         gate, opening = self._gate, _Opening()
         with opening, gate.journaled(actor, Action.DOCUMENT_READ, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            access.documents = (parse_id(document_id, "document id"),)
-            record = gate.visible_version(actor, Action.DOCUMENT_READ, dossier, access, version)
+            with gate.reads():  # dossier, standing, version and key: one read scope
+                dossier = gate.dossier(dossier_id, access)
+                access.documents = (parse_id(document_id, "document id"),)
+                record = gate.visible_version(actor, Action.DOCUMENT_READ, dossier, access, version)
+                wrapped = gate.wrapped_dossier_key(record.dossier_id, record.dossier_key_version)
             gate.notify_first_access(actor, dossier, call)
             if offset > record.size:
                 raise OutOfRangeError("the range starts past the end of the document")
-            opening.start(self._background.submit(self._open_version, record, offset, length))
+            opening.start(
+                self._background.submit(self._open_version, record, wrapped, offset, length)
+            )
         return opening.result()
 
-    def _open_version(self, record: VersionRecord, offset: int, length: int | None) -> _Opened:
-        dossier_key = self._gate.dossier_key(record.dossier_id, record.dossier_key_version)
+    def _open_version(
+        self, record: VersionRecord, wrapped: DossierKeyRecord, offset: int, length: int | None
+    ) -> _Opened:
+        dossier_key = self._gate.unwrap(wrapped)
         document = version_secrets.open_metadata(dossier_key, record)
         document_key = version_secrets.unwrap_document_key(dossier_key, record)
         if offset == 0 and length is None:
@@ -193,18 +199,23 @@ class Documents:
         each document at its latest version), newest first."""
         gate = self._gate
         with gate.journaled(actor, Action.DOCUMENT_LIST, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            decision = access.require(gate.facts(actor, Action.DOCUMENT_LIST, dossier))
-            query = validate_query(query)
-            limit = page_limit(page_size)
-            cursor = None
-            if page_token:
-                token = self._tokens.open(page_token, DocumentPageToken)
-                cursor = token.resume(dossier.dossier_id, query)
-            records = self._index.search(
-                dossier.dossier_id, decision.scope, query, limit + 1, cursor
-            )
-            page, more = records[:limit], len(records) > limit
+            with gate.reads():  # dossier, standing, the page and its keys: one read scope
+                dossier = gate.dossier(dossier_id, access)
+                decision = access.require(gate.facts(actor, Action.DOCUMENT_LIST, dossier))
+                query = validate_query(query)
+                limit = page_limit(page_size)
+                cursor = None
+                if page_token:
+                    token = self._tokens.open(page_token, DocumentPageToken)
+                    cursor = token.resume(dossier.dossier_id, query)
+                records = self._index.search(
+                    dossier.dossier_id, decision.scope, query, limit + 1, cursor
+                )
+                page, more = records[:limit], len(records) > limit
+                wrapped = {
+                    version: gate.wrapped_dossier_key(dossier.dossier_id, version)
+                    for version in sorted({r.dossier_key_version for r in page})
+                }
             access.documents = tuple(dict.fromkeys(r.document_id for r in page))
             gate.notify_first_access(actor, dossier, call)
         next_token = ""
@@ -213,9 +224,9 @@ class Documents:
             next_token = self._tokens.seal(
                 DocumentPageToken.after(dossier.dossier_id, query, after)
             )
-        dossier_key = functools.cache(functools.partial(gate.dossier_key, dossier.dossier_id))
+        dossier_keys = {version: gate.unwrap(key) for version, key in wrapped.items()}
         documents = (
-            version_secrets.open_metadata(dossier_key(r.dossier_key_version), r) for r in page
+            version_secrets.open_metadata(dossier_keys[r.dossier_key_version], r) for r in page
         )
         return DocumentPage(tuple(documents), next_token)
 
@@ -224,16 +235,17 @@ class Documents:
         hidden documents are not counted."""
         gate = self._gate
         with gate.journaled(actor, Action.DOCUMENT_LIST, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            decision = access.require(gate.facts(actor, Action.DOCUMENT_LIST, dossier))
-            counts = self._index.category_counts(dossier.dossier_id, decision.scope)
+            with gate.reads():
+                dossier = gate.dossier(dossier_id, access)
+                decision = access.require(gate.facts(actor, Action.DOCUMENT_LIST, dossier))
+                counts = self._index.category_counts(dossier.dossier_id, decision.scope)
             gate.notify_first_access(actor, dossier, call)
         return counts
 
     def delete(self, actor: Actor, dossier_id: str, document_id: str, call: Call) -> None:
         """The patient side removes a document, every version of it, for good."""
         gate = self._gate
-        with gate.journaled(actor, Action.DOCUMENT_DELETE, call) as access:
+        with gate.journaled(actor, Action.DOCUMENT_DELETE, call) as access, gate.reads():
             dossier = gate.dossier(dossier_id, access)
             access.documents = (parse_id(document_id, "document id"),)
             gate.visible_version(actor, Action.DOCUMENT_DELETE, dossier, access)
@@ -251,7 +263,7 @@ class Documents:
         """Changes a document's visibility codes: a new metadata version, recorded once the
         decision is journaled."""
         gate = self._gate
-        with gate.journaled(actor, Action.DOCUMENT_VISIBILITY, call) as access:
+        with gate.journaled(actor, Action.DOCUMENT_VISIBILITY, call) as access, gate.reads():
             dossier = gate.dossier(dossier_id, access)
             access.documents = (parse_id(document_id, "document id"),)
             record = gate.visible_version(

@@ -99,7 +99,7 @@ class Dossiers:
     def get(self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = "") -> Dossier:
         """Finds a dossier by opaque id, or by its holder's INS."""
         gate = self._gate
-        with gate.journaled(actor, Action.DOSSIER_READ, call) as access:
+        with gate.journaled(actor, Action.DOSSIER_READ, call) as access, gate.reads():
             if ins:
                 record = self._dossier_of_patient(actor, ins, access)
             elif dossier_id:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from vault.crypto.dossierkeys import unwrap_dossier_key
+from vault.crypto.dossierkeys import unwrap_dossier_key, unwrap_key_record
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
 from vault.domain.clock import Clock, to_us
@@ -64,8 +64,10 @@ from vault.index.base import (
     AccessIndex,
     DocumentIndex,
     DossierIndex,
+    DossierKeyRecord,
     DossierRecord,
     KeyIndex,
+    ReadScope,
     VersionRecord,
 )
 from vault.journal.chain import JournalEvent
@@ -88,9 +90,10 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(DossierIndex, AccessIndex, DocumentIndex, KeyIndex, Protocol):
-    """What the gate reads: the dossier, the caller's standing in it, a version, its keys;
-    and the first-access notices it writes."""
+class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, Protocol):
+    """What the gate reads: the dossier, the caller's standing in it, a version, its keys
+    (one read scope for a request's decision: `Gate.reads`); and the first-access
+    notices it writes."""
 
 
 @dataclass
@@ -241,8 +244,9 @@ class Gate:
         ends; the change is applied after the block, never inside it (ADR 0003: no effect
         before its journal entry). A refusal in the block is journaled as a denial."""
         with self.journaled(actor, action, call) as access:
-            dossier = self.dossier(dossier_id, access)
-            access.require(self.facts(actor, action, dossier))
+            with self.reads():
+                dossier = self.dossier(dossier_id, access)
+                access.require(self.facts(actor, action, dossier))
             yield dossier
 
     # -- identities ------------------------------------------------------------------
@@ -269,6 +273,12 @@ class Gate:
         return f"ins-hmac:{self.patient_index(ins).hex()}"
 
     # -- the facts a decision reads ----------------------------------------------------
+
+    def reads(self) -> contextlib.AbstractContextManager[None]:
+        """The decision's reads in one go: the index reads this thread makes in the block
+        share one connection (and on SQLite one snapshot). No write inside (a first-access
+        notice comes after it): a write would take a second connection."""
+        return self._index.reads()
 
     def _standing(self, actor: Actor, dossier: DossierRecord) -> Standing:
         """What the dossier records about the actor."""
@@ -383,3 +393,11 @@ class Gate:
 
     def dossier_key(self, dossier_id: uuid.UUID, version: int) -> bytes:
         return unwrap_dossier_key(self._index, self._keys, dossier_id, version)
+
+    def wrapped_dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
+        """A dossier key as the index keeps it, to read with the decision's other reads
+        (`reads`) and unwrap later (`unwrap`), in the background."""
+        return self._index.dossier_key(dossier_id, version)
+
+    def unwrap(self, wrapped: DossierKeyRecord) -> bytes:
+        return unwrap_key_record(self._keys, wrapped)

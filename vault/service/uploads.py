@@ -46,7 +46,13 @@ from vault.errors import (
     IntegrityError,
     InvalidArgumentError,
 )
-from vault.index.base import DocumentIndex, DossierRecord, SweepIndex, VersionRecord
+from vault.index.base import (
+    DocumentIndex,
+    DossierKeyRecord,
+    DossierRecord,
+    SweepIndex,
+    VersionRecord,
+)
 from vault.service.gate import Access, Call, Gate, object_ref
 
 
@@ -288,16 +294,20 @@ class Uploads:
         gate = self._gate
         action = Action.DOCUMENT_WRITE if replaces is None else Action.DOCUMENT_REPLACE
         with gate.refusal_journaled(actor, action, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            now_us = gate.now_us()
-            metadata = validate_metadata(metadata, now_us)
-            if replaces is None:
-                record = self._new_document(actor, dossier, metadata, visibility, access, now_us)
-            else:
-                access.documents = (parse_id(replaces.document_id, "document id"),)
-                replaced = gate.visible_version(actor, action, dossier, access)
-                metadata = _inherited(metadata, replaced)
-                record = _next_version(replaced, replaces, metadata, visibility, now_us)
+            with gate.reads():  # dossier, standing, replaced version, key: one read scope
+                dossier = gate.dossier(dossier_id, access)
+                now_us = gate.now_us()
+                metadata = validate_metadata(metadata, now_us)
+                if replaces is None:
+                    record = self._new_document(
+                        actor, dossier, metadata, visibility, access, now_us
+                    )
+                else:
+                    access.documents = (parse_id(replaces.document_id, "document id"),)
+                    replaced = gate.visible_version(actor, action, dossier, access)
+                    metadata = _inherited(metadata, replaced)
+                    record = _next_version(replaced, replaces, metadata, visibility, now_us)
+                wrapped = gate.wrapped_dossier_key(dossier.dossier_id, dossier.key_version)
             gate.notify_first_access(actor, dossier, call)
         record = replace(
             record,
@@ -309,7 +319,7 @@ class Uploads:
         document_key = os.urandom(sealed.KEY_SIZE)
         lease = _UploadLease(self._index, record, self._lease_us, gate.now_us)
         prepared = self._background.submit(
-            self._prepare, record, document_key, lease.first_until_us
+            self._prepare, record, wrapped, document_key, lease.first_until_us
         )
         allowed = functools.partial(gate.journal_allowed, actor, action, call, access)
         journaled = self._background.submit(_after, prepared, allowed)
@@ -361,10 +371,14 @@ class Uploads:
         )
 
     def _prepare(
-        self, record: VersionRecord, document_key: bytes, lease_until_us: int
+        self,
+        record: VersionRecord,
+        wrapped: DossierKeyRecord,
+        document_key: bytes,
+        lease_until_us: int,
     ) -> _Prepared:
         """Seals the document key under the dossier key; records the pending version row."""
-        dossier_key = self._gate.dossier_key(record.dossier_id, record.dossier_key_version)
+        dossier_key = self._gate.unwrap(wrapped)
         record = replace(
             record, wrapped_key=version_secrets.wrap_document_key(dossier_key, record, document_key)
         )

@@ -2,7 +2,8 @@
 Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
-(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `keys`, `sweep`);
+(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `keys`, `sweep`, and
+`scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
 `mapping` rows to records and back. Tables are declared in vault/index/schema.py; hot
@@ -17,10 +18,20 @@ from vault.index.sql.dossiers import SqlDossiers
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
+from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.sweep import SqlSweep
 
 __all__ = ["SqlIndex"]
 
 
-class SqlIndex(SqlDossiers, SqlDocuments, SqlAccess, SqlLifecycle, SqlRetention, SqlKeys, SqlSweep):
+class SqlIndex(
+    SqlReadScope,
+    SqlDossiers,
+    SqlDocuments,
+    SqlAccess,
+    SqlLifecycle,
+    SqlRetention,
+    SqlKeys,
+    SqlSweep,
+):
     """Every role of the index over one engine: `SqlIndex(engine)`."""

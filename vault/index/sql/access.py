@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.domain.model import Notification, Relation, Relationship
@@ -90,16 +90,24 @@ def _insert_once(conn: Connection, entry: Relationship) -> bool:
     return conn.execute(statement).first() is not None
 
 
+_RELATIONSHIPS = (
+    select(ACC)
+    .where(ACC.c.dossier_id == bindparam("dossier_id"))
+    .order_by(ACC.c.relation, ACC.c.created_us, ACC.c.subject)
+)
+_RELATIONSHIPS_OF = _RELATIONSHIPS.where(ACC.c.subject == bindparam("subject"))
+"""A dossier's relations, or one subject's (every professional's request reads them):
+built once."""
+
+
 class SqlAccess(SqlBase):
     def relationships(
         self, dossier_id: uuid.UUID, subject: str | None = None
     ) -> list[Relationship]:
-        query = select(ACC).where(ACC.c.dossier_id == dossier_id)
-        if subject is not None:
-            query = query.where(ACC.c.subject == subject)
-        query = query.order_by(ACC.c.relation, ACC.c.created_us, ACC.c.subject)
+        query = _RELATIONSHIPS if subject is None else _RELATIONSHIPS_OF
         with self._connect() as conn:
-            return [relationship_record(row) for row in conn.execute(query)]
+            rows = conn.execute(query, {"dossier_id": dossier_id, "subject": subject})
+            return [relationship_record(row) for row in rows]
 
     def set_relationship(
         self, entry: Relationship, request_id: str, replacing: Sequence[Relation] = ()

@@ -10,14 +10,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
 
 from vault.errors import AlreadyExistsError
 from vault.index.records import DossierKeyRecord, DossierRecord
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import dossier_record, key_row
 from vault.index.sql.tables import D, K
+
+# Built once: a statement built per call costs its construction and its cache key
+# (SQLAlchemy's compiled cache is looked up by it) on every call.
+_BY_ID = select(D).where(D.c.id == bindparam("key"))
+_BY_PATIENT = select(D).where(D.c.patient_index == bindparam("key"))
 
 
 class SqlDossiers(SqlBase):
@@ -39,13 +44,13 @@ class SqlDossiers(SqlBase):
         except sa_exc.IntegrityError:
             raise AlreadyExistsError("this patient already has a dossier") from None
 
-    def _one_dossier(self, where: Any) -> DossierRecord | None:
+    def _one_dossier(self, query: Any, key: object) -> DossierRecord | None:
         with self._connect() as conn:
-            row = conn.execute(select(D).where(where)).first()
+            row = conn.execute(query, {"key": key}).first()
         return None if row is None else dossier_record(row)
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
-        return self._one_dossier(D.c.id == dossier_id)
+        return self._one_dossier(_BY_ID, dossier_id)
 
     def dossier_by_patient(self, patient_index: bytes) -> DossierRecord | None:
-        return self._one_dossier(D.c.patient_index == patient_index)
+        return self._one_dossier(_BY_PATIENT, patient_index)

@@ -26,12 +26,16 @@ from vault.index.sql.mapping import (
 )
 from vault.index.sql.tables import DOC, D, K, V
 
+_KEY = select(*KEY_COLUMNS).where(
+    K.c.dossier_id == bindparam("dossier_id"), K.c.version == bindparam("version")
+)
+"""A dossier key version, built once (not per call: a request reads one)."""
+
 
 class SqlKeys(SqlBase):
     def dossier_key(self, dossier_id: uuid.UUID, version: int) -> DossierKeyRecord:
-        query = select(*KEY_COLUMNS).where(K.c.dossier_id == dossier_id, K.c.version == version)
         with self._connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_KEY, {"dossier_id": dossier_id, "version": version}).first()
         if row is None:
             raise IntegrityError("dossier key version missing from the index")
         return key_record(row)
