@@ -256,3 +256,14 @@ def _sqlite_foreign_keys(conn: Connection, *, on: bool) -> None:
     """On the driver's connection: in autocommit, outside SQLAlchemy's transaction."""
     driver: Any = conn.connection.driver_connection
     driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+class Database:
+    """What the index and the journal adapters share: the engine they run on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine

@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Engine,
     Index,
     Integer,
     LargeBinary,
@@ -43,7 +42,7 @@ from vault.journal.chain import (
     seal_entry,
 )
 from vault.journal.store import EntryFilter
-from vault.sqlstore import guard, writing
+from vault.sqlstore import Database, guard, writing
 
 metadata = MetaData()
 
@@ -106,14 +105,7 @@ def _entry(row: Any) -> JournalEntry:
     return JournalEntry(seq, event, prev, row.entry_hash, row.chain_hash, body)
 
 
-class SqlJournal:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
+class SqlJournal(Database):
     def create_schema(self) -> None:
         """Creates the tables in an empty database (and the head row); refuses a schema
         that is not at the newest revision (vault/migrations)."""

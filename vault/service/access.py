@@ -42,13 +42,8 @@ class AccessControl:
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
         with self._gate.on_dossier(actor, dossier_id, Action.ACCESS_AUTHORISE, call) as dossier:
-            subject, now_us = parse_rpps(rpps), self._gate.now_us()
-            entry = Relationship(
-                dossier.dossier_id,
-                Relation.AUTHORISED,
-                subject,
-                now_us,
-                now_us + AUTHORISATION_LIFETIME_US,
+            entry = self._window(
+                dossier, Relation.AUTHORISED, parse_rpps(rpps), AUTHORISATION_LIFETIME_US
             )
         self._index.set_relationship(entry, call.request_id, replacing=(Relation.BLOCKED,))
         return entry
@@ -56,13 +51,11 @@ class AccessControl:
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
         """A professional records the patient's consent, given at a consultation."""
         with self._gate.on_dossier(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
-            now_us = self._gate.now_us()
-            entry = Relationship(
-                dossier.dossier_id,
+            entry = self._window(
+                dossier,
                 Relation.AUTHORISED,
                 actor.subject,
-                now_us,
-                now_us + AUTHORISATION_LIFETIME_US,
+                AUTHORISATION_LIFETIME_US,
                 actor.profession,
             )
         self._index.set_relationship(entry, call.request_id)
@@ -172,13 +165,11 @@ class AccessControl:
         window; the patient is notified (in the same transaction as the window opens) and
         the journal flags it."""
         with self._gate.on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
-            now_us = self._gate.now_us()
-            entry = Relationship(
-                dossier.dossier_id,
+            entry = self._window(
+                dossier,
                 Relation.EMERGENCY,
                 actor.subject,
-                now_us,
-                now_us + EMERGENCY_WINDOW_US,
+                EMERGENCY_WINDOW_US,
                 actor.profession,
                 reason.value,
             )
@@ -186,13 +177,28 @@ class AccessControl:
                 dossier.dossier_id,
                 NotificationKind.EMERGENCY_ACCESS,
                 actor.subject,
-                now_us,
+                entry.created_us,
                 call.request_id,
                 actor.profession,
                 reason.value,
             )
         self._index.notify(notice, entry)
         return entry
+
+    def _window(
+        self,
+        dossier: DossierRecord,
+        relation: Relation,
+        subject: str,
+        lifetime_us: int,
+        profession: str | None = None,
+        detail: str | None = None,
+    ) -> Relationship:
+        """A relation that starts now and lasts `lifetime_us`."""
+        now_us = self._gate.now_us()
+        return Relationship(
+            dossier.dossier_id, relation, subject, now_us, now_us + lifetime_us, profession, detail
+        )
 
     def rules(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
         """The patient side's view of who may (or may not) access the dossier."""

@@ -12,20 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from vault import migrations
-from vault.sqlstore import guard, reading, writing
+from vault.sqlstore import Database, guard, reading, writing
 
 
-class SqlBase:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
+class SqlBase(Database):
     def create_schema(self) -> None:
         """Creates the tables in an empty database; refuses a schema that is not at the
         newest revision (vault/migrations)."""
