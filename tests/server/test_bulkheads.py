@@ -82,9 +82,15 @@ def _journal_verifies(vault: RunningVault) -> None:
     assert summary.anchored_at_genesis
 
 
-def _start(config: Config) -> RunningVault:
+def _serving(config: Config, proxy: StallingProxy) -> Iterator[tuple[RunningVault, StallingProxy]]:
+    """A server on `config` until the test ends; the proxy forwards again before it stops."""
     issuer = load_or_create_dev_issuer(config.data_dir)
-    return RunningVault(BackgroundServer(config).start(), issuer)
+    vault = RunningVault(BackgroundServer(config).start(), issuer)
+    try:
+        yield vault, proxy
+    finally:
+        proxy.resume()
+        vault.server.stop()
 
 
 # -- S3 that accepts connections and never answers -------------------------------------
@@ -110,12 +116,7 @@ def stalling_s3(
             health_probe_seconds=PROBE_EVERY,
             health_probe_timeout_seconds=PROBE_TIMEOUT,
         )
-        vault = _start(config)
-        try:
-            yield vault, proxy
-        finally:
-            proxy.resume()
-            vault.server.stop()
+        yield from _serving(config, proxy)
 
 
 def test_a_stalled_s3_fails_blob_calls_in_time_and_never_blocks_listings(
@@ -181,12 +182,7 @@ def stalling_postgres(
             health_probe_seconds=PROBE_EVERY,
             health_probe_timeout_seconds=PROBE_TIMEOUT,
         )
-        vault = _start(config)
-        try:
-            yield vault, proxy
-        finally:
-            proxy.resume()
-            vault.server.stop()
+        yield from _serving(config, proxy)
 
 
 def test_a_stalled_postgres_ends_calls_within_their_deadline_and_health_follows_it(

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import pytest
 
+from tests.index import test_sql as sql_tests
 from tests.index.test_sql import (  # noqa: F401  (collected here, run on both indexes)
     LEASE_US,
     test_a_dossier_has_at_most_one_treating_physician,
@@ -56,7 +57,7 @@ from tests.index.test_versions import (  # noqa: F401  (collected here, run on b
 from tests.service.memory_index import MemoryIndex
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.ids import new_id, new_object_key
-from vault.domain.model import DocumentCategory, DocumentQuery
+from vault.domain.model import DocumentQuery
 from vault.domain.policy import EVERYTHING, NOTHING
 from vault.errors import ConflictError, FailedPreconditionError
 from vault.index.base import DossierKeyRecord, DossierRecord, VersionRecord
@@ -91,19 +92,8 @@ def _dossier(index: ServiceIndex, patient: bytes = b"p" * 32) -> DossierRecord:
 
 
 def _first(dossier: DossierRecord, created_us: int = 10) -> VersionRecord:
-    return VersionRecord(
-        dossier_id=dossier.dossier_id,
-        document_id=new_id(),
-        version=1,
-        category=DocumentCategory.BIOLOGY,
-        created_us=created_us,
-        blob_key=new_object_key(),
-        dossier_key_version=1,
-        wrapped_key=b"k",
-        sealed_metadata=b"",
-        author="10001234567",
-        document_created_us=created_us,
-    )
+    """A first version with an author (tests/index's `version`, which has none)."""
+    return replace(sql_tests.version(dossier, created_us), author="10001234567")
 
 
 def _stored(index: ServiceIndex, record: VersionRecord) -> VersionRecord:
