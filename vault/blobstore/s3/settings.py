@@ -1,5 +1,6 @@
-"""`S3Settings`: where the S3 store's bucket is and how to reach it, read from the
-VAULT_S3_* variables and checked (ConfigurationError names the variable, never its value).
+"""`S3Settings`: where the S3 store's bucket is and how to reach it, declared
+field by field (vault/settings.py: `[s3] bucket` is VAULT_S3_BUCKET) and checked
+(ConfigurationError names the variable, never its value).
 
 Imports neither boto3 nor botocore, so `vault.config` can read it without them; the
 client is built from these settings by `client.make_client`.
@@ -7,11 +8,13 @@ client is built from these settings by `client.make_client`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from vault import settings as s
 from vault.errors import ConfigurationError
 
 MIB = 1024 * 1024
@@ -21,70 +24,42 @@ DEFAULT_PART_SIZE = 8 * MIB
 RetryMode = Literal["standard", "adaptive"]
 
 
-def _text(environ: Mapping[str, str], name: str) -> str | None:
-    return environ.get(name, "").strip() or None
-
-
-def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    value = (_text(environ, name) or "").lower()
-    if not value:
-        return default
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise ConfigurationError(f"{name} must be true or false")
-
-
-def _number(environ: Mapping[str, str], name: str, default: float) -> float:
-    value = _text(environ, name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number") from None
-
-
-def _integer(environ: Mapping[str, str], name: str, default: int) -> int:
-    value = _text(environ, name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer") from None
-
-
-def _retry_mode(environ: Mapping[str, str]) -> RetryMode:
-    value = (_text(environ, "VAULT_S3_RETRY_MODE") or "standard").lower()
-    if value == "standard":
-        return "standard"
-    if value == "adaptive":
-        return "adaptive"
-    raise ConfigurationError("VAULT_S3_RETRY_MODE must be standard or adaptive")
-
-
 @dataclass(frozen=True)
 class S3Settings:
     """Where and how to reach the bucket; `from_env` documents the variables."""
 
-    bucket: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    prefix: str = "objects/"
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    path_style: bool = False
-    verify_tls: bool = True
-    ca_bundle: Path | None = None
-    part_size: int = DEFAULT_PART_SIZE
-    connect_timeout: float = 2.0
-    read_timeout: float = 10.0
-    max_attempts: int = 2
-    retry_mode: RetryMode = "standard"
-    max_connections: int = 16
-    parts_in_flight: int = 4
+    bucket: str = s.setting(s.REQUIRED, "the bucket; set: blobs in S3", s.text)
+    endpoint_url: str | None = s.setting(
+        None, "the S3 endpoint (set it for MinIO and others)", s.text, shown_default="AWS S3"
+    )
+    region: str | None = s.setting(
+        None, "the bucket's region", s.text, shown_default="the AWS configuration's"
+    )
+    prefix: str = s.setting("objects/", "the object keys' prefix (ends with /)", s.text)
+    access_key_id: str | None = s.setting(
+        None, "the vault's own access key", s.text, secret=True, shown_default="the AWS chain"
+    )
+    secret_access_key: str | None = s.setting(
+        None, "its secret, with access_key_id", s.text, secret=True, shown_default="the AWS chain"
+    )
+    path_style: bool = s.setting(False, "path-style addressing (true for MinIO)", s.flag)
+    verify_tls: bool = s.setting(True, "verify the endpoint's certificate", s.flag)
+    ca_bundle: Path | None = s.setting(
+        None, "the CA bundle it is verified with", s.path, shown_default="the system's"
+    )
+    part_size: int = s.setting(
+        DEFAULT_PART_SIZE, "multipart part size in bytes (5 MiB to 5 GiB)", s.integer(0)
+    )
+    connect_timeout: float = s.setting(2.0, "seconds to connect", s.number(-math.inf))
+    read_timeout: float = s.setting(10.0, "seconds per socket read", s.number(-math.inf))
+    max_attempts: int = s.setting(2, "attempts per call, the first included", s.integer(-1))
+    retry_mode: RetryMode = s.setting(
+        "standard", "botocore's retry mode", s.choice("standard", "adaptive")
+    )
+    max_connections: int = s.setting(
+        16, "pooled connections (keep it >= blob_workers)", s.integer(-1)
+    )
+    parts_in_flight: int = s.setting(4, "parts uploading at once per document", s.integer(-1))
 
     def __post_init__(self) -> None:
         for problem in self._problems():
@@ -114,43 +89,7 @@ class S3Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> S3Settings:
-        """Reads the settings; ConfigurationError names the variable, never its value.
-
-        | variable                     | default                                  |
-        |------------------------------|------------------------------------------|
-        | VAULT_S3_BUCKET              | (required)                               |
-        | VAULT_S3_ENDPOINT_URL        | AWS S3 (set it for MinIO and others)     |
-        | VAULT_S3_REGION              | the AWS configuration's region           |
-        | VAULT_S3_PREFIX              | objects/                                 |
-        | VAULT_S3_ACCESS_KEY_ID       | (both unset: the AWS credential chain)   |
-        | VAULT_S3_SECRET_ACCESS_KEY   |                                          |
-        | VAULT_S3_PATH_STYLE          | false (true for MinIO)                   |
-        | VAULT_S3_VERIFY_TLS          | true                                     |
-        | VAULT_S3_CA_BUNDLE           | the system's CA certificates             |
-        | VAULT_S3_PART_SIZE           | 8388608 (8 MiB; at least 5 MiB)          |
-        | VAULT_S3_CONNECT_TIMEOUT     | 2 seconds                                |
-        | VAULT_S3_READ_TIMEOUT        | 10 seconds (per socket read)             |
-        | VAULT_S3_MAX_ATTEMPTS        | 2 (first try included)                   |
-        | VAULT_S3_RETRY_MODE          | standard (or adaptive)                   |
-        | VAULT_S3_MAX_CONNECTIONS     | 16 (keep it >= VAULT_BLOB_WORKERS)       |
-        | VAULT_S3_PARTS_IN_FLIGHT     | 4 (parts uploading at once per document) |
-        """
-        ca_bundle = _text(environ, "VAULT_S3_CA_BUNDLE")
-        return cls(
-            bucket=_text(environ, "VAULT_S3_BUCKET") or "",
-            endpoint_url=_text(environ, "VAULT_S3_ENDPOINT_URL"),
-            region=_text(environ, "VAULT_S3_REGION"),
-            prefix=environ.get("VAULT_S3_PREFIX", "objects/").strip(),
-            access_key_id=_text(environ, "VAULT_S3_ACCESS_KEY_ID"),
-            secret_access_key=_text(environ, "VAULT_S3_SECRET_ACCESS_KEY"),
-            path_style=_flag(environ, "VAULT_S3_PATH_STYLE", False),
-            verify_tls=_flag(environ, "VAULT_S3_VERIFY_TLS", True),
-            ca_bundle=Path(ca_bundle) if ca_bundle else None,
-            part_size=_integer(environ, "VAULT_S3_PART_SIZE", DEFAULT_PART_SIZE),
-            connect_timeout=_number(environ, "VAULT_S3_CONNECT_TIMEOUT", 2.0),
-            read_timeout=_number(environ, "VAULT_S3_READ_TIMEOUT", 10.0),
-            max_attempts=_integer(environ, "VAULT_S3_MAX_ATTEMPTS", 2),
-            retry_mode=_retry_mode(environ),
-            max_connections=_integer(environ, "VAULT_S3_MAX_CONNECTIONS", 16),
-            parts_in_flight=_integer(environ, "VAULT_S3_PARTS_IN_FLIGHT", 4),
-        )
+        """Reads the VAULT_S3_* variables (docs/configuration.md); ConfigurationError names
+        the variable, never its value."""
+        settings: S3Settings = s.read(cls, environ, "s3")
+        return settings

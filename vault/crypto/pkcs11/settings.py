@@ -1,5 +1,7 @@
 """`Pkcs11Settings`: which PKCS#11 module, token, user PIN (never shown) and key label
-prefix, read from the VAULT_PKCS11_* variables and checked; the token's key labels.
+prefix, declared field by field (vault/settings.py: `[pkcs11] module` is VAULT_PKCS11_MODULE; the
+PIN from VAULT_PKCS11_PIN or the private file VAULT_PKCS11_PIN_FILE, never the TOML file)
+and checked; the token's key labels.
 
 Imports no python-pkcs11, so `vault.config` can read it without loading the library.
 What it does not: load the module or check that the token exists (session.py does, when
@@ -9,11 +11,10 @@ a provider opens).
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
+from vault import settings as s
 from vault.errors import ConfigurationError
 
 DEFAULT_KEY_LABEL_PREFIX = "dossier-vault"
@@ -25,10 +26,10 @@ _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 class Pkcs11Settings:
     """Where the keys are: module, token, user PIN (never shown) and key label prefix."""
 
-    module: str
-    token_label: str
-    pin: str = field(repr=False)
-    key_label_prefix: str = DEFAULT_KEY_LABEL_PREFIX
+    module: str = s.setting(s.REQUIRED, "the HSM's PKCS#11 library; set: keys in the HSM", s.text)
+    token_label: str = s.setting(s.REQUIRED, "the token holding the keys", s.text)
+    pin: str = s.setting(s.REQUIRED, "the token's user PIN", s.text, secret=True)
+    key_label_prefix: str = s.setting(DEFAULT_KEY_LABEL_PREFIX, "the keys' label prefix", s.text)
 
     def __post_init__(self) -> None:
         if not self.module or not self.token_label:
@@ -43,13 +44,8 @@ class Pkcs11Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Pkcs11Settings:
         """Reads VAULT_PKCS11_MODULE, _TOKEN_LABEL, _PIN or _PIN_FILE, _KEY_LABEL_PREFIX."""
-        return cls(
-            module=_required(environ, "VAULT_PKCS11_MODULE"),
-            token_label=_required(environ, "VAULT_PKCS11_TOKEN_LABEL"),
-            pin=_pin_from_env(environ),
-            key_label_prefix=environ.get("VAULT_PKCS11_KEY_LABEL_PREFIX")
-            or DEFAULT_KEY_LABEL_PREFIX,
-        )
+        settings: Pkcs11Settings = s.read(cls, environ, "pkcs11")
+        return settings
 
     @classmethod
     def from_env_if_set(cls, environ: Mapping[str, str]) -> Pkcs11Settings | None:
@@ -58,7 +54,7 @@ class Pkcs11Settings:
         A partial configuration is a ConfigurationError, never a silent fallback to the
         local key file.
         """
-        if any(name.startswith("VAULT_PKCS11_") and value for name, value in environ.items()):
+        if s.enabled(cls, s.Group("pkcs11", ""), environ):
             return cls.from_env(environ)
         return None
 
@@ -80,36 +76,3 @@ class Pkcs11Settings:
         if not re.fullmatch(r"[1-9][0-9]{0,9}", digits) or int(digits) > MAX_VERSION:
             return None
         return int(digits)
-
-
-def _required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "")
-    if not value:
-        raise ConfigurationError(f"{name} is not set")
-    return value
-
-
-def _pin_from_env(environ: Mapping[str, str]) -> str:
-    pin, pin_file = environ.get("VAULT_PKCS11_PIN"), environ.get("VAULT_PKCS11_PIN_FILE")
-    if pin and pin_file:
-        raise ConfigurationError("set VAULT_PKCS11_PIN or VAULT_PKCS11_PIN_FILE, not both")
-    if pin:
-        return pin
-    if pin_file:
-        return _read_pin_file(Path(pin_file))
-    raise ConfigurationError("VAULT_PKCS11_PIN or VAULT_PKCS11_PIN_FILE is required")
-
-
-def _read_pin_file(path: Path) -> str:
-    """The PIN on the file's first line; the file must be private, like a key file."""
-    try:
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(
-                f"PIN file {path} is accessible to group or others; run chmod 600 on it"
-            )
-        pin = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigurationError(f"PIN file {path} cannot be read") from e
-    if not pin or not pin[0]:
-        raise ConfigurationError(f"PIN file {path} is empty")
-    return pin[0]
