@@ -152,6 +152,7 @@ def choice(*options: str) -> Parser:
 class Declared:
     """One setting as declared: where it sits, its names, its default."""
 
+    name: str  # the field's name in its dataclass
     variable: str  # VAULT_S3_BUCKET
     file_key: str  # s3.bucket (shown `[s3] bucket`)
     spec: Setting
@@ -195,7 +196,7 @@ def _declared(item: Field[Any], section: str) -> Declared:
     key = spec.key or item.name
     variable = PREFIX + (f"{section}_{key}" if section else key).upper()
     file_key = f"{section}.{key}" if section else key
-    return Declared(variable, file_key, spec, item.default, section)
+    return Declared(item.name, variable, file_key, spec, item.default, section)
 
 
 # -- reading --------------------------------------------------------------------------
@@ -305,3 +306,23 @@ def redacted_url(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def shown(value: Any) -> str:
+    """A setting's value as the table and `config check` write it."""
+    if value is None or value == "" or value == ():
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def default_text(one: Declared) -> str:
+    """The default as docs/configuration.md shows it."""
+    if one.spec.shown_default:
+        return one.spec.shown_default
+    return "(required)" if one.default is MISSING else shown(one.default)
