@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,28 @@ def test_any_text_for_a_number_is_read_or_refused_naming_the_setting(value: str)
         except ConfigurationError as e:
             refused = e
         assert refused is None or variable in str(refused)
+
+
+@given(
+    workers=st.integers(1, 10**6),
+    grace=st.floats(0, 1e9, allow_nan=False),
+    reuse=st.booleans(),
+    keys=st.lists(st.text("abc/._-", min_size=1, max_size=8), max_size=3),
+)
+def test_a_value_reads_the_same_from_the_file_and_from_the_environment(
+    workers: int, grace: float, reuse: bool, keys: list[str]
+) -> None:
+    environ = {
+        "VAULT_WORKERS": str(workers),
+        "VAULT_GC_GRACE_SECONDS": repr(grace),
+        "VAULT_REUSE_PORT": "1" if reuse else "0",
+        "VAULT_TOKEN_PUBLIC_KEYS": ",".join(keys),
+    }
+    listed = ", ".join(f'"{k}"' for k in keys)
+    text = (
+        f"workers = {workers}\ngc_grace_seconds = {grace!r}\n"
+        f"reuse_port = {'true' if reuse else 'false'}\ntoken_public_keys = [{listed}]\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        where = _file(Path(tmp), text)
+        assert Config.from_env({"VAULT_CONFIG_FILE": str(where)}) == Config.from_env(environ)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tools.gen_config_doc import DOC, ROOT, render
 from vault.config import Config
@@ -26,12 +27,22 @@ def test_every_setting_has_its_row_with_its_variable_and_file_key() -> None:
     assert "| `VAULT_PKCS11_PIN` | `[pkcs11] pin` | (required) |" in table
 
 
-def test_the_check_mode_fails_on_a_stale_table(tmp_path: object) -> None:
-    done = subprocess.run(
-        [sys.executable, "tools/gen_config_doc.py", "--check"],
+def _check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "tools/gen_config_doc.py", "--check", "--path", str(path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+
+
+def test_the_check_mode_passes_on_the_committed_table_and_fails_on_a_stale_one(
+    tmp_path: Path,
+) -> None:
+    assert _check(DOC).returncode == 0
+    stale = tmp_path / "configuration.md"
+    stale.write_text(DOC.read_text().replace("| 16 |", "| 32 |"), encoding="utf-8")
+    done = _check(stale)
+    assert done.returncode == 1
+    assert "drifted from vault/config.py" in done.stderr

@@ -3,13 +3,20 @@ never printed, one line per dependency, and the exit code of what failed."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from tests.blobstore.support import create_bucket
 from tests.conftest import free_port, run
 from vault.errors import ConfigurationError, UnavailableError
+
+if TYPE_CHECKING:
+    from types_boto3_s3.client import S3Client
 
 DB_PASSWORD = "pw-hunter2-never-shown"
 S3_SECRET = "s3-secret-never-shown"
@@ -20,10 +27,8 @@ def _env(tmp_path: Path, **variables: str) -> dict[str, str]:
     return {**env, "VAULT_DATA_DIR": str(tmp_path / "var"), **variables}
 
 
-def _output(done: object) -> str:
-    stdout: bytes = getattr(done, "stdout")  # noqa: B009
-    stderr: bytes = getattr(done, "stderr")  # noqa: B009
-    return stdout.decode() + stderr.decode()
+def _output(done: subprocess.CompletedProcess[bytes]) -> str:
+    return done.stdout.decode() + done.stderr.decode()
 
 
 def test_config_check_on_the_embedded_default_passes_and_prints_no_secret(
@@ -40,11 +45,9 @@ def test_config_check_on_the_embedded_default_passes_and_prints_no_secret(
 
 
 def test_config_check_on_postgresql_and_s3_passes_and_prints_no_secret(
-    tmp_path: Path, postgres_url: str, s3_endpoint: str, s3_admin: object
+    tmp_path: Path, postgres_url: str, s3_endpoint: str, s3_admin: S3Client
 ) -> None:
-    from tests.blobstore.support import create_bucket
-
-    bucket = create_bucket(s3_admin)  # type: ignore[arg-type]
+    bucket = create_bucket(s3_admin)
     url = make_url(postgres_url).set(password=DB_PASSWORD).render_as_string(hide_password=False)
     key_file = tmp_path / "s3-key"
     key_file.write_text(S3_SECRET + "\n")
@@ -65,7 +68,7 @@ def test_config_check_on_postgresql_and_s3_passes_and_prints_no_secret(
     assert ":***@" in out
     assert "<secret>  (file: VAULT_S3_SECRET_ACCESS_KEY)" in out
     assert "<secret>  (environment: VAULT_S3_ACCESS_KEY_ID)" in out
-    assert s3_admin.list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # type: ignore[attr-defined]
+    assert s3_admin.list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # the probe is gone
 
 
 def test_config_check_shows_where_each_value_came_from(tmp_path: Path) -> None:
@@ -121,3 +124,21 @@ def test_config_check_with_a_checkpoint_directory_not_writable_fails(tmp_path: P
     done = run(_env(tmp_path, VAULT_CHECKPOINT_DIR=str(blocked / "cp")), "config", "check")
     assert done.returncode == ConfigurationError.exit_code, _output(done)
     assert "FAIL  checkpoint directory:" in done.stdout.decode()
+
+
+def test_config_check_json_gives_each_setting_and_check_without_a_secret(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    env = _env(tmp_path, VAULT_JOURNAL_DATABASE_URL=url, VAULT_S3_SECRET_ACCESS_KEY=S3_SECRET)
+    done = run(env, "config", "check", "--json")
+    assert done.returncode == 0, _output(done)
+    shown = json.loads(done.stdout)
+    settings = {row["setting"]: row for row in shown["settings"]}
+    assert settings["VAULT_JOURNAL_DATABASE_URL"] == {
+        "setting": "VAULT_JOURNAL_DATABASE_URL",
+        "file_key": "journal_database_url",
+        "value": url,
+        "origin": "environment",
+    }
+    assert settings["VAULT_S3_*"]["origin"] == "off"
+    assert [check["ok"] for check in shown["checks"]] == [True] * 5
+    assert S3_SECRET not in _output(done)
