@@ -213,7 +213,7 @@ def read(kind: type, values: Mapping[str, str], section: str = "") -> Any:
             if raw is not None:
                 arguments[name] = _parse(one, raw)
             elif one.default is MISSING:
-                raise ConfigurationError(f"{_either(one)} is required")
+                raise ConfigurationError(_either(one))
         elif "group" in item.metadata:
             nested, grp = item.metadata["group"]
             if enabled(nested, grp, values):
@@ -242,9 +242,12 @@ def read_group(kind: type, grp: Group, values: Mapping[str, str]) -> Any:
 
 
 def _either(one: Declared) -> str:
+    """`VAULT_X is not set (file key x)`; a secret's two variables, and its file's key."""
     if one.spec.secret:
-        return f"{one.variable} or {one.secret_file_variable}"
-    return one.label
+        names, key = f"{one.variable} or {one.secret_file_variable}", one.file_key + "_file"
+    else:
+        names, key = one.variable, one.file_key
+    return f"{names} is not set (file key {shown_key(key)})"
 
 
 def _present(one: Declared, values: Mapping[str, str]) -> bool:
