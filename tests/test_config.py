@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault.config import Config, resolve
@@ -265,6 +265,7 @@ def test_variables_and_file_keys_are_the_same_words() -> None:
         assert one.variable == "VAULT_" + one.file_key.replace(".", "_").upper()
 
 
+@settings(deadline=None)  # a shared machine: no timing in tests
 @given(st.text(max_size=12))
 def test_any_text_for_a_number_is_read_or_refused_naming_the_setting(value: str) -> None:
     for variable in ("VAULT_WORKERS", "VAULT_GC_GRACE_SECONDS", "VAULT_REUSE_PORT"):
@@ -276,6 +277,7 @@ def test_any_text_for_a_number_is_read_or_refused_naming_the_setting(value: str)
         assert refused is None or variable in str(refused)
 
 
+@settings(deadline=None)
 @given(
     workers=st.integers(1, 10**6),
     grace=st.floats(0, 1e9, allow_nan=False),

@@ -32,7 +32,7 @@ FILE_SUFFIX = "_FILE"
 Parser = Callable[[str], Any]  # raises ValueError(reason) for a bad text
 Secret = Literal[False, True, "url"]
 URL: Secret = "url"  # a URL whose password (only) is the secret
-_REQUIRED: Any = MISSING
+REQUIRED: Any = MISSING  # as a setting's default: it has none (a group's required key)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def setting(
 ) -> Any:
     """A dataclass field that is a setting; `REQUIRED` as the default: no default."""
     meta = {"setting": Setting(meaning, parse, key, secret, shown_default)}
-    if default is _REQUIRED:
+    if default is REQUIRED:
         return field(metadata=meta, repr=not secret)
     return field(default=default, metadata=meta, repr=not secret)
 
@@ -75,9 +75,6 @@ def setting(
 def group(kind: type, meaning: str, section: str, **options: Any) -> Any:
     """A field holding `kind`'s settings under `[section]`, None while it is not enabled."""
     return field(default=None, metadata={"group": (kind, Group(section, meaning, **options))})
-
-
-REQUIRED = _REQUIRED
 
 
 # -- parsers: each gets a non-empty, stripped text ------------------------------------
@@ -204,41 +201,43 @@ def _declared(item: Field[Any], section: str) -> Declared:
 
 def read(kind: type, values: Mapping[str, str], section: str = "") -> Any:
     """`kind` built from `values` (variables to text); its groups when enabled."""
-    arguments: dict[str, Any] = {}
-    by_field = {item.name: item for item in fields(kind)}
-    for name, item in by_field.items():
-        if "setting" in item.metadata:
-            one = _declared(item, section)
-            raw = _value(one, values)
-            if raw is not None:
-                arguments[name] = _parse(one, raw)
-            elif one.default is MISSING:
-                raise ConfigurationError(_either(one))
-        elif "group" in item.metadata:
-            nested, grp = item.metadata["group"]
-            if enabled(nested, grp, values):
-                arguments[name] = read_group(nested, grp, values)
+    arguments = _settings(kind, values, section, required=True)
+    for name, nested, grp in groups(kind):
+        if enabled(nested, grp, values):
+            arguments[name] = read_group(nested, grp, values)
     return kind(**arguments)
 
 
 def enabled(kind: type, grp: Group, values: Mapping[str, str]) -> bool:
-    names = [d for d in declared(kind, grp.section)]
+    """Whether the group's switch (`enabled_by`, else any of its keys) is set."""
+    names = list(declared(kind, grp.section))
     if grp.enabled_by is not None:
         names = [d for d in names if d.file_key == f"{grp.section}.{grp.enabled_by}"]
     return any(_present(d, values) for d in names)
 
 
 def read_group(kind: type, grp: Group, values: Mapping[str, str]) -> Any:
+    """The group's settings; its `build` checks what is missing, when it has one."""
     if grp.build is None:
         return read(kind, values, grp.section)
+    return grp.build(_settings(kind, values, grp.section, required=False))
+
+
+def _settings(
+    kind: type, values: Mapping[str, str], section: str, *, required: bool
+) -> dict[str, Any]:
+    """The values set for `kind`'s own settings, parsed, by field name."""
     arguments: dict[str, Any] = {}
     for item in fields(kind):
-        if "setting" in item.metadata:
-            one = _declared(item, grp.section)
-            raw = _value(one, values)
-            if raw is not None:
-                arguments[item.name] = _parse(one, raw)
-    return grp.build(arguments)
+        if "setting" not in item.metadata:
+            continue
+        one = _declared(item, section)
+        raw = _value(one, values)
+        if raw is not None:
+            arguments[item.name] = _parse(one, raw)
+        elif required and one.default is MISSING:
+            raise ConfigurationError(_either(one))
+    return arguments
 
 
 def _either(one: Declared) -> str:
