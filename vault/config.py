@@ -40,6 +40,8 @@
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
 | VAULT_ACCESS_MATRIX         | unset: the default authorisation matrix (vault/matrix.py) |
 | VAULT_CONSERVATION_YEARS    | 10: a closed dossier's conservation (set on it at closure) |
+| VAULT_METRICS_LISTEN        | unset: no metrics; host:port: Prometheus (docs/operations.md) |
+| VAULT_LOG_FORMAT            | text (for a terminal); json: one JSON object per line |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -146,6 +148,8 @@ class Config:
     conservation_years: int = 10
     reuse_port: bool = False  # True: SO_REUSEPORT, the port shared within one deployment
     processes: int = 1  # server processes `serve` starts on the port (ADR 0012)
+    metrics_listen: str | None = None  # None: no metrics port (docs/operations.md)
+    log_format: str = "text"  # or "json": one object per line
 
     @property
     def retention_rules(self) -> RetentionRules:
@@ -192,6 +196,11 @@ class Config:
             if value in ("1", "true", "yes", "on"):
                 return True
             raise ConfigurationError(f"{name} must be 1 or 0")
+
+        def log_format(value: str) -> str:
+            if value not in ("text", "json"):
+                raise ConfigurationError("VAULT_LOG_FORMAT must be text or json")
+            return value
 
         checkpoint_dir = get("VAULT_CHECKPOINT_DIR")
         pkcs11 = Pkcs11Settings.from_env_if_set(environ)
@@ -241,4 +250,6 @@ class Config:
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),
             reuse_port=flag("VAULT_REUSE_PORT"),
             processes=int(number("VAULT_PROCESSES", 1, minimum=1)),
+            metrics_listen=get("VAULT_METRICS_LISTEN") or None,
+            log_format=log_format(get("VAULT_LOG_FORMAT").lower() or "text"),
         )
