@@ -36,7 +36,7 @@ from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.observability import exposition, logs
+from vault.observability import exposition
 from vault.observability.interceptor import ObservingInterceptor
 from vault.observability.metrics import VaultMetrics
 from vault.server import probes, singleton, tls_credentials
@@ -210,15 +210,13 @@ async def serve(
     stop: asyncio.Event | None = None,
     metrics_bound: list[int] | None = None,
 ) -> None:
-    """Runs the server until `stop` is set (default: until SIGTERM or SIGINT, with the
-    process's log lines in `VAULT_LOG_FORMAT`), then stops gracefully: health turns
+    """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
+    stops gracefully: health turns
     NOT_SERVING, calls in flight get 5 seconds, and a last journal checkpoint is signed
     (by the singleton lock's holder, or by a process that gets it within 5 seconds). A
     malformed address or a port another process holds, the gRPC port or the metrics
     port (`VAULT_METRICS_LISTEN`, whose port goes to `metrics_bound`), is a
     ConfigurationError before anything is built."""
-    if stop is None:
-        logs.install(config.log_format)
     check_available(ListenAddress.parse(config.listen), reuse_port=config.reuse_port)
     server_tls = tls_credentials.load(config.tls) if config.tls is not None else None  # fail early
     observed = exposition.for_server(config.metrics_listen)

@@ -24,7 +24,7 @@ from types import FrameType
 
 from vault.config import Config
 from vault.errors import ConfigurationError
-from vault.observability import exposition, logs
+from vault.observability import exposition
 from vault.server.listen import ListenAddress, check_available
 
 _log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ def run_workers(config: Config, processes: int) -> int:
     if address.port == 0:
         raise ConfigurationError("several server processes need a fixed port in VAULT_LISTEN")
     check_available(address, reuse_port=config.reuse_port)
-    logs.install(config.log_format)
     metrics = exposition.for_workers(config.metrics_listen)  # the workers' sum, on one port
     workers = _Workers()
     previous = {s: signal.signal(s, workers.forward) for s in (signal.SIGTERM, signal.SIGINT)}
