@@ -99,8 +99,8 @@ def test_json_request_lines_carry_the_trailer_id_and_no_identifier(tmp_path: Pat
     assert str(document.document_id) not in text
 
 
-def _record(message: str, **extra: object) -> logging.LogRecord:
-    return logging.LogRecord("vault.test", logging.ERROR, __file__, 1, message, (), None, **extra)
+def _record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("vault.test", logging.ERROR, __file__, 1, message, (), None)
 
 
 def test_a_traceback_stays_inside_its_one_json_line() -> None:
