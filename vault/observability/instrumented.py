@@ -73,6 +73,18 @@ class _Reader:
         self._reader.close()
 
 
+class _ReaderInto(_Reader):
+    """For a reader with `readinto` (the file store's): reads into the caller's buffer
+    stay copy-free (vault/crypto/objectformat/views.py looks for the method)."""
+
+    def __init__(self, reader: BlobReader, observe: Observe) -> None:
+        super().__init__(reader, observe)
+        self._readinto: Callable[[memoryview], int] = reader.readinto  # type: ignore[attr-defined]
+
+    def readinto(self, buffer: memoryview) -> int:
+        return _timed(self._observe, "read", lambda: self._readinto(buffer))
+
+
 class InstrumentedBlobStore:
     """A `BlobStore` whose every operation (and its writers' and readers') is observed."""
 
@@ -87,6 +99,8 @@ class InstrumentedBlobStore:
 
     def open(self, key: str, offset: int = 0, length: int | None = None) -> BlobReader:
         reader = _timed(self._observe, "open", lambda: self._store.open(key, offset, length))
+        if callable(getattr(reader, "readinto", None)):
+            return _ReaderInto(reader, self._observe)
         return _Reader(reader, self._observe)
 
     def delete(self, key: str) -> DeleteResult:
