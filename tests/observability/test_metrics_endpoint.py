@@ -1,9 +1,10 @@
 """The metrics port of a real server (issue #17 item 3): counts move, no identifier leaks.
 
-A real server in this process (`BackgroundServer`) with `metrics_listen` on an ephemeral
-port is called as a patient, a professional and a stranger would call it, then scraped
-over HTTP and parsed with prometheus-client's own parser. Without `VAULT_METRICS_LISTEN`
-the server opens its gRPC port and nothing else.
+A real server in this process (`BackgroundServer`, over the file store and over a real
+S3 server) with `metrics_listen` on an ephemeral port is called as a patient, a
+professional and a stranger would call it, then scraped over HTTP and parsed with
+prometheus-client's own parser. Without `VAULT_METRICS_LISTEN` the server opens its
+gRPC port and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from tests.blobstore.support import create_bucket, s3_settings
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
 from vault.auth import load_or_create_dev_issuer
 from vault.config import Config
@@ -30,13 +32,20 @@ NOTE = DocumentMetadata(TITLE, DocumentCategory.TREATMENTS_AND_CARE, "text/plain
 ALLOWED_LABELS = {"method", "code", "operation", "outcome"}
 
 
-@pytest.fixture
-def observed_vault(tmp_path: Path) -> Iterator[RunningVault]:
+@pytest.fixture(params=["file", "s3"])
+def observed_vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningVault]:
+    """A server with metrics on, over the file store or a real S3 server (moto)."""
+    s3 = None
+    if request.param == "s3":
+        admin = request.getfixturevalue("s3_admin")
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3 = s3_settings(endpoint, create_bucket(admin, versioned=True))
     config = Config(
         listen="127.0.0.1:0",
         data_dir=tmp_path / "data",
         workers=4,
         metrics_listen="127.0.0.1:0",
+        s3=s3,
     )
     issuer = load_or_create_dev_issuer(config.data_dir)
     server = BackgroundServer(config).start()
