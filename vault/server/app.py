@@ -7,7 +7,8 @@ service: vault/server/probes.py), blocking work in the call compartments
 (vault/server/bulkheads.py). The port is this process's alone unless `VAULT_REUSE_PORT`
 shares it within the deployment (vault/server/listen.py); of the deployment's
 processes, the one holding the singleton lock (vault/server/singleton.py) signs the
-checkpoints and sweeps (ADR 0012). `BackgroundServer` runs one in a
+checkpoints and sweeps (ADR 0012). Every call is logged and, with `VAULT_METRICS_LISTEN`,
+counted (vault/observability/, ADR 0015). `BackgroundServer` runs one in a
 thread of the calling process (tests and benchmarks use it to get a real server on an
 ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
 request (vault/server/servicer.py).
