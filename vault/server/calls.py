@@ -1,15 +1,15 @@
 """`Calls`: what every RPC of the servicer (vault/server/servicer.py) runs through.
 
-`Calls.unary` and `Calls.stream` give a call its request id (ours, never the caller's:
-the observing interceptor's, sent back in the `x-request-id` trailer), authenticate its
-bearer token into an `Actor`, and turn any error into a status: a `VaultError` into its
-code and message (messages carry no health data), anything else into INTERNAL with the
-request id only. A refusal the service did not journal itself (bad token, malformed
-message) is journaled here, before the status goes out, so every request leaves exactly
-one entry. `Calls.run` runs blocking work (database, files, crypto on large segments) in
-a bounded thread pool so the event loop keeps serving small calls while large streams
-are in flight (docs/adr/0001-grpc-aio-with-a-thread-pool.md); `take`, `close`, `written`
-and `abort_after` are the pieces of blocking work the streaming handlers hand it.
+`Calls.unary` and `Calls.stream` give a call its request id (ours, never the caller's,
+sent back in the `x-request-id` trailer), authenticate its bearer token into an `Actor`,
+and turn any error into a status: a `VaultError` into its code and message (messages
+carry no health data), anything else into INTERNAL with the request id only. A refusal
+the service did not journal itself (bad token, malformed message) is journaled here,
+before the status goes out, so every request leaves exactly one entry. `Calls.run` runs
+blocking work (database, files, crypto on large segments) in a bounded thread pool so
+the event loop keeps serving small calls while large streams are in flight
+(docs/adr/0001-grpc-aio-with-a-thread-pool.md); `take`, `close`, `written` and
+`abort_after` are the pieces of blocking work the streaming handlers hand it.
 
 What it does not: know any RPC or wire type (the handlers map messages through
 `vault.wire`), decide or journal a request the service sees (the service does), or serve
