@@ -137,6 +137,11 @@ class Components:
     keys: KeyProviders
     engines: tuple[Engine, ...] = ()
     blobs: BlobStores | None = None  # for the health probe (vault/server/probes.py)
+    served_keys: KeyProvider | None = None  # `keys` as the service sees it (instrumented)
+
+    def refresh_keys(self) -> int:
+        """Rereads the master versions through the service's provider (so it is timed)."""
+        return (self.served_keys or self.keys).refresh()
 
     def close_journal(self) -> None:
         self.appender.close()
@@ -188,7 +193,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())
     engines = (index.engine, journal.engine)
-    return Components(vault, appender, checkpointer, sweeper, keys, engines, blobs)
+    return Components(vault, appender, checkpointer, sweeper, keys, engines, blobs, served_keys)
 
 
 def build_sweeper(config: Config) -> Sweeper:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import CLI, OTHER_INS, PATIENT_INS, free_port
 from vault.auth import load_or_create_dev_issuer, mint_token
@@ -137,3 +139,25 @@ def test_an_unknown_log_format_is_refused_naming_the_setting(variable: str, valu
 def test_log_format_is_text_unless_json_is_asked() -> None:
     assert Config.from_env({}).log_format == "text"
     assert Config.from_env({"VAULT_LOG_FORMAT": "JSON"}).log_format == "json"
+
+
+@given(
+    message=st.text(),
+    fields=st.dictionaries(
+        st.text(min_size=1).filter(lambda key: key not in {"time", "level", "logger"}),
+        st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.text()),
+    ),
+)
+def test_any_message_and_fields_make_one_json_line_that_reads_back(
+    message: str, fields: dict[str, object]
+) -> None:
+    record = _record("%s")
+    record.args = (message,)
+    record.fields = fields
+    line = JsonFormatter().format(record)
+    assert line.splitlines() == [line]  # no \n, \r, \u2028... whatever the text
+    parsed = json.loads(line)
+    assert parsed["message"] == message
+    assert {k: v for k, v in parsed.items() if k in fields and k != "message"} == {
+        k: v for k, v in fields.items() if k not in {"message", "exc_info"}
+    }

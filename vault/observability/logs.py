@@ -60,7 +60,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return json.dumps(line, default=str)  # ASCII: no character any reader splits on
 
 
 def formatter(log_format: str) -> logging.Formatter:

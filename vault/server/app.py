@@ -291,7 +291,7 @@ async def serve(
         asyncio.create_task(
             _periodically(
                 "key refresh",
-                components.keys.refresh,
+                components.refresh_keys,
                 config.key_refresh_seconds,
                 executor,
                 stop,
