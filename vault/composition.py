@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import Engine
 
+from vault.blobstore.base import BlobStore
 from vault.blobstore.file import FileBlobStore
 from vault.config import Config
+from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.localkeys import LocalKeyFileProvider, create_key_file
 from vault.domain.clock import SystemClock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
@@ -32,6 +34,11 @@ from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
 from vault.matrix import load_matrix
+from vault.observability.instrumented import (
+    InstrumentedBlobStore,
+    InstrumentedKeyProvider,
+    Instruments,
+)
 from vault.service import Vault
 from vault.sqlstore import DatabaseTimeouts, make_engine
 from vault.sweeper import Sweeper
@@ -130,6 +137,11 @@ class Components:
     keys: KeyProviders
     engines: tuple[Engine, ...] = ()
     blobs: BlobStores | None = None  # for the health probe (vault/server/probes.py)
+    served_keys: KeyProvider | None = None  # `keys` as the service sees it (instrumented)
+
+    def refresh_keys(self) -> int:
+        """Rereads the master versions through the service's provider (so it is timed)."""
+        return (self.served_keys or self.keys).refresh()
 
     def close_journal(self) -> None:
         self.appender.close()
@@ -147,21 +159,29 @@ def access_matrix(config: Config) -> AccessMatrix:
     return DEFAULT_MATRIX if config.access_matrix is None else load_matrix(config.access_matrix)
 
 
-def build(config: Config) -> Components:
+def build(config: Config, instruments: Instruments | None = None) -> Components:
     """The service over the configured adapters. An empty database gets its tables; a
-    schema not at the newest revision stops the server here (`dossier-vault db upgrade`)."""
+    schema not at the newest revision stops the server here (`dossier-vault db upgrade`).
+    With `instruments` (metrics on), the service and the sweeper see the blob store and
+    the key provider through timers, and the group commit reports each transaction."""
     matrix = access_matrix(config)  # a bad file stops the server before anything is created
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     index = open_index(config)
     journal = open_journal(config)
-    appender = GroupCommitJournal(journal)
+    on_commit = instruments.journal_commit if instruments is not None else None
+    appender = GroupCommitJournal(journal, on_commit=on_commit)
     keys = key_provider(config)
     blobs = blob_store(config)
     blobs.check()  # a missing bucket or wrong credentials stop the server here, clearly
+    served_blobs: BlobStore = blobs
+    served_keys: KeyProvider = keys
+    if instruments is not None:
+        served_blobs = InstrumentedBlobStore(blobs, instruments.blob_store)
+        served_keys = InstrumentedKeyProvider(keys, instruments.key_provider)
     vault = Vault(
         index=index,
-        blobs=blobs,
-        keys=keys,
+        blobs=served_blobs,
+        keys=served_keys,
         journal=appender,
         journal_log=journal,
         clock=SystemClock(),
@@ -171,9 +191,9 @@ def build(config: Config) -> Components:
         upload_lease=timedelta(seconds=config.upload_lease_seconds),
     )
     checkpointer = build_checkpointer(config, journal, keys)
-    sweeper = Sweeper(index, blobs, SystemClock())
+    sweeper = Sweeper(index, served_blobs, SystemClock())
     engines = (index.engine, journal.engine)
-    return Components(vault, appender, checkpointer, sweeper, keys, engines, blobs)
+    return Components(vault, appender, checkpointer, sweeper, keys, engines, blobs, served_keys)
 
 
 def build_sweeper(config: Config) -> Sweeper:

@@ -209,6 +209,15 @@ class Config:
     conservation_years: int = s.setting(
         10, "a closed dossier's conservation (set on it at closure)", Z()
     )
+    metrics_listen: str | None = s.setting(
+        None,
+        "host:port of the Prometheus metrics (docs/operations.md)",
+        s.text,
+        shown_default="no metrics port",
+    )
+    log_format: str = s.setting(
+        "text", "text (for a terminal) or json (one object per line)", s.choice("text", "json")
+    )
 
     def __post_init__(self) -> None:
         if self.pkcs11 is not None and self.master_key_file is not None:

@@ -20,6 +20,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from vault.server.listen import ListenAddress, check_available
 
     config = Config.from_env()
+    from vault.observability.logs import install
+
+    install(config.log_format)  # every line of the server in VAULT_LOG_FORMAT, from the first
     processes = config.processes if args.processes is None else args.processes
     if processes > 1:
         from vault.server.workers import run_workers

@@ -7,7 +7,8 @@ service: vault/server/probes.py), blocking work in the call compartments
 (vault/server/bulkheads.py). The port is this process's alone unless `VAULT_REUSE_PORT`
 shares it within the deployment (vault/server/listen.py); of the deployment's
 processes, the one holding the singleton lock (vault/server/singleton.py) signs the
-checkpoints and sweeps (ADR 0012). `BackgroundServer` runs one in a
+checkpoints and sweeps (ADR 0012). Every call is logged and, with `VAULT_METRICS_LISTEN`,
+counted (vault/observability/, ADR 0015). `BackgroundServer` runs one in a
 thread of the calling process (tests and benchmarks use it to get a real server on an
 ephemeral port). What it does not: build adapters (vault/composition.py) or handle a
 request (vault/server/servicer.py).
@@ -36,6 +37,9 @@ from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
+from vault.observability import exposition
+from vault.observability.interceptor import ObservingInterceptor
+from vault.observability.metrics import VaultMetrics
 from vault.server import probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
@@ -165,9 +169,29 @@ def _probes(config: Config, components: Components) -> probes.Probes:
     return probes.Probes(checks, config.health_probe_timeout_seconds)
 
 
-def _sweep_if_held(lock: singleton.SingletonLock, sweeper: Sweeper, grace: timedelta) -> None:
-    if lock.held:
-        sweeper.sweep(grace)
+def _sweep_if_held(
+    lock: singleton.SingletonLock,
+    sweeper: Sweeper,
+    grace: timedelta,
+    metrics: VaultMetrics | None = None,
+) -> None:
+    if not lock.held:
+        return
+    try:
+        report = sweeper.sweep(grace)
+    except Exception as error:
+        if metrics is not None:
+            metrics.sweep(None, error)
+        raise
+    if metrics is not None:
+        metrics.sweep(
+            {
+                "pending_discarded": report.pending_discarded,
+                "incomplete_writes_removed": report.incomplete_writes_removed,
+                "orphan_blobs_deleted": report.orphan_blobs_deleted,
+            },
+            None,
+        )
 
 
 def _final_checkpoint(lock: singleton.SingletonLock, checkpointer: Checkpointer) -> None:
@@ -185,22 +209,36 @@ async def serve(
     started: threading.Event | None = None,
     bound: list[int] | None = None,
     stop: asyncio.Event | None = None,
+    metrics_bound: list[int] | None = None,
 ) -> None:
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
-    stops gracefully: health turns NOT_SERVING, calls in flight get 5 seconds, and a
-    last journal checkpoint is signed (by the singleton lock's holder, or by a process
-    that gets it within 5 seconds). A malformed address or a port another process holds
-    is a ConfigurationError before anything is built."""
+    stops gracefully: health turns
+    NOT_SERVING, calls in flight get 5 seconds, and a last journal checkpoint is signed
+    (by the singleton lock's holder, or by a process that gets it within 5 seconds). A
+    malformed address or a port another process holds, the gRPC port or the metrics
+    port (`VAULT_METRICS_LISTEN`, whose port goes to `metrics_bound`), is a
+    ConfigurationError before anything is built."""
     check_available(ListenAddress.parse(config.listen), reuse_port=config.reuse_port)
     server_tls = tls_credentials.load(config.tls) if config.tls is not None else None  # fail early
-    with singleton.starting(config.data_dir):  # the first creates keys and schema
-        components = build(config)
-        client_kinds = server_tls.client_kinds if server_tls is not None else None
-        verifier = _verifier(config, client_kinds)
+    observed = exposition.for_server(config.metrics_listen)
+    metrics = observed.metrics
+    try:
+        with singleton.starting(config.data_dir):  # the first creates keys and schema
+            components = build(config, metrics.instruments() if metrics is not None else None)
+            client_kinds = server_tls.client_kinds if server_tls is not None else None
+            verifier = _verifier(config, client_kinds)
+    except BaseException:
+        observed.close()
+        raise
+    if metrics_bound is not None and observed.port is not None:
+        metrics_bound.append(observed.port)
     executor = _bulkheads(config)
-    interceptors: list[grpc.aio.ServerInterceptor] = [CompartmentInterceptor()]
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        ObservingInterceptor(metrics),  # first: its duration covers the others
+        CompartmentInterceptor(),
+    ]
     if client_kinds is not None:
-        interceptors.insert(0, tls_credentials.PeerInterceptor())
+        interceptors.insert(1, tls_credentials.PeerInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -253,7 +291,7 @@ async def serve(
         asyncio.create_task(
             _periodically(
                 "key refresh",
-                components.keys.refresh,
+                components.refresh_keys,
                 config.key_refresh_seconds,
                 executor,
                 stop,
@@ -266,7 +304,7 @@ async def serve(
             asyncio.create_task(
                 _periodically(
                     "sweep",
-                    functools.partial(_sweep_if_held, lock, components.sweeper, grace),
+                    functools.partial(_sweep_if_held, lock, components.sweeper, grace, metrics),
                     config.gc_interval_seconds,
                     executor.blob,  # the sweep talks to the blob store too
                     stop,
@@ -306,6 +344,7 @@ async def serve(
         executor.shutdown(wait=True)
         dependencies.close()
         components.close()
+        observed.close()
 
 
 @dataclass
@@ -320,13 +359,14 @@ class BackgroundServer:
         self._stop = asyncio.Event()
         self._started = threading.Event()
         self._bound: list[int] = []
+        self._metrics_bound: list[int] = []
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="vault-server", daemon=True)
 
     def _main(self) -> None:
         try:
             self._loop.run_until_complete(
-                serve(self.config, self._started, self._bound, self._stop)
+                serve(self.config, self._started, self._bound, self._stop, self._metrics_bound)
             )
         except BaseException as error:
             self._error = error
@@ -339,6 +379,11 @@ class BackgroundServer:
             raise self._error
         self.port = self._bound[0]
         return self
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The metrics port (`VAULT_METRICS_LISTEN`), None when metrics are off."""
+        return self._metrics_bound[0] if self._metrics_bound else None
 
     @property
     def target(self) -> str:

@@ -35,6 +35,7 @@ from vault.auth import TokenVerifier
 from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.errors import UnauthenticatedError, VaultError
+from vault.observability import requests
 from vault.service import Call, Upload
 
 _log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ class Calls:
             await self._fail(context, request, error)
 
     def _begin(self, context: Context, action: Action) -> _Request:
-        request_id = str(uuid.uuid4())  # ours, never the caller's: it is journaled
+        record = requests.current()  # the observing interceptor's: one id for the log line
+        request_id = record.request_id if record else str(uuid.uuid4())  # never the caller's
         context.set_trailing_metadata((("x-request-id", request_id),))
         return _Request(Call(request_id), action)
 
@@ -154,6 +156,8 @@ class Calls:
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("missing bearer token")
         request.actor = self._verifier.verify(token.strip())
+        if (record := requests.current()) is not None:
+            record.actor_kind = request.actor.kind.value
         return request.actor
 
     async def _fail(self, context: Context, request: _Request, error: Exception) -> NoReturn:

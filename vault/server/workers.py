@@ -24,6 +24,7 @@ from types import FrameType
 
 from vault.config import Config
 from vault.errors import ConfigurationError
+from vault.observability import exposition
 from vault.server.listen import ListenAddress, check_available
 
 _log = logging.getLogger(__name__)
@@ -37,10 +38,11 @@ def run_workers(config: Config, processes: int) -> int:
     if address.port == 0:
         raise ConfigurationError("several server processes need a fixed port in VAULT_LISTEN")
     check_available(address, reuse_port=config.reuse_port)
+    metrics = exposition.for_workers(config.metrics_listen)  # the workers' sum, on one port
     workers = _Workers()
     previous = {s: signal.signal(s, workers.forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        env = {**os.environ, "VAULT_PROCESSES": "1", "VAULT_REUSE_PORT": "1"}
+        env = {**os.environ, **metrics.env, "VAULT_PROCESSES": "1", "VAULT_REUSE_PORT": "1"}
         for _ in range(processes):
             if workers.stopping:
                 break
@@ -55,6 +57,7 @@ def run_workers(config: Config, processes: int) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        metrics.close()
 
 
 class _Workers:
