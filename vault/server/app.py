@@ -39,6 +39,7 @@ from vault.journal.checkpointer import Checkpointer
 from vault.server import probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
+from vault.server.decoding import DecodingInterceptor
 from vault.server.listen import ListenAddress, check_available
 from vault.server.malloc_arenas import trim_heap
 from vault.server.servicer import DossierVaultServicer
@@ -198,7 +199,10 @@ async def serve(
         client_kinds = server_tls.client_kinds if server_tls is not None else None
         verifier = _verifier(config, client_kinds)
     executor = _bulkheads(config)
-    interceptors: list[grpc.aio.ServerInterceptor] = [CompartmentInterceptor()]
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        CompartmentInterceptor(),
+        DecodingInterceptor(SERVICE_NAME),
+    ]
     if client_kinds is not None:
         interceptors.insert(0, tls_credentials.PeerInterceptor())
     server = grpc.aio.server(
