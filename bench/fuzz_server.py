@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
+from vault.composition import build_checkpointer, key_provider, open_journal
 from vault.config import Config
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
 from vault.journal.verify import verify_export
@@ -235,13 +236,15 @@ class Target:
     """A running vault, the tokens of its callers and the ids worth naming."""
 
     address: str
+    config: Config
     issuer: Ed25519PrivateKey
     tokens: tuple[str, ...]
     ids: tuple[str, ...]
 
 
-def prepare(address: str, issuer: Ed25519PrivateKey) -> Target:
-    """A dossier with a document on the vault at `address`, and the callers to fuzz it."""
+def prepare(server: BackgroundServer) -> Target:
+    """A dossier with a document on `server`, and the callers to fuzz it."""
+    address, issuer = server.target, load_or_create_dev_issuer(server.config.data_dir)
 
     def token(kind: ActorKind, subject: str, profession: str | None = None) -> str:
         return mint_token(
@@ -269,7 +272,7 @@ def prepare(address: str, issuer: Ed25519PrivateKey) -> Target:
         RPPS,
         "",
     )
-    return Target(address, issuer, tokens, ids)
+    return Target(address, server.config, issuer, tokens, ids)
 
 
 def journal_problems(target: Target, request_ids: Sequence[str]) -> list[str]:
@@ -278,9 +281,11 @@ def journal_problems(target: Target, request_ids: Sequence[str]) -> list[str]:
     auditor = mint_token(target.issuer, kind=ActorKind.AUDITOR, subject="audit", ttl_seconds=600)
     with VaultClient(target.address, auditor, timeout=120) as client:
         lines = list(client.export_journal())
+    config = target.config
+    key = build_checkpointer(config, open_journal(config), key_provider(config)).verifier_key
     problems: list[str] = []
     try:
-        verify_export(lines, None)
+        verify_export(lines, key)
     except Exception as error:  # any failure to verify is the finding
         problems.append(f"the journal does not verify: {error}")
     counts = Counter(
@@ -334,8 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
         with _serving(args.database_url, Path(tmp)) as server:
-            issuer = load_or_create_dev_issuer(server.config.data_dir)
-            target = prepare(server.target, issuer)
+            target = prepare(server)
             done = run_shots(target, args.calls, derandomize=False)
             problems = journal_problems(target, [o.request_id for _, o in done if o.request_id])
         seconds = time.monotonic() - started
