@@ -195,7 +195,7 @@ def _request_id(metadata: Any) -> str | None:
     return None
 
 
-def _same(data: bytes) -> bytes:
+def same(data: bytes) -> bytes:
     return data  # requests go out as they are, answers are not decoded
 
 
@@ -206,17 +206,17 @@ def fire(channel: grpc.Channel, shot: Shot) -> Outcome:
     metadata = (("authorization", f"Bearer {shot.token}"),)
     try:
         if method.client_streaming:
-            _, call = channel.stream_unary(path, _same, _same).with_call(
+            _, call = channel.stream_unary(path, same, same).with_call(
                 iter(shot.payloads), metadata=metadata, timeout=CALL_TIMEOUT
             )
         elif method.server_streaming:
-            call = channel.unary_stream(path, _same, _same)(
+            call = channel.unary_stream(path, same, same)(
                 shot.payloads[0], metadata=metadata, timeout=CALL_TIMEOUT
             )
             for _ in call:
                 pass
         else:
-            _, call = channel.unary_unary(path, _same, _same).with_call(
+            _, call = channel.unary_unary(path, same, same).with_call(
                 shot.payloads[0], metadata=metadata, timeout=CALL_TIMEOUT
             )
         return Outcome(grpc.StatusCode.OK, _request_id(call.trailing_metadata()), "")
@@ -233,13 +233,31 @@ def fire(channel: grpc.Channel, shot: Shot) -> Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """A running vault, the tokens of its callers and the ids worth naming."""
+    """A running vault, the tokens of its callers and the ids worth naming (the first
+    token is the dossier's patient's, the third an auditor's; the first id is the
+    dossier's, the second its document's)."""
 
     address: str
     config: Config
     issuer: Ed25519PrivateKey
     tokens: tuple[str, ...]
     ids: tuple[str, ...]
+
+    @property
+    def patient(self) -> str:
+        return self.tokens[0]
+
+    @property
+    def auditor(self) -> str:
+        return self.tokens[2]
+
+    @property
+    def dossier(self) -> str:
+        return self.ids[0]
+
+    @property
+    def document(self) -> str:
+        return self.ids[1]
 
 
 def prepare(server: BackgroundServer) -> Target:
@@ -278,8 +296,7 @@ def prepare(server: BackgroundServer) -> Target:
 def journal_problems(target: Target, request_ids: Sequence[str]) -> list[str]:
     """What is wrong with the journal after the calls: it does not verify, or a call
     left no entry or more than one."""
-    auditor = mint_token(target.issuer, kind=ActorKind.AUDITOR, subject="audit", ttl_seconds=600)
-    with VaultClient(target.address, auditor, timeout=120) as client:
+    with VaultClient(target.address, target.auditor, timeout=120) as client:
         lines = list(client.export_journal())
     config = target.config
     key = build_checkpointer(config, open_journal(config), key_provider(config)).verifier_key

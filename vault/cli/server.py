@@ -8,17 +8,21 @@ does not: serve itself (vault/server/app.py) or talk to a server over gRPC.
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import timedelta
 from typing import Any
 
 from vault.cli.output import print_json
 from vault.domain.model import ActorKind
 
+PRIVATE_UMASK = 0o077  # what the server creates is its own, whatever its directory's mode
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from vault.config import Config
     from vault.server.listen import ListenAddress, check_available
 
+    os.umask(PRIVATE_UMASK)  # index, WAL, blobs, checkpoints, keys: owner only (workers too)
     config = Config.from_env()
     processes = config.processes if args.processes is None else args.processes
     if processes > 1:
