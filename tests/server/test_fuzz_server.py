@@ -234,7 +234,7 @@ def test_a_finish_that_does_not_match_what_arrived_is_invalid_and_stores_nothing
 def test_fuzzed_calls_never_end_unknown_or_internal_and_each_leaves_one_entry(
     target: Target,
 ) -> None:
-    done = run_shots(target, 80, derandomize=True)
+    done = run_shots(target, 150, derandomize=True)
     bugs = [(shot, outcome) for shot, outcome in done if outcome.status in BUGS]
     assert bugs == []
     assert {outcome.status for _, outcome in done} - {grpc.StatusCode.OK} <= {
