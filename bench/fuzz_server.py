@@ -3,6 +3,8 @@
     python -m bench.fuzz_server                          # 3,000 calls on SQLite
     python -m bench.fuzz_server --calls 20000 --database-url postgresql+psycopg://...
 
+(on PostgreSQL, in a fresh schema dropped at the end)
+
 Each call is a method of `vault.v1.DossierVault` with a caller (the dossier's patient, a
 professional, an auditor, an operator, a bad token) and either a message of the method's
 request type with extreme values (integers at and past 2^31 and 2^63, timestamps at
@@ -41,6 +43,7 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from bench.bench_calls import postgres_schema
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.composition import build_checkpointer, key_provider, open_journal
@@ -341,13 +344,17 @@ def run_shots(target: Target, examples: int, *, derandomize: bool) -> list[tuple
 
 @contextlib.contextmanager
 def _serving(database_url: str | None, data_dir: Path) -> Iterator[BackgroundServer]:
-    url = database_url or f"sqlite:///{data_dir / 'index.sqlite3'}"
-    config = Config(listen="127.0.0.1:0", data_dir=data_dir / "data", database_url=url)
-    server = BackgroundServer(config).start()
-    try:
+    """A vault on SQLite in `data_dir`, or on a fresh schema of `database_url` (dropped
+    after), with a local blob directory."""
+    with contextlib.ExitStack() as stack:
+        if database_url is None:
+            url = f"sqlite:///{data_dir / 'index.sqlite3'}"
+        else:
+            url = stack.enter_context(postgres_schema(database_url))
+        config = Config(listen="127.0.0.1:0", data_dir=data_dir / "data", database_url=url)
+        server = BackgroundServer(config).start()
+        stack.callback(server.stop)
         yield server
-    finally:
-        server.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,19 +1,21 @@
 """Hostile input through the real server: bytes that do not decode, values past the
 vault's bounds, an upload whose finish contradicts what arrived, and hypothesis-drawn
-calls (bench/fuzz_server.py's harness, a few dozen examples here): each ends in a precise
-status, never UNKNOWN or INTERNAL, with exactly one journal entry, and the journal still
-verifies (ADR 0013)."""
+calls (bench/fuzz_server.py's harness, 150 examples per backend here): each ends in a
+precise status, never UNKNOWN or INTERNAL, with exactly one journal entry, and the
+journal still verifies (ADR 0013)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf.message import Message
 
 from bench.fuzz_server import BUGS, Shot, Target, fire, journal_problems, prepare, run_shots, same
+from bench.fuzz_server import main as fuzz_main
 from tests.conftest import RunningVault
 from vault.client import VaultClient
 from vault.v1 import vault_pb2 as pb
@@ -250,3 +252,14 @@ def test_fuzzed_calls_never_end_unknown_or_internal_and_each_leaves_one_entry(
     request_ids = [outcome.request_id for _, outcome in done]
     assert None not in request_ids  # every call reached the edge, which answered it
     assert journal_problems(target, [r for r in request_ids if r is not None]) == []
+
+
+def test_the_longer_run_counts_statuses_and_finds_no_problem(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert fuzz_main(["--calls", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calls"] == 20
+    assert sum(report["statuses"].values()) == 20
+    assert report["problems"] == []
