@@ -99,6 +99,22 @@ _VISIBILITY_FIELDS = {
 }
 
 
+# The range a google.protobuf.Timestamp may hold (its own specification): 0001-01-01 to
+# 9999-12-31, nanos 0 to 999,999,999. Outside it, the conversions to a datetime or to
+# microseconds fail or give values no column can hold.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+MAX_NANOS = 999_999_999
+
+
+def valid_timestamp(stamp: Timestamp) -> bool:
+    """Whether `stamp` is within the range its specification allows."""
+    return (
+        MIN_TIMESTAMP_SECONDS <= stamp.seconds <= MAX_TIMESTAMP_SECONDS
+        and 0 <= stamp.nanos <= MAX_NANOS
+    )
+
+
 def timestamp(moment: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
@@ -399,10 +415,13 @@ def journal_record_from_proto(message: pb.JournalRecord) -> tuple[int, JournalEv
 
 
 def _optional_timestamp(message: Message, name: str) -> Timestamp | None:
-    """A Timestamp field, or None when it is not set."""
+    """A Timestamp field, or None when it is not set; InvalidArgumentError when it is out
+    of its range."""
     if not message.HasField(name):
         return None
     stamp: Timestamp = getattr(message, name)
+    if not valid_timestamp(stamp):
+        raise InvalidArgumentError(f"{name} is not a valid timestamp")
     return stamp
 
 

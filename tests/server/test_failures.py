@@ -157,11 +157,11 @@ FINISH_OK = pb.PutDocumentRequest(
         ([], grpc.StatusCode.INVALID_ARGUMENT),
         (
             [pb.PutDocumentRequest(finish=pb.PutDocumentFinish(size=3, sha256=bytes(32)))],
-            grpc.StatusCode.DATA_LOSS,
+            grpc.StatusCode.INVALID_ARGUMENT,  # the request contradicts itself: nothing stored
         ),
         (
             [pb.PutDocumentRequest(finish=pb.PutDocumentFinish(size=4, sha256=bytes(32)))],
-            grpc.StatusCode.DATA_LOSS,
+            grpc.StatusCode.INVALID_ARGUMENT,
         ),
         ([FINISH_OK, pb.PutDocumentRequest(chunk=b"more")], grpc.StatusCode.INVALID_ARGUMENT),
     ],

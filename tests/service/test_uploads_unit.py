@@ -12,7 +12,7 @@ import pytest
 
 from tests.service.support import LEASE_US, PATIENT, REPORT, Scene, commit
 from vault.domain.model import DocumentQuery, DocumentStatus, Replacement
-from vault.errors import ConflictError, IntegrityError
+from vault.errors import ConflictError, InvalidArgumentError
 from vault.service.gate import Call
 
 HALF_A_LEASE = timedelta(microseconds=LEASE_US // 2)
@@ -36,7 +36,7 @@ def test_an_aborted_upload_leaves_nothing_visible_and_nothing_to_sweep(scene: Sc
 def test_content_that_does_not_match_its_digest_is_not_stored(scene: Scene) -> None:
     upload = scene.uploads.begin(PATIENT, scene.dossier, REPORT, Call("put"))
     upload.write(b"what arrived")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(InvalidArgumentError, match="does not match its size and digest"):
         upload.commit(12, hashlib.sha256(b"what was sent").digest())
     upload.abort()
     assert _listed(scene) == []

@@ -5,7 +5,7 @@ Layout: `<root>/objects/<k0k1>/<k2k3>/<key>` (two levels of 256 shards each) and
 system, is fsynced, then hard-linked to its final name (which fails rather than
 overwrites), and the shard directory is fsynced: after a crash an object is either whole
 under its key or absent. Keys are checked to be opaque hex ids, so no client input ever
-becomes a path.
+becomes a path. Files are 0600 and directories 0700: other users of the host read nothing.
 
 It does not keep versions (a delete removes the one file), does not sweep temporary
 files a crash left in `tmp/`, and does not encrypt: it only ever sees ciphertext.
@@ -34,6 +34,9 @@ from vault.errors import (
 )
 
 _KEY_NAME = re.compile(r"[0-9a-f]{32}")
+# Objects are the owner's alone, whatever the root's mode: files 0600 (mkstemp's mode,
+# kept by the link to the final name), directories 0700 (both within the umask).
+PRIVATE_DIRECTORY = 0o700
 
 
 def _fsync_directory(path: Path) -> None:
@@ -70,7 +73,7 @@ class _FileWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            self._final.parent.mkdir(parents=True, exist_ok=True)
+            self._final.parent.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
             os.link(self._tmp, self._final)
         except FileExistsError:
             raise AlreadyExistsError("object key already in use") from None
@@ -145,7 +148,7 @@ class FileBlobStore:
         self._tmp = root / "tmp"
         try:
             for directory in (self._objects, self._tmp):
-                directory.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
         except OSError as e:
             raise FailedPreconditionError("blob directory cannot be created") from e
 

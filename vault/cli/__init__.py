@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PRIVATE_UMASK = 0o077  # what a command creates (index, blobs, keys, exports) is its owner's alone
 CONFIG_FILE_VARIABLE = "VAULT_CONFIG_FILE"  # vault.config's, not imported to build the parser
 
 
@@ -87,6 +88,7 @@ def _config_file(path: str | None) -> Iterator[None]:
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parses `argv`, runs the command, and turns its failure into an exit code."""
     args = parser.parse_args(argv)
+    os.umask(PRIVATE_UMASK)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         with _config_file(getattr(args, "config", None)):

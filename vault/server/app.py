@@ -43,6 +43,7 @@ from vault.observability.metrics import VaultMetrics
 from vault.server import probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
+from vault.server.decoding import DecodingInterceptor
 from vault.server.listen import ListenAddress, check_available
 from vault.server.malloc_arenas import trim_heap
 from vault.server.servicer import DossierVaultServicer
@@ -236,6 +237,7 @@ async def serve(
     interceptors: list[grpc.aio.ServerInterceptor] = [
         ObservingInterceptor(metrics),  # first: its duration covers the others
         CompartmentInterceptor(),
+        DecodingInterceptor(SERVICE_NAME),
     ]
     if client_kinds is not None:
         interceptors.insert(1, tls_credentials.PeerInterceptor())

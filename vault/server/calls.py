@@ -4,7 +4,8 @@
 sent back in the `x-request-id` trailer), authenticate its bearer token into an `Actor`,
 and turn any error into a status: a `VaultError` into its code and message (messages
 carry no health data), anything else into INTERNAL with the request id only. A refusal
-the service did not journal itself (bad token, malformed message) is journaled here,
+the service did not journal itself (bad token, malformed message, a request that did not
+decode: vault/server/decoding.py) is journaled here,
 before the status goes out, so every request leaves exactly one entry. `Calls.run` runs
 blocking work (database, files, crypto on large segments) in a bounded thread pool so
 the event loop keeps serving small calls while large streams are in flight
@@ -36,6 +37,7 @@ from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.errors import UnauthenticatedError, VaultError
 from vault.observability import requests
+from vault.server.decoding import raise_noted_refusal
 from vault.service import Call, Upload
 
 _log = logging.getLogger(__name__)
@@ -152,12 +154,15 @@ class Calls:
         return _Request(Call(request_id), action)
 
     def _authenticate(self, context: Context, request: _Request) -> Actor:
+        """The caller's actor; then the refusal of a request that did not decode within
+        the bounds (vault/server/decoding.py), journaled with the actor who sent it."""
         scheme, _, token = (_metadata(context, "authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("missing bearer token")
         request.actor = self._verifier.verify(token.strip())
         if (record := requests.current()) is not None:
             record.actor_kind = request.actor.kind.value
+        raise_noted_refusal()
         return request.actor
 
     async def _fail(self, context: Context, request: _Request, error: Exception) -> NoReturn:

@@ -43,7 +43,6 @@ from vault.domain.validation import validate_metadata
 from vault.errors import (
     ConflictError,
     FailedPreconditionError,
-    IntegrityError,
     InvalidArgumentError,
 )
 from vault.index.base import (
@@ -227,7 +226,7 @@ class Upload:
             expected_size,
             expected_sha256,
         ):
-            raise IntegrityError("the content received does not match its size and digest")
+            raise InvalidArgumentError("the content received does not match its size and digest")
         self._encryptor.close()
         prepared = self._prepared.result()  # the pending row is recorded
         self._keep_reservation()  # through the wait for the last parts and the entry

@@ -6,6 +6,12 @@ Dossier Vault wire contract, version 1.
 Every call carries `authorization: Bearer <token>` metadata: a signed actor
 assertion (JWT, EdDSA or ES256). Errors use standard gRPC status codes; their
 messages never contain health data, names, INS/NIR or document titles.
+
+A request is INVALID_ARGUMENT, and journaled as refused, when its bytes do not decode
+as its message, or when any field holds a value past the vault's bounds, whatever the
+field: an unsigned 32-bit value above 2^31-1, a 64-bit one above 2^63-1, a Timestamp
+outside 0001-01-01..9999-12-31 or with nanos outside 0..999,999,999, a string with a
+NUL character. DATA_LOSS is only ever stored data found damaged; INTERNAL is a bug.
 """
 
 from collections import abc as _abc
@@ -675,7 +681,9 @@ class PutDocumentFinish(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     size: _builtins.int
-    """Plaintext size and SHA-256 of all the chunks, as the client computed them."""
+    """Plaintext size and SHA-256 of all the chunks, as the client computed them; if they
+    do not match what the server received, nothing is stored (INVALID_ARGUMENT).
+    """
     sha256: _builtins.bytes
     def __init__(
         self,

@@ -204,7 +204,9 @@ class DossierVaultServicer:
         """Client streaming: first message `header`, then any number of `chunk`s, then
         `finish` with the size and SHA-256 of what was sent. The document becomes visible
         only once `finish` arrived and matched: a stream that ends without it (a caller
-        that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+        that hung up, a proxy that cut it) stores nothing, and so does a `finish` that does
+        not match what arrived (INVALID_ARGUMENT: the request contradicts itself; send the
+        document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
         first: read the document again and retry.

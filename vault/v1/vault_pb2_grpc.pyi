@@ -6,6 +6,12 @@ Dossier Vault wire contract, version 1.
 Every call carries `authorization: Bearer <token>` metadata: a signed actor
 assertion (JWT, EdDSA or ES256). Errors use standard gRPC status codes; their
 messages never contain health data, names, INS/NIR or document titles.
+
+A request is INVALID_ARGUMENT, and journaled as refused, when its bytes do not decode
+as its message, or when any field holds a value past the vault's bounds, whatever the
+field: an unsigned 32-bit value above 2^31-1, a 64-bit one above 2^63-1, a Timestamp
+outside 0001-01-01..9999-12-31 or with nanos outside 0..999,999,999, a string with a
+NUL character. DATA_LOSS is only ever stored data found damaged; INTERNAL is a bug.
 """
 
 from collections import abc as _abc
@@ -65,7 +71,9 @@ class DossierVaultStub:
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
     only once `finish` arrived and matched: a stream that ends without it (a caller
-    that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+    that hung up, a proxy that cut it) stores nothing, and so does a `finish` that does
+    not match what arrived (INVALID_ARGUMENT: the request contradicts itself; send the
+    document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
     first: read the document again and retry.
@@ -143,7 +151,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Client streaming: first message `header`, then any number of `chunk`s, then
     `finish` with the size and SHA-256 of what was sent. The document becomes visible
     only once `finish` arrived and matched: a stream that ends without it (a caller
-    that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+    that hung up, a proxy that cut it) stores nothing, and so does a `finish` that does
+    not match what arrived (INVALID_ARGUMENT: the request contradicts itself; send the
+    document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
     first: read the document again and retry.
@@ -272,7 +282,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         """Client streaming: first message `header`, then any number of `chunk`s, then
         `finish` with the size and SHA-256 of what was sent. The document becomes visible
         only once `finish` arrived and matched: a stream that ends without it (a caller
-        that hung up, a proxy that cut it) stores nothing. With `header.replaces`, the
+        that hung up, a proxy that cut it) stores nothing, and so does a `finish` that does
+        not match what arrived (INVALID_ARGUMENT: the request contradicts itself; send the
+        document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
         first: read the document again and retry.
