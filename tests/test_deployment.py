@@ -270,6 +270,15 @@ def test_the_image_refuses_development_keys(tmp_path: Path) -> None:
         Config.from_env(environment)
 
 
+def test_an_hsm_is_a_production_master_key(tmp_path: Path) -> None:
+    environment = _image_env() | _with_secret_files(SERVICES["vault"]["environment"], tmp_path)
+    del environment["VAULT_MASTER_KEY_FILE"]
+    hsm = {"VAULT_PKCS11_MODULE": "/usr/lib/hsm.so", "VAULT_PKCS11_TOKEN_LABEL": "vault"}
+    config = Config.from_env(environment | hsm | {"VAULT_PKCS11_PIN": "1234"})
+    assert config.pkcs11 is not None
+    assert config.master_key_file is None
+
+
 def test_no_development_token_is_minted_where_production_keys_are_required(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
