@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck proto proto-check vectors pytest bench lock clean
+.PHONY: run test lint typecheck proto proto-check vectors pytest bench lock clean audit
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -45,6 +45,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_crypto
 	$(BIN)/python -m bench.bench_index
 	$(BIN)/python -m bench.bench_retention
+
+# Every locked dependency (constraints.txt) against PyPI's vulnerability advisories. Needs
+# PyPI's JSON API (pypi.org/pypi/<name>/<version>/json), so it is not part of `make test`:
+# where that does not answer, --strict fails rather than passing on nothing audited.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
 lock: $(STAMP)
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp

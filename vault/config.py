@@ -145,6 +145,11 @@ class Config:
     )
     token_issuer: str = s.setting(DEV_ISSUER, "the tokens' expected issuer", s.text)
     token_audience: str = s.setting(DEFAULT_AUDIENCE, "the tokens' expected audience", s.text)
+    require_production_keys: bool = s.setting(
+        False,
+        "refuse to start without token_public_keys and a master key (file or HSM)",
+        s.flag,
+    )
     workers: int = s.setting(16, "threads for blocking work (metadata calls)", Z())
     worker_queue: int = s.setting(1024, "calls waiting for them; beyond: UNAVAILABLE", Z(0))
     blob_workers: int = s.setting(8, "threads for calls that touch the blob store (ADR 0010)", Z())
@@ -222,6 +227,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.pkcs11 is not None and self.master_key_file is not None:
             raise ConfigurationError("set VAULT_MASTER_KEY_FILE or VAULT_PKCS11_*, not both")
+        if self.require_production_keys:
+            _refuse_development_keys(self)
 
     @property
     def retention_rules(self) -> RetentionRules:
@@ -256,6 +263,20 @@ class Config:
     def from_sources(cls, sources: Sources) -> Config:
         config: Config = s.read(cls, sources.values)
         return config
+
+
+def _refuse_development_keys(config: Config) -> None:
+    """VAULT_REQUIRE_PRODUCTION_KEYS: no key is generated, no development issuer trusted."""
+    missing = []
+    if not config.token_public_keys:
+        missing.append("VAULT_TOKEN_PUBLIC_KEYS")
+    if config.pkcs11 is None and config.master_key_file is None:
+        missing.append("VAULT_MASTER_KEY_FILE (or VAULT_PKCS11_*)")
+    if missing:
+        raise ConfigurationError(
+            f"VAULT_REQUIRE_PRODUCTION_KEYS is set: set {' and '.join(missing)}; "
+            "development keys are refused"
+        )
 
 
 # -- the file and the environment -----------------------------------------------------

@@ -73,8 +73,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_dev_token(args: argparse.Namespace) -> int:
     from vault.auth import load_or_create_dev_issuer, mint_token
     from vault.config import Config
+    from vault.errors import ConfigurationError
 
     config = Config.from_env()
+    if config.require_production_keys:
+        raise ConfigurationError("VAULT_REQUIRE_PRODUCTION_KEYS is set: no development issuer")
     key = load_or_create_dev_issuer(config.data_dir)
     print(
         mint_token(
