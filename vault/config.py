@@ -40,6 +40,10 @@
 | VAULT_TLS_CLIENT_CA, VAULT_TLS_CLIENT_KINDS | unset: no client certificates asked |
 | VAULT_ACCESS_MATRIX         | unset: the default authorisation matrix (vault/matrix.py) |
 | VAULT_CONSERVATION_YEARS    | 10: a closed dossier's conservation (set on it at closure) |
+| VAULT_HELD_BACK_RELEASE_MONTHS | 1: a document held back from the patient is released then |
+| VAULT_HELD_BACK_NOTICE_DAYS | 14: after its deposit, the holder is told of its release |
+| VAULT_DELETION_DELAY_DAYS   | 90: a deletion request's legal deadline (3 months) |
+| VAULT_DELETION_WARNING_DAYS | 14: reported as approaching this long before it |
 
 Defaults are the embedded, development setup: everything under one data directory, with
 keys generated on first start (and a loud warning that they are development keys).
@@ -144,12 +148,22 @@ class Config:
     tls: TlsSettings | None = None  # None: plaintext (loopback or behind a TLS proxy)
     access_matrix: Path | None = None  # None: the policy's default matrix
     conservation_years: int = 10
+    held_back_release_months: int = 1
+    held_back_notice_days: int = 14
+    deletion_delay_days: int = 90
+    deletion_warning_days: int = 14
     reuse_port: bool = False  # True: SO_REUSEPORT, the port shared within one deployment
     processes: int = 1  # server processes `serve` starts on the port (ADR 0012)
 
     @property
     def retention_rules(self) -> RetentionRules:
-        return RetentionRules(conservation_years=self.conservation_years)
+        return RetentionRules(
+            conservation_years=self.conservation_years,
+            deletion_delay_days=self.deletion_delay_days,
+            deletion_warning_days=self.deletion_warning_days,
+            held_back_release_months=self.held_back_release_months,
+            held_back_notice_days=self.held_back_notice_days,
+        )
 
     @property
     def index_url(self) -> str:
@@ -239,6 +253,10 @@ class Config:
             tls=TlsSettings.from_env_if_set(environ),
             access_matrix=Path(matrix) if (matrix := get("VAULT_ACCESS_MATRIX")) else None,
             conservation_years=int(number("VAULT_CONSERVATION_YEARS", 10)),
+            held_back_release_months=int(number("VAULT_HELD_BACK_RELEASE_MONTHS", 1)),
+            held_back_notice_days=int(number("VAULT_HELD_BACK_NOTICE_DAYS", 14, minimum=0)),
+            deletion_delay_days=int(number("VAULT_DELETION_DELAY_DAYS", 90)),
+            deletion_warning_days=int(number("VAULT_DELETION_WARNING_DAYS", 14, minimum=0)),
             reuse_port=flag("VAULT_REUSE_PORT"),
             processes=int(number("VAULT_PROCESSES", 1, minimum=1)),
         )

@@ -6,11 +6,15 @@ time) and journals whatever comes back, allowed or denied. Reason codes are stab
 strings: they are written to the journal and shown to patients and auditors, so renaming
 one is a format change. docs/access-control.md states the rules in prose.
 
-The rules (public health code R.1111-26 to R.1111-43, as the DMP applies them):
+The rules (Code de la santé publique L.1111-14 to L.1111-24 and the DMP's regulatory
+articles, R.1111-26 onwards in the numbering this module first followed; the current
+numbering of each rule is in docs/access-control.md, "Where each rule comes from"):
 
 * the patient (holder) and their legal representatives run the dossier; the patient
-  side never sees a document its author has not released yet, and representatives never
-  see a minor's confidential care;
+  side does not see a document held back for an announcement consultation until its
+  author or the treating physician releases it, or its delay (a month after its deposit,
+  `Facts.release_months`) has run; representatives never see a minor's confidential
+  care;
 * the treating physician sees everything, masked documents included, and cannot be
   blocked by the patient;
 * another professional needs an unexpired authorisation (or records the patient's
@@ -35,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vault.domain.lifecycle import released_up_to_us
 from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
 
 
@@ -74,6 +79,7 @@ class Action(StrEnum):
     DOSSIER_DESTROY = "dossier.destroy"
     DOSSIER_DESTROYED = "dossier.destroyed"
     DOCUMENT_EXPIRE = "document.expire"
+    DOCUMENT_RELEASE = "document.release"  # a held-back document's delay ran
 
 
 class Reason(StrEnum):
@@ -106,6 +112,8 @@ class Reason(StrEnum):
     CONSERVATION_DEADLINE = "conservation-deadline"
     DELETION_REQUESTED = "deletion-requested"
     ROLLING_WINDOW = "rolling-window"
+    RELEASE_DELAY = "release-delay"  # a held-back document's delay ran: released
+    LEGAL_HOLD = "legal-hold"  # a deletion refused while a legal hold is in force
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_ARGUMENT = "invalid-argument"
@@ -180,12 +188,15 @@ class DocumentFacts:
     visibility: Visibility = Visibility.NORMAL
     authored_by_caller: bool = False
     new_visibility: Visibility | None = None
+    deposited_us: int | None = None  # the document's first version; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the policy needs to know about one request. Without `now_us` (None), time
-    is unknown and no time-bound standing (authorisation, emergency window) is open."""
+    is unknown and no time-bound standing (authorisation, emergency window) is open, and
+    no held-back document is released by its delay. `release_months` is that delay (a
+    setting, the law's month by default)."""
 
     actor_kind: ActorKind
     action: Action
@@ -195,18 +206,30 @@ class Facts:
     profession: str | None = None
     specialty: str | None = None
     document: DocumentFacts | None = None
+    release_months: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which of a dossier's documents a caller may see: none carrying a `hidden` flag,
-    and only the `categories` listed."""
+    and only the `categories` listed; except that a document hidden from the patient
+    only and deposited at or before `released_up_to_us` is released (its delay ran)."""
 
     hidden: Visibility
     categories: Categories
+    released_up_to_us: int | None = None
 
-    def admits(self, category: DocumentCategory, visibility: Visibility) -> bool:
-        return category in self.categories and not visibility & self.hidden
+    def admits(
+        self, category: DocumentCategory, visibility: Visibility, deposited_us: int | None = None
+    ) -> bool:
+        return category in self.categories and not visibility & self.hidden_for(deposited_us)
+
+    def hidden_for(self, deposited_us: int | None) -> Visibility:
+        """The flags that hide a document deposited at `deposited_us` (None: unknown)."""
+        released = self.released_up_to_us
+        if released is not None and deposited_us is not None and deposited_us <= released:
+            return self.hidden & ~Visibility.HIDDEN_FROM_PATIENT
+        return self.hidden
 
 
 NOTHING = Scope(Visibility.NORMAL, frozenset())
@@ -382,7 +405,10 @@ def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -
     hidden = Visibility.HIDDEN_FROM_PATIENT
     if allow is Reason.REPRESENTATIVE:
         hidden |= Visibility.HIDDEN_FROM_REPRESENTATIVES
-    return Decision(True, allow, Scope(hidden, _ALL))
+    released = None
+    if facts.now_us is not None:  # an unknown time releases nothing
+        released = released_up_to_us(facts.now_us, facts.release_months)
+    return Decision(True, allow, Scope(hidden, _ALL, released))
 
 
 def _insurer(facts: Facts) -> Decision:
@@ -431,9 +457,10 @@ def _open(until_us: int | None, now_us: int | None) -> bool:
 
 def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     """A request about one existing document: it must be in the caller's scope, and a
-    visibility change may only flip the flags the caller's role may set (an author only
-    clears `HIDDEN_FROM_PATIENT`: held back at upload, released at the announcement)."""
-    if not decision.scope.admits(document.category, document.visibility):
+    visibility change may only flip the flags the caller's role may set (an author, or
+    the treating physician, only clears `HIDDEN_FROM_PATIENT`: held back at upload,
+    released at the announcement consultation)."""
+    if not decision.scope.admits(document.category, document.visibility, document.deposited_us):
         return _deny(Reason.DOCUMENT_HIDDEN)
     new = document.new_visibility
     if new is None:
@@ -443,6 +470,9 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if document.authored_by_caller and decision.reason not in _SETTABLE:
         settable |= _AUTHOR_SETTABLE
         clear_only = _AUTHOR_CLEARS_ONLY
+    if decision.reason is Reason.TREATING_PHYSICIAN:  # may release early, as the author may
+        settable |= _AUTHOR_CLEARS_ONLY
+        clear_only |= _AUTHOR_CLEARS_ONLY
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
@@ -453,7 +483,7 @@ def _decide_replacement(document: DocumentFacts, decision: Decision) -> Decision
     """A new version of an existing document: only its author replaces it, and only while
     they may still see it. The version keeps the document's category and visibility, so
     nothing else is the writer's to choose."""
-    if not decision.scope.admits(document.category, document.visibility):
+    if not decision.scope.admits(document.category, document.visibility, document.deposited_us):
         return _deny(Reason.DOCUMENT_HIDDEN)
     if not document.authored_by_caller:
         return _deny(Reason.NOT_AUTHOR)
