@@ -17,7 +17,7 @@ import pytest
 
 from vault.domain.clock import to_us
 from vault.domain.lifecycle import add_months
-from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
+from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
 from vault.domain.policy import (
     Action,
     Decision,
@@ -1033,4 +1033,109 @@ def test_a_held_back_document_is_released_to_the_patient_side_exactly_at_its_del
                 both = V.HIDDEN_FROM_PATIENT | V.HIDDEN_FROM_REPRESENTATIVES
                 assert scope.admits(C.REPORTS, both, deposited) is (ran and kind is K.PATIENT)
                 met += ran
+    assert met
+
+
+# -- the holder's copy of a closed dossier ----------------------------------------------
+
+CL = ClosureReason
+
+
+def _copy(
+    kind: ActorKind,
+    standing: Standing,
+    closure: ClosureReason | None,
+    action: Action = A.DOSSIER_EXPORT,
+) -> Facts:
+    return Facts(kind, action, S.CLOSED, standing, NOW, closure_reason=closure)
+
+
+CLOSED_COPY_TABLE: list[tuple[str, Facts, bool, Reason]] = [
+    (
+        "holder copies closed at their request",
+        _copy(K.PATIENT, HOLDER, CL.PATIENT_REQUEST),
+        True,
+        R.HOLDER,
+    ),
+    ("holder copies suspended", _copy(K.PATIENT, HOLDER, CL.INSURER_SUSPENSION), True, R.HOLDER),
+    (
+        "holder copies closed for death",
+        _copy(K.PATIENT, HOLDER, CL.DEATH),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "holder copies pending deletion",
+        _copy(K.PATIENT, HOLDER, CL.DELETION_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "stranger copies closed",
+        _copy(K.PATIENT, NOBODY, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "representative copies closed",
+        _copy(K.LEGAL_REPRESENTATIVE, REPRESENTATIVE, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "treating physician copies closed",
+        _copy(K.PROFESSIONAL, TREATING, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "holder lists closed while it may copy it",
+        _copy(K.PATIENT, HOLDER, CL.PATIENT_REQUEST, A.DOCUMENT_LIST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "operator copies closed",
+        _copy(K.OPERATOR, NOBODY, CL.PATIENT_REQUEST),
+        False,
+        R.ACTOR_NEVER_ALLOWED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "given_facts", "allowed", "reason"),
+    CLOSED_COPY_TABLE,
+    ids=[t[0] for t in CLOSED_COPY_TABLE],
+)
+def test_closed_copy_decision_table(
+    name: str, given_facts: Facts, allowed: bool, reason: Reason
+) -> None:
+    decision = decide(given_facts)
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+def test_the_copy_of_a_closed_dossier_opens_nothing_else_to_anyone() -> None:
+    """Whatever the closure, the caller and the action, a closed dossier allows only its
+    lifecycle, its state to the patient side, and the holder's copy during conservation,
+    whose scope still holds back what its delay has not released."""
+    lifecycle = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
+    met = 0
+    for kind, action, standing, closure in itertools.product(
+        K, A, STANDINGS, [None, *ClosureReason]
+    ):
+        decision = decide(_copy(kind, standing, closure, action))
+        if not decision.allowed or kind is K.AUDITOR:
+            continue
+        if action is A.DOSSIER_EXPORT:
+            assert (kind, closure) in {
+                (K.PATIENT, CL.PATIENT_REQUEST),
+                (K.PATIENT, CL.INSURER_SUSPENSION),
+            }
+            assert standing.holder
+            assert not decision.scope.admits(C.REPORTS, V.HIDDEN_FROM_PATIENT, NOW)
+            met += 1
+        else:
+            assert action in lifecycle or action is A.DOSSIER_READ
+            assert decision.scope.categories == frozenset()
     assert met

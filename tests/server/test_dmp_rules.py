@@ -1,7 +1,8 @@
 """DMP rules at the edges (issue 15) through the real server, on SQLite and PostgreSQL:
 a document held back from the patient reaches them once its month ran, whoever let their
 authorisation lapse, or earlier when the treating physician releases it; a legal hold
-refuses the deletion of a document, with its reason."""
+refuses the deletion of a document, with its reason; the holder copies a closed dossier
+and nothing else of it opens."""
 
 from __future__ import annotations
 
@@ -18,10 +19,18 @@ from tests.conftest import PATIENT_INS, RunningVault
 from tests.domain.test_lifecycle import A_DAY
 from tests.server.test_access import CARDIOLOGIST, REPORT, TREATING, Dmp
 from vault import archive
+from vault.composition import open_journal
 from vault.config import Config
-from vault.domain.model import ActorKind, DocumentCategory, Visibility
-from vault.errors import FailedPreconditionError, NotFoundError
+from vault.domain.model import (
+    ActorKind,
+    ClosureReason,
+    DocumentCategory,
+    DossierState,
+    Visibility,
+)
+from vault.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from vault.index.schema import DocumentRow
+from vault.journal.store import EntryFilter
 from vault.sqlstore import make_engine
 
 
@@ -124,3 +133,42 @@ def test_a_legal_hold_refuses_the_deletion_of_a_document_and_says_why(dmp: Dmp) 
     with dmp.as_patient() as patient:
         patient.delete_document(dmp.dossier_id, dmp.report_id)
         assert dmp.listed(patient) == []
+
+
+def test_the_holder_copies_a_closed_dossier_and_nothing_else_of_it_opens(dmp: Dmp) -> None:
+    with dmp.as_patient() as patient:
+        patient.authorise(dmp.dossier_id, CARDIOLOGIST)
+        patient.close_dossier(dmp.dossier_id)
+    assert _exported(dmp) == {dmp.report_id}
+    with dmp.as_patient() as patient:
+        with pytest.raises(PermissionDeniedError, match="dossier-not-active"):
+            patient.list_documents(dmp.dossier_id)
+        with pytest.raises(PermissionDeniedError, match="dossier-not-active"):
+            patient.get_document(dmp.dossier_id, dmp.report_id)
+        assert patient.get_dossier(dossier_id=dmp.dossier_id).state is DossierState.CLOSED
+    with (
+        dmp.as_professional(CARDIOLOGIST) as cardiologist,
+        pytest.raises(PermissionDeniedError, match="dossier-not-active"),
+    ):
+        cardiologist.export_dossier(dmp.dossier_id, io.BytesIO())
+    journal = open_journal(dmp.vault.config)  # the patient's history is closed too
+    entries = [e.event for e in journal.query(EntryFilter(dossier=dmp.dossier_id), 1000)]
+    exports = [
+        (e.actor_kind, e.decision, e.reason, e.documents)
+        for e in entries
+        if e.action == "dossier.export"
+    ]
+    assert exports == [
+        ("patient", "allow", "holder", (dmp.report_id,)),  # the copy, journaled
+        ("professional", "deny", "dossier-not-active", ()),
+    ]
+
+
+def test_a_dossier_closed_for_death_gives_no_copy(dmp: Dmp) -> None:
+    with dmp.as_kind(ActorKind.INSURER, "cnam") as insurer:
+        insurer.close_dossier(dmp.dossier_id, ClosureReason.DEATH)
+    with (
+        dmp.as_patient() as patient,
+        pytest.raises(PermissionDeniedError, match="dossier-not-active"),
+    ):
+        patient.export_dossier(dmp.dossier_id, io.BytesIO())

@@ -27,7 +27,8 @@ numbering of each rule is in docs/access-control.md, "Where each rule comes from
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
   the host's operators get nothing; auditors get the journal only;
-* a dossier that is not active is closed to everyone.
+* a dossier that is not active is closed to everyone, but for its holder's copy of a
+  dossier closed at their request or suspended, during its conservation.
 
 What a caller may see of a dossier's documents is a `Scope`; the index applies the same
 scope in SQL so that listings, counts and page tokens never reveal a hidden document.
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vault.domain.lifecycle import released_up_to_us
-from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
+from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
 
 
 class Action(StrEnum):
@@ -129,37 +130,15 @@ AccessMatrix = Mapping[str, Categories]
 
 _ALL = frozenset(DocumentCategory)
 _CLINICAL = _ALL - {DocumentCategory.REIMBURSEMENT_HISTORY}
+_C = DocumentCategory
+_EVERYDAY = frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.BIOLOGY, _C.VACCINATION})
 DEFAULT_MATRIX: AccessMatrix = {
     "physician": _ALL,
     "midwife": _ALL,
     "dentist": _CLINICAL,
-    "pharmacist": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.BIOLOGY,
-            DocumentCategory.VACCINATION,
-            DocumentCategory.PREVENTION,
-        }
-    ),
-    "nurse": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.BIOLOGY,
-            DocumentCategory.VACCINATION,
-            DocumentCategory.PREVENTION,
-            DocumentCategory.ADVANCE_DIRECTIVES,
-        }
-    ),
-    "physiotherapist": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.REPORTS,
-            DocumentCategory.IMAGING,
-        }
-    ),
+    "pharmacist": _EVERYDAY | {_C.PREVENTION},
+    "nurse": _EVERYDAY | {_C.PREVENTION, _C.ADVANCE_DIRECTIVES},
+    "physiotherapist": frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.REPORTS, _C.IMAGING}),
 }
 EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})
 """Specialties that may break the glass (emergency physicians, SAMU regulators)."""
@@ -207,6 +186,7 @@ class Facts:
     specialty: str | None = None
     document: DocumentFacts | None = None
     release_months: int = 1
+    closure_reason: ClosureReason | None = None  # why a closed dossier was closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +302,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return _deny(Reason.ACTION_NOT_PERMITTED)
     if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_READ:
         return _patient_side_only(facts)  # the patient sees that it is closed, no more
+    if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_EXPORT:
+        return _closed_copy(facts)
     if facts.dossier_state is not DossierState.ACTIVE:
         return _deny(Reason.DOSSIER_NOT_ACTIVE)
     decision = _decide_dossier(facts, matrix)
@@ -402,13 +384,33 @@ def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -
         return _deny(refuse)
     if facts.action not in _PATIENT_SIDE:
         return _deny(Reason.ACTION_NOT_PERMITTED)
+    return Decision(True, allow, _patient_scope(facts, allow is Reason.REPRESENTATIVE))
+
+
+def _patient_scope(facts: Facts, representative: bool) -> Scope:
+    """What the patient side sees: nothing held back whose delay has not run, and for a
+    representative nothing hidden from representatives."""
     hidden = Visibility.HIDDEN_FROM_PATIENT
-    if allow is Reason.REPRESENTATIVE:
+    if representative:
         hidden |= Visibility.HIDDEN_FROM_REPRESENTATIVES
     released = None
     if facts.now_us is not None:  # an unknown time releases nothing
         released = released_up_to_us(facts.now_us, facts.release_months)
-    return Decision(True, allow, Scope(hidden, _ALL, released))
+    return Scope(hidden, _ALL, released)
+
+
+_COPY_CLOSURES = frozenset({ClosureReason.PATIENT_REQUEST, ClosureReason.INSURER_SUSPENSION})
+"""Closures during whose conservation the holder keeps the right to a copy (a death's is
+the heirs' own access; a deletion request has no conservation)."""
+
+
+def _closed_copy(facts: Facts) -> Decision:
+    """The holder's copy of a closed dossier during its conservation: nothing else of it
+    opens, to anyone else; everyone else gets what a closed dossier answers."""
+    holder = facts.actor_kind is ActorKind.PATIENT and facts.standing.holder
+    if not holder or facts.closure_reason not in _COPY_CLOSURES:
+        return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    return Decision(True, Reason.HOLDER, _patient_scope(facts, representative=False))
 
 
 def _insurer(facts: Facts) -> Decision:

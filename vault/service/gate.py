@@ -325,6 +325,7 @@ class Gate:
             actor.specialty,
             document,
             self._release_months,
+            dossier.lifecycle.closure_reason,
         )
 
     def now(self) -> datetime:
