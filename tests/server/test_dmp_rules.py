@@ -10,6 +10,7 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -19,6 +20,7 @@ from tests.conftest import PATIENT_INS, RunningVault
 from tests.domain.test_lifecycle import A_DAY
 from tests.server.test_access import CARDIOLOGIST, REPORT, TREATING, Dmp
 from vault import archive
+from vault.auth import load_or_create_dev_issuer
 from vault.composition import open_journal
 from vault.config import Config
 from vault.domain.model import (
@@ -31,6 +33,7 @@ from vault.domain.model import (
 from vault.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from vault.index.schema import DocumentRow
 from vault.journal.store import EntryFilter
+from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 
 
@@ -172,3 +175,35 @@ def test_a_dossier_closed_for_death_gives_no_copy(dmp: Dmp) -> None:
         pytest.raises(PermissionDeniedError, match="dossier-not-active"),
     ):
         patient.export_dossier(dmp.dossier_id, io.BytesIO())
+
+
+def test_a_longer_release_delay_set_by_the_operator_keeps_the_document_held_back(
+    db_url: str, tmp_path: Path
+) -> None:
+    config = Config(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        workers=4,
+        held_back_release_months=2,
+    )
+    issuer = load_or_create_dev_issuer(config.data_dir)
+    server = BackgroundServer(config).start()
+    try:
+        vault = RunningVault(server, issuer)
+        with vault.client() as patient:
+            dossier = str(patient.create_dossier(PATIENT_INS).dossier_id)
+            patient.authorise(dossier, CARDIOLOGIST)
+        token = vault.token(ActorKind.PROFESSIONAL, CARDIOLOGIST, profession="physician")
+        with vault.client(token) as cardiologist:
+            held = cardiologist.put_document(
+                dossier, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
+            ).document_id
+        deposited_days_ago(config, held, 40)  # a month ran, not two
+        with vault.client() as patient:
+            assert patient.count_documents(dossier) == {}
+        deposited_days_ago(config, held, 25)  # 65 days
+        with vault.client() as patient:
+            assert patient.count_documents(dossier) == {DocumentCategory.REPORTS: 1}
+    finally:
+        server.stop()
