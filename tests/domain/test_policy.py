@@ -953,6 +953,48 @@ HELD_BACK_TABLE: list[tuple[str, Facts, bool, Reason]] = [
         R.DOCUMENT_HIDDEN,
     ),
     (
+        "holder masks a document released by its delay, echoing its flag",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 2)),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS,
+                V.HIDDEN_FROM_PATIENT,
+                new_visibility=V.HIDDEN_FROM_PATIENT | V.MASKED_FROM_PROFESSIONALS,
+                deposited_us=DEPOSIT,
+            ),
+        ),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "holder masks a document released by its delay, dropping its flag",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 2)),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS,
+                V.HIDDEN_FROM_PATIENT,
+                new_visibility=V.MASKED_FROM_PROFESSIONALS,
+                deposited_us=DEPOSIT,
+            ),
+        ),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "holder clears the flag of a document its delay has not released",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, DEPOSIT + 10**6),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS, V.HIDDEN_FROM_PATIENT, new_visibility=V.NORMAL, deposited_us=DEPOSIT
+            ),
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
         "treating physician releases held back early",
         facts(
             K.PROFESSIONAL,

@@ -6,9 +6,10 @@ time) and journals whatever comes back, allowed or denied. Reason codes are stab
 strings: they are written to the journal and shown to patients and auditors, so renaming
 one is a format change. docs/access-control.md states the rules in prose.
 
-The rules (Code de la santé publique L.1111-14 to L.1111-24 and the DMP's regulatory
-articles, R.1111-26 onwards in the numbering this module first followed; the current
-numbering of each rule is in docs/access-control.md, "Where each rule comes from"):
+The rules (Code de la santé publique L.1111-14 to L.1111-24, and the DMP's regulatory
+articles, R.1111-40 and following since their renumbering; each rule's article, and
+which could not be checked offline, is in docs/access-control.md, "Where each rule
+comes from"):
 
 * the patient (holder) and their legal representatives run the dossier; the patient
   side does not see a document held back for an announcement consultation until its
@@ -472,13 +473,21 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if document.authored_by_caller and decision.reason not in _SETTABLE:
         settable |= _AUTHOR_SETTABLE
         clear_only = _AUTHOR_CLEARS_ONLY
-    if decision.reason is Reason.TREATING_PHYSICIAN:  # may release early, as the author may
-        settable |= _AUTHOR_CLEARS_ONLY
-        clear_only |= _AUTHOR_CLEARS_ONLY
+    if decision.reason is Reason.TREATING_PHYSICIAN or _released_by_delay(decision, document):
+        settable |= _AUTHOR_CLEARS_ONLY  # the treating physician releases early, as the
+        clear_only |= _AUTHOR_CLEARS_ONLY  # author may; a flag whose delay ran is spent
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
     return decision
+
+
+def _released_by_delay(decision: Decision, document: DocumentFacts) -> bool:
+    """Whether the patient side sees the document only because its delay ran: its
+    `hidden_from_patient` flag is then spent, and clearing it changes nothing."""
+    scope, held = decision.scope, Visibility.HIDDEN_FROM_PATIENT
+    spent = not scope.hidden_for(document.deposited_us) & held
+    return bool(scope.hidden & held and document.visibility & held) and spent
 
 
 def _decide_replacement(document: DocumentFacts, decision: Decision) -> Decision:
