@@ -26,6 +26,14 @@ dossiers: journaled first (`document.expire`, one entry per dossier and batch), 
 rows, then the objects; an object a crash leaves behind is unreferenced and the sweeper
 (`dossier-vault gc`) removes it.
 
+Documents held back from the patient (pending an announcement consultation) are
+released by their delay at read time, by the policy (vault/domain/policy.py): no run is
+needed for the patient to see them. A run records what the delay did: each such document
+is journaled (`document.release`, `release-delay`), its flag cleared (a new metadata
+version) and the holder told (`released`); a document whose notice is due (two weeks
+after its deposit) gets a `release_notice` in the outbox, once. A document also hidden
+from representatives gets no notice: representatives read the same outbox.
+
 Operates on the vault's adapters directly (index, blob store, journal, journal signer),
 on the server host, as `dossier-vault keys` and `gc` do.
 """
@@ -44,8 +52,13 @@ from typing import Protocol
 
 from vault.blobstore.base import BlobStore
 from vault.domain.clock import Clock, to_us
-from vault.domain.lifecycle import RetentionRules, rolling_cutoffs
-from vault.domain.model import ClosureReason
+from vault.domain.lifecycle import (
+    RetentionRules,
+    release_notice_up_to_us,
+    released_up_to_us,
+    rolling_cutoffs,
+)
+from vault.domain.model import ClosureReason, Notification, NotificationKind, Visibility
 from vault.domain.policy import Action, Reason
 from vault.errors import IntegrityError
 from vault.index.base import (
@@ -67,10 +80,22 @@ BATCH = 100
 DELETE_WORKERS = 8  # object deletes in flight at once (the S3 store's pool has 16)
 
 
-class DestroyerIndex(RetentionIndex, KeyIndex, DocumentIndex, Protocol):
-    """What the job needs of the index: the retention port, and two methods of others:
-    crypto-shredding a dossier's keys (`KeyIndex.destroy_dossier_keys`) and deleting an
-    expired document (`DocumentIndex.delete_document`)."""
+class HeldBackIndex(Protocol):
+    """Documents held back from the patient, and notices sent once
+    (vault/index/sql/deadlines.py)."""
+
+    def held_back_documents(
+        self, deposited_up_to_us: int, after: tuple[int, uuid.UUID] | None, limit: int
+    ) -> list[VersionRecord]: ...
+
+    def notify_once(self, notice: Notification) -> bool: ...
+
+
+class DestroyerIndex(RetentionIndex, HeldBackIndex, KeyIndex, DocumentIndex, Protocol):
+    """What the job needs of the index: the retention port, the held-back documents, and
+    three methods of others: crypto-shredding a dossier's keys
+    (`KeyIndex.destroy_dossier_keys`), deleting an expired document and releasing a
+    held-back one (`DocumentIndex.delete_document`, `set_visibility`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +121,8 @@ class RunReport:
     object_versions: int = 0
     bytes: int = 0
     expired_documents: int = 0
+    released_documents: int = 0  # held-back documents whose delay ran
+    release_notices: int = 0
     certificates: list[str] = field(default_factory=list)
 
 
@@ -171,6 +198,7 @@ class Destroyer:
             if progress is not None:
                 progress(report.dossiers)
         report.expired_documents = self.expire_documents()
+        report.released_documents, report.release_notices = self.release_held_back()
         return report
 
     def _due(self, limit: int | None) -> Iterator[Destruction | DossierRecord]:
@@ -325,6 +353,56 @@ class Destroyer:
         for version in versions:
             for blob_key in self._index.delete_document(dossier_id, version.document_id):
                 self._blobs.delete(blob_key)
+
+    # -- documents held back from the patient -----------------------------------------
+
+    def release_held_back(self) -> tuple[int, int]:
+        """Records the release of held-back documents whose delay ran, then queues the
+        notices due; returns how many of each."""
+        now_us = self._now_us()
+        cutoff = released_up_to_us(now_us, self._rules.held_back_release_months)
+        released = sum(self._release(v, now_us) for v in self._held_back(cutoff))
+        notices = 0
+        for record in self._held_back(release_notice_up_to_us(now_us, self._rules)):
+            if record.document_created_us > cutoff:  # released by now otherwise
+                notices += self._notify(record, NotificationKind.RELEASE_NOTICE, now_us, "")
+        return released, notices
+
+    def _held_back(self, deposited_up_to_us: int) -> Iterator[VersionRecord]:
+        after: tuple[int, uuid.UUID] | None = None
+        while batch := self._index.held_back_documents(deposited_up_to_us, after, BATCH):
+            yield from batch
+            after = batch[-1].document_created_us, batch[-1].document_id
+
+    def _release(self, record: VersionRecord, now_us: int) -> bool:
+        """Journals the release by delay, then clears the flag; the holder is told."""
+        request_id = str(uuid.uuid4())
+        event = self._event(
+            record.dossier_id,
+            Action.DOCUMENT_RELEASE,
+            (str(record.document_id),),
+            Reason.RELEASE_DELAY,
+            request_id,
+        )
+        self._journal.store.append(event)
+        visibility = record.visibility & ~Visibility.HIDDEN_FROM_PATIENT
+        if not self._index.set_visibility(record, visibility, now_us, ACTOR_REF):
+            return False  # changed meanwhile (released by hand): the next run looks again
+        self._notify(record, NotificationKind.DOCUMENT_RELEASED, now_us, request_id)
+        return True
+
+    def _notify(
+        self, record: VersionRecord, kind: NotificationKind, now_us: int, request_id: str
+    ) -> bool:
+        """Tells the holder about `record`, once; never about a document hidden from
+        representatives, who read the same outbox."""
+        if record.visibility & Visibility.HIDDEN_FROM_REPRESENTATIVES:
+            return False
+        subject = str(record.document_id)
+        notice = Notification(
+            record.dossier_id, kind, subject, now_us, request_id or str(uuid.uuid4())
+        )
+        return self._index.notify_once(notice)
 
 
 def verify_destroyed(

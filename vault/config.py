@@ -214,6 +214,16 @@ class Config:
     conservation_years: int = s.setting(
         10, "a closed dossier's conservation (set on it at closure)", Z()
     )
+    held_back_release_months: int = s.setting(
+        1, "a document held back from the patient is released that long after its deposit", Z()
+    )
+    held_back_notice_days: int = s.setting(
+        14, "after a held-back document's deposit, the holder is told of its release", Z(0)
+    )
+    deletion_delay_days: int = s.setting(90, "a deletion request's legal deadline", Z())
+    deletion_warning_days: int = s.setting(
+        14, "a deletion request is reported as approaching this long before it", Z(0)
+    )
     metrics_listen: str | None = s.setting(
         None,
         "host:port of the Prometheus metrics (docs/operations.md)",
@@ -232,7 +242,13 @@ class Config:
 
     @property
     def retention_rules(self) -> RetentionRules:
-        return RetentionRules(conservation_years=self.conservation_years)
+        return RetentionRules(
+            conservation_years=self.conservation_years,
+            deletion_delay_days=self.deletion_delay_days,
+            deletion_warning_days=self.deletion_warning_days,
+            held_back_release_months=self.held_back_release_months,
+            held_back_notice_days=self.held_back_notice_days,
+        )
 
     @property
     def index_url(self) -> str:

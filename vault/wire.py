@@ -18,6 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vault.domain.ids import parse_id
 from vault.domain.lifecycle import LegalHold
 from vault.domain.model import (
+    DOCUMENT_NOTICES,
     ActorKind,
     Author,
     ClosureReason,
@@ -257,7 +258,8 @@ def notification_to_proto(notice: Notification) -> pb.Notification:
         id=notice.notification_id,
         kind=_NOTICE_TO_PROTO[notice.kind],
         time=_timestamp_us(notice.created_us),
-        professional=notice.subject,
+        professional="" if notice.kind in DOCUMENT_NOTICES else notice.subject,
+        document_id=notice.subject if notice.kind in DOCUMENT_NOTICES else "",
         profession=notice.profession or "",
         emergency_reason=_REASON_TO_PROTO[EmergencyReason(notice.detail)]
         if notice.detail
@@ -270,7 +272,7 @@ def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> 
     return Notification(
         dossier_id,
         _known(_NOTICE_FROM_PROTO, message.kind, "notification kind"),
-        message.professional,
+        message.document_id or message.professional,
         message.time.ToMicroseconds(),
         message.request_id,
         message.profession or None,

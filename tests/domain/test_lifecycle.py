@@ -13,17 +13,23 @@ from hypothesis import strategies as st
 
 from vault.domain.clock import to_us
 from vault.domain.lifecycle import (
+    DeadlineStatus,
     Lifecycle,
     RetentionRules,
     add_months,
     add_years,
+    check_document_deletion,
     close,
     deletion_deadline_us,
+    deletion_status,
     destroy,
     is_due,
+    release_notice_up_to_us,
+    released_up_to_us,
     reopen,
     request_deletion,
     rolling_cutoffs,
+    window_anchor_us,
 )
 from vault.domain.model import ClosureReason, DocumentCategory, DossierState
 from vault.errors import FailedPreconditionError
@@ -131,3 +137,58 @@ def test_nothing_is_ever_due_under_a_hold_or_before_its_deadline(years: int, hol
     held = replace(closed(), holds=holds)
     now = add_years(CLOSED_ON, years)
     assert is_due(held, now) == (holds == 0 and years >= 10)
+
+
+def test_a_legal_hold_refuses_the_deletion_of_a_document_without_saying_what_it_holds() -> None:
+    check_document_deletion(Lifecycle())
+    with pytest.raises(FailedPreconditionError, match=r"^legal-hold: ") as refused:
+        check_document_deletion(Lifecycle(holds=1))
+    assert "dossier" in str(refused.value)  # the reason, never a document or a name
+
+
+@pytest.mark.parametrize(
+    ("days_after_request", "status"),
+    [
+        (0, DeadlineStatus.ON_TIME),
+        (75, DeadlineStatus.ON_TIME),
+        (76, DeadlineStatus.APPROACHING),  # 14 days before the 90th
+        (89, DeadlineStatus.APPROACHING),
+        (90, DeadlineStatus.OVERDUE),
+        (400, DeadlineStatus.OVERDUE),
+    ],
+)
+def test_a_deletion_request_approaches_then_passes_its_three_month_deadline(
+    days_after_request: int, status: DeadlineStatus
+) -> None:
+    asked = request_deletion(Lifecycle(), CLOSED_ON)
+    assert deletion_status(asked, CLOSED_ON + days_after_request * A_DAY, RULES) is status
+
+
+def test_only_a_pending_deletion_request_has_a_deadline_status() -> None:
+    assert deletion_status(closed(), TEN_YEARS_LATER, RULES) is None
+    asked = request_deletion(Lifecycle(), CLOSED_ON)
+    gone = replace(asked, state=DossierState.DESTROYED)
+    assert deletion_status(gone, CLOSED_ON + 100 * A_DAY, RULES) is None
+    shorter = RetentionRules(deletion_delay_days=30, deletion_warning_days=0)
+    assert deletion_status(asked, CLOSED_ON + 29 * A_DAY, shorter) is DeadlineStatus.ON_TIME
+    assert deletion_status(asked, CLOSED_ON + 30 * A_DAY, shorter) is DeadlineStatus.OVERDUE
+
+
+def test_a_rolling_window_counts_from_the_date_of_care_not_the_upload() -> None:
+    uploaded = CLOSED_ON
+    cared = add_months(uploaded, -23)  # back-filled: care 23 months before the upload
+    assert window_anchor_us(uploaded, cared) == cared
+    assert window_anchor_us(uploaded, None) == uploaded  # no date of care: the deposit
+    assert window_anchor_us(uploaded, uploaded + A_DAY) == uploaded  # care after: a typo
+    cutoff = rolling_cutoffs(add_months(uploaded, 1) + A_DAY, RULES)
+    assert window_anchor_us(uploaded, cared) < cutoff[DocumentCategory.REIMBURSEMENT_HISTORY]
+    cutoff = rolling_cutoffs(add_months(uploaded, 1) - A_DAY, RULES)
+    assert window_anchor_us(uploaded, cared) >= cutoff[DocumentCategory.REIMBURSEMENT_HISTORY]
+
+
+def test_a_held_back_document_is_announced_two_weeks_after_its_deposit() -> None:
+    deposited = CLOSED_ON
+    assert release_notice_up_to_us(deposited + 14 * A_DAY, RULES) == deposited
+    assert release_notice_up_to_us(deposited + 14 * A_DAY - 1, RULES) < deposited
+    assert released_up_to_us(add_months(deposited, 1), 1) == deposited
+    assert released_up_to_us(add_months(deposited, 1) - 1, 1) < deposited

@@ -10,11 +10,14 @@ import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import cast
 
 import pytest
 
-from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
+from vault.domain.clock import to_us
+from vault.domain.lifecycle import add_months
+from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
 from vault.domain.policy import (
     Action,
     Decision,
@@ -886,3 +889,295 @@ def test_a_lifecycle_request_tells_the_state_only_to_whom_it_belongs() -> None:
         met[given_facts.actor_kind in OUTSIDERS] += 1
     assert met[True]  # the operator (holds) and the insurer (declared closures) among them
     assert met[False]
+
+
+# -- documents held back from the patient: their delay, the treating physician -----------
+
+DEPOSIT = to_us(datetime(2026, 1, 31, 9, 30, tzinfo=UTC))
+A_MONTH_LATER = add_months(DEPOSIT, 1)  # 28 February: the same day, clamped
+
+
+def _held_back_read(
+    kind: ActorKind,
+    standing: Standing,
+    now_us: int | None,
+    visibility: Visibility = V.HIDDEN_FROM_PATIENT,
+    release_months: int = 1,
+) -> Facts:
+    document = DocumentFacts(C.REPORTS, visibility, deposited_us=DEPOSIT)
+    return Facts(
+        kind, A.DOCUMENT_READ, S.ACTIVE, standing, now_us, None, None, document, release_months
+    )
+
+
+HELD_BACK_TABLE: list[tuple[str, Facts, bool, Reason]] = [
+    (
+        "holder reads held back the day before its delay",
+        _held_back_read(K.PATIENT, HOLDER, A_MONTH_LATER - 24 * 3600 * 10**6),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "holder reads held back when its delay has run",
+        _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 1) + 10**6 * 3600 * 24 * 3),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "holder reads held back without a known time",
+        _held_back_read(K.PATIENT, HOLDER, None),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "holder reads held back with a two-month delay set, after one",
+        _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 1) + 10**9, release_months=2),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "representative reads held back when its delay has run",
+        _held_back_read(K.LEGAL_REPRESENTATIVE, REPRESENTATIVE, add_months(DEPOSIT, 2)),
+        True,
+        R.REPRESENTATIVE,
+    ),
+    (
+        "representative reads confidential held back when its delay has run",
+        _held_back_read(
+            K.LEGAL_REPRESENTATIVE,
+            REPRESENTATIVE,
+            add_months(DEPOSIT, 2),
+            V.HIDDEN_FROM_PATIENT | V.HIDDEN_FROM_REPRESENTATIVES,
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "holder masks a document released by its delay, echoing its flag",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 2)),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS,
+                V.HIDDEN_FROM_PATIENT,
+                new_visibility=V.HIDDEN_FROM_PATIENT | V.MASKED_FROM_PROFESSIONALS,
+                deposited_us=DEPOSIT,
+            ),
+        ),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "holder masks a document released by its delay, dropping its flag",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, add_months(DEPOSIT, 2)),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS,
+                V.HIDDEN_FROM_PATIENT,
+                new_visibility=V.MASKED_FROM_PROFESSIONALS,
+                deposited_us=DEPOSIT,
+            ),
+        ),
+        True,
+        R.HOLDER,
+    ),
+    (
+        "holder clears the flag of a document its delay has not released",
+        replace(
+            _held_back_read(K.PATIENT, HOLDER, DEPOSIT + 10**6),
+            action=A.DOCUMENT_VISIBILITY,
+            document=DocumentFacts(
+                C.REPORTS, V.HIDDEN_FROM_PATIENT, new_visibility=V.NORMAL, deposited_us=DEPOSIT
+            ),
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "treating physician releases held back early",
+        facts(
+            K.PROFESSIONAL,
+            A.DOCUMENT_VISIBILITY,
+            TREATING,
+            DocumentFacts(C.REPORTS, V.HIDDEN_FROM_PATIENT, new_visibility=V.NORMAL),
+        ),
+        True,
+        R.TREATING_PHYSICIAN,
+    ),
+    (
+        "treating physician holds back what another wrote",
+        facts(
+            K.PROFESSIONAL,
+            A.DOCUMENT_VISIBILITY,
+            TREATING,
+            DocumentFacts(C.REPORTS, new_visibility=V.HIDDEN_FROM_PATIENT),
+        ),
+        False,
+        R.VISIBILITY_NOT_SETTABLE,
+    ),
+    (
+        "authorised professional releases what another held back",
+        facts(
+            K.PROFESSIONAL,
+            A.DOCUMENT_VISIBILITY,
+            AUTHORISED,
+            DocumentFacts(C.REPORTS, V.HIDDEN_FROM_PATIENT, new_visibility=V.NORMAL),
+        ),
+        False,
+        R.VISIBILITY_NOT_SETTABLE,
+    ),
+    (
+        "author whose authorisation lapsed releases",
+        facts(
+            K.PROFESSIONAL,
+            A.DOCUMENT_VISIBILITY,
+            EXPIRED,
+            DocumentFacts(
+                C.REPORTS, V.HIDDEN_FROM_PATIENT, authored_by_caller=True, new_visibility=V.NORMAL
+            ),
+        ),
+        False,
+        R.AUTHORISATION_EXPIRED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "given_facts", "allowed", "reason"),
+    HELD_BACK_TABLE,
+    ids=[t[0] for t in HELD_BACK_TABLE],
+)
+def test_held_back_decision_table(
+    name: str, given_facts: Facts, allowed: bool, reason: Reason
+) -> None:
+    decision = decide(given_facts)
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+def test_a_held_back_document_is_released_to_the_patient_side_exactly_at_its_delay() -> None:
+    """Whatever the deposit (month ends included), the patient side's scope admits it
+    once its month ran, never a microsecond before (a deposit on 29 to 31 January waits
+    until 1 March, 00:00 UTC: the delay never runs short); a document also hidden from
+    representatives stays hidden from them."""
+    met, day_us = 0, 24 * 3600 * 10**6
+    for day in range(0, 366):
+        deposited = DEPOSIT + day * day_us + day * 997 * 10**6  # every day, various times
+        month = add_months(deposited, 1)
+        for now_us, ran in ((month - 1, False), (month + 3 * day_us + 1, True)):
+            for kind, standing in ((K.PATIENT, HOLDER), (K.LEGAL_REPRESENTATIVE, REPRESENTATIVE)):
+                decision = decide(
+                    Facts(kind, A.DOCUMENT_LIST, S.ACTIVE, standing, now_us, None, None, None)
+                )
+                scope = decision.scope
+                assert scope.admits(C.REPORTS, V.HIDDEN_FROM_PATIENT, deposited) is ran
+                assert scope.admits(C.REPORTS, V.HIDDEN_FROM_PATIENT, None) is False
+                both = V.HIDDEN_FROM_PATIENT | V.HIDDEN_FROM_REPRESENTATIVES
+                assert scope.admits(C.REPORTS, both, deposited) is (ran and kind is K.PATIENT)
+                met += ran
+    assert met
+
+
+# -- the holder's copy of a closed dossier ----------------------------------------------
+
+CL = ClosureReason
+
+
+def _copy(
+    kind: ActorKind,
+    standing: Standing,
+    closure: ClosureReason | None,
+    action: Action = A.DOSSIER_EXPORT,
+) -> Facts:
+    return Facts(kind, action, S.CLOSED, standing, NOW, closure_reason=closure)
+
+
+CLOSED_COPY_TABLE: list[tuple[str, Facts, bool, Reason]] = [
+    (
+        "holder copies closed at their request",
+        _copy(K.PATIENT, HOLDER, CL.PATIENT_REQUEST),
+        True,
+        R.HOLDER,
+    ),
+    ("holder copies suspended", _copy(K.PATIENT, HOLDER, CL.INSURER_SUSPENSION), True, R.HOLDER),
+    (
+        "holder copies closed for death",
+        _copy(K.PATIENT, HOLDER, CL.DEATH),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "holder copies pending deletion",
+        _copy(K.PATIENT, HOLDER, CL.DELETION_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "stranger copies closed",
+        _copy(K.PATIENT, NOBODY, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "representative copies closed",
+        _copy(K.LEGAL_REPRESENTATIVE, REPRESENTATIVE, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "treating physician copies closed",
+        _copy(K.PROFESSIONAL, TREATING, CL.PATIENT_REQUEST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "holder lists closed while it may copy it",
+        _copy(K.PATIENT, HOLDER, CL.PATIENT_REQUEST, A.DOCUMENT_LIST),
+        False,
+        R.DOSSIER_NOT_ACTIVE,
+    ),
+    (
+        "operator copies closed",
+        _copy(K.OPERATOR, NOBODY, CL.PATIENT_REQUEST),
+        False,
+        R.ACTOR_NEVER_ALLOWED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "given_facts", "allowed", "reason"),
+    CLOSED_COPY_TABLE,
+    ids=[t[0] for t in CLOSED_COPY_TABLE],
+)
+def test_closed_copy_decision_table(
+    name: str, given_facts: Facts, allowed: bool, reason: Reason
+) -> None:
+    decision = decide(given_facts)
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+def test_the_copy_of_a_closed_dossier_opens_nothing_else_to_anyone() -> None:
+    """Whatever the closure, the caller and the action, a closed dossier allows only its
+    lifecycle, its state to the patient side, and the holder's copy during conservation,
+    whose scope still holds back what its delay has not released."""
+    lifecycle = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
+    met = 0
+    for kind, action, standing, closure in itertools.product(
+        K, A, STANDINGS, [None, *ClosureReason]
+    ):
+        decision = decide(_copy(kind, standing, closure, action))
+        if not decision.allowed or kind is K.AUDITOR:
+            continue
+        if action is A.DOSSIER_EXPORT:
+            assert (kind, closure) in {
+                (K.PATIENT, CL.PATIENT_REQUEST),
+                (K.PATIENT, CL.INSURER_SUSPENSION),
+            }
+            assert standing.holder
+            assert not decision.scope.admits(C.REPORTS, V.HIDDEN_FROM_PATIENT, NOW)
+            met += 1
+        else:
+            assert action in lifecycle or action is A.DOSSIER_READ
+            assert decision.scope.categories == frozenset()
+    assert met

@@ -171,12 +171,13 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
         index.commit_version(record)
         documents.append(record)
     scopes = [
-        Scope(Visibility(hidden), frozenset(categories))
+        Scope(Visibility(hidden), frozenset(categories), released)
         for hidden in range(8)
         for categories in ([], [DocumentCategory.BIOLOGY], list(DocumentCategory)[:2])
+        for released in (None, 20, 10**9)  # held-back documents released up to then
     ]
     for scope in scopes:
-        admitted = [d for d in documents if scope.admits(d.category, d.visibility)]
+        admitted = [d for d in documents if scope.admits(d.category, d.visibility, d.created_us)]
         expected = {d.document_id for d in admitted}
         listed = index.search(dossier.dossier_id, scope, DocumentQuery(), 100)
         assert {r.document_id for r in listed} == expected

@@ -346,11 +346,12 @@ def test_a_document_held_back_by_its_author_appears_at_the_announcement(dmp: Dmp
         )
     with dmp.as_patient() as patient:
         assert str(diagnosis.document_id) not in dmp.listed(patient)
-    with (
-        dmp.as_professional(TREATING, specialty="general_medicine") as treating,
+        patient.authorise(dmp.dossier_id, REGULATOR)
+    with (  # another authorised physician, neither the author nor the treating physician
+        dmp.as_professional(REGULATOR) as colleague,
         pytest.raises(PermissionDeniedError, match="visibility-not-settable"),
     ):
-        treating.set_visibility(dmp.dossier_id, diagnosis.document_id, Visibility.NORMAL)
+        colleague.set_visibility(dmp.dossier_id, diagnosis.document_id, Visibility.NORMAL)
     with dmp.as_professional(CARDIOLOGIST) as cardiologist:
         cardiologist.set_visibility(dmp.dossier_id, diagnosis.document_id, Visibility.NORMAL)
     with dmp.as_patient() as patient:
@@ -627,7 +628,9 @@ def test_nothing_changes_when_the_journal_refuses_the_allow_entry(dmp: Dmp) -> N
         for action, change in changes:
             with _no_allow_entry(dmp), pytest.raises(VaultError):
                 change()
-            assert _last_entry(dmp.vault) == (action, "deny", "failed")
+            # the hold this test places refuses a document's deletion before the journal
+            reason = "legal-hold" if action == "document.delete" else "failed"
+            assert _last_entry(dmp.vault) == (action, "deny", reason)
             assert _state(dmp) == before, action
         with dmp.as_patient() as holder:
             holder.close_dossier(dossier)

@@ -65,7 +65,7 @@ class _Version:
 
 
 def _admits(scope: Scope, document: _Document) -> bool:
-    return scope.admits(document.category, document.visibility)
+    return scope.admits(document.category, document.visibility, document.created_us)
 
 
 def _of_status(statuses: frozenset[DocumentStatus], version: int, latest: int) -> bool:

@@ -4,6 +4,7 @@ commands, run on the server host with the server's configuration (VAULT_*).
     plan               what is due now, or by a date: dossiers and bytes per reason
     run                destroys what is due (asks first; --yes, --dry-run, --limit)
     hold / release     legal holds, with a mandatory reason (journaled)
+    deadlines          deletion requests approaching or past their legal deadline (3 months)
     report             destructions over a period, with their signed certificates
     verify-destroyed   proves that nothing of a destroyed dossier remains
 
@@ -35,7 +36,8 @@ from vault.cli.exitcodes import (
     retention_codes,
 )
 from vault.cli.output import add_output_flags, show
-from vault.domain.clock import to_us
+from vault.domain import lifecycle
+from vault.domain.clock import from_us, to_us
 from vault.domain.model import Actor, ActorKind
 from vault.errors import InvalidArgumentError, NotFoundError
 
@@ -176,6 +178,41 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deadlines(args: argparse.Namespace) -> int:
+    """Deletion requests not carried out yet, against their legal deadline: those
+    approaching it or past it (with --all, those on time too)."""
+    now_us = to_us(datetime.now(UTC))
+    with _adapters() as adapters:
+        rules = adapters.config.retention_rules
+        requests = adapters.index.deletion_requests()
+    rows: list[dict[str, object]] = []
+    lines = [""]
+    for record in requests:
+        status = lifecycle.deletion_status(record.lifecycle, now_us, rules)
+        deadline = lifecycle.deletion_deadline_us(record.lifecycle, rules)
+        if status is None or deadline is None:
+            continue
+        if status is lifecycle.DeadlineStatus.ON_TIME and not args.all:
+            continue
+        requested, held = record.lifecycle.destroy_after_us or 0, record.lifecycle.holds > 0
+        rows.append(
+            {
+                "dossier": str(record.dossier_id),
+                "requested": from_us(requested).isoformat(),
+                "deadline": from_us(deadline).isoformat(),
+                "status": status.value,
+                "held": held,
+            }
+        )
+        lines.append(
+            f"  {record.dossier_id}  {status.value:<11} deadline {from_us(deadline):%Y-%m-%d}"
+            + ("  (legal hold)" if held else "")
+        )
+    lines[0] = f"{len(rows)} deletion requests {'pending' if args.all else 'to watch'}"
+    show(args, rows, "\n".join(lines))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     since = _moment(args.since, "--since") if args.since else datetime(1970, 1, 1, tzinfo=UTC)
     until = _moment(args.until, "--until") if args.until else datetime.now(UTC)
@@ -242,6 +279,11 @@ def _add_commands(commands: Any) -> None:
     release.add_argument("--hold", required=True, type=int, help="the hold's id")
     release.add_argument("--reason", required=True)
     release.set_defaults(handler=cmd_release)
+    deadlines = commands.add_parser(
+        "deadlines", help="deletion requests approaching or past their legal deadline"
+    )
+    deadlines.add_argument("--all", action="store_true", help="those on time too")
+    deadlines.set_defaults(handler=cmd_deadlines)
     report = commands.add_parser("report", help="destructions over a period")
     report.add_argument("--since", help="date or ISO time (default: the beginning)")
     report.add_argument("--until", help="date or ISO time (default: now)")
@@ -250,7 +292,7 @@ def _add_commands(commands: Any) -> None:
     verify = commands.add_parser("verify-destroyed", help="prove nothing of a dossier remains")
     verify.add_argument("dossier")
     verify.set_defaults(handler=cmd_verify_destroyed)
-    for parser in (plan, run, hold, release, report, verify):
+    for parser in (plan, run, hold, release, deadlines, report, verify):
         add_output_flags(parser, quiet=False)
 
 

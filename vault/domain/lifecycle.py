@@ -8,8 +8,10 @@ A closed dossier is kept `conservation_years` (10 by law) after its closure, the
 destroyed; the deadline is computed at closure and recorded on the dossier, so a change
 of the rule later does not move deadlines already set. A patient's deletion request makes
 the dossier due at once; the law gives three months to carry it out. A legal hold stops
-any destruction until every hold is released. Rolling windows destroy old documents of
-some categories (the reimbursement history keeps 24 months) in active dossiers.
+any destruction, and any deletion of a document, until every hold is released. Rolling
+windows destroy old documents of some categories (the reimbursement history keeps 24
+months, counted from the date of care) in active dossiers. A document held back from the
+patient is released automatically a month after its deposit, the holder told before.
 
 Pure: plain values in, plain values out, the time always passed in (Unix microseconds,
 UTC). No I/O, no clock; the service stores the result and journals the transition.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import calendar
 import uuid
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from vault.domain.clock import from_us, to_us
 from vault.domain.model import ClosureReason, DocumentCategory, DossierState
@@ -34,9 +37,12 @@ class RetentionRules:
 
     conservation_years: int = 10
     deletion_delay_days: int = 90  # how long a deletion request may take, at most
+    deletion_warning_days: int = 14  # reported as approaching this long before
     rolling_windows_months: tuple[tuple[DocumentCategory, int], ...] = (
         (DocumentCategory.REIMBURSEMENT_HISTORY, 24),
     )
+    held_back_release_months: int = 1  # a document held back from the patient, at most
+    held_back_notice_days: int = 14  # after its deposit, the holder is told of its release
 
 
 DEFAULT_RULES = RetentionRules()
@@ -132,6 +138,39 @@ def request_deletion(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
     )
 
 
+def check_document_deletion(lifecycle: Lifecycle) -> None:
+    """A legal hold keeps every document of the dossier, as it keeps the dossier: the
+    patient side's deletion of one is refused while a hold is in force."""
+    if lifecycle.holds > 0:
+        raise FailedPreconditionError(
+            "legal-hold: a legal hold is in force on this dossier; its documents are kept "
+            "until it is released"
+        )
+
+
+class DeadlineStatus(StrEnum):
+    """Where a requested deletion stands against its legal deadline."""
+
+    ON_TIME = "on-time"
+    APPROACHING = "approaching"
+    OVERDUE = "overdue"
+
+
+def deletion_status(
+    lifecycle: Lifecycle, now_us: int, rules: RetentionRules
+) -> DeadlineStatus | None:
+    """How a pending deletion request stands (None: none pending). Approaching from
+    `deletion_warning_days` before the deadline; overdue at the deadline."""
+    deadline = deletion_deadline_us(lifecycle, rules)
+    if deadline is None or lifecycle.state is not DossierState.CLOSED:
+        return None
+    if now_us >= deadline:
+        return DeadlineStatus.OVERDUE
+    if now_us >= deadline - rules.deletion_warning_days * _DAY_US:
+        return DeadlineStatus.APPROACHING
+    return DeadlineStatus.ON_TIME
+
+
 def deletion_deadline_us(lifecycle: Lifecycle, rules: RetentionRules) -> int | None:
     """When a requested deletion must be done by (None: no deletion requested)."""
     if lifecycle.closure_reason is not ClosureReason.DELETION_REQUEST:
@@ -157,8 +196,27 @@ def destroy(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
     return replace(lifecycle, state=DossierState.DESTROYED)
 
 
+def released_up_to_us(now_us: int, release_months: int) -> int:
+    """Documents held back from the patient and deposited at or before this time are
+    released: their delay (`release_months`, the same day of the month) has run."""
+    return add_months(now_us, -release_months)
+
+
+def release_notice_up_to_us(now_us: int, rules: RetentionRules) -> int:
+    """Documents held back and deposited at or before this time are due their notice."""
+    return now_us - rules.held_back_notice_days * _DAY_US
+
+
+def window_anchor_us(deposited_us: int, care_us: int | None) -> int:
+    """Where a rolling window counts from: the date of care, or the deposit when no date
+    of care was given; a date of care after the deposit (an error) counts as the deposit,
+    so that no line outlives its window by a typo."""
+    return deposited_us if care_us is None else min(care_us, deposited_us)
+
+
 def rolling_cutoffs(now_us: int, rules: RetentionRules) -> dict[DocumentCategory, int]:
-    """Per category with a rolling window: documents created before this time are due."""
+    """Per category with a rolling window: documents whose window anchor (the date of
+    care, `window_anchor_us`) is before this time are due."""
     return {
         category: add_months(now_us, -months) for category, months in rules.rolling_windows_months
     }

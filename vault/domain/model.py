@@ -123,12 +123,19 @@ class AccessRules:
 class NotificationKind(StrEnum):
     FIRST_ACCESS = "first_access"
     EMERGENCY_ACCESS = "emergency_access"
+    RELEASE_NOTICE = "release_notice"  # a held-back document is to be released soon
+    DOCUMENT_RELEASED = "released"  # a held-back document's delay ran: released
+
+
+DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.DOCUMENT_RELEASED})
+"""The kinds whose `subject` is a document id, not a professional."""
 
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """What the patient is told: a professional's first access, or an emergency one.
-    `notification_id` orders the outbox (0 until stored)."""
+    """What the patient is told: a professional's first access, or an emergency one (its
+    `subject` an RPPS number); a held-back document's coming or done release (its
+    `subject` the document's id). `notification_id` orders the outbox (0 until stored)."""
 
     dossier_id: uuid.UUID
     kind: NotificationKind

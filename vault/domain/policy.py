@@ -6,11 +6,16 @@ time) and journals whatever comes back, allowed or denied. Reason codes are stab
 strings: they are written to the journal and shown to patients and auditors, so renaming
 one is a format change. docs/access-control.md states the rules in prose.
 
-The rules (public health code R.1111-26 to R.1111-43, as the DMP applies them):
+The rules (Code de la santé publique L.1111-14 to L.1111-24, and the DMP's regulatory
+articles, R.1111-40 and following since their renumbering; each rule's article, and
+which could not be checked offline, is in docs/access-control.md, "Where each rule
+comes from"):
 
 * the patient (holder) and their legal representatives run the dossier; the patient
-  side never sees a document its author has not released yet, and representatives never
-  see a minor's confidential care;
+  side does not see a document held back for an announcement consultation until its
+  author or the treating physician releases it, or its delay (a month after its deposit,
+  `Facts.release_months`) has run; representatives never see a minor's confidential
+  care;
 * the treating physician sees everything, masked documents included, and cannot be
   blocked by the patient;
 * another professional needs an unexpired authorisation (or records the patient's
@@ -23,7 +28,8 @@ The rules (public health code R.1111-26 to R.1111-43, as the DMP applies them):
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
   the host's operators get nothing; auditors get the journal only;
-* a dossier that is not active is closed to everyone.
+* a dossier that is not active is closed to everyone, but for its holder's copy of a
+  dossier closed at their request or suspended, during its conservation.
 
 What a caller may see of a dossier's documents is a `Scope`; the index applies the same
 scope in SQL so that listings, counts and page tokens never reveal a hidden document.
@@ -35,7 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
+from vault.domain.lifecycle import released_up_to_us
+from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
 
 
 class Action(StrEnum):
@@ -74,6 +81,7 @@ class Action(StrEnum):
     DOSSIER_DESTROY = "dossier.destroy"
     DOSSIER_DESTROYED = "dossier.destroyed"
     DOCUMENT_EXPIRE = "document.expire"
+    DOCUMENT_RELEASE = "document.release"  # a held-back document's delay ran
 
 
 class Reason(StrEnum):
@@ -106,6 +114,8 @@ class Reason(StrEnum):
     CONSERVATION_DEADLINE = "conservation-deadline"
     DELETION_REQUESTED = "deletion-requested"
     ROLLING_WINDOW = "rolling-window"
+    RELEASE_DELAY = "release-delay"  # a held-back document's delay ran: released
+    LEGAL_HOLD = "legal-hold"  # a deletion refused while a legal hold is in force
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_ARGUMENT = "invalid-argument"
@@ -121,37 +131,15 @@ AccessMatrix = Mapping[str, Categories]
 
 _ALL = frozenset(DocumentCategory)
 _CLINICAL = _ALL - {DocumentCategory.REIMBURSEMENT_HISTORY}
+_C = DocumentCategory
+_EVERYDAY = frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.BIOLOGY, _C.VACCINATION})
 DEFAULT_MATRIX: AccessMatrix = {
     "physician": _ALL,
     "midwife": _ALL,
     "dentist": _CLINICAL,
-    "pharmacist": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.BIOLOGY,
-            DocumentCategory.VACCINATION,
-            DocumentCategory.PREVENTION,
-        }
-    ),
-    "nurse": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.BIOLOGY,
-            DocumentCategory.VACCINATION,
-            DocumentCategory.PREVENTION,
-            DocumentCategory.ADVANCE_DIRECTIVES,
-        }
-    ),
-    "physiotherapist": frozenset(
-        {
-            DocumentCategory.SYNTHESIS,
-            DocumentCategory.TREATMENTS_AND_CARE,
-            DocumentCategory.REPORTS,
-            DocumentCategory.IMAGING,
-        }
-    ),
+    "pharmacist": _EVERYDAY | {_C.PREVENTION},
+    "nurse": _EVERYDAY | {_C.PREVENTION, _C.ADVANCE_DIRECTIVES},
+    "physiotherapist": frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.REPORTS, _C.IMAGING}),
 }
 EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})
 """Specialties that may break the glass (emergency physicians, SAMU regulators)."""
@@ -180,12 +168,15 @@ class DocumentFacts:
     visibility: Visibility = Visibility.NORMAL
     authored_by_caller: bool = False
     new_visibility: Visibility | None = None
+    deposited_us: int | None = None  # the document's first version; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the policy needs to know about one request. Without `now_us` (None), time
-    is unknown and no time-bound standing (authorisation, emergency window) is open."""
+    is unknown and no time-bound standing (authorisation, emergency window) is open, and
+    no held-back document is released by its delay. `release_months` is that delay (a
+    setting, the law's month by default)."""
 
     actor_kind: ActorKind
     action: Action
@@ -195,18 +186,31 @@ class Facts:
     profession: str | None = None
     specialty: str | None = None
     document: DocumentFacts | None = None
+    release_months: int = 1
+    closure_reason: ClosureReason | None = None  # why a closed dossier was closed
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which of a dossier's documents a caller may see: none carrying a `hidden` flag,
-    and only the `categories` listed."""
+    and only the `categories` listed; except that a document hidden from the patient
+    only and deposited at or before `released_up_to_us` is released (its delay ran)."""
 
     hidden: Visibility
     categories: Categories
+    released_up_to_us: int | None = None
 
-    def admits(self, category: DocumentCategory, visibility: Visibility) -> bool:
-        return category in self.categories and not visibility & self.hidden
+    def admits(
+        self, category: DocumentCategory, visibility: Visibility, deposited_us: int | None = None
+    ) -> bool:
+        return category in self.categories and not visibility & self.hidden_for(deposited_us)
+
+    def hidden_for(self, deposited_us: int | None) -> Visibility:
+        """The flags that hide a document deposited at `deposited_us` (None: unknown)."""
+        released = self.released_up_to_us
+        if released is not None and deposited_us is not None and deposited_us <= released:
+            return self.hidden & ~Visibility.HIDDEN_FROM_PATIENT
+        return self.hidden
 
 
 NOTHING = Scope(Visibility.NORMAL, frozenset())
@@ -299,6 +303,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return _deny(Reason.ACTION_NOT_PERMITTED)
     if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_READ:
         return _patient_side_only(facts)  # the patient sees that it is closed, no more
+    if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_EXPORT:
+        return _closed_copy(facts)
     if facts.dossier_state is not DossierState.ACTIVE:
         return _deny(Reason.DOSSIER_NOT_ACTIVE)
     decision = _decide_dossier(facts, matrix)
@@ -379,10 +385,33 @@ def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -
         return _deny(refuse)
     if facts.action not in _PATIENT_SIDE:
         return _deny(Reason.ACTION_NOT_PERMITTED)
+    return Decision(True, allow, _patient_scope(facts, allow is Reason.REPRESENTATIVE))
+
+
+def _patient_scope(facts: Facts, representative: bool) -> Scope:
+    """What the patient side sees: nothing held back whose delay has not run, and for a
+    representative nothing hidden from representatives."""
     hidden = Visibility.HIDDEN_FROM_PATIENT
-    if allow is Reason.REPRESENTATIVE:
+    if representative:
         hidden |= Visibility.HIDDEN_FROM_REPRESENTATIVES
-    return Decision(True, allow, Scope(hidden, _ALL))
+    released = None
+    if facts.now_us is not None:  # an unknown time releases nothing
+        released = released_up_to_us(facts.now_us, facts.release_months)
+    return Scope(hidden, _ALL, released)
+
+
+_COPY_CLOSURES = frozenset({ClosureReason.PATIENT_REQUEST, ClosureReason.INSURER_SUSPENSION})
+"""Closures during whose conservation the holder keeps the right to a copy (a death's is
+the heirs' own access; a deletion request has no conservation)."""
+
+
+def _closed_copy(facts: Facts) -> Decision:
+    """The holder's copy of a closed dossier during its conservation: nothing else of it
+    opens, to anyone else; everyone else gets what a closed dossier answers."""
+    holder = facts.actor_kind is ActorKind.PATIENT and facts.standing.holder
+    if not holder or facts.closure_reason not in _COPY_CLOSURES:
+        return _deny(Reason.DOSSIER_NOT_ACTIVE)
+    return Decision(True, Reason.HOLDER, _patient_scope(facts, representative=False))
 
 
 def _insurer(facts: Facts) -> Decision:
@@ -431,9 +460,10 @@ def _open(until_us: int | None, now_us: int | None) -> bool:
 
 def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     """A request about one existing document: it must be in the caller's scope, and a
-    visibility change may only flip the flags the caller's role may set (an author only
-    clears `HIDDEN_FROM_PATIENT`: held back at upload, released at the announcement)."""
-    if not decision.scope.admits(document.category, document.visibility):
+    visibility change may only flip the flags the caller's role may set (an author, or
+    the treating physician, only clears `HIDDEN_FROM_PATIENT`: held back at upload,
+    released at the announcement consultation)."""
+    if not decision.scope.admits(document.category, document.visibility, document.deposited_us):
         return _deny(Reason.DOCUMENT_HIDDEN)
     new = document.new_visibility
     if new is None:
@@ -443,17 +473,28 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if document.authored_by_caller and decision.reason not in _SETTABLE:
         settable |= _AUTHOR_SETTABLE
         clear_only = _AUTHOR_CLEARS_ONLY
+    if decision.reason is Reason.TREATING_PHYSICIAN or _released_by_delay(decision, document):
+        settable |= _AUTHOR_CLEARS_ONLY  # the treating physician releases early, as the
+        clear_only |= _AUTHOR_CLEARS_ONLY  # author may; a flag whose delay ran is spent
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
     return decision
 
 
+def _released_by_delay(decision: Decision, document: DocumentFacts) -> bool:
+    """Whether the patient side sees the document only because its delay ran: its
+    `hidden_from_patient` flag is then spent, and clearing it changes nothing."""
+    scope, held = decision.scope, Visibility.HIDDEN_FROM_PATIENT
+    spent = not scope.hidden_for(document.deposited_us) & held
+    return bool(scope.hidden & held and document.visibility & held) and spent
+
+
 def _decide_replacement(document: DocumentFacts, decision: Decision) -> Decision:
     """A new version of an existing document: only its author replaces it, and only while
     they may still see it. The version keeps the document's category and visibility, so
     nothing else is the writer's to choose."""
-    if not decision.scope.admits(document.category, document.visibility):
+    if not decision.scope.admits(document.category, document.visibility, document.deposited_us):
         return _deny(Reason.DOCUMENT_HIDDEN)
     if not document.authored_by_caller:
         return _deny(Reason.NOT_AUTHOR)

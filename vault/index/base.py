@@ -259,8 +259,9 @@ class RetentionIndex(Protocol):
     def expired_documents(
         self, category: DocumentCategory, created_before_us: int, limit: int
     ) -> list[VersionRecord]:
-        """Latest versions of documents of `category` created before the time, in active
-        dossiers (rolling retention windows)."""
+        """Latest versions of documents of `category` whose window anchor (the date of
+        care, `lifecycle.window_anchor_us`) is before the time, in active dossiers
+        without a legal hold (rolling retention windows)."""
         ...
 
     def dossier_versions(self, dossier_id: uuid.UUID) -> list[VersionRecord]:

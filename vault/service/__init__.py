@@ -55,7 +55,14 @@ class Vault:
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
-        gate = Gate(index=index, keys=keys, journal=journal, clock=clock, matrix=matrix)
+        gate = Gate(
+            index=index,
+            keys=keys,
+            journal=journal,
+            clock=clock,
+            matrix=matrix,
+            release_months=rules.held_back_release_months,
+        )
         tokens = PageTokens(keys)
         # overlaps a request's journal append with its other work (uploads, reads)
         background = ThreadPoolExecutor(_BACKGROUND_WORKERS, "vault-overlap")

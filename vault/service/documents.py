@@ -20,6 +20,7 @@ from vault import version_secrets
 from vault.archive import build_archive
 from vault.blobstore.base import BlobReader, BlobStore
 from vault.crypto.objectformat import decrypt_range, decrypt_segments
+from vault.domain import lifecycle
 from vault.domain.ids import parse_id
 from vault.domain.model import (
     Actor,
@@ -30,9 +31,9 @@ from vault.domain.model import (
     DocumentStatus,
     Visibility,
 )
-from vault.domain.policy import Action, Scope
+from vault.domain.policy import Action, Reason, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit, validate_query
-from vault.errors import ConflictError, OutOfRangeError
+from vault.errors import ConflictError, FailedPreconditionError, OutOfRangeError
 from vault.index.base import Cursor, DocumentIndex, DossierKeyRecord, VersionRecord
 from vault.journal.store import JournalLog
 from vault.pagetokens import DocumentPageToken, PageTokens
@@ -243,12 +244,18 @@ class Documents:
         return counts
 
     def delete(self, actor: Actor, dossier_id: str, document_id: str, call: Call) -> None:
-        """The patient side removes a document, every version of it, for good."""
+        """The patient side removes a document, every version of it, for good; never
+        while a legal hold is in force (FAILED_PRECONDITION, journaled `legal-hold`)."""
         gate = self._gate
         with gate.journaled(actor, Action.DOCUMENT_DELETE, call) as access, gate.reads():
             dossier = gate.dossier(dossier_id, access)
             access.documents = (parse_id(document_id, "document id"),)
             gate.visible_version(actor, Action.DOCUMENT_DELETE, dossier, access)
+            try:
+                lifecycle.check_document_deletion(dossier.lifecycle)
+            except FailedPreconditionError:
+                access.refusal = Reason.LEGAL_HOLD  # what the journal says, not `failed`
+                raise
         for blob_key in self._index.delete_document(dossier.dossier_id, access.documents[0]):
             self._blobs.delete(blob_key)  # after a crash here, the sweeper finds the orphan
 

@@ -160,12 +160,14 @@ class Gate:
         journal: JournalStore,
         clock: Clock,
         matrix: AccessMatrix,
+        release_months: int = 1,
     ) -> None:
         self._index = index
         self._keys = keys
         self._journal = journal
         self._clock = clock
         self._matrix = matrix
+        self._release_months = release_months  # a held-back document's delay
 
     # -- the journal -----------------------------------------------------------------
 
@@ -322,6 +324,8 @@ class Gate:
             actor.profession,
             actor.specialty,
             document,
+            self._release_months,
+            dossier.lifecycle.closure_reason,
         )
 
     def now(self) -> datetime:
@@ -358,7 +362,9 @@ class Gate:
         if record is None:
             raise NotFoundError("no such document")
         authored = record.author == self.actor_ref(actor)
-        document = DocumentFacts(record.category, record.visibility, authored, new_visibility)
+        document = DocumentFacts(
+            record.category, record.visibility, authored, new_visibility, record.document_created_us
+        )
         access.require(replace(facts, document=document))
         return record
 

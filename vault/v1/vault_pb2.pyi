@@ -216,12 +216,20 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     NOTIFICATION_KIND_UNSPECIFIED: _NotificationKind.ValueType  # 0
     NOTIFICATION_KIND_FIRST_ACCESS: _NotificationKind.ValueType  # 1
     NOTIFICATION_KIND_EMERGENCY_ACCESS: _NotificationKind.ValueType  # 2
+    NOTIFICATION_KIND_RELEASE_NOTICE: _NotificationKind.ValueType  # 3
+    """A document held back from the patient will be released soon (document_id)."""
+    NOTIFICATION_KIND_DOCUMENT_RELEASED: _NotificationKind.ValueType  # 4
+    """A document held back from the patient was released by its delay (document_id)."""
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
 
 NOTIFICATION_KIND_UNSPECIFIED: NotificationKind.ValueType  # 0
 NOTIFICATION_KIND_FIRST_ACCESS: NotificationKind.ValueType  # 1
 NOTIFICATION_KIND_EMERGENCY_ACCESS: NotificationKind.ValueType  # 2
+NOTIFICATION_KIND_RELEASE_NOTICE: NotificationKind.ValueType  # 3
+"""A document held back from the patient will be released soon (document_id)."""
+NOTIFICATION_KIND_DOCUMENT_RELEASED: NotificationKind.ValueType  # 4
+"""A document held back from the patient was released by its delay (document_id)."""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
 
 @_typing.final
@@ -1260,6 +1268,7 @@ class Notification(_message.Message):
     PROFESSION_FIELD_NUMBER: _builtins.int
     EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     kind: Global___NotificationKind.ValueType
     professional: _builtins.str
@@ -1268,6 +1277,8 @@ class Notification(_message.Message):
     emergency_reason: Global___EmergencyReason.ValueType
     request_id: _builtins.str
     """The journal entry of the access (its request id)."""
+    document_id: _builtins.str
+    """The document a release notice is about (empty for an access)."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1280,10 +1291,11 @@ class Notification(_message.Message):
         profession: _builtins.str = ...,
         emergency_reason: Global___EmergencyReason.ValueType = ...,
         request_id: _builtins.str = ...,
+        document_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

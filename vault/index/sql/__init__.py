@@ -2,7 +2,8 @@
 Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
-(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `keys`, `sweep`, and
+(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `deadlines`, `keys`,
+`sweep`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
@@ -13,6 +14,7 @@ reads select columns (not ORM objects, which the baseline measured 2.3x slower).
 from __future__ import annotations
 
 from vault.index.sql.access import SqlAccess
+from vault.index.sql.deadlines import SqlDeadlines
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
 from vault.index.sql.keys import SqlKeys
@@ -31,6 +33,7 @@ class SqlIndex(
     SqlAccess,
     SqlLifecycle,
     SqlRetention,
+    SqlDeadlines,
     SqlKeys,
     SqlSweep,
 ):

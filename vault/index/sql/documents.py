@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     and_,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -45,15 +47,26 @@ from vault.index.sql.tables import DOC, VIS, D, V, lapsed_before, pending_number
 _IN_SCOPE = and_(
     DOC.c.category.in_(bindparam("scope_categories", expanding=True)),
     DOC.c.visibility.op("&")(bindparam("scope_hidden", type_=Integer)) == 0,
+    or_(
+        DOC.c.visibility.op("&")(bindparam("scope_held", type_=Integer)) == 0,
+        DOC.c.created_us <= bindparam("scope_released", type_=BigInteger),
+    ),
 )
 """The SQL twin of `Scope.admits`, with `_scope_parameters` (tests/index check that
-they agree)."""
+they agree): `scope_hidden` hides always, `scope_held` (hidden from the patient) only
+documents deposited after `scope_released` (their delay has not run)."""
+
+_NEVER_RELEASED = -(2**62)
 
 
 def _scope_parameters(scope: Scope) -> dict[str, object]:
+    held = scope.hidden & Visibility.HIDDEN_FROM_PATIENT
+    released = scope.released_up_to_us
     return {
         "scope_categories": sorted(c.value for c in scope.categories),
-        "scope_hidden": int(scope.hidden),
+        "scope_hidden": int(scope.hidden & ~held),
+        "scope_held": int(held),
+        "scope_released": _NEVER_RELEASED if released is None else released,
     }
 
 

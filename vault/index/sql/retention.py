@@ -12,7 +12,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from vault.domain.model import DocumentCategory, DossierState
@@ -31,6 +31,12 @@ from vault.index.sql.mapping import (
     version_record,
 )
 from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, VIS, D, K, N, V
+
+
+def _window_anchor() -> Any:
+    """The SQL twin of `lifecycle.window_anchor_us`: the latest version's date of care,
+    or the deposit when none was given or the date of care is after it."""
+    return case((V.c.care_us < DOC.c.created_us, V.c.care_us), else_=DOC.c.created_us)
 
 
 def _is_due(by_us: int) -> Any:
@@ -184,7 +190,7 @@ class SqlRetention(SqlBase):
             .join(D, D.c.id == DOC.c.dossier_id)
             .where(
                 DOC.c.category == category.value,
-                DOC.c.created_us < created_before_us,
+                _window_anchor() < created_before_us,
                 D.c.state == DossierState.ACTIVE.value,
                 D.c.holds == 0,  # a legal hold keeps everything
             )
