@@ -34,7 +34,10 @@ from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.blobstore.file import FileBlobStore
 from vault.blobstore.s3.settings import S3Settings
 from vault.blobstore.s3.store import S3BlobStore
+from vault.client import VaultClient
+from vault.crypto.localkeys import LocalKeyFileProvider
 from vault.domain.model import ActorKind
+from vault.journal.checkpoint import VerifierKey
 from vault.sqlstore import make_engine
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
@@ -304,10 +307,10 @@ def _readable(vault: Vault, ledger: Ledger) -> None:
             code, data = get(stub, token, dossier, document, version)
             assert (code, hashlib.sha256(data).digest()) == (OK, digest), (document, version)
         for dossier in ledger.dossiers:
-            listed = list(_listed(stub, token, dossier))
-            written = {d for (o, d, _) in ledger.acknowledged if o == dossier}
-            assert {d for d, _ in listed} >= written
-            for document, version in listed:
+            listed = set(_listed(stub, token, dossier))
+            read = {(d, v) for (o, d, v) in ledger.acknowledged if o == dossier}
+            assert {d for d, _ in listed} >= {d for d, _ in read}
+            for document, version in listed - read:  # listed, never acknowledged: whole too
                 assert get(stub, token, dossier, document, version)[0] is OK, document
 
 
@@ -327,16 +330,38 @@ def _listed(
         page_token = reply.next_page_token
 
 
-def verify_journal(vault: Vault, tmp_path: Path) -> str:
-    """`journal export`, `journal public-key`, then `journal verify` against the
-    published checkpoints; returns verify's output."""
-    export, key = tmp_path / "journal.jsonl", tmp_path / "journal.vkey"
+def verifier_key(vault: Vault) -> str:
+    """The checkpoint verifier key, from the key file (`journal public-key` prints the
+    same; a drill on an HSM runs that command instead)."""
+    path = Path(vault.env["VAULT_DATA_DIR"]) / "master-keys.json"
+    signer = LocalKeyFileProvider(path).checkpoint_signer()
+    origin = vault.env.get("VAULT_JOURNAL_ORIGIN", "dossier-vault/journal")
+    return VerifierKey(origin, signer.public_key).encode()
+
+
+def export_journal(vault: Vault, export: Path) -> None:
+    """What `journal export` writes, through an auditor's client."""
     auditor = vault.token(ActorKind.AUDITOR, "audit-1")
-    vault.cli("journal", "export", "-o", str(export), env={**vault.env, "VAULT_TOKEN": auditor})
-    key.write_text(vault.cli("journal", "public-key"))
+    with VaultClient(vault.target, auditor) as client, export.open("wb") as out:
+        for line in client.export_journal():
+            out.write(line)
+
+
+def verify_journal(vault: Vault, export: Path, key: str | None = None) -> str:
+    """`journal verify --require-checkpoint` on an export, against the published
+    checkpoints; returns its output."""
+    key_file = export.with_suffix(".vkey")
+    key_file.write_text(key or verifier_key(vault))
     checkpoints = Path(vault.env["VAULT_DATA_DIR"]) / "checkpoints"
     return vault.cli(
-        "journal", "verify", str(export), "--key-file", str(key), "--checkpoints", str(checkpoints)
+        "journal",
+        "verify",
+        str(export),
+        "--key-file",
+        str(key_file),
+        "--checkpoints",
+        str(checkpoints),
+        "--require-checkpoint",
     )
 
 
@@ -355,10 +380,14 @@ def sweep_leaves_nothing(vault: Vault) -> dict[str, int]:
     return report
 
 
-def audit(vault: Vault, ledger: Ledger, tmp_path: Path) -> None:
-    """Every acknowledged write readable, every listed document whole, the journal one
-    verified chain, nothing left behind after a sweep."""
+def audit(vault: Vault, ledger: Ledger, tmp_path: Path, key: str | None = None) -> None:
+    """Every acknowledged write readable, every listed document whole, nothing left
+    behind after a sweep; then the vault stops (signing a last checkpoint) and the
+    journal export verifies: one chain from entry 1, no gap, checkpoints that agree."""
     assert ledger.acknowledged, "the drill acknowledged no write"
     _readable(vault, ledger)
-    verify_journal(vault, tmp_path)
+    export = tmp_path / "journal.jsonl"
+    export_journal(vault, export)
+    vault.stop()
     sweep_leaves_nothing(vault)
+    verify_journal(vault, export, key)
