@@ -62,8 +62,9 @@ def test_postgres_backends_killed_mid_traffic_fail_unavailable_at_worst_and_reco
             traffic.wait_until(lambda: ledger.count(OK, after) >= 6, "writes after the kills")
         tally = ledger.tally()
         assert set(tally) <= {"OK", "UNAVAILABLE"}, tally
-        log = vault.log.read_text()
-        assert "Traceback" not in log or "INTERNAL" not in log, log
+        assert "Traceback" not in vault.log.read_text()
         audit(vault, ledger, tmp_path)
     finally:
         vault.stop()
+    # the lock's session was killed too: its holder stepped down
+    assert "lost the singleton lock's database session" in vault.log.read_text()
