@@ -9,7 +9,8 @@ into any module, and one logged-in `Connection` per (module, token), shared by a
 providers of the process, key handles cached with it. Serialising costs nothing the
 module would not serialise itself. A call that fails on a lost session (HSM restarted,
 token re-plugged) reopens the session and is retried once; failing again, or failing to
-load the module, find the token or log in, it is an UnavailableError.
+load the module, find the token (looked for again after reinitialising the module, which
+may list its tokens only then) or log in, it is an UnavailableError.
 
 What it does not: use the keys (provider.py) or create them (admin.py).
 """
@@ -160,7 +161,14 @@ def _login(settings: Pkcs11Settings) -> Session:
         raise UnavailableError(f"the PKCS#11 module {settings.module} cannot be loaded") from e
     token_name = repr(settings.token_label)
     try:
-        token = lib.get_token(token_label=settings.token_label)
+        try:
+            token = lib.get_token(token_label=settings.token_label)
+        except p11.PKCS11Error:
+            # A module may list its tokens only at C_Initialize (SoftHSM2 does): a token
+            # that went away and came back is found again only after reinitialising. The
+            # sessions that closes (LOCK is held) fail their next call, which reopens them.
+            lib.reinitialize()
+            token = lib.get_token(token_label=settings.token_label)
     except p11.PKCS11Error as e:
         raise UnavailableError(f"PKCS#11 token {token_name} not found ({type(e).__name__})") from e
     try:
