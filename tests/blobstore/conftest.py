@@ -2,8 +2,8 @@
 
 `s3_endpoint` (tests/conftest.py) is moto in server mode: the S3 store talks HTTP to it
 with dummy credentials, exactly as it would to MinIO. Every test gets fresh buckets with
-unique names. `harness` runs a test over
-the three stores: a local directory, an S3 bucket, and a versioned S3 bucket. Also here:
+unique names. `harness` runs a test over five stores: a local directory, and a bucket
+and a versioned bucket on each real S3 server (moto, SeaweedFS: tests/s3_servers.py). Also here:
 endpoints that misbehave (closed port, silent listener, a server that only says 503
 SlowDown). Helpers are in support.py.
 """
@@ -25,6 +25,7 @@ from tests.blobstore.support import (
     file_harness,
     s3_harness,
 )
+from tests.s3_servers import SERVERS, S3Server
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
@@ -40,13 +41,16 @@ def versioned_bucket(s3_admin: S3Client) -> str:
     return create_bucket(s3_admin, versioned=True)
 
 
-@pytest.fixture(params=["file", "s3", "s3-versioned"])
+HARNESSES = ["file"] + [f"{server}{kind}" for server in SERVERS for kind in ("", "-versioned")]
+
+
+@pytest.fixture(params=HARNESSES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     if request.param == "file":
         return file_harness(tmp_path / "blobs")
-    endpoint: str = request.getfixturevalue("s3_endpoint")
-    admin: S3Client = request.getfixturevalue("s3_admin")
-    return s3_harness(endpoint, admin, versioned=request.param == "s3-versioned")
+    name, _, versioned = request.param.partition("-")
+    server: S3Server = request.getfixturevalue(name)
+    return s3_harness(server, versioned=bool(versioned))
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from vault.domain.ids import new_object_key
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
 
+    from tests.s3_servers import S3Server
+
 MIB = 1024 * 1024
 PART_SIZE = MIN_PART_SIZE  # 5 MiB: the smallest part S3 accepts, to keep tests small
 REGION = "us-east-1"
@@ -99,12 +101,12 @@ def file_harness(root: Path) -> Harness:
     return Harness("file", FileBlobStore(root), leftovers)
 
 
-def s3_harness(endpoint: str, admin: S3Client, *, versioned: bool) -> Harness:
+def s3_harness(server: S3Server, *, versioned: bool) -> Harness:
+    admin = admin_client(server.endpoint)
     name = create_bucket(admin, versioned=versioned)
-    store = S3BlobStore(s3_settings(endpoint, name))
-    return Harness(
-        "s3-versioned" if versioned else "s3", store, lambda: bucket_contents(admin, name)
-    )
+    store = S3BlobStore(s3_settings(server.endpoint, name))
+    label = f"{server.name}-versioned" if versioned else server.name
+    return Harness(label, store, lambda: bucket_contents(admin, name))
 
 
 # -- an overloaded S3 ---------------------------------------------------------------------
