@@ -13,11 +13,11 @@ from itertools import cycle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 
 from vault.blobstore.base import BlobReader, BlobStore
 from vault.blobstore.file import FileBlobStore
+from vault.blobstore.s3.client import new_session
 from vault.blobstore.s3.settings import MIN_PART_SIZE, S3Settings
 from vault.blobstore.s3.store import S3BlobStore
 from vault.domain.ids import new_object_key
@@ -53,7 +53,7 @@ def s3_settings(endpoint: str, bucket: str) -> S3Settings:
 
 def admin_client(endpoint: str) -> S3Client:
     """A plain boto3 client, to arrange and inspect what the store did."""
-    return boto3.session.Session().client(
+    return new_session().client(
         "s3",
         endpoint_url=endpoint,
         region_name=REGION,
