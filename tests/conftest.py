@@ -30,7 +30,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.blobstore.support import admin_client, create_bucket, s3_settings
-from tests.s3_servers import SERVERS, S3Server, WeedMissingError, moto_server, seaweedfs_server
+from tests.s3_servers import (
+    SERVERS,
+    S3Server,
+    WeedMissingError,
+    moto_server,
+    seaweedfs_server,
+    weed_binary,
+)
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import Config
@@ -106,12 +113,13 @@ def moto() -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
-        with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as server:
-            yield server
+        weed_binary()
     except WeedMissingError as missing:
         if os.environ.get("CI"):
             pytest.fail(f"{missing}: SeaweedFS is required in CI")
         pytest.skip(str(missing))
+    with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
 
 
 @pytest.fixture(params=SERVERS)

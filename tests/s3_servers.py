@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
-import os
 import random
 import shutil
 import signal
@@ -194,7 +193,3 @@ def seaweedfs_server(data: Path) -> Iterator[S3Server]:
         yield S3Server("seaweedfs", endpoint)
     finally:
         _stop(process)
-
-
-def ci() -> bool:
-    return bool(os.environ.get("CI"))
