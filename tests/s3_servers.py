@@ -8,8 +8,8 @@ listener beside each; some of its parts dial a component's gRPC port as its HTTP
 10000 whatever the flags say, so every port is chosen with that pair free, and every
 listener is bound to 127.0.0.1. WebDAV, the Iceberg and Lance catalogs and telemetry
 are off. The S3 gateway gets one admin identity with the tests' dummy credentials.
-The process dies with the test session: stopped at the session's end, and killed by
-the kernel (PR_SET_PDEATHSIG) if pytest itself is killed.
+The process dies with the test session: killed at the session's end (its gRPC sockets in
+/tmp removed with it), and killed by the kernel (PR_SET_PDEATHSIG) if pytest itself is.
 
 What it does not: create buckets (tests/blobstore/support.py) or choose which tests run
 where (the fixtures in tests/conftest.py).
@@ -107,8 +107,18 @@ def _identities(path: Path) -> Path:
     return path
 
 
-def weed_command(weed: Path, data: Path) -> tuple[list[str], str]:
-    """The `weed mini` command line over `data`, and the S3 endpoint it will serve."""
+@dataclass(frozen=True)
+class WeedPlan:
+    """A `weed mini` command line, the S3 endpoint it serves, and the unix sockets it
+    leaves in /tmp when killed (`/tmp/seaweedfs-<component>-grpc-<port>.sock`)."""
+
+    command: list[str]
+    endpoint: str
+    sockets: tuple[Path, ...]
+
+
+def weed_command(weed: Path, data: Path) -> WeedPlan:
+    """`weed mini` over `data`, every component on free loopback ports."""
     ports = {component: _free_pair() for component in COMPONENTS}
     flags = [f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     for component, port in ports.items():
@@ -123,7 +133,11 @@ def weed_command(weed: Path, data: Path) -> tuple[list[str], str]:
         f"-filer.localSocket={data / 'filer.sock'}",
         f"-s3.localSocket={data / 's3.sock'}",
     ]
-    return [str(weed), "mini", *flags], f"http://127.0.0.1:{ports['s3']}"
+    sockets = tuple(
+        Path(f"/tmp/seaweedfs-{component}-grpc-{port + GRPC_OFFSET}.sock")
+        for component, port in ports.items()
+    )
+    return WeedPlan([str(weed), "mini", *flags], f"http://127.0.0.1:{ports['s3']}", sockets)
 
 
 def _die_with_parent() -> Callable[[], None] | None:
@@ -147,31 +161,35 @@ def _answers(endpoint: str) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL: its data is thrown away, so a graceful stop (seconds) buys nothing."""
+def _stop(process: subprocess.Popen[bytes], plan: WeedPlan) -> None:
+    """SIGKILL (its data is thrown away, so a graceful stop, seconds long, buys nothing),
+    then removes the gRPC sockets a graceful stop would have removed."""
     if process.poll() is None:
         process.kill()
     process.wait(timeout=30)
+    for path in plan.sockets:
+        if path.is_socket():
+            path.unlink()
 
 
-def _start_weed(weed: Path, data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_weed(weed: Path, data: Path, log: Path) -> tuple[subprocess.Popen[bytes], WeedPlan]:
     """Starts `weed mini` and waits until its S3 gateway answers a signed request."""
-    command, endpoint = weed_command(weed, data)
+    plan = weed_command(weed, data)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command,
+            plan.command,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent(),
         )
     deadline = time.monotonic() + START_TIMEOUT
-    while not _answers(endpoint):
+    while not _answers(plan.endpoint):
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
+            _stop(process, plan)
             raise RuntimeError(f"weed mini did not start; see {log}")
         time.sleep(0.1)
-    return process, endpoint
+    return process, plan
 
 
 @contextmanager
@@ -183,13 +201,13 @@ def seaweedfs_server(data: Path) -> Iterator[S3Server]:
         store = data / f"store-{attempt}"
         store.mkdir()
         try:
-            process, endpoint = _start_weed(weed, store, log)
+            process, plan = _start_weed(weed, store, log)
         except RuntimeError:
             if attempt == START_ATTEMPTS - 1:
                 raise
             continue
         break
     try:
-        yield S3Server("seaweedfs", endpoint)
+        yield S3Server("seaweedfs", plan.endpoint)
     finally:
-        _stop(process)
+        _stop(process, plan)
