@@ -98,3 +98,15 @@ def test_a_missing_bucket_stops_the_server_at_start(tmp_path: Path, s3_server: S
     )
     with pytest.raises(FailedPreconditionError):
         BackgroundServer(config).start()
+
+
+def test_an_object_deleted_under_s3_is_data_loss(on_s3: OnS3) -> None:
+    """A delete behind the vault's back (a delete marker in the versioned bucket)."""
+    with on_s3.vault.client() as client:
+        dossier = client.create_dossier(PATIENT_INS)
+        stored = client.put_document(dossier.dossier_id, REPORT, b"short report")
+    listing = on_s3.admin.list_objects_v2(Bucket=on_s3.bucket).get("Contents", [])
+    (key,) = [o["Key"] for o in listing]
+    on_s3.admin.delete_object(Bucket=on_s3.bucket, Key=key)
+    with on_s3.vault.client() as client, pytest.raises(IntegrityError):
+        b"".join(client.get_document(dossier.dossier_id, stored.document_id))
