@@ -1,7 +1,10 @@
 """Shared fixtures: database URLs for both backends, a real S3 server, a real vault server.
 
 `s3_endpoint` is moto in server mode (one per session, in a thread, on an ephemeral port
-of 127.0.0.1); boto3 talks HTTP to it exactly as to MinIO.
+of 127.0.0.1); boto3 talks HTTP to it exactly as to MinIO. `s3_server` runs a test on
+each real S3 server (tests/s3_servers.py): moto, and SeaweedFS (`weed mini`, started once
+per session on loopback ports at its first use). Without `weed`, the SeaweedFS runs are
+skipped on a developer's machine and fail in CI.
 
 PostgreSQL tests use `VAULT_TEST_POSTGRES_URL` (default: the machine's local server) and
 a fresh schema per test. When PostgreSQL cannot be reached they are skipped on a
@@ -10,7 +13,6 @@ developer's machine, but fail in CI (`CI` set): CI must never pass without them.
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import socket
@@ -18,16 +20,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.blobstore.support import admin_client, create_bucket, s3_settings
+from tests.s3_servers import (
+    SERVERS,
+    S3Server,
+    WeedMissingError,
+    moto_server,
+    seaweedfs_server,
+    weed_binary,
+)
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import VaultClient
 from vault.config import Config
@@ -95,16 +105,34 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """http://127.0.0.1:<port> of a moto S3 server for the whole session."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def moto() -> Iterator[S3Server]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+        weed_binary()
+    except WeedMissingError as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}: SeaweedFS is required in CI")
+        pytest.skip(str(missing))
+    with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(params=SERVERS)
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """The test once on each real S3 server (moto, SeaweedFS)."""
+    server: S3Server = request.getfixturevalue(request.param)
+    return server
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(moto: S3Server) -> str:
+    """http://127.0.0.1:<port> of the moto S3 server, for tests of the AWS contract."""
+    return moto.endpoint
 
 
 @pytest.fixture(scope="session")
@@ -155,18 +183,16 @@ def running_vault(db_url: str, tmp_path: Path) -> Iterator[RunningVault]:
         server.stop()
 
 
-@pytest.fixture
-def s3_vault(
-    db_url: str, tmp_path: Path, s3_endpoint: str, s3_admin: S3Client
-) -> Iterator[tuple[RunningVault, str]]:
-    """A real server on a fresh versioned bucket of the S3 server; yields it and the bucket."""
-    bucket = create_bucket(s3_admin, versioned=True)
+@contextmanager
+def vault_on_s3(db_url: str, data_dir: Path, endpoint: str) -> Iterator[tuple[RunningVault, str]]:
+    """A real server on a fresh versioned bucket of the S3 server at `endpoint`."""
+    bucket = create_bucket(admin_client(endpoint), versioned=True)
     config = Config(
         listen="127.0.0.1:0",
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=db_url,
         workers=4,
-        s3=s3_settings(s3_endpoint, bucket),
+        s3=s3_settings(endpoint, bucket),
     )
     issuer = load_or_create_dev_issuer(config.data_dir)
     server = BackgroundServer(config).start()
@@ -174,6 +200,13 @@ def s3_vault(
         yield RunningVault(server, issuer), bucket
     finally:
         server.stop()
+
+
+@pytest.fixture
+def s3_vault(db_url: str, tmp_path: Path, s3_endpoint: str) -> Iterator[tuple[RunningVault, str]]:
+    """A real server on a fresh versioned bucket of moto; yields it and the bucket."""
+    with vault_on_s3(db_url, tmp_path / "data", s3_endpoint) as served:
+        yield served
 
 
 # -- the CLI and a served process ----------------------------------------------------

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from tests.blobstore.support import create_bucket, s3_settings
+from tests.blobstore.support import admin_client, create_bucket, s3_settings
+from tests.s3_servers import S3Server
 from tests.stalling_proxy import StallingProxy
 from vault import deadlines
 from vault.blobstore.s3.client import make_client
@@ -22,9 +23,6 @@ from vault.config import Config
 from vault.domain.ids import new_object_key
 from vault.errors import UnavailableError
 from vault.sqlstore import DatabaseTimeouts, guard, make_engine, reading
-
-if TYPE_CHECKING:
-    from types_boto3_s3.client import S3Client
 
 
 def test_a_postgres_statement_ends_at_the_statement_timeout_as_unavailable(
@@ -113,13 +111,11 @@ def test_s3_requests_are_bounded_to_fit_a_calls_deadline_by_default() -> None:
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
 
 
-def test_s3_retries_stop_when_they_cannot_fit_in_the_calls_deadline(
-    s3_endpoint: str, s3_admin: S3Client
-) -> None:
+def test_s3_retries_stop_when_they_cannot_fit_in_the_calls_deadline(s3_server: S3Server) -> None:
     """Four attempts of one second each against an S3 that never answers: a call with
     1.5 s left gives up after the first; without a deadline all four run."""
-    bucket = create_bucket(s3_admin)
-    host, port = s3_endpoint.removeprefix("http://").rsplit(":", 1)
+    bucket = create_bucket(admin_client(s3_server.endpoint))
+    host, port = s3_server.endpoint.removeprefix("http://").rsplit(":", 1)
     with StallingProxy(host, int(port)) as proxy:
         settings = s3_settings(f"http://127.0.0.1:{proxy.port}", bucket)
         store = S3BlobStore(

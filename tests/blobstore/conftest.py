@@ -2,8 +2,8 @@
 
 `s3_endpoint` (tests/conftest.py) is moto in server mode: the S3 store talks HTTP to it
 with dummy credentials, exactly as it would to MinIO. Every test gets fresh buckets with
-unique names. `harness` runs a test over
-the three stores: a local directory, an S3 bucket, and a versioned S3 bucket. Also here:
+unique names. `harness` runs a test over five stores: a local directory, and a bucket
+and a versioned bucket on each real S3 server (moto, SeaweedFS: tests/s3_servers.py). Also here:
 endpoints that misbehave (closed port, silent listener, a server that only says 503
 SlowDown). Helpers are in support.py.
 """
@@ -21,10 +21,13 @@ import pytest
 from tests.blobstore.support import (
     Harness,
     SlowDownServer,
+    admin_client,
     create_bucket,
+    empty_bucket,
     file_harness,
     s3_harness,
 )
+from tests.s3_servers import SERVERS, S3Server
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
@@ -40,13 +43,33 @@ def versioned_bucket(s3_admin: S3Client) -> str:
     return create_bucket(s3_admin, versioned=True)
 
 
-@pytest.fixture(params=["file", "s3", "s3-versioned"])
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
+HARNESSES = ["file"] + [f"{server}{kind}" for server in SERVERS for kind in ("", "-versioned")]
+
+
+@pytest.fixture(scope="session")
+def empty_buckets() -> dict[tuple[str, bool], list[str]]:
+    """Buckets emptied after a test, by server and versioning, for the next one: a new
+    bucket costs SeaweedFS 0.2 s at its first write (it grows a volume for it)."""
+    return {}
+
+
+@pytest.fixture(params=HARNESSES)
+def harness(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    empty_buckets: dict[tuple[str, bool], list[str]],
+) -> Iterator[Harness]:
     if request.param == "file":
-        return file_harness(tmp_path / "blobs")
-    endpoint: str = request.getfixturevalue("s3_endpoint")
-    admin: S3Client = request.getfixturevalue("s3_admin")
-    return s3_harness(endpoint, admin, versioned=request.param == "s3-versioned")
+        yield file_harness(tmp_path / "blobs")
+        return
+    name, _, versioned = request.param.partition("-")
+    server: S3Server = request.getfixturevalue(name)
+    pool = empty_buckets.setdefault((name, bool(versioned)), [])
+    admin = admin_client(server.endpoint)
+    bucket = pool.pop() if pool else create_bucket(admin, versioned=bool(versioned))
+    yield s3_harness(server, versioned=bool(versioned), bucket=bucket)
+    empty_bucket(admin, bucket)  # a failure here fails the test's teardown: never reused
+    pool.append(bucket)
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ What it stops: whole documents held in memory, uploads without an integrity chec
 versions or delete markers outliving a delete, pending multipart uploads after a failed
 commit, raw botocore exceptions (or S3's own messages) reaching callers, and failures
 reported as the wrong kind (retryable versus operator-must-act).
+
+Most run on moto (`store`, `s3_endpoint`); the version, missing-bucket and tampering
+tests run on each real S3 server (`s3_server`: moto and SeaweedFS).
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ from tests.blobstore.support import (
     PART_SIZE,
     REGION,
     SlowDownServer,
+    admin_client,
     bucket_contents,
+    create_bucket,
     payload,
     put,
     read_all,
     s3_settings,
 )
+from tests.s3_servers import S3Server
 from vault.blobstore.base import BlobWriter, DeleteResult
 from vault.blobstore.s3 import writer as s3_writer
 from vault.blobstore.s3.settings import S3Settings
@@ -238,10 +244,18 @@ def versions_of(admin: S3Client, bucket: str, key: str) -> list[str]:
     ]
 
 
+@pytest.fixture
+def on_each_server(s3_server: S3Server) -> tuple[S3Server, S3Client]:
+    """Each real S3 server (moto, SeaweedFS) and an admin client of it."""
+    return s3_server, admin_client(s3_server.endpoint)
+
+
 def test_delete_removes_every_version_and_delete_marker(
-    s3_endpoint: str, versioned_bucket: str, s3_admin: S3Client
+    on_each_server: tuple[S3Server, S3Client],
 ) -> None:
-    store = S3BlobStore(s3_settings(s3_endpoint, versioned_bucket))
+    server, s3_admin = on_each_server
+    versioned_bucket = create_bucket(s3_admin, versioned=True)
+    store = S3BlobStore(s3_settings(server.endpoint, versioned_bucket))
     key = put(store, b"v1")
     name = s3_key(key)
     s3_admin.put_object(Bucket=versioned_bucket, Key=name, Body=b"v2")
@@ -253,9 +267,11 @@ def test_delete_removes_every_version_and_delete_marker(
 
 
 def test_delete_under_a_delete_marker_still_removes_the_old_versions(
-    s3_endpoint: str, versioned_bucket: str, s3_admin: S3Client
+    on_each_server: tuple[S3Server, S3Client],
 ) -> None:
-    store = S3BlobStore(s3_settings(s3_endpoint, versioned_bucket))
+    server, s3_admin = on_each_server
+    versioned_bucket = create_bucket(s3_admin, versioned=True)
+    store = S3BlobStore(s3_settings(server.endpoint, versioned_bucket))
     key = put(store, b"v1")
     s3_admin.delete_object(Bucket=versioned_bucket, Key=s3_key(key))
     assert store.delete(key) == DeleteResult(existed=False, versions_deleted=1)
@@ -263,8 +279,11 @@ def test_delete_under_a_delete_marker_still_removes_the_old_versions(
 
 
 def test_delete_spares_keys_that_merely_start_with_the_same_name(
-    store: S3BlobStore, bucket: str, s3_admin: S3Client
+    on_each_server: tuple[S3Server, S3Client],
 ) -> None:
+    server, s3_admin = on_each_server
+    bucket = create_bucket(s3_admin)
+    store = S3BlobStore(s3_settings(server.endpoint, bucket))
     key = put(store, b"mine")
     s3_admin.put_object(Bucket=bucket, Key=s3_key(key) + "-other", Body=b"not mine")
     assert store.delete(key) == DeleteResult(existed=True, versions_deleted=1)
@@ -352,8 +371,8 @@ def test_max_attempts_counts_the_first_try(slowdown_server: SlowDownServer, atte
     assert slowdown_server.requests == attempts
 
 
-def test_a_missing_bucket_fails_the_startup_check(s3_endpoint: str) -> None:
-    store = S3BlobStore(s3_settings(s3_endpoint, f"vault-absent-{secrets.token_hex(6)}"))
+def test_a_missing_bucket_fails_the_startup_check(s3_server: S3Server) -> None:
+    store = S3BlobStore(s3_settings(s3_server.endpoint, f"vault-absent-{secrets.token_hex(6)}"))
     with pytest.raises(FailedPreconditionError, match="vault-absent-"):
         store.check()
     with pytest.raises(FailedPreconditionError, match="does not exist"):
@@ -401,8 +420,11 @@ def test_wrong_credentials_are_a_failed_precondition(
 
 
 def test_a_tampered_with_bucket_reads_as_an_integrity_error(
-    store: S3BlobStore, bucket: str, s3_admin: S3Client
+    on_each_server: tuple[S3Server, S3Client],
 ) -> None:
+    server, s3_admin = on_each_server
+    bucket = create_bucket(s3_admin)
+    store = S3BlobStore(s3_settings(server.endpoint, bucket))
     key = put(store, b"sealed")
     s3_admin.delete_object(Bucket=bucket, Key=s3_key(key))  # behind the vault's back
     with pytest.raises(IntegrityError, match=bucket):

@@ -29,10 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
-import boto3
-
 from vault.blobstore.base import DeleteResult, shard_path
-from vault.blobstore.s3.client import make_client
+from vault.blobstore.s3.client import make_client, new_session
 from vault.blobstore.s3.errors import translated
 from vault.blobstore.s3.reader import S3Reader, open_object
 from vault.blobstore.s3.settings import S3Settings
@@ -46,7 +44,7 @@ class S3BlobStore:
     """A `BlobStore` in an S3 bucket, under a key prefix."""
 
     def __init__(self, settings: S3Settings) -> None:
-        session = boto3.session.Session()
+        session = new_session()
         self._client = make_client(settings, session=session)
         self._uploads = make_client(settings, sign_payloads=False, session=session)
         probing = replace(
