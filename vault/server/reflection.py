@@ -32,7 +32,7 @@ def _v1_descriptor() -> descriptor_pb2.FileDescriptorProto:
     file.name, file.package = _V1_FILE, _V1_PACKAGE
     file.ClearField("options")
     for message in file.message_type:
-        for field in message.field:
+        for field in (f for f in message.field if f.HasField("type_name")):
             field.type_name = field.type_name.replace(old, new, 1)
     for service in file.service:
         for method in service.method:
