@@ -34,7 +34,8 @@ from vault.v1 import vault_pb2 as pb
 from vault.v1.vault_pb2_grpc import DossierVaultStub
 
 DETAILS = "grpc-status-details-bin"
-API = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+ROOT = Path(__file__).resolve().parents[2]
+API, PROTO = ROOT / "docs" / "api.md", ROOT / "protos" / "vault" / "v1" / "vault.proto"
 STRANGER = rpps("1000000009")
 
 
@@ -278,8 +279,14 @@ def test_every_reason_the_vault_produces_is_documented_with_its_status() -> None
     assert _documented() == produced
 
 
+def test_the_proto_header_lists_every_documented_reason() -> None:
+    header = PROTO.read_text().split("\nsyntax = ")[0]
+    assert set(_documented()) <= set(re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", header))
+
+
 def test_a_hidden_document_has_no_reason_of_its_own() -> None:
     assert "DOCUMENT_HIDDEN" not in _documented()
+    assert "DOCUMENT_HIDDEN" not in PROTO.read_text()
 
 
 def test_a_failure_that_is_not_the_vaults_is_internal_with_its_reason() -> None:
