@@ -157,8 +157,9 @@ class Calls:
         record = requests.current()  # the observing interceptor's: one id for the log line
         request_id = record.request_id if record else str(uuid.uuid4())  # never the caller's
         metadata = ((REQUEST_ID, request_id),)
-        await context.send_initial_metadata(metadata)
         context.set_trailing_metadata(metadata)
+        with contextlib.suppress(Exception):  # a call already gone: its body finds out
+            await context.send_initial_metadata(metadata)
         return _Request(Call(request_id), action)
 
     def _authenticate(self, context: Context, request: _Request) -> Actor:
