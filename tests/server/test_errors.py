@@ -25,8 +25,8 @@ from grpc_status import rpc_status
 
 from tests.conftest import OTHER_INS, PATIENT_INS, RunningVault
 from tests.domain.test_policy import decided
-from tests.server.test_access import CARDIOLOGIST, REPORT, rpps
-from vault.domain.model import ActorKind, Visibility
+from vault.domain.identifiers import luhn_valid
+from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata, Visibility
 from vault.domain.policy import Reason
 from vault.errors import ERROR_DOMAIN, PermissionDeniedError, error_classes, reason_codes
 from vault.server.details import rich_status
@@ -36,7 +36,15 @@ from vault.v1.vault_pb2_grpc import DossierVaultStub
 DETAILS = "grpc-status-details-bin"
 ROOT = Path(__file__).resolve().parents[2]
 API, PROTO = ROOT / "docs" / "api.md", ROOT / "protos" / "vault" / "v1" / "vault.proto"
-STRANGER = rpps("1000000009")
+
+
+def rpps(stem: str) -> str:
+    """A well-formed RPPS number: 10 digits and their Luhn check digit."""
+    return next(stem + d for d in "0123456789" if luhn_valid(stem + d))
+
+
+CARDIOLOGIST, STRANGER = rpps("1000000001"), rpps("1000000009")
+REPORT = DocumentMetadata("Compte rendu", DocumentCategory.REPORTS, "application/pdf")
 
 
 @dataclass
