@@ -6,11 +6,19 @@ gRPC status name and CLI exit code its kind of failure maps to; only the edges (
 servicer, client, CLI) read them. Messages are shown to callers and written to logs, so
 they must never contain health data, names, INS/NIR or document titles: only opaque
 ids, sizes, and fixed wording.
+
+Each class also carries the stable reason code the gRPC edge puts in the
+`google.rpc.ErrorInfo` of its status (docs/api.md lists them all): a kind of failure,
+never a fact the access rules hide (a document hidden from the caller is NOT_FOUND,
+like one that does not exist). `PermissionDeniedError` carries the policy's reason.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+ERROR_DOMAIN = "dossier-vault"
+"""The `google.rpc.ErrorInfo` domain of every reason code below."""
 
 
 class VaultError(Exception):
@@ -18,13 +26,38 @@ class VaultError(Exception):
 
     grpc_status: ClassVar[str] = "INTERNAL"
     exit_code: ClassVar[int] = 1
+    reason_code: ClassVar[str] = "INTERNAL"
+
+    @property
+    def error_reason(self) -> str:
+        """The stable reason code of this failure (`ErrorInfo.reason`)."""
+        return self.reason_code
 
 
 class InvalidArgumentError(VaultError):
-    """The caller sent something malformed (bad INS, bad id, bad page token...)."""
+    """The caller sent something malformed (bad INS, bad id, bad page token...).
+    `field`, when known, is the path of the request field at fault (`header.size`)."""
 
     grpc_status = "INVALID_ARGUMENT"
     exit_code = 3
+    reason_code = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UndecodableError(InvalidArgumentError):
+    """The request's bytes are not a message of its type (vault/server/decoding.py)."""
+
+    reason_code = "UNDECODABLE"
+
+
+class OutOfBoundsError(InvalidArgumentError):
+    """A request field holds a value past the vault's storage bounds (a 64-bit integer
+    above 2^63-1, a NUL character, a timestamp past year 9999)."""
+
+    reason_code = "FIELD_OUT_OF_BOUNDS"
 
 
 class UnauthenticatedError(VaultError):
@@ -32,6 +65,7 @@ class UnauthenticatedError(VaultError):
 
     grpc_status = "UNAUTHENTICATED"
     exit_code = 4
+    reason_code = "UNAUTHENTICATED"
 
 
 class PermissionDeniedError(VaultError):
@@ -40,9 +74,16 @@ class PermissionDeniedError(VaultError):
     grpc_status = "PERMISSION_DENIED"
     exit_code = 5
 
+    reason_code = "PERMISSION_DENIED"
+
     def __init__(self, reason: str) -> None:
         super().__init__(f"access denied ({reason})")
         self.reason = reason
+
+    @property
+    def error_reason(self) -> str:
+        """The policy's reason (`no-authorisation`) as a reason code (NO_AUTHORISATION)."""
+        return self.reason.upper().replace("-", "_") or self.reason_code
 
 
 class OutOfRangeError(InvalidArgumentError):
@@ -50,13 +91,16 @@ class OutOfRangeError(InvalidArgumentError):
 
     grpc_status = "OUT_OF_RANGE"
     exit_code = 3
+    reason_code = "OUT_OF_RANGE"
 
 
 class NotFoundError(VaultError):
-    """The dossier or document does not exist (or is not visible to the caller)."""
+    """The dossier or document does not exist (or is not visible to the caller). One
+    reason code for all: which of the two it was is what the access rules hide."""
 
     grpc_status = "NOT_FOUND"
     exit_code = 6
+    reason_code = "NOT_FOUND"
 
 
 class AlreadyExistsError(VaultError):
@@ -64,6 +108,7 @@ class AlreadyExistsError(VaultError):
 
     grpc_status = "ALREADY_EXISTS"
     exit_code = 7
+    reason_code = "ALREADY_EXISTS"
 
 
 class FailedPreconditionError(VaultError):
@@ -71,6 +116,7 @@ class FailedPreconditionError(VaultError):
 
     grpc_status = "FAILED_PRECONDITION"
     exit_code = 8
+    reason_code = "FAILED_PRECONDITION"
 
 
 class ConflictError(VaultError):
@@ -79,6 +125,7 @@ class ConflictError(VaultError):
 
     grpc_status = "ABORTED"
     exit_code = 15
+    reason_code = "CONFLICT"
 
 
 class IntegrityError(VaultError):
@@ -86,6 +133,7 @@ class IntegrityError(VaultError):
 
     grpc_status = "DATA_LOSS"
     exit_code = 9
+    reason_code = "DATA_LOSS"
 
 
 class UnavailableError(VaultError):
@@ -93,6 +141,7 @@ class UnavailableError(VaultError):
 
     grpc_status = "UNAVAILABLE"
     exit_code = 10
+    reason_code = "UNAVAILABLE"
 
 
 class StreamIdleError(VaultError):
@@ -101,6 +150,7 @@ class StreamIdleError(VaultError):
 
     grpc_status = "DEADLINE_EXCEEDED"
     exit_code = 16
+    reason_code = "STREAM_IDLE"
 
 
 class ResourceExhaustedError(VaultError):
@@ -108,6 +158,7 @@ class ResourceExhaustedError(VaultError):
 
     grpc_status = "RESOURCE_EXHAUSTED"
     exit_code = 17
+    reason_code = "RESOURCE_EXHAUSTED"
 
 
 class ConfigurationError(VaultError):
@@ -122,6 +173,12 @@ class SchemaVersionError(ConfigurationError):
     upgrade`), made by a newer vault, or differing from the models after an upgrade."""
 
     exit_code = 12
+
+
+def reason_codes() -> frozenset[str]:
+    """Every reason code an error class gives (the policy's, through
+    `PermissionDeniedError`, are listed by vault.domain.policy.Reason)."""
+    return frozenset(kind.reason_code for kind in error_classes())
 
 
 def error_classes() -> list[type[VaultError]]:

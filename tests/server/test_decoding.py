@@ -66,7 +66,7 @@ def test_values_within_the_bounds_pass(name: str) -> None:
 def test_a_value_past_its_bound_is_named_by_its_field(name: str) -> None:
     message, reason = PAST[name]
     assert out_of_bounds(message) is not None
-    assert (out_of_bounds(message) or "").startswith(reason)
+    assert str(out_of_bounds(message) or "").startswith(reason)
 
 
 def _decode(message_type: type[Message], data: bytes) -> object:

@@ -30,7 +30,6 @@ from datetime import timedelta
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
 from vault.composition import Components, build
@@ -46,6 +45,7 @@ from vault.server.bulkheads import Bulkheads, Compartment, CompartmentIntercepto
 from vault.server.decoding import DecodingInterceptor
 from vault.server.listen import ListenAddress, check_available
 from vault.server.malloc_arenas import trim_heap
+from vault.server.reflection import enable_reflection
 from vault.server.servicer import DossierVaultServicer
 from vault.sweeper import Sweeper
 from vault.tls_material import ClientKinds
@@ -261,9 +261,7 @@ async def serve(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection((SERVICE_NAME, health.SERVICE_NAME), server)
     port = _add_port(server, config, server_tls)
     await server.start()
     for name in ("", SERVICE_NAME):

@@ -1,9 +1,11 @@
 """`Calls`: what every RPC of the servicer (vault/server/servicer.py) runs through.
 
 `Calls.unary` and `Calls.stream` give a call its request id (ours, never the caller's,
-sent back in the `x-request-id` trailer), authenticate its bearer token into an `Actor`,
-and turn any error into a status: a `VaultError` into its code and message (messages
-carry no health data), anything else into INTERNAL with the request id only. A refusal
+sent back as `x-request-id` in the initial metadata, before any response, and in the
+trailer), authenticate its bearer token into an `Actor`, and turn any error into a
+status: a `VaultError` into its code, message (messages carry no health data) and
+details (its reason code, and field violations for bad input: vault/server/details.py),
+anything else into INTERNAL with the request id only. A refusal
 the service did not journal itself (bad token, malformed message, a request that did not
 decode: vault/server/decoding.py) is journaled here,
 before the status goes out, so every request leaves exactly one entry. `Calls.run` runs
@@ -38,10 +40,12 @@ from vault.domain.policy import Action
 from vault.errors import UnauthenticatedError, VaultError
 from vault.observability import requests
 from vault.server.decoding import raise_noted_refusal
+from vault.server.details import rich_status
 from vault.service import Call, Upload
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+REQUEST_ID = "x-request-id"
 
 Context = grpc.aio.ServicerContext[Any, Any]
 RecordRefusal = Callable[[Actor | None, Action, Call, Exception], None]
@@ -127,7 +131,7 @@ class Calls:
         body: Callable[[Actor, Call], Awaitable[T]],
     ) -> T:
         """Answers a call with `body(actor, call)`; any error becomes a status."""
-        request = self._begin(context, action)
+        request = await self._begin(context, action)
         try:
             return await body(self._authenticate(context, request), request.call)
         except Exception as error:  # the edge: every error becomes a status
@@ -140,17 +144,22 @@ class Calls:
         body: Callable[[Actor, Call], AsyncIterator[T]],
     ) -> AsyncIterator[T]:
         """Streams `body(actor, call)` to the caller; any error becomes a status."""
-        request = self._begin(context, action)
+        request = await self._begin(context, action)
         try:
             async for item in body(self._authenticate(context, request), request.call):
                 yield item
         except Exception as error:  # the edge: every error becomes a status
             await self._fail(context, request, error)
 
-    def _begin(self, context: Context, action: Action) -> _Request:
+    async def _begin(self, context: Context, action: Action) -> _Request:
+        """The call's request id, sent at once in the initial metadata (a client has it
+        before the first response, or the status) and set for the trailer."""
         record = requests.current()  # the observing interceptor's: one id for the log line
         request_id = record.request_id if record else str(uuid.uuid4())  # never the caller's
-        context.set_trailing_metadata((("x-request-id", request_id),))
+        metadata = ((REQUEST_ID, request_id),)
+        context.set_trailing_metadata(metadata)
+        with contextlib.suppress(Exception):  # a call already gone: its body finds out
+            await context.send_initial_metadata(metadata)
         return _Request(Call(request_id), action)
 
     def _authenticate(self, context: Context, request: _Request) -> Actor:
@@ -173,7 +182,10 @@ class Calls:
             _log.exception("could not journal a refusal request_id=%s", request_id)
         if not isinstance(error, VaultError):
             _log.error("internal error request_id=%s", request_id, exc_info=error)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {request_id})")
+            message = f"internal error (request {request_id})"
+            await self._abort(
+                context, request, rich_status(grpc.StatusCode.INTERNAL, message, None)
+            )
         status = status_of(error)
         _log.info(
             "refused request_id=%s action=%s status=%s error=%s",
@@ -182,4 +194,10 @@ class Calls:
             status.name,
             type(error).__name__,
         )
-        await context.abort(status, str(error))
+        await self._abort(context, request, rich_status(status, str(error), error))
+
+    @staticmethod
+    async def _abort(context: Context, request: _Request, status: grpc.Status) -> NoReturn:
+        """Ends the call with `status`, its details trailer and the request id."""
+        trailer = (*status.trailing_metadata, (REQUEST_ID, request.call.request_id))
+        await context.abort(status.code, status.details, trailing_metadata=trailer)

@@ -7,7 +7,9 @@ into the handler's stream (PutDocument), and nothing is journaled. `DecodingInte
 rebuilds each handler of the vault's service (as `CompartmentInterceptor` does,
 vault/server/bulkheads.py) with a request deserializer that never raises: bytes that do
 not parse, or a message holding a value past the vault's bounds (`out_of_bounds`), come
-out as an `Undecodable` carrying the InvalidArgumentError to answer. The handler then
+out as an `Undecodable` carrying the InvalidArgumentError to answer (`UndecodableError`,
+or `OutOfBoundsError` naming the field's path, which the edge turns into a
+`google.rpc.BadRequest` field violation: vault/server/details.py). The handler then
 sees:
 
 - a unary request: the empty message of its type, with the refusal noted in the call's
@@ -40,7 +42,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from vault import wire
-from vault.errors import InvalidArgumentError
+from vault.errors import InvalidArgumentError, OutOfBoundsError, UndecodableError
 
 Behavior = Callable[..., Any]
 Deserializer = Callable[[bytes], Any]
@@ -104,20 +106,25 @@ def _checks(descriptor: Descriptor) -> tuple[_Check, ...]:
     return tuple(found)
 
 
-def _value_error(check: _Check, value: Any, path: str) -> str | None:
+def _value_error(check: _Check, value: Any, path: str) -> OutOfBoundsError | None:
     if check.kind == "integer":
         limit, text = check.limit
-        return f"{path} is above {text}" if value > limit else None
+        return OutOfBoundsError(f"{path} is above {text}", field=path) if value > limit else None
     if check.kind == "string":
-        return f"{path} contains a NUL character" if "\x00" in value else None
+        if "\x00" in value:
+            return OutOfBoundsError(f"{path} contains a NUL character", field=path)
+        return None
     if check.kind == "timestamp":
         if not wire.valid_timestamp(value):
-            return f"{path} is not a valid timestamp (years 1 to 9999, nanos 0 to {wire.MAX_NANOS})"
+            why = f"is not a valid timestamp (years 1 to 9999, nanos 0 to {wire.MAX_NANOS})"
+            return OutOfBoundsError(f"{path} {why}", field=path)
         return None
     return _message_error(value, check.inner, path + ".")
 
 
-def _message_error(message: Message, checks: tuple[_Check, ...], prefix: str) -> str | None:
+def _message_error(
+    message: Message, checks: tuple[_Check, ...], prefix: str
+) -> OutOfBoundsError | None:
     for check in checks:
         path = prefix + check.name
         if check.repeated:
@@ -132,7 +139,7 @@ def _message_error(message: Message, checks: tuple[_Check, ...], prefix: str) ->
     return None
 
 
-def out_of_bounds(message: Message) -> str | None:
+def out_of_bounds(message: Message) -> OutOfBoundsError | None:
     """Why `message` holds a value past the vault's bounds (naming the field, never its
     value), or None when every value is within them."""
     return _message_error(message, _checks(message.DESCRIPTOR), "")
@@ -149,11 +156,9 @@ def _lenient(deserializer: Deserializer) -> Deserializer:
         try:
             message = deserializer(data)
         except DecodeError:
-            return Undecodable(
-                deserializer(b""), InvalidArgumentError("the request did not decode")
-            )
-        if isinstance(message, Message) and (reason := out_of_bounds(message)) is not None:
-            return Undecodable(deserializer(b""), InvalidArgumentError(reason))
+            return Undecodable(deserializer(b""), UndecodableError("the request did not decode"))
+        if isinstance(message, Message) and (error := out_of_bounds(message)) is not None:
+            return Undecodable(deserializer(b""), error)
         return message
 
     return decode

@@ -12,6 +12,30 @@ as its message, or when any field holds a value past the vault's bounds, whateve
 field: an unsigned 32-bit value above 2^31-1, a 64-bit one above 2^63-1, a Timestamp
 outside 0001-01-01..9999-12-31 or with nanos outside 0..999,999,999, a string with a
 NUL character. DATA_LOSS is only ever stored data found damaged; INTERNAL is a bug.
+
+Every error status also carries a google.rpc.Status in the `grpc-status-details-bin`
+trailer (docs/api.md): a google.rpc.ErrorInfo with domain "dossier-vault" and a stable
+reason, and for INVALID_ARGUMENT and OUT_OF_RANGE a google.rpc.BadRequest whose field
+violation names the request field (its path; empty when unknown), never its value.
+Reasons, by status:
+  PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
+    ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
+    AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, NOT_EMERGENCY_PROFESSIONAL,
+    CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
+    PERMISSION_DENIED (none of these);
+  UNAUTHENTICATED: UNAUTHENTICATED;
+  INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
+    FIELD_OUT_OF_BOUNDS (a value past the bounds above);
+  OUT_OF_RANGE: OUT_OF_RANGE;
+  NOT_FOUND: NOT_FOUND, for what does not exist and for what the caller may not see
+    (a masked or hidden document, a dossier looked up by a caller refused it): the
+    two are never told apart;
+  ALREADY_EXISTS: ALREADY_EXISTS; FAILED_PRECONDITION: FAILED_PRECONDITION;
+  ABORTED: CONFLICT; RESOURCE_EXHAUSTED: RESOURCE_EXHAUSTED;
+  DEADLINE_EXCEEDED: STREAM_IDLE; UNAVAILABLE: UNAVAILABLE; DATA_LOSS: DATA_LOSS;
+  INTERNAL: INTERNAL.
+Every response, and every error, carries the call's request id as `x-request-id` in
+the initial metadata and again in the trailer.
 """
 
 from collections import abc as _abc
