@@ -137,3 +137,19 @@ def test_a_journal_in_its_own_database_joins_no_index(db_url: str, tmp_path: Pat
 
 def test_in_memory_databases_of_two_engines_are_not_one() -> None:
     assert not same_database(make_engine("sqlite://"), make_engine("sqlite://"))
+
+
+def test_a_write_alone_commits_in_a_journal_transaction_and_appends_nothing(
+    db_url: str,
+) -> None:
+    store, index_engine = _shared_database(db_url)
+    journal = GroupCommitJournal(store)
+    journal.append(EVENT)
+    head = store.head()
+    journal.write(_mark(index_engine, "visible"))
+    with pytest.raises(ConflictError):
+        journal.write(_mark(index_engine, "undone", then_fail=True))
+    journal.close()
+    assert _marks(index_engine) == ["visible"]
+    assert store.head() == head  # no entry, the chain untouched
+    verify_chain(list(store.entries()))

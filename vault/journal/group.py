@@ -10,8 +10,10 @@ entry is acknowledged before its transaction committed.
 `append_with` carries an index write into the entry's transaction when the store shares
 the index's database (`joins`): an upload's reservation and the entry of the decision
 that allowed it, in one durable commit shared with the other appends of the batch
-(docs/adr/0014). It does not decide what is written, nor run a write on another
-database: a journal of its own (VAULT_JOURNAL_DATABASE_URL) joins nothing.
+(docs/adr/0014); `write` runs an index write alone in the next batch's transaction (an
+upload's version made visible, after its entry). It does not decide what is written,
+nor run a write on another database: a journal of its own (VAULT_JOURNAL_DATABASE_URL)
+joins nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class JoiningAppender(Protocol):
 
 @dataclass
 class _Pending:
-    event: JournalEvent
+    event: JournalEvent | None  # None: a write alone (`write`)
     write: Callable[[], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     entry: JournalEntry | None = None
@@ -72,7 +74,9 @@ class GroupCommitJournal:
         self._thread.start()
 
     def append(self, event: JournalEvent) -> JournalEntry:
-        return self._wait(_Pending(event))
+        entry = self._wait(_Pending(event))
+        assert entry is not None
+        return entry
 
     def joins(self, index: object) -> bool:
         """Whether `append_with` writes to `index` in the entry's own transaction."""
@@ -88,9 +92,22 @@ class GroupCommitJournal:
         if self._joining is None:
             raise AssertionError("this journal's store joins no write")
         pending = _Pending(event, write)
-        return self._wait(pending), pending.write_error
+        entry = self._wait(pending)
+        assert entry is not None
+        return entry, pending.write_error
 
-    def _wait(self, pending: _Pending) -> JournalEntry:
+    def write(self, write: Callable[[], None]) -> None:
+        """Runs `write` (index writes on the journal's database, see `joins`) in the
+        next batch's transaction, without an entry: its durable commit is shared with
+        the batch's. Raises its error (nothing it wrote kept) or the transaction's."""
+        if self._joining is None:
+            raise AssertionError("this journal's store joins no write")
+        pending = _Pending(None, write)
+        self._wait(pending)
+        if pending.write_error is not None:
+            raise pending.write_error
+
+    def _wait(self, pending: _Pending) -> JournalEntry | None:
         with self._wakeup:
             if self._closed:
                 raise UnavailableError("journal is shutting down")
@@ -99,7 +116,6 @@ class GroupCommitJournal:
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
-        assert pending.entry is not None
         return pending.entry
 
     def _next_batch(self) -> list[_Pending]:
@@ -110,8 +126,7 @@ class GroupCommitJournal:
             del self._queue[: self._max_batch]
             return batch
 
-    def _append(self, batch: list[_Pending]) -> list[JournalEntry]:
-        events = [p.event for p in batch]
+    def _append(self, events: list[JournalEvent], batch: list[_Pending]) -> list[JournalEntry]:
         writes = [p.run_write for p in batch if p.write is not None]
         if writes and self._joining is not None:
             return self._joining.append_many(events, writes)
@@ -120,8 +135,9 @@ class GroupCommitJournal:
     def _commit_loop(self) -> None:
         while batch := self._next_batch():
             try:
-                entries = self._append(batch)
-                for pending, entry in zip(batch, entries, strict=True):
+                appending = [p for p in batch if p.event is not None]
+                entries = self._append([p.event for p in appending if p.event], batch)
+                for pending, entry in zip(appending, entries, strict=True):
                     pending.entry = entry
             except BaseException as error:  # handed to every waiter of this batch
                 for pending in batch:

@@ -153,6 +153,8 @@ class SqlJournal(Database):
                 entry = seal_entry(seq, replace(event, time_us=time_us), prev)
                 sealed.append(entry)
                 prev = entry.chain_hash
+            if not sealed:
+                return sealed  # writes alone: nothing appended, the head unchanged
             conn.execute(insert(entries_table), [self._row(entry) for entry in sealed])
             conn.execute(
                 update(head_table)

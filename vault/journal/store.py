@@ -31,6 +31,11 @@ class JoiningJournal(JournalStore, Protocol):
         error if it failed (nothing it wrote kept, the entry kept)."""
         ...
 
+    def write(self, write: Callable[[], None]) -> None:
+        """Runs `write` in a journal transaction (its durable commit shared with the
+        appends of the moment); raises its error."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EntryFilter:

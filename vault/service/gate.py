@@ -237,6 +237,15 @@ class Gate:
         transaction (the journal is in the index's database)."""
         return self._joining is not None
 
+    def index_write(self, write: Callable[[], None]) -> None:
+        """Runs `write` (index writes), in the journal's next group commit when the
+        journal is in the index's database (its durable commit shared with the appends
+        of the moment: docs/adr/0014), else on its own."""
+        if self._joining is None:
+            write()
+        else:
+            self._joining.write(write)
+
     def journal_allowed_with(
         self, actor: Actor, action: Action, call: Call, access: Access, write: Callable[[], None]
     ) -> None:

@@ -189,8 +189,10 @@ class Upload:
         metadata: DocumentMetadata,
         author: Author,
         segment_size: int,
+        index_write: Callable[[Callable[[], None]], None],
     ) -> None:
         self._index = index
+        self._index_write = index_write
         self._writer = writer
         self._record = record
         self._lease = lease
@@ -247,7 +249,7 @@ class Upload:
                 prepared.dossier_key, prepared.record, self._metadata, digest, self._author
             ),
         )
-        self._index.commit_version(record)
+        self._index_write(functools.partial(self._index.commit_version, record))
         return version_secrets.document(record, self._metadata, digest, self._author)
 
     def abort(self) -> None:
@@ -349,6 +351,7 @@ class Uploads:
             metadata,
             _author(actor),
             self._segment_size,
+            gate.index_write,
         )
 
     def _new_document(
