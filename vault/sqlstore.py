@@ -11,7 +11,10 @@ bounded wait for a pooled connection. Library errors about connectivity and time
 are re-raised as `UnavailableError` by `guard`. A read scope (`read_scope`) lets the
 reads one thread makes in a block share one connection, checked out once (on SQLite, one
 read transaction too): a request's decision reads its dossier, the caller's standing, a
-version and a key one after the other. Engines hide SQL parameters from error messages
+version and a key one after the other. A joined transaction (`joining`) lets the writes
+one thread makes through another engine on the same database ride in an open write
+transaction, each in a savepoint: the journal's group commit carries an upload's index
+writes that way (docs/adr/0014). Engines hide SQL parameters from error messages
 and logs. `exclusive` is the lock under which schemas are created and migrated
 (vault/migrations). Which tables exist and at which version is not this module's
 business: see vault/migrations.
