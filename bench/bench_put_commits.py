@@ -6,8 +6,8 @@ The server's CPU per call (`bench.bench_calls`) moves by ±30% on this shared ma
 more than the changes it should measure. This benchmark leaves gRPC out: it builds the
 service as the server does on the embedded default (SQLite index and journal in one
 file, group commit, local blob directory, a thread pool for the service's background
-work) and has N threads put 4 KiB documents into their own dossiers (then read them
-back, one document each time), for a few seconds each. It reports calls/s, the process's
+work) and has N threads put 4 KiB documents into one dossier (then read them back,
+each thread one document), for a few seconds each. It reports calls/s, the process's
 CPU per call (`time.process_time`, all threads) and the database commits per call
 (SQLAlchemy `commit` events on the index's and the journal's engines: each is a fsync on
 SQLite). Run it from two checkouts (PYTHONPATH) to compare code. Not a test.
@@ -111,11 +111,9 @@ def _run(threads: int, seconds: float, call: Callable[[int, int], None]) -> int:
 def measure(threads: int, seconds: float) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         vault, journal, counters = _vault(Path(tmp))
-        dossiers = [
-            str(vault.dossiers.create(PATIENT, INS, Call(f"d{i}")).dossier_id)
-            for i in range(threads)
-        ]
-        documents = [_put(vault, d, -1) for d in dossiers]
+        dossier = str(vault.dossiers.create(PATIENT, INS, Call("dossier")).dossier_id)
+        dossiers = [dossier] * threads  # one patient, one dossier: new documents in it
+        documents = [_put(vault, d, -1 - i) for i, d in enumerate(dossiers)]
         rows = []
         for kind in ("put", "get"):
             before = [c[0] for c in counters]
