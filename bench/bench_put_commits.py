@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -108,13 +109,13 @@ def _run(threads: int, seconds: float, call: Callable[[int, int], None]) -> int:
     return sum(done)
 
 
-def measure(threads: int, seconds: float) -> list[str]:
+def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
     with tempfile.TemporaryDirectory() as tmp:
         vault, journal, counters = _vault(Path(tmp))
         dossier = str(vault.dossiers.create(PATIENT, INS, Call("dossier")).dossier_id)
         dossiers = [dossier] * threads  # one patient, one dossier: new documents in it
         documents = [_put(vault, d, -1 - i) for i, d in enumerate(dossiers)]
-        rows = []
+        rows: list[dict[str, float | int | str]] = []
         for kind in ("put", "get"):
             before = [c[0] for c in counters]
             cpu, wall = time.process_time(), time.monotonic()
@@ -126,25 +127,46 @@ def measure(threads: int, seconds: float) -> list[str]:
                 )
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
             commits = [c[0] - b for c, b in zip(counters, before, strict=True)]
-            per_call = [f"{c / calls:.2f}" for c in commits]
             rows.append(
-                f"| {kind} | {threads} | {calls / wall:,.0f} | {cpu / calls * 1000:.2f} "
-                f"| {per_call[0]} | {per_call[1]} | {os.getloadavg()[0]:.1f} |"
+                {
+                    "call": kind,
+                    "threads": threads,
+                    "calls_per_s": calls / wall,
+                    "cpu_ms_per_call": cpu / calls * 1000,
+                    "index_commits_per_call": commits[0] / calls,
+                    "journal_commits_per_call": commits[1] / calls,
+                    "load_avg_1m": os.getloadavg()[0],
+                }
             )
         journal.close()
         return rows
+
+
+def _markdown(row: dict[str, float | int | str]) -> str:
+    return (
+        f"| {row['call']} | {row['threads']} | {row['calls_per_s']:,.0f} "
+        f"| {row['cpu_ms_per_call']:.2f} | {row['index_commits_per_call']:.2f} "
+        f"| {row['journal_commits_per_call']:.2f} | {row['load_avg_1m']:.1f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
-    print("| call | threads | calls/s | CPU ms/call | index commits | journal commits | load avg |")
-    print("|---|--:|--:|--:|--:|--:|--:|")
+    rows = []
+    if not args.json:
+        print("| call | threads | calls/s | CPU ms/call | index commits | journal commits | load |")
+        print("|---|--:|--:|--:|--:|--:|--:|")
     for threads in (int(t) for t in args.threads.split(",")):
         for row in measure(threads, args.seconds):
-            print(row, flush=True)
+            rows.append(row)
+            if not args.json:
+                print(_markdown(row), flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
