@@ -15,15 +15,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 
 from tests.conftest import PATIENT_INS
 from tests.server.test_grpc import REPORT
@@ -54,17 +54,27 @@ class HeldJournal(GroupCommitJournal):
 
     def __init__(self, store: SqlJournal) -> None:
         super().__init__(store)
+        self.log = store
         self.hold: threading.Event | None = None
         self.released: list[bool] = []
 
     def hold_until(self, event: threading.Event) -> None:
         self.hold = event
 
-    def append(self, event: JournalEvent) -> JournalEntry:
+    def _held(self) -> None:
         hold, self.hold = self.hold, None
         if hold is not None:
             self.released.append(hold.wait(HOLD_SECONDS))
+
+    def append(self, event: JournalEvent) -> JournalEntry:
+        self._held()
         return super().append(event)
+
+    def append_with(
+        self, event: JournalEvent, write: Callable[[], None]
+    ) -> tuple[JournalEntry, Exception | None]:
+        self._held()  # an upload's entry, with its reservation (ADR 0014)
+        return super().append_with(event, write)
 
 
 class RecordingIndex(SqlIndex):
@@ -171,9 +181,20 @@ class Service:
         return opened, b"".join(chunks)
 
 
+@pytest.fixture(params=["shared", "apart"])
+def journal_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
+    """The journal in the index's database (the default), or in one of its own
+    (VAULT_JOURNAL_DATABASE_URL): on SQLite another file."""
+    if request.param == "shared":
+        return db_url
+    if not db_url.startswith("sqlite"):
+        pytest.skip("a journal of its own is tried on SQLite")
+    return f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+
+
 @pytest.fixture
-def service(db_url: str, tmp_path: Path) -> Iterator[Service]:
-    journal_log = SqlJournal(make_engine(db_url))
+def service(db_url: str, journal_url: str, tmp_path: Path) -> Iterator[Service]:
+    journal_log = SqlJournal(make_engine(journal_url))
     journal_log.create_schema()
     index = RecordingIndex(db_url, journal_log)
     index.create_schema()
@@ -250,19 +271,19 @@ def test_a_read_opens_its_object_while_its_entry_is_written(service: Service) ->
 
 
 def test_a_read_whose_entry_fails_releases_nothing_and_closes_its_object(
-    service: Service, db_url: str
+    service: Service, journal_url: str
 ) -> None:
     document = service.put()
-    with journal_refusing(db_url), pytest.raises(sa_exc.IntegrityError):
+    with journal_refusing(journal_url), pytest.raises(sa_exc.IntegrityError):
         service.get(document)
     assert service.store.open_readers == 0
     assert service.get(document)[1] == CONTENT  # the journal back, reads are back
 
 
 def test_an_upload_whose_entry_fails_is_never_visible_and_is_swept(
-    service: Service, db_url: str, tmp_path: Path
+    service: Service, journal_url: str, tmp_path: Path
 ) -> None:
-    with journal_refusing(db_url), pytest.raises(sa_exc.IntegrityError):
+    with journal_refusing(journal_url), pytest.raises(sa_exc.IntegrityError):
         service.put()
     page = service.vault.documents.search(
         PATIENT, str(service.dossier.dossier_id), DocumentQuery(), None, "", Call("l")
@@ -277,3 +298,26 @@ def test_an_upload_whose_entry_fails_is_never_visible_and_is_swept(
     assert service.index.pending_versions(to_us(tomorrow), 10) == []
     assert list(service.store.stored_keys(tomorrow)) == []
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def _commits(engine: Engine) -> list[int]:
+    count = [0]
+
+    @event.listens_for(engine, "commit")
+    def _commit(_conn: object) -> None:
+        count[0] += 1
+
+    return count
+
+
+def test_an_upload_reservation_commits_with_its_entry_when_they_share_a_database(
+    service: Service, db_url: str, journal_url: str
+) -> None:
+    index_commits = _commits(service.index.engine)
+    journal_commits = _commits(service.journal.log.engine)
+    service.put()
+    shared = journal_url == db_url
+    # shared: the reservation rides in the entry's transaction, the version in the next
+    # group commit, the index engine commits nothing itself; apart: the reservation and
+    # the version, the journal its entry
+    assert (index_commits[0], journal_commits[0]) == ((0, 2) if shared else (2, 1))

@@ -11,7 +11,10 @@ bounded wait for a pooled connection. Library errors about connectivity and time
 are re-raised as `UnavailableError` by `guard`. A read scope (`read_scope`) lets the
 reads one thread makes in a block share one connection, checked out once (on SQLite, one
 read transaction too): a request's decision reads its dossier, the caller's standing, a
-version and a key one after the other. Engines hide SQL parameters from error messages
+version and a key one after the other. A joined transaction (`joining`) lets the writes
+one thread makes through another engine on the same database ride in an open write
+transaction, each in a savepoint: the journal's group commit carries an upload's index
+writes that way (docs/adr/0014). Engines hide SQL parameters from error messages
 and logs. `exclusive` is the lock under which schemas are created and migrated
 (vault/migrations). Which tables exist and at which version is not this module's
 business: see vault/migrations.
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from vault.errors import ConfigurationError, IntegrityError, UnavailableError
 
@@ -160,6 +163,8 @@ def guard() -> Iterator[None]:
 class _Scopes(threading.local):
     def __init__(self) -> None:
         self.connections: dict[Engine, Connection] = {}
+        # the open write transaction `writing` joins, by database (`joining`)
+        self.joined: dict[URL, Connection] = {}
 
 
 _scopes = _Scopes()
@@ -211,11 +216,46 @@ def _read_connection(engine: Engine) -> Iterator[Connection]:
 
 @contextlib.contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: committed on exit, rolled back on error."""
+    """A write transaction: committed on exit, rolled back on error. Inside this thread's
+    `joining` block of a connection to the same database, a savepoint of that
+    connection's transaction instead: rolled back on error, committed with it."""
+    joined = _scopes.joined
+    if joined:
+        conn = joined.get(engine.url)
+        if conn is not None:
+            with conn.begin_nested():
+                yield conn
+            return
     with engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+def same_database(engine: Engine, other: Engine) -> bool:
+    """Whether two engines reach one database (the same URL; a SQLite database in memory
+    is each engine's own)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return engine is other
+    return bool(url == other.url)
+
+
+@contextlib.contextmanager
+def joining(conn: Connection) -> Iterator[None]:
+    """Within the block, this thread's write transactions (`writing`) on `conn`'s database,
+    through any engine, run inside `conn`'s open transaction, each in a savepoint: they
+    commit with it (one durable commit), and one that fails is undone alone. The
+    journal's group commit uses it to write an upload's reservation with its entry."""
+    url = conn.engine.url
+    joined = _scopes.joined
+    if url in joined:
+        raise AssertionError("a transaction is joined already")
+    joined[url] = conn
+    try:
+        yield
+    finally:
+        del joined[url]
 
 
 @contextlib.contextmanager
@@ -267,3 +307,7 @@ class Database:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    def shares_database(self, other: object) -> bool:
+        """Whether `other` is an adapter on this adapter's database (`same_database`)."""
+        return isinstance(other, Database) and same_database(self._engine, other.engine)

@@ -7,12 +7,14 @@ published outside the database). An append locks the head row (`SELECT ... FOR U
 on PostgreSQL; `BEGIN IMMEDIATE` on SQLite), writes the entries after it and moves the
 head, in one transaction: appenders from any number of processes queue on that lock, so
 the chain never forks and sequence numbers never gap. Entry times never go backwards:
-an entry gets max(its event's time, the head's time).
+an entry gets max(its event's time, the head's time). When the index shares the
+journal's database, an append can carry index writes into its transaction (an upload's
+reservation with the entry of the decision that allowed it: docs/adr/0014).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,7 +44,7 @@ from vault.journal.chain import (
     seal_entry,
 )
 from vault.journal.store import EntryFilter
-from vault.sqlstore import Database, guard, writing
+from vault.sqlstore import Database, guard, joining, writing
 
 metadata = MetaData()
 
@@ -125,8 +127,14 @@ class SqlJournal(Database):
     def append(self, event: JournalEvent) -> JournalEntry:
         return self.append_many([event])[0]
 
-    def append_many(self, events: Sequence[JournalEvent]) -> list[JournalEntry]:
-        """Appends `events` in order, in one transaction (group commit)."""
+    def append_many(
+        self, events: Sequence[JournalEvent], writes: Sequence[Callable[[], None]] = ()
+    ) -> list[JournalEntry]:
+        """Appends `events` in order, in one transaction (group commit). `writes` run first
+        in that transaction, each in a savepoint (`sqlstore.joining`): what they write on
+        this database through another adapter (an upload's reservation) commits with the
+        entries, in one durable commit. They handle their own errors: one that raises
+        fails the whole transaction."""
         sealed: list[JournalEntry] = []
         with guard(), writing(self._engine) as conn:
             head = conn.execute(
@@ -135,12 +143,18 @@ class SqlJournal(Database):
                 .with_for_update()
             ).one()
             seq, prev, time_us = head.seq, head.chain_hash, head.time_us
+            if writes:
+                with joining(conn):
+                    for write in writes:
+                        write()
             for event in events:
                 time_us = max(time_us, event.time_us)
                 seq += 1
                 entry = seal_entry(seq, replace(event, time_us=time_us), prev)
                 sealed.append(entry)
                 prev = entry.chain_hash
+            if not sealed:
+                return sealed  # writes alone: nothing appended, the head unchanged
             conn.execute(insert(entries_table), [self._row(entry) for entry in sealed])
             conn.execute(
                 update(head_table)

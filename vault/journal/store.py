@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vault.journal.chain import JournalEntry, JournalEvent
 
@@ -12,6 +12,28 @@ from vault.journal.chain import JournalEntry, JournalEvent
 class JournalStore(Protocol):
     def append(self, event: JournalEvent) -> JournalEntry:
         """Appends atomically after the current head; never forks, never leaves a gap."""
+        ...
+
+
+@runtime_checkable
+class JoiningJournal(JournalStore, Protocol):
+    """A journal that can write an index change in its entry's transaction, when both
+    are in one database (`GroupCommitJournal`)."""
+
+    def joins(self, index: object) -> bool:
+        """Whether `append_with` writes to `index` in the entry's transaction."""
+        ...
+
+    def append_with(
+        self, event: JournalEvent, write: Callable[[], None]
+    ) -> tuple[JournalEntry, Exception | None]:
+        """Appends `event` and runs `write` in one transaction; the entry, and `write`'s
+        error if it failed (nothing it wrote kept, the entry kept)."""
+        ...
+
+    def write(self, write: Callable[[], None]) -> None:
+        """Runs `write` in a journal transaction (its durable commit shared with the
+        appends of the moment); raises its error."""
         ...
 
 

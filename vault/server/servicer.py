@@ -32,6 +32,7 @@ from vault.server.budget import (
     UploadBudget,
 )
 from vault.server.calls import Calls, Context, abort_after, close, take, written
+from vault.server.downloads import Chunks, Opened, open_inline
 from vault.service import Call, Upload, Vault
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
@@ -246,32 +247,41 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.GetDocumentRequest, context: Context
     ) -> AsyncIterator[pb.GetDocumentResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.GetDocumentResponse]:
-            document, chunks = await self._calls.run(
-                functools.partial(
-                    self._vault.documents.open,
-                    actor,
-                    request.dossier_id,
-                    request.document_id,
-                    request.version or None,
-                    call,
-                    offset=request.offset,
-                    length=request.length if request.HasField("length") else None,
-                )
+            opening = functools.partial(
+                self._vault.documents.open,
+                actor,
+                request.dossier_id,
+                request.document_id,
+                request.version or None,
+                call,
+                offset=request.offset,
+                length=request.length if request.HasField("length") else None,
             )
+            # a small document comes back whole from the trip that opens it
+            opened = await self._calls.run(open_inline, opening, on_cancel=Opened.close)
+            chunks = opened.rest
             # read-ahead: the next segment is read and decrypted while this one is sent
-            ahead = asyncio.ensure_future(self._calls.run(next, chunks, None))
+            ahead = None if chunks is None else asyncio.ensure_future(self._segment(chunks))
             try:
-                yield pb.GetDocumentResponse(document=wire.document_to_proto(document))
-                while (chunk := await ahead) is not None:
-                    ahead = asyncio.ensure_future(self._calls.run(next, chunks, None))
+                yield pb.GetDocumentResponse(document=wire.document_to_proto(opened.document))
+                for read in opened.ready:
+                    yield pb.GetDocumentResponse(chunk=read)
+                if opened.failure is not None:
+                    raise opened.failure
+                while ahead is not None and (chunk := await ahead) is not None:
+                    ahead = asyncio.ensure_future(self._segment(opened.rest))
                     yield pb.GetDocumentResponse(chunk=chunk)
             finally:
-                ahead.cancel()  # Calls.run lets the segment in flight finish first
-                await asyncio.wait([ahead])  # waits without raising its cancellation
-                chunks.close()
+                if ahead is not None:
+                    ahead.cancel()  # Calls.run lets the segment in flight finish first
+                    await asyncio.wait([ahead])  # waits without raising its cancellation
+                opened.close()
 
         async for item in self._calls.stream(context, Action.DOCUMENT_READ, body):
             yield item
+
+    async def _segment(self, chunks: Chunks | None) -> bytes | None:
+        return None if chunks is None else await self._calls.run(next, chunks, None)
 
     async def ListDocuments(  # noqa: N802 (generated name)
         self, request: pb.ListDocumentsRequest, context: Context

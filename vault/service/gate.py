@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -71,7 +71,7 @@ from vault.index.base import (
     VersionRecord,
 )
 from vault.journal.chain import JournalEvent
-from vault.journal.store import JournalStore
+from vault.journal.store import JoiningJournal, JournalStore
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -165,6 +165,9 @@ class Gate:
         self._index = index
         self._keys = keys
         self._journal = journal
+        self._joining = (
+            journal if isinstance(journal, JoiningJournal) and journal.joins(index) else None
+        )
         self._clock = clock
         self._matrix = matrix
         self._release_months = release_months  # a held-back document's delay
@@ -179,24 +182,30 @@ class Gate:
         access: Access,
         decision: str,
         reason: str,
-    ) -> None:
-        written = self._journal.append(
-            JournalEvent(
-                time_us=self.now_us(),
-                actor_kind=actor.kind.value if actor else "anonymous",
-                actor_ref=self.actor_ref(actor),
-                actor_profession=actor.profession if actor else None,
-                action=action.value,
-                dossier=str(access.dossier) if access.dossier else None,
-                documents=tuple(str(d) for d in access.documents),
-                decision=decision,
-                reason=reason,
-                emergency=access.decision is not None and access.decision.emergency,
-                request_id=call.request_id,
-            )
+        write: Callable[[], None] | None = None,
+    ) -> Exception | None:
+        event = JournalEvent(
+            time_us=self.now_us(),
+            actor_kind=actor.kind.value if actor else "anonymous",
+            actor_ref=self.actor_ref(actor),
+            actor_profession=actor.profession if actor else None,
+            action=action.value,
+            dossier=str(access.dossier) if access.dossier else None,
+            documents=tuple(str(d) for d in access.documents),
+            decision=decision,
+            reason=reason,
+            emergency=access.decision is not None and access.decision.emergency,
+            request_id=call.request_id,
         )
+        failed = None
+        if write is None:
+            written = self._journal.append(event)
+        else:
+            assert self._joining is not None
+            written, failed = self._joining.append_with(event, write)
         access.journal_seq = written.seq
         call.journaled = True
+        return failed
 
     @contextlib.contextmanager
     def journaled(self, actor: Actor, action: Action, call: Call) -> Iterator[Access]:
@@ -223,6 +232,34 @@ class Gate:
         if access.decision is None:
             raise AssertionError("a use case ended without a policy decision")
         self._append(actor, action, call, access, "allow", access.decision.reason.value)
+
+    @property
+    def journal_joins_index(self) -> bool:
+        """Whether `journal_allowed_with` can write to the index in the entry's
+        transaction (the journal is in the index's database)."""
+        return self._joining is not None
+
+    def index_write(self, write: Callable[[], None]) -> None:
+        """Runs `write` (index writes), in the journal's next group commit when the
+        journal is in the index's database (its durable commit shared with the appends
+        of the moment: docs/adr/0014), else on its own."""
+        if self._joining is None:
+            write()
+        else:
+            self._joining.write(write)
+
+    def journal_allowed_with(
+        self, actor: Actor, action: Action, call: Call, access: Access, write: Callable[[], None]
+    ) -> None:
+        """`journal_allowed`, with `write` (index writes) in the entry's transaction: one
+        durable commit for both (docs/adr/0014). The entry is written even if `write`
+        fails (nothing it wrote is kept): its error is raised once the entry is."""
+        if access.decision is None:
+            raise AssertionError("a use case ended without a policy decision")
+        reason = access.decision.reason.value
+        failed = self._append(actor, action, call, access, "allow", reason, write)
+        if failed is not None:
+            raise failed
 
     def record_refusal(
         self, actor: Actor | None, action: Action, call: Call, error: Exception

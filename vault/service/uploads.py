@@ -165,9 +165,11 @@ class Upload:
     the client computed (or `abort`).
 
     Created by `Uploads.begin` once the decision is made and the blob writer open.
-    Two background jobs run while the chunks stream in: `prepared` seals the document
-    key and records the pending version row, then `journaled` writes the decision's
-    journal entry (after it, as both write to the database and the row is needed first).
+    Background work runs while the chunks stream in: `prepared` seals the document key
+    and records the pending version row, and `journaled` writes the decision's journal
+    entry. When the journal is in the index's database they are one job and one
+    transaction (docs/adr/0014); otherwise the entry is written after the row (both
+    write to the database and the row is needed first).
     `commit` waits for the row before it commits the blob, and for the entry (which had
     the blob's upload to finish) before it makes the version visible: the write order of
     docs/architecture.md. While chunks arrive, `write` renews the row's lease. Nothing is
@@ -180,14 +182,16 @@ class Upload:
         writer: BlobWriter,
         record: VersionRecord,
         lease: _UploadLease,
-        journaled: Future[None],
+        journaled: Future[Any],
         prepared: Future[_Prepared],
         document_key: bytes,
         metadata: DocumentMetadata,
         author: Author,
         segment_size: int,
+        index_write: Callable[[Callable[[], None]], None],
     ) -> None:
         self._index = index
+        self._index_write = index_write
         self._writer = writer
         self._record = record
         self._lease = lease
@@ -244,7 +248,7 @@ class Upload:
                 prepared.dossier_key, prepared.record, self._metadata, digest, self._author
             ),
         )
-        self._index.commit_version(record)
+        self._index_write(functools.partial(self._index.commit_version, record))
         return version_secrets.document(record, self._metadata, digest, self._author)
 
     def abort(self) -> None:
@@ -317,11 +321,19 @@ class Uploads:
         )
         document_key = os.urandom(sealed.KEY_SIZE)
         lease = _UploadLease(self._index, record, self._lease_us, gate.now_us)
-        prepared = self._background.submit(
-            self._prepare, record, wrapped, document_key, lease.first_until_us
-        )
-        allowed = functools.partial(gate.journal_allowed, actor, action, call, access)
-        journaled = self._background.submit(_after, prepared, allowed)
+        prepared: Future[_Prepared]
+        journaled: Future[Any]
+        if gate.journal_joins_index:  # the row and the entry in one durable commit
+            allowed_with = functools.partial(gate.journal_allowed_with, actor, action, call, access)
+            prepared = journaled = self._background.submit(
+                self._prepare, record, wrapped, document_key, lease.first_until_us, allowed_with
+            )
+        else:
+            prepared = self._background.submit(
+                self._prepare, record, wrapped, document_key, lease.first_until_us
+            )
+            allowed = functools.partial(gate.journal_allowed, actor, action, call, access)
+            journaled = self._background.submit(_after, prepared, allowed)
         try:
             writer = self._blobs.create(record.blob_key)
         except BaseException:
@@ -338,6 +350,7 @@ class Uploads:
             metadata,
             _author(actor),
             self._segment_size,
+            gate.index_write,
         )
 
     def _new_document(
@@ -375,11 +388,18 @@ class Uploads:
         wrapped: DossierKeyRecord,
         document_key: bytes,
         lease_until_us: int,
+        journal_with: Callable[[Callable[[], None]], None] | None = None,
     ) -> _Prepared:
-        """Seals the document key under the dossier key; records the pending version row."""
+        """Seals the document key under the dossier key; records the pending version row,
+        with `journal_with` in the transaction of the decision's journal entry (the entry
+        is written even if the reservation is refused, as it is without it)."""
         dossier_key = self._gate.unwrap(wrapped)
         record = replace(
             record, wrapped_key=version_secrets.wrap_document_key(dossier_key, record, document_key)
         )
-        self._index.reserve_version(record, lease_until_us)
+        reserve = functools.partial(self._index.reserve_version, record, lease_until_us)
+        if journal_with is None:
+            reserve()
+        else:
+            journal_with(reserve)
         return _Prepared(record, dossier_key)
