@@ -48,7 +48,7 @@ def _lock_bucket(server: S3Server) -> str:
     return name
 
 
-def _settings(server: S3Server, bucket: str) -> S3Settings:
+def lock_settings(server: S3Server, bucket: str) -> S3Settings:
     """Serving credentials of their own; the governance pair is the admin identity."""
     return replace(
         s3_settings(server.endpoint, bucket),
@@ -62,7 +62,7 @@ def _settings(server: S3Server, bucket: str) -> S3Settings:
 @pytest.fixture
 def locked(s3_server: S3Server) -> tuple[S3Server, str, S3BlobStore]:
     bucket = _lock_bucket(s3_server)
-    return s3_server, bucket, S3BlobStore(_settings(s3_server, bucket))
+    return s3_server, bucket, S3BlobStore(lock_settings(s3_server, bucket))
 
 
 def _serving_client(endpoint: str) -> S3Client:
@@ -90,7 +90,7 @@ def test_a_bucket_created_with_object_lock_is_detected(
 def test_a_bucket_without_object_lock_runs_as_today(s3_server: S3Server) -> None:
     bucket = f"vault-plain-{secrets.token_hex(8)}"
     admin_client(s3_server.endpoint).create_bucket(Bucket=bucket)
-    store = S3BlobStore(_settings(s3_server, bucket))
+    store = S3BlobStore(lock_settings(s3_server, bucket))
     retainer = store.retainer()
     key = put(store, b"a closed dossier's document")
     retainer.protect([key], datetime.now(UTC) + A_DECADE)
