@@ -53,7 +53,7 @@ def locked_vault(s3_server: S3Server, tmp_path: Path) -> Iterator[RetentionVault
 
 def _locks(vault: RetentionVault) -> list[tuple[str, datetime, str]]:
     """(mode, retain-until, legal hold) of every object version in the bucket."""
-    found = []
+    found: list[tuple[str, datetime, str]] = []
     for page in vault.admin.get_paginator("list_object_versions").paginate(Bucket=vault.bucket):
         for version in page.get("Versions", []):
             head = vault.admin.head_object(
