@@ -178,6 +178,8 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
     keys = key_provider(config)
     blobs = blob_store(config)
     blobs.check()  # a missing bucket or wrong credentials stop the server here, clearly
+    worm = retainer(blobs)
+    _log.info("blob store WORM mode: %s", worm.mode())  # object-lock or none (ADR 0024)
     served_blobs: BlobStore = blobs
     served_keys: KeyProvider = keys
     if instruments is not None:
@@ -194,7 +196,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
         matrix=matrix,
         rules=config.retention_rules,
         upload_lease=timedelta(seconds=config.upload_lease_seconds),
-        retainer=retainer(blobs),
+        retainer=worm,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())

@@ -29,11 +29,12 @@ from tests.blobstore.support import (
     s3_settings,
 )
 from tests.s3_servers import SERVING_KEY, SERVING_SECRET, S3Server
-from vault.blobstore.base import NO_LOCK, OBJECT_LOCK
+from vault.blobstore.base import NO_LOCK, OBJECT_LOCK, NoRetainer
 from vault.blobstore.s3.client import new_session
 from vault.blobstore.s3.retention import RELEASE_GRACE
 from vault.blobstore.s3.settings import S3Settings
 from vault.blobstore.s3.store import S3BlobStore
+from vault.cli.config import worm_mode
 from vault.errors import ConfigurationError, FailedPreconditionError
 
 if TYPE_CHECKING:
@@ -85,6 +86,13 @@ def test_a_bucket_created_with_object_lock_is_detected(
     locked: tuple[S3Server, str, S3BlobStore],
 ) -> None:
     assert locked[2].retainer().mode() == OBJECT_LOCK
+
+
+def test_config_check_says_which_mode_the_store_runs_in(
+    locked: tuple[S3Server, str, S3BlobStore],
+) -> None:
+    assert worm_mode(locked[2].retainer()).startswith("Object Lock")
+    assert worm_mode(NoRetainer()).startswith("no Object Lock")
 
 
 def test_a_bucket_without_object_lock_runs_as_today(s3_server: S3Server) -> None:
