@@ -21,7 +21,11 @@ s3:AbortMultipartUpload, s3:ListBucketVersions, s3:ListBucketMultipartUploads,
 s3:DeleteObject and s3:DeleteObjectVersion on the bucket and prefix. It does not create
 the bucket or set its versioning or encryption; where the GC does not sweep
 (VAULT_GC_INTERVAL_SECONDS=0), give the bucket a lifecycle rule
-`AbortIncompleteMultipartUpload` (e.g. after 1 day).
+`AbortIncompleteMultipartUpload` (e.g. after 1 day). With Object Lock, the serving
+principal must not hold s3:BypassGovernanceRetention; the governance principal
+(VAULT_S3_GOVERNANCE_*) needs s3:GetBucketObjectLockConfiguration, s3:PutObjectRetention,
+s3:PutObjectLegalHold, s3:BypassGovernanceRetention, s3:ListBucketVersions and
+s3:DeleteObjectVersion (ADR 0024).
 """
 
 from __future__ import annotations
