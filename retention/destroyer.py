@@ -8,7 +8,10 @@ A dossier is destroyed in steps that each leave a state the next run finishes:
 2. **decision**: the journal gets a `dossier.destroy` entry (once per destruction: a
    resumed run finds it by the job id);
 3. **objects**: every object of the manifest is deleted, every version of it in a
-   versioned bucket (deleting an object already gone is a no-op);
+   versioned bucket (deleting an object already gone is a no-op), then the store is
+   asked for each and must answer it is gone (the certificate's `store-confirmed`).
+   With S3 Object Lock the store refuses a deletion before the deadline; a deletion
+   request's early destruction bypasses governance through the `Retainer` (ADR 0024);
 4. **keys**: every dossier key version is deleted (crypto-shredding: whatever copy of the
    objects survives somewhere can no longer be decrypted by anything the vault keeps);
 5. **completion**: the journal gets a `dossier.destroyed` entry;
@@ -50,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from vault.blobstore.base import BlobStore
+from vault.blobstore.base import OBJECT_LOCK, BlobStore, DeleteResult, NoRetainer, Retainer
 from vault.domain.clock import Clock, to_us
 from vault.domain.lifecycle import (
     RetentionRules,
@@ -170,9 +173,11 @@ class Destroyer:
         key: SigningKey,
         clock: Clock,
         rules: RetentionRules,
+        retainer: Retainer | None = None,
     ) -> None:
         self._index = index
         self._blobs = blobs
+        self._retainer: Retainer = retainer or NoRetainer()
         self._journal = journal
         self._key = key
         self._clock = clock
@@ -298,8 +303,27 @@ class Destroyer:
         """Object key -> versions the store removed now (0: an earlier run did). Deletes
         run a few at a time: a store's latency, not its throughput, would bound them."""
         keys = [o["object"] for o in json.loads(destruction.manifest)["objects"]]
-        results = self._deleting.map(self._blobs.delete, keys)
-        return {key: result.versions_deleted for key, result in zip(keys, results, strict=True)}
+        results = self._deleting.map(self._deleter(destruction), keys)
+        deleted = {key: r.versions_deleted for key, r in zip(keys, results, strict=True)}
+        list(self._deleting.map(self._confirm_gone, keys))
+        return deleted
+
+    def _deleter(self, destruction: Destruction) -> Callable[[str], DeleteResult]:
+        """A lawful early destruction (the patient's deletion request) bypasses the
+        store's governance retention; any other deletes as the serving principal, which
+        Object Lock refuses before the deadline (the run stops; the next one resumes)."""
+        early = destruction.reason is ClosureReason.DELETION_REQUEST
+        if early and self._retainer.mode() == OBJECT_LOCK:
+            return self._retainer.purge
+        return self._blobs.delete
+
+    def _confirm_gone(self, key: str) -> None:
+        """The store itself answers that `key` holds nothing readable any more."""
+        try:
+            self._blobs.open(key).close()
+        except IntegrityError:
+            return
+        raise IntegrityError("an object of the manifest is still readable after its deletion")
 
     def _certificate(
         self, destruction: Destruction, decision: JournalEntry, deleted: dict[str, int]
@@ -326,6 +350,7 @@ class Destroyer:
             decision_chain_hash=decision.chain_hash,
             keys_destroyed=tuple(body["key_versions"]),
             objects=objects,
+            store_confirmed=self._retainer.mode(),
         )
 
     def _sign(self, certificate: Certificate) -> str:

@@ -7,7 +7,8 @@ production S3 implementation). docs/s3-compatibility.md lists where they differ.
 listener beside each; some of its parts dial a component's gRPC port as its HTTP port +
 10000 whatever the flags say, so every port is chosen with that pair free, and every
 listener is bound to 127.0.0.1. WebDAV, the Iceberg and Lance catalogs and telemetry
-are off. The S3 gateway gets one admin identity with the tests' dummy credentials.
+are off. The S3 gateway gets one admin identity with the tests' dummy credentials and a
+serving identity without Admin (Object Lock tests).
 The process dies with the test session: killed at the session's end (its gRPC sockets in
 /tmp removed with it), and killed by the kernel (PR_SET_PDEATHSIG) if pytest itself is.
 
@@ -41,6 +42,8 @@ SERVERS = ("moto", "seaweedfs")
 GRPC_OFFSET = 10_000  # weed's convention: a component's gRPC port is its HTTP port + this
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
 START_TIMEOUT = 60.0  # seconds, on a loaded two-core machine
+SERVING_KEY = "serving"  # a second identity, without Admin (the Object Lock tests)
+SERVING_SECRET = "serving-secret"
 START_ATTEMPTS = 3  # a chosen port may be taken by another process before weed binds it
 
 
@@ -93,14 +96,21 @@ def _free_pair() -> int:
 
 
 def _identities(path: Path) -> Path:
-    """The S3 gateway's identities: one admin with the tests' dummy credentials."""
+    """The S3 gateway's identities: one admin with the tests' dummy credentials (also the
+    Object Lock tests' governance principal), and a serving identity without Admin,
+    which SeaweedFS lets neither change a retention or legal hold nor bypass one."""
     config = {
         "identities": [
             {
                 "name": "vault-tests",
                 "credentials": [{"accessKey": DUMMY_KEY, "secretKey": DUMMY_KEY}],
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
+            },
+            {
+                "name": "vault-serving",
+                "credentials": [{"accessKey": SERVING_KEY, "secretKey": SERVING_SECRET}],
+                "actions": ["Read", "List", "Tagging", "Write"],
+            },
         ]
     }
     path.write_text(json.dumps(config))

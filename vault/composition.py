@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import Engine
 
-from vault.blobstore.base import BlobStore
+from vault.blobstore.base import BlobStore, NoRetainer, Retainer
 from vault.blobstore.file import FileBlobStore
 from vault.config import Config
 from vault.crypto.keyprovider import KeyProvider
@@ -90,6 +90,11 @@ def blob_store(config: Config) -> BlobStores:
 
         return S3BlobStore(config.s3)
     return FileBlobStore(config.blob_dir)
+
+
+def retainer(blobs: BlobStores) -> Retainer:
+    """The store's WORM port: S3 Object Lock (its mode read from the bucket), or none."""
+    return NoRetainer() if isinstance(blobs, FileBlobStore) else blobs.retainer()
 
 
 def database_timeouts(config: Config) -> DatabaseTimeouts:
@@ -173,6 +178,8 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
     keys = key_provider(config)
     blobs = blob_store(config)
     blobs.check()  # a missing bucket or wrong credentials stop the server here, clearly
+    worm = retainer(blobs)
+    _log.info("blob store WORM mode: %s", worm.mode())  # object-lock or none (ADR 0024)
     served_blobs: BlobStore = blobs
     served_keys: KeyProvider = keys
     if instruments is not None:
@@ -189,6 +196,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
         matrix=matrix,
         rules=config.retention_rules,
         upload_lease=timedelta(seconds=config.upload_lease_seconds),
+        retainer=worm,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())
@@ -228,6 +236,7 @@ def open_retention(config: Config) -> Iterator[RetentionAdapters]:
             SigningKey(config.journal_origin, keys.checkpoint_signer()),
             SystemClock(),
             config.retention_rules,
+            retainer(blobs),
         )
         try:
             yield RetentionAdapters(config, index, blobs, destroyer)

@@ -15,18 +15,21 @@ failures as `VaultError`s with the same meaning:
 | UnavailableError        | the store cannot be reached right now (network, timeouts,      |
 |                         | throttling, I/O errors): retrying later may succeed            |
 
+`Retainer` is the optional WORM port (S3 Object Lock, ADR 0024): protection the store
+itself enforces while a dossier is closed or held; `NoRetainer` is its no-op.
+
 This module holds the contract and key validation only; it does no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from vault.errors import InvalidArgumentError
+from vault.errors import FailedPreconditionError, InvalidArgumentError
 
 _KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -116,3 +119,55 @@ class BlobStore(Protocol):
         """Removes writes begun before `older_than` and never committed (temporary files,
         multipart uploads); returns how many there were."""
         ...
+
+
+# -- WORM protection (optional: only a store that can refuse deletions offers it) --------
+
+OBJECT_LOCK = "object-lock"  # the store itself refuses to delete protected objects
+NO_LOCK = "none"  # the vault alone decides when objects go (today's behaviour)
+
+
+class Retainer(Protocol):
+    """Write-once protection the store itself enforces (S3 Object Lock), for the dossier
+    lifecycle: `protect` at closure, `release` at reopening, `hold` with legal holds.
+
+    `mode()` is OBJECT_LOCK or NO_LOCK; with NO_LOCK every other method does nothing.
+    Keys are vault keys (`check_key`); a key with no object is skipped (a destroyed or
+    expired document). Failures are the `BlobStore` table's VaultErrors."""
+
+    def mode(self) -> str: ...
+
+    def protect(self, keys: Sequence[str], until: datetime) -> None:
+        """No deletion of these objects before `until`, unless by the governance bypass."""
+        ...
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Lifts `protect` (needs the governance-bypass principal)."""
+        ...
+
+    def hold(self, keys: Sequence[str], on: bool) -> None:
+        """Places (`on`) or lifts a legal hold: no deletion at all while it is on."""
+        ...
+
+    def purge(self, key: str) -> DeleteResult:
+        """`BlobStore.delete`, bypassing governance: a lawful early destruction."""
+        ...
+
+
+class NoRetainer:
+    """The `Retainer` of a store without Object Lock (the local directory): a no-op."""
+
+    def mode(self) -> str:
+        return NO_LOCK
+
+    def protect(self, keys: Sequence[str], until: datetime) -> None:
+        """Nothing to do: the vault alone decides."""
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Nothing to do."""
+
+    def hold(self, keys: Sequence[str], on: bool) -> None:
+        """Nothing to do: the index's holds are the only ones."""
+
+    def purge(self, key: str) -> DeleteResult:
+        raise FailedPreconditionError("no Object Lock: delete through the blob store")

@@ -5,7 +5,8 @@ It prints each setting with its value and where the value came from (`default`, 
 `environment`), secrets redacted (a URL's password as ***, a key or PIN as `<secret>`),
 then one line per check: each database reachable with its schema at head (or empty, to be
 created at head by `serve`), the blob store writable (a probe object written and
-deleted), the key provider usable (a key wrapped and unwrapped, a checkpoint signed), the
+deleted) and its WORM mode (S3 Object Lock or none, ADR 0024), the key provider usable
+(a key wrapped and unwrapped, a checkpoint signed), the
 checkpoint directory writable. Exit code: 0 when all pass, else the first failing check's
 (10 unavailable, 11 configuration, 12 a schema not at head); a configuration that does not
 read exits 11 before any check. Like `serve`, it creates the data directory; it does not
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vault.blobstore.base import OBJECT_LOCK, Retainer
 from vault.cli.output import print_json
 from vault.errors import ConfigurationError, UnavailableError, VaultError
 
@@ -137,7 +139,7 @@ def _schema_state(status: Any) -> str:
 
 
 def _blob_store(config: Config) -> str:
-    from vault.composition import blob_store
+    from vault.composition import blob_store, retainer
 
     store = blob_store(config)
     store.check()
@@ -147,7 +149,14 @@ def _blob_store(config: Config) -> str:
     writer.commit()
     store.delete(key)
     where = f"bucket {config.s3.bucket}" if config.s3 is not None else str(config.blob_dir)
-    return f"{where}: probe object written and deleted"
+    return f"{where}: probe object written and deleted; {worm_mode(retainer(store))}"
+
+
+def worm_mode(port: Retainer) -> str:
+    """The mode line: whether the store itself enforces conservation (ADR 0024)."""
+    if port.mode() == OBJECT_LOCK:
+        return "Object Lock: closed dossiers retained (GOVERNANCE) until their deadline"
+    return "no Object Lock: deletions are the vault's decision alone"
 
 
 def _key_provider(config: Config) -> str:

@@ -12,6 +12,7 @@ signed by the same journal key) whose body is:
     completed <microseconds since the epoch>
     decision <seq> <hex chain hash of that journal entry>
     keys-destroyed <dossier key versions, comma-separated, or ->
+    store-confirmed <object-lock | none>   (optional: certificates since ADR 0024)
     object <document id> <version> <object key> <hex fingerprint> <bytes> <object versions deleted>
     ...  (one `object` line per document version, sorted by document id then version)
 
@@ -24,6 +25,10 @@ with a database backup from before the destruction, an auditor can tell which ve
 line stands for; without one, it reveals nothing. `object versions deleted` is how many
 versions of the object the store removed (more than one in a versioned bucket; 0 when an
 earlier, interrupted run had already removed them).
+
+`store-confirmed` says that, after the deletions, the store itself answered that each
+object is gone (a read refused: no such key), and whether it enforced Object Lock (so a
+deletion before the deadline would have been refused by the store itself).
 
 The first line differs from every checkpoint's origin line, so a certificate is never
 taken for a checkpoint or the other way round. Pure: format, parse, verify.
@@ -67,6 +72,7 @@ class Certificate:
     decision_chain_hash: bytes
     keys_destroyed: tuple[int, ...]
     objects: tuple[DestroyedObject, ...]
+    store_confirmed: str = ""  # "" in certificates before ADR 0024
 
     def body(self) -> str:
         keys = ",".join(str(v) for v in self.keys_destroyed) or "-"
@@ -80,6 +86,8 @@ class Certificate:
             f"decision {self.decision_seq} {self.decision_chain_hash.hex()}",
             f"keys-destroyed {keys}",
         ]
+        if self.store_confirmed:
+            lines.append(f"store-confirmed {self.store_confirmed}")
         for o in sorted(self.objects, key=lambda o: (str(o.document_id), o.version)):
             lines.append(
                 f"object {o.document_id} {o.version} {o.object_key} {o.fingerprint.hex()}"
@@ -110,6 +118,9 @@ def _parse(lines: list[str]) -> Certificate:
     fields = [_field(line, name) for line, name in zip(lines[1:8], _HEAD_FIELDS, strict=True)]
     seq, chain_hash = fields[5].split(" ")
     keys = () if fields[6] == "-" else tuple(int(v) for v in fields[6].split(","))
+    confirmed, objects = "", lines[8:]
+    if objects and objects[0].startswith("store-confirmed "):
+        confirmed, objects = _field(objects[0], "store-confirmed"), objects[1:]
     return Certificate(
         dossier_id=uuid.UUID(fields[0]),
         reason=fields[1],
@@ -119,7 +130,8 @@ def _parse(lines: list[str]) -> Certificate:
         decision_seq=int(seq),
         decision_chain_hash=_hash(chain_hash),
         keys_destroyed=keys,
-        objects=tuple(_object(_field(line, "object")) for line in lines[8:]),
+        objects=tuple(_object(_field(line, "object")) for line in objects),
+        store_confirmed=confirmed,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from vault.blobstore.base import BlobStore
+from vault.blobstore.base import BlobStore, Retainer
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.domain import lifecycle
@@ -52,6 +52,7 @@ class Vault:
         matrix: AccessMatrix = DEFAULT_MATRIX,
         rules: lifecycle.RetentionRules = lifecycle.DEFAULT_RULES,
         upload_lease: timedelta = DEFAULT_UPLOAD_LEASE,
+        retainer: Retainer | None = None,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -66,7 +67,7 @@ class Vault:
         tokens = PageTokens(keys)
         # overlaps a request's journal append with its other work (uploads, reads)
         background = ThreadPoolExecutor(_BACKGROUND_WORKERS, "vault-overlap")
-        self.dossiers = Dossiers(gate, index=index, keys=keys, rules=rules)
+        self.dossiers = Dossiers(gate, index=index, keys=keys, rules=rules, retainer=retainer)
         self.uploads = Uploads(
             gate,
             index=index,

@@ -3,7 +3,10 @@ its deletion, legal holds).
 
 Every transition is decided and journaled through the gate, then applied, unless a
 concurrent change overtook it. Destruction itself is the retention job's (retention/);
-who may access a dossier is `access.py`'s, its documents `documents.py`'s.
+who may access a dossier is `access.py`'s, its documents `documents.py`'s. Where the
+store enforces WORM (the `Retainer` port, ADR 0024), closure protects the dossier's
+objects until its deadline, reopening releases them, and legal holds are mirrored as the
+store's own holds, each after the index change is applied.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from vault.blobstore.base import NoRetainer, Retainer
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
 from vault.domain import lifecycle
@@ -72,11 +76,13 @@ class Dossiers:
         index: DossiersIndex,
         keys: KeyProvider,
         rules: lifecycle.RetentionRules,
+        retainer: Retainer | None = None,
     ) -> None:
         self._gate = gate
         self._index = index
         self._keys = keys
         self._rules = rules
+        self._retainer: Retainer = retainer or NoRetainer()
 
     def create(self, actor: Actor, ins_text: str, call: Call) -> Dossier:
         gate = self._gate
@@ -141,13 +147,18 @@ class Dossiers:
                 raise InvalidArgumentError("a deletion is requested, not declared as a closure")
             access.require(gate.facts(actor, action, dossier))
             new = lifecycle.close(dossier.lifecycle, gate.now_us(), reason, self._rules)
-        return self._move(dossier, new)
+        closed = self._move(dossier, new)
+        if new.destroy_after_us is not None:  # WORM until the deadline (Object Lock)
+            self._retainer.protect(self._blob_keys(dossier), from_us(new.destroy_after_us))
+        return closed
 
     def reopen(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
         """The patient side reopens a closed dossier within its conservation period."""
         with self._gate.on_dossier(actor, dossier_id, Action.DOSSIER_REOPEN, call) as dossier:
             new = lifecycle.reopen(dossier.lifecycle, self._gate.now_us())
-        return self._move(dossier, new)
+        reopened = self._move(dossier, new)
+        self._retainer.release(self._blob_keys(dossier))
+        return reopened
 
     def request_deletion(self, actor: Actor, dossier_id: str, call: Call) -> Dossier:
         """The patient side asks for early destruction: closed now, destroyed by the next
@@ -163,6 +174,10 @@ class Dossiers:
             raise FailedPreconditionError("the dossier changed meanwhile; try again")
         return dossier_view(replace(dossier, lifecycle=new))
 
+    def _blob_keys(self, dossier: DossierRecord) -> list[str]:
+        """The dossier's objects, for the store's own protection (`Retainer`)."""
+        return [v.blob_key for v in self._index.dossier_versions(dossier.dossier_id)]
+
     # -- legal holds -----------------------------------------------------------------
 
     def place_hold(self, actor: Actor, dossier_id: str, reason: str, call: Call) -> LegalHold:
@@ -176,6 +191,7 @@ class Dossiers:
         hold_id = self._index.add_hold(hold)
         if not hold_id:  # a destruction began since the decision
             raise FailedPreconditionError("the dossier's destruction has begun")
+        self._retainer.hold(self._blob_keys(dossier), on=True)
         return replace(hold, hold_id=hold_id)
 
     def release_hold(
@@ -192,3 +208,5 @@ class Dossiers:
             hold = LegalHold(hold_id, dossier.dossier_id, 0, "", "", now_us, released_by, reason)
         if not self._index.release_hold(hold):  # released by someone else since the decision
             raise NotFoundError("no such hold in force on this dossier")
+        if all(h.released_us is not None for h in self._index.holds(dossier.dossier_id)):
+            self._retainer.hold(self._blob_keys(dossier), on=False)

@@ -9,6 +9,7 @@ store), behind the `BlobStore` Protocol (vault/blobstore/base.py).
 | writer.py   | `S3Writer`: streamed, checksummed, conditional uploads   | yes   |
 | reader.py   | `S3Reader`, `open_object`: whole and ranged reads        | yes   |
 | store.py    | `S3BlobStore`: layout, delete, listings, startup check   | yes   |
+| retention.py| `S3Retainer`: Object Lock retention, holds, bypass purge | yes   |
 
 This package imports none of them, so `vault.config` reads `settings` without loading
 boto3; callers import the store from `vault.blobstore.s3.store`.

@@ -1,6 +1,8 @@
 """`S3Settings`: where the S3 store's bucket is and how to reach it, declared
 field by field (vault/settings.py: `[s3] bucket` is VAULT_S3_BUCKET) and checked
-(ConfigurationError names the variable, never its value).
+(ConfigurationError names the variable, never its value). The optional governance key
+pair is a second principal, allowed to bypass Object Lock governance (retention.py): the
+serving client never carries it.
 
 Imports neither boto3 nor botocore, so `vault.config` can read it without them; the
 client is built from these settings by `client.make_client`.
@@ -42,6 +44,17 @@ class S3Settings:
     secret_access_key: str | None = s.setting(
         None, "its secret, with access_key_id", s.text, secret=True, shown_default="the AWS chain"
     )
+    governance_access_key_id: str | None = s.setting(
+        None,
+        "a second access key, allowed to bypass Object Lock governance (reopen, early"
+        " deletion, legal holds); never used to serve",
+        s.text,
+        secret=True,
+        shown_default="none: protection is only ever extended",
+    )
+    governance_secret_access_key: str | None = s.setting(
+        None, "its secret, with governance_access_key_id", s.text, secret=True, shown_default="none"
+    )
     path_style: bool = s.setting(False, "path-style addressing (true for MinIO)", s.flag)
     verify_tls: bool = s.setting(True, "verify the endpoint's certificate", s.flag)
     ca_bundle: Path | None = s.setting(
@@ -72,6 +85,11 @@ class S3Settings:
             yield "VAULT_S3_PREFIX must end with '/' and not start with one"
         if (self.access_key_id is None) != (self.secret_access_key is None):
             yield "VAULT_S3_ACCESS_KEY_ID and VAULT_S3_SECRET_ACCESS_KEY go together"
+        if (self.governance_access_key_id is None) != (self.governance_secret_access_key is None):
+            yield (
+                "VAULT_S3_GOVERNANCE_ACCESS_KEY_ID and VAULT_S3_GOVERNANCE_SECRET_ACCESS_KEY"
+                " go together"
+            )
         if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
             yield "VAULT_S3_ENDPOINT_URL must be an http:// or https:// URL"
         if self.ca_bundle is not None and not self.verify_tls:

@@ -10,6 +10,9 @@ the endpoint honours conditional writes. Every failure is a VaultError (errors.p
 `probe` (the server's health probe) sends one HeadBucket, with one attempt and a read
 timeout of at most `PROBE_READ_TIMEOUT` seconds, through a client of its own.
 
+`retainer()` is the Object Lock port (retention.py, ADR 0024): in a bucket with Object
+Lock, `delete` is refused by S3 while an object is retained or held.
+
 `sweep_incomplete` aborts the multipart uploads a crash left pending (the GC's sweep,
 vault/sweeper.py, calls it).
 
@@ -18,7 +21,11 @@ s3:AbortMultipartUpload, s3:ListBucketVersions, s3:ListBucketMultipartUploads,
 s3:DeleteObject and s3:DeleteObjectVersion on the bucket and prefix. It does not create
 the bucket or set its versioning or encryption; where the GC does not sweep
 (VAULT_GC_INTERVAL_SECONDS=0), give the bucket a lifecycle rule
-`AbortIncompleteMultipartUpload` (e.g. after 1 day).
+`AbortIncompleteMultipartUpload` (e.g. after 1 day). With Object Lock, the serving
+principal must not hold s3:BypassGovernanceRetention; the governance principal
+(VAULT_S3_GOVERNANCE_*) needs s3:GetBucketObjectLockConfiguration, s3:PutObjectRetention,
+s3:PutObjectLegalHold, s3:BypassGovernanceRetention, s3:ListBucketVersions and
+s3:DeleteObjectVersion (ADR 0024).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from vault.blobstore.base import DeleteResult, shard_path
 from vault.blobstore.s3.client import make_client, new_session
 from vault.blobstore.s3.errors import translated
 from vault.blobstore.s3.reader import S3Reader, open_object
+from vault.blobstore.s3.retention import S3Retainer
 from vault.blobstore.s3.settings import S3Settings
 from vault.blobstore.s3.writer import S3Writer, WriteTarget
 from vault.errors import AlreadyExistsError, FailedPreconditionError, InvalidArgumentError
@@ -51,6 +59,8 @@ class S3BlobStore:
             settings, read_timeout=min(settings.read_timeout, PROBE_READ_TIMEOUT), max_attempts=1
         )
         self._prober = make_client(probing, session=session)
+        self._settings = settings
+        self._retainer: S3Retainer | None = None
         self._bucket = settings.bucket
         self._prefix = settings.prefix
         self._target = WriteTarget(
@@ -61,6 +71,12 @@ class S3BlobStore:
             settings.parts_in_flight,
             ThreadPoolExecutor(settings.max_connections, thread_name_prefix="s3-part"),
         )
+
+    def retainer(self) -> S3Retainer:
+        """The store's Object Lock port (retention.py); reads the bucket's mode once."""
+        if self._retainer is None:
+            self._retainer = S3Retainer(self._settings, self._client, self._versions)
+        return self._retainer
 
     def _s3_key(self, key: str) -> str:
         return self._prefix + shard_path(key)
