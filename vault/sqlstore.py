@@ -153,10 +153,17 @@ def make_engine(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> Engi
 
 @contextlib.contextmanager
 def guard() -> Iterator[None]:
-    """Turns lost connections and timeouts into UnavailableError."""
+    """Turns lost connections and timeouts into UnavailableError (PendingRollbackError:
+    the connection was lost inside a transaction, e.g. in a savepoint whose write handled
+    its own error, and the transaction cannot go on)."""
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
+    except (
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.TimeoutError,
+        exc.PendingRollbackError,
+    ) as e:
         raise UnavailableError("database unavailable") from e
 
 
