@@ -39,44 +39,40 @@ ACTOR_KINDS = frozenset(
 _STRINGS = ("action", "actor_kind", "actor_ref", "decision", "reason", "request_id")
 _OPTIONAL = ("actor_profession", "dossier")
 KEYS = frozenset({*_STRINGS, *_OPTIONAL, "v", "seq", "time_us", "documents", "emergency", "prev"})
+SORTED_KEYS = tuple(sorted(KEYS))  # by code point; every key is ASCII
 _PREV = re.compile(r"[0-9a-f]{64}")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# bytes orjson writes differently from the canonical encoder: any byte outside
-# printable ASCII, and the short escapes orjson never uses for these code points
-_SLOW_PATH = re.compile(rb"[^\x20-\x7e]|\\u")
 
 
 class NotCanonicalError(ValueError):
     """The bytes parse, but are not the canonical encoding of a v1 entry."""
 
 
-def _string(value: object) -> bool:
-    return type(value) is str and not _LONE_SURROGATE.search(value)
+def _types(profession: type, dossier: type) -> tuple[type, ...]:
+    kinds = {key: str for key in _STRINGS} | {"documents": list, "emergency": bool}
+    kinds |= {"v": int, "seq": int, "time_us": int, "prev": str}
+    kinds |= {"actor_profession": profession, "dossier": dossier}
+    return tuple(kinds[key] for key in SORTED_KEYS)
 
 
-def _integer(value: object, low: int) -> bool:
-    return type(value) is int and low <= value <= MAX_INT
+_NONE = type(None)
+_TYPES = frozenset(_types(p, d) for p in (str, _NONE) for d in (str, _NONE))
 
 
 def check_fields(fields: object) -> None:
-    """Raises NotCanonicalError unless `fields` is a v1 entry's object (keys, types, ranges,
-    enumerations)."""
-    if type(fields) is not dict or fields.keys() != KEYS:
-        raise NotCanonicalError("the entry does not have exactly the v1 keys")
-    if type(fields["v"]) is not int or fields["v"] != FORMAT_VERSION:
-        raise NotCanonicalError("v is not spelled as the integer 1")
-    if not _integer(fields["seq"], 1) or not _integer(fields["time_us"], 0):
-        raise NotCanonicalError("seq or time_us is not an integer in range")
-    if not all(_string(fields[key]) for key in _STRINGS):
-        raise NotCanonicalError("a string field is not a string")
-    if not all(fields[key] is None or _string(fields[key]) for key in _OPTIONAL):
-        raise NotCanonicalError("an optional field is neither a string nor null")
-    documents = fields["documents"]
-    if type(documents) is not list or not all(_string(item) for item in documents):
-        raise NotCanonicalError("documents is not a list of strings")
-    if type(fields["emergency"]) is not bool:
-        raise NotCanonicalError("emergency is not a boolean")
-    if type(fields["prev"]) is not str or not _PREV.fullmatch(fields["prev"]):
+    """Raises NotCanonicalError unless `fields` is a v1 entry's object: exactly the keys,
+    in sorted order, each value of its type, in its range and enumeration. (Lone
+    surrogates are refused by `parse`, not here.)"""
+    if type(fields) is not dict or tuple(fields) != SORTED_KEYS:
+        raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
+    if tuple(map(type, fields.values())) not in _TYPES:
+        raise NotCanonicalError("a value is not of its key's type")
+    seq, time_us = fields["seq"], fields["time_us"]
+    if fields["v"] != FORMAT_VERSION or not (1 <= seq <= MAX_INT and 0 <= time_us <= MAX_INT):
+        raise NotCanonicalError("v, seq or time_us is out of its range")
+    for item in fields["documents"]:
+        if type(item) is not str:
+            raise NotCanonicalError("documents is not a list of strings")
+    if not _PREV.fullmatch(fields["prev"]):
         raise NotCanonicalError("prev is not 64 lowercase hex digits")
     if fields["decision"] not in DECISIONS:
         raise NotCanonicalError("decision is not one of the v1 values")
@@ -89,15 +85,16 @@ def encode(fields: dict[str, object]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def is_canonical_encoding(raw: bytes | memoryview, fields: dict[str, object]) -> bool:
-    """True if `raw` is exactly `encode(fields)`. Printable ASCII without escapes takes a
-    fast path (orjson writes those bytes as the reference encoder does)."""
-    if not _SLOW_PATH.search(raw):
-        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS) == raw
-    return encode(fields) == raw
+def is_canonical_encoding(raw: bytes, fields: dict[str, Any]) -> bool:
+    """True if `raw` is exactly `encode(fields)`. The reference encoder writes printable
+    ASCII only; on such bytes without DEL orjson writes what it writes, unless a string
+    holds non-ASCII (escaped by the reference, raw by orjson): then the reference decides."""
+    if not raw.isascii() or b"\x7f" in raw:
+        return False
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS) == raw or encode(fields) == raw
 
 
-def parse(raw: bytes | memoryview) -> dict[str, Any]:
+def parse(raw: bytes) -> dict[str, Any]:
     """The entry's object. ValueError if `raw` is not JSON text (RFC 8259) holding an
     object whose `v` is a number equal to 1 (malformed); NotCanonicalError if it is such JSON
     but holds what no canonical entry can (an integer beyond 64 bits, a lone surrogate)."""
@@ -117,15 +114,15 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-def _strict_json(raw: bytes | memoryview) -> object:
+def _strict_json(raw: bytes) -> object:
     try:
         return json.loads(bytes(raw), parse_constant=_refuse_constant)
     except RecursionError as e:
         raise ValueError("not JSON text") from e
 
 
-def check_canonical(raw: bytes | memoryview, fields: object) -> None:
+def check_canonical(raw: bytes, fields: Any) -> None:
     """Raises NotCanonicalError unless `raw`, parsed as `fields`, is a canonical v1 entry."""
     check_fields(fields)
-    if not is_canonical_encoding(raw, fields):  # type: ignore[arg-type]
+    if not is_canonical_encoding(raw, fields):
         raise NotCanonicalError("the bytes are not the canonical encoding of the entry")

@@ -188,7 +188,7 @@ class _Verifier:
             or not _HASH.fullmatch(line, len(ENTRY_PREFIX), len(ENTRY_PREFIX) + HASH_HEX)
         ):
             raise VerificationError(FailureKind.MALFORMED, self.expected_seq, "bad entry line")
-        canonical = memoryview(line)[CANONICAL_OFFSET:-2]
+        canonical = line[CANONICAL_OFFSET:-2]
         try:
             fields = parse_entry(canonical)
             check_canonical(canonical, fields)
