@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vault.errors import IntegrityError
-from vault.journal import canonical as canonical_form
+from vault.journal.canonical import FORMAT_VERSION, NotCanonicalError, check_canonical
+from vault.journal.canonical import parse as parse_fields
 
-FORMAT_VERSION = canonical_form.FORMAT_VERSION
 GENESIS_HASH = bytes(32)
 ENTRY_DOMAIN = b"DVLT/v1/journal-entry\x00"
 LINK_DOMAIN = b"DVLT/v1/journal-link\x00"
@@ -84,9 +84,9 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
     or not in canonical form (vault/journal/canonical.py: keys, types, enumerations, and
     the bytes re-encoded and compared)."""
     try:
-        fields = canonical_form.parse(canonical)
-        canonical_form.check_canonical(canonical, fields)
-    except canonical_form.NotCanonicalError as e:
+        fields = parse_fields(canonical)
+        check_canonical(canonical, fields)
+    except NotCanonicalError as e:
         raise IntegrityError(f"journal entry is not in canonical form: {e}") from None
     except ValueError as e:
         raise IntegrityError("malformed journal entry") from e
