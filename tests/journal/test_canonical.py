@@ -205,3 +205,17 @@ def test_an_event_outside_the_enumerations_is_refused_when_read_back() -> None:
     encoded = canonical_bytes(1, replace(EVENT, decision="maybe"), bytes(32))
     with pytest.raises(IntegrityError):
         parse_canonical(encoded)
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfff"])
+def test_an_event_with_a_lone_surrogate_is_never_written(text: str) -> None:
+    with pytest.raises(IntegrityError, match="surrogate"):
+        canonical_bytes(1, replace(EVENT, reason=text), bytes(32))
+    with pytest.raises(IntegrityError, match="surrogate"):
+        canonical_bytes(1, replace(EVENT, documents=("ok", text)), bytes(32))
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_u_are_written() -> None:
+    encoded = canonical_bytes(1, replace(EVENT, reason="\U0001f600 \\ud800"), bytes(32))
+    assert b'"reason":"\\ud83d\\ude00 \\\\ud800"' in encoded
+    assert parse_canonical(encoded)[1].reason == "\U0001f600 \\ud800"

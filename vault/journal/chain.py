@@ -124,7 +124,25 @@ def canonical_bytes(seq: int, event: JournalEvent, prev_hash: bytes) -> bytes:
     fields = _fields(seq, event, prev_hash)
     for value in fields.values():
         _check_value(value)
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    if "\\ud" in encoded:  # a surrogate escape: valid only as a pair (a scalar value)
+        _refuse_lone_surrogates(fields.values())
+    return encoded.encode()
+
+
+def _refuse_lone_surrogates(values: Iterable[object]) -> None:
+    for value in values:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not _is_unicode(text):
+                raise IntegrityError("journal string holds a lone surrogate")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def entry_hash(canonical: bytes) -> bytes:
