@@ -142,7 +142,7 @@ def write_export(path: Path, entries: int) -> tuple[VerifierKey, float]:
             entry = seal_entry(seq, replace(EVENT, time_us=time_us + seq), head)
             out.write(entry_line(entry))
             head = entry.chain_hash
-        note = sign(Checkpoint(ORIGIN, entries, head, time_us), ORIGIN, signer)
+        note = sign(Checkpoint(ORIGIN, entries, head, time_us + entries), ORIGIN, signer)
         out.write(checkpoint_line(note))
     return VerifierKey(ORIGIN, signer.public_key), time.monotonic() - started
 

@@ -30,7 +30,9 @@ def chain(length: int, start_time: int = 1_000) -> list[JournalEntry]:
 
 
 def note_for(entries: list[JournalEntry], size: int, signer: KeySigner = SIGNER) -> str:
-    return sign(Checkpoint(ORIGIN, size, entries[size - 1].chain_hash, 5), ORIGIN, signer)
+    covered = entries[size - 1]
+    checkpoint = Checkpoint(ORIGIN, size, covered.chain_hash, covered.event.time_us)
+    return sign(checkpoint, ORIGIN, signer)
 
 
 def export(entries: list[JournalEntry], checkpoint_sizes: tuple[int, ...] = ()) -> list[bytes]:

@@ -4,7 +4,7 @@
     1..12,15..17 a `VaultError`, by class (`exit_code` in vault/errors.py)
     2        usage error (argparse)
     13, 14   retention: a run not confirmed; verify-destroyed found something left
-    20..30   journal verify: one code per failure kind (29: no checkpoint matched)
+    20..31   journal verify: one code per failure kind (29: no checkpoint matched)
 
 Every command shares it; `--help` lists the codes a command can return. What it does
 not: map a code to a gRPC status (the server's edge reads `VaultError.grpc_status`).
@@ -32,6 +32,7 @@ VERIFY_EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.REWRITTEN_HISTORY: 27,
     FailureKind.TAIL_CUT: 28,
     FailureKind.CERTIFICATE: 30,
+    FailureKind.NON_CANONICAL: 31,
 }
 EXIT_NO_CHECKPOINT = 29
 

@@ -131,14 +131,14 @@ def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int,
     return anchors
 
 
-def _published_notes(directory: str | None) -> list[str]:
+def _published_notes(directory: str | None) -> list[tuple[str, str]]:
     if directory is None:
         return []
     path = Path(directory)
     if not path.is_dir():
         raise InvalidArgumentError(f"checkpoint directory {path} does not exist")
     files = sorted(path.glob("checkpoint-*.txt"))
-    return [_read_text(file, "checkpoint file") for file in files]
+    return [(file.name, _read_text(file, "checkpoint file")) for file in files]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vault.errors import IntegrityError
+from vault.journal.canonical import FORMAT_VERSION, NotCanonicalError, check_canonical
+from vault.journal.canonical import parse as parse_fields
 
-FORMAT_VERSION = 1
 GENESIS_HASH = bytes(32)
 ENTRY_DOMAIN = b"DVLT/v1/journal-entry\x00"
 LINK_DOMAIN = b"DVLT/v1/journal-link\x00"
@@ -79,32 +80,30 @@ def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object
 
 
 def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
-    """Reads back (seq, event, prev_hash) from canonical bytes; IntegrityError if malformed.
-
-    The bytes are re-encoded and compared, so a non-canonical spelling is refused."""
+    """Reads back (seq, event, prev_hash) from canonical bytes; IntegrityError if malformed
+    or not in canonical form (vault/journal/canonical.py: keys, types, enumerations, and
+    the bytes re-encoded and compared)."""
     try:
-        fields = json.loads(canonical)
-        seq, prev = fields["seq"], bytes.fromhex(fields["prev"])
-        if fields["v"] != FORMAT_VERSION:
-            raise IntegrityError(f"unsupported journal entry version {fields['v']}")
-        event = JournalEvent(
-            time_us=fields["time_us"],
-            actor_kind=fields["actor_kind"],
-            actor_ref=fields["actor_ref"],
-            action=fields["action"],
-            dossier=fields["dossier"],
-            documents=tuple(fields["documents"]),
-            decision=fields["decision"],
-            reason=fields["reason"],
-            emergency=fields["emergency"],
-            request_id=fields["request_id"],
-            actor_profession=fields["actor_profession"],
-        )
-    except (ValueError, KeyError, TypeError) as e:
+        fields = parse_fields(canonical)
+        check_canonical(canonical, fields)
+    except NotCanonicalError as e:
+        raise IntegrityError(f"journal entry is not in canonical form: {e}") from None
+    except ValueError as e:
         raise IntegrityError("malformed journal entry") from e
-    if not isinstance(seq, int) or canonical_bytes(seq, event, prev) != canonical:
-        raise IntegrityError("journal entry is not in canonical form")
-    return seq, event, prev
+    event = JournalEvent(
+        time_us=fields["time_us"],
+        actor_kind=fields["actor_kind"],
+        actor_ref=fields["actor_ref"],
+        action=fields["action"],
+        dossier=fields["dossier"],
+        documents=tuple(fields["documents"]),
+        decision=fields["decision"],
+        reason=fields["reason"],
+        emergency=fields["emergency"],
+        request_id=fields["request_id"],
+        actor_profession=fields["actor_profession"],
+    )
+    return fields["seq"], event, bytes.fromhex(fields["prev"])
 
 
 def _check_value(value: object) -> None:
@@ -125,7 +124,25 @@ def canonical_bytes(seq: int, event: JournalEvent, prev_hash: bytes) -> bytes:
     fields = _fields(seq, event, prev_hash)
     for value in fields.values():
         _check_value(value)
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    if "\\ud" in encoded:  # a surrogate escape: valid only as a pair (a scalar value)
+        _refuse_lone_surrogates(fields.values())
+    return encoded.encode()
+
+
+def _refuse_lone_surrogates(values: Iterable[object]) -> None:
+    for value in values:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not _is_unicode(text):
+                raise IntegrityError("journal string holds a lone surrogate")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def entry_hash(canonical: bytes) -> bytes:

@@ -37,6 +37,7 @@ from vault.errors import IntegrityError, InvalidArgumentError
 _ED25519 = 0x01
 _DASH = "\u2014 "
 _MAX_NOTE = 4096
+_MAX_INT = 2**53  # sizes and times, as journal integers
 
 
 class Signer(Protocol):
@@ -112,7 +113,13 @@ def sign(checkpoint: Checkpoint, name: str, signer: Signer) -> str:
     return sign_note(checkpoint.body(), name, signer)
 
 
+def published_name(size: int) -> str:
+    """The file name a checkpoint of `size` is published under."""
+    return f"checkpoint-{size:020d}.txt"
+
+
 def _parse_body(body: str) -> Checkpoint:
+    """Canonical only: the body must be byte for byte what `Checkpoint.body` writes."""
     lines = body.split("\n")
     if len(lines) != 5 or lines[4] != "" or not lines[3].startswith("time "):
         raise IntegrityError("malformed checkpoint body")
@@ -121,9 +128,12 @@ def _parse_body(body: str) -> Checkpoint:
         time_us = int(lines[3].removeprefix("time "))
     except (ValueError, binascii.Error) as e:
         raise IntegrityError("malformed checkpoint body") from e
-    if size < 0 or len(head) != 32 or str(size) != lines[1]:
+    if not 1 <= size <= _MAX_INT or not 0 <= time_us <= _MAX_INT or len(head) != 32:
         raise IntegrityError("malformed checkpoint body")
-    return Checkpoint(lines[0], size, head, time_us)
+    checkpoint = Checkpoint(lines[0], size, head, time_us)
+    if checkpoint.body() != body:  # "+1", "01", "1_0", non-canonical base64...
+        raise IntegrityError("checkpoint body not in canonical form")
+    return checkpoint
 
 
 def open_note(note: str, key: VerifierKey) -> Checkpoint:

@@ -137,7 +137,7 @@ class Checkpointer:
         if published is not None and not self._extends(published, head):
             self._journal.add_checkpoint(head.seq, published)  # its database record was lost
             return None
-        now_us = to_us(self._clock.now())
+        now_us = max(to_us(self._clock.now()), head.time_us)  # never older than its entry
         checkpoint = Checkpoint(self._origin, head.seq, head.chain_hash, now_us)
         note = sign(checkpoint, self._origin, self._signer)
         self._publisher.publish(head.seq, note)  # outside first: a failure retries later

@@ -1,11 +1,12 @@
 """Journal export format v1: JSON Lines, one entry or one signed checkpoint per line.
 
     {"entry_hash":"<64 hex>","entry":<the entry's canonical bytes, verbatim>}
-    {"checkpoint":"<signed checkpoint note>"}
+    {"checkpoint": "<signed checkpoint note>"}
 
 An entry line embeds the canonical bytes unchanged, so a verifier hashes them as they
 stand (no re-encoding: two implementations cannot disagree). A checkpoint line follows
-the entry whose sequence number is the checkpoint's size. See docs/format.md.
+the entry whose sequence number is the checkpoint's size, at most once. Every line ends
+with one LF, the last included. See docs/format.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def entry_line(entry: JournalEntry) -> bytes:
 
 
 def checkpoint_line(note: str) -> bytes:
-    return json.dumps({"checkpoint": note}).encode() + b"\n"
+    """`{"checkpoint": ` (one space), the note as a JSON string escaped as entry strings
+    are (ASCII only, `\\uXXXX` lowercase), `}` and a newline: the only spelling a
+    verifier accepts."""
+    return CHECKPOINT_PREFIX + b" " + json.dumps(note, ensure_ascii=True).encode() + b"}\n"
 
 
 def export_lines(
