@@ -15,7 +15,7 @@ comes from"):
   side does not see a document held back for an announcement consultation until its
   author or the treating physician releases it, or its delay (a month after its deposit,
   `Facts.release_months`) has run; representatives never see a minor's confidential
-  care;
+  care (L.1111-5), which an author may declare but only the minor (holder) lifts;
 * the treating physician sees everything, masked documents included, and cannot be
   blocked by the patient;
 * another professional needs an unexpired authorisation (or records the patient's
@@ -476,6 +476,8 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if decision.reason is Reason.TREATING_PHYSICIAN or _released_by_delay(decision, document):
         settable |= _AUTHOR_CLEARS_ONLY  # the treating physician releases early, as the
         clear_only |= _AUTHOR_CLEARS_ONLY  # author may; a flag whose delay ran is spent
+    if decision.reason is not Reason.HOLDER:  # the minor's secret: only the minor lifts it
+        settable &= ~(document.visibility & Visibility.HIDDEN_FROM_REPRESENTATIVES)
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)
