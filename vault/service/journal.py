@@ -4,7 +4,7 @@ patient copy.
 
 Reads are decided and journaled through the gate like any request. The patient side sees
 every entry of its dossier, with the ids of documents hidden from it redacted; but a legal
-representative sees no entry that named only documents of the minor's confidential care
+representative sees no entry about one document of the minor's confidential care
 (L.1111-5: who gave that care is the secret too), and its pages are filled past them. Writing the
 journal is the gate's; verifying its chain and checkpoints is `vault.journal`'s.
 """
@@ -53,10 +53,28 @@ def secret_care(index: DocumentIndex, dossier_id: uuid.UUID, decision: Decision)
     return index.documents_outside(dossier_id, _SECRET_CARE)
 
 
+_ONE_DOCUMENT = frozenset(
+    action.value
+    for action in (
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_VISIBILITY,
+        Action.DOCUMENT_EXPIRE,
+        Action.DOCUMENT_RELEASE,
+    )
+)
+"""Actions about one document: the access itself is the care's secret. A listing, a
+count or a copy is an access to the dossier whatever it found: shown, ids redacted."""
+
+
 def _shown(entry: JournalEntry, secret: set[uuid.UUID]) -> bool:
-    """Whether an entry is shown beside `secret` documents: not if it named only them."""
-    named = entry.event.documents
-    return not secret or not named or any(uuid.UUID(d) not in secret for d in named)
+    """Whether an entry is shown beside `secret` documents: not if it was about one."""
+    event = entry.event
+    if not secret or event.action not in _ONE_DOCUMENT:
+        return True
+    return not any(uuid.UUID(d) in secret for d in event.documents)
 
 
 def history(
@@ -67,8 +85,8 @@ def history(
     secret: set[uuid.UUID],
 ) -> Iterator[dict[str, object]]:
     """The dossier's journal entries up to `last_seq` (the export's own), oldest first,
-    as the patient side may see them: hidden documents' ids redacted, entries that named
-    only `secret` documents left out."""
+    as the patient side may see them: hidden documents' ids redacted, entries about one
+    `secret` document left out."""
     where = EntryFilter(dossier=str(dossier_id))
     while page := journal_log.query(where, MAX_PAGE_SIZE):
         for entry in page:
