@@ -15,9 +15,11 @@ import pytest
 from tests.conftest import RunningVault
 from tests.server.test_access import MINOR, NURSE, PARENT, TREATING
 from vault import archive
+from vault.auth import mint_token
 from vault.client import VaultClient
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata, Visibility
-from vault.errors import PermissionDeniedError
+from vault.errors import PermissionDeniedError, UnauthenticatedError
+from vault.journal.verify import verify_export
 
 CARE = DocumentMetadata("Contraception", DocumentCategory.TREATMENTS_AND_CARE, "text/plain")
 VACCINE = DocumentMetadata("Vaccin", DocumentCategory.VACCINATION, "text/plain")
@@ -124,3 +126,69 @@ def test_neither_the_author_nor_the_treating_physician_lifts_the_minors_secret(
     with minors.minor() as minor:
         lifted = minor.set_visibility(minors.dossier_id, secret.document_id, Visibility.NORMAL)
     assert lifted.visibility is Visibility.NORMAL
+
+
+def _secret_care_nurse(minors: MinorsDossier) -> VaultClient:
+    """The nurse in the DMP's secret connection: the token's `secret_care` claim."""
+    token = mint_token(
+        minors.vault.issuer,
+        kind=ActorKind.PROFESSIONAL,
+        subject=NURSE,
+        ttl_seconds=600,
+        profession="nurse",
+        secret_care=True,
+    )
+    return minors.vault.client(token)
+
+
+def test_a_professionals_secret_care_session_is_invisible_to_the_parents_everywhere(
+    minors: MinorsDossier,
+) -> None:
+    with _secret_care_nurse(minors) as nurse:
+        assert len(list(nurse.iter_documents(minors.dossier_id))) == 1
+        nurse.count_documents(minors.dossier_id)
+    with minors.parent() as parent:
+        assert NURSE not in _actors(parent, minors.dossier_id)
+        assert not [n for n in parent.notifications(minors.dossier_id) if n.subject == NURSE]
+        copy = io.BytesIO()
+        parent.export_dossier(minors.dossier_id, copy)
+    with zipfile.ZipFile(copy) as zipped:
+        assert NURSE.encode() not in zipped.read(archive.HISTORY)
+    with minors.minor() as minor:
+        records, _ = minor.query_journal(dossier_id=minors.dossier_id, page_size=1000)
+    assert [e.action for _, e in records if e.actor_ref == NURSE] == [
+        "document.list",
+        "document.list",
+    ]
+
+
+def test_a_secret_care_session_leaves_the_journal_chain_whole(
+    minors: MinorsDossier,
+) -> None:
+    with _secret_care_nurse(minors) as nurse:
+        nurse.count_documents(minors.dossier_id)
+    with minors.vault.client(minors.vault.token(ActorKind.AUDITOR, "cnil")) as auditor:
+        lines = list(auditor.export_journal())
+    entries = [json.loads(line)["entry"] for line in lines if b'"entry"' in line]
+    secret = [e for e in entries if "secret_care" in e]
+    assert [(e["actor_ref"], e["action"], e["secret_care"]) for e in secret] == [
+        (NURSE, "document.list", True)
+    ]
+    assert verify_export(lines, None).entries == len(entries)
+
+
+def test_only_a_professional_may_claim_the_secret_care_context(
+    minors: MinorsDossier,
+) -> None:
+    token = mint_token(
+        minors.vault.issuer,
+        kind=ActorKind.PATIENT,
+        subject=MINOR,
+        ttl_seconds=600,
+        secret_care=True,
+    )
+    with (
+        minors.vault.client(token) as minor,
+        pytest.raises(UnauthenticatedError),
+    ):
+        minor.count_documents(minors.dossier_id)

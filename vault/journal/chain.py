@@ -44,6 +44,7 @@ class JournalEvent:
     emergency: bool
     request_id: str
     actor_profession: str | None = None
+    secret_care: bool = False  # made in a minor's secret-care context: written only if true
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object
         "emergency": event.emergency,
         "request_id": event.request_id,
         "prev": prev_hash.hex(),
-    }
+    } | ({"secret_care": True} if event.secret_care else {})
 
 
 def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
@@ -99,6 +100,7 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
             emergency=fields["emergency"],
             request_id=fields["request_id"],
             actor_profession=fields["actor_profession"],
+            secret_care=fields.get("secret_care", False),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise IntegrityError("malformed journal entry") from e

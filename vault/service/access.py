@@ -229,7 +229,8 @@ class AccessControl:
             if not 0 <= after_id <= MAX_NOTIFICATION_ID:
                 raise InvalidArgumentError("after_id is not a notification id")
             secret = secret_care(self._index, dossier.dossier_id, decision)
-            found = self._shown(dossier.dossier_id, after_id, limit, {str(d) for d in secret})
+            hidden = {str(d) for d in secret or ()}
+            found = self._shown(dossier.dossier_id, after_id, limit, hidden)
         return found
 
     def _shown(

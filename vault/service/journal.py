@@ -45,11 +45,13 @@ _SECRET_CARE = Scope(Visibility.HIDDEN_FROM_REPRESENTATIVES, frozenset(DocumentC
 """Outside it: the documents of a minor's confidential care."""
 
 
-def secret_care(index: DocumentIndex, dossier_id: uuid.UUID, decision: Decision) -> set[uuid.UUID]:
+def secret_care(
+    index: DocumentIndex, dossier_id: uuid.UUID, decision: Decision
+) -> set[uuid.UUID] | None:
     """The documents of the minor's confidential care when the caller is a representative
-    (whose history and outbox must not show them at all), else none."""
+    (whose history and outbox must not show them at all); None for anyone else."""
     if decision.reason is not Reason.REPRESENTATIVE:
-        return set()
+        return None
     return index.documents_outside(dossier_id, _SECRET_CARE)
 
 
@@ -69,12 +71,26 @@ _ONE_DOCUMENT = frozenset(
 count or a copy is an access to the dossier whatever it found: shown, ids redacted."""
 
 
-def _shown(entry: JournalEntry, secret: set[uuid.UUID]) -> bool:
-    """Whether an entry is shown beside `secret` documents: not if it was about one."""
+def _shown(entry: JournalEntry, secret: set[uuid.UUID] | None) -> bool:
+    """Whether an entry is shown to a reader who may not know of the `secret` documents
+    (None: anyone but a representative, who sees every entry): not if it was made in the
+    secret-care context, nor if it was about one of them."""
     event = entry.event
-    if not secret or event.action not in _ONE_DOCUMENT:
+    if secret is None:
         return True
-    return not any(uuid.UUID(d) in secret for d in event.documents)
+    if event.secret_care:
+        return False
+    return event.action not in _ONE_DOCUMENT or not any(
+        uuid.UUID(d) in secret for d in event.documents
+    )
+
+
+def _record(entry: JournalEntry, hidden: set[uuid.UUID]) -> dict[str, object]:
+    """A history line: `secret_care` only where true, as in the entry's own bytes."""
+    line = {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
+    if not line["secret_care"]:
+        del line["secret_care"]
+    return line
 
 
 def history(
@@ -82,7 +98,7 @@ def history(
     dossier_id: uuid.UUID,
     hidden: set[uuid.UUID],
     last_seq: int,
-    secret: set[uuid.UUID],
+    secret: set[uuid.UUID] | None,
 ) -> Iterator[dict[str, object]]:
     """The dossier's journal entries up to `last_seq` (the export's own), oldest first,
     as the patient side may see them: hidden documents' ids redacted, entries about one
@@ -93,7 +109,7 @@ def history(
             if entry.seq > last_seq:
                 return
             if _shown(entry, secret):
-                yield {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
+                yield _record(entry, hidden)
         where = replace(where, after_seq=page[-1].seq)
 
 
@@ -146,7 +162,7 @@ class JournalReads:
         gate = self._gate
         with gate.journaled(actor, Action.JOURNAL_READ, call) as access:
             hidden: set[uuid.UUID] = set()
-            secret: set[uuid.UUID] = set()
+            secret: set[uuid.UUID] | None = None
             if where.dossier:
                 dossier = gate.dossier(where.dossier, access)
                 where = replace(where, dossier=str(dossier.dossier_id))
@@ -171,7 +187,7 @@ class JournalReads:
         return [_redacted(e, hidden) for e in page], token_text
 
     def _shown_entries(
-        self, where: EntryFilter, limit: int, secret: set[uuid.UUID]
+        self, where: EntryFilter, limit: int, secret: set[uuid.UUID] | None
     ) -> list[JournalEntry]:
         """Up to `limit` entries matching `where` that are shown beside `secret`
         documents: a page is filled past the entries left out, never short."""
