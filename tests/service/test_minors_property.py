@@ -4,11 +4,12 @@ minor's confidential care (CSP L.1111-5, `hidden_from_representatives`).
 
 Two worlds run the same steps through the service on the in-memory index: in one, some
 steps concern secret documents (written by the holder or a professional, read, masked,
-held back); the other skips them, as if those documents never existed. After each step
-the representative calls everything it may (list, page by page, counts, the access
-history page by page, the outbox, the access rules, its copy) in both worlds, and the
-answers must be equal once renamed (ids by order of creation; journal sequence numbers,
-notification ids and page tokens dropped: they are global counters and sealed bytes).
+held back) or are made in the secret connection (a listing); the other skips them, as
+if those documents and that session never existed. After each step the representative
+calls everything it may (list, page by page, counts, the access history page by page,
+the outbox, the access rules, its copy) in both worlds, and the answers must be equal
+once renamed (ids by order of creation; journal sequence numbers, notification ids and
+page tokens dropped: they are global counters and sealed bytes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import tempfile
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from vault.service.journal import JournalReads
 PARENT_INS = PARENT_INS_OF_TESTS
 PARENT = Actor(ActorKind.LEGAL_REPRESENTATIVE, PARENT_INS)
 SECRET = Visibility.HIDDEN_FROM_REPRESENTATIVES
+SECRET_CARE = replace(PHYSICIAN, secret_care=True)  # the same physician, secret connection
 YEAR_US = 365 * 24 * 3600 * 10**6
 CATEGORIES = (DocumentCategory.REPORTS, DocumentCategory.VACCINATION, DocumentCategory.BIOLOGY)
 
@@ -67,6 +69,7 @@ steps = st.lists(
         st.tuples(st.just("mask"), st.integers(0, 3), st.just(0)),
         st.tuples(st.just("mask-secret"), st.integers(0, 3), st.just(0)),
         st.tuples(st.just("list"), st.just(0), st.just(0)),
+        st.tuples(st.just("list-secret"), st.just(0), st.just(0)),  # the secret connection
         st.tuples(st.just("count"), st.just(0), st.just(0)),
         st.tuples(st.just("days"), st.integers(1, 40), st.just(0)),
     ),
@@ -117,8 +120,9 @@ class World:
             flipped = record.visibility ^ Visibility.MASKED_FROM_PROFESSIONALS
             with contextlib.suppress(NotFoundError):  # held back from the holder too
                 scene.documents.set_visibility(PATIENT, scene.dossier, str(document), flipped, call)
-        elif what == "list":
-            scene.documents.search(PHYSICIAN, scene.dossier, DocumentQuery(), 100, "", call)
+        elif what.startswith("list"):
+            actor = SECRET_CARE if what == "list-secret" else PHYSICIAN
+            scene.documents.search(actor, scene.dossier, DocumentQuery(), 100, "", call)
         elif what == "count":
             scene.documents.count(PHYSICIAN, scene.dossier, call)
         elif what == "days":
