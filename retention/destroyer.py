@@ -419,10 +419,8 @@ class Destroyer:
     def _notify(
         self, record: VersionRecord, kind: NotificationKind, now_us: int, request_id: str
     ) -> bool:
-        """Tells the holder about `record`, once; never about a document hidden from
-        representatives, who read the same outbox."""
-        if record.visibility & Visibility.HIDDEN_FROM_REPRESENTATIVES:
-            return False
+        """Tells the holder about `record`, once (a minor's confidential care too: the
+        outbox shows representatives no notice about it, `AccessControl.notifications`)."""
         subject = str(record.document_id)
         notice = Notification(
             record.dossier_id, kind, subject, now_us, request_id or str(uuid.uuid4())

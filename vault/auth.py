@@ -4,6 +4,8 @@ development ones.
 A token is a JWT signed with EdDSA (Ed25519) or ES256 by a configured issuer key. Claims:
 `iss`, `aud`, `sub` (the actor's id: an INS for patients, an RPPS number for
 professionals), `kind` (an `ActorKind`), optional `profession` and `specialty` codes,
+an optional `secret_care` boolean (a professional acting in a minor's secret-care
+context, CSP L.1111-5: their accesses are invisible to legal representatives),
 `iat` and `exp`. Anything else (no token, another algorithm, a bad signature, an expired
 or not-yet-valid token, the wrong audience or issuer, an unknown kind, a malformed
 subject, a subject longer than 80 characters or a profession or specialty longer than
@@ -104,7 +106,10 @@ def _actor(claims: dict[str, Any]) -> Actor:
     profession, specialty = claims.get("profession"), claims.get("specialty")
     if not (_is_code(profession) and _is_code(specialty)):
         raise UnauthenticatedError("token profession or specialty is malformed or too long")
-    return Actor(kind, subject, profession, specialty)
+    secret_care = claims.get("secret_care", False)
+    if not isinstance(secret_care, bool) or (secret_care and kind is not ActorKind.PROFESSIONAL):
+        raise UnauthenticatedError("token secret_care claim is malformed or not a professional's")
+    return Actor(kind, subject, profession, specialty, secret_care)
 
 
 def _is_code(claim: object) -> bool:
@@ -243,6 +248,7 @@ def mint_token(
     profession: str | None = None,
     specialty: str | None = None,
     now: float | None = None,
+    secret_care: bool = False,
 ) -> str:
     """A signed EdDSA token for one actor (development and tests)."""
     issued = int(time.time() if now is None else now)
@@ -258,5 +264,7 @@ def mint_token(
         claims["profession"] = profession
     if specialty is not None:
         claims["specialty"] = specialty
+    if secret_care:
+        claims["secret_care"] = True
     kid = key_id(private_key.public_key())
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid})

@@ -41,6 +41,7 @@ events = st.builds(
     emergency=st.booleans(),
     request_id=st.text(max_size=12),
     actor_profession=st.none() | st.text(max_size=4),
+    secret_care=st.booleans(),
 )
 entries = st.tuples(st.integers(1, MAX_INT), events, st.binary(min_size=32, max_size=32))
 # mostly printable strings of some length: a changed byte lands inside a value more often
@@ -88,7 +89,12 @@ def _spec_value(value: object) -> str:
 
 def _spec_canonical(fields: object) -> bool:
     """The reference reading of docs/format.md: is `fields` a v1 entry?"""
-    if not isinstance(fields, dict) or sorted(fields) != _SPEC_KEYS:
+    if not isinstance(fields, dict):
+        return False
+    if sorted(fields) == sorted([*_SPEC_KEYS, "secret_care"]):
+        if fields["secret_care"] is not True:  # present only when true
+            return False
+    elif sorted(fields) != _SPEC_KEYS:
         return False
     integers = fields["v"], fields["seq"], fields["time_us"]
     if any(type(v) is not int for v in integers) or fields["v"] != 1:
@@ -108,7 +114,7 @@ def _spec_canonical(fields: object) -> bool:
 
 
 def _spec_encode(fields: dict[str, object]) -> bytes:
-    body = ",".join(f"{_spec_escape(key)}:{_spec_value(fields[key])}" for key in _SPEC_KEYS)
+    body = ",".join(f"{_spec_escape(key)}:{_spec_value(fields[key])}" for key in sorted(fields))
     return ("{" + body + "}").encode()
 
 

@@ -22,7 +22,7 @@ from tests.domain.test_lifecycle import A_DAY
 from tests.retention.conftest import RetentionVault
 from tests.retention.test_cli import environment, retention
 from tests.retention.test_destroyer import _journal_actions
-from tests.server.test_access import CARDIOLOGIST, REIMBURSEMENT, REPORT
+from tests.server.test_access import CARDIOLOGIST, PARENT, REIMBURSEMENT, REPORT
 from tests.server.test_dmp_rules import deposited_days_ago
 from vault.composition import key_provider, open_journal, open_retention
 from vault.domain.model import ActorKind, NotificationKind, Visibility
@@ -69,12 +69,14 @@ def test_a_held_back_document_is_announced_at_two_weeks_and_its_release_journale
     with vault.client() as patient:
         dossier = patient.create_dossier(PATIENT_INS).dossier_id
         patient.authorise(dossier, CARDIOLOGIST)
+        patient.add_representative(dossier, PARENT)
+    parent = vault.token(ActorKind.LEGAL_REPRESENTATIVE, PARENT)
     token = vault.token(ActorKind.PROFESSIONAL, CARDIOLOGIST, profession="physician")
     with vault.client(token) as cardiologist:
         held = cardiologist.put_document(
             dossier, REPORT, b"d", visibility=Visibility.HIDDEN_FROM_PATIENT
         ).document_id
-        secret = cardiologist.put_document(  # a minor's care too: no notice at all
+        secret = cardiologist.put_document(  # a minor's care too: the holder's notices only
             dossier,
             REPORT,
             b"s",
@@ -87,12 +89,16 @@ def test_a_held_back_document_is_announced_at_two_weeks_and_its_release_journale
         deposited_days_ago(config, document, 15)
     with open_retention(config) as adapters:
         first, again = adapters.destroyer.run(), adapters.destroyer.run()
-    assert (first.release_notices, first.released_documents) == (1, 0)
+    assert (first.release_notices, first.released_documents) == (2, 0)
     assert (again.release_notices, again.released_documents) == (0, 0)  # told once
     with vault.client() as patient:
         notices = [(n.kind, n.subject) for n in patient.notifications(dossier)]
     assert (NotificationKind.RELEASE_NOTICE, str(held)) in notices
-    assert str(secret) not in {subject for _, subject in notices}
+    assert (NotificationKind.RELEASE_NOTICE, str(secret)) in notices
+    with vault.client(parent) as representative:
+        told = {n.subject for n in representative.notifications(dossier)}
+    assert str(held) in told
+    assert str(secret) not in told
     for document in (held, secret):
         deposited_days_ago(config, document, 17)  # 32 days
     with open_retention(config) as adapters:
@@ -105,10 +111,13 @@ def test_a_held_back_document_is_announced_at_two_weeks_and_its_release_journale
             NotificationKind.RELEASE_NOTICE,
             NotificationKind.DOCUMENT_RELEASED,
         ]
-        assert str(secret) not in {n.subject for n in patient.notifications(dossier)}
+        secrets = [n.kind for n in patient.notifications(dossier) if n.subject == str(secret)]
+        assert secrets == [NotificationKind.RELEASE_NOTICE, NotificationKind.DOCUMENT_RELEASED]
         visibility = {d.document_id: d.visibility for d in patient.iter_documents(dossier)}
     assert visibility[held] is Visibility.NORMAL  # the flag itself cleared, a new version
     assert visibility[secret] is Visibility.HIDDEN_FROM_REPRESENTATIVES
+    with vault.client(parent) as representative:
+        assert str(secret) not in {n.subject for n in representative.notifications(dossier)}
 
 
 def test_a_reimbursement_line_back_filled_23_months_after_its_care_expires_a_month_later(

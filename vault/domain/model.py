@@ -38,6 +38,7 @@ class Actor:
     subject: str = field(repr=False)
     profession: str | None = None
     specialty: str | None = None
+    secret_care: bool = False  # a professional in a minor's secret-care context (L.1111-5)
 
 
 class ClosureReason(StrEnum):

@@ -6,28 +6,24 @@ time) and journals whatever comes back, allowed or denied. Reason codes are stab
 strings: they are written to the journal and shown to patients and auditors, so renaming
 one is a format change. docs/access-control.md states the rules in prose.
 
-The rules (Code de la santé publique L.1111-14 to L.1111-24, and the DMP's regulatory
-articles, R.1111-40 and following since their renumbering; each rule's article, and
-which could not be checked offline, is in docs/access-control.md, "Where each rule
-comes from"):
+The rules (CSP L.1111-14 to L.1111-24, the DMP's regulatory articles R.1111-40 and
+following; each rule's article is in docs/access-control.md, "Where each rule comes
+from"):
 
-* the patient (holder) and their legal representatives run the dossier; the patient
-  side does not see a document held back for an announcement consultation until its
-  author or the treating physician releases it, or its delay (a month after its deposit,
-  `Facts.release_months`) has run; representatives never see a minor's confidential
-  care;
-* the treating physician sees everything, masked documents included, and cannot be
-  blocked by the patient;
-* another professional needs an unexpired authorisation (or records the patient's
-  consent), never once blocked, and reads only the categories the authorisation matrix
-  gives their profession, never a masked document;
+* the holder and their legal representatives (until the holder's majority) run the
+  dossier; the patient side does not see a document held back for an announcement
+  consultation until its author or the treating physician releases it, or its delay
+  (`Facts.release_months`) ran; representatives never see a minor's confidential care
+  (L.1111-5), which an author may declare but only the minor (holder) lifts;
+* the treating physician sees everything, masked documents included, unblockable;
+* another professional needs an unexpired authorisation (or records consent), never
+  once blocked, reads only what the matrix gives their profession, never masked;
 * an emergency professional may break the glass unless the patient refused it, for a
   short window, masked documents still hidden; a blocked professional never;
-* only a document's author replaces it with a new version (the previous one is kept,
-  deprecated), and only while the document is in the author's scope;
+* only a document's author replaces it, while it is in the author's scope;
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
-  the host's operators get nothing; auditors get the journal only;
+  operators get nothing; auditors get the journal only;
 * a dossier that is not active is closed to everyone, but for its holder's copy of a
   dossier closed at their request or suspended, during its conservation.
 
@@ -141,8 +137,7 @@ DEFAULT_MATRIX: AccessMatrix = {
     "nurse": _EVERYDAY | {_C.PREVENTION, _C.ADVANCE_DIRECTIVES},
     "physiotherapist": frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.REPORTS, _C.IMAGING}),
 }
-EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})
-"""Specialties that may break the glass (emergency physicians, SAMU regulators)."""
+EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})  # SAMU too
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +152,7 @@ class Standing:
     emergency_until_us: int | None = None  # a break-the-glass window this caller opened
     emergency_refused: bool = False  # the patient's setting, for everyone
     seen: bool = False  # first access notified already (the service's concern, no rule's)
+    representative_until_us: int | None = None  # the holder's majority, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +345,7 @@ def _lifecycle_requester(facts: Facts) -> Decision:
 def _patient_side_only(facts: Facts) -> Decision:
     if facts.actor_kind is ActorKind.PATIENT and facts.standing.holder:
         return Decision(True, Reason.HOLDER)
-    if facts.actor_kind is ActorKind.LEGAL_REPRESENTATIVE and facts.standing.representative:
+    if facts.actor_kind is ActorKind.LEGAL_REPRESENTATIVE and _represents(facts):
         return Decision(True, Reason.REPRESENTATIVE)
     if facts.actor_kind in _NEVER:
         return _deny(Reason.ACTOR_NEVER_ALLOWED)
@@ -371,7 +367,7 @@ def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:
     if kind is ActorKind.PATIENT:
         return _patient_side(facts, facts.standing.holder, Reason.HOLDER, Reason.NOT_HOLDER)
     if kind is ActorKind.LEGAL_REPRESENTATIVE:
-        standing = facts.standing.representative
+        standing = _represents(facts)
         return _patient_side(facts, standing, Reason.REPRESENTATIVE, Reason.NOT_REPRESENTATIVE)
     if kind is ActorKind.INSURER:
         return _insurer(facts)
@@ -453,6 +449,12 @@ def _break_glass(facts: Facts) -> Decision:
     return Decision(True, Reason.EMERGENCY, emergency=True)
 
 
+def _represents(facts: Facts) -> bool:
+    """A representative's standing: it ends at the holder's majority (when known)."""
+    until = facts.standing.representative_until_us
+    return facts.standing.representative and (until is None or _open(until, facts.now_us))
+
+
 def _open(until_us: int | None, now_us: int | None) -> bool:
     """Whether a time-bound standing is still open; an unknown time opens none."""
     return until_us is not None and now_us is not None and now_us < until_us
@@ -476,6 +478,8 @@ def _decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if decision.reason is Reason.TREATING_PHYSICIAN or _released_by_delay(decision, document):
         settable |= _AUTHOR_CLEARS_ONLY  # the treating physician releases early, as the
         clear_only |= _AUTHOR_CLEARS_ONLY  # author may; a flag whose delay ran is spent
+    if decision.reason is not Reason.HOLDER:  # the minor's secret: only the minor lifts it
+        settable &= ~(document.visibility & Visibility.HIDDEN_FROM_REPRESENTATIVES)
     flipped = document.visibility ^ new
     if flipped & ~settable or flipped & new & clear_only:
         return _deny(Reason.VISIBILITY_NOT_SETTABLE)

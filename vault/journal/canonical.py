@@ -1,7 +1,8 @@
 """Journal entry v1: the schema and the byte-exact canonical check (pure; no I/O).
 
 docs/format.md, "Journal entry v1", is the reference. An entry's bytes are canonical when
-they parse as a JSON object with exactly the fourteen keys of the schema, each value of
+they parse as a JSON object with exactly the fourteen keys of the schema (and
+`secret_care`, only when true), each value of
 its type, within its range and (for `v`, `actor_kind`, `decision`) in its enumeration,
 and re-encoding that object gives the same bytes: keys sorted, separators `,` and `:`,
 no whitespace, strings escaped as Python's `json.dumps(..., ensure_ascii=True)` does.
@@ -40,6 +41,8 @@ _STRINGS = ("action", "actor_kind", "actor_ref", "decision", "reason", "request_
 _OPTIONAL = ("actor_profession", "dossier")
 KEYS = frozenset({*_STRINGS, *_OPTIONAL, "v", "seq", "time_us", "documents", "emergency", "prev"})
 SORTED_KEYS = tuple(sorted(KEYS))  # by code point; every key is ASCII
+CARE_FLAG = "secret_care"  # optional: present (and true) only in a secret-care context
+SORTED_KEYS_SECRET = tuple(sorted(KEYS | {CARE_FLAG}))
 _PREV = re.compile(r"[0-9a-f]{64}")
 
 
@@ -62,9 +65,15 @@ def check_fields(fields: object) -> None:
     """Raises NotCanonicalError unless `fields` is a v1 entry's object: exactly the keys,
     in sorted order, each value of its type, in its range and enumeration. (Lone
     surrogates are refused by `parse`, not here.)"""
-    if type(fields) is not dict or tuple(fields) != SORTED_KEYS:
+    if type(fields) is not dict:
+        raise NotCanonicalError("the entry is not a JSON object")
+    keys = tuple(fields)
+    if keys == SORTED_KEYS_SECRET:
+        if fields[CARE_FLAG] is not True:
+            raise NotCanonicalError("secret_care is present only when true")
+    elif keys != SORTED_KEYS:
         raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
-    if tuple(map(type, fields.values())) not in _TYPES:
+    if tuple(type(fields[key]) for key in SORTED_KEYS) not in _TYPES:
         raise NotCanonicalError("a value is not of its key's type")
     seq, time_us = fields["seq"], fields["time_us"]
     if fields["v"] != FORMAT_VERSION or not (1 <= seq <= MAX_INT and 0 <= time_us <= MAX_INT):

@@ -45,6 +45,7 @@ class JournalEvent:
     emergency: bool
     request_id: str
     actor_profession: str | None = None
+    secret_care: bool = False  # made in a minor's secret-care context: written only if true
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object
         "emergency": event.emergency,
         "request_id": event.request_id,
         "prev": prev_hash.hex(),
-    }
+    } | ({"secret_care": True} if event.secret_care else {})
 
 
 def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
@@ -102,6 +103,7 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
         emergency=fields["emergency"],
         request_id=fields["request_id"],
         actor_profession=fields["actor_profession"],
+        secret_care=fields.get("secret_care", False),
     )
     return fields["seq"], event, bytes.fromhex(fields["prev"])
 

@@ -9,10 +9,13 @@ then records the change in the index. What the rules mean for a request is the p
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import (
+    DOCUMENT_NOTICES,
     AccessRules,
     Actor,
     EmergencyReason,
@@ -24,18 +27,23 @@ from vault.domain.model import (
 from vault.domain.policy import Action
 from vault.domain.validation import page_limit
 from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from vault.index.base import AccessIndex, DossierRecord
+from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
 from vault.service.gate import Call, Gate
+from vault.service.journal import secret_care
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 
 
+class AccessControlIndex(AccessIndex, DocumentIndex, Protocol):
+    """The access records, and which documents are a minor's confidential care."""
+
+
 class AccessControl:
     """The use cases on who may access a dossier."""
 
-    def __init__(self, gate: Gate, *, index: AccessIndex) -> None:
+    def __init__(self, gate: Gate, *, index: AccessControlIndex) -> None:
         self._gate = gate
         self._index = index
 
@@ -210,11 +218,29 @@ class AccessControl:
     def notifications(
         self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
     ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first."""
-        action = Action.NOTIFICATIONS_READ
-        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+        """The patient's notification outbox after `after_id`, oldest first; a
+        representative's without the notices about a minor's confidential care (the
+        holder's alone), its page filled past them."""
+        gate, action = self._gate, Action.NOTIFICATIONS_READ
+        with gate.journaled(actor, action, call) as access:
+            dossier = gate.dossier(dossier_id, access)
+            decision = access.require(gate.facts(actor, action, dossier))
             limit = page_limit(page_size)
             if not 0 <= after_id <= MAX_NOTIFICATION_ID:
                 raise InvalidArgumentError("after_id is not a notification id")
-            found = self._index.notifications(dossier.dossier_id, after_id, limit)
+            secret = secret_care(self._index, dossier.dossier_id, decision)
+            hidden = {str(d) for d in secret or ()}
+            found = self._shown(dossier.dossier_id, after_id, limit, hidden)
         return found
+
+    def _shown(
+        self, dossier_id: uuid.UUID, after_id: int, limit: int, secret: set[str]
+    ) -> list[Notification]:
+        shown: list[Notification] = []
+        while len(shown) < limit:
+            batch = self._index.notifications(dossier_id, after_id, limit)
+            shown += [n for n in batch if n.kind not in DOCUMENT_NOTICES or n.subject not in secret]
+            if len(batch) < limit:
+                break
+            after_id = batch[-1].notification_id
+        return shown[:limit]

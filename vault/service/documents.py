@@ -39,7 +39,7 @@ from vault.journal.store import JournalLog
 from vault.pagetokens import DocumentPageToken, PageTokens
 from vault.service.dossiers import dossier_view
 from vault.service.gate import Call, Gate, object_ref
-from vault.service.journal import history
+from vault.service.journal import history, secret_care
 
 
 def _read_ahead(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
@@ -293,6 +293,7 @@ class Documents:
             decision = access.require(gate.facts(actor, Action.DOSSIER_EXPORT, dossier))
             records = self._all_versions_in(dossier.dossier_id, decision.scope)
             hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
+            secret = secret_care(self._index, dossier.dossier_id, decision)
             access.documents = tuple(dict.fromkeys(r.document_id for r in records))
         now = gate.now()
         dossier_key = functools.cache(functools.partial(gate.dossier_key, dossier.dossier_id))
@@ -312,7 +313,7 @@ class Documents:
             )
             return self._plaintext(record, key)
 
-        entries = history(self._journal_log, dossier.dossier_id, hidden, access.journal_seq)
+        entries = history(self._journal_log, dossier.dossier_id, hidden, access.journal_seq, secret)
         documents = [document for document, _ in opened.values()]
         return build_archive(dossier_view(dossier), documents, read, entries, now)
 

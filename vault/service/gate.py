@@ -196,6 +196,7 @@ class Gate:
             reason=reason,
             emergency=access.decision is not None and access.decision.emergency,
             request_id=call.request_id,
+            secret_care=actor is not None and actor.secret_care,
         )
         failed = None
         if write is None:
@@ -417,6 +418,8 @@ class Gate:
         sends it."""
         facts = call.allowed
         if actor.kind is not ActorKind.PROFESSIONAL or facts is None or facts.standing.seen:
+            return
+        if actor.secret_care:  # a minor's secret-care context: no notice, not seen either
             return
         if facts.document is not None and facts.document.visibility & _HIDDEN_FROM_PATIENT_SIDE:
             return

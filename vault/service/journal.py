@@ -3,7 +3,9 @@ history queries (a dossier's patient side, auditors), and a dossier's history fo
 patient copy.
 
 Reads are decided and journaled through the gate like any request. The patient side sees
-every entry of its dossier, with the ids of documents hidden from it redacted. Writing the
+every entry of its dossier, with the ids of documents hidden from it redacted; but a legal
+representative sees no entry about one document of the minor's confidential care
+(L.1111-5: who gave that care is the secret too), and its pages are filled past them. Writing the
 journal is the gate's; verifying its chain and checkpoints is `vault.journal`'s.
 """
 
@@ -14,8 +16,8 @@ import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 
-from vault.domain.model import Actor
-from vault.domain.policy import Action, Facts, Reason
+from vault.domain.model import Actor, DocumentCategory, Visibility
+from vault.domain.policy import Action, Decision, Facts, Reason, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit
 from vault.errors import InvalidArgumentError
 from vault.index.base import DocumentIndex
@@ -39,17 +41,75 @@ def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
     return replace(entry, event=replace(entry.event, documents=kept), canonical=b"")
 
 
+_SECRET_CARE = Scope(Visibility.HIDDEN_FROM_REPRESENTATIVES, frozenset(DocumentCategory))
+"""Outside it: the documents of a minor's confidential care."""
+
+
+def secret_care(
+    index: DocumentIndex, dossier_id: uuid.UUID, decision: Decision
+) -> set[uuid.UUID] | None:
+    """The documents of the minor's confidential care when the caller is a representative
+    (whose history and outbox must not show them at all); None for anyone else."""
+    if decision.reason is not Reason.REPRESENTATIVE:
+        return None
+    return index.documents_outside(dossier_id, _SECRET_CARE)
+
+
+_ONE_DOCUMENT = frozenset(
+    action.value
+    for action in (
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_VISIBILITY,
+        Action.DOCUMENT_EXPIRE,
+        Action.DOCUMENT_RELEASE,
+    )
+)
+"""Actions about one document: the access itself is the care's secret. A listing, a
+count or a copy is an access to the dossier whatever it found: shown, ids redacted."""
+
+
+def _shown(entry: JournalEntry, secret: set[uuid.UUID] | None) -> bool:
+    """Whether an entry is shown to a reader who may not know of the `secret` documents
+    (None: anyone but a representative, who sees every entry): not if it was made in the
+    secret-care context, nor if it was about one of them."""
+    event = entry.event
+    if secret is None:
+        return True
+    if event.secret_care:
+        return False
+    return event.action not in _ONE_DOCUMENT or not any(
+        uuid.UUID(d) in secret for d in event.documents
+    )
+
+
+def _record(entry: JournalEntry, hidden: set[uuid.UUID]) -> dict[str, object]:
+    """A history line: `secret_care` only where true, as in the entry's own bytes."""
+    line = {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
+    if not line["secret_care"]:
+        del line["secret_care"]
+    return line
+
+
 def history(
-    journal_log: JournalLog, dossier_id: uuid.UUID, hidden: set[uuid.UUID], last_seq: int
+    journal_log: JournalLog,
+    dossier_id: uuid.UUID,
+    hidden: set[uuid.UUID],
+    last_seq: int,
+    secret: set[uuid.UUID] | None,
 ) -> Iterator[dict[str, object]]:
     """The dossier's journal entries up to `last_seq` (the export's own), oldest first,
-    as the patient side may see them: hidden documents' ids redacted."""
+    as the patient side may see them: hidden documents' ids redacted, entries about one
+    `secret` document left out."""
     where = EntryFilter(dossier=str(dossier_id))
     while page := journal_log.query(where, MAX_PAGE_SIZE):
         for entry in page:
             if entry.seq > last_seq:
                 return
-            yield {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
+            if _shown(entry, secret):
+                yield _record(entry, hidden)
         where = replace(where, after_seq=page[-1].seq)
 
 
@@ -102,12 +162,14 @@ class JournalReads:
         gate = self._gate
         with gate.journaled(actor, Action.JOURNAL_READ, call) as access:
             hidden: set[uuid.UUID] = set()
+            secret: set[uuid.UUID] | None = None
             if where.dossier:
                 dossier = gate.dossier(where.dossier, access)
                 where = replace(where, dossier=str(dossier.dossier_id))
                 decision = access.require(gate.facts(actor, Action.JOURNAL_READ, dossier))
                 if decision.reason is not Reason.AUDITOR:
                     hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
+                    secret = secret_care(self._index, dossier.dossier_id, decision)
             else:
                 access.require(Facts(actor.kind, Action.JOURNAL_READ, None))
             limit = page_limit(page_size)
@@ -115,7 +177,7 @@ class JournalReads:
             if page_token:
                 token = self._tokens.open(page_token, JournalPageToken)
                 where, last_seq = token.resume(where), token.last_seq
-            entries = self._journal_log.query(where, limit + 1)
+            entries = self._shown_entries(where, limit + 1, secret)
         last_seq = last_seq or access.journal_seq - 1
         entries = [e for e in entries if e.seq <= last_seq]
         page, more = entries[:limit], len(entries) > limit
@@ -123,3 +185,17 @@ class JournalReads:
         if more:
             token_text = self._tokens.seal(JournalPageToken.after(page[-1].seq, last_seq, where))
         return [_redacted(e, hidden) for e in page], token_text
+
+    def _shown_entries(
+        self, where: EntryFilter, limit: int, secret: set[uuid.UUID] | None
+    ) -> list[JournalEntry]:
+        """Up to `limit` entries matching `where` that are shown beside `secret`
+        documents: a page is filled past the entries left out, never short."""
+        shown: list[JournalEntry] = []
+        while len(shown) < limit:
+            batch = self._journal_log.query(where, limit)
+            shown += [e for e in batch if _shown(e, secret)]
+            if len(batch) < limit:
+                break
+            where = replace(where, after_seq=batch[-1].seq)
+        return shown[:limit]
