@@ -80,9 +80,11 @@ def parse_jwks(document: bytes) -> dict[str, SigningKey]:
         kid = jwk.get("kid")
         if not isinstance(kid, str) or not kid or jwk.get("use", "sig") != "sig":
             continue
+        if jwk.get("alg") not in (None, *ALGORITHMS):
+            continue  # PyJWK would honour it (`none` included): never asked to
         try:
             key = jwt.PyJWK(jwk).key
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
             continue
         algorithm = _algorithm(jwk, key)
         if algorithm is not None:
