@@ -57,10 +57,13 @@ class ProviderKey:
 
     def jwk(self) -> dict[str, Any]:
         """The public key as the provider publishes it."""
-        encoder = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}
-        jwk: dict[str, Any] = encoder[self.algorithm].to_jwk(
-            self.private.public_key(), as_dict=True
-        )
+        public = self.private.public_key()
+        if self.algorithm == "RS256":
+            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+        elif self.algorithm == "ES256":
+            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+        else:
+            jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
         return jwk | {"kid": self.kid, "use": "sig", "alg": self.algorithm}
 
     def public_pem(self) -> bytes:
