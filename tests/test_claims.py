@@ -84,6 +84,22 @@ def test_a_patients_provider_token_names_the_patient_by_ins(verifier: TokenVerif
     )
 
 
+def test_a_providers_specialty_code_is_translated_into_the_vaults_words(
+    tmp_path: Path,
+) -> None:
+    path = write_providers(tmp_path)
+    text = path.read_text().replace(
+        '[[provider]]\nissuer = "https://patients',
+        '[provider.specialties]\n"SM26" = "emergency_medicine"\n\n'
+        '[[provider]]\nissuer = "https://patients',
+    )
+    path.write_text(text)
+    verifier = TokenVerifier.from_keys([], "dossier-vault-dev", providers=load_providers(path))
+    practice = {"exercices": [{"codeProfession": "10", "codeSavoirFaire": "SM26"}]}
+    actor = verifier.verify(PSC_KEY.sign(psc_claims(SubjectRefPro=practice)))
+    assert (actor.profession, actor.specialty) == ("10", "emergency_medicine")
+
+
 def test_a_token_expired_within_the_clock_skew_still_passes(verifier: TokenVerifier) -> None:
     now = int(time.time())
     token = PATIENT_KEY.sign(patient_claims(iat=now - 300, exp=now - 10))
@@ -154,6 +170,7 @@ def test_a_forged_or_stale_provider_token_is_unauthenticated(
         ('kind = "superuser"', "actor kind"),
         ('kind = "patient"\nclaims = "x"', "unknown keys"),
         ('kind = "patient"\nrefetch_seconds = -1', "refetch_seconds"),
+        ('kind = "patient"\nspecialties = {SM26 = 3}', "specialties"),
     ],
 )
 def test_a_bad_providers_file_refuses_to_start(tmp_path: Path, entry: str, reason: str) -> None:

@@ -14,6 +14,9 @@ structure. Read from the TOML file `token_providers_file` names (docs/tokens.md)
     profession = "SubjectRefPro.exercices.0.codeProfession"
     specialty = "SubjectRefPro.exercices.0.codeSavoirFaire"
     structure = "SubjectRefPro.exercices.0.activities.0.numeroFinessSite"
+    [provider.specialties]         # optional: the provider's codes in the vault's words
+    "SM26" = "emergency_medicine"  # (a code not listed passes unchanged; same for
+                                   # [provider.professions])
 
 A token is verified with the key its header's `kid` names in the provider's JWKS, with
 the algorithm that key decides (vault/jwks.py); then `exp`, `iat`, `iss` and `aud` are
@@ -33,7 +36,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,8 @@ _KEYS = {
     "specialty",
     "structure",
     "refetch_seconds",
+    "professions",
+    "specialties",
 }
 
 
@@ -75,6 +80,8 @@ class ClaimMapping:
     profession: str | None = None
     specialty: str | None = None
     structure: str | None = None
+    professions: Mapping[str, str] = field(default_factory=dict)
+    specialties: Mapping[str, str] = field(default_factory=dict)
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> object:
@@ -102,11 +109,14 @@ def _subject(kind: ActorKind, text: str) -> str:
     return text
 
 
-def _code(value: object) -> str | None:
+def _code(value: object, vocabulary: Mapping[str, str]) -> str | None:
+    """An optional code, in the vault's words where `vocabulary` translates it."""
     if value is None:
         return None
-    if isinstance(value, str) and len(value) <= MAX_CODE_LENGTH:
-        return value
+    if isinstance(value, str):
+        value = vocabulary.get(value, value)
+        if len(value) <= MAX_CODE_LENGTH:
+            return value
     raise UnauthenticatedError("token profession or specialty is malformed or too long")
 
 
@@ -128,8 +138,10 @@ def map_claims(mapping: ClaimMapping, claims: Mapping[str, Any]) -> Actor:
         isinstance(structure, str) and _STRUCTURE.fullmatch(structure)
     ):
         raise UnauthenticatedError("token structure is neither a FINESS nor a SIRET")
-    profession = _code(claim_at(claims, mapping.profession) if mapping.profession else None)
-    specialty = _code(claim_at(claims, mapping.specialty) if mapping.specialty else None)
+    profession = claim_at(claims, mapping.profession) if mapping.profession else None
+    specialty = claim_at(claims, mapping.specialty) if mapping.specialty else None
+    profession = _code(profession, mapping.professions)
+    specialty = _code(specialty, mapping.specialties)
     return Actor(kind, _subject(kind, subject), profession, specialty)
 
 
@@ -197,7 +209,18 @@ def _mapping(entry: Mapping[str, Any]) -> ClaimMapping:
         profession=_text(entry, "profession"),
         specialty=_text(entry, "specialty"),
         structure=_text(entry, "structure"),
+        professions=_vocabulary(entry, "professions"),
+        specialties=_vocabulary(entry, "specialties"),
     )
+
+
+def _vocabulary(entry: Mapping[str, Any], key: str) -> dict[str, str]:
+    table = entry.get(key, {})
+    if not isinstance(table, dict) or not all(
+        isinstance(v, str) and 0 < len(v) <= MAX_CODE_LENGTH for v in table.values()
+    ):
+        raise ConfigurationError(f"token providers: `{key}` must map codes to short texts")
+    return dict(table)
 
 
 def _provider(entry: Mapping[str, Any], base: Path) -> Provider:
