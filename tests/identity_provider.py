@@ -134,16 +134,20 @@ def hand_signed(header: dict[str, Any], claims: dict[str, Any], secret: bytes | 
 
 
 class JwksServer:
-    """A loopback HTTP server publishing `document` at /certs; `fetches` counts GETs."""
+    """A loopback HTTP server publishing `document` at /certs; `fetches` counts GETs;
+    while `gate` is cleared, answers wait (a provider that hangs)."""
 
     def __init__(self, document: bytes) -> None:
         self.document = document
         self.fetches = 0
+        self.gate = threading.Event()
+        self.gate.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
+                outer.gate.wait(30)
                 body = outer.document
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -164,6 +168,7 @@ class JwksServer:
         try:
             yield self
         finally:
+            self.gate.set()
             self._server.shutdown()
             self._server.server_close()
             thread.join()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,18 @@ def test_an_unreachable_provider_keeps_the_keys_held() -> None:
         assert keys.key("rsa-1") is not None
     assert keys.key("other") is None  # the fetch fails: the server is gone
     assert keys.key("rsa-1") is not None
+
+
+def test_a_hanging_provider_does_not_hold_the_token_and_its_keys_land_for_the_next() -> None:
+    with JwksServer(jwks(RSA)).running() as server:
+        server.gate.clear()
+        keys = JwksKeys(server.url, wait_seconds=0)
+        assert keys.key("rsa-1") is None  # refused at once, the fetch still running
+        assert keys.key("rsa-1") is None  # joins that fetch: no second one
+        server.gate.set()
+        for _ in range(500):
+            if keys.key("rsa-1") is not None:
+                break
+            time.sleep(0.01)
+        assert keys.key("rsa-1") is not None
+        assert server.fetches == 1

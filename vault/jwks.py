@@ -4,8 +4,9 @@ current without a restart.
 A file is re-read when its modification time or size changes (checked on every lookup:
 one `stat`). A URL is fetched on first use and again when a token names a `kid` the set
 does not hold (the provider rotated its keys), at most once per `refetch_seconds`, so a
-flood of tokens with invented `kid`s costs one fetch per interval, not one per token. A
-failed fetch keeps the keys already held.
+flood of tokens with invented `kid`s costs one fetch per interval, not one per token; the
+fetch runs in a thread and a token waits for it at most `wait_seconds`. A failed fetch
+keeps the keys already held.
 
 Only asymmetric signing keys are kept: RSA (2048 bits or more, RS256), P-256 (ES256) and
 Ed25519 (EdDSA). A key of type `oct` (a shared secret, HS*), a key whose `alg` is
@@ -18,7 +19,6 @@ What it does not: decode tokens or map claims (vault/claims.py), log or echo a k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -38,7 +38,8 @@ from vault.errors import ConfigurationError
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")  # the only ones a provider's key may carry
 REFETCH_SECONDS = 30.0  # a URL is fetched again for an unknown kid at most this often
-FETCH_TIMEOUT_SECONDS = 5.0
+FETCH_TIMEOUT_SECONDS = 5.0  # a fetch thread gives up after this
+FETCH_WAIT_SECONDS = 1.0  # a token waits this long at most for the fetch it started
 MAX_JWKS_BYTES = 1 << 20
 _MIN_RSA_BITS = 2048
 
@@ -101,34 +102,48 @@ def _fetch(url: str) -> bytes:
 
 
 class JwksKeys:
-    """The keys of one JWKS `source`: an `http(s)://` URL or a file path. Thread-safe."""
+    """The keys of one JWKS `source`: an `http(s)://` URL or a file path. Thread-safe.
+
+    A URL is fetched in a thread of its own, never under the lock: a token that needs a
+    fetch waits for it at most `wait_seconds` (tokens are verified on the server's event
+    loop, so a slow provider stalls it that long at most, once per `refetch_seconds`);
+    a fetch still running then lands for the next token."""
 
     def __init__(
         self,
         source: str,
         *,
         refetch_seconds: float = REFETCH_SECONDS,
+        wait_seconds: float = FETCH_WAIT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self._is_url = source.startswith(("https://", "http://"))
         self._refetch = refetch_seconds
+        self._wait = wait_seconds
         self._clock = clock
         self._keys: dict[str, SigningKey] = {}
         self._stamp: tuple[int, int] | None = None  # the file's (mtime_ns, size)
         self._fetched_at: float | None = None
+        self._in_flight: threading.Event | None = None
         self._fetch_count = 0
         self._lock = threading.Lock()
 
     def key(self, kid: str) -> SigningKey | None:
         """The key `kid` names, after a re-read (file changed) or a refetch (URL, unknown
         kid, interval passed); None if the provider does not publish it."""
-        with self._lock:
-            if self._is_url:
-                if kid not in self._keys and self._may_fetch():
-                    self._load_url()
-            else:
+        if not self._is_url:
+            with self._lock:
                 self._reload_file_if_changed()
+                return self._keys.get(kid)
+        with self._lock:
+            if kid in self._keys:
+                return self._keys[kid]
+            fetched = self._fetch_if_due()
+        if fetched is None:
+            return None
+        fetched.wait(self._wait)
+        with self._lock:
             return self._keys.get(kid)
 
     @property
@@ -136,15 +151,30 @@ class JwksKeys:
         """How many times the URL was fetched (tests and the operator's status)."""
         return self._fetch_count
 
-    def _may_fetch(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self._refetch
-
-    def _load_url(self) -> None:
+    def _fetch_if_due(self) -> threading.Event | None:
+        """The fetch to wait for: the one running, a new one if the interval passed, or
+        None. Called under the lock."""
+        if self._in_flight is not None:
+            return self._in_flight
+        if self._fetched_at is not None and self._clock() - self._fetched_at < self._refetch:
+            return None
         self._fetched_at = self._clock()
         self._fetch_count += 1
-        # the provider unreachable or its answer garbled: the keys held stay
-        with contextlib.suppress(OSError, ValueError, ConfigurationError):
-            self._keys = parse_jwks(_fetch(self.source))
+        done = self._in_flight = threading.Event()
+        threading.Thread(target=self._fetch_into, args=(done,), daemon=True).start()
+        return done
+
+    def _fetch_into(self, done: threading.Event) -> None:
+        try:
+            keys = parse_jwks(_fetch(self.source))
+            with self._lock:
+                self._keys = keys
+        except (OSError, ValueError, ConfigurationError):
+            pass  # the provider unreachable or its answer garbled: the keys held stay
+        finally:
+            with self._lock:
+                self._in_flight = None
+            done.set()
 
     def _reload_file_if_changed(self) -> None:
         try:
