@@ -25,6 +25,7 @@ from tests.identity_provider import (
 )
 from vault.auth import TokenVerifier
 from vault.claims import Provider, claim_at, load_providers
+from vault.config import Config
 from vault.domain.model import Actor, ActorKind
 from vault.errors import ConfigurationError, UnauthenticatedError
 
@@ -217,3 +218,13 @@ def test_a_claim_path_finds_the_value_nested_at_it(steps: list[str | int], leaf:
 @given(CLAIMS, st.lists(st.sampled_from(["a", "b", "0", "9", ""]), min_size=1, max_size=4))
 def test_a_claim_path_through_anything_never_raises(claims: object, steps: list[str]) -> None:
     claim_at({"root": claims}, ".".join(["root", *steps]))
+
+
+def test_production_keys_may_be_identity_providers_alone(tmp_path: Path) -> None:
+    production = {"VAULT_REQUIRE_PRODUCTION_KEYS": "1", "VAULT_MASTER_KEY_FILE": "/k.json"}
+    with pytest.raises(ConfigurationError, match="VAULT_TOKEN_PROVIDERS_FILE"):
+        Config.from_env(production)
+    path = write_providers(tmp_path)
+    config = Config.from_env(production | {"VAULT_TOKEN_PROVIDERS_FILE": str(path)})
+    assert config.token_providers_file == path
+    assert config.token_public_keys == ()
