@@ -152,7 +152,7 @@ class Config:
     )
     require_production_keys: bool = s.setting(
         False,
-        "refuse to start without token_public_keys and a master key (file or HSM)",
+        "refuse to start without token keys (or providers) and a master key (file or HSM)",
         s.flag,
     )
     workers: int = s.setting(16, "threads for blocking work (metadata calls)", Z())
