@@ -12,6 +12,12 @@ subject, a subject longer than 80 characters or a profession or specialty longer
 64, the sizes the index stores) is an `UnauthenticatedError`. Verification failures never
 echo the token.
 
+A token whose `iss` is one of the deployment's identity providers (`providers`, from the
+file `token_providers_file` names: Pro Santé Connect, a patients' OIDC provider) is
+checked instead against that provider's published JWKS and its claims mapped to an actor
+(vault/claims.py, vault/jwks.py, docs/tokens.md); the checks after the signature are the
+same.
+
 With mutual TLS, the verifier also holds `ClientKinds` (vault/tls_material.py): a token is then
 accepted only if the client certificate of the call may assert its `kind` (the patient
 portal's certificate cannot carry a professional's token), else `UnauthenticatedError`.
@@ -30,7 +36,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,16 +47,21 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from vault.auth_settings import DEFAULT_AUDIENCE, DEV_ISSUER
+from vault.claims import (
+    LEEWAY_SECONDS,
+    ClaimMapping,
+    Provider,
+    check_lifetime,
+    map_claims,
+)
+from vault.claims import MAX_LIFETIME_SECONDS as MAX_LIFETIME_SECONDS
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
-from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
+from vault.errors import ConfigurationError, UnauthenticatedError
 from vault.tls_material import ClientKinds, PeerIdentity, call_peer
 
-_LEEWAY_SECONDS = 30
+_LEEWAY_SECONDS = LEEWAY_SECONDS
 _MAX_TOKEN_BYTES = 8192
-MAX_LIFETIME_SECONDS = 24 * 3600  # an assertion is for a session, not a standing credential
-_MAX_SUBJECT_LENGTH = 80  # the index's actor columns (an INS ref is 73 characters)
-_MAX_CODE_LENGTH = 64  # profession and specialty codes, as the index stores them
 VERIFIED_TOKENS = 10_000  # tokens whose verification is kept (about 3 MB)
 
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
@@ -88,33 +99,18 @@ def _subject(kind: ActorKind, subject: str) -> str:
     return subject
 
 
+_SECRET_CARE_CLAIM = "secret_care"  # noqa: S105 (a claim's name, not a password)
+_OWN_CLAIMS = ClaimMapping(
+    kind_claim="kind",
+    profession="profession",
+    specialty="specialty",
+    secret_care=_SECRET_CARE_CLAIM,
+)
+
+
 def _actor(claims: dict[str, Any]) -> Actor:
-    try:
-        kind = ActorKind(str(claims.get("kind")))
-    except ValueError:
-        raise UnauthenticatedError("token names an unknown actor kind") from None
-    subject = claims["sub"]
-    if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
-        raise UnauthenticatedError("token subject is missing or too long")
-    lifetime = claims["exp"] - claims["iat"]
-    if not isinstance(lifetime, int) or lifetime > MAX_LIFETIME_SECONDS:
-        raise UnauthenticatedError("token lifetime is longer than the vault accepts")
-    try:
-        subject = _subject(kind, subject)
-    except InvalidArgumentError:
-        raise UnauthenticatedError("token subject is malformed for its actor kind") from None
-    profession, specialty = claims.get("profession"), claims.get("specialty")
-    if not (_is_code(profession) and _is_code(specialty)):
-        raise UnauthenticatedError("token profession or specialty is malformed or too long")
-    secret_care = claims.get("secret_care", False)
-    if not isinstance(secret_care, bool) or (secret_care and kind is not ActorKind.PROFESSIONAL):
-        raise UnauthenticatedError("token secret_care claim is malformed or not a professional's")
-    return Actor(kind, subject, profession, specialty, secret_care)
-
-
-def _is_code(claim: object) -> bool:
-    """An optional profession or specialty code: text of at most 64 characters."""
-    return claim is None or (isinstance(claim, str) and len(claim) <= _MAX_CODE_LENGTH)
+    check_lifetime(claims)
+    return map_claims(_OWN_CLAIMS, claims)
 
 
 class _VerifiedTokens:
@@ -156,6 +152,7 @@ class TokenVerifier:
     issuer: str
     audience: str = DEFAULT_AUDIENCE
     client_kinds: ClientKinds | None = None
+    providers: Mapping[str, Provider] = field(default_factory=dict)
     verified_tokens: int = field(default=VERIFIED_TOKENS, compare=False)
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     _verified: _VerifiedTokens = field(init=False, repr=False, compare=False)
@@ -170,8 +167,10 @@ class TokenVerifier:
         issuer: str,
         audience: str = DEFAULT_AUDIENCE,
         client_kinds: ClientKinds | None = None,
+        providers: Mapping[str, Provider] | None = None,
     ) -> TokenVerifier:
-        return cls({key_id(k): k for k in keys}, issuer, audience, client_kinds)
+        keyed = {key_id(k): k for k in keys}
+        return cls(keyed, issuer, audience, client_kinds, providers or {})
 
     def verify(self, token: str, peer: PeerIdentity | None = None) -> Actor:
         """The actor `token` asserts. `peer` is the client certificate's identity (None:
@@ -196,7 +195,11 @@ class TokenVerifier:
         return actor
 
     def _verify_signed(self, token: str) -> tuple[Actor, int]:
-        """The actor and expiry of a token that passes every check, signature first."""
+        """The actor and expiry of a token that passes every check, signature first: a
+        provider's (vault/claims.py) when its unverified `iss` names one, else ours."""
+        provider = self.providers.get(_unverified_issuer(token)) if self.providers else None
+        if provider is not None:
+            return provider.verify(token)
         try:
             header = jwt.get_unverified_header(token)
             key = self.keys.get(str(header.get("kid")))
@@ -216,6 +219,15 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise UnauthenticatedError("token invalid") from None
         return _actor(claims), int(claims["exp"])
+
+
+def _unverified_issuer(token: str) -> str:
+    """The `iss` a token claims, only to choose whose keys check it ("" if unreadable)."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return ""
+    return issuer if isinstance(issuer, str) else ""
 
 
 def load_or_create_dev_issuer(directory: Path) -> Ed25519PrivateKey:

@@ -145,9 +145,14 @@ class Config:
     )
     token_issuer: str = s.setting(DEV_ISSUER, "the tokens' expected issuer", s.text)
     token_audience: str = s.setting(DEFAULT_AUDIENCE, "the tokens' expected audience", s.text)
+    token_providers_file: Path | None = s.setting(
+        None,
+        "TOML: identity providers' issuers, JWKS and claim mappings (docs/tokens.md)",
+        s.path,
+    )
     require_production_keys: bool = s.setting(
         False,
-        "refuse to start without token_public_keys and a master key (file or HSM)",
+        "refuse to start without token keys (or providers) and a master key (file or HSM)",
         s.flag,
     )
     workers: int = s.setting(16, "threads for blocking work (metadata calls)", Z())
@@ -284,8 +289,8 @@ class Config:
 def _refuse_development_keys(config: Config) -> None:
     """VAULT_REQUIRE_PRODUCTION_KEYS: no key is generated, no development issuer trusted."""
     missing = []
-    if not config.token_public_keys:
-        missing.append("VAULT_TOKEN_PUBLIC_KEYS")
+    if not config.token_public_keys and config.token_providers_file is None:
+        missing.append("VAULT_TOKEN_PUBLIC_KEYS (or VAULT_TOKEN_PROVIDERS_FILE)")
     if config.pkcs11 is None and config.master_key_file is None:
         missing.append("VAULT_MASTER_KEY_FILE (or VAULT_PKCS11_*)")
     if missing:

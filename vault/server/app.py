@@ -32,6 +32,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from vault.auth import TokenVerifier, load_or_create_dev_issuer, load_public_key
+from vault.claims import load_providers
 from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
@@ -57,12 +58,17 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024  # a 4 MiB chunk and its envelop
 
 
 def _verifier(config: Config, client_kinds: ClientKinds | None) -> TokenVerifier:
-    if config.token_public_keys:
+    providers = {}
+    if config.token_providers_file is not None:
+        providers = load_providers(config.token_providers_file)
+    if config.token_public_keys or providers:
         keys = [load_public_key(path) for path in config.token_public_keys]
     else:
         keys = [load_or_create_dev_issuer(config.data_dir).public_key()]
         _log.warning("trusting the DEVELOPMENT token issuer in %s", config.data_dir)
-    return TokenVerifier.from_keys(keys, config.token_issuer, config.token_audience, client_kinds)
+    return TokenVerifier.from_keys(
+        keys, config.token_issuer, config.token_audience, client_kinds, providers
+    )
 
 
 def _add_port(
