@@ -89,7 +89,9 @@ class DossierVaultStub:
     ExportDossier: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]
     """The patient side's copy of the dossier: the bytes of a zip archive
     (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-    error status is not a copy: discard what arrived.
+    error status is not a copy: discard what arrived. The first message carries
+    `summary` (what the archive holds, for a progress display) and no `chunk`; every
+    later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
     """
     PutDocument: _grpc.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]
     """Client streaming: first message `header`, then any number of `chunk`s, then
@@ -169,7 +171,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ExportDossier: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]  # type: ignore[assignment]
     """The patient side's copy of the dossier: the bytes of a zip archive
     (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-    error status is not a copy: discard what arrived.
+    error status is not a copy: discard what arrived. The first message carries
+    `summary` (what the archive holds, for a progress display) and no `chunk`; every
+    later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
     """
     PutDocument: _aio.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]  # type: ignore[assignment]
     """Client streaming: first message `header`, then any number of `chunk`s, then
@@ -294,7 +298,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_vault_pb2.ExportDossierResponse], _abc.AsyncIterator[_vault_pb2.ExportDossierResponse]]:
         """The patient side's copy of the dossier: the bytes of a zip archive
         (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-        error status is not a copy: discard what arrived.
+        error status is not a copy: discard what arrived. The first message carries
+        `summary` (what the archive holds, for a progress display) and no `chunk`; every
+        later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
         """
 
     @_abc_1.abstractmethod
