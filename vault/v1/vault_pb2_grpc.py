@@ -228,7 +228,8 @@ class DossierVaultServicer:
     def ListDocuments(self, request, context):
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
-        may not see are left out of the page, of the page tokens and of the counts.
+        may not see are left out of the page, of the page tokens and of `total` (the count
+        over all pages).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

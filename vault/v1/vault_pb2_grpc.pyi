@@ -111,7 +111,8 @@ class DossierVaultStub:
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
-    may not see are left out of the page, of the page tokens and of the counts.
+    may not see are left out of the page, of the page tokens and of `total` (the count
+    over all pages).
     """
     CountDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -193,7 +194,8 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
-    may not see are left out of the page, of the page tokens and of the counts.
+    may not see are left out of the page, of the page tokens and of `total` (the count
+    over all pages).
     """
     CountDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]  # type: ignore[assignment]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -338,7 +340,8 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
-        may not see are left out of the page, of the page tokens and of the counts.
+        may not see are left out of the page, of the page tokens and of `total` (the count
+        over all pages).
         """
 
     @_abc_1.abstractmethod
