@@ -9,6 +9,8 @@ import io
 import zipfile
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
 
 from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_access import CARDIOLOGIST, MINOR, NURSE, PARENT, REPORT
@@ -34,6 +36,23 @@ def raw_export(vault: RunningVault, token: str, dossier: str) -> list[pb.ExportD
             metadata=(("authorization", f"Bearer {token}"),),
         )
         return list(stream)
+
+
+def old_response_class() -> type[Message]:
+    """ExportDossierResponse as it was before the summary: `bytes chunk = 1` only."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="old_export.proto", package="old", syntax="proto3"
+    )
+    message = file.message_type.add(name="ExportDossierResponse")
+    message.field.add(
+        name="chunk",
+        number=1,
+        type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("old.ExportDossierResponse"))
 
 
 def contents(archive: bytes) -> list[zipfile.ZipInfo]:
@@ -90,6 +109,20 @@ def test_a_representatives_export_announces_only_what_it_holds(
     messages = raw_export(running_vault, parent_token, dossier)
     assert messages[0].summary == pb.ExportSummary(documents=1, versions=1, content_bytes=7)
     assert len(contents(b"".join(m.chunk for m in messages))) == 1
+
+
+def test_a_client_built_before_the_summary_reads_the_same_archive(
+    running_vault: RunningVault,
+) -> None:
+    with running_vault.client() as patient:
+        dossier = str(patient.create_dossier(PATIENT_INS).dossier_id)
+        patient.put_document(dossier, NOTE, b"note")
+    messages = raw_export(running_vault, running_vault.token(), dossier)
+    old = old_response_class()
+    parsed = [old.FromString(m.SerializeToString()) for m in messages]
+    archive = b"".join(m.chunk for m in parsed)  # type: ignore[attr-defined]
+    assert archive == b"".join(m.chunk for m in messages)
+    assert [i.file_size for i in contents(archive)] == [4]
 
 
 def test_the_client_reports_the_summary_before_writing_and_writes_the_same_archive(
