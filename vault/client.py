@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,7 @@ from vault.domain.model import (
     DocumentQuery,
     Dossier,
     EmergencyReason,
+    ExportSummary,
     Notification,
     Relationship,
     Replacement,
@@ -283,7 +284,8 @@ class VaultClient:
             wire.query_to_proto(query, request)
         reply = self._call(self._stub.ListDocuments, request)
         documents = tuple(wire.document_from_proto(d) for d in reply.documents)
-        return DocumentPage(documents, reply.next_page_token)
+        total = reply.total if reply.HasField("total") else None
+        return DocumentPage(documents, reply.next_page_token, total)
 
     def iter_documents(
         self,
@@ -461,26 +463,45 @@ class VaultClient:
         request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)
         self._call(self._stub.ReleaseHold, request)
 
-    def export_dossier(self, dossier_id: uuid.UUID | str, destination: Path | BinaryIO) -> None:
+    def export_dossier(
+        self,
+        dossier_id: uuid.UUID | str,
+        destination: Path | BinaryIO,
+        on_summary: Callable[[ExportSummary], None] | None = None,
+    ) -> ExportSummary | None:
         """Writes the patient's copy (a zip archive) to `destination`; to a path, only
-        once the whole archive arrived (a stream cut short leaves no file)."""
+        once the whole archive arrived (a stream cut short leaves no file). Returns what
+        the archive holds, as the server announced it first (None from a server older
+        than that announcement); `on_summary` gets it before any byte is written (to
+        size a progress display on `content_bytes`)."""
         request = pb.ExportDossierRequest(dossier_id=str(dossier_id))
         if not isinstance(destination, Path):
-            self._export_into(request, destination)
-            return
+            return self._export_into(request, destination, on_summary)
         partial = destination.with_name(destination.name + ".partial")
         try:
             with partial.open("wb") as out:
-                self._export_into(request, out)
+                summary = self._export_into(request, out, on_summary)
             partial.replace(destination)
         finally:
             partial.unlink(missing_ok=True)
+        return summary
 
-    def _export_into(self, request: pb.ExportDossierRequest, out: BinaryIO) -> None:
+    def _export_into(
+        self,
+        request: pb.ExportDossierRequest,
+        out: BinaryIO,
+        on_summary: Callable[[ExportSummary], None] | None,
+    ) -> ExportSummary | None:
+        summary = None
         try:
             for reply in self._stub.ExportDossier(
                 request, metadata=self._metadata, timeout=self._timeout
             ):
+                if reply.HasField("summary"):
+                    summary = wire.export_summary_from_proto(reply.summary)
+                    if on_summary is not None:
+                        on_summary(summary)
                 out.write(reply.chunk)
         except grpc.RpcError as error:
             raise _vault_error(error) from None
+        return summary

@@ -31,6 +31,7 @@ from vault.domain.model import (
     Dossier,
     DossierState,
     EmergencyReason,
+    ExportSummary,
     Notification,
     NotificationKind,
     Relation,
@@ -190,6 +191,18 @@ def query_to_proto(query: DocumentQuery, request: pb.ListDocumentsRequest) -> No
         request.care_until.CopyFrom(timestamp(query.care_until))
     request.statuses.extend(_STATUS_TO_PROTO[s] for s in sorted(query.statuses))
     request.document_id = "" if query.document_id is None else str(query.document_id)
+
+
+def export_summary_to_proto(summary: ExportSummary) -> pb.ExportSummary:
+    return pb.ExportSummary(
+        documents=summary.documents,
+        versions=summary.versions,
+        content_bytes=summary.content_bytes,
+    )
+
+
+def export_summary_from_proto(message: pb.ExportSummary) -> ExportSummary:
+    return ExportSummary(message.documents, message.versions, message.content_bytes)
 
 
 def visibility_from_proto(message: pb.Visibility) -> Visibility:

@@ -183,6 +183,7 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
         assert {r.document_id for r in listed} == expected
         counts = index.category_counts(dossier.dossier_id, scope)
         assert counts == Counter(d.category for d in admitted)  # per category, not a sum
+        assert index.search_count(dossier.dossier_id, scope, DocumentQuery()) == len(admitted)
         outside = index.documents_outside(dossier.dossier_id, scope)
         assert outside == {d.document_id for d in documents} - expected
 
@@ -191,6 +192,7 @@ def test_a_pending_document_is_not_counted(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     reserve(index, version(dossier))
     assert index.category_counts(dossier.dossier_id, EVERYTHING) == {}
+    assert index.search_count(dossier.dossier_id, EVERYTHING, DocumentQuery()) == 0
 
 
 def test_each_visibility_change_is_a_new_metadata_version(index: SqlIndex) -> None:

@@ -347,6 +347,9 @@ class MemoryIndex:
             found = [r for r in found if _place(r) < cursor]
         return sorted(found, key=_place, reverse=True)[:limit]
 
+    def search_count(self, dossier_id: uuid.UUID, scope: Scope, query: DocumentQuery) -> int:
+        return len(self.search(dossier_id, scope, query, limit=len(self._versions) + 1))
+
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         with self._lock:
             return dict(

@@ -256,3 +256,17 @@ class DocumentQuery:
 class DocumentPage:
     documents: tuple[Document, ...]
     next_page_token: str
+    # How many versions the query keeps that the caller may see, over all pages (None:
+    # not known, e.g. from a server older than the count).
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    """What a patient copy holds, known before its first byte: its documents, their
+    versions (one file each) and the sum of those versions' content sizes (plaintext,
+    before the archive's compression)."""
+
+    documents: int
+    versions: int
+    content_bytes: int

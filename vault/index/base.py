@@ -120,6 +120,10 @@ class DocumentIndex(Protocol):
         keeps, in `Cursor` order."""
         ...
 
+    def search_count(self, dossier_id: uuid.UUID, scope: Scope, query: DocumentQuery) -> int:
+        """How many versions `search` would return, over all its pages."""
+        ...
+
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         """How many of the dossier's documents in `scope` each category holds."""
         ...

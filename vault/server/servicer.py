@@ -152,10 +152,11 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
         self, request: pb.ExportDossierRequest, context: Context
     ) -> AsyncIterator[pb.ExportDossierResponse]:
         async def body(actor: Actor, call: Call) -> AsyncIterator[pb.ExportDossierResponse]:
-            chunks = await self._calls.run(
+            summary, chunks = await self._calls.run(
                 self._vault.documents.export, actor, request.dossier_id, call
             )
             try:
+                yield pb.ExportDossierResponse(summary=wire.export_summary_to_proto(summary))
                 while (chunk := await self._calls.run(next, chunks, None)) is not None:
                     yield pb.ExportDossierResponse(chunk=chunk)
             finally:
@@ -300,6 +301,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
             return pb.ListDocumentsResponse(
                 documents=[wire.document_to_proto(d) for d in page.documents],
                 next_page_token=page.next_page_token,
+                total=page.total,
             )
 
         return await self._calls.unary(context, Action.DOCUMENT_LIST, body)

@@ -29,6 +29,7 @@ from vault.domain.model import (
     DocumentPage,
     DocumentQuery,
     DocumentStatus,
+    ExportSummary,
     Visibility,
 )
 from vault.domain.policy import Action, Reason, Scope
@@ -212,6 +213,7 @@ class Documents:
                 records = self._index.search(
                     dossier.dossier_id, decision.scope, query, limit + 1, cursor
                 )
+                total = self._index.search_count(dossier.dossier_id, decision.scope, query)
                 page, more = records[:limit], len(records) > limit
                 wrapped = {
                     version: gate.wrapped_dossier_key(dossier.dossier_id, version)
@@ -229,7 +231,7 @@ class Documents:
         documents = (
             version_secrets.open_metadata(dossier_keys[r.dossier_key_version], r) for r in page
         )
-        return DocumentPage(tuple(documents), next_token)
+        return DocumentPage(tuple(documents), next_token, total)
 
     def count(self, actor: Actor, dossier_id: str, call: Call) -> dict[DocumentCategory, int]:
         """How many documents the caller may see in each category (a summary screen);
@@ -282,11 +284,13 @@ class Documents:
         dossier_key = gate.dossier_key(record.dossier_id, record.dossier_key_version)
         return version_secrets.open_metadata(dossier_key, replace(record, visibility=visibility))
 
-    def export(self, actor: Actor, dossier_id: str, call: Call) -> Iterator[bytes]:
+    def export(
+        self, actor: Actor, dossier_id: str, call: Call
+    ) -> tuple[ExportSummary, Iterator[bytes]]:
         """The patient's copy (docs/format.md, "Patient copy archive v2"): every version
         of every document the patient side may see, decrypted, with its metadata and the
-        access history, streamed in constant memory. One journal entry names every
-        document exported."""
+        access history, streamed in constant memory, after a summary of what it holds.
+        One journal entry names every document exported."""
         gate = self._gate
         with gate.journaled(actor, Action.DOSSIER_EXPORT, call) as access:
             dossier = gate.dossier(dossier_id, access)
@@ -315,7 +319,8 @@ class Documents:
 
         entries = history(self._journal_log, dossier.dossier_id, hidden, access.journal_seq, secret)
         documents = [document for document, _ in opened.values()]
-        return build_archive(dossier_view(dossier), documents, read, entries, now)
+        summary = ExportSummary(len(access.documents), len(records), sum(r.size for r in records))
+        return summary, build_archive(dossier_view(dossier), documents, read, entries, now)
 
     def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:
         records: list[VersionRecord] = []

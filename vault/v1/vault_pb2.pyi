@@ -517,19 +517,65 @@ class ExportDossierResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CHUNK_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
     chunk: _builtins.bytes
+    """The archive's next bytes; empty in the first message (the one with `summary`)."""
+    @_builtins.property
+    def summary(self) -> Global___ExportSummary:
+        """Set on the first message only, sent once the export is decided and journaled and
+        before any content is read: counts taken in the same reads that chose the versions
+        exported, so they describe exactly the archive that follows.
+        """
+
     def __init__(
         self,
         *,
         chunk: _builtins.bytes = ...,
+        summary: Global___ExportSummary | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportDossierResponse: _TypeAlias = ExportDossierResponse  # noqa: Y015
+
+@_typing.final
+class ExportSummary(_message.Message):
+    """What a patient copy holds (docs/api.md, "Totals and progress"). The archive's own
+    size is not known in advance: XML, JSON and text are deflated, PDFs and images stored,
+    and the archive adds its metadata files and the access history. A progress display
+    uses the bytes received over `content_bytes` as an estimate, capped at 100 %.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    CONTENT_BYTES_FIELD_NUMBER: _builtins.int
+    documents: _builtins.int
+    """Distinct documents exported (each with one or more versions)."""
+    versions: _builtins.int
+    """Versions exported: one content file each under `documents/` in the archive."""
+    content_bytes: _builtins.int
+    """The sum of those versions' content sizes in bytes, exactly as stored and as
+    written into the archive before compression (each file's uncompressed size).
+    """
+    def __init__(
+        self,
+        *,
+        documents: _builtins.int = ...,
+        versions: _builtins.int = ...,
+        content_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_bytes", b"content_bytes", "documents", b"documents", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportSummary: _TypeAlias = ExportSummary  # noqa: Y015
 
 @_typing.final
 class DocumentMetadata(_message.Message):
@@ -952,8 +998,21 @@ class ListDocumentsResponse(_message.Message):
 
     DOCUMENTS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Empty on the last page."""
+    total: _builtins.int
+    """How many document versions this request's filters keep that the caller may see,
+    over all pages (the same on every page, not what remains after this one). It is
+    counted with the same access scope as the page: what the consent-safe rules hide
+    from the caller (masked documents, documents hidden from legal representatives,
+    documents held back from the patient until their delay has run) is never counted,
+    so paging through to the end yields `total` documents when nothing changed
+    meanwhile. Counted in the same read scope as the page: on SQLite the same snapshot
+    (exact for the page); on PostgreSQL (read committed) a second statement on the same
+    connection, so a write committed between the two can make them differ by that write.
+    Absent from servers older than this field.
+    """
     @_builtins.property
     def documents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Document]: ...
     def __init__(
@@ -961,12 +1020,15 @@ class ListDocumentsResponse(_message.Message):
         *,
         documents: _abc.Iterable[Global___Document] | None = ...,
         next_page_token: _builtins.str = ...,
+        total: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_total", b"_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["documents", b"documents", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_total", b"_total", "documents", b"documents", "next_page_token", b"next_page_token", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__total: _TypeAlias = _typing.Literal["total"]  # noqa: Y015
+    _WhichOneofArgType__total: _TypeAlias = _typing.Literal["_total", b"_total"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total) -> _WhichOneofReturnType__total | None: ...
 
 Global___ListDocumentsResponse: _TypeAlias = ListDocumentsResponse  # noqa: Y015
 

@@ -194,7 +194,9 @@ class DossierVaultServicer:
     def ExportDossier(self, request, context):
         """The patient side's copy of the dossier: the bytes of a zip archive
         (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-        error status is not a copy: discard what arrived.
+        error status is not a copy: discard what arrived. The first message carries
+        `summary` (what the archive holds, for a progress display) and no `chunk`; every
+        later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -226,7 +228,8 @@ class DossierVaultServicer:
     def ListDocuments(self, request, context):
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
-        may not see are left out of the page, of the page tokens and of the counts.
+        may not see are left out of the page, of the page tokens and of `total` (the count
+        over all pages).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

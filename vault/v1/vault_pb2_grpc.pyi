@@ -89,7 +89,9 @@ class DossierVaultStub:
     ExportDossier: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]
     """The patient side's copy of the dossier: the bytes of a zip archive
     (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-    error status is not a copy: discard what arrived.
+    error status is not a copy: discard what arrived. The first message carries
+    `summary` (what the archive holds, for a progress display) and no `chunk`; every
+    later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
     """
     PutDocument: _grpc.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]
     """Client streaming: first message `header`, then any number of `chunk`s, then
@@ -109,7 +111,8 @@ class DossierVaultStub:
     ListDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
-    may not see are left out of the page, of the page tokens and of the counts.
+    may not see are left out of the page, of the page tokens and of `total` (the count
+    over all pages).
     """
     CountDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -169,7 +172,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ExportDossier: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportDossierRequest, _vault_pb2.ExportDossierResponse]  # type: ignore[assignment]
     """The patient side's copy of the dossier: the bytes of a zip archive
     (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-    error status is not a copy: discard what arrived.
+    error status is not a copy: discard what arrived. The first message carries
+    `summary` (what the archive holds, for a progress display) and no `chunk`; every
+    later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
     """
     PutDocument: _aio.StreamUnaryMultiCallable[_vault_pb2.PutDocumentRequest, _vault_pb2.Document]  # type: ignore[assignment]
     """Client streaming: first message `header`, then any number of `chunk`s, then
@@ -189,7 +194,8 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ListDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListDocumentsRequest, _vault_pb2.ListDocumentsResponse]  # type: ignore[assignment]
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
-    may not see are left out of the page, of the page tokens and of the counts.
+    may not see are left out of the page, of the page tokens and of `total` (the count
+    over all pages).
     """
     CountDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]  # type: ignore[assignment]
     """How many documents the caller may see in each category (a summary screen)."""
@@ -294,7 +300,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_vault_pb2.ExportDossierResponse], _abc.AsyncIterator[_vault_pb2.ExportDossierResponse]]:
         """The patient side's copy of the dossier: the bytes of a zip archive
         (docs/format.md, "Patient copy archive v2"), in order. A stream that ends with an
-        error status is not a copy: discard what arrived.
+        error status is not a copy: discard what arrived. The first message carries
+        `summary` (what the archive holds, for a progress display) and no `chunk`; every
+        later one a `chunk`. A client that only concatenates `chunk`s gets the same bytes.
         """
 
     @_abc_1.abstractmethod
@@ -332,7 +340,8 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.ListDocumentsResponse, _abc.Awaitable[_vault_pb2.ListDocumentsResponse]]:
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
-        may not see are left out of the page, of the page tokens and of the counts.
+        may not see are left out of the page, of the page tokens and of `total` (the count
+        over all pages).
         """
 
     @_abc_1.abstractmethod

@@ -138,6 +138,21 @@ def _search_statement(statuses: frozenset[DocumentStatus], filters: frozenset[st
     )
 
 
+@functools.cache
+def _count_statement(statuses: frozenset[DocumentStatus], filters: frozenset[str]) -> Any:
+    """`_search_statement`'s count over all pages (same join and filters)."""
+    return (
+        select(func.count())
+        .select_from(DOC.join(V, V.c.document_id == DOC.c.id))
+        .where(
+            DOC.c.dossier_id == bindparam("dossier_id"),
+            _IN_SCOPE,
+            _of_status(statuses),
+            *(_FILTERS[name] for name in sorted(filters)),
+        )
+    )
+
+
 def _version_statement(wanted: Any) -> Any:
     return (
         select(*VERSION_COLUMNS)
@@ -323,6 +338,12 @@ class SqlDocuments(SqlBase):
         with self._connect() as conn:
             rows = conn.execute(statement, {**parameters, "limit": limit}).all()
         return [version_record(row) for row in rows]
+
+    def search_count(self, dossier_id: uuid.UUID, scope: Scope, query: DocumentQuery) -> int:
+        filters, parameters = _search_parameters(dossier_id, scope, query, None)
+        statement = _count_statement(query.wanted_statuses, filters)
+        with self._connect() as conn:
+            return int(conn.execute(statement, parameters).scalar_one())
 
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         query = (
