@@ -14,7 +14,7 @@ from tests.conftest import PATIENT_INS, run
 from vault.cli import main
 from vault.cli.exitcodes import EXIT_INTERRUPTED, error_codes
 from vault.domain.validation import validate_title
-from vault.errors import InvalidArgumentError, NotFoundError, VaultError
+from vault.errors import ConfigurationError, InvalidArgumentError, NotFoundError, VaultError
 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -142,3 +142,38 @@ def test_journal_verify_without_a_key_says_so(
 
 def test_a_missing_replaced_version_is_named_not_found() -> None:
     assert NotFoundError.exit_code != InvalidArgumentError.exit_code
+
+
+def test_dev_token_creates_no_issuer_silently_in_an_empty_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VAULT_DATA_DIR", str(tmp_path / "elsewhere"))
+    code = main(["dev-token", "--kind", "patient", "--subject", PATIENT_INS])
+    assert code == ConfigurationError.exit_code
+    assert "--create-issuer" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
+    assert main(["dev-token", "--kind", "patient", "--subject", PATIENT_INS,
+                 "--create-issuer", "--json"]) == 0  # fmt: skip
+    minted = json.loads(capsys.readouterr().out)
+    assert minted["data_dir"] == str(tmp_path / "elsewhere")
+    assert minted["token"].count(".") == 2
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5", "86401", "soon"])
+def test_dev_token_refuses_a_lifetime_the_server_would_refuse(
+    ttl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAULT_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as usage:
+        main(["dev-token", "--kind", "patient", "--subject", PATIENT_INS, "--ttl", ttl])
+    assert usage.value.code == 2
+
+
+def test_keys_status_speaks_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VAULT_DATA_DIR", str(tmp_path))
+    assert main(["keys", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["master_versions"] == []
+    assert status["index_key"] is False
