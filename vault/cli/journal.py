@@ -226,8 +226,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_public_key(_args: argparse.Namespace) -> int:
-    print(_local_checkpointer().verifier_key.encode())
+def cmd_public_key(args: argparse.Namespace) -> int:
+    key = _local_checkpointer().verifier_key.encode()
+    if args.json:
+        print_json({"verifier_key": key})
+    else:
+        print(key)
     return 0
 
 
@@ -312,6 +316,7 @@ def register(commands: Any) -> None:
     checkpoint.add_argument("--json", action="store_true", help="machine-readable output")
     checkpoint.set_defaults(handler=cmd_checkpoint)
     public_key = journal.add_parser("public-key", help="print the checkpoint verifier key")
+    public_key.add_argument("--json", action="store_true", help="machine-readable output")
     public_key.set_defaults(handler=cmd_public_key)
 
     history = journal.add_parser("history", help="access history: a dossier's, or filtered")
