@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,35 @@ def test_keys_status_speaks_json(
     status = json.loads(capsys.readouterr().out)
     assert status["master_versions"] == []
     assert status["index_key"] is False
+
+
+def test_ctrl_c_during_a_download_leaves_no_partial_file(
+    served: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vault.client import Download
+
+    env = dict(served)
+    token = run(env, "dev-token", "--kind", "patient", "--subject", PATIENT_INS)
+    env["VAULT_TOKEN"] = token.stdout.decode().strip()
+    dossier = run(env, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(b"%PDF-1.7" + bytes(3_000_000))
+    document = _put(env, dossier, source)["document_id"]
+    received = Download.__iter__
+
+    def interrupted(self: Download) -> Iterator[bytes]:
+        yield next(received(self))  # a first chunk written, then the user presses Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Download, "__iter__", interrupted)
+    monkeypatch.setenv("VAULT_TARGET", env["VAULT_LISTEN"])
+    monkeypatch.setenv("VAULT_TOKEN", env["VAULT_TOKEN"])
+    copy = tmp_path / "out" / "copy.pdf"
+    copy.parent.mkdir()
+    code = main(["doc", "get", "--dossier", dossier, "--document", document, "-o", str(copy)])
+    assert code == EXIT_INTERRUPTED
+    assert "interrupted" in capsys.readouterr().err
+    assert list(copy.parent.iterdir()) == []
