@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import PATIENT_INS, run
 from vault.cli import main
@@ -210,3 +213,23 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(
     assert code == EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
     assert list(copy.parent.iterdir()) == []
+
+
+def test_a_malformed_export_time_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VAULT_TOKEN", "t")
+    code = main(["journal", "export", "-o", str(tmp_path / "j.jsonl"), "--since", "yesterday"])
+    assert code == InvalidArgumentError.exit_code
+    assert "RFC 3339" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@given(st.text(min_size=1, max_size=50))
+def test_a_title_is_accepted_exactly_when_printable_and_not_blank(title: str) -> None:
+    printable = title.strip() and not any(unicodedata.category(c) == "Cc" for c in title)
+    if printable:
+        assert validate_title(title) == title
+    else:
+        with pytest.raises(InvalidArgumentError):
+            validate_title(title)

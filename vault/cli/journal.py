@@ -181,7 +181,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgumentError(f"expected an RFC 3339 time, not {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -35,7 +35,7 @@ from vault.cli.exitcodes import (
     error_codes,
     retention_codes,
 )
-from vault.cli.output import add_output_flags, show
+from vault.cli.output import add_output_flags, rfc3339, show
 from vault.domain import lifecycle
 from vault.domain.clock import from_us, to_us
 from vault.domain.model import Actor, ActorKind
@@ -87,9 +87,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         summary = adapters.index.due_summary(to_us(max(by, now)))
     rows = [asdict(s) for s in summary]
     total = sum(s.dossiers for s in summary), sum(s.bytes for s in summary)
-    lines = [f"due by {by:%Y-%m-%d %H:%M}Z: {total[0]} dossiers, {total[1]} bytes"]
+    lines = [f"due by {rfc3339(by)}: {total[0]} dossiers, {total[1]} bytes"]
     lines += [f"  {s.reason:<20} {s.dossiers:>10} dossiers {s.bytes:>16} bytes" for s in summary]
-    value = {"by": by.isoformat(), "dossiers": total[0], "bytes": total[1], "reasons": rows}
+    value = {"by": rfc3339(by), "dossiers": total[0], "bytes": total[1], "reasons": rows}
     show(args, value, "\n".join(lines))
     return 0
 
@@ -198,14 +198,14 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "dossier": str(record.dossier_id),
-                "requested": from_us(requested).isoformat(),
-                "deadline": from_us(deadline).isoformat(),
+                "requested": rfc3339(from_us(requested)),
+                "deadline": rfc3339(from_us(deadline)),
                 "status": status.value,
                 "held": held,
             }
         )
         lines.append(
-            f"  {record.dossier_id}  {status.value:<11} deadline {from_us(deadline):%Y-%m-%d}"
+            f"  {record.dossier_id}  {status.value:<11} deadline {rfc3339(from_us(deadline))}"
             + ("  (legal hold)" if held else "")
         )
     lines[0] = f"{len(rows)} deletion requests {'pending' if args.all else 'to watch'}"
