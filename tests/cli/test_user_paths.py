@@ -233,3 +233,12 @@ def test_a_title_is_accepted_exactly_when_printable_and_not_blank(title: str) ->
     else:
         with pytest.raises(InvalidArgumentError):
             validate_title(title)
+
+
+@pytest.mark.parametrize("command", [["keys", "rotate-dossier"], ["retention", "verify-destroyed"]])
+def test_a_dossier_is_named_with_dossier_everywhere(command: list[str]) -> None:
+    from vault.cli import build_parser
+
+    parsed = build_parser().parse_args([*command, "--dossier", "abc"])
+    assert parsed.dossier == "abc"
+    assert build_parser().parse_args([*command, "abc"]).dossier_positional == "abc"  # as before

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vault.cli.output import print_json
+from vault.cli.output import add_dossier_argument, dossier_of, print_json
 from vault.crypto.localkeys import LocalKeyFileProvider
 from vault.errors import ConfigurationError, FailedPreconditionError
 
@@ -298,7 +298,7 @@ def cmd_rotate_dossier(args: argparse.Namespace) -> int:
         _index(),
         blob_store(config),
         _provider(),
-        parse_id(args.dossier, "dossier id"),
+        parse_id(dossier_of(args), "dossier id"),
         config.segment_size,
     )
     print(
@@ -390,7 +390,7 @@ def register(commands: Any) -> None:
         "rotate-dossier",
         help="new key for one dossier: re-encrypt its documents, destroy the old key",
     )
-    rotate_dossier.add_argument("dossier", help="the dossier's opaque id")
+    add_dossier_argument(rotate_dossier)
     rotate_dossier.set_defaults(handler=cmd_rotate_dossier)
 
     retire = keys.add_parser(

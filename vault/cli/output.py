@@ -58,3 +58,20 @@ def add_output_flags(parser: argparse.ArgumentParser, quiet: bool = True) -> Non
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     if quiet:
         parser.add_argument("-q", "--quiet", action="store_true", help="print only the id")
+
+
+def add_dossier_argument(parser: argparse.ArgumentParser) -> None:
+    """`--dossier ID`, as every command names a dossier; the positional ID the command
+    took first still works (`dossier_of` reads either)."""
+    parser.add_argument("dossier_positional", nargs="?", metavar="DOSSIER", help=argparse.SUPPRESS)
+    parser.add_argument("--dossier", help="the dossier's id")
+
+
+def dossier_of(args: argparse.Namespace) -> str:
+    """The dossier named by `--dossier` or positionally (neither, or both: refused)."""
+    from vault.errors import InvalidArgumentError
+
+    named = [value for value in (args.dossier, args.dossier_positional) if value]
+    if len(named) != 1:
+        raise InvalidArgumentError("name the dossier once, with --dossier")
+    return str(named[0])

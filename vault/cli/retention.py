@@ -35,7 +35,7 @@ from vault.cli.exitcodes import (
     error_codes,
     retention_codes,
 )
-from vault.cli.output import add_output_flags, rfc3339, show
+from vault.cli.output import add_dossier_argument, add_output_flags, dossier_of, rfc3339, show
 from vault.domain import lifecycle
 from vault.domain.clock import from_us, to_us
 from vault.domain.model import Actor, ActorKind
@@ -244,7 +244,7 @@ def cmd_verify_destroyed(args: argparse.Namespace) -> int:
     from retention.destroyer import verify_destroyed
 
     try:
-        dossier_id = uuid.UUID(args.dossier)
+        dossier_id = uuid.UUID(dossier_of(args))
     except ValueError:
         raise InvalidArgumentError("malformed dossier id") from None
     with _adapters() as adapters:
@@ -290,7 +290,7 @@ def _add_commands(commands: Any) -> None:
     report.add_argument("--certificates", help="write each signed certificate into this directory")
     report.set_defaults(handler=cmd_report)
     verify = commands.add_parser("verify-destroyed", help="prove nothing of a dossier remains")
-    verify.add_argument("dossier")
+    add_dossier_argument(verify)
     verify.set_defaults(handler=cmd_verify_destroyed)
     for parser in (plan, run, hold, release, deadlines, report, verify):
         add_output_flags(parser, quiet=False)
