@@ -41,7 +41,15 @@ def test_a_patient_manages_access_and_sees_an_emergency(
     counted = json.loads(run(cardiologist, "doc", "count", "--dossier", dossier, "--json").stdout)
     assert counted == {"reports": 1}
     hidden = run(
-        patient, "doc", "visibility", "--dossier", dossier, "--document", document, "--masked"
+        patient,
+        "doc",
+        "visibility",
+        "--dossier",
+        dossier,
+        "--document",
+        document,
+        "--add",
+        "masked",
     )
     assert hidden.returncode == 0, hidden.stderr
     assert run(cardiologist, "doc", "count", "--dossier", dossier, "--json").stdout.strip() == b"{}"

@@ -176,13 +176,14 @@ class World:
 
     def _copy(self, call: Call) -> object:
         copy = io.BytesIO()
-        for chunk in self.scene.documents.export(PARENT, self.scene.dossier, call):
+        summary, chunks = self.scene.documents.export(PARENT, self.scene.dossier, call)
+        for chunk in chunks:
             copy.write(chunk)
         with zipfile.ZipFile(copy) as zipped:
             metadata = json.loads(zipped.read(archive.METADATA))
             entries = json.loads(zipped.read(archive.HISTORY))
         history = [{k: v for k, v in entry.items() if k != "seq"} for entry in entries]
-        return metadata, history
+        return summary, metadata, history  # the announced size too: it must not count them
 
 
 def _renamed(text: str, labels: dict[str, str]) -> str:

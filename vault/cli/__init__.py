@@ -2,7 +2,7 @@
 
 `main` builds one parser from the command groups (`serve`/`gc`/`dev-token`, `dossier`,
 `doc`, `access`, `retention`, `journal`, `keys`, `db`, `config`), one module each in this
-package, and `run` turns `VaultError`s into the stable exit codes of
+package, and `run` turns `VaultError`s (and Ctrl-C: 130) into the stable exit codes of
 vault/cli/exitcodes.py (listed in `--help`) with messages without health data. `--json`
 gives machine output (vault/cli/output.py); `-q` prints only the id a command created,
 for shell scripts. `--config PATH` names the server's TOML configuration file for any
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from vault.cli.connect import add_connection_flags
-from vault.cli.exitcodes import epilog, error_codes
+from vault.cli.exitcodes import EXIT_INTERRUPTED, epilog, error_codes
 from vault.errors import VaultError
 
 
@@ -99,6 +99,10 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except OSError as error:
         print(f"{parser.prog}: {error.strerror}: {error.filename}", file=sys.stderr)
         return VaultError.exit_code
+    except KeyboardInterrupt:
+        # what was being written is a temporary file, removed on the way out
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vault.cli.connect import client_from_args
-from vault.cli.output import add_output_flags, print_json
+from vault.cli.output import add_output_flags, print_json, rfc3339
 from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ Command: TypeAlias = "Callable[[VaultClient, argparse.Namespace], object]"
 def _time(time_us: int | None) -> str:
     if time_us is None:
         return "-"
-    return f"{datetime.fromtimestamp(time_us / 1e6, UTC):%Y-%m-%d %H:%M}Z"
+    return rfc3339(datetime.fromtimestamp(time_us / 1e6, UTC))
 
 
 def _entry_line(entry: Relationship) -> str:

@@ -11,12 +11,13 @@ import argparse
 import mimetypes
 import sys
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.cli.connect import client_from_args
-from vault.cli.output import add_output_flags, print_json, show
+from vault.cli.output import add_output_flags, jsonable, print_json, rfc3339, show
 from vault.domain.model import (
     Document,
     DocumentCategory,
@@ -27,7 +28,11 @@ from vault.domain.model import (
     Replacement,
     Visibility,
 )
-from vault.errors import InvalidArgumentError
+from vault.domain.validation import validate_title
+from vault.errors import ConflictError, InvalidArgumentError, NotFoundError
+
+if TYPE_CHECKING:
+    from vault.client import VaultClient
 
 
 def _document_line(document: Document) -> str:
@@ -36,8 +41,16 @@ def _document_line(document: Document) -> str:
     return (
         f"{document.document_id}  v{document.version:<3} {document.status.value:<10} "
         f"{metadata.category.value:<22} {metadata.type_code or '-':<9} {care:<10} "
-        f"{document.size:>12}  {document.created_at:%Y-%m-%d %H:%M}  {metadata.title}"
+        f"{document.size:>12}  {rfc3339(document.created_at)}  {metadata.title}"
     )
+
+
+def _title(text: str) -> str:
+    """A title the server would take: not blank, no control characters."""
+    try:
+        return validate_title(text)
+    except InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _day(text: str) -> datetime:
@@ -75,15 +88,26 @@ def cmd_put(args: argparse.Namespace) -> int:
         care_date=args.care_date,
         format=None if args.format is None else DocumentFormat(args.format),
     )
-    content = sys.stdin.buffer if args.file == "-" else Path(args.file)
-    with client_from_args(args) as client:
-        document = client.put_document(
-            args.dossier,
-            metadata,
-            content,
-            visibility=_visibility(args),
-            replaces=args.replaces,
-        )
+    # opened here, before connecting: a missing or unreadable file is an OSError for `run`
+    with (
+        (
+            nullcontext(sys.stdin.buffer) if args.file == "-" else Path(args.file).open("rb")
+        ) as content,
+        client_from_args(args) as client,
+    ):
+        try:
+            document = client.put_document(
+                args.dossier,
+                metadata,
+                content,
+                visibility=_visibility(args),
+                replaces=args.replaces,
+            )
+        except (NotFoundError, ConflictError) as error:
+            missing = _missing_version(client, args.dossier, args.replaces)
+            if missing is None:
+                raise
+            raise missing from error
     text = (
         f"stored {document.document_id} v{document.version} ({document.size} bytes, "
         f"sha256 {document.sha256.hex()})"
@@ -92,7 +116,29 @@ def cmd_put(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_version(
+    client: VaultClient, dossier: str, replaces: Replacement | None
+) -> NotFoundError | None:
+    """NotFoundError naming the version `replaces` names when it does not exist (the
+    server answers a conflict for a version beyond the latest); None when it exists."""
+    try:
+        query = DocumentQuery(document_id=uuid.UUID(str(replaces and replaces.document_id)))
+    except ValueError:
+        return None  # a malformed id: the server's answer stands
+    if replaces is None:
+        return None
+    versions = {document.version for document in client.iter_documents(dossier, query)}
+    if replaces.version in versions:
+        return None
+    return NotFoundError(
+        f"no version {replaces.version} of document {replaces.document_id} in this dossier"
+        + (f" (latest: {max(versions)})" if versions else "")
+    )
+
+
 def cmd_get(args: argparse.Namespace) -> int:
+    if args.json and args.output == "-":
+        raise InvalidArgumentError("--json prints the document's metadata: give -o a path")
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
     with client_from_args(args) as client:
         document = client.download(
@@ -104,7 +150,9 @@ def cmd_get(args: argparse.Namespace) -> int:
             length=args.length,
         )
     whole = args.offset == 0 and args.length is None
-    if args.output != "-" and whole:
+    if args.json:
+        print_json(document)
+    elif args.output != "-" and whole:
         print(f"wrote {document.size} bytes to {args.output} (sha256 verified)", file=sys.stderr)
     elif args.output != "-":
         print(f"wrote a range of the document to {args.output}", file=sys.stderr)
@@ -142,20 +190,54 @@ def cmd_count(args: argparse.Namespace) -> int:
     else:
         for category, count in counts.items():
             print(f"{category.value:<22} {count:>8}")
+        print(f"{'total':<22} {sum(counts.values()):>8}")  # 0, not nothing, when empty
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     with client_from_args(args) as client:
         client.delete_document(args.dossier, args.document)
+    deleted = {"dossier_id": args.dossier, "document_id": args.document, "deleted": True}
+    show(args, deleted, f"deleted {args.document} and all its versions", quiet=args.document)
     return 0
+
+
+def visibility_names(flags: Visibility) -> list[str]:
+    """The flags set, by their command-line names (none: `normal`)."""
+    names = [name for name, (flag, _) in _VISIBILITY_FLAGS.items() if flags & flag]
+    return [name.replace("_", "-") for name in names] or ["normal"]
+
+
+def _flag(name: str) -> Visibility:
+    return _VISIBILITY_FLAGS[name.replace("-", "_")][0]
 
 
 def cmd_visibility(args: argparse.Namespace) -> int:
+    """Adds or removes the flags named, keeping the others (read, then set)."""
+    if not args.add and not args.remove:
+        raise InvalidArgumentError("name a flag to --add or --remove")
+    if set(args.add) & set(args.remove):
+        raise InvalidArgumentError("a flag both added and removed")
+    query = DocumentQuery(document_id=args.document, statuses=frozenset({DocumentStatus.CURRENT}))
     with client_from_args(args) as client:
-        document = client.set_visibility(args.dossier, args.document, _visibility(args))
-    show(args, document, _document_line(document))
+        current = next(iter(client.iter_documents(args.dossier, query)), None)
+        if current is None:
+            raise NotFoundError("no such document in this dossier (or not visible to you)")
+        flags = current.visibility
+        for name in args.add:
+            flags |= _flag(name)
+        for name in args.remove:
+            flags &= ~_flag(name)
+        document = client.set_visibility(args.dossier, args.document, Visibility(flags))
+    text = f"{document.document_id}  visibility: {', '.join(visibility_names(document.visibility))}"
+    show(args, _jsonable_document(document), text)
     return 0
+
+
+def _jsonable_document(document: Document) -> dict[str, Any]:
+    value: dict[str, Any] = jsonable(document)
+    value["visibility_names"] = visibility_names(document.visibility)
+    return value
 
 
 _VISIBILITY_FLAGS = {
@@ -194,7 +276,7 @@ def register(commands: Any) -> None:
     )
     put = doc.add_parser("put", help="store a file as a new document, or a new version")
     put.add_argument("--dossier", required=True)
-    put.add_argument("--title", required=True)
+    put.add_argument("--title", required=True, type=_title)
     put.add_argument("--category", required=True, choices=[c.value for c in DocumentCategory])
     put.add_argument("--media-type", help="default: guessed from the file name")
     put.add_argument("--format", choices=[f.value for f in DocumentFormat])
@@ -214,6 +296,7 @@ def register(commands: Any) -> None:
     get.add_argument("--offset", type=int, default=0, help="first byte of a range")
     get.add_argument("--length", type=int, help="bytes of the range (default: to the end)")
     get.add_argument("-o", "--output", required=True, help="path, or - for standard output")
+    add_output_flags(get, quiet=False)
     get.set_defaults(handler=cmd_get)
     ls = doc.add_parser("ls", help="list or search a dossier's documents")
     ls.add_argument("--dossier", required=True)
@@ -239,10 +322,17 @@ def register(commands: Any) -> None:
     rm = doc.add_parser("rm", help="delete a document and all its versions (patient side)")
     rm.add_argument("--dossier", required=True)
     rm.add_argument("--document", required=True)
+    add_output_flags(rm)
     rm.set_defaults(handler=cmd_rm)
-    visibility = doc.add_parser("visibility", help="set a document's visibility codes")
+    visibility = doc.add_parser(
+        "visibility", help="add or remove one of a document's visibility flags, keeping the rest"
+    )
     visibility.add_argument("--dossier", required=True)
-    visibility.add_argument("--document", required=True)
-    _add_visibility_flags(visibility)
+    visibility.add_argument("--document", required=True, type=uuid.UUID)
+    names = [name.replace("_", "-") for name in _VISIBILITY_FLAGS]
+    for verb in ("add", "remove"):
+        visibility.add_argument(
+            "--" + verb, action="append", default=[], choices=names, help=f"a flag to {verb}"
+        )
     add_output_flags(visibility, quiet=False)
     visibility.set_defaults(handler=cmd_visibility)

@@ -1,7 +1,9 @@
-"""`dossier-vault dossier …`: create, show or export a dossier, through the gRPC client.
+"""`dossier-vault dossier …`: create, show, export, close, reopen a dossier, or ask for
+its deletion, through the gRPC client.
 
-What it does not: decide who may (the server does) or touch the documents themselves
-(vault/cli/documents.py).
+What it does not: decide who may (the server does), list or release legal holds (the
+operators' `retention hold`/`release`; no RPC lists holds), or touch the documents
+themselves (vault/cli/documents.py).
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vault.cli.connect import client_from_args
-from vault.cli.output import add_output_flags, show
+from vault.cli.output import add_output_flags, rfc3339, show
+from vault.domain.model import ClosureReason
 
 if TYPE_CHECKING:
     from vault.domain.model import Dossier
 
 
 def _show_dossier(args: argparse.Namespace, dossier: Dossier) -> None:
-    text = (
-        f"dossier {dossier.dossier_id}  state={dossier.state.value}  "
-        f"created={dossier.created_at:%Y-%m-%d %H:%M:%S}Z"
-    )
+    text = f"dossier {dossier.dossier_id}  state={dossier.state.value}  "
+    text += f"created={rfc3339(dossier.created_at)}"
+    if dossier.closed_at is not None:
+        reason = "" if dossier.closure_reason is None else f" ({dossier.closure_reason.value})"
+        text += f"  closed={rfc3339(dossier.closed_at)}{reason}"
+    if dossier.destroy_after is not None:
+        text += f"  destroy-after={rfc3339(dossier.destroy_after)}"
     show(args, dossier, text, quiet=str(dossier.dossier_id))
 
 
@@ -34,7 +40,25 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with client_from_args(args) as client:
-        _show_dossier(args, client.get_dossier(dossier_id=args.id or "", ins=args.ins or ""))
+        _show_dossier(args, client.get_dossier(dossier_id=args.dossier or "", ins=args.ins or ""))
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        _show_dossier(args, client.close_dossier(args.dossier, ClosureReason(args.reason)))
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        _show_dossier(args, client.reopen_dossier(args.dossier))
+    return 0
+
+
+def cmd_request_deletion(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        _show_dossier(args, client.request_deletion(args.dossier))
     return 0
 
 
@@ -42,15 +66,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
     with client_from_args(args) as client:
         client.export_dossier(args.dossier, destination)
-    if args.output != "-":
+    if args.output == "-":
+        return 0
+    written = {"dossier_id": args.dossier, "output": args.output}
+    if args.json:
+        show(args, written, "")
+    else:
         print(f"wrote the patient's copy to {args.output}", file=sys.stderr)
     return 0
+
+
+def _lifecycle(dossier: Any, name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = dossier.add_parser(name, help=help_text)
+    parser.add_argument("--dossier", required=True)
+    add_output_flags(parser)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def register(commands: Any) -> None:
     """Adds `dossier` and its subcommands to the top-level parser's subparsers."""
     dossier = commands.add_parser(
-        "dossier", help="create, show or export a dossier"
+        "dossier", help="create, show, export, close or reopen a dossier"
     ).add_subparsers(dest="dossier_command", required=True)
     create = dossier.add_parser("create", help="open the dossier of a patient")
     create.add_argument("--ins", required=True)
@@ -58,13 +95,28 @@ def register(commands: Any) -> None:
     create.set_defaults(handler=cmd_create)
     show_parser = dossier.add_parser("show", help="show a dossier")
     which = show_parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id")
+    which.add_argument("--dossier")
+    which.add_argument("--id", dest="dossier", help=argparse.SUPPRESS)  # deprecated: --dossier
     which.add_argument("--ins")
     add_output_flags(show_parser)
     show_parser.set_defaults(handler=cmd_show)
+    close = _lifecycle(dossier, "close", "close a dossier (it is kept, read-only)", cmd_close)
+    close.add_argument(
+        "--reason",
+        choices=[r.value for r in ClosureReason if r is not ClosureReason.DELETION_REQUEST],
+        default=ClosureReason.PATIENT_REQUEST.value,
+    )
+    _lifecycle(dossier, "reopen", "reopen a closed dossier", cmd_reopen)
+    _lifecycle(
+        dossier,
+        "request-deletion",
+        "the patient asks for the dossier's early destruction (closes it)",
+        cmd_request_deletion,
+    )
     export = dossier.add_parser(
         "export", help="the patient's copy: a zip of every document, its metadata and history"
     )
     export.add_argument("--dossier", required=True)
     export.add_argument("-o", "--output", required=True, help="path, or - for standard output")
+    add_output_flags(export, quiet=False)
     export.set_defaults(handler=cmd_export)

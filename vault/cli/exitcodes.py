@@ -5,6 +5,7 @@
     2        usage error (argparse)
     13, 14   retention: a run not confirmed; verify-destroyed found something left
     20..31   journal verify: one code per failure kind (29: no checkpoint matched)
+    130      interrupted (Ctrl-C); nothing partial is left behind
 
 Every command shares it; `--help` lists the codes a command can return. What it does
 not: map a code to a gRPC status (the server's edge reads `VaultError.grpc_status`).
@@ -16,6 +17,7 @@ from vault.errors import VaultError, error_classes
 from vault.journal.verify import FailureKind
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_CODES: dict[type[VaultError], int] = {kind: kind.exit_code for kind in error_classes()}
 
 EXIT_NOT_CONFIRMED = 13
@@ -41,12 +43,17 @@ def epilog(success: str, codes: list[tuple[int, str]]) -> str:
     """`exit codes:`, success and usage first, then `codes` as given."""
     lines = ["exit codes:", f"  0   {success}", f"  {EXIT_USAGE}   usage error"]
     lines += [f"  {code:<3} {meaning}" for code, meaning in codes]
+    lines.append(f"  {EXIT_INTERRUPTED} interrupted (Ctrl-C)")
     return "\n".join(lines)
 
 
 def error_codes() -> list[tuple[int, str]]:
-    """Each `VaultError` class's code, base first."""
-    return [(code, kind.__name__) for kind, code in EXIT_CODES.items()]
+    """Each code once, in order, with the `VaultError` classes that return it (a
+    subclass sharing its parent's code, OutOfRangeError, is named on the same line)."""
+    names: dict[int, list[str]] = {}
+    for kind, code in sorted(EXIT_CODES.items(), key=lambda item: item[1]):
+        names.setdefault(code, []).append(kind.__name__)
+    return [(code, ", ".join(kinds)) for code, kinds in names.items()]
 
 
 def retention_codes(confirmation: str) -> list[tuple[int, str]]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
-from vault.cli.output import print_json
+from vault.cli.output import print_json, rfc3339
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
 from vault.journal.checkpoint import VerifierKey
@@ -72,7 +72,7 @@ def _open_export(name: str) -> Iterator[tuple[BinaryIO, int | None]]:
 def _time(time_us: int | None) -> str:
     if time_us is None:
         return "-"
-    return datetime.fromtimestamp(time_us / 1e6, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(datetime.fromtimestamp(time_us / 1e6, UTC))
 
 
 def _summary_text(summary: Summary) -> str:
@@ -144,6 +144,10 @@ def _published_notes(directory: str | None) -> list[tuple[str, str]]:
 def cmd_verify(args: argparse.Namespace) -> int:
     key = _verifier_key(args)
     notes = _published_notes(args.checkpoints)
+    if key is None and notes:
+        raise InvalidArgumentError(
+            "no verifier key given: pass --key or --key-file (`dossier-vault journal public-key`)"
+        )
     with _open_export(args.export) as (source, total):
         progress = _Progress(total, enabled=not args.json)
         try:
@@ -177,7 +181,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgumentError(f"expected an RFC 3339 time, not {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -198,7 +205,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         partial.replace(destination)
     finally:
         partial.unlink(missing_ok=True)
-    print(f"wrote {count} lines to {destination}", file=sys.stderr)
+    if args.json:
+        print_json({"output": str(destination), "lines": count})
+    else:
+        print(f"wrote {count} lines to {destination}", file=sys.stderr)
     return 0
 
 
@@ -210,14 +220,21 @@ def _local_checkpointer() -> Checkpointer:
     return build_checkpointer(config, open_journal(config), key_provider(config))
 
 
-def cmd_checkpoint(_args: argparse.Namespace) -> int:
+def cmd_checkpoint(args: argparse.Namespace) -> int:
     note = _local_checkpointer().checkpoint()
-    print(note if note is not None else "no new entries since the last checkpoint")
+    if args.json:
+        print_json({"signed": note is not None, "note": note})
+    else:
+        print(note if note is not None else "no new entries since the last checkpoint")
     return 0
 
 
-def cmd_public_key(_args: argparse.Namespace) -> int:
-    print(_local_checkpointer().verifier_key.encode())
+def cmd_public_key(args: argparse.Namespace) -> int:
+    key = _local_checkpointer().verifier_key.encode()
+    if args.json:
+        print_json({"verifier_key": key})
+    else:
+        print(key)
     return 0
 
 
@@ -231,11 +248,17 @@ def cmd_history(args: argparse.Namespace) -> int:
             page_size=args.page_size,
         )
     if args.json:
-        print_json([{"seq": seq, **dataclasses.asdict(event)} for seq, event in records])
+        print_json(
+            [
+                {"seq": seq, "time": _time(event.time_us), **dataclasses.asdict(event)}
+                for seq, event in records
+            ]
+        )
     else:
         for seq, event in records:
             print(
                 f"{seq:>10}  {_time(event.time_us)}  {event.actor_kind:<12} "
+                f"{event.actor_ref or '-':<12} {event.actor_profession or '-':<10} "
                 f"{event.action:<16} {event.decision:<5} {event.reason}"
                 + ("  EMERGENCY" if event.emergency else "")
             )
@@ -289,11 +312,14 @@ def register(commands: Any) -> None:
     export.add_argument("--to-seq", type=int, default=0)
     export.add_argument("--since", help="ISO 8601 time (UTC if no offset)")
     export.add_argument("--until", help="ISO 8601 time (UTC if no offset)")
+    export.add_argument("--json", action="store_true", help="machine-readable output")
     export.set_defaults(handler=cmd_export)
 
     checkpoint = journal.add_parser("checkpoint", help="sign a checkpoint now (operators)")
+    checkpoint.add_argument("--json", action="store_true", help="machine-readable output")
     checkpoint.set_defaults(handler=cmd_checkpoint)
     public_key = journal.add_parser("public-key", help="print the checkpoint verifier key")
+    public_key.add_argument("--json", action="store_true", help="machine-readable output")
     public_key.set_defaults(handler=cmd_public_key)
 
     history = journal.add_parser("history", help="access history: a dossier's, or filtered")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vault.cli.output import add_dossier_argument, dossier_of, print_json
 from vault.crypto.localkeys import LocalKeyFileProvider
 from vault.errors import ConfigurationError, FailedPreconditionError
 
@@ -199,11 +200,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = _pkcs11_settings(os.environ)
     if settings is None:
-        _print(_local_status(os.environ))
+        status = _local_status(os.environ)
     else:
-        _print(_pkcs11_status(settings, token_keys(settings)))
-    if args.with_index:
-        counts = _index().master_version_counts()
+        status = _pkcs11_status(settings, token_keys(settings))
+    counts = _index().master_version_counts() if args.with_index else None
+    if args.json:
+        value: dict[str, Any] = {
+            "provider": status.provider,
+            **dict(status.location),
+            "master_versions": list(status.master_versions),
+            "index_key": status.index,
+            "checkpoint_key": status.checkpoint,
+        }
+        if counts is not None:
+            value["dossier_keys_by_master_version"] = {str(v): n for v, n in counts.items()}
+        print_json(value)
+        return 0
+    _print(status)
+    if counts is not None:
         for version, count in sorted(counts.items()):
             print(f"dossier keys under master version {version}: {count}")
         if len(counts) > 1:
@@ -284,7 +298,7 @@ def cmd_rotate_dossier(args: argparse.Namespace) -> int:
         _index(),
         blob_store(config),
         _provider(),
-        parse_id(args.dossier, "dossier id"),
+        parse_id(dossier_of(args), "dossier id"),
         config.segment_size,
     )
     print(
@@ -360,6 +374,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="also count the dossier keys each master version wraps",
     )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
 
     rotate = keys.add_parser(
@@ -375,7 +390,7 @@ def register(commands: Any) -> None:
         "rotate-dossier",
         help="new key for one dossier: re-encrypt its documents, destroy the old key",
     )
-    rotate_dossier.add_argument("dossier", help="the dossier's opaque id")
+    add_dossier_argument(rotate_dossier)
     rotate_dossier.set_defaults(handler=cmd_rotate_dossier)
 
     retire = keys.add_parser(

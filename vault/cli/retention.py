@@ -35,7 +35,7 @@ from vault.cli.exitcodes import (
     error_codes,
     retention_codes,
 )
-from vault.cli.output import add_output_flags, show
+from vault.cli.output import add_dossier_argument, add_output_flags, dossier_of, rfc3339, show
 from vault.domain import lifecycle
 from vault.domain.clock import from_us, to_us
 from vault.domain.model import Actor, ActorKind
@@ -87,9 +87,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         summary = adapters.index.due_summary(to_us(max(by, now)))
     rows = [asdict(s) for s in summary]
     total = sum(s.dossiers for s in summary), sum(s.bytes for s in summary)
-    lines = [f"due by {by:%Y-%m-%d %H:%M}Z: {total[0]} dossiers, {total[1]} bytes"]
+    lines = [f"due by {rfc3339(by)}: {total[0]} dossiers, {total[1]} bytes"]
     lines += [f"  {s.reason:<20} {s.dossiers:>10} dossiers {s.bytes:>16} bytes" for s in summary]
-    value = {"by": by.isoformat(), "dossiers": total[0], "bytes": total[1], "reasons": rows}
+    value = {"by": rfc3339(by), "dossiers": total[0], "bytes": total[1], "reasons": rows}
     show(args, value, "\n".join(lines))
     return 0
 
@@ -198,14 +198,14 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "dossier": str(record.dossier_id),
-                "requested": from_us(requested).isoformat(),
-                "deadline": from_us(deadline).isoformat(),
+                "requested": rfc3339(from_us(requested)),
+                "deadline": rfc3339(from_us(deadline)),
                 "status": status.value,
                 "held": held,
             }
         )
         lines.append(
-            f"  {record.dossier_id}  {status.value:<11} deadline {from_us(deadline):%Y-%m-%d}"
+            f"  {record.dossier_id}  {status.value:<11} deadline {rfc3339(from_us(deadline))}"
             + ("  (legal hold)" if held else "")
         )
     lines[0] = f"{len(rows)} deletion requests {'pending' if args.all else 'to watch'}"
@@ -244,7 +244,7 @@ def cmd_verify_destroyed(args: argparse.Namespace) -> int:
     from retention.destroyer import verify_destroyed
 
     try:
-        dossier_id = uuid.UUID(args.dossier)
+        dossier_id = uuid.UUID(dossier_of(args))
     except ValueError:
         raise InvalidArgumentError("malformed dossier id") from None
     with _adapters() as adapters:
@@ -290,7 +290,7 @@ def _add_commands(commands: Any) -> None:
     report.add_argument("--certificates", help="write each signed certificate into this directory")
     report.set_defaults(handler=cmd_report)
     verify = commands.add_parser("verify-destroyed", help="prove nothing of a dossier remains")
-    verify.add_argument("dossier")
+    add_dossier_argument(verify)
     verify.set_defaults(handler=cmd_verify_destroyed)
     for parser in (plan, run, hold, release, deadlines, report, verify):
         add_output_flags(parser, quiet=False)

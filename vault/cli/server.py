@@ -1,8 +1,10 @@
 """`dossier-vault serve`, `gc` and `dev-token`: the commands run on the server host.
 
 They read the server's configuration (VAULT_*) and build through vault/composition.py;
-everything they need is imported when they run, not when the parser is built. What it
-does not: serve itself (vault/server/app.py) or talk to a server over gRPC.
+everything they need is imported when they run, not when the parser is built.
+`dev-token` mints from the issuer in VAULT_DATA_DIR (the server's, `./var/` by default)
+and creates none there unless asked (`--create-issuer`). What it does not: serve itself
+(vault/server/app.py) or talk to a server over gRPC.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from vault.cli.output import print_json
+from vault.cli.output import add_output_flags, print_json, show
 from vault.domain.model import ActorKind
 
 
@@ -70,6 +72,21 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ttl(text: str) -> int:
+    """A lifetime the server accepts: 1 second to MAX_LIFETIME_SECONDS (a day)."""
+    from vault.auth import MAX_LIFETIME_SECONDS
+
+    value = _positive(text)
+    if value > MAX_LIFETIME_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_LIFETIME_SECONDS} seconds: the server refuses longer tokens"
+        )
+    return value
+
+
+ISSUER_FILE = "dev-token-issuer.pem"  # vault.auth's, in the data directory
+
+
 def cmd_dev_token(args: argparse.Namespace) -> int:
     from vault.auth import load_or_create_dev_issuer, mint_token
     from vault.config import Config
@@ -78,19 +95,24 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     config = Config.from_env()
     if config.require_production_keys:
         raise ConfigurationError("VAULT_REQUIRE_PRODUCTION_KEYS is set: no development issuer")
-    key = load_or_create_dev_issuer(config.data_dir)
-    print(
-        mint_token(
-            key,
-            kind=ActorKind(args.kind),
-            subject=args.subject,
-            ttl_seconds=args.ttl,
-            issuer=config.token_issuer,
-            audience=config.token_audience,
-            profession=args.profession,
-            specialty=args.specialty,
+    if not (config.data_dir / ISSUER_FILE).exists() and not args.create_issuer:
+        # a new issuer here would mint tokens no running server accepts
+        raise ConfigurationError(
+            f"no development issuer in {config.data_dir} (VAULT_DATA_DIR): point it at the "
+            "server's data directory, or pass --create-issuer"
         )
+    key = load_or_create_dev_issuer(config.data_dir)
+    token = mint_token(
+        key,
+        kind=ActorKind(args.kind),
+        subject=args.subject,
+        ttl_seconds=args.ttl,
+        issuer=config.token_issuer,
+        audience=config.token_audience,
+        profession=args.profession,
+        specialty=args.specialty,
     )
+    show(args, {"token": token, "data_dir": str(config.data_dir)}, token)
     return 0
 
 
@@ -124,5 +146,12 @@ def register(commands: Any) -> None:
     token.add_argument("--subject", required=True, help="INS for patients, RPPS for professionals")
     token.add_argument("--profession")
     token.add_argument("--specialty")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (at most a day)")
+    token.add_argument("--ttl", type=_ttl, default=3600, help="lifetime in seconds (at most a day)")
+    token.add_argument(
+        "--create-issuer",
+        action="store_true",
+        help="create the development issuer if the data directory has none (a server "
+        "started there afterwards accepts its tokens)",
+    )
+    add_output_flags(token, quiet=False)
     token.set_defaults(handler=cmd_dev_token)

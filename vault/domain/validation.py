@@ -9,6 +9,7 @@ of the dossier or the caller: whether the request is allowed is the policy's
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,8 +34,7 @@ def validate_metadata(metadata: DocumentMetadata, now_us: int) -> DocumentMetada
     declared."""
     if not isinstance(metadata.category, DocumentCategory):
         raise InvalidArgumentError("unknown document category")
-    if len(metadata.title) > MAX_TITLE_LENGTH:
-        raise InvalidArgumentError(f"title longer than {MAX_TITLE_LENGTH} characters")
+    validate_title(metadata.title)
     if len(metadata.media_type) > MAX_MEDIA_TYPE_LENGTH:
         raise InvalidArgumentError(f"media type longer than {MAX_MEDIA_TYPE_LENGTH} characters")
     if metadata.type_code:
@@ -44,6 +44,18 @@ def validate_metadata(metadata: DocumentMetadata, now_us: int) -> DocumentMetada
         if not MIN_CARE_DATE_US <= care_us <= now_us + CARE_DATE_SLACK_US:
             raise InvalidArgumentError("the date of care is in the future or before 1900")
     return replace(metadata, format=format_of(metadata.media_type, metadata.format))
+
+
+def validate_title(title: str) -> str:
+    """A title a listing can print: not blank, no control characters (a terminal escape
+    in `doc ls`), at most MAX_TITLE_LENGTH characters."""
+    if not title.strip():
+        raise InvalidArgumentError("empty title")
+    if any(unicodedata.category(c) == "Cc" for c in title):
+        raise InvalidArgumentError("title contains control characters")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise InvalidArgumentError(f"title longer than {MAX_TITLE_LENGTH} characters")
+    return title
 
 
 def validate_query(query: DocumentQuery) -> DocumentQuery:

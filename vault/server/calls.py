@@ -79,6 +79,17 @@ def abort_after(writing: Future[None] | None, upload: Upload) -> None:
     upload.abort()
 
 
+def _quiet_hang_up(record: logging.LogRecord) -> bool:
+    """grpc logs a write to a caller that hung up mid-stream as an ERROR with a traceback
+    (grpc PR 32551, when its `client_closed` flag lags): one INFO line instead; the
+    request's own log line says CANCELLED."""
+    error = record.exc_info[1] if record.exc_info else None
+    if type(error).__name__ == "ExecuteBatchError":
+        record.levelno, record.levelname, record.exc_info = logging.INFO, "INFO", None
+        record.msg, record.args = f"a stream's caller hung up ({record.getMessage()})", ()
+    return True
+
+
 @dataclass
 class _Request:
     call: Call
@@ -103,6 +114,7 @@ class Calls:
         self._record_refusal = record_refusal
         self._verifier = verifier
         self._executor = executor
+        logging.getLogger("grpc._cython.cygrpc").addFilter(_quiet_hang_up)  # once: a set
 
     async def run(
         self,
