@@ -48,7 +48,7 @@ class Quoted:
         with grpc.insecure_channel(self.vault.server.target) as channel:
             try:
                 return DossierVaultStub(channel).PutDocument(
-                    messages, metadata=[("authorization", f"Bearer {token}")], timeout=60
+                    messages, metadata=(("authorization", f"Bearer {token}"),), timeout=60
                 )
             except grpc.RpcError as error:
                 return error

@@ -9,7 +9,7 @@ key, bound to its dossier, document, version and dossier key version; its metada
 (title, media type, digest, author) is sealed under the dossier key the same way, so it
 dies with it.
 
-Quotas (`UploadQuota`, docs/adr/0025): a version's content may not pass the document
+Quotas (`UploadQuota`, docs/adr/0026): a version's content may not pass the document
 quota (the chunk that would cross it is refused, never buffered), nor a dossier's live
 versions the dossier quota (a full dossier is refused at the header; the finish checks
 the real size, first as a plain read, then in the commit's transaction under the dossier
