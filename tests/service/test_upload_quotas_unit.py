@@ -49,6 +49,7 @@ def test_a_chunk_crossing_the_document_quota_is_refused_before_it_is_kept(quoted
     with pytest.raises(DocumentTooLargeError, match="at most 100 bytes") as refused:
         upload.write(b"x" * 41)
     assert refused.value.error_reason == "DOCUMENT_TOO_LARGE"
+    assert upload.buffered == 60  # none of the crossing chunk was taken in
     upload.abort()
     assert _decisions(quoted, "big") == ["allow", "deny"]
     assert _nothing_left(quoted)
