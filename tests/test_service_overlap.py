@@ -86,7 +86,7 @@ class RecordingIndex(SqlIndex):
         self._journal = journal
         self.journaled_at_commit: list[bool] = []
 
-    def commit_version(self, record: VersionRecord) -> None:
+    def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         entries = self._journal.query(EntryFilter(dossier=str(record.dossier_id)), 1000)
         self.journaled_at_commit.append(
             any(
@@ -94,7 +94,7 @@ class RecordingIndex(SqlIndex):
                 for e in entries
             )
         )
-        super().commit_version(record)
+        super().commit_version(record, quota)
 
 
 class _Writer:

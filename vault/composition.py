@@ -39,7 +39,7 @@ from vault.observability.instrumented import (
     InstrumentedKeyProvider,
     Instruments,
 )
-from vault.service import Vault
+from vault.service import UploadQuota, Vault
 from vault.sqlstore import DatabaseTimeouts, make_engine
 from vault.sweeper import Sweeper
 
@@ -197,6 +197,9 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
         rules=config.retention_rules,
         upload_lease=timedelta(seconds=config.upload_lease_seconds),
         retainer=worm,
+        upload_quota=UploadQuota(
+            int(config.max_document_mib * 2**20), int(config.max_dossier_gib * 2**30)
+        ),
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())

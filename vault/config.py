@@ -204,6 +204,18 @@ class Config:
     upload_budget_wait_seconds: float = s.setting(
         5.0, "a stream's wait for budget, then RESOURCE_EXHAUSTED", N(0)
     )
+    max_document_mib: float = s.setting(
+        1024.0,
+        "the largest content of one document version (imaging: 1 GiB); beyond: "
+        "RESOURCE_EXHAUSTED, the stream cut as it crosses it",
+        N(0.001),
+    )
+    max_dossier_gib: float = s.setting(
+        20.0,
+        "the content of a dossier's live versions (replaced ones not counted); beyond: "
+        "RESOURCE_EXHAUSTED",
+        N(0.001),
+    )
     tls: TlsSettings | None = s.group(
         TlsSettings,
         "TLS, mutual with client_ca (unset: plaintext)",

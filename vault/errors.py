@@ -161,6 +161,20 @@ class ResourceExhaustedError(VaultError):
     reason_code = "RESOURCE_EXHAUSTED"
 
 
+class DocumentTooLargeError(ResourceExhaustedError):
+    """A document version's content is past `VAULT_MAX_DOCUMENT_MIB`: refused as the
+    stream crosses it, nothing kept. Retrying does not help."""
+
+    reason_code = "DOCUMENT_TOO_LARGE"
+
+
+class DossierQuotaExceededError(ResourceExhaustedError):
+    """A dossier's live versions would hold more than `VAULT_MAX_DOSSIER_GIB` of content:
+    the upload is refused, nothing kept. Retrying does not help until space is freed."""
+
+    reason_code = "DOSSIER_QUOTA_EXCEEDED"
+
+
 class ConfigurationError(VaultError):
     """The vault's own configuration is wrong (unsafe key file, bad URL...)."""
 

@@ -36,7 +36,13 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import Scope
-from vault.errors import AlreadyExistsError, ConflictError, FailedPreconditionError, IntegrityError
+from vault.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DossierQuotaExceededError,
+    FailedPreconditionError,
+    IntegrityError,
+)
 from vault.index.base import AccessChange, Cursor, DossierKeyRecord, DossierRecord, VersionRecord
 
 _TREATING = Relation.TREATING
@@ -291,8 +297,23 @@ class MemoryIndex:
                 row.lease_until_us = lease_until_us
             return row is not None
 
-    def commit_version(self, record: VersionRecord) -> None:
+    def content_size(self, dossier_id: uuid.UUID) -> int:
+        return self._live_size(dossier_id, None)
+
+    def _live_size(self, dossier_id: uuid.UUID, excluded: uuid.UUID | None) -> int:
         with self._lock:
+            return sum(
+                self._versions[(key, document.latest_version)].record.size
+                for key, document in self._documents.items()
+                if document.dossier_id == dossier_id and key != excluded
+                if document.latest_version
+            )
+
+    def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
+        with self._lock:
+            others = self._live_size(record.dossier_id, record.document_id)
+            if quota is not None and others + record.size > quota:
+                raise DossierQuotaExceededError("the dossier's documents would exceed its quota")
             row = self._reservation(record)
             if row is None:
                 raise ConflictError(

@@ -97,9 +97,15 @@ class DocumentIndex(Protocol):
         was taken over, or swept)."""
         ...
 
-    def commit_version(self, record: VersionRecord) -> None:
+    def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         """Sets the final sizes and makes the version the document's visible one; the
-        previous version becomes deprecated. ConflictError if the reservation is gone."""
+        previous version becomes deprecated. ConflictError if the reservation is gone;
+        DossierQuotaExceededError (nothing written) if the dossier's live versions would
+        then hold more than `quota` bytes, checked under the dossier's lock."""
+        ...
+
+    def content_size(self, dossier_id: uuid.UUID) -> int:
+        """The content bytes of the dossier's live versions (not the replaced ones)."""
         ...
 
     def version(

@@ -28,9 +28,9 @@ from vault.service.documents import Documents
 from vault.service.dossiers import Dossiers
 from vault.service.gate import Call, Gate
 from vault.service.journal import JournalReads
-from vault.service.uploads import Upload, Uploads
+from vault.service.uploads import Upload, UploadQuota, Uploads
 
-__all__ = ["DEFAULT_UPLOAD_LEASE", "Call", "Upload", "Vault"]
+__all__ = ["DEFAULT_UPLOAD_LEASE", "Call", "Upload", "UploadQuota", "Vault"]
 
 DEFAULT_UPLOAD_LEASE = timedelta(minutes=2)
 _BACKGROUND_WORKERS = 32  # requests whose journal append overlaps other work at once
@@ -53,6 +53,7 @@ class Vault:
         rules: lifecycle.RetentionRules = lifecycle.DEFAULT_RULES,
         upload_lease: timedelta = DEFAULT_UPLOAD_LEASE,
         retainer: Retainer | None = None,
+        upload_quota: UploadQuota | None = None,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -75,6 +76,7 @@ class Vault:
             background=background,
             segment_size=segment_size,
             lease_us=upload_lease // timedelta(microseconds=1),
+            quota=upload_quota,
         )
         self.documents = Documents(
             gate,

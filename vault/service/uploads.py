@@ -9,6 +9,13 @@ key, bound to its dossier, document, version and dossier key version; its metada
 (title, media type, digest, author) is sealed under the dossier key the same way, so it
 dies with it.
 
+Quotas (`UploadQuota`, docs/adr/0026): a version's content may not pass the document
+quota (the chunk that would cross it is refused, never buffered), nor a dossier's live
+versions the dossier quota (a full dossier is refused at the header; the finish checks
+the real size, first as a plain read, then in the commit's transaction under the dossier
+row's lock, so that concurrent uploads take turns). Refusals are RESOURCE_EXHAUSTED,
+journaled, and keep nothing.
+
 Reading, listing and changing documents once written is `documents.py`'s.
 """
 
@@ -21,7 +28,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from vault import version_secrets
 from vault.blobstore.base import BlobStore, BlobWriter
@@ -42,8 +49,11 @@ from vault.domain.policy import Action, DocumentFacts
 from vault.domain.validation import validate_metadata
 from vault.errors import (
     ConflictError,
+    DocumentTooLargeError,
+    DossierQuotaExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
+    VaultError,
 )
 from vault.index.base import (
     DocumentIndex,
@@ -102,6 +112,20 @@ def _next_version(
     )
 
 
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class UploadQuota:
+    """The most content bytes one document version may hold, and a dossier's live
+    versions together (each document's latest; the versions it replaced are not
+    counted). The defaults are the settings' (vault/config.py)."""
+
+    document_bytes: int = 1024 * MIB
+    dossier_bytes: int = 20 * GIB
+
+
 class UploadIndex(DocumentIndex, SweepIndex, Protocol):
     """What uploads write: a version's reservation, its renewals, its commit or discard."""
 
@@ -151,6 +175,28 @@ def _after(job: Future[Any], then: Callable[[], None]) -> None:
     then()
 
 
+def _refused(
+    gate: Gate, actor: Actor, action: Action, call: Call, access: Access, error: VaultError
+) -> NoReturn:
+    """Journals `error` as the refusal of the upload `access` allowed, then raises it."""
+    with gate.refusal_journaled(actor, action, call) as refusal:
+        refusal.dossier, refusal.documents = access.dossier, access.documents
+        raise error
+    raise error  # not reached: the block re-raises it once journaled
+
+
+def _too_large(quota: UploadQuota) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"a document may hold at most {quota.document_bytes} bytes (VAULT_MAX_DOCUMENT_MIB)"
+    )
+
+
+def _dossier_full() -> DossierQuotaExceededError:
+    return DossierQuotaExceededError(
+        "the dossier's documents would exceed its quota (VAULT_MAX_DOSSIER_GIB)"
+    )
+
+
 def _discard_pending(index: SweepIndex, record: VersionRecord, *jobs: Future[Any]) -> None:
     """Waits for an upload's background jobs to end, then removes its pending row if
     there is one (they may have failed before recording it, or after)."""
@@ -189,8 +235,15 @@ class Upload:
         author: Author,
         segment_size: int,
         index_write: Callable[[Callable[[], None]], None],
+        quota: UploadQuota,
+        refuse: Callable[[VaultError], NoReturn],
+        delete_blob: Callable[[str], object],
     ) -> None:
         self._index = index
+        self._quota = quota
+        self._refuse = refuse
+        self._delete_blob = delete_blob
+        self._received = 0
         self._index_write = index_write
         self._writer = writer
         self._record = record
@@ -208,6 +261,9 @@ class Upload:
     def write(self, chunk: bytes) -> None:
         if not self._open:
             raise FailedPreconditionError("the upload is finished")
+        if self._received + len(chunk) > self._quota.document_bytes:
+            self._refuse(_too_large(self._quota))  # before a byte of it is kept
+        self._received += len(chunk)
         self._keep_reservation()
         self._digest.update(chunk)
         self._encryptor.write(chunk)
@@ -231,6 +287,12 @@ class Upload:
             expected_sha256,
         ):
             raise InvalidArgumentError("the content received does not match its size and digest")
+        others = self._index.content_size(self._record.dossier_id)
+        if self._record.version > 1:  # the version it replaces will no longer count
+            replaced = self._index.version(self._record.dossier_id, self._record.document_id, None)
+            others -= 0 if replaced is None else replaced.size
+        if others + expected_size > self._quota.dossier_bytes:
+            self._refuse(_dossier_full())  # the caller aborts: nothing kept
         self._encryptor.close()
         prepared = self._prepared.result()  # the pending row is recorded
         self._keep_reservation()  # through the wait for the last parts and the entry
@@ -248,8 +310,21 @@ class Upload:
                 prepared.dossier_key, prepared.record, self._metadata, digest, self._author
             ),
         )
-        self._index_write(functools.partial(self._index.commit_version, record))
+        try:
+            self._index_write(
+                functools.partial(self._index.commit_version, record, self._quota.dossier_bytes)
+            )
+        except DossierQuotaExceededError as error:  # a concurrent upload took the room
+            self._release_committed()
+            self._refuse(error)
         return version_secrets.document(record, self._metadata, digest, self._author)
+
+    def _release_committed(self) -> None:
+        """Removes the pending row, then the blob committed for it (if that fails, the
+        blob is an orphan the sweeper removes)."""
+        self._index.discard_version(self._record)
+        with contextlib.suppress(VaultError):
+            self._delete_blob(self._record.blob_key)
 
     def abort(self) -> None:
         """Discards the blob and the pending row; does nothing once committed or aborted."""
@@ -271,7 +346,9 @@ class Uploads:
         background: Executor,
         segment_size: int,
         lease_us: int,
+        quota: UploadQuota | None = None,
     ) -> None:
+        self._quota = quota or UploadQuota()
         self._gate = gate
         self._index = index
         self._blobs = blobs
@@ -311,6 +388,8 @@ class Uploads:
                     metadata = _inherited(metadata, replaced)
                     record = _next_version(replaced, replaces, metadata, visibility, now_us)
                 wrapped = gate.wrapped_dossier_key(dossier.dossier_id, dossier.key_version)
+                if replaces is None and self._dossier_full(dossier):
+                    raise _dossier_full()  # a replacement may free room: its finish decides
             gate.notify_first_access(actor, dossier, call)
         record = replace(
             record,
@@ -351,7 +430,13 @@ class Uploads:
             _author(actor),
             self._segment_size,
             gate.index_write,
+            self._quota,
+            functools.partial(_refused, gate, actor, action, call, access),
+            self._blobs.delete,
         )
+
+    def _dossier_full(self, dossier: DossierRecord) -> bool:
+        return self._index.content_size(dossier.dossier_id) >= self._quota.dossier_bytes
 
     def _new_document(
         self,

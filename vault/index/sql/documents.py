@@ -38,7 +38,7 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import Scope
-from vault.errors import ConflictError, FailedPreconditionError
+from vault.errors import ConflictError, DossierQuotaExceededError, FailedPreconditionError
 from vault.index.records import Cursor, VersionRecord
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import VERSION_COLUMNS, version_record
@@ -198,7 +198,29 @@ _MOVE_LATEST = (
 )
 
 
+_LIVE_SIZE = (
+    select(func.coalesce(func.sum(V.c.size), 0))
+    .join_from(DOC, V, and_(V.c.document_id == DOC.c.id, V.c.version == DOC.c.latest_version))
+    .where(DOC.c.dossier_id == bindparam("dossier_id"), DOC.c.id != bindparam("excluded"))
+)
+"""The content bytes of a dossier's live versions (each document's latest committed
+one; replaced versions are not counted), but for one document's: the dossier's documents
+through their index, each version by its primary key."""
+
+_NO_DOCUMENT = uuid.UUID(int=0)
+_QUOTA_MESSAGE = "the dossier's documents would exceed its quota (VAULT_MAX_DOSSIER_GIB)"
+
+
 class SqlDocuments(SqlBase):
+    def content_size(self, dossier_id: uuid.UUID) -> int:
+        with self._connect() as conn:
+            return self._live_size(conn, dossier_id, _NO_DOCUMENT)
+
+    @staticmethod
+    def _live_size(conn: Connection, dossier_id: uuid.UUID, excluded: uuid.UUID) -> int:
+        found = conn.execute(_LIVE_SIZE, {"dossier_id": dossier_id, "excluded": excluded})
+        return int(found.scalar() or 0)
+
     def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
         try:
             with self._connect(write=True) as conn:
@@ -287,8 +309,15 @@ class SqlDocuments(SqlBase):
             },
         )
 
-    def commit_version(self, record: VersionRecord) -> None:
+    def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         with self._connect(write=True) as conn:
+            if quota is not None:
+                # under the dossier row's lock: two commits in one dossier take turns, so
+                # each sees the other's size (SQLite: one writer at a time anyway)
+                conn.execute(_DOSSIER_STATE, {"dossier_id": record.dossier_id})
+                others = self._live_size(conn, record.dossier_id, record.document_id)
+                if others + record.size > quota:
+                    raise DossierQuotaExceededError(_QUOTA_MESSAGE)
             updated = conn.execute(
                 _COMMIT_RESERVATION,
                 {
