@@ -31,7 +31,8 @@ Reasons, by status:
     (a masked or hidden document, a dossier looked up by a caller refused it): the
     two are never told apart;
   ALREADY_EXISTS: ALREADY_EXISTS; FAILED_PRECONDITION: FAILED_PRECONDITION;
-  ABORTED: CONFLICT; RESOURCE_EXHAUSTED: RESOURCE_EXHAUSTED;
+  ABORTED: CONFLICT; RESOURCE_EXHAUSTED: RESOURCE_EXHAUSTED (a server bound),
+    DOCUMENT_TOO_LARGE, DOSSIER_QUOTA_EXCEEDED (quotas: retrying does not help);
   DEADLINE_EXCEEDED: STREAM_IDLE; UNAVAILABLE: UNAVAILABLE; DATA_LOSS: DATA_LOSS;
   INTERNAL: INTERNAL.
 Every response, and every error, carries the call's request id as `x-request-id` in
