@@ -115,11 +115,12 @@ def test_a_commit_waits_for_the_dossier_lock_and_sees_what_its_holder_committed(
 
 
 def _lock_waiters(conn: object) -> int:
+    """Sessions blocked by `conn`'s locks (not by query text: a prepared statement's
+    session may show its previous statement in pg_stat_activity)."""
     found = conn.execute(  # type: ignore[attr-defined]
         text(
             "select count(*) from pg_stat_activity"
-            " where wait_event_type = 'Lock' and datname = current_database()"
-            " and query ilike '%for update%'"
+            " where pg_backend_pid() = any(pg_blocking_pids(pid))"
         )
     )
     return int(found.scalar() or 0)
