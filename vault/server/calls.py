@@ -190,7 +190,14 @@ class Calls:
         request_id = request.call.request_id
         try:
             await self.run(self._record_refusal, request.actor, request.action, request.call, error)
-        except Exception:  # the caller still gets the original error
+        except VaultError as failure:  # a dependency is down (the key provider, the
+            # database): no traceback, the caller still gets the original error
+            _log.warning(
+                "could not journal a refusal request_id=%s error=%s",
+                request_id,
+                type(failure).__name__,
+            )
+        except Exception:  # a bug: the caller still gets the original error
             _log.exception("could not journal a refusal request_id=%s", request_id)
         if not isinstance(error, VaultError):
             _log.error("internal error request_id=%s", request_id, exc_info=error)
