@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -67,13 +68,14 @@ def check_fields(fields: object) -> None:
     surrogates are refused by `parse`, not here.)"""
     if type(fields) is not dict:
         raise NotCanonicalError("the entry is not a JSON object")
-    keys = tuple(fields)
-    if keys == SORTED_KEYS_SECRET:
+    values: Iterable[object] = fields.values()
+    if tuple(fields) != SORTED_KEYS:
+        if tuple(fields) != SORTED_KEYS_SECRET:
+            raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
         if fields[CARE_FLAG] is not True:
             raise NotCanonicalError("secret_care is present only when true")
-    elif keys != SORTED_KEYS:
-        raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
-    if tuple(type(fields[key]) for key in SORTED_KEYS) not in _TYPES:
+        values = [value for key, value in fields.items() if key != CARE_FLAG]
+    if tuple(map(type, values)) not in _TYPES:
         raise NotCanonicalError("a value is not of its key's type")
     seq, time_us = fields["seq"], fields["time_us"]
     if fields["v"] != FORMAT_VERSION or not (1 <= seq <= MAX_INT and 0 <= time_us <= MAX_INT):
