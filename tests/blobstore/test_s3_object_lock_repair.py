@@ -4,11 +4,14 @@ written into a held dossier after its hold, are protected from the index."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 
 import pytest
+from sqlalchemy import Table, update
 
 from tests.blobstore.test_s3_object_lock_vault import (
     _delete_every_object_as_the_server,
@@ -16,7 +19,9 @@ from tests.blobstore.test_s3_object_lock_vault import (
     _locks,
     locked_vault,  # noqa: F401 (a fixture)
 )
+from tests.domain.test_lifecycle import A_DAY
 from tests.retention.conftest import RetentionVault
+from tests.retention.test_cli import environment, retention
 from tests.s3_servers import S3Server
 from tests.server.test_grpc import REPORT
 from vault.blobstore.base import ObjectProtectedError
@@ -24,6 +29,8 @@ from vault.blobstore.s3.retention import S3Retainer
 from vault.composition import open_retention
 from vault.domain.model import ActorKind
 from vault.errors import UnavailableError
+from vault.index.schema import DossierRow
+from vault.sqlstore import make_engine
 
 
 @pytest.fixture
@@ -91,3 +98,46 @@ def test_a_document_written_into_a_held_dossier_is_held_by_the_run(
         report = adapters.destroyer.protect()
     assert (report.retained, report.held) == (0, 1)
     assert {status for _, _, status in _locks(locked_vault)} == {"ON"}
+
+
+def test_a_dossier_the_store_refuses_to_protect_is_counted_and_the_pass_goes_on(
+    locked_vault: RetentionVault,  # noqa: F811
+) -> None:
+    """An index whose deadline went back a day (tampered, or the rules shortened) asks
+    the store to shorten a GOVERNANCE retention without the bypass: SeaweedFS refuses."""
+    shortened = locked_vault.closed_dossier(53, 1)
+    locked_vault.closed_dossier(54, 1)  # protected as before
+    engine = make_engine(locked_vault.config.index_url)
+    dossiers = cast(Table, DossierRow.__table__)
+    with engine.begin() as conn:
+        conn.execute(
+            update(dossiers)
+            .where(dossiers.c.id == shortened)
+            .values(destroy_after_us=dossiers.c.destroy_after_us - A_DAY)
+        )
+    engine.dispose()
+    with open_retention(locked_vault.config) as adapters:
+        report = adapters.destroyer.protect()
+    assert (report.retained, report.refused) == (1, 1)
+
+
+def test_protect_from_the_cli_reports_what_it_protected(
+    locked_vault: RetentionVault,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _failing_once(monkeypatch)
+    dossier = _dossier(locked_vault, 55, documents=1)
+    patient = locked_vault.vault.token(subject=_holder(55))
+    with locked_vault.vault.client(patient) as client, pytest.raises(UnavailableError):
+        client.close_dossier(dossier)
+    s3 = locked_vault.config.s3
+    assert s3 is not None
+    env = {
+        **environment(locked_vault),
+        "VAULT_S3_GOVERNANCE_ACCESS_KEY_ID": s3.governance_access_key_id or "",
+        "VAULT_S3_GOVERNANCE_SECRET_ACCESS_KEY": s3.governance_secret_access_key or "",
+    }
+    done = retention(env, "protect", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"retained": 1, "held": 0, "refused": 0}
+    assert {mode for mode, _, _ in _locks(locked_vault)} == {"GOVERNANCE"}
