@@ -7,16 +7,19 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.blobstore.support import admin_client, put
 from tests.blobstore.test_s3_object_lock import lock_settings
 from tests.s3_servers import S3Server
 from tests.test_sweeper import LaterClock
 from vault.blobstore.base import ObjectProtectedError
+from vault.blobstore.s3.errors import map_s3_error
 from vault.blobstore.s3.store import S3BlobStore
-from vault.errors import IntegrityError
+from vault.errors import FailedPreconditionError, IntegrityError
 from vault.index.sql import SqlIndex
 from vault.sqlstore import make_engine
 from vault.sweeper import Sweeper
@@ -68,3 +71,30 @@ def test_a_protected_orphan_is_counted_and_left_and_the_sweep_goes_on(
         assert not any(k in line for k in (held, retained) for line in caplog.messages)
     finally:
         store.retainer().hold([held], on=False)
+
+
+def _refusal(code: str, status: int, operation: str) -> ClientError:
+    response: dict[str, Any] = {
+        "Error": {"Code": code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "protected"),
+    [
+        ("AccessDenied", "DeleteObject", True),
+        ("403", "DeleteObject", True),
+        ("InvalidAccessKeyId", "DeleteObject", False),  # credentials: stop, do not skip
+        ("SignatureDoesNotMatch", "DeleteObject", False),
+        ("AccessDenied", "PutObjectRetention", False),
+        ("AccessDenied", "GetObject", False),
+    ],
+)
+def test_only_a_refused_delete_reads_as_a_protected_object(
+    code: str, operation: str, protected: bool
+) -> None:
+    error = map_s3_error(_refusal(code, 403, operation), "bucket")
+    assert isinstance(error, FailedPreconditionError)
+    assert isinstance(error, ObjectProtectedError) is protected
