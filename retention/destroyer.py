@@ -37,6 +37,10 @@ version) and the holder told (`released`); a document whose notice is due (two w
 after its deposit) gets a `release_notice` in the outbox, once. A document also hidden
 from representatives gets no notice: representatives read the same outbox.
 
+Last, a run re-applies the store's own protection from the index where the store has
+S3 Object Lock (retention/protector.py, ADR 0024): what a failed call at closure or at
+a hold left unprotected, and documents written into a held dossier after its hold.
+
 Operates on the vault's adapters directly (index, blob store, journal, journal signer),
 on the server host, as `dossier-vault keys` and `gc` do.
 """
