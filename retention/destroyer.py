@@ -37,6 +37,10 @@ version) and the holder told (`released`); a document whose notice is due (two w
 after its deposit) gets a `release_notice` in the outbox, once. A document also hidden
 from representatives gets no notice: representatives read the same outbox.
 
+Last, a run re-applies the store's own protection from the index where the store has
+S3 Object Lock (retention/protector.py, ADR 0024): what a failed call at closure or at
+a hold left unprotected, and documents written into a held dossier after its hold.
+
 Operates on the vault's adapters directly (index, blob store, journal, journal signer),
 on the server host, as `dossier-vault keys` and `gc` do.
 """
@@ -53,6 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from retention.protector import Protector, ProtectReport
 from vault.blobstore.base import OBJECT_LOCK, BlobStore, DeleteResult, NoRetainer, Retainer
 from vault.domain.clock import Clock, to_us
 from vault.domain.lifecycle import (
@@ -126,6 +131,7 @@ class RunReport:
     expired_documents: int = 0
     released_documents: int = 0  # held-back documents whose delay ran
     release_notices: int = 0
+    protection: ProtectReport = field(default_factory=ProtectReport)  # ADR 0024
     certificates: list[str] = field(default_factory=list)
 
 
@@ -196,7 +202,7 @@ class Destroyer:
         self, limit: int | None = None, progress: Callable[[int], None] | None = None
     ) -> RunReport:
         """Finishes interrupted destructions, destroys every dossier due now (at most
-        `limit`), then applies the rolling windows."""
+        `limit`), applies the rolling windows, then re-applies the store's protection."""
         report = RunReport()
         for dossier in self._due(limit):
             self._destroy(dossier, report)
@@ -204,7 +210,12 @@ class Destroyer:
                 progress(report.dossiers)
         report.expired_documents = self.expire_documents()
         report.released_documents, report.release_notices = self.release_held_back()
+        report.protection = self.protect()
         return report
+
+    def protect(self) -> ProtectReport:
+        """Re-applies the store's protection from the index (retention/protector.py)."""
+        return Protector(self._index, self._retainer, self._clock).run()
 
     def _due(self, limit: int | None) -> Iterator[Destruction | DossierRecord]:
         unfinished = self._index.unfinished_destructions()

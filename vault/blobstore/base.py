@@ -14,6 +14,8 @@ failures as `VaultError`s with the same meaning:
 |                         | directory, permissions): an operator must act                  |
 | UnavailableError        | the store cannot be reached right now (network, timeouts,      |
 |                         | throttling, I/O errors): retrying later may succeed            |
+| ObjectProtectedError    | (a FailedPreconditionError) the store refused to delete an     |
+|                         | object version: retained or held by Object Lock (ADR 0024)     |
 
 `Retainer` is the optional WORM port (S3 Object Lock, ADR 0024): protection the store
 itself enforces while a dossier is closed or held; `NoRetainer` is its no-op.
@@ -32,6 +34,13 @@ from typing import Protocol
 from vault.errors import FailedPreconditionError, InvalidArgumentError
 
 _KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+class ObjectProtectedError(FailedPreconditionError):
+    """The store refused to delete an object: a version of it is under an Object Lock
+    retention or legal hold (ADR 0024), or the store's delete permission is missing
+    (which the store's startup `check()` would have caught). The sweeper counts it and
+    goes on; everyone else stops as for any FailedPreconditionError."""
 
 
 def check_key(key: str) -> str:

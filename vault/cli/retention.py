@@ -2,7 +2,9 @@
 commands, run on the server host with the server's configuration (VAULT_*).
 
     plan               what is due now, or by a date: dossiers and bytes per reason
-    run                destroys what is due (asks first; --yes, --dry-run, --limit)
+    run                destroys what is due (asks first; --yes, --dry-run, --limit),
+                       then re-applies the store's Object Lock protection (as `protect`)
+    protect            re-applies Object Lock protection from the index (ADR 0024)
     hold / release     legal holds, with a mandatory reason (journaled)
     deadlines          deletion requests approaching or past their legal deadline (3 months)
     report             destructions over a period, with their signed certificates
@@ -43,6 +45,7 @@ from vault.errors import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
     from retention.destroyer import RunReport
+    from retention.protector import ProtectReport
     from vault.composition import RetentionAdapters
     from vault.service import Call, Vault
 
@@ -141,8 +144,23 @@ def _report_text(report: RunReport) -> str:
     return (
         f"destroyed {report.dossiers} dossiers: {report.objects} objects "
         f"({report.object_versions} stored versions, {report.bytes} bytes); "
-        f"{report.expired_documents} documents past their rolling window"
+        f"{report.expired_documents} documents past their rolling window; "
+        + _protect_text(report.protection)
     )
+
+
+def _protect_text(report: ProtectReport) -> str:
+    text = f"store protection re-applied: {report.retained} dossiers retained, {report.held} held"
+    return text + (f", {report.refused} refused by the store" if report.refused else "")
+
+
+def cmd_protect(args: argparse.Namespace) -> int:
+    from retention.lock import single_run
+
+    with _adapters() as adapters, single_run(adapters.index.engine):
+        report = adapters.destroyer.protect()
+    show(args, asdict(report), _protect_text(report))
+    return 0
 
 
 def _operator() -> Actor:
@@ -270,6 +288,10 @@ def _add_commands(commands: Any) -> None:
     run.add_argument("--dry-run", action="store_true", help="count, destroy nothing")
     run.add_argument("--limit", type=int, help="destroy at most this many dossiers")
     run.set_defaults(handler=cmd_run)
+    protect = commands.add_parser(
+        "protect", help="re-apply the store's Object Lock protection from the index"
+    )
+    protect.set_defaults(handler=cmd_protect)
     hold = commands.add_parser("hold", help="place a legal hold on a dossier")
     hold.add_argument("--dossier", required=True)
     hold.add_argument("--reason", required=True, help="a court or case reference")
@@ -292,7 +314,7 @@ def _add_commands(commands: Any) -> None:
     verify = commands.add_parser("verify-destroyed", help="prove nothing of a dossier remains")
     add_dossier_argument(verify)
     verify.set_defaults(handler=cmd_verify_destroyed)
-    for parser in (plan, run, hold, release, deadlines, report, verify):
+    for parser in (plan, run, protect, hold, release, deadlines, report, verify):
         add_output_flags(parser, quiet=False)
 
 

@@ -280,6 +280,15 @@ class RetentionIndex(Protocol):
 
     def dossier_key_versions(self, dossier_id: uuid.UUID) -> list[int]: ...
 
+    def protected_dossiers(
+        self, now_us: int, after: uuid.UUID | None, limit: int
+    ) -> list[DossierRecord]:
+        """Dossiers whose objects the store must protect (ADR 0024), by id, after `after`:
+        closed ones whose deadline is after `now_us` (not a deletion request, which is
+        destroyed early) and every one with a legal hold in force; none whose
+        destruction has begun."""
+        ...
+
 
 class KeyIndex(Protocol):
     """Dossier keys: read, added, rewrapped under a new master version, documents

@@ -117,7 +117,8 @@ class VaultMetrics:
         self.swept = Counter(
             "vault_swept",
             "What the sweeper removed, by operation (pending_discarded, "
-            "incomplete_writes_removed, orphan_blobs_deleted).",
+            "incomplete_writes_removed, orphan_blobs_deleted; blobs_protected: deletes "
+            "the store refused, left).",
             ("operation",),
             registry=registry,
         )

@@ -196,6 +196,7 @@ def _sweep_if_held(
                 "pending_discarded": report.pending_discarded,
                 "incomplete_writes_removed": report.incomplete_writes_removed,
                 "orphan_blobs_deleted": report.orphan_blobs_deleted,
+                "blobs_protected": report.blobs_protected,
             },
             None,
         )

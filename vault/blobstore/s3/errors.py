@@ -19,6 +19,9 @@ code and opaque keys, never S3's own message:
 | AuthorizationHeaderMalformed, HTTP 301/307 (wrong region or    |                     |
 | endpoint); NotImplemented (the store lacks a needed feature);  |                     |
 | TLS certificate failure                                        |                     |
+| AccessDenied or HTTP 403 on DeleteObject (a version under an   | ObjectProtected-    |
+| Object Lock retention or legal hold; ADR 0024)                 | Error (a Failed-    |
+|                                                                | PreconditionError)  |
 | NoSuchKey, other HTTP 404 (an object the vault recorded is     | IntegrityError      |
 | gone); a body that fails a checksum botocore checks            |                     |
 | PreconditionFailed, ConditionalRequestConflict, HTTP 412       | AlreadyExistsError  |
@@ -50,6 +53,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from vault.blobstore.base import ObjectProtectedError
 from vault.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -89,6 +93,11 @@ _TLS = _Failure(FailedPreconditionError, "TLS verification of the S3 endpoint fa
 _NO_OBJECT = _Failure(IntegrityError, "object missing from S3 bucket {bucket} ({code})")
 _CORRUPT = _Failure(IntegrityError, "object in S3 bucket {bucket} fails its checksum ({code})")
 _EXISTS = _Failure(AlreadyExistsError, "object key already in use in S3 bucket {bucket} ({code})")
+_PROTECTED = _Failure(
+    ObjectProtectedError,
+    "S3 refused {op} on bucket {bucket} ({code}): the object version is retained or held "
+    "by Object Lock, or the credentials may not delete",
+)
 _UNKNOWN = _Failure(VaultError, "S3 {op} on bucket {bucket} failed ({code})")
 
 
@@ -140,7 +149,14 @@ def http_status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+def _refused(code: str, status: int) -> bool:
+    """AccessDenied, or a bare 403 that is not a credentials failure."""
+    return code == "AccessDenied" or (status == 403 and code not in _BY_CODE)
+
+
 def _client_failure(code: str, status: int, operation: str) -> _Failure:
+    if operation == "DeleteObject" and _refused(code, status):
+        return _PROTECTED  # what both servers answer for a locked version (ADR 0024)
     if code in _BY_CODE:
         return _BY_CODE[code]
     if status == 404:

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
-from vault.domain.model import DocumentCategory, DossierState
+from vault.domain.model import ClosureReason, DocumentCategory, DossierState
 from vault.index.records import (
     Destruction,
     DossierRecord,
@@ -44,6 +44,19 @@ def _is_due(by_us: int) -> Any:
     return and_(D.c.state == "closed", D.c.holds == 0, D.c.destroy_after_us <= by_us)
 
 
+def _to_protect(now_us: int) -> Any:
+    """What the store must protect: closed before the deadline (a deletion request is
+    destroyed early, with the bypass) or held; never once its destruction has begun."""
+    early = ClosureReason.DELETION_REQUEST.value
+    retained = and_(
+        D.c.state == DossierState.CLOSED.value,
+        D.c.destroy_after_us > now_us,
+        or_(D.c.closure_reason.is_(None), D.c.closure_reason != early),
+    )
+    begun = exists().where(DESTROY.c.dossier_id == D.c.id)
+    return and_(or_(retained, D.c.holds > 0), D.c.state != DossierState.DESTROYED.value, ~begun)
+
+
 def _every_version(dossier_id: uuid.UUID) -> Select[Any]:
     """Every version row of the dossier, pending ones included, in a manifest's order."""
     return (
@@ -61,6 +74,15 @@ def _key_versions(dossier_id: uuid.UUID) -> Select[Any]:
 class SqlRetention(SqlBase):
     def due_dossiers(self, by_us: int, limit: int) -> list[DossierRecord]:
         query = select(D).where(_is_due(by_us)).order_by(D.c.destroy_after_us, D.c.id).limit(limit)
+        with self._connect() as conn:
+            return [dossier_record(row) for row in conn.execute(query)]
+
+    def protected_dossiers(
+        self, now_us: int, after: uuid.UUID | None, limit: int
+    ) -> list[DossierRecord]:
+        query = select(D).where(_to_protect(now_us)).order_by(D.c.id).limit(limit)
+        if after is not None:
+            query = query.where(D.c.id > after)
         with self._connect() as conn:
             return [dossier_record(row) for row in conn.execute(query)]
 
