@@ -41,6 +41,7 @@ from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.facts import DocumentFacts, Facts, Standing
 from vault.domain.policy.matrix import (
     DEFAULT_MATRIX,
+    EMERGENCY_PROFESSIONS,
     EMERGENCY_SPECIALTIES,
     AccessMatrix,
     Categories,
@@ -50,6 +51,7 @@ from vault.domain.policy.scope import EVERYTHING, NOTHING, Decision, Scope
 
 __all__ = [
     "DEFAULT_MATRIX",
+    "EMERGENCY_PROFESSIONS",
     "EMERGENCY_SPECIALTIES",
     "EVERYTHING",
     "NOTHING",

@@ -78,6 +78,7 @@ class Reason(StrEnum):
     DELETION_REQUESTED = "deletion-requested"
     ROLLING_WINDOW = "rolling-window"
     RELEASE_DELAY = "release-delay"  # a held-back document's delay ran: released
+    BLOCK_LIFTED = "block-lifted"  # a blocked professional designated treating physician
     LEGAL_HOLD = "legal-hold"  # a deletion refused while a legal hold is in force
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"

@@ -16,14 +16,18 @@ _SETTABLE: dict[Reason, Visibility] = {
 }
 _AUTHOR_SETTABLE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 _AUTHOR_CLEARS_ONLY = Visibility.HIDDEN_FROM_PATIENT  # set at upload, cleared when announced
+_PROFESSIONAL_READERS = frozenset({Reason.AUTHORISED, Reason.EMERGENCY, Reason.TREATING_PHYSICIAN})
+"""The decisions under which a professional reads: an author among them reads back what
+they wrote, masked or not, whatever the matrix gives their profession."""
 
 
 def decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     """A request about one existing document: it must be in the caller's scope, and a
     visibility change may only flip the flags the caller's role may set (an author, or
     the treating physician, only clears `HIDDEN_FROM_PATIENT`: held back at upload,
-    released at the announcement consultation)."""
-    if not decision.scope.admits(document.category, document.visibility, document.deposited_us):
+    released at the announcement consultation). A professional who may read the dossier
+    reads back a document they wrote, masked or outside their matrix (`_author_reads`)."""
+    if not _author_reads(document, decision) and not _admits(document, decision):
         return deny(Reason.DOCUMENT_HIDDEN)
     new = document.new_visibility
     if new is None:
@@ -42,6 +46,19 @@ def decide_document(document: DocumentFacts, decision: Decision) -> Decision:
     if flipped & ~settable or flipped & new & clear_only:
         return deny(Reason.VISIBILITY_NOT_SETTABLE)
     return decision
+
+
+def _admits(document: DocumentFacts, decision: Decision) -> bool:
+    return decision.scope.admits(document.category, document.visibility, document.deposited_us)
+
+
+def _author_reads(document: DocumentFacts, decision: Decision) -> bool:
+    """An author keeps their document when the patient masks it, as the treating physician
+    does, and reads it whatever the matrix says of its category for their profession;
+    only while they may read the dossier at all (authorised, treating, emergency window):
+    a revoked or blocked author reads nothing. Reading only: replacing a masked document
+    stays refused (`decide_replacement`)."""
+    return document.authored_by_caller and decision.reason in _PROFESSIONAL_READERS
 
 
 def _released_by_delay(decision: Decision, document: DocumentFacts) -> bool:

@@ -44,7 +44,9 @@ class Facts:
     """What the policy needs to know about one request. Without `now_us` (None), time
     is unknown and no time-bound standing (authorisation, emergency window) is open, and
     no held-back document is released by its delay. `release_months` is that delay (a
-    setting, the law's month by default)."""
+    setting, the law's month by default). `target_blocked`: the professional the national
+    insurer designates as treating physician is blocked by the patient (the designation
+    lifts the block)."""
 
     actor_kind: ActorKind
     action: Action
@@ -56,3 +58,4 @@ class Facts:
     document: DocumentFacts | None = None
     release_months: int = 1
     closure_reason: ClosureReason | None = None  # why a closed dossier was closed
+    target_blocked: bool = False  # the professional a designation names is blocked

@@ -27,3 +27,6 @@ DEFAULT_MATRIX: AccessMatrix = {
     "physiotherapist": frozenset({_C.SYNTHESIS, _C.TREATMENTS_AND_CARE, _C.REPORTS, _C.IMAGING}),
 }
 EMERGENCY_SPECIALTIES = frozenset({"emergency_medicine", "medical_regulation"})  # SAMU too
+EMERGENCY_PROFESSIONS = frozenset({"physician"})
+"""The professions whose emergency specialty opens break-the-glass: a specialty claimed
+with another profession (a pharmacist "in regulation") opens nothing."""

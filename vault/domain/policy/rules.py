@@ -17,6 +17,7 @@ from vault.domain.policy.facts import Facts
 from vault.domain.policy.matrix import (
     ALL_CATEGORIES,
     DEFAULT_MATRIX,
+    EMERGENCY_PROFESSIONS,
     EMERGENCY_SPECIALTIES,
     AccessMatrix,
 )
@@ -204,6 +205,8 @@ def _closed_copy(facts: Facts) -> Decision:
 def _insurer(facts: Facts) -> Decision:
     if facts.action not in _INSURER:
         return deny(Reason.ACTOR_NEVER_ALLOWED)
+    if facts.action is Action.TREATING_PHYSICIAN_SET and facts.target_blocked:
+        return Decision(True, Reason.BLOCK_LIFTED)  # the treating physician is unblockable
     return Decision(True, Reason.INSURER)
 
 
@@ -234,6 +237,8 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
 
 def _break_glass(facts: Facts) -> Decision:
     if facts.specialty not in EMERGENCY_SPECIALTIES:
+        return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
+    if facts.profession not in EMERGENCY_PROFESSIONS:  # a pharmacist claiming regulation
         return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
     if facts.standing.emergency_refused:
         return deny(Reason.EMERGENCY_REFUSED)
