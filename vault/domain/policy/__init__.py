@@ -15,11 +15,14 @@ from"):
   consultation until its author or the treating physician releases it, or its delay
   (`Facts.release_months`) ran; representatives never see a minor's confidential care
   (L.1111-5), which an author may declare but only the minor (holder) lifts;
-* the treating physician sees everything, masked documents included, unblockable;
+* the treating physician sees everything, masked documents included, unblockable: the
+  national insurer designating a blocked professional lifts the block (`block-lifted`);
 * another professional needs an unexpired authorisation (or records consent), never
-  once blocked, reads only what the matrix gives their profession, never masked;
-* an emergency professional may break the glass unless the patient refused it, for a
-  short window, masked documents still hidden; a blocked professional never;
+  once blocked, reads only what the matrix gives their profession, never masked, but
+  for a document they wrote, which they read back masked or not, matrix or not;
+* an emergency physician (profession and specialty) may break the glass unless the
+  patient refused it, for a short window, masked documents still hidden; a blocked
+  professional never;
 * only a document's author replaces it, while it is in the author's scope;
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
