@@ -7,7 +7,7 @@ authorised professional of each profession may read.
     pharmacist = ["synthesis", "treatments_and_care", "biology", "vaccination"]
 
 A profession the file does not list reads nothing (the treating physician, the patient
-side and break-the-glass rules are not the matrix's business: see vault/domain/policy.py).
+side and break-the-glass rules are not the matrix's business: see vault/domain/policy/).
 This module only reads and checks the file; unset, the policy's `DEFAULT_MATRIX` applies.
 """
 

@@ -126,6 +126,7 @@ class NotificationKind(StrEnum):
     EMERGENCY_ACCESS = "emergency_access"
     RELEASE_NOTICE = "release_notice"  # a held-back document is to be released soon
     DOCUMENT_RELEASED = "released"  # a held-back document's delay ran: released
+    BLOCK_LIFTED = "block_lifted"  # a blocked professional became the treating physician
 
 
 DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.DOCUMENT_RELEASED})

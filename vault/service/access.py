@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
@@ -24,7 +25,7 @@ from vault.domain.model import (
     Relation,
     Relationship,
 )
-from vault.domain.policy import Action
+from vault.domain.policy import Action, Reason
 from vault.domain.validation import page_limit
 from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
@@ -155,15 +156,48 @@ class AccessControl:
     def set_treating_physician(
         self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
     ) -> None:
-        """The national insurer records the declared treating physician (None: none)."""
+        """The national insurer records the declared treating physician (None: none).
+
+        The treating physician cannot be blocked: designating a blocked professional
+        lifts the block (decided `block-lifted`, journaled as such), and the holder is
+        told. A former treating physician keeps nothing, and is not blocked again."""
         gate, action = self._gate, Action.TREATING_PHYSICIAN_SET
-        with gate.on_dossier(actor, dossier_id, action, call) as dossier:
-            entry = None
+        with gate.journaled(actor, action, call) as access, gate.reads():
+            dossier = gate.dossier(dossier_id, access)
+            facts = gate.facts(actor, action, dossier)
+            access.require(facts)
+            entry, lifted = None, False
             if rpps is not None:
                 subject = parse_rpps(rpps)
                 entry = Relationship(dossier.dossier_id, Relation.TREATING, subject, gate.now_us())
+                blocked = self._has(dossier, Relation.BLOCKED, subject)
+                decision = access.require(replace(facts, target_blocked=blocked))
+                lifted = decision.reason is Reason.BLOCK_LIFTED
         self._index.set_treating_physician(
             dossier.dossier_id, entry, gate.now_us(), call.request_id
+        )
+        if entry is not None and lifted:
+            self._lift_block(entry, call)
+
+    def _lift_block(self, treating: Relationship, call: Call) -> None:
+        """Tells the holder, then removes the block. The notice is queued with the
+        treating relation it announces (recorded again, unchanged); a crash before the
+        removal leaves a block the policy already ignores (the treating physician wins),
+        and the designation, retried, completes it."""
+        notice = Notification(
+            treating.dossier_id,
+            NotificationKind.BLOCK_LIFTED,
+            treating.subject,
+            treating.created_us,
+            call.request_id,
+        )
+        self._index.notify(notice, treating)
+        self._index.remove_relationship(
+            treating.dossier_id,
+            Relation.BLOCKED,
+            treating.subject,
+            treating.created_us,
+            call.request_id,
         )
 
     def break_glass(

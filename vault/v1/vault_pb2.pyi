@@ -245,6 +245,10 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """A document held back from the patient will be released soon (document_id)."""
     NOTIFICATION_KIND_DOCUMENT_RELEASED: _NotificationKind.ValueType  # 4
     """A document held back from the patient was released by its delay (document_id)."""
+    NOTIFICATION_KIND_BLOCK_LIFTED: _NotificationKind.ValueType  # 5
+    """A blocked professional was designated treating physician: the block is lifted
+    (professional: their RPPS number; the treating physician cannot be blocked).
+    """
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
 
@@ -255,6 +259,10 @@ NOTIFICATION_KIND_RELEASE_NOTICE: NotificationKind.ValueType  # 3
 """A document held back from the patient will be released soon (document_id)."""
 NOTIFICATION_KIND_DOCUMENT_RELEASED: NotificationKind.ValueType  # 4
 """A document held back from the patient was released by its delay (document_id)."""
+NOTIFICATION_KIND_BLOCK_LIFTED: NotificationKind.ValueType  # 5
+"""A blocked professional was designated treating physician: the block is lifted
+(professional: their RPPS number; the treating physician cannot be blocked).
+"""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
 
 @_typing.final

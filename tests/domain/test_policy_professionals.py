@@ -1,0 +1,216 @@
+"""The professional side's edges (issue 16): an author keeps what they wrote, the treating
+physician cannot stay blocked, and break-the-glass checks the profession the token gives,
+not only its specialty. A table of cases and invariants over an enumeration."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+
+from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
+from vault.domain.policy import Action, DocumentFacts, Facts, Reason, Standing, decide
+
+A, K, R, V, C = Action, ActorKind, Reason, Visibility, DocumentCategory
+NOW = 1_000_000_000
+AUTHORISED = Standing(authorised_until_us=NOW + 1)
+EXPIRED = Standing(authorised_until_us=NOW - 1)
+EMERGENCY = Standing(emergency_until_us=NOW + 1)
+TREATING = Standing(treating_physician=True)
+BLOCKED_AUTHORISED = Standing(authorised_until_us=NOW + 1, blocked=True)
+MASKED_OWN = DocumentFacts(C.REPORTS, V.MASKED_FROM_PROFESSIONALS, authored_by_caller=True)
+MASKED_OTHERS = DocumentFacts(C.REPORTS, V.MASKED_FROM_PROFESSIONALS)
+IMAGING_OWN = DocumentFacts(C.IMAGING, authored_by_caller=True)  # not in a pharmacist's matrix
+
+
+def professional(
+    action: Action,
+    standing: Standing,
+    document: DocumentFacts | None = None,
+    profession: str = "physician",
+    specialty: str | None = None,
+) -> Facts:
+    return Facts(
+        K.PROFESSIONAL, action, DossierState.ACTIVE, standing, NOW, profession, specialty, document
+    )
+
+
+def insurer_designates(target_blocked: bool) -> Facts:
+    return Facts(
+        K.INSURER,
+        A.TREATING_PHYSICIAN_SET,
+        DossierState.ACTIVE,
+        now_us=NOW,
+        target_blocked=target_blocked,
+    )
+
+
+TABLE: list[tuple[str, Facts, bool, Reason]] = [
+    # item 3: authors keep their documents
+    (
+        "author reads own document the patient masked",
+        professional(A.DOCUMENT_READ, AUTHORISED, MASKED_OWN),
+        True,
+        R.AUTHORISED,
+    ),
+    (
+        "authorised colleague reads a masked document",
+        professional(A.DOCUMENT_READ, AUTHORISED, MASKED_OTHERS),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "author in an emergency window reads own masked document",
+        professional(A.DOCUMENT_READ, EMERGENCY, MASKED_OWN),
+        True,
+        R.EMERGENCY,
+    ),
+    (
+        "pharmacist reads back imaging they wrote, outside their matrix",
+        professional(A.DOCUMENT_READ, AUTHORISED, IMAGING_OWN, profession="pharmacist"),
+        True,
+        R.AUTHORISED,
+    ),
+    (
+        "pharmacist reads imaging someone else wrote",
+        professional(
+            A.DOCUMENT_READ, AUTHORISED, DocumentFacts(C.IMAGING), profession="pharmacist"
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "author whose authorisation expired reads own masked document",
+        professional(A.DOCUMENT_READ, EXPIRED, MASKED_OWN),
+        False,
+        R.AUTHORISATION_EXPIRED,
+    ),
+    (
+        "blocked author reads own document",
+        professional(A.DOCUMENT_READ, BLOCKED_AUTHORISED, MASKED_OWN),
+        False,
+        R.BLOCKED,
+    ),
+    (
+        "author replaces own masked document (reading only)",
+        professional(A.DOCUMENT_REPLACE, AUTHORISED, MASKED_OWN),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
+        "author unmasks own masked document",
+        professional(
+            A.DOCUMENT_VISIBILITY, AUTHORISED, replace(MASKED_OWN, new_visibility=V.NORMAL)
+        ),
+        False,
+        R.VISIBILITY_NOT_SETTABLE,
+    ),
+    (
+        "author with only a lookup reads own document",
+        professional(A.DOCUMENT_READ, Standing(), MASKED_OWN),
+        False,
+        R.NO_AUTHORISATION,
+    ),
+    # item 7: the treating physician cannot be blocked
+    (
+        "insurer designates a blocked professional",
+        insurer_designates(target_blocked=True),
+        True,
+        R.BLOCK_LIFTED,
+    ),
+    (
+        "insurer designates an unblocked professional",
+        insurer_designates(target_blocked=False),
+        True,
+        R.INSURER,
+    ),
+    (
+        "blocked treating physician reads a masked document",
+        professional(
+            A.DOCUMENT_READ, Standing(treating_physician=True, blocked=True), MASKED_OTHERS
+        ),
+        True,
+        R.TREATING_PHYSICIAN,
+    ),
+    # item 4: the profession in the token is checked
+    (
+        "pharmacist with a regulation specialty breaks the glass",
+        professional(
+            A.BREAK_GLASS, Standing(), profession="pharmacist", specialty="medical_regulation"
+        ),
+        False,
+        R.NOT_EMERGENCY_PROFESSIONAL,
+    ),
+    (
+        "nurse with an emergency specialty breaks the glass",
+        professional(A.BREAK_GLASS, Standing(), profession="nurse", specialty="emergency_medicine"),
+        False,
+        R.NOT_EMERGENCY_PROFESSIONAL,
+    ),
+    (
+        "regulating physician breaks the glass",
+        professional(A.BREAK_GLASS, Standing(), specialty="medical_regulation"),
+        True,
+        R.EMERGENCY,
+    ),
+    (
+        "token without a profession breaks the glass",
+        replace(
+            professional(A.BREAK_GLASS, Standing(), specialty="emergency_medicine"),
+            profession=None,
+        ),
+        False,
+        R.NOT_EMERGENCY_PROFESSIONAL,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "given_facts", "allowed", "reason"), TABLE, ids=[t[0] for t in TABLE]
+)
+def test_professional_edges_decision_table(
+    name: str, given_facts: Facts, allowed: bool, reason: Reason
+) -> None:
+    decision = decide(given_facts)
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+STANDINGS = (Standing(), AUTHORISED, EXPIRED, EMERGENCY, TREATING, BLOCKED_AUTHORISED)
+PROFESSIONS = ("physician", "pharmacist", "nurse", "astrologer", None)
+ONE_DOCUMENT_READS = (A.DOCUMENT_READ, A.DOCUMENT_REPLACE)
+EMERGENCY_SPECIALTIES = {"emergency_medicine", "medical_regulation"}
+SPECIALTIES = ("emergency_medicine", "medical_regulation", "cardiology", None)
+
+
+def test_a_masked_document_reaches_only_the_treating_physician_and_its_author() -> None:
+    met = 0
+    for standing, profession, category, authored, action in itertools.product(
+        STANDINGS,
+        PROFESSIONS,
+        DocumentCategory,
+        (False, True),
+        (A.DOCUMENT_READ, A.DOCUMENT_REPLACE),
+    ):
+        document = DocumentFacts(category, V.MASKED_FROM_PROFESSIONALS, authored)
+        decision = decide(professional(action, standing, document, profession or ""))
+        if decision.allowed:
+            assert standing is TREATING or (authored and action is A.DOCUMENT_READ)
+            met += standing is not TREATING
+    assert met
+
+
+def test_break_the_glass_opens_only_to_a_physician_with_an_emergency_specialty() -> None:
+    met = 0
+    for profession, specialty in itertools.product(PROFESSIONS, SPECIALTIES):
+        facts = replace(
+            professional(A.BREAK_GLASS, Standing(), specialty=specialty), profession=profession
+        )
+        decision = decide(facts)
+        expected = profession == "physician" and specialty in {
+            "emergency_medicine",
+            "medical_regulation",
+        }
+        assert decision.allowed == expected
+        met += expected
+    assert met == 2

@@ -1,0 +1,89 @@
+"""The policy's stable codes: the actions a request is decided for, and the reasons a
+decision gives. Both are written to the journal and shown to patients and auditors, so
+renaming one is a format change. This module decides nothing (`rules.py` does).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    DOSSIER_CREATE = "dossier.create"
+    DOSSIER_READ = "dossier.read"
+    DOSSIER_CLOSE = "dossier.close"  # the patient side asks for closure
+    DOSSIER_CLOSE_DECLARED = "dossier.close-declared"  # the insurer: death, suspension
+    DOSSIER_REOPEN = "dossier.reopen"
+    DOSSIER_DELETION_REQUEST = "dossier.deletion-request"
+    DOSSIER_HOLD = "dossier.hold"
+    DOSSIER_RELEASE = "dossier.release"
+    DOSSIER_EXPORT = "dossier.export"
+    DOCUMENT_WRITE = "document.write"
+    DOCUMENT_REPLACE = "document.replace"  # a new version of an existing document
+    DOCUMENT_READ = "document.read"
+    DOCUMENT_LIST = "document.list"
+    DOCUMENT_DELETE = "document.delete"
+    DOCUMENT_VISIBILITY = "document.visibility"
+    ACCESS_READ = "access.read"
+    ACCESS_AUTHORISE = "access.authorise"
+    ACCESS_REVOKE = "access.revoke"
+    ACCESS_BLOCK = "access.block"
+    ACCESS_UNBLOCK = "access.unblock"
+    EMERGENCY_SETTING = "access.emergency-setting"
+    REPRESENTATIVE_ADD = "access.representative-add"
+    REPRESENTATIVE_REMOVE = "access.representative-remove"
+    CONSENT_RECORD = "access.consent"
+    TREATING_PHYSICIAN_SET = "access.treating-physician"
+    BREAK_GLASS = "access.break-glass"
+    ACCESS_CHANGE = "access.change"  # a change request naming no change: malformed
+    NOTIFICATIONS_READ = "notifications.read"
+    JOURNAL_READ = "journal.read"
+    JOURNAL_EXPORT = "journal.export"
+    # The retention job's, decided by the lifecycle's rules (vault/domain/lifecycle.py),
+    # never by `decide`: journaled with the reasons below.
+    DOSSIER_DESTROY = "dossier.destroy"
+    DOSSIER_DESTROYED = "dossier.destroyed"
+    DOCUMENT_EXPIRE = "document.expire"
+    DOCUMENT_RELEASE = "document.release"  # a held-back document's delay ran
+
+
+class Reason(StrEnum):
+    """Why a request was allowed or refused, as written to the journal."""
+
+    HOLDER = "holder"
+    REPRESENTATIVE = "representative"
+    TREATING_PHYSICIAN = "treating-physician"
+    AUTHORISED = "authorised"
+    CONSENT = "consent"
+    EMERGENCY = "emergency"
+    PROFESSIONAL_LOOKUP = "professional-lookup"
+    INSURER = "insurer"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    NOT_HOLDER = "not-holder"
+    NOT_REPRESENTATIVE = "not-representative"
+    ACTOR_NEVER_ALLOWED = "actor-never-allowed"
+    ACTION_NOT_PERMITTED = "action-not-permitted"
+    NO_AUTHORISATION = "no-authorisation"
+    AUTHORISATION_EXPIRED = "authorisation-expired"
+    BLOCKED = "blocked"
+    EMERGENCY_REFUSED = "emergency-refused"
+    NOT_EMERGENCY_PROFESSIONAL = "not-emergency-professional"
+    CATEGORY_NOT_WRITABLE = "category-not-writable"
+    DOCUMENT_HIDDEN = "document-hidden"
+    NOT_AUTHOR = "not-author"
+    VISIBILITY_NOT_SETTABLE = "visibility-not-settable"
+    DOSSIER_NOT_ACTIVE = "dossier-not-active"
+    CONSERVATION_DEADLINE = "conservation-deadline"
+    DELETION_REQUESTED = "deletion-requested"
+    ROLLING_WINDOW = "rolling-window"
+    RELEASE_DELAY = "release-delay"  # a held-back document's delay ran: released
+    BLOCK_LIFTED = "block-lifted"  # a blocked professional designated treating physician
+    LEGAL_HOLD = "legal-hold"  # a deletion refused while a legal hold is in force
+    # Refusals decided before or beside the policy, journaled all the same.
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_ARGUMENT = "invalid-argument"
+    NOT_FOUND = "not-found"
+    ALREADY_EXISTS = "already-exists"
+    CONFLICT = "conflict"  # a concurrent change won (a newer version, say)
+    FAILED = "failed"

@@ -1,0 +1,61 @@
+"""What the policy is told about one request: the caller's standing towards the dossier
+(`Standing`), the document concerned (`DocumentFacts`) and the request itself (`Facts`).
+Plain frozen records: the service gathers them, `rules.decide` reads them; nothing here
+decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
+from vault.domain.policy.codes import Action
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the dossier records about the caller. Times are Unix microseconds."""
+
+    holder: bool = False
+    representative: bool = False
+    treating_physician: bool = False
+    authorised_until_us: int | None = None
+    blocked: bool = False
+    emergency_until_us: int | None = None  # a break-the-glass window this caller opened
+    emergency_refused: bool = False  # the patient's setting, for everyone
+    seen: bool = False  # first access notified already (the service's concern, no rule's)
+    representative_until_us: int | None = None  # the holder's majority, when known
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """The document a request concerns: an existing one (read, delete, visibility
+    change: `new_visibility`), or the one being written (`visibility` requested)."""
+
+    category: DocumentCategory
+    visibility: Visibility = Visibility.NORMAL
+    authored_by_caller: bool = False
+    new_visibility: Visibility | None = None
+    deposited_us: int | None = None  # the document's first version; None: unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the policy needs to know about one request. Without `now_us` (None), time
+    is unknown and no time-bound standing (authorisation, emergency window) is open, and
+    no held-back document is released by its delay. `release_months` is that delay (a
+    setting, the law's month by default). `target_blocked`: the professional the national
+    insurer designates as treating physician is blocked by the patient (the designation
+    lifts the block)."""
+
+    actor_kind: ActorKind
+    action: Action
+    dossier_state: DossierState | None  # None: no dossier yet (creation) or none concerned
+    standing: Standing = Standing()
+    now_us: int | None = None
+    profession: str | None = None
+    specialty: str | None = None
+    document: DocumentFacts | None = None
+    release_months: int = 1
+    closure_reason: ClosureReason | None = None  # why a closed dossier was closed
+    target_blocked: bool = False  # the professional a designation names is blocked

@@ -1,0 +1,256 @@
+"""`decide`: the DMP's rules about a dossier, one pure function from `Facts` to a
+`Decision`; the first rule that applies wins. The rules about one document that narrow
+an allowed decision are `documents.py`'s; the package's docstring lists the rules.
+"""
+
+from __future__ import annotations
+
+from vault.domain.lifecycle import released_up_to_us
+from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibility
+from vault.domain.policy.codes import Action, Reason
+from vault.domain.policy.documents import (
+    decide_document,
+    decide_new_document,
+    decide_replacement,
+)
+from vault.domain.policy.facts import Facts
+from vault.domain.policy.matrix import (
+    ALL_CATEGORIES,
+    DEFAULT_MATRIX,
+    EMERGENCY_PROFESSIONS,
+    EMERGENCY_SPECIALTIES,
+    AccessMatrix,
+)
+from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
+
+_NEVER = frozenset(
+    {
+        ActorKind.COMPLEMENTARY_INSURER,
+        ActorKind.OCCUPATIONAL_PHYSICIAN,
+        ActorKind.INSURANCE_PHYSICIAN,
+        ActorKind.OPERATOR,
+        ActorKind.AUDITOR,
+    }
+)
+_JOURNAL = frozenset({Action.JOURNAL_READ, Action.JOURNAL_EXPORT})
+_LIFECYCLE: dict[Action, frozenset[DossierState]] = {
+    # action -> the states it applies to
+    Action.DOSSIER_CLOSE: frozenset({DossierState.ACTIVE}),
+    Action.DOSSIER_CLOSE_DECLARED: frozenset({DossierState.ACTIVE}),
+    Action.DOSSIER_REOPEN: frozenset({DossierState.CLOSED}),
+    Action.DOSSIER_DELETION_REQUEST: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+    Action.DOSSIER_HOLD: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+    Action.DOSSIER_RELEASE: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+}
+_PATIENT_LIFECYCLE = frozenset(
+    {Action.DOSSIER_CLOSE, Action.DOSSIER_REOPEN, Action.DOSSIER_DELETION_REQUEST}
+)
+_OPERATOR_LIFECYCLE = frozenset({Action.DOSSIER_HOLD, Action.DOSSIER_RELEASE})
+_PATIENT_SIDE = frozenset(
+    {
+        Action.DOSSIER_READ,
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_LIST,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_VISIBILITY,
+        Action.ACCESS_READ,
+        Action.ACCESS_AUTHORISE,
+        Action.ACCESS_REVOKE,
+        Action.ACCESS_BLOCK,
+        Action.ACCESS_UNBLOCK,
+        Action.EMERGENCY_SETTING,
+        Action.REPRESENTATIVE_ADD,
+        Action.REPRESENTATIVE_REMOVE,
+        Action.NOTIFICATIONS_READ,
+        Action.JOURNAL_READ,
+        Action.DOSSIER_EXPORT,
+    }
+)
+_CARE = frozenset(
+    {
+        Action.DOSSIER_READ,
+        Action.DOCUMENT_WRITE,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_LIST,
+        Action.DOCUMENT_VISIBILITY,
+    }
+)
+_INSURER = frozenset({Action.DOSSIER_READ, Action.DOCUMENT_WRITE, Action.TREATING_PHYSICIAN_SET})
+
+
+def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
+    """Allows or denies one request; the first rule that applies wins."""
+    if facts.action in _JOURNAL and facts.actor_kind is ActorKind.AUDITOR:
+        return Decision(True, Reason.AUDITOR)
+    if facts.action in _LIFECYCLE:
+        return _decide_lifecycle(facts)
+    if facts.action is Action.JOURNAL_EXPORT or facts.actor_kind in _NEVER:
+        return deny(Reason.ACTOR_NEVER_ALLOWED)
+    if facts.action is Action.DOSSIER_CREATE:
+        return _decide_creation(facts)
+    if facts.dossier_state is None:  # only auditors act beyond one dossier
+        return deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_READ:
+        return _patient_side_only(facts)  # the patient sees that it is closed, no more
+    if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_EXPORT:
+        return _closed_copy(facts)
+    if facts.dossier_state is not DossierState.ACTIVE:
+        return deny(Reason.DOSSIER_NOT_ACTIVE)
+    decision = _decide_dossier(facts, matrix)
+    if not decision.allowed:
+        return decision
+    if facts.action is Action.DOCUMENT_WRITE:
+        return decide_new_document(facts.document, decision)
+    if facts.document is None:
+        return decision
+    if facts.action is Action.DOCUMENT_REPLACE:
+        return decide_replacement(facts.document, decision)
+    return decide_document(facts.document, decision)
+
+
+def _decide_lifecycle(facts: Facts) -> Decision:
+    """Closure and reopening are the patient side's; the national insurer declares a death
+    or an uncontested suspension; operators place and release legal holds. Who may ask is
+    decided before the state, so that nobody else learns the dossier's state."""
+    decision = _lifecycle_requester(facts)
+    if decision.allowed and facts.dossier_state not in _LIFECYCLE[facts.action]:
+        return deny(Reason.DOSSIER_NOT_ACTIVE)
+    return decision
+
+
+def _lifecycle_requester(facts: Facts) -> Decision:
+    kind = facts.actor_kind
+    if facts.action in _OPERATOR_LIFECYCLE:
+        if kind is ActorKind.OPERATOR:
+            return Decision(True, Reason.OPERATOR)
+    elif facts.action is Action.DOSSIER_CLOSE_DECLARED:
+        if kind is ActorKind.INSURER:
+            return Decision(True, Reason.INSURER)
+    else:
+        return _patient_side_only(facts)
+    return deny(Reason.ACTOR_NEVER_ALLOWED if kind in _NEVER else Reason.ACTION_NOT_PERMITTED)
+
+
+def _patient_side_only(facts: Facts) -> Decision:
+    if facts.actor_kind is ActorKind.PATIENT and facts.standing.holder:
+        return Decision(True, Reason.HOLDER)
+    if facts.actor_kind is ActorKind.LEGAL_REPRESENTATIVE and _represents(facts):
+        return Decision(True, Reason.REPRESENTATIVE)
+    if facts.actor_kind in _NEVER:
+        return deny(Reason.ACTOR_NEVER_ALLOWED)
+    return deny(Reason.ACTION_NOT_PERMITTED)
+
+
+def _decide_creation(facts: Facts) -> Decision:
+    if facts.dossier_state is not None:  # creation is decided before any dossier exists
+        return deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.actor_kind is not ActorKind.PATIENT:
+        return deny(Reason.ACTION_NOT_PERMITTED)
+    if not facts.standing.holder:
+        return deny(Reason.NOT_HOLDER)
+    return Decision(True, Reason.HOLDER)
+
+
+def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:
+    kind = facts.actor_kind
+    if kind is ActorKind.PATIENT:
+        return _patient_side(facts, facts.standing.holder, Reason.HOLDER, Reason.NOT_HOLDER)
+    if kind is ActorKind.LEGAL_REPRESENTATIVE:
+        standing = _represents(facts)
+        return _patient_side(facts, standing, Reason.REPRESENTATIVE, Reason.NOT_REPRESENTATIVE)
+    if kind is ActorKind.INSURER:
+        return _insurer(facts)
+    if kind is ActorKind.PROFESSIONAL:
+        return _professional(facts, matrix)
+    return deny(Reason.ACTOR_NEVER_ALLOWED)  # a kind these rules do not know gets nothing
+
+
+def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -> Decision:
+    if not standing:
+        return deny(refuse)
+    if facts.action not in _PATIENT_SIDE:
+        return deny(Reason.ACTION_NOT_PERMITTED)
+    return Decision(True, allow, _patient_scope(facts, allow is Reason.REPRESENTATIVE))
+
+
+def _patient_scope(facts: Facts, representative: bool) -> Scope:
+    """What the patient side sees: nothing held back whose delay has not run, and for a
+    representative nothing hidden from representatives."""
+    hidden = Visibility.HIDDEN_FROM_PATIENT
+    if representative:
+        hidden |= Visibility.HIDDEN_FROM_REPRESENTATIVES
+    released = None
+    if facts.now_us is not None:  # an unknown time releases nothing
+        released = released_up_to_us(facts.now_us, facts.release_months)
+    return Scope(hidden, ALL_CATEGORIES, released)
+
+
+_COPY_CLOSURES = frozenset({ClosureReason.PATIENT_REQUEST, ClosureReason.INSURER_SUSPENSION})
+"""Closures during whose conservation the holder keeps the right to a copy (a death's is
+the heirs' own access; a deletion request has no conservation)."""
+
+
+def _closed_copy(facts: Facts) -> Decision:
+    """The holder's copy of a closed dossier during its conservation: nothing else of it
+    opens, to anyone else; everyone else gets what a closed dossier answers."""
+    holder = facts.actor_kind is ActorKind.PATIENT and facts.standing.holder
+    if not holder or facts.closure_reason not in _COPY_CLOSURES:
+        return deny(Reason.DOSSIER_NOT_ACTIVE)
+    return Decision(True, Reason.HOLDER, _patient_scope(facts, representative=False))
+
+
+def _insurer(facts: Facts) -> Decision:
+    if facts.action not in _INSURER:
+        return deny(Reason.ACTOR_NEVER_ALLOWED)
+    if facts.action is Action.TREATING_PHYSICIAN_SET and facts.target_blocked:
+        return Decision(True, Reason.BLOCK_LIFTED)  # the treating physician is unblockable
+    return Decision(True, Reason.INSURER)
+
+
+def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
+    standing, action = facts.standing, facts.action
+    if standing.blocked and not standing.treating_physician:
+        return deny(Reason.BLOCKED)
+    if action is Action.CONSENT_RECORD:
+        return Decision(True, Reason.CONSENT)
+    if action is Action.BREAK_GLASS:
+        return _break_glass(facts)
+    if action not in _CARE:
+        return deny(Reason.ACTION_NOT_PERMITTED)
+    readable = matrix.get(facts.profession or "", frozenset())
+    if standing.treating_physician:
+        return Decision(True, Reason.TREATING_PHYSICIAN, EVERYTHING)
+    masked = Visibility.MASKED_FROM_PROFESSIONALS
+    if _open(standing.authorised_until_us, facts.now_us):
+        return Decision(True, Reason.AUTHORISED, Scope(masked, readable))
+    if _open(standing.emergency_until_us, facts.now_us) and not standing.emergency_refused:
+        return Decision(True, Reason.EMERGENCY, Scope(masked, readable), emergency=True)
+    if action is Action.DOSSIER_READ:  # finding the dossier, to record consent or break glass
+        return Decision(True, Reason.PROFESSIONAL_LOOKUP)
+    if standing.authorised_until_us is not None:
+        return deny(Reason.AUTHORISATION_EXPIRED)
+    return deny(Reason.NO_AUTHORISATION)
+
+
+def _break_glass(facts: Facts) -> Decision:
+    if facts.specialty not in EMERGENCY_SPECIALTIES:
+        return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
+    if facts.profession not in EMERGENCY_PROFESSIONS:  # a pharmacist claiming regulation
+        return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
+    if facts.standing.emergency_refused:
+        return deny(Reason.EMERGENCY_REFUSED)
+    return Decision(True, Reason.EMERGENCY, emergency=True)
+
+
+def _represents(facts: Facts) -> bool:
+    """A representative's standing: it ends at the holder's majority (when known)."""
+    until = facts.standing.representative_until_us
+    return facts.standing.representative and (until is None or _open(until, facts.now_us))
+
+
+def _open(until_us: int | None, now_us: int | None) -> bool:
+    """Whether a time-bound standing is still open; an unknown time opens none."""
+    return until_us is not None and now_us is not None and now_us < until_us

@@ -1,0 +1,51 @@
+"""What a decision carries: allowed or not, its reason, and the `Scope` of a dossier's
+documents the caller may see (the index applies the same scope in SQL). No rule here:
+`rules.py` decides which scope a caller gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vault.domain.model import DocumentCategory, Visibility
+from vault.domain.policy.codes import Reason
+from vault.domain.policy.matrix import ALL_CATEGORIES, Categories
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which of a dossier's documents a caller may see: none carrying a `hidden` flag,
+    and only the `categories` listed; except that a document hidden from the patient
+    only and deposited at or before `released_up_to_us` is released (its delay ran)."""
+
+    hidden: Visibility
+    categories: Categories
+    released_up_to_us: int | None = None
+
+    def admits(
+        self, category: DocumentCategory, visibility: Visibility, deposited_us: int | None = None
+    ) -> bool:
+        return category in self.categories and not visibility & self.hidden_for(deposited_us)
+
+    def hidden_for(self, deposited_us: int | None) -> Visibility:
+        """The flags that hide a document deposited at `deposited_us` (None: unknown)."""
+        released = self.released_up_to_us
+        if released is not None and deposited_us is not None and deposited_us <= released:
+            return self.hidden & ~Visibility.HIDDEN_FROM_PATIENT
+        return self.hidden
+
+
+NOTHING = Scope(Visibility.NORMAL, frozenset())
+EVERYTHING = Scope(Visibility.NORMAL, ALL_CATEGORIES)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+    scope: Scope = NOTHING
+    emergency: bool = False
+
+
+def deny(reason: Reason) -> Decision:
+    return Decision(False, reason)
