@@ -2,7 +2,7 @@
 (`access_changes`), the emergency setting and the notification outbox.
 
 Every change to a relation is recorded in the trail in the transaction that makes it.
-Not here: the policy that decides who may do what (vault/domain/policy.py).
+Not here: the policy that decides who may do what (vault/domain/policy/).
 """
 
 from __future__ import annotations
