@@ -19,12 +19,14 @@ as the vault's own `VaultError` subclasses, chosen by status code.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import grpc
 
@@ -75,6 +77,23 @@ def _vault_error(error: grpc.RpcError) -> VaultError:
         reason = details.partition("(")[2].rstrip(")") or "denied"
         return PermissionDeniedError(reason)
     return _ERROR_OF.get(code.name, VaultError)(details)
+
+
+def _known_size(content: Content) -> int | None:
+    """The bytes `content` will yield, if known before reading it: bytes, a path, a
+    regular file from its position; None for a pipe, a socket or an iterable."""
+    if isinstance(content, bytes):
+        return len(content)
+    if isinstance(content, Path):
+        return content.stat().st_size
+    if not hasattr(content, "read"):
+        return None  # an iterable of chunks
+    source = cast(BinaryIO, content)
+    try:
+        status = os.fstat(source.fileno())
+        return status.st_size - source.tell() if stat.S_ISREG(status.st_mode) else None
+    except (OSError, ValueError):  # no file descriptor (io.UnsupportedOperation), closed
+        return None
 
 
 def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
@@ -189,7 +208,8 @@ class VaultClient:
     ) -> Document:
         """Streams `content` as a new document, or as the next version of the one
         `replaces` names (ConflictError if it moved on); checks the server stored what
-        was sent."""
+        was sent. The header declares the size when it is known (bytes, a path, a regular
+        file), so that an upload the quotas cannot hold is refused before it is sent."""
         digest, sent = hashlib.sha256(), 0
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
@@ -201,6 +221,9 @@ class VaultClient:
             )
             if replaces is not None:
                 header.replaces.CopyFrom(wire.replacement_to_proto(replaces))
+            declared = _known_size(content)
+            if declared is not None:
+                header.declared_size = declared
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
                 if chunk:

@@ -141,18 +141,17 @@ def quoted(db_url: str, tmp_path: Path) -> Iterator[Quoted]:
 def test_a_stream_past_the_document_quota_is_cut_before_the_client_sends_the_rest(
     quoted: Quoted,
 ) -> None:
-    """The client sends the quota, the chunk that crosses it and one more, then holds the
-    rest back until the call has ended: a server that waited for the whole document (or
-    its finish) would never answer RESOURCE_EXHAUSTED here, only its idle timeout or the
-    deadline. (The upload refuses the crossing chunk before keeping a byte of it; the
-    servicer sees that refusal when the next message arrives, as it overlaps each write
-    with the next read: hence one chunk more.)"""
+    """The client sends the quota and the chunk that crosses it, then holds the rest back
+    until the call has ended: a server that waited for the whole document (or its
+    finish), or for one more message before it looked at the crossing chunk's write,
+    would never answer RESOURCE_EXHAUSTED here, only its idle timeout or the deadline.
+    (The upload refuses the crossing chunk before keeping a byte of it.)"""
     sent, held = 0, threading.Event()
 
     def messages() -> Iterator[pb.PutDocumentRequest]:
         nonlocal sent
         yield next(_stream(quoted.dossier, b""))  # the header
-        while sent <= MIB + CHUNK:  # the quota, the chunk that crosses it, the next
+        while sent <= MIB:  # the quota, the chunk that crosses it
             sent += CHUNK
             yield pb.PutDocumentRequest(chunk=b"\x42" * CHUNK)
         held.wait(120)  # the rest, only once the server answered
@@ -163,7 +162,7 @@ def test_a_stream_past_the_document_quota_is_cut_before_the_client_sends_the_res
     outcome = quoted.stub_call(messages())
     held.set()
     assert _reason(outcome) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "DOCUMENT_TOO_LARGE")
-    assert sent == MIB + 2 * CHUNK
+    assert sent == MIB + CHUNK
     assert quoted.pending_rows() == 0
     assert quoted.blobs() == 0
     assert quoted.write_refusals() == ["failed"]
