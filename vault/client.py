@@ -80,20 +80,14 @@ def _vault_error(error: grpc.RpcError) -> VaultError:
 
 
 def _known_size(content: Content) -> int | None:
-    """The bytes `content` will yield, if known before reading it: bytes, a path, a
-    regular file from its position; None for a pipe, a socket or an iterable."""
-    if isinstance(content, bytes):
-        return len(content)
-    if isinstance(content, Path):
-        return content.stat().st_size
-    if not hasattr(content, "read"):
-        return None  # an iterable of chunks
-    source = cast(BinaryIO, content)
-    try:
-        status = os.fstat(source.fileno())
-        return status.st_size - source.tell() if stat.S_ISREG(status.st_mode) else None
-    except (OSError, ValueError):  # no file descriptor (io.UnsupportedOperation), closed
+    """What `content` will yield, if known in advance: bytes, a path, a regular file."""
+    if isinstance(content, bytes | Path):
+        return len(content) if isinstance(content, bytes) else content.stat().st_size
+    try:  # an iterable, a BytesIO or a closed file has no file descriptor
+        status = os.fstat(cast(BinaryIO, content).fileno())
+    except (AttributeError, OSError, ValueError):
         return None
+    return status.st_size - cast(BinaryIO, content).tell() if stat.S_ISREG(status.st_mode) else None
 
 
 def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
@@ -208,8 +202,7 @@ class VaultClient:
     ) -> Document:
         """Streams `content` as a new document, or as the next version of the one
         `replaces` names (ConflictError if it moved on); checks the server stored what
-        was sent. The header declares the size when it is known (bytes, a path, a regular
-        file), so that an upload the quotas cannot hold is refused before it is sent."""
+        was sent. Declares the size when known, so that one past a quota is not sent."""
         digest, sent = hashlib.sha256(), 0
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
@@ -218,12 +211,9 @@ class VaultClient:
                 dossier_id=str(dossier_id),
                 metadata=wire.metadata_to_proto(metadata),
                 visibility=wire.visibility_to_proto(visibility),
+                replaces=None if replaces is None else wire.replacement_to_proto(replaces),
+                declared_size=_known_size(content),  # None: unset
             )
-            if replaces is not None:
-                header.replaces.CopyFrom(wire.replacement_to_proto(replaces))
-            declared = _known_size(content)
-            if declared is not None:
-                header.declared_size = declared
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
                 if chunk:
