@@ -19,12 +19,14 @@ as the vault's own `VaultError` subclasses, chosen by status code.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import grpc
 
@@ -75,6 +77,17 @@ def _vault_error(error: grpc.RpcError) -> VaultError:
         reason = details.partition("(")[2].rstrip(")") or "denied"
         return PermissionDeniedError(reason)
     return _ERROR_OF.get(code.name, VaultError)(details)
+
+
+def _known_size(content: Content) -> int | None:
+    """What `content` will yield, if known in advance: bytes, a path, a regular file."""
+    if isinstance(content, bytes | Path):
+        return len(content) if isinstance(content, bytes) else content.stat().st_size
+    try:  # an iterable, a BytesIO or a closed file has no file descriptor
+        status = os.fstat(cast(BinaryIO, content).fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return status.st_size - cast(BinaryIO, content).tell() if stat.S_ISREG(status.st_mode) else None
 
 
 def _chunks(content: Content, chunk_size: int) -> Iterator[bytes]:
@@ -189,7 +202,7 @@ class VaultClient:
     ) -> Document:
         """Streams `content` as a new document, or as the next version of the one
         `replaces` names (ConflictError if it moved on); checks the server stored what
-        was sent."""
+        was sent. Declares the size when known, so that one past a quota is not sent."""
         digest, sent = hashlib.sha256(), 0
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
@@ -198,9 +211,9 @@ class VaultClient:
                 dossier_id=str(dossier_id),
                 metadata=wire.metadata_to_proto(metadata),
                 visibility=wire.visibility_to_proto(visibility),
+                replaces=None if replaces is None else wire.replacement_to_proto(replaces),
+                declared_size=_known_size(content),  # None: unset
             )
-            if replaces is not None:
-                header.replaces.CopyFrom(wire.replacement_to_proto(replaces))
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
                 if chunk:

@@ -160,6 +160,11 @@ def replacement_from_proto(header: pb.PutDocumentHeader) -> Replacement | None:
     return Replacement(header.replaces.document_id, header.replaces.version)
 
 
+def declared_size_from_proto(header: pb.PutDocumentHeader) -> int | None:
+    """The content size the client declared, None if it did not."""
+    return header.declared_size if header.HasField("declared_size") else None
+
+
 def replacement_to_proto(replaces: Replacement) -> pb.DocumentVersionRef:
     return pb.DocumentVersionRef(document_id=replaces.document_id, version=replaces.version)
 

@@ -15,7 +15,7 @@ from vault.domain.clock import to_us
 from vault.domain.ids import new_id, new_object_key
 from vault.domain.model import DocumentCategory, DocumentQuery, DocumentStatus
 from vault.domain.policy import EVERYTHING
-from vault.errors import ConflictError
+from vault.errors import ConflictError, NotFoundError
 from vault.index.base import Cursor, DossierRecord, VersionRecord
 from vault.index.sql import SqlIndex
 from vault.sqlstore import make_engine
@@ -83,6 +83,19 @@ def test_a_replacement_of_a_version_that_is_not_the_latest_is_a_conflict(
     store(index, next_version(first, 20))
     with pytest.raises(ConflictError):
         reserve(index, next_version(first, 30))  # a second "version 2"
+
+
+def test_a_replacement_of_a_document_not_in_the_dossier_is_not_found_not_a_conflict(
+    index: SqlIndex,
+) -> None:
+    """Another dossier's document, named as replaced: no newer version exists, the
+    document is simply not there (the message of a document the caller may not see)."""
+    first = store(index, version(add_dossier(index)))
+    elsewhere = replace(
+        next_version(first, 20), dossier_id=add_dossier(index, b"q" * 32).dossier_id
+    )
+    with pytest.raises(NotFoundError, match=r"^no such document$"):
+        reserve(index, elsewhere)
 
 
 def test_two_reservations_of_one_number_conflict_and_the_loser_cannot_discard_the_winner(

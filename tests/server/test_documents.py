@@ -34,6 +34,7 @@ from vault.domain.model import (
 from vault.errors import (
     ConflictError,
     InvalidArgumentError,
+    NotFoundError,
     PermissionDeniedError,
 )
 from vault.v1 import vault_pb2 as pb
@@ -184,6 +185,36 @@ def test_only_the_author_replaces_a_document(clinic: Clinic) -> None:
     assert clinic.versions(stored.document_id) == [(1, DocumentStatus.CURRENT)]
     denials = [a for a in clinic.actions() if a[0] == "document.replace"]
     assert denials == [("document.replace", "deny", "not-author")] * 2
+
+
+def test_a_replacement_of_a_version_that_never_was_is_not_found_like_a_hidden_document(
+    clinic: Clinic,
+) -> None:
+    """Replacing version 5 of a document at version 1 is no conflict (no newer version
+    exists): NOT_FOUND, with the status of a missing document and of one the patient
+    masked, so that the answer tells nothing of a document the caller may not see."""
+    with clinic.professional() as cardiologist:
+        mine = cardiologist.put_document(clinic.dossier_id, REPORT, b"v1")
+        masked = cardiologist.put_document(clinic.dossier_id, REPORT, b"masked")
+    with clinic.patient() as patient:
+        patient.set_visibility(
+            clinic.dossier_id, masked.document_id, Visibility.MASKED_FROM_PROFESSIONALS
+        )
+    refusals = []
+    with clinic.professional() as cardiologist:
+        for replaces in (
+            Replacement(str(mine.document_id), 5),
+            Replacement(str(mine.document_id), 2),
+            Replacement(str(uuid.uuid4()), 1),
+            Replacement(str(masked.document_id), 1),
+        ):
+            with pytest.raises(NotFoundError) as refused:
+                cardiologist.put_document(clinic.dossier_id, REPORT, b"v?", replaces=replaces)
+            refusals.append(str(refused.value))
+    assert refusals == ["no such document"] * 4
+    assert clinic.versions(mine.document_id) == [(1, DocumentStatus.CURRENT)]
+    replacing = [a for a in clinic.actions() if a[0] == "document.replace"]
+    assert [decision for _, decision, _ in replacing] == ["deny"] * 4
 
 
 def test_a_replacement_of_a_superseded_version_is_aborted(clinic: Clinic) -> None:

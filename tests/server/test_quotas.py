@@ -27,6 +27,7 @@ from vault import wire
 from vault.auth import load_or_create_dev_issuer
 from vault.config import Config
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata, Replacement
+from vault.errors import ResourceExhaustedError
 from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
 from vault.v1 import vault_pb2 as pb
@@ -56,6 +57,12 @@ class Quoted:
     def put(self, size: int, replaces: Replacement | None = None) -> pb.Document | grpc.RpcError:
         return self.stub_call(_stream(self.dossier, b"\x42" * size, replaces))
 
+    def header_only(
+        self, declared: int, replaces: Replacement | None = None
+    ) -> pb.Document | grpc.RpcError:
+        """A header declaring `declared` bytes, then nothing: no chunk, no finish."""
+        return self.stub_call(iter([next(_stream(self.dossier, b"", replaces, declared))]))
+
     def pending_rows(self) -> int:
         engine = make_engine(self.db_url)
         try:
@@ -71,15 +78,15 @@ class Quoted:
         return sum(1 for p in self.vault.config.blob_dir.rglob("*") if p.is_file())
 
     def write_refusals(self) -> list[str]:
+        return [reason for decision, reason in self.write_entries() if decision == "deny"]
+
+    def write_entries(self) -> list[tuple[str, str]]:
+        """The decision and reason of each `document.write` entry in the journal."""
         token = self.vault.token(ActorKind.AUDITOR, "audit")
         with self.vault.client(token) as client:
             records = [json.loads(line) for line in client.export_journal()]
         entries = [r["entry"] for r in records if "entry" in r]
-        return [
-            e["reason"]
-            for e in entries
-            if e["action"] == "document.write" and e["decision"] == "deny"
-        ]
+        return [(e["decision"], e["reason"]) for e in entries if e["action"] == "document.write"]
 
     def live_sizes(self) -> list[int]:
         with self.vault.client() as client:
@@ -87,11 +94,16 @@ class Quoted:
 
 
 def _stream(
-    dossier: str, content: bytes, replaces: Replacement | None = None
+    dossier: str,
+    content: bytes,
+    replaces: Replacement | None = None,
+    declared: int | None = None,
 ) -> Iterator[pb.PutDocumentRequest]:
     header = pb.PutDocumentHeader(dossier_id=dossier, metadata=wire.metadata_to_proto(REPORT))
     if replaces is not None:
         header.replaces.CopyFrom(wire.replacement_to_proto(replaces))
+    if declared is not None:
+        header.declared_size = declared
     yield pb.PutDocumentRequest(header=header)
     for start in range(0, len(content), CHUNK):
         yield pb.PutDocumentRequest(chunk=content[start : start + CHUNK])
@@ -141,18 +153,17 @@ def quoted(db_url: str, tmp_path: Path) -> Iterator[Quoted]:
 def test_a_stream_past_the_document_quota_is_cut_before_the_client_sends_the_rest(
     quoted: Quoted,
 ) -> None:
-    """The client sends the quota, the chunk that crosses it and one more, then holds the
-    rest back until the call has ended: a server that waited for the whole document (or
-    its finish) would never answer RESOURCE_EXHAUSTED here, only its idle timeout or the
-    deadline. (The upload refuses the crossing chunk before keeping a byte of it; the
-    servicer sees that refusal when the next message arrives, as it overlaps each write
-    with the next read: hence one chunk more.)"""
+    """The client sends the quota and the chunk that crosses it, then holds the rest back
+    until the call has ended: a server that waited for the whole document (or its
+    finish), or for one more message before it looked at the crossing chunk's write,
+    would never answer RESOURCE_EXHAUSTED here, only its idle timeout or the deadline.
+    (The upload refuses the crossing chunk before keeping a byte of it.)"""
     sent, held = 0, threading.Event()
 
     def messages() -> Iterator[pb.PutDocumentRequest]:
         nonlocal sent
         yield next(_stream(quoted.dossier, b""))  # the header
-        while sent <= MIB + CHUNK:  # the quota, the chunk that crosses it, the next
+        while sent <= MIB:  # the quota, the chunk that crosses it
             sent += CHUNK
             yield pb.PutDocumentRequest(chunk=b"\x42" * CHUNK)
         held.wait(120)  # the rest, only once the server answered
@@ -163,7 +174,7 @@ def test_a_stream_past_the_document_quota_is_cut_before_the_client_sends_the_res
     outcome = quoted.stub_call(messages())
     held.set()
     assert _reason(outcome) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "DOCUMENT_TOO_LARGE")
-    assert sent == MIB + 2 * CHUNK
+    assert sent == MIB + CHUNK
     assert quoted.pending_rows() == 0
     assert quoted.blobs() == 0
     assert quoted.write_refusals() == ["failed"]
@@ -225,3 +236,88 @@ def test_concurrent_uploads_at_the_edge_cannot_together_pass_the_dossier_quota(
     assert sum(quoted.live_sizes()) == 2 * MIB + 3 * MIB // 4
     assert quoted.pending_rows() == 0
     assert quoted.blobs() == 3
+
+
+def test_a_declared_size_past_the_document_quota_is_refused_at_the_header(
+    quoted: Quoted,
+) -> None:
+    """The header alone is answered: a server that waited for a chunk would hang here."""
+    outcome = quoted.header_only(MIB + 1)
+    assert _reason(outcome) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "DOCUMENT_TOO_LARGE")
+    assert quoted.write_refusals() == ["failed"]
+    assert (quoted.pending_rows(), quoted.blobs()) == (0, 0)
+
+
+def test_a_declared_size_past_the_dossier_room_is_refused_at_the_header(quoted: Quoted) -> None:
+    for size in (MIB, MIB, MIB // 2):
+        _stored(quoted.put(size))
+    blobs = quoted.blobs()
+    outcome = quoted.header_only(MIB // 2 + 1)  # one byte past 3 MiB
+    assert _reason(outcome) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "DOSSIER_QUOTA_EXCEEDED")
+    assert quoted.write_refusals() == ["failed"]
+    assert (quoted.pending_rows(), quoted.blobs()) == (0, blobs)
+
+
+def test_a_declared_replacement_counts_the_room_its_replaced_version_frees(
+    quoted: Quoted,
+) -> None:
+    _stored(quoted.put(MIB))
+    _stored(quoted.put(MIB))
+    half = _stored(quoted.put(MIB // 2))
+    replaces = Replacement(half.document_id, half.version)
+    content = b"\x42" * MIB  # 2.5 MiB live, less the 1/2 replaced, plus 1: exactly 3
+    _stored(quoted.stub_call(_stream(quoted.dossier, content, replaces, declared=MIB)))
+    assert quoted.live_sizes() == [MIB, MIB, MIB]
+
+
+def test_a_stream_sending_more_than_its_declared_size_is_cut_at_that_chunk(
+    quoted: Quoted,
+) -> None:
+    """Declares one chunk, sends two, then holds the rest back until the call has ended:
+    the server answers at the second chunk, without waiting for the finish."""
+    sent, held = 0, threading.Event()
+
+    def messages() -> Iterator[pb.PutDocumentRequest]:
+        nonlocal sent
+        yield next(_stream(quoted.dossier, b"", declared=CHUNK))
+        for _ in range(2):
+            sent += CHUNK
+            yield pb.PutDocumentRequest(chunk=b"\x42" * CHUNK)
+        held.wait(120)
+        sent += CHUNK
+        yield pb.PutDocumentRequest(chunk=b"\x42" * CHUNK)
+
+    outcome = quoted.stub_call(messages())
+    held.set()
+    assert _reason(outcome)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert sent == 2 * CHUNK
+    assert quoted.write_refusals() == ["invalid-argument"]
+    assert (quoted.pending_rows(), quoted.blobs(), quoted.live_sizes()) == (0, 0, [])
+
+
+def test_a_finish_short_of_the_declared_size_is_refused(quoted: Quoted) -> None:
+    """Content and finish agree with each other, not with the header: nothing stored."""
+    outcome = quoted.stub_call(_stream(quoted.dossier, b"\x42" * CHUNK, declared=CHUNK + 1))
+    assert _reason(outcome)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert (quoted.pending_rows(), quoted.blobs(), quoted.live_sizes()) == (0, 0, [])
+
+
+def test_the_client_declares_a_files_size_and_is_refused_before_sending_it(
+    quoted: Quoted, tmp_path: Path
+) -> None:
+    """A regular file's size is declared: the refusal comes at the header, before the
+    decision's `allow` (a refusal in the stream is journaled after it)."""
+    big = tmp_path / "series.dcm"
+    big.write_bytes(b"\x42" * (MIB + 1))
+    with quoted.vault.client() as client, pytest.raises(ResourceExhaustedError):
+        client.put_document(quoted.dossier, REPORT, big)
+    assert quoted.write_entries() == [("deny", "failed")]
+
+
+def test_the_client_declares_no_size_for_a_stream_of_unknown_length(quoted: Quoted) -> None:
+    """Chunks from an iterable: no size to declare, the stream is cut as it crosses the
+    quota, after the decision's `allow`."""
+    chunks = (b"\x42" * CHUNK for _ in range(8))
+    with quoted.vault.client() as client, pytest.raises(ResourceExhaustedError):
+        client.put_document(quoted.dossier, REPORT, chunks)
+    assert [decision for decision, _ in quoted.write_entries()] == ["allow", "deny"]

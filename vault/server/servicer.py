@@ -185,6 +185,7 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 call,
                 wire.visibility_from_proto(header.visibility),
                 wire.replacement_from_proto(header),
+                wire.declared_size_from_proto(header),
                 on_cancel=Upload.abort,
             )
             del first, header
@@ -216,7 +217,9 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
     ) -> Document:
         """Streams the chunks into `upload`, each written in the pool while the next one
         arrives, within the upload budget (vault/server/budget.py): the charge is what
-        the upload holds, settled after each write; no message is kept once handed over."""
+        the upload holds, settled after each write; no message is kept once handed over.
+        A chunk the upload refuses (past a quota or the declared size) is awaited before
+        the next read: the refusal ends the stream at that chunk."""
         writing: Future[None] | None = None  # the chunk hashed and encrypted meanwhile
         try:
             while True:
@@ -236,10 +239,13 @@ class DossierVaultServicer(vault_pb2_grpc.DossierVaultServicer):
                 chunk = message.chunk
                 del message  # the encryptor may hold `chunk`: never the message as well
                 await written(writing)
+                refused = upload.refuses(len(chunk))
                 charges.settle(upload.buffered)
                 charges.admit(len(chunk))
                 writing = self._executor.submit(upload.write, chunk)
                 del chunk
+                if refused:
+                    await written(writing)  # raises the refusal, journaled
         except BaseException:
             await self._calls.run(abort_after, writing, upload)
             raise

@@ -11,10 +11,9 @@ dies with it.
 
 Quotas (`UploadQuota`, docs/adr/0026): a version's content may not pass the document
 quota (the chunk that would cross it is refused, never buffered), nor a dossier's live
-versions the dossier quota (a full dossier is refused at the header; the finish checks
-the real size, first as a plain read, then in the commit's transaction under the dossier
-row's lock, so that concurrent uploads take turns). Refusals are RESOURCE_EXHAUSTED,
-journaled, and keep nothing.
+versions the dossier quota (a full dossier, or a declared size that cannot fit, is refused
+at the header; the finish checks the real size, as a plain read, then under the dossier
+row's lock in the commit). Refusals are RESOURCE_EXHAUSTED, journaled, keep nothing.
 
 Reading, listing and changing documents once written is `documents.py`'s.
 """
@@ -53,6 +52,7 @@ from vault.errors import (
     DossierQuotaExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
+    NotFoundError,
     VaultError,
 )
 from vault.index.base import (
@@ -90,8 +90,10 @@ def _next_version(
     now_us: int,
 ) -> VersionRecord:
     """The version that replaces `replaced`: same document, category, visibility and
-    author, the next number. The caller names the version it replaces, so that a
-    replacement never silently overtakes one it has not seen."""
+    author, the next number. The caller names the version it replaces: one it has not
+    seen is ABORTED, one that never was NOT_FOUND (the message of a hidden document)."""
+    if replaces.version > replaced.version:
+        raise NotFoundError("no such document")
     if replaces.version != replaced.version:
         raise ConflictError("the document has a newer version than the one replaced")
     if metadata.category is not replaced.category:
@@ -238,9 +240,11 @@ class Upload:
         quota: UploadQuota,
         refuse: Callable[[VaultError], NoReturn],
         delete_blob: Callable[[str], object],
+        declared_size: int | None = None,
     ) -> None:
         self._index = index
         self._quota = quota
+        self._declared = declared_size
         self._refuse = refuse
         self._delete_blob = delete_blob
         self._received = 0
@@ -258,11 +262,19 @@ class Upload:
             document_key, object_ref(record), writer.write, segment_size=segment_size
         )
 
+    def refuses(self, size: int) -> bool:
+        """Whether `write` refuses `size` more bytes (exact once the previous write
+        returned): a caller overlapping writes with reads then waits for that write."""
+        limit = self._quota.document_bytes if self._declared is None else self._declared
+        return self._received + size > min(limit, self._quota.document_bytes)
+
     def write(self, chunk: bytes) -> None:
         if not self._open:
             raise FailedPreconditionError("the upload is finished")
         if self._received + len(chunk) > self._quota.document_bytes:
             self._refuse(_too_large(self._quota))  # before a byte of it is kept
+        if self._declared is not None and self._received + len(chunk) > self._declared:
+            self._refuse(InvalidArgumentError("the stream sent more than its declared size"))
         self._received += len(chunk)
         self._keep_reservation()
         self._digest.update(chunk)
@@ -287,6 +299,8 @@ class Upload:
             expected_sha256,
         ):
             raise InvalidArgumentError("the content received does not match its size and digest")
+        if self._declared is not None and expected_size != self._declared:
+            raise InvalidArgumentError("the content's size is not the size its header declared")
         others = self._index.content_size(self._record.dossier_id)
         if self._record.version > 1:  # the version it replaces will no longer count
             replaced = self._index.version(self._record.dossier_id, self._record.document_id, None)
@@ -364,9 +378,11 @@ class Uploads:
         call: Call,
         visibility: Visibility = Visibility.NORMAL,
         replaces: Replacement | None = None,
+        declared_size: int | None = None,
     ) -> Upload:
         """Starts writing a new document, or a new version of one (`replaces`); the caller
-        streams into the returned Upload.
+        streams into the returned Upload. A `declared_size` the quotas cannot hold is
+        refused here, before anything is reserved; the upload then holds the client to it.
 
         Only the decision is made here: its journal entry, and the sealed document key
         and pending version row, are recorded in the background while the first chunks
@@ -388,8 +404,7 @@ class Uploads:
                     metadata = _inherited(metadata, replaced)
                     record = _next_version(replaced, replaces, metadata, visibility, now_us)
                 wrapped = gate.wrapped_dossier_key(dossier.dossier_id, dossier.key_version)
-                if replaces is None and self._dossier_full(dossier):
-                    raise _dossier_full()  # a replacement may free room: its finish decides
+                self._check_room(dossier, None if replaces is None else replaced, declared_size)
             gate.notify_first_access(actor, dossier, call)
         record = replace(
             record,
@@ -433,10 +448,25 @@ class Uploads:
             self._quota,
             functools.partial(_refused, gate, actor, action, call, access),
             self._blobs.delete,
+            declared_size,
         )
 
-    def _dossier_full(self, dossier: DossierRecord) -> bool:
-        return self._index.content_size(dossier.dossier_id) >= self._quota.dossier_bytes
+    def _check_room(
+        self, dossier: DossierRecord, replaced: VersionRecord | None, declared_size: int | None
+    ) -> None:
+        """Refuses, as far as the header tells, an upload the quotas cannot hold: a new
+        document in a full dossier, a declared size past either quota (the dossier's room
+        is its live total less the version replaced, if any)."""
+        if declared_size is not None and declared_size > self._quota.document_bytes:
+            raise _too_large(self._quota)
+        if declared_size is None and replaced is not None:
+            return  # a replacement may free room: its finish decides
+        live = self._index.content_size(dossier.dossier_id)
+        if replaced is not None:
+            live -= replaced.size
+        full = replaced is None and live >= self._quota.dossier_bytes  # not even an empty one
+        if full or live + (declared_size or 0) > self._quota.dossier_bytes:
+            raise _dossier_full()
 
     def _new_document(
         self,

@@ -731,7 +731,16 @@ class PutDocumentHeader(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
     REPLACES_FIELD_NUMBER: _builtins.int
+    DECLARED_SIZE_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
+    declared_size: _builtins.int
+    """Optional: the exact content size, in bytes, the client will send. When present,
+    an upload that cannot fit is refused at once, before any chunk (RESOURCE_EXHAUSTED:
+    DOCUMENT_TOO_LARGE past VAULT_MAX_DOCUMENT_MIB, DOSSIER_QUOTA_EXCEEDED if the
+    dossier's live versions would pass VAULT_MAX_DOSSIER_GIB), a stream that sends
+    more is refused at the chunk that passes it, and the finish's size must equal it
+    (INVALID_ARGUMENT otherwise). Leave unset when the size is not known in advance.
+    """
     @_builtins.property
     def metadata(self) -> Global___DocumentMetadata: ...
     @_builtins.property
@@ -752,12 +761,15 @@ class PutDocumentHeader(_message.Message):
         metadata: Global___DocumentMetadata | None = ...,
         visibility: Global___Visibility | None = ...,
         replaces: Global___DocumentVersionRef | None = ...,
+        declared_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "dossier_id", b"dossier_id", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__declared_size: _TypeAlias = _typing.Literal["declared_size"]  # noqa: Y015
+    _WhichOneofArgType__declared_size: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__declared_size) -> _WhichOneofReturnType__declared_size | None: ...
 
 Global___PutDocumentHeader: _TypeAlias = PutDocumentHeader  # noqa: Y015
 

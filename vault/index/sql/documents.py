@@ -38,7 +38,12 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy import Scope
-from vault.errors import ConflictError, DossierQuotaExceededError, FailedPreconditionError
+from vault.errors import (
+    ConflictError,
+    DossierQuotaExceededError,
+    FailedPreconditionError,
+    NotFoundError,
+)
 from vault.index.records import Cursor, VersionRecord
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import VERSION_COLUMNS, version_record
@@ -231,9 +236,8 @@ class SqlDocuments(SqlBase):
                     raise FailedPreconditionError("the dossier is not active")
                 if record.version == 1:
                     self._insert_document(conn, record)
-                elif not self._at_version(conn, record, record.version - 1):
-                    raise ConflictError("the document has a newer version than the one replaced")
                 else:
+                    self._check_replaced(conn, record)
                     self._take_over_lapsed(conn, record, lease_until_us - record.created_us)
                 conn.execute(
                     _INSERT_VERSION,
@@ -274,14 +278,18 @@ class SqlDocuments(SqlBase):
             return renewed.rowcount == 1
 
     @staticmethod
-    def _at_version(conn: Connection, record: VersionRecord, version: int) -> bool:
-        """Whether the document exists in the dossier at `version`."""
-        found = select(DOC.c.id).where(
-            DOC.c.id == record.document_id,
-            DOC.c.dossier_id == record.dossier_id,
-            DOC.c.latest_version == version,
+    def _check_replaced(conn: Connection, record: VersionRecord) -> None:
+        """Refuses the reservation unless the document is still in the dossier at the
+        version `record` replaces: NOT_FOUND if it is gone (the message of a document the
+        caller may not see), ABORTED if a newer version was committed meanwhile."""
+        found = select(DOC.c.latest_version).where(
+            DOC.c.id == record.document_id, DOC.c.dossier_id == record.dossier_id
         )
-        return conn.execute(found).first() is not None
+        latest = conn.execute(found).scalar()
+        if latest is None:
+            raise NotFoundError("no such document")
+        if latest != record.version - 1:
+            raise ConflictError("the document has a newer version than the one replaced")
 
     @staticmethod
     def _insert_document(conn: Connection, record: VersionRecord) -> None:
