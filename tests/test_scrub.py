@@ -9,23 +9,35 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 from tests.blobstore.support import admin_client
 from tests.conftest import PATIENT_INS, RunningVault, vault_on_s3
+from tests.index.test_sql import LEASE_US, add_dossier, version
 from tests.s3_servers import S3Server
 from tests.server.test_grpc import REPORT
+from tests.service.memory_index import MemoryIndex
 from vault.cli.scrub import STATE_FILE, open_scrubber, run_scrub
 from vault.composition import open_index
 from vault.config import Config
+from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError, InvalidArgumentError
+from vault.index.base import DocumentIndex, ScrubIndex
+from vault.index.sql import SqlIndex
 from vault.scrub import DamageKind, RateLimiter, ScrubCursor
+from vault.sqlstore import make_engine
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
+
+
+class ScrubTestIndex(ScrubIndex, DocumentIndex, Protocol):
+    """The walk, and the writes that give it something to walk."""
+
 
 Documents = dict[str, tuple[uuid.UUID, uuid.UUID]]  # role -> (dossier id, document id)
 
@@ -157,6 +169,50 @@ def test_the_scrub_sleeps_what_the_object_ceiling_requires(running_vault: Runnin
     with open_scrubber(running_vault.config, RateLimiter(None, 2.0, fake.clock, fake.sleep)) as s:
         assert s.run().checked == 3
     assert fake.sleeps == [0.5, 0.5, 0.5]  # instantaneous reads, two objects a second
+
+
+# -- the index's walk, on the fake and on SQL ----------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def scrub_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ScrubTestIndex]:
+    if request.param == "memory":
+        yield MemoryIndex()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    sql = SqlIndex(make_engine(url))
+    sql.create_schema()
+    yield sql
+    sql.engine.dispose()
+
+
+def test_the_walk_pages_through_committed_versions_only_in_key_order(
+    scrub_index: ScrubTestIndex,
+) -> None:
+    dossier = add_dossier(scrub_index)  # type: ignore[arg-type]
+    committed = []
+    for _ in range(3):
+        first = version(dossier)
+        scrub_index.reserve_version(first, LEASE_US)
+        scrub_index.commit_version(first)
+        second = replace(first, version=2, blob_key=new_object_key())
+        scrub_index.reserve_version(second, LEASE_US)
+        scrub_index.commit_version(second)
+        committed += [(first.document_id, 1), (first.document_id, 2)]
+    scrub_index.reserve_version(version(dossier), LEASE_US)  # pending: not a blob to read
+
+    walked: list[tuple[uuid.UUID, int]] = []
+    after = None
+    while page := scrub_index.committed_versions_after(after, 4):
+        walked += [(r.document_id, r.version) for r in page]
+        after = walked[-1]
+    assert walked == sorted(committed)
+    assert scrub_index.committed_versions_after(sorted(committed)[2], 2) == [
+        r for r in scrub_index.committed_versions_after(None, 6)[3:5]
+    ]
 
 
 # -- the rate limiter and the cursor ------------------------------------------------

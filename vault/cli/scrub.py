@@ -166,15 +166,22 @@ def _rate(text: str) -> float:
     return value
 
 
-def cmd_scrub(args: argparse.Namespace) -> int:
-    from vault.config import Config
+def limiter_for(
+    args: argparse.Namespace, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> RateLimiter:
+    """The ceilings the flags set (none by default)."""
     from vault.scrub import RateLimiter
 
-    config = Config.from_env()
     mib = args.max_mib_per_second
-    limiter = RateLimiter(
-        None if mib is None else mib * MIB, args.max_objects_per_second, time.monotonic, time.sleep
-    )
+    bytes_per_second = None if mib is None else mib * MIB
+    return RateLimiter(bytes_per_second, args.max_objects_per_second, clock, sleep)
+
+
+def cmd_scrub(args: argparse.Namespace) -> int:
+    from vault.config import Config
+
+    config = Config.from_env()
+    limiter = limiter_for(args, time.monotonic, time.sleep)
     with open_scrubber(config, limiter) as scrubber:
         report = run_scrub(scrubber, config.data_dir / STATE_FILE, args.resume)
     if args.json:
