@@ -41,7 +41,6 @@ class ScrubReport:
     checked: int
     bytes_read: int
     damaged: list[dict[str, Any]] = field(default_factory=list)
-    complete: bool = True
 
 
 @contextmanager
