@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import pytest
 
@@ -22,13 +22,13 @@ from tests.s3_servers import S3Server
 from tests.server.test_grpc import REPORT
 from tests.service.memory_index import MemoryIndex
 from vault.cli.scrub import STATE_FILE, open_scrubber, run_scrub
-from vault.composition import open_index
+from vault.composition import blob_store, key_provider, open_index
 from vault.config import Config
 from vault.domain.ids import new_object_key
 from vault.errors import IntegrityError, InvalidArgumentError
-from vault.index.base import DocumentIndex, ScrubIndex
+from vault.index.base import DocumentIndex, ScrubIndex, VersionRecord
 from vault.index.sql import SqlIndex
-from vault.scrub import DamageKind, RateLimiter, ScrubCursor
+from vault.scrub import DamageKind, RateLimiter, Scrubber, ScrubCursor, ScrubSource
 from vault.sqlstore import make_engine
 
 if TYPE_CHECKING:
@@ -161,6 +161,41 @@ def test_an_interrupted_scrub_resumes_after_its_saved_cursor_and_keeps_what_it_f
     assert [(d["document_id"], d["kind"]) for d in report.damaged] == [(str(first), "missing")]
     assert not state.exists()  # a walk that reached the end leaves no cursor behind
     assert {str(document) for _, document in documents.values()} == {str(k) for k in keys}
+
+
+class DeletesBehindThePage:
+    """The index, but each page's first document is deleted (row and blob) once the
+    page was read: what a DeleteDocument or a destruction does while the scrub runs."""
+
+    def __init__(self, index: SqlIndex, config: Config) -> None:
+        self._index = index
+        self._blobs = blob_store(config)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._index, name)
+
+    def committed_versions_after(
+        self, after: tuple[uuid.UUID, int] | None, limit: int
+    ) -> list[VersionRecord]:
+        page = self._index.committed_versions_after(after, limit)
+        if page:
+            for key in self._index.delete_document(page[0].dossier_id, page[0].document_id):
+                self._blobs.delete(key)
+        return page
+
+
+def test_a_document_deleted_while_the_scrub_runs_is_not_damage(
+    running_vault: RunningVault,
+) -> None:
+    config = running_vault.config
+    store(running_vault, ["deleted", "kept"])
+    index = open_index(config)
+    try:
+        racing = cast(ScrubSource, DeletesBehindThePage(index, config))
+        progress = Scrubber(racing, blob_store(config), key_provider(config), unlimited()).run()
+    finally:
+        index.engine.dispose()
+    assert (progress.checked, progress.damaged) == (2, [])
 
 
 def test_the_scrub_sleeps_what_the_object_ceiling_requires(running_vault: RunningVault) -> None:

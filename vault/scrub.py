@@ -7,9 +7,11 @@ final segment's mark are verified, and the plaintext is dropped as it comes (one
 in memory at a time). A version whose object is missing (deleted, or listed but read as
 404), shorter, longer or edited, or whose wrapped document key no longer opens, is a
 `Damage`: its opaque ids and version number, and which of those it was, nothing else (no
-title, no metadata is opened). `ScrubCursor` is the position after the last version
-checked, from which a later run resumes. `RateLimiter` spaces the reads out: it computes
-how long to sleep so that bytes and objects read stay under their per-second ceilings.
+title, no metadata is opened). A version deleted, destroyed or re-encrypted while the
+scrub ran (its row gone, or under another blob key, when read again) is not damage.
+`ScrubCursor` is the position after the last version checked, from which a later run
+resumes. `RateLimiter` spaces the reads out: it computes how long to sleep so that bytes
+and objects read stay under their per-second ceilings.
 `dossier-vault scrub` (vault/cli/scrub.py) runs it, saves the cursor and reports.
 
 What it does not: repair anything, print (the command does), or decide how often to run.
@@ -35,7 +37,12 @@ PAGE = 500  # versions per index query: memory stays flat however large the inde
 
 
 class ScrubSource(ScrubIndex, WrappedDossierKeys, Protocol):
-    """What the scrub reads from the index: committed versions and the dossier keys."""
+    """What the scrub reads from the index: committed versions, the dossier keys, and
+    one version again (`DocumentIndex.version`) before calling it damaged."""
+
+    def version(
+        self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None
+    ) -> VersionRecord | None: ...
 
 
 class DamageKind(enum.StrEnum):
@@ -149,6 +156,8 @@ class Scrubber:
             self._dossier_keys.clear()  # a page's keys at most: flat however many dossiers
             for record in records:
                 size, damage = self._check(record)
+                if damage is not None and self._changed(record):
+                    damage = None  # deleted, destroyed or re-encrypted since the page was read
                 progress.checked += 1
                 progress.bytes_read += size
                 if damage is not None:
@@ -181,6 +190,11 @@ class Scrubber:
         finally:
             reader.close()
         return read, None
+
+    def _changed(self, record: VersionRecord) -> bool:
+        """Whether the version is gone from the index, or now under another blob."""
+        now = self._index.version(record.dossier_id, record.document_id, record.version)
+        return now is None or now.blob_key != record.blob_key
 
     def _dossier_key(self, record: VersionRecord) -> bytes:
         place = (record.dossier_id, record.dossier_key_version)
