@@ -13,6 +13,7 @@ from tests.test_scrub import FakeTime, blob_file, blob_keys, store
 from vault.cli import build_parser, main
 from vault.cli.exitcodes import EXIT_DAMAGED
 from vault.cli.scrub import STATE_FILE, limiter_for
+from vault.errors import InvalidArgumentError
 
 TITLE = "Compte rendu d'hospitalisation"  # REPORT's, which every stored document has
 
@@ -96,3 +97,14 @@ def test_help_lists_the_damage_exit_code(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["scrub", "--help"])
     assert f"{EXIT_DAMAGED:<3} damage found" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "saved", ["{", "{}", '{"cursor": "x:1", "checked": 1, "bytes_read": 0, "damaged": []}']
+)
+def test_a_state_file_that_is_not_one_is_refused_not_resumed_from(
+    on_server_host: RunningVault, capsys: pytest.CaptureFixture[str], saved: str
+) -> None:
+    (on_server_host.config.data_dir / STATE_FILE).write_text(saved)
+    assert main(["scrub", "--resume"]) == InvalidArgumentError.exit_code
+    assert "remove it to scrub from the start" in capsys.readouterr().err

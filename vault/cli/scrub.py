@@ -78,10 +78,21 @@ class _State:
 
     @classmethod
     def load(cls, path: Path) -> _State:
+        from vault.errors import InvalidArgumentError
+        from vault.scrub import ScrubCursor
+
         if not path.exists():
             return cls()
-        saved = json.loads(path.read_text())
-        return cls(saved["cursor"], saved["checked"], saved["bytes_read"], saved["damaged"])
+        try:
+            saved = json.loads(path.read_text())
+            state = cls(saved["cursor"], saved["checked"], saved["bytes_read"], saved["damaged"])
+            if state.cursor is not None:
+                ScrubCursor.parse(state.cursor)
+        except (ValueError, KeyError, TypeError, InvalidArgumentError):
+            raise InvalidArgumentError(
+                f"{path} is not a scrub state: remove it to scrub from the start"
+            ) from None
+        return state
 
     def merged(self, progress: ScrubProgress) -> _State:
         return _State(
