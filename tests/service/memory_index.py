@@ -529,6 +529,16 @@ class MemoryIndex:
         with self._lock:
             return {row.record.blob_key for row in self._versions.values()} & set(blob_keys)
 
+    # ScrubIndex
+
+    def committed_versions_after(
+        self, after: tuple[uuid.UUID, int] | None, limit: int
+    ) -> list[VersionRecord]:
+        with self._lock:
+            places = sorted(place for place, row in self._versions.items() if row.committed)
+            chosen = [self._record(self._versions[p]) for p in places if after is None or p > after]
+        return chosen[:limit]
+
 
 def _place(record: VersionRecord) -> tuple[int, uuid.UUID, int]:
     """A version's place in a search, which is newest first (`Cursor`)."""

@@ -1,8 +1,8 @@
 """`dossier-vault`: the command line (server, development tokens, and a gRPC client).
 
 `main` builds one parser from the command groups (`serve`/`gc`/`dev-token`, `dossier`,
-`doc`, `access`, `retention`, `journal`, `keys`, `db`, `config`), one module each in this
-package, and `run` turns `VaultError`s (and Ctrl-C: 130) into the stable exit codes of
+`doc`, `access`, `retention`, `journal`, `keys`, `db`, `config`, `scrub`), one module each in
+this package, and `run` turns `VaultError`s (and Ctrl-C: 130) into the stable exit codes of
 vault/cli/exitcodes.py (listed in `--help`) with messages without health data. `--json`
 gives machine output (vault/cli/output.py); `-q` prints only the id a command created,
 for shell scripts. `--config PATH` names the server's TOML configuration file for any
@@ -32,7 +32,18 @@ from vault.errors import VaultError
 def build_parser() -> argparse.ArgumentParser:
     # the groups import this package's `run`: imported here, `python -m vault.cli.retention`
     # runs without the package having loaded that module already
-    from vault.cli import access, config, db, documents, dossiers, journal, keys, retention, server
+    from vault.cli import (
+        access,
+        config,
+        db,
+        documents,
+        dossiers,
+        journal,
+        keys,
+        retention,
+        scrub,
+        server,
+    )
 
     parser = argparse.ArgumentParser(
         prog="dossier-vault",
@@ -44,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     server.register(commands)
+    scrub.register(commands)  # on the server host, beside gc
     dossiers.register(commands)
     documents.register(commands)
     access.register(commands)

@@ -5,6 +5,7 @@
     2        usage error (argparse)
     13, 14   retention: a run not confirmed; verify-destroyed found something left
     20..31   journal verify: one code per failure kind (29: no checkpoint matched)
+    40       scrub: damage found
     130      interrupted (Ctrl-C); nothing partial is left behind
 
 Every command shares it; `--help` lists the codes a command can return. What it does
@@ -37,6 +38,7 @@ VERIFY_EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.NON_CANONICAL: 31,
 }
 EXIT_NO_CHECKPOINT = 29
+EXIT_DAMAGED = 40  # scrub: a committed blob is missing or fails its tags
 
 
 def epilog(success: str, codes: list[tuple[int, str]]) -> str:

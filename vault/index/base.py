@@ -1,12 +1,12 @@
 """The index's ports: one Protocol per role, and `Index`, their union.
 
 Each consumer asks for the narrowest port it needs: the sweeper (vault/sweeper.py) for
-`SweepIndex`, key rotation (vault/rotation.py) for `KeyIndex`, the retention job
-(retention/destroyer.py) for `RetentionIndex` and the two methods it borrows; the
-service for whichever its use cases call. Every method belongs to exactly one port;
-`vault.index.sql.SqlIndex` implements them all. The records these ports speak live in
-`vault.index.records` and are re-exported here. This module holds no query and no
-behaviour.
+`SweepIndex`, the scrub (vault/scrub.py) for `ScrubIndex`, key rotation
+(vault/rotation.py) for `KeyIndex`, the retention job (retention/destroyer.py) for
+`RetentionIndex` and the two methods it borrows; the service for whichever its use cases
+call. Every method belongs to exactly one port; `vault.index.sql.SqlIndex` implements
+them all. The records these ports speak live in `vault.index.records` and are
+re-exported here. This module holds no query and no behaviour.
 
 Write order for a document (docs/architecture.md): `reserve_version` records a pending
 version (invisible), the blob is written and committed, then `commit_version` makes the
@@ -59,6 +59,7 @@ __all__ = [
     "ManifestBuilder",
     "ReadScope",
     "RetentionIndex",
+    "ScrubIndex",
     "SweepIndex",
     "VersionRecord",
 ]
@@ -361,6 +362,17 @@ class SweepIndex(Protocol):
         ...
 
 
+class ScrubIndex(Protocol):
+    """Every committed version, for the scrub (vault/scrub.py) to read back."""
+
+    def committed_versions_after(
+        self, after: tuple[uuid.UUID, int] | None, limit: int
+    ) -> list[VersionRecord]:
+        """Up to `limit` committed versions after the (document id, version) given (from
+        the first when None), in that order: a page of a walk that a crash can resume."""
+        ...
+
+
 class ReadScope(Protocol):
     """A request's reads in one go: those a thread makes inside `reads()` share one
     connection (and on SQLite one snapshot) instead of one each. Reads only: a write
@@ -378,6 +390,7 @@ class Index(
     RetentionIndex,
     KeyIndex,
     SweepIndex,
+    ScrubIndex,
     Protocol,
 ):
     """The whole index: every role's port."""

@@ -3,7 +3,7 @@ Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
 (`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `deadlines`, `keys`,
-`sweep`, and
+`sweep`, `scrub`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
@@ -21,6 +21,7 @@ from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
+from vault.index.sql.scrub import SqlScrub
 from vault.index.sql.sweep import SqlSweep
 
 __all__ = ["SqlIndex"]
@@ -36,5 +37,6 @@ class SqlIndex(
     SqlDeadlines,
     SqlKeys,
     SqlSweep,
+    SqlScrub,
 ):
     """Every role of the index over one engine: `SqlIndex(engine)`."""
