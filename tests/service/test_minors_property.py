@@ -211,7 +211,7 @@ def _world(tmp: Path, key_file: Path, with_care: bool) -> World:
     return World(scene, journal, access, with_care)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=steps)
 def test_nothing_a_representative_calls_reveals_a_minors_confidential_care(
     key_file: Path, steps: list[Step]
