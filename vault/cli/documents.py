@@ -119,8 +119,9 @@ def cmd_put(args: argparse.Namespace) -> int:
 def _missing_version(
     client: VaultClient, dossier: str, replaces: Replacement | None
 ) -> NotFoundError | None:
-    """NotFoundError naming the version `replaces` names when it does not exist (the
-    server answers a conflict for a version beyond the latest); None when it exists."""
+    """NotFoundError naming the version `replaces` names, and the latest the caller may
+    see, when it does not exist (the server's NOT_FOUND names neither, to stay the same
+    answer as for a document the caller may not see); None when it exists."""
     try:
         query = DocumentQuery(document_id=uuid.UUID(str(replaces and replaces.document_id)))
     except ValueError:
