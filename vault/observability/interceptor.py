@@ -24,6 +24,7 @@ import grpc
 
 from vault.observability import requests
 from vault.observability.metrics import VaultMetrics
+from vault.server.handlers import rebuilt
 
 _log = logging.getLogger("vault.request")
 Behavior = Callable[..., Any]
@@ -125,24 +126,12 @@ def _observing(
     if metrics is not None:
         deserializer = _counted(deserializer, metrics.received_bytes.labels(method), False)
         serializer = _counted(serializer, metrics.sent_bytes.labels(method), True)
-    codecs = {"request_deserializer": deserializer, "response_serializer": serializer}
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _observed(handler.unary_unary, method, metrics), **codecs
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _observed(handler.unary_stream, method, metrics), **codecs
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _observed(handler.stream_unary, method, metrics), **codecs
-        )
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            _observed(handler.stream_stream, method, metrics), **codecs
-        )
-    return handler
+    return rebuilt(
+        handler,
+        lambda behavior: _observed(behavior, method, metrics),
+        request_deserializer=deserializer,
+        response_serializer=serializer,
+    )
 
 
 class ObservingInterceptor(grpc.aio.ServerInterceptor):

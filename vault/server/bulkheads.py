@@ -31,6 +31,7 @@ import grpc
 
 from vault import deadlines
 from vault.errors import UnavailableError
+from vault.server.handlers import rebuilt
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -126,21 +127,7 @@ def _entered(behavior: Behavior, name: str) -> Behavior:
 def _entering(
     handler: grpc.RpcMethodHandler[Any, Any], name: str
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    codecs = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_entered(handler.unary_unary, name), **codecs)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_entered(handler.unary_stream, name), **codecs)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(_entered(handler.stream_unary, name), **codecs)
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            _entered(handler.stream_stream, name), **codecs
-        )
-    return handler
+    return rebuilt(handler, lambda behavior: _entered(behavior, name))
 
 
 class CompartmentInterceptor(grpc.aio.ServerInterceptor):

@@ -43,6 +43,7 @@ from google.protobuf.message import DecodeError, Message
 
 from vault import wire
 from vault.errors import InvalidArgumentError, OutOfBoundsError, UndecodableError
+from vault.server.handlers import rebuilt
 
 Behavior = Callable[..., Any]
 Deserializer = Callable[[bytes], Any]
@@ -241,23 +242,12 @@ def lenient_handler(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodH
     it did not decode."""
     if handler.request_deserializer is None:
         return handler
-    codecs = {
-        "request_deserializer": _lenient(handler.request_deserializer),
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_unary_request(handler.unary_unary), **codecs)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_unary_request(handler.unary_stream), **codecs)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _streamed_requests(handler.stream_unary), **codecs
-        )
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            _streamed_requests(handler.stream_stream), **codecs
-        )
-    return handler
+    return rebuilt(
+        handler,
+        _unary_request,
+        wrap_streamed=_streamed_requests,
+        request_deserializer=_lenient(handler.request_deserializer),
+    )
 
 
 class DecodingInterceptor(grpc.aio.ServerInterceptor):

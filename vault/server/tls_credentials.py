@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 
 from vault.config import TlsSettings
+from vault.server.handlers import rebuilt
 from vault.tls_material import (
     ClientKinds,
     PeerIdentity,
@@ -82,19 +83,7 @@ def _bound(behavior: Behavior) -> Behavior:
 
 
 def _binding(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    codecs = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_bound(handler.unary_unary), **codecs)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_bound(handler.unary_stream), **codecs)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(_bound(handler.stream_unary), **codecs)
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(_bound(handler.stream_stream), **codecs)
-    return handler
+    return rebuilt(handler, _bound)
 
 
 class PeerInterceptor(grpc.aio.ServerInterceptor):

@@ -1,0 +1,43 @@
+"""Rebuilding a gRPC method handler: the same kind of method, its behaviour wrapped, its
+codecs kept or replaced. The server's interceptors (bulkheads, TLS peers, decoding,
+observability) each wrap what a call runs; this is the one place that knows grpc's four
+kinds of method handler.
+
+What it does not: intercept anything itself, or know any RPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+Wrap = Callable[[Any], Any]  # a method's behaviour -> the behaviour that runs instead
+Codec = Callable[[Any], Any]
+
+
+def rebuilt(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    wrap: Wrap,
+    *,
+    wrap_streamed: Wrap | None = None,
+    request_deserializer: Codec | None = None,
+    response_serializer: Codec | None = None,
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """`handler` with its behaviour wrapped by `wrap` (by `wrap_streamed`, if given, for
+    the methods whose requests stream) and the given codecs in place of its own."""
+    codecs = {
+        "request_deserializer": request_deserializer or handler.request_deserializer,
+        "response_serializer": response_serializer or handler.response_serializer,
+    }
+    streamed = wrap_streamed or wrap
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), **codecs)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream), **codecs)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(streamed(handler.stream_unary), **codecs)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(streamed(handler.stream_stream), **codecs)
+    return handler
