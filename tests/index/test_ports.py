@@ -17,6 +17,7 @@ from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
+from vault.index.sql.scrub import SqlScrub
 from vault.index.sql.sweep import SqlSweep
 from vault.sqlstore import make_engine
 
@@ -29,6 +30,7 @@ ROLES: list[tuple[type, type]] = [
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
+    (base.ScrubIndex, SqlScrub),
 ]
 
 
@@ -48,11 +50,12 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
+    scrub: base.ScrubIndex = SqlScrub(engine)
     scope: base.ReadScope = SqlReadScope(engine)
     index: base.Index = SqlIndex(engine)
     # the typed assignments are the signature check (mypy); at run time, every method of
     # each port is there
-    roles = (scope, dossiers, documents, access, lifecycle, retention, keys, sweep)
+    roles = (scope, dossiers, documents, access, lifecycle, retention, keys, sweep, scrub)
     for (port, _), role in zip(ROLES, roles, strict=True):
         assert _methods(port) <= set(dir(role)), port.__name__
     assert {m for port, _ in ROLES for m in _methods(port)} <= set(dir(index))
