@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,7 +30,7 @@ import grpc
 
 from vault import deadlines
 from vault.errors import UnavailableError
-from vault.server.handlers import rebuilt
+from vault.server.handlers import prepared, rebuilt
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -97,31 +96,16 @@ def compartment_of(method: str) -> str:
     return BLOB if method.rsplit("/", 1)[-1] in BLOB_METHODS else GENERAL
 
 
-def _enter(name: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-    _compartment.set(name)
-    deadlines.begin(context.time_remaining())
-
-
 def _entered(behavior: Behavior, name: str) -> Behavior:
-    """`behavior`, run with its compartment and deadline in its task's context."""
-    if inspect.isasyncgenfunction(behavior):
+    """`behavior`, run with its compartment and deadline in its task's context (a
+    synchronous handler runs in grpc's own pool: general)."""
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            _enter(name, context)
-            responses: AsyncIterator[Any] = behavior(request, context)
-            async for response in responses:
-                yield response
+    def enter(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        _compartment.set(name)
+        deadlines.begin(context.time_remaining())
+        return request
 
-        return stream
-    if inspect.iscoroutinefunction(behavior):
-
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            _enter(name, context)
-            result: Awaitable[Any] = behavior(request, context)
-            return await result
-
-        return call
-    return behavior  # a synchronous handler runs in grpc's own pool: general
+    return prepared(behavior, enter)
 
 
 def _entering(

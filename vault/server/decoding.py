@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,7 @@ from google.protobuf.message import DecodeError, Message
 
 from vault import wire
 from vault.errors import InvalidArgumentError, OutOfBoundsError, UndecodableError
-from vault.server.handlers import rebuilt
+from vault.server.handlers import prepared, rebuilt
 
 Behavior = Callable[..., Any]
 Deserializer = Callable[[bytes], Any]
@@ -204,37 +203,11 @@ class _Refusing:
 
 
 def _unary_request(behavior: Behavior) -> Behavior:
-    if inspect.isasyncgenfunction(behavior):
-
-        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            responses: AsyncIterator[Any] = behavior(_request(request), context)
-            async for response in responses:
-                yield response
-
-        return stream
-
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        result: Awaitable[Any] = behavior(_request(request), context)
-        return await result
-
-    return call
+    return prepared(behavior, lambda request, _: _request(request))
 
 
 def _streamed_requests(behavior: Behavior) -> Behavior:
-    if inspect.isasyncgenfunction(behavior):
-
-        async def stream(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            responses: AsyncIterator[Any] = behavior(_Refusing(requests), context)
-            async for response in responses:
-                yield response
-
-        return stream
-
-    async def call(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        result: Awaitable[Any] = behavior(_Refusing(requests), context)
-        return await result
-
-    return call
+    return prepared(behavior, lambda requests, _: _Refusing(requests))
 
 
 def lenient_handler(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:

@@ -1,20 +1,22 @@
 """Rebuilding a gRPC method handler: the same kind of method, its behaviour wrapped, its
 codecs kept or replaced. The server's interceptors (bulkheads, TLS peers, decoding,
 observability) each wrap what a call runs; this is the one place that knows grpc's four
-kinds of method handler.
+kinds of method handler, and (`prepared`) its two kinds of asynchronous behaviour.
 
 What it does not: intercept anything itself, or know any RPC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
 Wrap = Callable[[Any], Any]  # a method's behaviour -> the behaviour that runs instead
 Codec = Callable[[Any], Any]
+Prepare = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], Any]
 
 
 def rebuilt(
@@ -41,3 +43,26 @@ def rebuilt(
     if handler.stream_stream is not None:
         return grpc.stream_stream_rpc_method_handler(streamed(handler.stream_stream), **codecs)
     return handler
+
+
+def prepared(behavior: Callable[..., Any], prepare: Prepare) -> Callable[..., Any]:
+    """`behavior` (a grpc.aio method's coroutine or async generator) with
+    `prepare(request, context)` run first, in the call's own task; what it returns is the
+    request (or request stream) the behaviour gets. A synchronous behaviour is left as it
+    is: it runs in grpc's own pool, outside the call's task."""
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            responses: AsyncIterator[Any] = behavior(prepare(request, context), context)
+            async for response in responses:
+                yield response
+
+        return stream
+    if inspect.iscoroutinefunction(behavior):
+
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            result: Awaitable[Any] = behavior(prepare(request, context), context)
+            return await result
+
+        return call
+    return behavior

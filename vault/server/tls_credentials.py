@@ -12,17 +12,16 @@ is `vault.tls_material.ClientKinds`, applied by `TokenVerifier.verify` to the id
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from vault.config import TlsSettings
-from vault.server.handlers import rebuilt
+from vault.server.handlers import prepared, rebuilt
 from vault.tls_material import (
     ClientKinds,
     PeerIdentity,
@@ -62,24 +61,12 @@ def load(settings: TlsSettings) -> ServerTls:
 def _bound(behavior: Behavior) -> Behavior:
     """`behavior`, run with its call's client certificate bound (vault.tls_material.call_peer).
     A synchronous one is left as is: it sees no peer, and a verifier refuses it."""
-    if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
-        return behavior
-    if inspect.isasyncgenfunction(behavior):
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            bind_call_peer(PeerIdentity.from_context(context))
-            responses: AsyncIterator[Any] = behavior(request, context)
-            async for response in responses:
-                yield response
-
-        return stream
-
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    def bind(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         bind_call_peer(PeerIdentity.from_context(context))
-        result: Awaitable[Any] = behavior(request, context)
-        return await result
+        return request
 
-    return call
+    return prepared(behavior, bind)
 
 
 def _binding(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
