@@ -24,7 +24,7 @@ import grpc
 
 from vault.observability import requests
 from vault.observability.metrics import VaultMetrics
-from vault.server.handlers import rebuilt
+from vault.server.handlers import RebuildingInterceptor, rebuilt
 
 _log = logging.getLogger("vault.request")
 Behavior = Callable[..., Any]
@@ -134,21 +134,13 @@ def _observing(
     )
 
 
-class ObservingInterceptor(grpc.aio.ServerInterceptor):
+class ObservingInterceptor(RebuildingInterceptor):
     """Logs every call (one line) and, given metrics, counts and times it."""
 
     def __init__(self, metrics: VaultMetrics | None = None) -> None:
         self._metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method.rsplit("/", 1)[-1]
-        return _observing(handler, method, self._metrics)
+    def rebuild(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return _observing(handler, method.rsplit("/", 1)[-1], self._metrics)

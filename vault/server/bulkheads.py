@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -30,7 +30,7 @@ import grpc
 
 from vault import deadlines
 from vault.errors import UnavailableError
-from vault.server.handlers import prepared, rebuilt
+from vault.server.handlers import RebuildingInterceptor, prepared, rebuilt
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -108,23 +108,11 @@ def _entered(behavior: Behavior, name: str) -> Behavior:
     return prepared(behavior, enter)
 
 
-def _entering(
-    handler: grpc.RpcMethodHandler[Any, Any], name: str
-) -> grpc.RpcMethodHandler[Any, Any]:
-    return rebuilt(handler, lambda behavior: _entered(behavior, name))
-
-
-class CompartmentInterceptor(grpc.aio.ServerInterceptor):
+class CompartmentInterceptor(RebuildingInterceptor):
     """Names each call's compartment, and sets its deadline, before its handler runs."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return _entering(handler, compartment_of(handler_call_details.method))
+    def rebuild(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        name = compartment_of(method)
+        return rebuilt(handler, lambda behavior: _entered(behavior, name))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from google.protobuf.message import DecodeError, Message
 
 from vault import wire
 from vault.errors import InvalidArgumentError, OutOfBoundsError, UndecodableError
-from vault.server.handlers import prepared, rebuilt
+from vault.server.handlers import RebuildingInterceptor, prepared, rebuilt
 
 Behavior = Callable[..., Any]
 Deserializer = Callable[[bytes], Any]
@@ -223,7 +223,7 @@ def lenient_handler(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodH
     )
 
 
-class DecodingInterceptor(grpc.aio.ServerInterceptor):
+class DecodingInterceptor(RebuildingInterceptor):
     """Gives the handlers of `service` (its full name, `vault.v1.DossierVault`) requests
     that decoded within the bounds, or the refusal to answer instead; other services
     (health, reflection) are left as they are."""
@@ -231,14 +231,7 @@ class DecodingInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, service: str) -> None:
         self._prefix = f"/{service}/"
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or not handler_call_details.method.startswith(self._prefix):
-            return handler
-        return lenient_handler(handler)
+    def rebuild(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return lenient_handler(handler) if method.startswith(self._prefix) else handler

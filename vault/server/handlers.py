@@ -3,7 +3,7 @@ codecs kept or replaced. The server's interceptors (bulkheads, TLS peers, decodi
 observability) each wrap what a call runs; this is the one place that knows grpc's four
 kinds of method handler, and (`prepared`) its two kinds of asynchronous behaviour.
 
-What it does not: intercept anything itself, or know any RPC.
+What it does not: decide how any interceptor wraps a call, or know any RPC.
 """
 
 from __future__ import annotations
@@ -66,3 +66,23 @@ def prepared(behavior: Callable[..., Any], prepare: Prepare) -> Callable[..., An
 
         return call
     return behavior
+
+
+class RebuildingInterceptor(grpc.aio.ServerInterceptor):
+    """An interceptor that rebuilds each call's handler (`rebuild`, given the full method
+    name, `/vault.v1.DossierVault/PutDocument`); a method nobody serves stays None."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        return None if handler is None else self.rebuild(handler, handler_call_details.method)
+
+    def rebuild(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        raise NotImplementedError

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from vault.config import TlsSettings
-from vault.server.handlers import prepared, rebuilt
+from vault.server.handlers import RebuildingInterceptor, prepared, rebuilt
 from vault.tls_material import (
     ClientKinds,
     PeerIdentity,
@@ -69,24 +69,15 @@ def _bound(behavior: Behavior) -> Behavior:
     return prepared(behavior, bind)
 
 
-def _binding(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    return rebuilt(handler, _bound)
-
-
-class PeerInterceptor(grpc.aio.ServerInterceptor):
+class PeerInterceptor(RebuildingInterceptor):
     """Binds the identity of each call's client certificate before its handler runs, so
     `TokenVerifier.verify` checks the token's kind against the certificate of the call
     that carried it."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        return None if handler is None else _binding(handler)
+    def rebuild(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return rebuilt(handler, _bound)
 
 
 # -- the plaintext warning -------------------------------------------------------------
