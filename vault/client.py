@@ -22,37 +22,30 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import grpc
 
 from vault import wire
+from vault.clientcalls.access import AccessCalls
+from vault.clientcalls.base import vault_error
+from vault.clientcalls.lifecycle import LifecycleCalls
 from vault.domain.model import (
-    AccessRules,
-    ClosureReason,
     Document,
     DocumentCategory,
     DocumentMetadata,
     DocumentPage,
     DocumentQuery,
     Dossier,
-    EmergencyReason,
-    ExportSummary,
-    Notification,
-    Relationship,
     Replacement,
     Visibility,
 )
 from vault.errors import (
     IntegrityError,
-    PermissionDeniedError,
-    UnavailableError,
-    VaultError,
-    error_classes,
 )
 from vault.journal.chain import JournalEvent
 from vault.tls_material import (
@@ -63,20 +56,6 @@ from vault.v1 import vault_pb2_grpc
 
 CHUNK_SIZE = 1024 * 1024
 Content = bytes | Path | BinaryIO | Iterable[bytes]
-
-_ERROR_OF: dict[str, type[VaultError]] = {
-    kind.grpc_status: kind for kind in reversed(error_classes()) if kind.grpc_status != "INTERNAL"
-}
-_ERROR_OF["DEADLINE_EXCEEDED"] = UnavailableError
-
-
-def _vault_error(error: grpc.RpcError) -> VaultError:
-    code: grpc.StatusCode = error.code()
-    details: str = error.details() or code.name
-    if code is grpc.StatusCode.PERMISSION_DENIED:
-        reason = details.partition("(")[2].rstrip(")") or "denied"
-        return PermissionDeniedError(reason)
-    return _ERROR_OF.get(code.name, VaultError)(details)
 
 
 def _known_size(content: Content) -> int | None:
@@ -127,7 +106,7 @@ class Download:
                 size += len(response.chunk)
                 yield response.chunk
         except grpc.RpcError as error:
-            raise _vault_error(error) from None
+            raise vault_error(error) from None
         offset, length = self._range
         if (offset, length) == (0, None):
             if size != self.document.size or digest.digest() != self.document.sha256:
@@ -138,7 +117,7 @@ class Download:
                 raise IntegrityError("downloaded range does not have the expected length")
 
 
-class VaultClient:
+class VaultClient(AccessCalls, LifecycleCalls):
     def __init__(
         self,
         target: str,
@@ -170,13 +149,6 @@ class VaultClient:
 
     def close(self) -> None:
         self._channel.close()
-
-    def _call(self, method: Any, request: Any) -> Any:
-        """A unary or client-streaming call; gRPC errors become the vault's own."""
-        try:
-            return method(request, metadata=self._metadata, timeout=self._timeout)
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
 
     def create_dossier(self, ins: str) -> Dossier:
         reply = self._call(self._stub.CreateDossier, pb.CreateDossierRequest(ins=ins))
@@ -251,7 +223,7 @@ class VaultClient:
                 (offset, length),
             )
         except grpc.RpcError as error:
-            raise _vault_error(error) from None
+            raise vault_error(error) from None
 
     def download(
         self,
@@ -335,7 +307,7 @@ class VaultClient:
             ):
                 yield from reply.lines
         except grpc.RpcError as error:
-            raise _vault_error(error) from None
+            raise vault_error(error) from None
 
     def query_journal(
         self,
@@ -380,141 +352,3 @@ class VaultClient:
             visibility=wire.visibility_to_proto(visibility),
         )
         return wire.document_from_proto(self._call(self._stub.SetDocumentVisibility, request))
-
-    def _change(self, dossier_id: uuid.UUID | str, **change: Any) -> pb.ChangeAccessResponse:
-        request = pb.ChangeAccessRequest(dossier_id=str(dossier_id), **change)
-        reply: pb.ChangeAccessResponse = self._call(self._stub.ChangeAccess, request)
-        return reply
-
-    def _entry(self, dossier_id: uuid.UUID | str, **change: Any) -> Relationship:
-        """A change that records an entry (authorise, block, representative, consent):
-        the server always answers with it."""
-        reply = self._change(dossier_id, **change)
-        if not reply.HasField("entry"):
-            raise VaultError("the vault answered an access change without its entry")
-        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply.entry)
-
-    def authorise(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
-        return self._entry(dossier_id, authorise=rpps)
-
-    def revoke(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
-        self._change(dossier_id, revoke=rpps)
-
-    def block(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
-        return self._entry(dossier_id, block=rpps)
-
-    def unblock(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
-        self._change(dossier_id, unblock=rpps)
-
-    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship:
-        return self._entry(dossier_id, add_representative=ins)
-
-    def remove_representative(self, dossier_id: uuid.UUID | str, ins: str) -> None:
-        self._change(dossier_id, remove_representative=ins)
-
-    def set_emergency_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
-        self._change(dossier_id, allow_emergency_access=allowed)
-
-    def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
-        if rpps is None:
-            self._change(dossier_id, clear_treating_physician=True)
-        else:
-            self._change(dossier_id, set_treating_physician=rpps)
-
-    def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship:
-        return self._entry(dossier_id, record_consent=True)
-
-    def list_access(self, dossier_id: uuid.UUID | str) -> AccessRules:
-        reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
-        dossier = uuid.UUID(str(dossier_id))
-        entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
-        return AccessRules(entries, reply.emergency_access_refused)
-
-    def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
-        request = pb.BreakGlassRequest(
-            dossier_id=str(dossier_id), reason=wire.emergency_reason_to_proto(reason)
-        )
-        reply = self._call(self._stub.BreakGlass, request)
-        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply)
-
-    def notifications(
-        self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int | None = None
-    ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first."""
-        request = pb.ListNotificationsRequest(
-            dossier_id=str(dossier_id), after_id=after_id, page_size=page_size
-        )
-        reply = self._call(self._stub.ListNotifications, request)
-        dossier = uuid.UUID(str(dossier_id))
-        return [wire.notification_from_proto(dossier, n) for n in reply.notifications]
-
-    # -- the lifecycle -------------------------------------------------------------------
-
-    def close_dossier(
-        self, dossier_id: uuid.UUID | str, reason: ClosureReason = ClosureReason.PATIENT_REQUEST
-    ) -> Dossier:
-        request = pb.CloseDossierRequest(
-            dossier_id=str(dossier_id), reason=wire.closure_reason_to_proto(reason)
-        )
-        return wire.dossier_from_proto(self._call(self._stub.CloseDossier, request))
-
-    def reopen_dossier(self, dossier_id: uuid.UUID | str) -> Dossier:
-        request = pb.ReopenDossierRequest(dossier_id=str(dossier_id))
-        return wire.dossier_from_proto(self._call(self._stub.ReopenDossier, request))
-
-    def request_deletion(self, dossier_id: uuid.UUID | str) -> Dossier:
-        request = pb.RequestDeletionRequest(dossier_id=str(dossier_id))
-        return wire.dossier_from_proto(self._call(self._stub.RequestDeletion, request))
-
-    def place_hold(self, dossier_id: uuid.UUID | str, reason: str) -> int:
-        """Operators: returns the hold's id, for its release."""
-        request = pb.PlaceHoldRequest(dossier_id=str(dossier_id), reason=reason)
-        hold_id: int = self._call(self._stub.PlaceHold, request).hold_id
-        return hold_id
-
-    def release_hold(self, dossier_id: uuid.UUID | str, hold_id: int, reason: str) -> None:
-        request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)
-        self._call(self._stub.ReleaseHold, request)
-
-    def export_dossier(
-        self,
-        dossier_id: uuid.UUID | str,
-        destination: Path | BinaryIO,
-        on_summary: Callable[[ExportSummary], None] | None = None,
-    ) -> ExportSummary | None:
-        """Writes the patient's copy (a zip archive) to `destination`; to a path, only
-        once the whole archive arrived (a stream cut short leaves no file). Returns what
-        the archive holds, as the server announced it first (None from a server older
-        than that announcement); `on_summary` gets it before any byte is written (to
-        size a progress display on `content_bytes`)."""
-        request = pb.ExportDossierRequest(dossier_id=str(dossier_id))
-        if not isinstance(destination, Path):
-            return self._export_into(request, destination, on_summary)
-        partial = destination.with_name(destination.name + ".partial")
-        try:
-            with partial.open("wb") as out:
-                summary = self._export_into(request, out, on_summary)
-            partial.replace(destination)
-        finally:
-            partial.unlink(missing_ok=True)
-        return summary
-
-    def _export_into(
-        self,
-        request: pb.ExportDossierRequest,
-        out: BinaryIO,
-        on_summary: Callable[[ExportSummary], None] | None,
-    ) -> ExportSummary | None:
-        summary = None
-        try:
-            for reply in self._stub.ExportDossier(
-                request, metadata=self._metadata, timeout=self._timeout
-            ):
-                if reply.HasField("summary"):
-                    summary = wire.export_summary_from_proto(reply.summary)
-                    if on_summary is not None:
-                        on_summary(summary)
-                out.write(reply.chunk)
-        except grpc.RpcError as error:
-            raise _vault_error(error) from None
-        return summary

@@ -1,0 +1,1 @@
+"""The families of `vault.client.VaultClient` calls, one module each."""

@@ -1,0 +1,83 @@
+"""`VaultClient`'s access calls: `ChangeAccess` (authorise, revoke, block, unblock,
+representatives, emergency setting, treating physician, consent), `ListAccess`,
+`BreakGlass` and the patient's notifications."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from vault import wire
+from vault.clientcalls.base import CallsBase
+from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
+from vault.errors import VaultError
+from vault.v1 import vault_pb2 as pb
+
+
+class AccessCalls(CallsBase):
+    def _change(self, dossier_id: uuid.UUID | str, **change: Any) -> pb.ChangeAccessResponse:
+        request = pb.ChangeAccessRequest(dossier_id=str(dossier_id), **change)
+        reply: pb.ChangeAccessResponse = self._call(self._stub.ChangeAccess, request)
+        return reply
+
+    def _entry(self, dossier_id: uuid.UUID | str, **change: Any) -> Relationship:
+        """A change that records an entry (authorise, block, representative, consent):
+        the server always answers with it."""
+        reply = self._change(dossier_id, **change)
+        if not reply.HasField("entry"):
+            raise VaultError("the vault answered an access change without its entry")
+        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply.entry)
+
+    def authorise(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        return self._entry(dossier_id, authorise=rpps)
+
+    def revoke(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, revoke=rpps)
+
+    def block(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        return self._entry(dossier_id, block=rpps)
+
+    def unblock(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, unblock=rpps)
+
+    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship:
+        return self._entry(dossier_id, add_representative=ins)
+
+    def remove_representative(self, dossier_id: uuid.UUID | str, ins: str) -> None:
+        self._change(dossier_id, remove_representative=ins)
+
+    def set_emergency_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_emergency_access=allowed)
+
+    def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
+        if rpps is None:
+            self._change(dossier_id, clear_treating_physician=True)
+        else:
+            self._change(dossier_id, set_treating_physician=rpps)
+
+    def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship:
+        return self._entry(dossier_id, record_consent=True)
+
+    def list_access(self, dossier_id: uuid.UUID | str) -> AccessRules:
+        reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
+        dossier = uuid.UUID(str(dossier_id))
+        entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
+        return AccessRules(entries, reply.emergency_access_refused)
+
+    def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
+        request = pb.BreakGlassRequest(
+            dossier_id=str(dossier_id), reason=wire.emergency_reason_to_proto(reason)
+        )
+        reply = self._call(self._stub.BreakGlass, request)
+        return wire.access_entry_from_proto(uuid.UUID(str(dossier_id)), reply)
+
+    def notifications(
+        self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int | None = None
+    ) -> list[Notification]:
+        """The patient's notification outbox after `after_id`, oldest first."""
+        request = pb.ListNotificationsRequest(
+            dossier_id=str(dossier_id), after_id=after_id, page_size=page_size
+        )
+        reply = self._call(self._stub.ListNotifications, request)
+        dossier = uuid.UUID(str(dossier_id))
+        return [wire.notification_from_proto(dossier, n) for n in reply.notifications]

@@ -1,0 +1,87 @@
+"""`VaultClient`'s lifecycle calls: close, reopen, ask for deletion, legal holds and the
+patient's copy (`ExportDossier`, written to a path only once whole)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import grpc
+
+from vault import wire
+from vault.clientcalls.base import CallsBase, vault_error
+from vault.domain.model import ClosureReason, Dossier, ExportSummary
+from vault.v1 import vault_pb2 as pb
+
+
+class LifecycleCalls(CallsBase):
+    def close_dossier(
+        self, dossier_id: uuid.UUID | str, reason: ClosureReason = ClosureReason.PATIENT_REQUEST
+    ) -> Dossier:
+        request = pb.CloseDossierRequest(
+            dossier_id=str(dossier_id), reason=wire.closure_reason_to_proto(reason)
+        )
+        return wire.dossier_from_proto(self._call(self._stub.CloseDossier, request))
+
+    def reopen_dossier(self, dossier_id: uuid.UUID | str) -> Dossier:
+        request = pb.ReopenDossierRequest(dossier_id=str(dossier_id))
+        return wire.dossier_from_proto(self._call(self._stub.ReopenDossier, request))
+
+    def request_deletion(self, dossier_id: uuid.UUID | str) -> Dossier:
+        request = pb.RequestDeletionRequest(dossier_id=str(dossier_id))
+        return wire.dossier_from_proto(self._call(self._stub.RequestDeletion, request))
+
+    def place_hold(self, dossier_id: uuid.UUID | str, reason: str) -> int:
+        """Operators: returns the hold's id, for its release."""
+        request = pb.PlaceHoldRequest(dossier_id=str(dossier_id), reason=reason)
+        hold_id: int = self._call(self._stub.PlaceHold, request).hold_id
+        return hold_id
+
+    def release_hold(self, dossier_id: uuid.UUID | str, hold_id: int, reason: str) -> None:
+        request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)
+        self._call(self._stub.ReleaseHold, request)
+
+    def export_dossier(
+        self,
+        dossier_id: uuid.UUID | str,
+        destination: Path | BinaryIO,
+        on_summary: Callable[[ExportSummary], None] | None = None,
+    ) -> ExportSummary | None:
+        """Writes the patient's copy (a zip archive) to `destination`; to a path, only
+        once the whole archive arrived (a stream cut short leaves no file). Returns what
+        the archive holds, as the server announced it first (None from a server older
+        than that announcement); `on_summary` gets it before any byte is written (to
+        size a progress display on `content_bytes`)."""
+        request = pb.ExportDossierRequest(dossier_id=str(dossier_id))
+        if not isinstance(destination, Path):
+            return self._export_into(request, destination, on_summary)
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                summary = self._export_into(request, out, on_summary)
+            partial.replace(destination)
+        finally:
+            partial.unlink(missing_ok=True)
+        return summary
+
+    def _export_into(
+        self,
+        request: pb.ExportDossierRequest,
+        out: BinaryIO,
+        on_summary: Callable[[ExportSummary], None] | None,
+    ) -> ExportSummary | None:
+        summary = None
+        try:
+            for reply in self._stub.ExportDossier(
+                request, metadata=self._metadata, timeout=self._timeout
+            ):
+                if reply.HasField("summary"):
+                    summary = wire.export_summary_from_proto(reply.summary)
+                    if on_summary is not None:
+                        on_summary(summary)
+                out.write(reply.chunk)
+        except grpc.RpcError as error:
+            raise vault_error(error) from None
+        return summary

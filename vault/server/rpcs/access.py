@@ -1,0 +1,129 @@
+"""The access RPCs: `ChangeAccess` (one change per request, mapped to its action and
+use case), `ListAccess`, `BreakGlass`, `ListNotifications`. Each calls `Vault.access`
+through `Calls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vault import wire
+from vault.domain.model import Actor, Relationship
+from vault.domain.policy import Action
+from vault.errors import InvalidArgumentError
+from vault.server.calls import Context
+from vault.server.rpcs.base import Rpcs
+from vault.service import Call
+from vault.v1 import vault_pb2 as pb
+
+
+class AccessRpcs(Rpcs):
+    def _access_change(
+        self, request: pb.ChangeAccessRequest
+    ) -> tuple[Action, Callable[[Actor, Call], Relationship | None]]:
+        """The action a change request asks for, and the use case that performs it."""
+        access, dossier = self._vault.access, request.dossier_id
+        changes: dict[str, tuple[Action, Callable[[Actor, Call], Relationship | None]]] = {
+            "authorise": (
+                Action.ACCESS_AUTHORISE,
+                lambda a, c: access.authorise(a, dossier, request.authorise, c),
+            ),
+            "revoke": (
+                Action.ACCESS_REVOKE,
+                lambda a, c: access.revoke(a, dossier, request.revoke, c),
+            ),
+            "block": (Action.ACCESS_BLOCK, lambda a, c: access.block(a, dossier, request.block, c)),
+            "unblock": (
+                Action.ACCESS_UNBLOCK,
+                lambda a, c: access.unblock(a, dossier, request.unblock, c),
+            ),
+            "add_representative": (
+                Action.REPRESENTATIVE_ADD,
+                lambda a, c: access.add_representative(a, dossier, request.add_representative, c),
+            ),
+            "remove_representative": (
+                Action.REPRESENTATIVE_REMOVE,
+                lambda a, c: access.remove_representative(
+                    a, dossier, request.remove_representative, c
+                ),
+            ),
+            "allow_emergency_access": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: access.set_emergency_access(
+                    a, dossier, request.allow_emergency_access, c
+                ),
+            ),
+            "set_treating_physician": (
+                Action.TREATING_PHYSICIAN_SET,
+                lambda a, c: access.set_treating_physician(
+                    a, dossier, request.set_treating_physician, c
+                ),
+            ),
+            "clear_treating_physician": (
+                Action.TREATING_PHYSICIAN_SET,
+                lambda a, c: access.set_treating_physician(a, dossier, None, c),
+            ),
+            "record_consent": (
+                Action.CONSENT_RECORD,
+                lambda a, c: access.record_consent(a, dossier, c),
+            ),
+        }
+        return changes[request.WhichOneof("change") or ""]
+
+    async def ChangeAccess(  # noqa: N802 (generated name)
+        self, request: pb.ChangeAccessRequest, context: Context
+    ) -> pb.ChangeAccessResponse:
+        change = request.WhichOneof("change")
+        action, use_case = self._access_change(request) if change else (Action.ACCESS_CHANGE, None)
+
+        async def body(actor: Actor, call: Call) -> pb.ChangeAccessResponse:
+            if use_case is None:
+                raise InvalidArgumentError("name one change")
+            entry = await self._calls.run(use_case, actor, call)
+            if entry is None:
+                return pb.ChangeAccessResponse()
+            return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
+
+        return await self._calls.unary(context, action, body)
+
+    async def ListAccess(  # noqa: N802 (generated name)
+        self, request: pb.ListAccessRequest, context: Context
+    ) -> pb.ListAccessResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListAccessResponse:
+            rules = await self._calls.run(self._vault.access.rules, actor, request.dossier_id, call)
+            return pb.ListAccessResponse(
+                entries=[wire.access_entry_to_proto(e) for e in rules.entries],
+                emergency_access_refused=rules.emergency_refused,
+            )
+
+        return await self._calls.unary(context, Action.ACCESS_READ, body)
+
+    async def BreakGlass(  # noqa: N802 (generated name)
+        self, request: pb.BreakGlassRequest, context: Context
+    ) -> pb.AccessEntry:
+        async def body(actor: Actor, call: Call) -> pb.AccessEntry:
+            reason = wire.emergency_reason_from_proto(request.reason)
+            entry = await self._calls.run(
+                self._vault.access.break_glass, actor, request.dossier_id, reason, call
+            )
+            return wire.access_entry_to_proto(entry)
+
+        return await self._calls.unary(context, Action.BREAK_GLASS, body)
+
+    async def ListNotifications(  # noqa: N802 (generated name)
+        self, request: pb.ListNotificationsRequest, context: Context
+    ) -> pb.ListNotificationsResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
+            notices = await self._calls.run(
+                self._vault.access.notifications,
+                actor,
+                request.dossier_id,
+                request.after_id,
+                wire.page_size(request),
+                call,
+            )
+            return pb.ListNotificationsResponse(
+                notifications=[wire.notification_to_proto(n) for n in notices]
+            )
+
+        return await self._calls.unary(context, Action.NOTIFICATIONS_READ, body)
