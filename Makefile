@@ -33,7 +33,21 @@ proto-check: $(STAMP)
 vectors: $(STAMP)
 	$(BIN)/python tools/make_vectors.py
 
-pytest: $(STAMP)
+# The Node.js client's npm modules (tests/server/test_node_client.py, tests/test_proto_lint.py),
+# at the versions clients/node/package-lock.json pins. CI (CI set) fails without npm; a
+# developer's machine without it skips those tests.
+NODE_MODULES := clients/node/node_modules/.package-lock.json
+
+$(NODE_MODULES): clients/node/package.json clients/node/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix clients/node --ignore-scripts --no-audit --no-fund; \
+	elif [ -n "$$CI" ]; then \
+	  echo "FATAL: npm (Node.js 20+) is required in CI for clients/node" >&2; exit 1; \
+	else \
+	  echo "npm not found: the Node.js client's tests will be skipped" >&2; \
+	fi
+
+pytest: $(STAMP) $(NODE_MODULES)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tools.make_vectors import VECTORS, build_vectors
-from vault.crypto.objectformat import ObjectRef, decrypt_stream
+from vault.crypto.objectformat import ObjectRef, decrypt_range, decrypt_stream
+from vault.errors import IntegrityError
 
 STORED: dict[str, Any] = json.loads(VECTORS.read_text())
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,20 +71,86 @@ def _spec_decrypt_object(case: dict[str, Any]) -> bytes:
 def test_object_vectors_open_by_the_specification_and_by_the_code(case: dict[str, Any]) -> None:
     plaintext = bytes.fromhex(case["plaintext"])
     assert _spec_decrypt_object(case) == plaintext
-    ref = ObjectRef(
-        uuid.UUID(case["dossier_id"]),
-        uuid.UUID(case["document_id"]),
-        case["version"],
-        case["dossier_key_version"],
-    )
+    ref = _ref(case)
     stream = io.BytesIO(bytes.fromhex(case["object"]))
     assert (
         b"".join(decrypt_stream(bytes.fromhex(case["document_key"]), ref, stream.read)) == plaintext
     )
 
 
+@pytest.mark.parametrize("case", STORED["object_v1"], ids=lambda c: c["name"])
+def test_object_vectors_have_the_specified_size_and_segments(case: dict[str, Any]) -> None:
+    """105 + L + 16 x max(1, ceil(L / S)) bytes: one empty segment for an empty document,
+    and no empty segment after full ones when L is a multiple of S."""
+    size, length = len(case["object"]) // 2, len(case["plaintext"]) // 2
+    segments = max(1, -(-length // case["segment_size"]))
+    assert size == 105 + length + 16 * segments
+
+
+OBJECTS = {case["name"]: case for case in STORED["object_v1"]}
+MULTIPLE = OBJECTS["two full segments: a length that is a multiple of the segment size"]
+THREE = OBJECTS["three segments, last one short"]
+
+
+def test_a_multiple_of_the_segment_size_ends_on_a_full_segment_marked_last() -> None:
+    blob, key = bytes.fromhex(MULTIPLE["object"]), bytes.fromhex(MULTIPLE["document_key"])
+    assert len(blob) == 105 + 2 * (16 + 16)
+    last = blob[105 + 32 :]
+    salt, prefix = blob[50:66], blob[66:73]
+    segment_key = HKDF(hashes.SHA256(), 32, salt, b"DVLT/v1/segment-key").derive(key)
+    position = struct.pack(">IB", 1, 1)
+    assert len(AESGCM(segment_key).decrypt(prefix + position, last, blob[:105] + position)) == 16
+
+
+def _ref(case: dict[str, Any]) -> ObjectRef:
+    return ObjectRef(
+        uuid.UUID(case["dossier_id"]),
+        uuid.UUID(case["document_id"]),
+        case["version"],
+        case["dossier_key_version"],
+    )
+
+
+def _ranged(blob: bytes, recorded_size: int, offset: int, length: int) -> bytes:
+    def open_at(at: int, size: int) -> Callable[[int], bytes]:
+        return io.BytesIO(blob[at : at + size]).read
+
+    key = bytes.fromhex(THREE["document_key"])
+    return b"".join(decrypt_range(key, _ref(THREE), open_at, recorded_size, offset, length))
+
+
+def test_a_range_inside_intact_segments_of_a_truncated_object_is_served() -> None:
+    """docs/format.md, "Ranged reads": the bytes served are authentic and in place."""
+    blob = bytes.fromhex(THREE["object"])
+    truncated = blob[:-5]  # the last segment is damaged
+    assert _ranged(truncated, len(blob), 3, 20) == bytes.fromhex(THREE["plaintext"])[3:23]
+
+
+@pytest.mark.parametrize("recorded", ["as written", "shortened by one segment"])
+def test_a_range_reaching_a_truncated_end_fails(recorded: str) -> None:
+    blob = bytes.fromhex(THREE["object"])
+    size = len(blob) if recorded == "as written" else len(blob) - 32
+    with pytest.raises(IntegrityError):
+        _ranged(blob[: size - 5] if recorded == "as written" else blob, size, 20, 15)
+
+
+def test_an_empty_last_segment_after_full_ones_is_authenticated_and_accepted() -> None:
+    """What the writer never produces but the format authenticates (docs/format.md,
+    "Reading"): built here from the specification's words."""
+    blob, key = bytes.fromhex(MULTIPLE["object"]), bytes.fromhex(MULTIPLE["document_key"])
+    header, salt, prefix = blob[:105], blob[50:66], blob[66:73]
+    aead = AESGCM(HKDF(hashes.SHA256(), 32, salt, b"DVLT/v1/segment-key").derive(key))
+    plaintext = bytes.fromhex(MULTIPLE["plaintext"])
+    body = b""
+    for index, (piece, last) in enumerate([(plaintext[:16], 0), (plaintext[16:], 0), (b"", 1)]):
+        position = struct.pack(">IB", index, last)
+        body += aead.encrypt(prefix + position, piece, header + position)
+    stream = io.BytesIO(header + body)
+    assert b"".join(decrypt_stream(key, _ref(MULTIPLE), stream.read)) == plaintext
+
+
 def test_sealed_box_vector_opens_by_the_specification() -> None:
-    case = STORED["sealed_box_v1"][0]
+    case = STORED["sealed_box_v1"][0]  # the document key; tests/test_key_vectors.py: the others
     box = bytes.fromhex(case["box"])
     assert box[0] == 1
     object_case = STORED["object_v1"][0]  # the same dossier and document

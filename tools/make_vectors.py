@@ -47,9 +47,10 @@ from vault.pagetokens import (
 )
 
 try:
-    from tools import journal_vectors
+    from tools import journal_vectors, key_vectors
 except ModuleNotFoundError:  # run as a script: tools/ itself is on sys.path
     import journal_vectors  # type: ignore[no-redef,import-not-found]
+    import key_vectors  # type: ignore[no-redef,import-not-found]
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "vectors-v1.json"
@@ -304,6 +305,19 @@ def _page_token_vectors() -> list[dict[str, Any]]:
     ]
 
 
+def _key_file_vector() -> dict[str, Any]:
+    """The local key file, and what the provider that reads it computes."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "master-keys.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key_vectors.key_file_text())
+        provider = LocalKeyFileProvider(path)
+        return key_vectors.key_file_vector(
+            provider.blind_index(key_vectors.ins_label(key_vectors.INS))
+        )
+
+
 def build_vectors() -> dict[str, Any]:
     return {
         "object_v1": [
@@ -313,14 +327,39 @@ def build_vectors() -> dict[str, Any]:
                 b"DMP test vector, 40 bytes long!!" + b"12345678",
                 16,
             ),
+            _object_vector(
+                "two full segments: a length that is a multiple of the segment size",
+                b"DMP test vector, 32 bytes long!!",
+                16,
+            ),
         ],
-        "sealed_box_v1": [_sealed_vector()],
+        "sealed_box_v1": [
+            _sealed_vector(),
+            key_vectors.dossier_key_vector(DOSSIER),
+            key_vectors.metadata_vector(DOSSIER, DOCUMENT),
+        ],
+        "local_key_file_v1": [_key_file_vector()],
         "journal_entry_v1": [_journal_vector()],
         "journal_checkpoint_v1": [_checkpoint_vector()],
         "document_query_v1": _document_queries(),
         "journal_query_v1": _journal_queries(),
         "page_token_v1": _page_token_vectors(),
     }
+
+
+VERBATIM = (
+    "note",
+    "canonical",
+    "export_line",
+    "verifier_key",
+    "token",
+    "key_file",
+    "plaintext_json",
+)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 def _wrap(hex_text: str, width: int = 64) -> str:
@@ -337,7 +376,9 @@ def render_markdown(vectors: dict[str, Any]) -> str:
                 if field == "name":
                     continue
                 text = value if isinstance(value, str) else json.dumps(value)
-                if field in ("note", "canonical", "export_line", "verifier_key", "token"):
+                if field in VERBATIM or (
+                    isinstance(value, str) and len(text) > 64 and not _is_hex(text)
+                ):
                     lines += [f"- `{field}`:", "", "```", text.rstrip("\n"), "```", ""]
                 elif isinstance(value, str) and len(text) > 64:
                     lines += [f"- `{field}`:", "", "```", _wrap(text), "```", ""]

@@ -15,8 +15,9 @@ NUL character. DATA_LOSS is only ever stored data found damaged; INTERNAL is a b
 
 Every error status also carries a google.rpc.Status in the `grpc-status-details-bin`
 trailer (docs/api.md): a google.rpc.ErrorInfo with domain "dossier-vault" and a stable
-reason, and for INVALID_ARGUMENT and OUT_OF_RANGE a google.rpc.BadRequest whose field
-violation names the request field (its path; empty when unknown), never its value.
+reason, and for INVALID_ARGUMENT and OUT_OF_RANGE a google.rpc.BadRequest with one field
+violation: its description is the status message (never the field's value), its field
+the request field's path for FIELD_OUT_OF_BOUNDS and empty for the other reasons.
 Reasons, by status:
   PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
@@ -37,6 +38,8 @@ Reasons, by status:
   INTERNAL: INTERNAL.
 Every response, and every error, carries the call's request id as `x-request-id` in
 the initial metadata and again in the trailer.
+Messages: requests up to 4 MiB + 64 KiB (a PutDocument chunk up to 4 MiB); the server
+sends chunks of at most 1 MiB. Chunk boundaries carry no meaning.
 """
 
 from collections import abc as _abc
