@@ -100,6 +100,7 @@ class Upload:
         self._author = author
         self._digest = hashlib.sha256()
         self._open = True
+        self._forget: Callable[[], object] = _nothing  # leaves the resumable uploads' lot
         self._encryptor = ObjectEncryptor(
             document_key, object_ref(record), writer.write, segment_size=segment_size
         )
@@ -121,6 +122,35 @@ class Upload:
         self._keep_reservation()
         self._digest.update(chunk)
         self._encryptor.write(chunk)
+
+    @property
+    def record(self) -> VersionRecord:
+        """The version being written (its pending row, before it is sealed)."""
+        return self._record
+
+    @property
+    def received(self) -> int:
+        """The content bytes taken so far: a resumed stream continues from here."""
+        return self._received
+
+    def resumable(self, forget: Callable[[], object]) -> None:
+        """Makes the upload resumable: `forget` takes it out of the lot once it is
+        committed or aborted (docs/adr/0031)."""
+        self._forget = forget
+
+    def park(self) -> int:
+        """Renews the lease of an upload whose stream was cut, so that it stays
+        resumable for one lease; returns the lease's end (ConflictError if lost)."""
+        if not self._open:
+            raise FailedPreconditionError("the upload is finished")
+        self._prepared.result()  # the row is reserved (or its failure raised here)
+        return self._lease.renew()
+
+    def resumed(self, refuse: Callable[[VaultError], NoReturn]) -> None:
+        """A new stream continues the upload: its refusals are journaled for the new
+        request (`refuse`), and the lease is renewed (ConflictError if lost)."""
+        self._refuse = refuse
+        self._lease.renew()
 
     @property
     def buffered(self) -> int:
@@ -173,6 +203,7 @@ class Upload:
         except DossierQuotaExceededError as error:  # a concurrent upload took the room
             self._release_committed()
             self._refuse(error)
+        self._forget()
         return version_secrets.document(record, self._metadata, digest, self._author)
 
     def _release_committed(self) -> None:
@@ -184,7 +215,12 @@ class Upload:
 
     def abort(self) -> None:
         """Discards the blob and the pending row; does nothing once committed or aborted."""
+        self._forget()
         if self._open:
             self._open = False
             self._writer.abort()
             discard_pending(self._index, self._record, self._journaled, self._prepared)
+
+
+def _nothing() -> None:
+    """An upload that is not resumable has no lot to leave."""

@@ -56,14 +56,17 @@ class UploadLease:
     def due(self) -> bool:
         return self._now_us() >= self._renew_from_us
 
-    def renew(self) -> None:
-        """Pushes the lease one length ahead; ConflictError if the reservation is gone."""
+    def renew(self) -> int:
+        """Pushes the lease one length ahead and returns its new end; ConflictError if
+        the reservation is gone."""
         now_us = self._now_us()
-        if not self._index.renew_reservation(self._record, now_us + self._length_us):
+        until_us = now_us + self._length_us
+        if not self._index.renew_reservation(self._record, until_us):
             raise ConflictError(
                 "the upload's reservation lapsed and another upload took its version"
             )
         self._renew_from_us = now_us + self._length_us // 4
+        return until_us
 
 
 def after(job: Future[Any], then: Callable[[], None]) -> None:

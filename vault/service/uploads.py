@@ -47,6 +47,8 @@ from vault.domain.validation import validate_metadata
 from vault.errors import ConflictError, InvalidArgumentError, NotFoundError
 from vault.index.base import DossierKeyRecord, DossierRecord, VersionRecord
 from vault.service.gate import Access, Call, Gate
+from vault.service.parking import key_hash
+from vault.service.resumes import UploadResumes
 from vault.service.upload import Prepared, Upload
 from vault.service.upload_terms import (
     UploadIndex,
@@ -132,6 +134,7 @@ class Uploads:
         self._background = background
         self._segment_size = segment_size
         self._lease_us = lease_us
+        self.resumes = UploadResumes(gate)
 
     def begin(
         self,
@@ -142,10 +145,12 @@ class Uploads:
         visibility: Visibility = Visibility.NORMAL,
         replaces: Replacement | None = None,
         declared_size: int | None = None,
+        resume_key: bytes | None = None,
     ) -> Upload:
         """Starts writing a new document, or a new version of one (`replaces`); the caller
         streams into the returned Upload. A `declared_size` the quotas cannot hold is
         refused here, before anything is reserved; the upload then holds the client to it.
+        With a `resume_key` the upload is resumable (`resumes.py`, docs/adr/0031).
 
         Only the decision is made here: its journal entry, and the sealed document key
         and pending version row, are recorded in the background while the first chunks
@@ -153,6 +158,8 @@ class Uploads:
         gate = self._gate
         action = Action.DOCUMENT_WRITE if replaces is None else Action.DOCUMENT_REPLACE
         with gate.refusal_journaled(actor, action, call) as access:
+            if resume_key is not None:
+                self.resumes.lot.require_free(key_hash(resume_key))
             with gate.reads():  # dossier, standing, replaced version, key: one read scope
                 dossier = gate.dossier(dossier_id, access)
                 now_us = gate.now_us()
@@ -196,7 +203,7 @@ class Uploads:
         except BaseException:
             discard_pending(self._index, record, journaled, prepared)
             raise
-        return Upload(
+        upload = Upload(
             self._index,
             writer,
             record,
@@ -213,6 +220,13 @@ class Uploads:
             self._blobs.delete,
             declared_size,
         )
+        if resume_key is not None:
+            try:
+                self.resumes.register(resume_key, upload, actor)
+            except BaseException:
+                upload.abort()
+                raise
+        return upload
 
     def _check_room(
         self, dossier: DossierRecord, replaced: VersionRecord | None, declared_size: int | None

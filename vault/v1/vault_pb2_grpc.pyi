@@ -146,6 +146,13 @@ class DossierVaultStub:
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
     """
+    GetUploadStatus: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetUploadStatusRequest, _vault_pb2.UploadStatus]
+    """How far the caller's parked resumable upload got: the offset a resume sends from,
+    and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+    that ended, or an upload parked on another server process (start again);
+    UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+    Journaled as the upload's action, decided again by the access policy.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -228,6 +235,13 @@ class DossierVaultAsyncStub(DossierVaultStub):
     QueryJournal: _aio.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]  # type: ignore[assignment]
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
+    GetUploadStatus: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetUploadStatusRequest, _vault_pb2.UploadStatus]  # type: ignore[assignment]
+    """How far the caller's parked resumable upload got: the offset a resume sends from,
+    and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+    that ended, or an upload parked on another server process (start again);
+    UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+    Journaled as the upload's action, decided again by the access policy.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -428,6 +442,19 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.QueryJournalResponse, _abc.Awaitable[_vault_pb2.QueryJournalResponse]]:
         """One page of journal entries in sequence order: a dossier's access history (its
         holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUploadStatus(
+        self,
+        request: _vault_pb2.GetUploadStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.UploadStatus, _abc.Awaitable[_vault_pb2.UploadStatus]]:
+        """How far the caller's parked resumable upload got: the offset a resume sends from,
+        and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+        that ended, or an upload parked on another server process (start again);
+        UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+        Journaled as the upload's action, decided again by the access policy.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
