@@ -36,6 +36,7 @@ from vault.v1.vault_pb2_grpc import DossierVaultStub
 
 CHUNK = 256 * 1024
 CONTENT = os.urandom(3 * 1024 * 1024 + 12345)  # more than three segments
+LARGE = os.urandom(12 * 1024 * 1024 + 777)  # more than one S3 part
 REPORT = DocumentMetadata("Imagerie", DocumentCategory.REPORTS, "application/dicom")
 PATIENCE = 10.0  # the most any wait for the server here lasts (never asserted on)
 
@@ -45,6 +46,7 @@ class Served:
     vault: RunningVault
     db_url: str
     dossier: str
+    content: bytes = CONTENT
 
     def stub(self, channel: grpc.Channel) -> DossierVaultStub:
         return DossierVaultStub(channel)
@@ -62,7 +64,7 @@ class Served:
             header.resume_key = key
             yield pb.PutDocumentRequest(header=header)
             for start in range(0, chunks * CHUNK, CHUNK):
-                yield pb.PutDocumentRequest(chunk=CONTENT[start : start + CHUNK])
+                yield pb.PutDocumentRequest(chunk=self.content[start : start + CHUNK])
             sent.set()
             time.sleep(PATIENCE)  # never sends the rest: the call is cancelled
 
@@ -107,10 +109,10 @@ class Served:
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
             yield pb.PutDocumentRequest(header=header)
-            for start in range(offset, len(CONTENT), CHUNK):
-                yield pb.PutDocumentRequest(chunk=CONTENT[start : start + CHUNK])
+            for start in range(offset, len(self.content), CHUNK):
+                yield pb.PutDocumentRequest(chunk=self.content[start : start + CHUNK])
             finish = pb.PutDocumentFinish(
-                size=len(CONTENT), sha256=hashlib.sha256(CONTENT).digest()
+                size=len(self.content), sha256=hashlib.sha256(self.content).digest()
             )
             yield pb.PutDocumentRequest(finish=finish)
 
@@ -263,6 +265,27 @@ def test_a_resume_at_another_offset_is_refused_and_the_upload_stays_parked(
         assert _code(lambda: served.resume(key, wrong)) is grpc.StatusCode.FAILED_PRECONDITION  # noqa: B023
     assert served.resume(key, offset).sha256 == hashlib.sha256(CONTENT).digest()
     assert served.pending_rows() == 0
+
+
+@pytest.fixture
+def on_s3(s3_vault: tuple[RunningVault, str], db_url: str) -> Served:
+    vault, _ = s3_vault
+    with vault.client() as client:
+        dossier = str(client.create_dossier(PATIENT_INS).dossier_id)
+    return Served(vault, db_url, dossier, LARGE)
+
+
+def test_a_cut_upload_resumes_on_the_s3_store(on_s3: Served) -> None:
+    """Cut after more than one S3 part (8 MiB): the parked upload's multipart upload
+    waits for the resume, then completes."""
+    key = os.urandom(32)
+    on_s3.cut_upload(key, chunks=40)
+    document = on_s3.resume(key, on_s3.offset(key))
+    with on_s3.vault.client() as client:
+        assert b"".join(client.get_document(on_s3.dossier, document.document_id)) == LARGE
+    assert on_s3.documents() == [(len(LARGE), hashlib.sha256(LARGE).digest())]
+    assert on_s3.pending_rows() == 0
+    on_s3.journal()
 
 
 @pytest.fixture
