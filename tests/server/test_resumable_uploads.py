@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -47,12 +47,16 @@ class Served:
     db_url: str
     dossier: str
     content: bytes = CONTENT
+    token: str = ""  # the caller's, if not the patient's (PATIENT_INS)
 
     def stub(self, channel: grpc.Channel) -> DossierVaultStub:
         return DossierVaultStub(channel)
 
-    def auth(self, subject: str = PATIENT_INS) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.vault.token(subject=subject)}"),)
+    def auth(self, subject: str = "") -> tuple[tuple[str, str]]:
+        """A patient's token for `subject`, else the caller's (`token`), else the holder's."""
+        token = self.token if self.token and not subject else ""
+        token = token or self.vault.token(subject=subject or PATIENT_INS)
+        return (("authorization", f"Bearer {token}"),)
 
     def cut_upload(self, key: bytes, chunks: int) -> None:
         """Starts a resumable upload of CONTENT, sends `chunks` chunks, then cancels the
@@ -86,7 +90,7 @@ class Served:
             return False
 
     def status(
-        self, channel: grpc.Channel, key: bytes, subject: str = PATIENT_INS, dossier: str = ""
+        self, channel: grpc.Channel, key: bytes, subject: str = "", dossier: str = ""
     ) -> pb.UploadStatus | None:
         """The upload's status; None while it is attached (UNAVAILABLE)."""
         request = pb.GetUploadStatusRequest(dossier_id=dossier or self.dossier, resume_key=key)
@@ -99,9 +103,7 @@ class Served:
                 return None
             raise
 
-    def resume(
-        self, key: bytes, offset: int, subject: str = PATIENT_INS, dossier: str = ""
-    ) -> pb.Document:
+    def resume(self, key: bytes, offset: int, subject: str = "", dossier: str = "") -> pb.Document:
         """A stream that continues the upload from `offset` to its end and finishes with
         the whole content's size and digest."""
         header = pb.PutDocumentHeader(dossier_id=dossier or self.dossier)
@@ -265,6 +267,31 @@ def test_a_resume_at_another_offset_is_refused_and_the_upload_stays_parked(
         assert _code(lambda: served.resume(key, wrong)) is grpc.StatusCode.FAILED_PRECONDITION  # noqa: B023
     assert served.resume(key, offset).sha256 == hashlib.sha256(CONTENT).digest()
     assert served.pending_rows() == 0
+
+
+def test_a_resume_is_decided_again_and_refused_once_the_author_lost_access(
+    served: Served,
+) -> None:
+    """A professional's upload is cut; the patient revokes their authorisation; the
+    status and the resume are refused (PERMISSION_DENIED, journaled) and the upload
+    expires with its lease, never stored."""
+    rpps = "10000000017"
+    with served.vault.client() as patient:
+        patient.authorise(served.dossier, rpps)
+    token = served.vault.token(ActorKind.PROFESSIONAL, rpps, profession="physician")
+    physician = replace(served, token=token)
+    key = os.urandom(32)
+    physician.cut_upload(key, chunks=2)
+    offset = physician.offset(key)
+    with served.vault.client() as patient:
+        patient.revoke(served.dossier, rpps)
+    with grpc.insecure_channel(served.vault.server.target) as channel:
+        peek = lambda: physician.status(channel, key)  # noqa: E731
+        assert _code(peek) is grpc.StatusCode.PERMISSION_DENIED
+    assert _code(lambda: physician.resume(key, offset)) is grpc.StatusCode.PERMISSION_DENIED
+    refusals = [(e["decision"], e["reason"]) for e in served.journal()[-2:]]
+    assert refusals == [("deny", "no-authorisation")] * 2
+    assert served.documents() == []
 
 
 @pytest.fixture
