@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from vault.domain.ids import parse_id
 from vault.domain.model import Actor
 from vault.domain.policy import Action, DocumentFacts
-from vault.errors import ConflictError, FailedPreconditionError, VaultError
+from vault.errors import ConflictError, FailedPreconditionError, UnavailableError, VaultError
 from vault.service.gate import Access, Call, Gate
 from vault.service.parking import Entry, ParkedUploads, key_hash, no_upload
 from vault.service.upload import Upload
@@ -68,7 +68,7 @@ class UploadResumes:
         parked (its reservation is lost), and then it is aborted."""
         try:
             until_us = upload.park()
-        except VaultError:
+        except Exception:  # its reservation is lost or failed: it cannot wait
             upload.abort()
             return None
         self.lot.park(key_hash(key), until_us)
@@ -77,32 +77,46 @@ class UploadResumes:
     def status(self, actor: Actor, dossier_id: str, key: bytes, call: Call) -> UploadProgress:
         """How far the caller's parked upload got; NOT_FOUND, UNAVAILABLE or the policy's
         refusal otherwise, journaled."""
-        entry, access, action = self._decided(actor, dossier_id, key, call, _nothing)
+        seen: list[UploadProgress] = []
+
+        def look(entry: Entry) -> None:
+            until_us = entry.until_us
+            if until_us is None:  # a resume took it since it was found
+                raise UnavailableError("the upload was resumed by another stream")
+            seen.append(UploadProgress(entry.upload.received, until_us))
+
+        _, access, action = self._decided(actor, dossier_id, key, call, look)
         self._gate.journal_allowed(actor, action, call, access)
-        assert entry.until_us is not None  # found parked
-        return UploadProgress(entry.upload.received, entry.until_us)
+        return seen[0]
 
     def resume(self, actor: Actor, dossier_id: str, key: bytes, offset: int, call: Call) -> Upload:
         """Hands the caller's parked upload to this stream, which sends from `offset`:
         it must be the acknowledged offset (`status`), else FAILED_PRECONDITION and the
         upload stays parked. UNAVAILABLE while its previous stream still holds it."""
+        parked_until: list[int] = []
 
         def take(entry: Entry) -> None:
             if offset != entry.upload.received:
                 raise FailedPreconditionError(
                     "a resumed upload continues from its acknowledged offset (GetUploadStatus)"
                 )
-            self.lot.attach(key_hash(key), entry)
+            until_us = entry.until_us
+            self.lot.attach(key_hash(key), entry)  # UNAVAILABLE if taken since found
+            assert until_us is not None  # it was parked: attach checked
+            parked_until.append(until_us)
 
         gate = self._gate
         entry, access, action = self._decided(actor, dossier_id, key, call, take)
         upload = entry.upload
-        gate.journal_allowed(actor, action, call, access)
         try:
+            gate.journal_allowed(actor, action, call, access)
             upload.resumed(functools.partial(refused, gate, actor, action, call, access))
         except ConflictError as error:  # its number was taken meanwhile
             upload.abort()
             refused(gate, actor, action, call, access, error)
+        except BaseException:  # the journal failed: it waits for another resume
+            self.lot.park(key_hash(key), parked_until[0])
+            raise
         return upload
 
     def _decided(
@@ -155,7 +169,3 @@ class UploadResumes:
             upload.abort()
         next_us = self.lot.next_end_us()
         return released, None if next_us is None else max(0.0, (next_us - now_us) / 1e6)
-
-
-def _nothing(entry: Entry) -> None:
-    """A status request takes nothing."""
