@@ -182,13 +182,16 @@ def _code(call: object) -> grpc.StatusCode:
     raise AssertionError("the call succeeded")
 
 
-def _serve(db_url: str, data_dir: Path, lease_seconds: float = 120.0) -> Iterator[Served]:
+def _serve(
+    db_url: str, data_dir: Path, lease_seconds: float = 120.0, idle_seconds: float = 30.0
+) -> Iterator[Served]:
     config = Config(
         listen="127.0.0.1:0",
         data_dir=data_dir,
         database_url=db_url,
         workers=4,
         upload_lease_seconds=lease_seconds,
+        stream_idle_seconds=idle_seconds,
     )
     issuer = load_or_create_dev_issuer(config.data_dir)
     server = BackgroundServer(config).start()
@@ -337,6 +340,31 @@ def test_an_upload_is_not_resumed_after_its_lease_and_leaves_nothing(short_lease
     _until(lambda: (served.pending_rows(), served.blobs()) == (0, 0))  # the expiry's abort
     assert served.documents() == []
     served.journal()
+
+
+@pytest.fixture
+def short_idle(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    yield from _serve(db_url, tmp_path / "data", idle_seconds=1.0)
+
+
+def test_a_silent_stream_is_parked_at_the_idle_timeout_and_resumes(short_idle: Served) -> None:
+    """A cut the server cannot see (no reset, nothing more arrives): the idle timeout
+    ends the stream (DEADLINE_EXCEEDED) and parks the upload."""
+    served, key, sent = short_idle, os.urandom(32), threading.Event()
+
+    def messages() -> Iterator[pb.PutDocumentRequest]:
+        header = _header(served.dossier)
+        header.resume_key = key
+        yield pb.PutDocumentRequest(header=header)
+        yield pb.PutDocumentRequest(chunk=CONTENT[:CHUNK])
+        sent.wait(PATIENCE)  # silent until the server ended the call
+
+    with grpc.insecure_channel(served.vault.server.target) as channel:
+        future = served.stub(channel).PutDocument.future(messages(), metadata=served.auth())
+        assert _code(future.result) is grpc.StatusCode.DEADLINE_EXCEEDED
+        sent.set()
+    assert served.offset(key) == CHUNK
+    assert served.resume(key, CHUNK).sha256 == hashlib.sha256(CONTENT).digest()
 
 
 def test_an_upload_that_is_not_resumable_is_aborted_when_cut(served: Served) -> None:

@@ -216,7 +216,10 @@ class DossierVaultServicer:
         document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
-        first: read the document again and retry.
+        first: read the document again and retry. A header with `resume_key` makes the
+        upload resumable: a stream cut before its finish is parked for one upload lease and
+        continued by a new stream whose header has `resume` (GetUploadStatus gives the
+        offset; docs/api.md, "Resumable uploads").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -103,7 +103,10 @@ class DossierVaultStub:
     document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
-    first: read the document again and retry.
+    first: read the document again and retry. A header with `resume_key` makes the
+    upload resumable: a stream cut before its finish is parked for one upload lease and
+    continued by a new stream whose header has `resume` (GetUploadStatus gives the
+    offset; docs/api.md, "Resumable uploads").
     """
     GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
     """Server streaming: first message `document`, then the content (or the requested
@@ -193,7 +196,10 @@ class DossierVaultAsyncStub(DossierVaultStub):
     document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
-    first: read the document again and retry.
+    first: read the document again and retry. A header with `resume_key` makes the
+    upload resumable: a stream cut before its finish is parked for one upload lease and
+    continued by a new stream whose header has `resume` (GetUploadStatus gives the
+    offset; docs/api.md, "Resumable uploads").
     """
     GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
     """Server streaming: first message `document`, then the content (or the requested
@@ -334,7 +340,10 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
-        first: read the document again and retry.
+        first: read the document again and retry. A header with `resume_key` makes the
+        upload resumable: a stream cut before its finish is parked for one upload lease and
+        continued by a new stream whose header has `resume` (GetUploadStatus gives the
+        offset; docs/api.md, "Resumable uploads").
         """
 
     @_abc_1.abstractmethod
