@@ -18,19 +18,21 @@ as the vault's own `VaultError` subclasses, chosen by status code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import grpc
 
 from vault import wire
+from vault.clientcalls import resumable
 from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
 from vault.clientcalls.lifecycle import LifecycleCalls
@@ -174,18 +176,37 @@ class VaultClient(AccessCalls, LifecycleCalls):
     ) -> Document:
         """Streams `content` as a new document, or as the next version of the one
         `replaces` names (ConflictError if it moved on); checks the server stored what
-        was sent. Declares the size when known, so that one past a quota is not sent."""
+        was sent. Declares the size when known, so that one past a quota is not sent.
+        Content it can read again (bytes, a path, a seekable file) is sent resumable: a
+        stream cut with UNAVAILABLE goes on from the offset the server acknowledged
+        (vault/clientcalls/resumable.py)."""
+        header = pb.PutDocumentHeader(
+            dossier_id=str(dossier_id),
+            metadata=wire.metadata_to_proto(metadata),
+            visibility=wire.visibility_to_proto(visibility),
+            replaces=None if replaces is None else wire.replacement_to_proto(replaces),
+            declared_size=_known_size(content),  # None: unset
+        )
+        source = resumable.Source.of(content)
+        if source is None:
+            reply, sent, sha256 = self._put_once(header, content, chunk_size)
+        else:
+            reply, sent, sha256 = resumable.put_resumable(
+                header, source, chunk_size, self._raw(self._stub.PutDocument), self._status
+            )
+        document = wire.document_from_proto(reply)
+        if document.size != sent or document.sha256 != sha256:
+            raise IntegrityError("the server stored something else than what was sent")
+        return document
+
+    def _put_once(
+        self, header: pb.PutDocumentHeader, content: Content, chunk_size: int
+    ) -> tuple[pb.Document, int, bytes]:
+        """One stream of content that cannot be read again (a pipe, chunks)."""
         digest, sent = hashlib.sha256(), 0
 
         def messages() -> Iterator[pb.PutDocumentRequest]:
             nonlocal sent
-            header = pb.PutDocumentHeader(
-                dossier_id=str(dossier_id),
-                metadata=wire.metadata_to_proto(metadata),
-                visibility=wire.visibility_to_proto(visibility),
-                replaces=None if replaces is None else wire.replacement_to_proto(replaces),
-                declared_size=_known_size(content),  # None: unset
-            )
             yield pb.PutDocumentRequest(header=header)
             for chunk in _chunks(content, chunk_size):
                 if chunk:
@@ -195,10 +216,16 @@ class VaultClient(AccessCalls, LifecycleCalls):
             finish = pb.PutDocumentFinish(size=sent, sha256=digest.digest())
             yield pb.PutDocumentRequest(finish=finish)
 
-        document = wire.document_from_proto(self._call(self._stub.PutDocument, messages()))
-        if document.size != sent or document.sha256 != digest.digest():
-            raise IntegrityError("the server stored something else than what was sent")
-        return document
+        reply = self._call(self._stub.PutDocument, messages())
+        return reply, sent, digest.digest()
+
+    def _raw(self, method: Any) -> Callable[[Any], Any]:
+        """A stub call with this client's metadata and timeout; gRPC errors unmapped."""
+        return functools.partial(method, metadata=self._metadata, timeout=self._timeout)
+
+    def _status(self, request: pb.GetUploadStatusRequest) -> pb.UploadStatus:
+        status: pb.UploadStatus = self._raw(self._stub.GetUploadStatus)(request)
+        return status
 
     def get_document(
         self,

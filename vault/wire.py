@@ -165,6 +165,15 @@ def declared_size_from_proto(header: pb.PutDocumentHeader) -> int | None:
     return header.declared_size if header.HasField("declared_size") else None
 
 
+def resume_key_from_proto(header: pb.PutDocumentHeader) -> bytes | None:
+    """The key that makes a new upload resumable, None if it is not (docs/adr/0031)."""
+    return header.resume_key or None
+
+
+def upload_status_to_proto(offset: int, until_us: int) -> pb.UploadStatus:
+    return pb.UploadStatus(offset=offset, resumable_until=_timestamp_us(until_us))
+
+
 def replacement_to_proto(replaces: Replacement) -> pb.DocumentVersionRef:
     return pb.DocumentVersionRef(document_id=replaces.document_id, version=replaces.version)
 

@@ -18,6 +18,11 @@ uploads ended, or was abandoned or refused), the heap is trimmed, at most once a
 a garbage collection (an aborted call's traceback holds its frames, and so its last
 chunk, in a reference cycle) then `malloc_trim`, so the memory goes back to the system.
 
+A resumable upload whose stream was cut is parked (docs/adr/0031): what it holds (at most
+one segment) stays charged to the server's budget only (`park`, `unpark`: its connection
+is gone), until a resume's stream adopts the charge (`StreamBudget.adopt`) or its lease
+ends; `reap_after` runs the expiry of parked uploads when their leases end.
+
 Runs on the event loop only (no lock). What it does not: read messages (the servicer) or
 know what an upload does with its bytes (vault/service/uploads.py).
 """
@@ -26,8 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from vault.errors import ResourceExhaustedError
 
@@ -40,6 +46,9 @@ DEFAULT_BUDGET_BYTES = 256 * MIB
 DEFAULT_CONNECTION_BUDGET_BYTES = 64 * MIB
 DEFAULT_WAIT_SECONDS = 5.0
 DEFAULT_IDLE_SECONDS = 30.0
+REAP_RETRY_SECONDS = 5.0  # after an expiry of parked uploads failed
+Reaped = tuple[list[int], float | None]  # bytes released, seconds until the next expiry
+_log = logging.getLogger(__name__)
 
 
 class UploadBudget:
@@ -62,6 +71,8 @@ class UploadBudget:
         self._trim_scheduled = False
         self._trim = trim
         self._changed = asyncio.Event()  # set (then replaced) when charges fall
+        self.parked = 0  # bytes held by parked uploads (charged to `used` too)
+        self._reapers: set[asyncio.Task[None]] = set()
 
     def stream(self, connection: str) -> StreamBudget:
         """The charges of one upload stream on `connection`."""
@@ -90,9 +101,13 @@ class UploadBudget:
         else:
             self._by_connection.pop(connection, None)
         if delta < 0:
-            self._changed.set()
-            self._changed = asyncio.Event()
-            self.freed(-delta)
+            self._fell(-delta)
+
+    def _fell(self, size: int) -> None:
+        """Wakes the streams waiting for room; counts `size` bytes freed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+        self.freed(size)
 
     def freed(self, size: int) -> None:
         """Counts bytes an upload let go (a charge released, a chunk refused); trims the
@@ -114,6 +129,44 @@ class UploadBudget:
         self._last_trim = time.monotonic()
         if self._trim is not None:
             self._trim()
+
+    def park(self, size: int) -> bool:
+        """Charges a parked upload's `size` bytes to the server's budget, if they fit."""
+        if self.used + size > self.server_bytes:
+            return False
+        self.used += size
+        self.parked += size
+        return True
+
+    def unpark(self, size: int) -> None:
+        """Releases a parked upload's charge (resumed: its stream adopts it; expired)."""
+        self.parked -= size
+        self.used -= size
+        if size:
+            self._fell(size)
+
+    def reap_after(self, seconds: float, reap: Callable[[], Awaitable[Reaped]]) -> None:
+        """In `seconds`, runs `reap` (the expiry of parked uploads): it returns the bytes
+        each expired upload held, released here, and when to run again (None: nothing is
+        parked any more)."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(seconds, self._start_reaper, reap)
+
+    def _start_reaper(self, reap: Callable[[], Awaitable[Reaped]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._reap(reap))
+        self._reapers.add(task)
+        task.add_done_callback(self._reapers.discard)
+
+    async def _reap(self, reap: Callable[[], Awaitable[Reaped]]) -> None:
+        try:
+            released, again = await reap()
+        except Exception:  # a dependency down: try again a little later
+            _log.warning("could not expire parked uploads; retrying", exc_info=True)
+            released, again = [], REAP_RETRY_SECONDS
+        for size in released:
+            self.unpark(size)
+        if again is not None:
+            self.reap_after(again, reap)
 
     async def wait_for_room(self, connection: str, size: int, own: int) -> None:
         loop = asyncio.get_running_loop()
@@ -159,6 +212,11 @@ class StreamBudget:
         if held < self.held:
             self._budget.charge(self._connection, held - self.held)
             self.held = held
+
+    def adopt(self, size: int) -> None:
+        """Charges bytes the stream took over already in memory (a resumed upload's)."""
+        self._budget.charge(self._connection, size)
+        self.held += size
 
     def release(self) -> None:
         """Drops the whole charge (the stream ended, whatever its outcome)."""

@@ -735,6 +735,8 @@ class PutDocumentHeader(_message.Message):
     VISIBILITY_FIELD_NUMBER: _builtins.int
     REPLACES_FIELD_NUMBER: _builtins.int
     DECLARED_SIZE_FIELD_NUMBER: _builtins.int
+    RESUME_KEY_FIELD_NUMBER: _builtins.int
+    RESUME_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     declared_size: _builtins.int
     """Optional: the exact content size, in bytes, the client will send. When present,
@@ -743,6 +745,14 @@ class PutDocumentHeader(_message.Message):
     dossier's live versions would pass VAULT_MAX_DOSSIER_GIB), a stream that sends
     more is refused at the chunk that passes it, and the finish's size must equal it
     (INVALID_ARGUMENT otherwise). Leave unset when the size is not known in advance.
+    """
+    resume_key: _builtins.bytes
+    """Optional: makes the upload resumable (docs/api.md, "Resumable uploads"). Exactly 32
+    bytes from a cryptographically secure random generator, drawn by the client for this
+    upload and kept secret: with it, the same caller may continue the upload on a new
+    stream after a cut (GetUploadStatus, then a header with `resume`). A key of another
+    length, or one in use, is INVALID_ARGUMENT. Leave empty for an upload that is not
+    resumed: nothing changes for it.
     """
     @_builtins.property
     def metadata(self) -> Global___DocumentMetadata: ...
@@ -757,6 +767,15 @@ class PutDocumentHeader(_message.Message):
         of care left out is the replaced version's.
         """
 
+    @_builtins.property
+    def resume(self) -> Global___UploadResume:
+        """Set: this stream continues the caller's parked upload instead of starting one. Only
+        `dossier_id` (the upload's dossier) is read besides it: the upload keeps its first
+        header's metadata, visibility, replaces and declared size. The next messages are the
+        chunks from `resume.offset` on, then the finish (size and SHA-256 of the WHOLE
+        content, from byte 0).
+        """
+
     def __init__(
         self,
         *,
@@ -765,10 +784,12 @@ class PutDocumentHeader(_message.Message):
         visibility: Global___Visibility | None = ...,
         replaces: Global___DocumentVersionRef | None = ...,
         declared_size: _builtins.int | None = ...,
+        resume_key: _builtins.bytes = ...,
+        resume: Global___UploadResume | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "metadata", b"metadata", "replaces", b"replaces", "resume", b"resume", "visibility", b"visibility"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "dossier_id", b"dossier_id", "metadata", b"metadata", "replaces", b"replaces", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size", "declared_size", b"declared_size", "dossier_id", b"dossier_id", "metadata", b"metadata", "replaces", b"replaces", "resume", b"resume", "resume_key", b"resume_key", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__declared_size: _TypeAlias = _typing.Literal["declared_size"]  # noqa: Y015
     _WhichOneofArgType__declared_size: _TypeAlias = _typing.Literal["_declared_size", b"_declared_size"]  # noqa: Y015
@@ -1629,3 +1650,82 @@ class QueryJournalResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryJournalResponse: _TypeAlias = QueryJournalResponse  # noqa: Y015
+
+@_typing.final
+class UploadResume(_message.Message):
+    """Continues a parked upload (PutDocumentHeader.resume)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESUME_KEY_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    resume_key: _builtins.bytes
+    """The 32-byte key the upload's first header carried in `resume_key`."""
+    offset: _builtins.int
+    """The content offset the stream's first chunk starts at: exactly UploadStatus.offset
+    (FAILED_PRECONDITION otherwise, and the upload stays parked).
+    """
+    def __init__(
+        self,
+        *,
+        resume_key: _builtins.bytes = ...,
+        offset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["offset", b"offset", "resume_key", b"resume_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadResume: _TypeAlias = UploadResume  # noqa: Y015
+
+@_typing.final
+class GetUploadStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    RESUME_KEY_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    resume_key: _builtins.bytes
+    """The 32-byte key of the upload's first header (`resume_key`)."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        resume_key: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "resume_key", b"resume_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUploadStatusRequest: _TypeAlias = GetUploadStatusRequest  # noqa: Y015
+
+@_typing.final
+class UploadStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFSET_FIELD_NUMBER: _builtins.int
+    RESUMABLE_UNTIL_FIELD_NUMBER: _builtins.int
+    offset: _builtins.int
+    """Content bytes the server took (hashed, and sealed or held in its one-segment
+    buffer): the resume's first chunk starts here.
+    """
+    @_builtins.property
+    def resumable_until(self) -> _timestamp_pb2.Timestamp:
+        """After this time the upload is gone (its lease ended; its bytes are deleted)."""
+
+    def __init__(
+        self,
+        *,
+        offset: _builtins.int = ...,
+        resumable_until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resumable_until", b"resumable_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["offset", b"offset", "resumable_until", b"resumable_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadStatus: _TypeAlias = UploadStatus  # noqa: Y015

@@ -134,6 +134,11 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.QueryJournalRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.QueryJournalResponse.FromString,
                 _registered_method=True)
+        self.GetUploadStatus = channel.unary_unary(
+                '/vault.v1.DossierVault/GetUploadStatus',
+                request_serializer=vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.UploadStatus.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -211,7 +216,10 @@ class DossierVaultServicer:
         document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
-        first: read the document again and retry.
+        first: read the document again and retry. A header with `resume_key` makes the
+        upload resumable: a stream cut before its finish is parked for one upload lease and
+        continued by a new stream whose header has `resume` (GetUploadStatus gives the
+        offset; docs/api.md, "Resumable uploads").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -301,6 +309,17 @@ class DossierVaultServicer:
     def QueryJournal(self, request, context):
         """One page of journal entries in sequence order: a dossier's access history (its
         holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUploadStatus(self, request, context):
+        """How far the caller's parked resumable upload got: the offset a resume sends from,
+        and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+        that ended, or an upload parked on another server process (start again);
+        UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+        Journaled as the upload's action, decided again by the access policy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -408,6 +427,11 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.QueryJournal,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.QueryJournalRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.QueryJournalResponse.SerializeToString,
+            ),
+            'GetUploadStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUploadStatus,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.UploadStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -950,6 +974,33 @@ class DossierVault:
             '/vault.v1.DossierVault/QueryJournal',
             vault_dot_v1_dot_vault__pb2.QueryJournalRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.QueryJournalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUploadStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/GetUploadStatus',
+            vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.UploadStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -106,7 +106,10 @@ class DossierVaultStub:
     document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
-    first: read the document again and retry.
+    first: read the document again and retry. A header with `resume_key` makes the
+    upload resumable: a stream cut before its finish is parked for one upload lease and
+    continued by a new stream whose header has `resume` (GetUploadStatus gives the
+    offset; docs/api.md, "Resumable uploads").
     """
     GetDocument: _grpc.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]
     """Server streaming: first message `document`, then the content (or the requested
@@ -149,6 +152,13 @@ class DossierVaultStub:
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
     """
+    GetUploadStatus: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetUploadStatusRequest, _vault_pb2.UploadStatus]
+    """How far the caller's parked resumable upload got: the offset a resume sends from,
+    and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+    that ended, or an upload parked on another server process (start again);
+    UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+    Journaled as the upload's action, decided again by the access policy.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -189,7 +199,10 @@ class DossierVaultAsyncStub(DossierVaultStub):
     document again). With `header.replaces`, the
     content is the next version of an existing document (its author only); the
     replaced version stays readable, deprecated. ABORTED if another writer got there
-    first: read the document again and retry.
+    first: read the document again and retry. A header with `resume_key` makes the
+    upload resumable: a stream cut before its finish is parked for one upload lease and
+    continued by a new stream whose header has `resume` (GetUploadStatus gives the
+    offset; docs/api.md, "Resumable uploads").
     """
     GetDocument: _aio.UnaryStreamMultiCallable[_vault_pb2.GetDocumentRequest, _vault_pb2.GetDocumentResponse]  # type: ignore[assignment]
     """Server streaming: first message `document`, then the content (or the requested
@@ -231,6 +244,13 @@ class DossierVaultAsyncStub(DossierVaultStub):
     QueryJournal: _aio.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]  # type: ignore[assignment]
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
+    GetUploadStatus: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetUploadStatusRequest, _vault_pb2.UploadStatus]  # type: ignore[assignment]
+    """How far the caller's parked resumable upload got: the offset a resume sends from,
+    and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+    that ended, or an upload parked on another server process (start again);
+    UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+    Journaled as the upload's action, decided again by the access policy.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -323,7 +343,10 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         document again). With `header.replaces`, the
         content is the next version of an existing document (its author only); the
         replaced version stays readable, deprecated. ABORTED if another writer got there
-        first: read the document again and retry.
+        first: read the document again and retry. A header with `resume_key` makes the
+        upload resumable: a stream cut before its finish is parked for one upload lease and
+        continued by a new stream whose header has `resume` (GetUploadStatus gives the
+        offset; docs/api.md, "Resumable uploads").
         """
 
     @_abc_1.abstractmethod
@@ -431,6 +454,19 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.QueryJournalResponse, _abc.Awaitable[_vault_pb2.QueryJournalResponse]]:
         """One page of journal entries in sequence order: a dossier's access history (its
         holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUploadStatus(
+        self,
+        request: _vault_pb2.GetUploadStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.UploadStatus, _abc.Awaitable[_vault_pb2.UploadStatus]]:
+        """How far the caller's parked resumable upload got: the offset a resume sends from,
+        and until when it may. NOT_FOUND for a wrong key, another caller or dossier, a lease
+        that ended, or an upload parked on another server process (start again);
+        UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
+        Journaled as the upload's action, decided again by the access policy.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
