@@ -174,7 +174,8 @@ def test_a_teams_name_is_sealed_in_the_index_and_bound_to_its_team(dossier: Dmp)
         patient.add_care_team(dmp.dossier_id, "Cabinet dentaire", [STRANGER])
     engine = make_engine(dmp.vault.config.index_url)
     with engine.begin() as conn:
-        boxes = dict(conn.execute(text("SELECT id, sealed_name FROM care_teams")).all())
+        rows = conn.execute(text("SELECT id, sealed_name FROM care_teams")).all()
+        boxes: dict[object, bytes] = {row[0]: bytes(row[1]) for row in rows}
         assert all(TEAM_NAME.encode() not in bytes(box) for box in boxes.values())
         assert all(b"addictologie" not in bytes(box) for box in boxes.values())
         # a name moved onto another team does not open: swap the two boxes
@@ -197,6 +198,7 @@ def test_a_declared_consent_opens_the_day_is_announced_and_keeps_a_longer_author
         entry = stranger.record_consent(dmp.dossier_id)
         assert len(dmp.listed(stranger)) == 2
     assert entry.expires_us == THE_DAY.until_us(entry.created_us)
+    assert entry.expires_us is not None
     assert entry.expires_us - entry.created_us <= 25 * 3600 * 1_000_000
     assert entry.detail == DECLARED_CONSENT
     with dmp.as_patient() as patient:
@@ -212,6 +214,7 @@ def test_a_declared_consent_opens_the_day_is_announced_and_keeps_a_longer_author
     with _professional(dmp, CARDIOLOGIST) as cardiologist:
         kept = cardiologist.record_consent(dmp.dossier_id)
     assert kept.detail is None
+    assert kept.expires_us is not None
     assert kept.expires_us - kept.created_us > 300 * 86400 * 10**6
     assert _reasons(dmp, "access.consent") == [(STRANGER, "consent"), (CARDIOLOGIST, "consent")]
 
