@@ -24,7 +24,12 @@ from vault.domain.model import (
     Relation,
 )
 from vault.domain.policy.consent import THE_DAY
-from vault.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, VaultError
+from vault.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from vault.journal.consents import day_bounds, declared_consents
 from vault.sqlstore import make_engine
 
@@ -184,7 +189,7 @@ def test_a_teams_name_is_sealed_in_the_index_and_bound_to_its_team(dossier: Dmp)
         conn.execute(text(swap), {"box": boxes[other], "id": one})
         conn.execute(text(swap), {"box": boxes[one], "id": other})
     engine.dispose()
-    with dmp.as_patient() as patient, pytest.raises(VaultError) as failed:
+    with dmp.as_patient() as patient, pytest.raises(IntegrityError) as failed:
         patient.list_access(dmp.dossier_id)
     assert TEAM_NAME not in str(failed.value)
     assert str(first.team_id) not in str(failed.value)
