@@ -37,17 +37,17 @@ def test_a_team_matches_its_members_by_rpps_or_structure_until_removed(index: Sq
     short, long = _team(dossier, (RPPS,), 100), _team(dossier, (FINESS, RPPS), 200)
     index.add_care_team(short, "r1")
     index.add_care_team(long, "r2")
-    assert index.care_team_until(dossier.dossier_id, [RPPS]) == 200
-    assert index.care_team_until(dossier.dossier_id, [OTHER, FINESS]) == 200
-    assert index.care_team_until(dossier.dossier_id, [OTHER]) is None
-    assert index.care_team_until(other.dossier_id, [RPPS, FINESS]) is None
-    assert index.care_team_until(dossier.dossier_id, []) is None
+    assert index.care_team_until(dossier.dossier_id, RPPS) == 200
+    assert index.care_team_until(dossier.dossier_id, OTHER, FINESS) == 200
+    assert index.care_team_until(dossier.dossier_id, OTHER) is None
+    assert index.care_team_until(other.dossier_id, RPPS, FINESS) is None
+    assert index.care_team_until(dossier.dossier_id, FINESS) == 200  # a structure alone
     assert [t.members for t in index.care_teams(dossier.dossier_id)] == [(RPPS,), (RPPS, FINESS)]
     assert index.remove_care_team(dossier.dossier_id, long.team_id, 9, "r3")
     assert not index.remove_care_team(dossier.dossier_id, long.team_id, 10, "r4")  # once
     assert not index.remove_care_team(other.dossier_id, short.team_id, 10, "r5")  # not theirs
-    assert index.care_team_until(dossier.dossier_id, [FINESS]) is None
-    assert index.care_team_until(dossier.dossier_id, [RPPS]) == 100
+    assert index.care_team_until(dossier.dossier_id, OTHER, FINESS) is None
+    assert index.care_team_until(dossier.dossier_id, RPPS) == 100
     assert [t.team_id for t in index.care_teams(dossier.dossier_id)] == [short.team_id]
     with index.engine.connect() as conn:
         trail = conn.execute(
@@ -72,4 +72,4 @@ def test_a_destroyed_dossier_keeps_no_team_nor_member(index: SqlIndex) -> None:
     with index.engine.connect() as conn:
         for table in ("care_teams", "care_team_members"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
-    assert index.care_team_until(dossier.dossier_id, [RPPS]) is None
+    assert index.care_team_until(dossier.dossier_id, RPPS) is None

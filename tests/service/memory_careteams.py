@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
 
 from vault.index.base import CareTeamRecord
 
@@ -37,8 +36,12 @@ class MemoryCareTeams:
             key=lambda t: (t.created_us, t.team_id),
         )
 
-    def care_team_until(self, dossier_id: uuid.UUID, members: Sequence[str]) -> int | None:
+    def care_team_until(
+        self, dossier_id: uuid.UUID, rpps: str, structure: str | None = None
+    ) -> int | None:
         expiries = [
-            t.expires_us for t in self.care_teams(dossier_id) if set(t.members) & set(members)
+            t.expires_us
+            for t in self.care_teams(dossier_id)
+            if rpps in t.members or (structure is not None and structure in t.members)
         ]
         return max(expiries, default=None)

@@ -184,9 +184,11 @@ class CareTeamIndex(Protocol):
         """The dossier's teams not removed (lapsed ones included), oldest first."""
         ...
 
-    def care_team_until(self, dossier_id: uuid.UUID, members: Sequence[str]) -> int | None:
-        """The latest expiry of the dossier's teams (not removed) that list any of
-        `members` (a professional's RPPS and structure); None: in none."""
+    def care_team_until(
+        self, dossier_id: uuid.UUID, rpps: str, structure: str | None = None
+    ) -> int | None:
+        """The latest expiry of the dossier's teams (not removed) that list the
+        professional's RPPS number or their token's structure; None: in none."""
         ...
 
 

@@ -352,8 +352,7 @@ class Gate:
         structure their token carries (vault/domain/policy/teams.py)."""
         if actor.kind is not ActorKind.PROFESSIONAL:
             return None
-        members = [actor.subject] if actor.structure is None else [actor.subject, actor.structure]
-        return self._index.care_team_until(dossier.dossier_id, members)
+        return self._index.care_team_until(dossier.dossier_id, actor.subject, actor.structure)
 
     def facts(
         self,

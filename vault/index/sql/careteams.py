@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
 
@@ -24,11 +23,12 @@ _UNTIL = (
     .select_from(MEMBERS.join(TEAMS, MEMBERS.c.team_id == TEAMS.c.id))
     .where(
         MEMBERS.c.dossier_id == bindparam("dossier_id"),
-        MEMBERS.c.member.in_(bindparam("members", expanding=True)),
+        MEMBERS.c.member.in_([bindparam("rpps"), bindparam("structure")]),
         TEAMS.c.removed_us.is_(None),
     )
 )
-"""Built once: every professional's request runs it."""
+"""Built once, with two plain parameters (an expanding IN would be rendered again at
+each call): every professional's request runs it."""
 
 
 class SqlCareTeams(SqlBase):
@@ -96,10 +96,10 @@ class SqlCareTeams(SqlBase):
             for row in rows
         ]
 
-    def care_team_until(self, dossier_id: uuid.UUID, members: Sequence[str]) -> int | None:
-        if not members:
-            return None
+    def care_team_until(
+        self, dossier_id: uuid.UUID, rpps: str, structure: str | None = None
+    ) -> int | None:
+        values = {"dossier_id": dossier_id, "rpps": rpps, "structure": structure or rpps}
         with self._connect() as conn:
-            found = conn.execute(_UNTIL, {"dossier_id": dossier_id, "members": list(members)})
-            until: int | None = found.scalar()
+            until: int | None = conn.execute(_UNTIL, values).scalar()
         return until
