@@ -53,6 +53,32 @@ def test_a_professional_token_carries_profession_and_specialty() -> None:
     assert VERIFIER.verify(minted) == Actor(ActorKind.PROFESSIONAL, "10003500005", "10", "SM04")
 
 
+def test_a_professional_token_carries_the_structure_care_teams_match() -> None:
+    minted = mint_token(
+        ISSUER_KEY,
+        kind=ActorKind.PROFESSIONAL,
+        subject="10003500005",
+        ttl_seconds=60,
+        structure="750712184",
+    )
+    assert VERIFIER.verify(minted).structure == "750712184"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"structure": "750712184"},  # a patient's token names no structure
+        {"kind": "professional", "sub": "10003500005", "structure": "CHU Nord"},
+        {"kind": "professional", "sub": "10003500005", "structure": 750712184},
+    ],
+)
+def test_a_structure_is_a_professionals_finess_or_siret_or_the_token_is_refused(
+    overrides: dict[str, object],
+) -> None:
+    with pytest.raises(UnauthenticatedError):
+        VERIFIER.verify(token(**overrides))
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -76,7 +76,7 @@ def test_a_pro_sante_connect_token_names_the_professional_and_their_practice(
     verifier: TokenVerifier,
 ) -> None:
     actor = verifier.verify(PSC_KEY.sign(psc_claims()))
-    assert actor == Actor(ActorKind.PROFESSIONAL, RPPS, "10", "SM04")
+    assert actor == Actor(ActorKind.PROFESSIONAL, RPPS, "10", "SM04", structure="750712184")
 
 
 def test_a_patients_provider_token_names_the_patient_by_ins(verifier: TokenVerifier) -> None:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from tools.make_vectors import VECTORS, build_vectors
 from vault.crypto.objectformat import ObjectRef, decrypt_range, decrypt_stream
 from vault.errors import IntegrityError
+from vault.team_secrets import open_team_name
 
 STORED: dict[str, Any] = json.loads(VECTORS.read_text())
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,6 +164,30 @@ def test_sealed_box_vector_opens_by_the_specification() -> None:
     assert aad.hex() == case["aad"]
     opened = AESGCM(bytes.fromhex(case["dossier_key"])).decrypt(box[1:13], box[13:], aad)
     assert opened == bytes.fromhex(case["plaintext"])
+
+
+def test_care_team_name_vector_opens_by_the_specification() -> None:
+    (case,) = (c for c in STORED["sealed_box_v1"] if "team_id" in c)
+    box = bytes.fromhex(case["box"])
+    aad = (  # rebuilt from docs/format.md, not taken from the vector
+        b"DVLT/v1/care-team-name\x00"
+        + uuid.UUID(case["dossier_id"]).bytes
+        + uuid.UUID(case["team_id"]).bytes
+        + struct.pack(">I", case["dossier_key_version"])
+    )
+    assert aad.hex() == case["aad"]
+    opened = AESGCM(bytes.fromhex(case["dossier_key"])).decrypt(box[1:13], box[13:], aad)
+    assert opened.decode() == "Équipe de soins, hôpital Nord"
+    assert (
+        open_team_name(
+            bytes.fromhex(case["dossier_key"]),
+            uuid.UUID(case["dossier_id"]),
+            uuid.UUID(case["team_id"]),
+            case["dossier_key_version"],
+            box,
+        )
+        == opened.decode()
+    )
 
 
 def test_journal_vector_hashes_by_the_specification() -> None:

@@ -1,14 +1,18 @@
 """The wire mapping's timestamps: any value a peer can put in a Timestamp maps to a
 datetime or microseconds the vault can hold, or is an InvalidArgumentError, never a
-ValueError or OverflowError that would end a call INTERNAL."""
+ValueError or OverflowError that would end a call INTERNAL; access entries and care
+teams cross it unchanged."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault import wire
+from vault.domain.model import DECLARED_CONSENT, CareTeam, Relation, Relationship
 from vault.errors import InvalidArgumentError
 from vault.v1 import vault_pb2 as pb
 
@@ -59,3 +63,22 @@ def test_a_care_date_outside_the_timestamp_range_is_invalid(
     else:
         with pytest.raises(InvalidArgumentError, match="care_date"):
             wire.metadata_from_proto(metadata)
+
+
+@given(
+    st.sampled_from([None, "vital_emergency", DECLARED_CONSENT]),
+    st.sampled_from([Relation.AUTHORISED, Relation.EMERGENCY]),
+)
+def test_an_access_entry_keeps_a_declared_consent_apart_from_an_emergency_reason(
+    detail: str | None, relation: Relation
+) -> None:
+    dossier = uuid.uuid4()
+    entry = Relationship(dossier, relation, "10000000017", 1, 2, "physician", detail)
+    assert wire.access_entry_from_proto(dossier, wire.access_entry_to_proto(entry)) == entry
+
+
+@given(st.text(min_size=1, max_size=200), st.lists(st.text(max_size=14), max_size=5))
+def test_a_care_team_crosses_the_wire_unchanged(name: str, members: list[str]) -> None:
+    dossier = uuid.uuid4()
+    team = CareTeam(dossier, uuid.uuid4(), name, tuple(members), 1_000_000, 2_000_000)
+    assert wire.care_team_from_proto(dossier, wire.care_team_to_proto(team)) == team

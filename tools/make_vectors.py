@@ -63,6 +63,7 @@ JOURNAL_END = "<!-- journal-vectors:end -->"
 KEY = bytes(range(32))
 DOSSIER = uuid.UUID("01a214a7-83c6-7298-9bfd-b41ded0f71a0")
 DOCUMENT = uuid.UUID("01a214a7-84e8-76d7-bdd7-948cf2dc75fc")
+CARE_TEAM = uuid.UUID("01a214a7-85f1-7c3e-8a41-2b9d6c0e5f13")
 INDEX_KEY = bytes(range(64, 96))
 
 
@@ -105,6 +106,23 @@ def _sealed_vector() -> dict[str, Any]:
         "nonce": bytes(range(12)).hex(),
         "aad": aad.hex(),
         "plaintext": document_key.hex(),
+        "box": box.hex(),
+    }
+
+
+def _care_team_name_vector() -> dict[str, Any]:
+    aad = sealed.CARE_TEAM_NAME_LABEL + sealed.care_team_context(DOSSIER, CARE_TEAM, 1)
+    name = "Équipe de soins, hôpital Nord".encode()
+    box = sealed.seal(KEY, name, aad, nonce=bytes(range(12)))
+    return {
+        "name": "care team name sealed under a dossier key",
+        "dossier_key": KEY.hex(),
+        "dossier_id": str(DOSSIER),
+        "team_id": str(CARE_TEAM),
+        "dossier_key_version": 1,
+        "nonce": bytes(range(12)).hex(),
+        "aad": aad.hex(),
+        "plaintext": name.hex(),
         "box": box.hex(),
     }
 
@@ -337,6 +355,7 @@ def build_vectors() -> dict[str, Any]:
             _sealed_vector(),
             key_vectors.dossier_key_vector(DOSSIER),
             key_vectors.metadata_vector(DOSSIER, DOCUMENT),
+            _care_team_name_vector(),
         ],
         "local_key_file_v1": [_key_file_vector()],
         "journal_entry_v1": [_journal_vector()],

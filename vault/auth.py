@@ -104,6 +104,7 @@ _OWN_CLAIMS = ClaimMapping(
     kind_claim="kind",
     profession="profession",
     specialty="specialty",
+    structure="structure",
     secret_care=_SECRET_CARE_CLAIM,
 )
 
@@ -261,6 +262,7 @@ def mint_token(
     specialty: str | None = None,
     now: float | None = None,
     secret_care: bool = False,
+    structure: str | None = None,
 ) -> str:
     """A signed EdDSA token for one actor (development and tests)."""
     issued = int(time.time() if now is None else now)
@@ -278,5 +280,7 @@ def mint_token(
         claims["specialty"] = specialty
     if secret_care:
         claims["secret_care"] = True
+    if structure is not None:
+        claims["structure"] = structure
     kid = key_id(private_key.public_key())
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid})

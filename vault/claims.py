@@ -23,17 +23,16 @@ the algorithm that key decides (vault/jwks.py); then `exp`, `iat`, `iss` and `au
 required, 30 s of clock skew allowed, and a lifetime (`exp - iat`) over 24 h refused;
 then the mapped subject must be a valid RPPS (professionals) or INS (patients and
 representatives), profession and specialty text of at most 64 characters, a structure a
-FINESS (9 characters) or a SIRET (14 digits). Every failure is an `UnauthenticatedError`
+FINESS (9 characters) or a SIRET (14 digits), on a professional's token only (it makes
+them a member of the care teams that list it). Every failure is an `UnauthenticatedError`
 that echoes neither the token nor a claim.
 
 What it does not: verify the vault's own issuer keys (vault/auth.py, which calls this
-for an `iss` a provider declares), fetch keys (vault/jwks.py), or carry the structure
-into the `Actor` (the domain's actor has no such field yet: it is checked, not kept).
+for an `iss` a provider declares), or fetch keys (vault/jwks.py).
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Any
 
 import jwt
 
+from vault.domain.careteams import is_structure
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, InvalidArgumentError, UnauthenticatedError
@@ -51,7 +51,6 @@ LEEWAY_SECONDS = 30  # clock skew allowed on exp, iat and nbf
 MAX_LIFETIME_SECONDS = 24 * 3600  # an assertion is for a session, not a standing credential
 MAX_SUBJECT_LENGTH = 80  # the index's actor columns (an INS ref is 73 characters)
 MAX_CODE_LENGTH = 64  # profession and specialty codes, as the index stores them
-_STRUCTURE = re.compile(r"[0-9]{2}[0-9]{7}|2[AB][0-9]{7}|[0-9]{14}")  # FINESS or SIRET
 _KEYS = {
     "issuer",
     "audience",
@@ -134,18 +133,25 @@ def map_claims(mapping: ClaimMapping, claims: Mapping[str, Any]) -> Actor:
         raise UnauthenticatedError("token subject is missing or too long")
     if mapping.subject_prefix and subject.startswith(mapping.subject_prefix):
         subject = subject[len(mapping.subject_prefix) :]
-    structure = claim_at(claims, mapping.structure) if mapping.structure else None
-    if structure is not None and not (
-        isinstance(structure, str) and _STRUCTURE.fullmatch(structure)
-    ):
-        raise UnauthenticatedError("token structure is neither a FINESS nor a SIRET")
+    structure = _structure(mapping, kind, claims)
     profession = claim_at(claims, mapping.profession) if mapping.profession else None
     specialty = claim_at(claims, mapping.specialty) if mapping.specialty else None
     profession = _code(profession, mapping.professions)
     specialty = _code(specialty, mapping.specialties)
-    return Actor(
-        kind, _subject(kind, subject), profession, specialty, _secret_care(mapping, kind, claims)
-    )
+    secret_care = _secret_care(mapping, kind, claims)
+    return Actor(kind, _subject(kind, subject), profession, specialty, secret_care, structure)
+
+
+def _structure(mapping: ClaimMapping, kind: ActorKind, claims: Mapping[str, Any]) -> str | None:
+    """A professional's structure (FINESS or SIRET), absent for none."""
+    structure = claim_at(claims, mapping.structure) if mapping.structure else None
+    if structure is None:
+        return None
+    if not isinstance(structure, str) or not is_structure(structure):
+        raise UnauthenticatedError("token structure is neither a FINESS nor a SIRET")
+    if kind is not ActorKind.PROFESSIONAL:
+        raise UnauthenticatedError("token structure is a professional's claim only")
+    return structure
 
 
 def _secret_care(mapping: ClaimMapping, kind: ActorKind, claims: Mapping[str, Any]) -> bool:

@@ -39,6 +39,7 @@ from vault.blobstore.s3.settings import S3Settings
 from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.domain.lifecycle import RetentionRules
+from vault.domain.policy.consent import THE_DAY, ConsentWindow, parse_consent_window
 from vault.errors import ConfigurationError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -236,6 +237,13 @@ class Config:
     )
     held_back_notice_days: int = s.setting(
         14, "after a held-back document's deposit, the holder is told of its release", Z(0)
+    )
+    consent_window: ConsentWindow = s.setting(
+        THE_DAY,
+        "how long a consent a professional declares at a consultation opens the dossier: "
+        "`day` (until 00:00 Europe/Paris) or hours (`24h`, at most 48)",
+        parse_consent_window,
+        shown_default="day",
     )
     deletion_delay_days: int = s.setting(90, "a deletion request's legal deadline", Z())
     deletion_warning_days: int = s.setting(

@@ -18,9 +18,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vault.domain.ids import parse_id
 from vault.domain.lifecycle import LegalHold
 from vault.domain.model import (
+    DECLARED_CONSENT,
     DOCUMENT_NOTICES,
     ActorKind,
     Author,
+    CareTeam,
     ClosureReason,
     Document,
     DocumentCategory,
@@ -258,7 +260,9 @@ def access_entry_to_proto(entry: Relationship) -> pb.AccessEntry:
     )
     if entry.expires_us is not None:
         message.expires_at.CopyFrom(_timestamp_us(entry.expires_us))
-    if entry.detail is not None:
+    if entry.detail == DECLARED_CONSENT:
+        message.declared_consent = True
+    elif entry.detail is not None:
         message.emergency_reason = _REASON_TO_PROTO[EmergencyReason(entry.detail)]
     return message
 
@@ -271,7 +275,31 @@ def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> R
         message.created_at.ToMicroseconds(),
         optional_time_us(message, "expires_at"),
         message.profession or None,
-        _optional_reason(message.emergency_reason),
+        DECLARED_CONSENT
+        if message.declared_consent
+        else _optional_reason(message.emergency_reason),
+    )
+
+
+def care_team_to_proto(team: CareTeam) -> pb.CareTeam:
+    return pb.CareTeam(
+        id=str(team.team_id),
+        name=team.name,
+        members=list(team.members),
+        created_at=_timestamp_us(team.created_us),
+        expires_at=_timestamp_us(team.expires_us),
+    )
+
+
+def care_team_from_proto(dossier_id: uuid.UUID, message: pb.CareTeam) -> CareTeam:
+    """A team the vault sent (its id and times set)."""
+    return CareTeam(
+        dossier_id,
+        uuid.UUID(message.id),
+        message.name,
+        tuple(message.members),
+        message.created_at.ToMicroseconds(),
+        message.expires_at.ToMicroseconds(),
     )
 
 

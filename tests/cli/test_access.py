@@ -4,7 +4,9 @@ type them against a served process."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.conftest import PATIENT_INS, run
 from vault.errors import NotFoundError, PermissionDeniedError
@@ -82,3 +84,46 @@ def test_a_patient_manages_access_and_sees_an_emergency(
     assert removed.returncode == 0, removed.stderr
     again = run(patient, "doc", "rm", "--dossier", dossier, "--document", document)
     assert again.returncode == NotFoundError.exit_code
+
+
+def test_a_patient_lets_a_care_team_in_and_an_auditor_counts_declared_consents(
+    served: dict[str, str],
+) -> None:
+    """`access team add/ls/rm` for the patient, a member through their structure, and
+    `journal consents --day` for the auditor."""
+    patient = token(served, "patient", PATIENT_INS)
+    dossier = run(patient, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    add = ["access", "team", "add", "--dossier", dossier, "--name", "Maison de santé"]
+    added = run(patient, *add, "--member", "750712184", "--member", CARDIOLOGIST, "--json")
+    assert added.returncode == 0, added.stderr
+    team = json.loads(added.stdout)
+    listed = json.loads(run(patient, "access", "team", "ls", "--dossier", dossier, "--json").stdout)
+    assert [(t["team_id"], t["name"], t["members"]) for t in listed] == [
+        (team["team_id"], "Maison de santé", [CARDIOLOGIST, "750712184"])
+    ]
+    nurse = token(
+        served, "professional", REGULATOR, "--profession", "nurse", "--structure", "750712184"
+    )
+    assert run(nurse, "doc", "ls", "--dossier", dossier).returncode == 0
+
+    cardiologist = token(served, "professional", CARDIOLOGIST, "--profession", "physician")
+    consent = run(cardiologist, "access", "consent", "--dossier", dossier, "--json")
+    assert consent.returncode == 0, consent.stderr
+    auditor = token(served, "auditor", "cnil")
+    day = _day_in_france(json.loads(consent.stdout)["created_us"])
+    found = run(auditor, "journal", "consents", "--day", day, "--json")
+    assert found.returncode == 0, found.stderr
+    counted = [
+        (d["professional"], d["declarations"], d["dossiers"]) for d in json.loads(found.stdout)
+    ]
+    assert counted == [(CARDIOLOGIST, 1, 1)]
+
+    removed = run(patient, "access", "team", "rm", "--dossier", dossier, "--team", team["team_id"])
+    assert removed.returncode == 0, removed.stderr
+    refused = run(nurse, "doc", "ls", "--dossier", dossier)
+    assert refused.returncode == PermissionDeniedError.exit_code
+    assert b"no-authorisation" in refused.stderr
+
+
+def _day_in_france(time_us: int) -> str:
+    return datetime.fromtimestamp(time_us / 1e6, ZoneInfo("Europe/Paris")).date().isoformat()

@@ -11,6 +11,7 @@ import pytest
 from vault.index import base
 from vault.index.sql import SqlIndex
 from vault.index.sql.access import SqlAccess
+from vault.index.sql.careteams import SqlCareTeams
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
 from vault.index.sql.keys import SqlKeys
@@ -26,6 +27,7 @@ ROLES: list[tuple[type, type]] = [
     (base.DossierIndex, SqlDossiers),
     (base.DocumentIndex, SqlDocuments),
     (base.AccessIndex, SqlAccess),
+    (base.CareTeamIndex, SqlCareTeams),
     (base.LifecycleIndex, SqlLifecycle),
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
@@ -52,10 +54,11 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     sweep: base.SweepIndex = SqlSweep(engine)
     scrub: base.ScrubIndex = SqlScrub(engine)
     scope: base.ReadScope = SqlReadScope(engine)
+    teams: base.CareTeamIndex = SqlCareTeams(engine)
     index: base.Index = SqlIndex(engine)
     # the typed assignments are the signature check (mypy); at run time, every method of
     # each port is there
-    roles = (scope, dossiers, documents, access, lifecycle, retention, keys, sweep, scrub)
+    roles = (scope, dossiers, documents, access, teams, lifecycle, retention, keys, sweep, scrub)
     for (port, _), role in zip(ROLES, roles, strict=True):
         assert _methods(port) <= set(dir(role)), port.__name__
     assert {m for port, _ in ROLES for m in _methods(port)} <= set(dir(index))

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from tests.service.memory_careteams import MemoryCareTeams
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
 from vault.domain.lifecycle import Lifecycle
@@ -96,10 +97,12 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex:
-    """Dossiers, their keys and relations, documents and their versions, in dicts."""
+class MemoryIndex(MemoryCareTeams):
+    """Dossiers, their keys and relations, documents and their versions, in dicts; care
+    teams (`MemoryCareTeams`)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.RLock()
         self._dossiers: dict[uuid.UUID, DossierRecord] = {}
         self._keys: dict[tuple[uuid.UUID, int], DossierKeyRecord] = {}

@@ -1,11 +1,12 @@
 """`dossier-vault access ...`: who may access a dossier, from the command line.
 
 The patient side authorises, revokes, blocks and unblocks professionals, manages legal
-representatives, allows or refuses break-the-glass, and reads the access rules and the
-notification outbox; a professional records consent or breaks the glass; the national
-insurer sets the treating physician. Each command is one gRPC call through
-`VaultClient`; the server decides (docs/access-control.md) and journals it. What it
-does not: decide anything, or show more than the rules and notices asked for.
+representatives and care teams (`access team add/ls/rm`), allows or refuses
+break-the-glass, and reads the access rules and the notification outbox; a professional
+records consent or breaks the glass; the national insurer sets the treating physician.
+Each command is one gRPC call through `VaultClient`; the server decides
+(docs/access-control.md) and journals it. What it does not: decide anything, or show
+more than the rules and notices asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, print_json, rfc3339
-from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
+from vault.domain.model import AccessRules, CareTeam, EmergencyReason, Notification, Relationship
 
 if TYPE_CHECKING:
     from vault.client import VaultClient
@@ -32,7 +33,7 @@ def _time(time_us: int | None) -> str:
 
 
 def _entry_line(entry: Relationship) -> str:
-    extra = f"  reason={entry.detail}" if entry.detail else ""
+    extra = f"  reason={entry.detail}" if entry.detail else ""  # `consent`: declared
     return (
         f"{entry.relation.value:<15} {entry.subject:<40} since {_time(entry.created_us)}"
         f"  until {_time(entry.expires_us)}{extra}"
@@ -47,18 +48,30 @@ def _notification_line(notice: Notification) -> str:
     )
 
 
+def _team_line(team: CareTeam) -> str:
+    """A care team: its id, expiry, members and name (the patient's own label)."""
+    return (
+        f"team {team.team_id}  until {_time(team.expires_us)}  "
+        f"members={','.join(team.members)}  {team.name}"
+    )
+
+
 def _show(args: argparse.Namespace, result: object) -> None:
     if args.json:
         print_json(result)
     elif isinstance(result, Relationship):
         print(_entry_line(result))
+    elif isinstance(result, CareTeam):
+        print(_team_line(result))
     elif isinstance(result, list):
-        for notice in result:
-            print(_notification_line(notice))
+        for item in result:
+            print(_team_line(item) if isinstance(item, CareTeam) else _notification_line(item))
     elif isinstance(result, AccessRules):
         print(f"break-the-glass: {'refused' if result.emergency_refused else 'allowed'}")
         for entry in result.entries:
             print(_entry_line(entry))
+        for team in result.teams:
+            print(_team_line(team))
 
 
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
@@ -155,6 +168,7 @@ def register(commands: Any) -> None:
     glass.set_defaults(
         handler=_run(lambda c, a: c.break_glass(a.dossier, EmergencyReason(a.reason)))
     )
+    _register_teams(access)
     notices = access.add_parser("notifications", help="the patient's notification outbox")
     notices.add_argument("--dossier", required=True)
     notices.add_argument("--after", type=int, default=0, help="the last id already read")
@@ -162,3 +176,39 @@ def register(commands: Any) -> None:
     notices.set_defaults(
         handler=_run(lambda c, a: c.notifications(a.dossier, after_id=a.after, page_size=1000))
     )
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _register_teams(access: Any) -> None:
+    """`access team add/ls/rm`: the patient side's care teams."""
+    teams = access.add_parser("team", help="care teams (patient side)").add_subparsers(
+        dest="team_command", required=True
+    )
+    add = teams.add_parser("add", help="let a care team in (a year, or until --expires)")
+    add.add_argument("--name", required=True, help="your label for the team (kept sealed)")
+    add.add_argument(
+        "--member",
+        action="append",
+        required=True,
+        help="an RPPS number, a FINESS or a SIRET (repeatable)",
+    )
+    add.add_argument("--expires", help="ISO 8601 time (UTC if no offset); default: a year")
+    add.set_defaults(
+        handler=_run(
+            lambda c, a: c.add_care_team(a.dossier, a.name, a.member, expires=_expiry(a.expires))
+        )
+    )
+    listed = teams.add_parser("ls", help="the care teams let in")
+    listed.set_defaults(handler=_run(lambda c, a: list(c.list_access(a.dossier).teams)))
+    remove = teams.add_parser("rm", help="refuse a care team as a whole")
+    remove.add_argument("--team", required=True, help="the team's id (`access team ls`)")
+    remove.set_defaults(handler=_run(lambda c, a: c.remove_care_team(a.dossier, a.team)))
+    for parser in (add, listed, remove):
+        parser.add_argument("--dossier", required=True)
+        add_output_flags(parser, quiet=False)

@@ -1,9 +1,10 @@
-"""`dossier-vault journal …`: export, verify, checkpoint, public-key, history.
+"""`dossier-vault journal …`: export, verify, checkpoint, public-key, history, consents.
 
 `verify` is the auditors' tool: it needs only an export and the checkpoint verifier key
 (no database, no blob store, no vault key), streams the export in constant memory, shows
 progress on a terminal, and exits with a code per failure kind (see `--help`).
-`export` and `history` talk to the server over gRPC (auditor or patient token);
+`export`, `history` and `consents` (the consents each professional declared on one day,
+vault/journal/consents.py) talk to the server over gRPC (auditor or patient token);
 `checkpoint` and `public-key` are for operators on the server host (they read the
 server's configuration and key provider, built by vault/composition.py). What it does
 not: write to the journal (only the server appends) or trust an export it verifies.
@@ -17,7 +18,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -27,6 +28,7 @@ from vault.cli.output import print_json, rfc3339
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
 from vault.journal.checkpoint import VerifierKey
+from vault.journal.consents import day_bounds, declared_consents
 from vault.journal.verify import (
     Anchor,
     FailureKind,
@@ -267,6 +269,26 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consents(args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.day)
+    except ValueError:
+        raise InvalidArgumentError(f"expected a day (YYYY-MM-DD), not {args.day!r}") from None
+    since, until = day_bounds(day)
+    with client_from_args(args) as client:
+        found = declared_consents(client.export_journal(since=since, until=until))
+    shown = [d for d in found if d.dossiers >= args.at_least]
+    if args.json:
+        print_json([{"day": day.isoformat(), **dataclasses.asdict(d)} for d in shown])
+    else:
+        for d in shown:
+            print(
+                f"{day.isoformat()}  {d.professional:<12} {d.profession or '-':<12} "
+                f"{d.declarations:>6} declarations  {d.dossiers:>6} dossiers"
+            )
+    return 0
+
+
 def register(commands: Any) -> None:
     """Adds `journal` and its subcommands to the top-level parser's subparsers."""
     journal = commands.add_parser("journal", help="the access journal").add_subparsers(
@@ -330,3 +352,14 @@ def register(commands: Any) -> None:
     history.add_argument("--page-size", type=int, default=100)
     history.add_argument("--json", action="store_true")
     history.set_defaults(handler=cmd_history)
+
+    consents = journal.add_parser(
+        "consents",
+        help="consents each professional declared on a day, most dossiers first (auditors)",
+    )
+    consents.add_argument("--day", required=True, help="YYYY-MM-DD, the day in France")
+    consents.add_argument(
+        "--at-least", type=int, default=1, help="only professionals with that many dossiers"
+    )
+    consents.add_argument("--json", action="store_true")
+    consents.set_defaults(handler=cmd_consents)

@@ -111,6 +111,7 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
         audience=config.token_audience,
         profession=args.profession,
         specialty=args.specialty,
+        structure=args.structure,
     )
     show(args, {"token": token, "data_dir": str(config.data_dir)}, token)
     return 0
@@ -146,6 +147,7 @@ def register(commands: Any) -> None:
     token.add_argument("--subject", required=True, help="INS for patients, RPPS for professionals")
     token.add_argument("--profession")
     token.add_argument("--specialty")
+    token.add_argument("--structure", help="a professional's FINESS or SIRET (care teams)")
     token.add_argument("--ttl", type=_ttl, default=3600, help="lifetime in seconds (at most a day)")
     token.add_argument(
         "--create-issuer",

@@ -1,15 +1,22 @@
 """`VaultClient`'s access calls: `ChangeAccess` (authorise, revoke, block, unblock,
-representatives, emergency setting, treating physician, consent), `ListAccess`,
+representatives, emergency setting, treating physician, consent, care teams), `ListAccess`,
 `BreakGlass` and the patient's notifications."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from vault import wire
 from vault.clientcalls.base import CallsBase
-from vault.domain.model import AccessRules, EmergencyReason, Notification, Relationship
+from vault.domain.model import (
+    AccessRules,
+    CareTeam,
+    EmergencyReason,
+    Notification,
+    Relationship,
+)
 from vault.errors import VaultError
 from vault.v1 import vault_pb2 as pb
 
@@ -58,11 +65,32 @@ class AccessCalls(CallsBase):
     def record_consent(self, dossier_id: uuid.UUID | str) -> Relationship:
         return self._entry(dossier_id, record_consent=True)
 
+    def add_care_team(
+        self,
+        dossier_id: uuid.UUID | str,
+        name: str,
+        members: list[str] | tuple[str, ...],
+        *,
+        expires: datetime | None = None,
+    ) -> CareTeam:
+        """Lets a care team in (until `expires`; None: a year); the team, with its id."""
+        team = pb.CareTeam(name=name, members=list(members))
+        if expires is not None:
+            team.expires_at.CopyFrom(wire.timestamp(expires))
+        reply = self._change(dossier_id, add_care_team=team)
+        if not reply.HasField("care_team"):
+            raise VaultError("the vault answered a care team's addition without the team")
+        return wire.care_team_from_proto(uuid.UUID(str(dossier_id)), reply.care_team)
+
+    def remove_care_team(self, dossier_id: uuid.UUID | str, team_id: uuid.UUID | str) -> None:
+        self._change(dossier_id, remove_care_team=str(team_id))
+
     def list_access(self, dossier_id: uuid.UUID | str) -> AccessRules:
         reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
         dossier = uuid.UUID(str(dossier_id))
         entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
-        return AccessRules(entries, reply.emergency_access_refused)
+        teams = tuple(wire.care_team_from_proto(dossier, t) for t in reply.care_teams)
+        return AccessRules(entries, reply.emergency_access_refused, teams)
 
     def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
         request = pb.BreakGlassRequest(

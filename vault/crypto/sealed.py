@@ -27,6 +27,7 @@ KEY_SIZE = 32
 DOSSIER_KEY_LABEL = b"DVLT/v1/dossier-key\x00"
 DOCUMENT_KEY_LABEL = b"DVLT/v1/document-key\x00"
 METADATA_LABEL = b"DVLT/v1/metadata\x00"
+CARE_TEAM_NAME_LABEL = b"DVLT/v1/care-team-name\x00"
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes, nonce: bytes | None = None) -> bytes:
@@ -52,6 +53,11 @@ def document_key_context(
 ) -> bytes:
     """Binds a wrapped document key (or sealed metadata) to its exact place."""
     return dossier_id.bytes + document_id.bytes + struct.pack(">II", version, dossier_key_version)
+
+
+def care_team_context(dossier_id: uuid.UUID, team_id: uuid.UUID, dossier_key_version: int) -> bytes:
+    """Binds a sealed care team name to its dossier, team and dossier key version."""
+    return dossier_id.bytes + team_id.bytes + struct.pack(">I", dossier_key_version)
 
 
 def dossier_key_context(dossier_id: uuid.UUID, dossier_key_version: int) -> bytes:

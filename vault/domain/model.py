@@ -39,6 +39,7 @@ class Actor:
     profession: str | None = None
     specialty: str | None = None
     secret_care: bool = False  # a professional in a minor's secret-care context (L.1111-5)
+    structure: str | None = None  # a professional's FINESS or SIRET, from the token
 
 
 class ClosureReason(StrEnum):
@@ -98,11 +99,16 @@ class Relation(StrEnum):
     SEEN = "seen"  # a professional who has accessed the dossier (first-access notice sent)
 
 
+DECLARED_CONSENT = "consent"
+"""An authorisation's `detail` when the professional opened it by declaring the patient's
+consent at a consultation (a break-the-glass window's `detail` is its reason code)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Relationship:
     """One relation of one subject to a dossier. `subject` names the person as the
     journal does: an RPPS number, or `ins-hmac:...` for a representative. Times are
-    Unix microseconds; `detail` is the break-the-glass reason code."""
+    Unix microseconds; `detail` is the break-the-glass reason code, or `DECLARED_CONSENT`."""
 
     dossier_id: uuid.UUID
     relation: Relation
@@ -114,11 +120,29 @@ class Relationship:
 
 
 @dataclass(frozen=True, slots=True)
+class CareTeam:
+    """A care team the patient side let into a dossier (équipe de soins, CSP L.1110-12):
+    its `members` are RPPS numbers (11 digits) and structure identifiers, FINESS (9
+    characters) or SIRET (14 digits), matched against a professional's token. `name` is
+    the patient's label for it, health data (a team's name says what care it gives):
+    sealed under the dossier key in the index, never logged. Times in Unix microseconds."""
+
+    dossier_id: uuid.UUID
+    team_id: uuid.UUID
+    name: str = field(repr=False)
+    members: tuple[str, ...]
+    created_us: int
+    expires_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccessRules:
-    """Who stands in which relation to a dossier, and whether break-the-glass is refused."""
+    """Who stands in which relation to a dossier, and whether break-the-glass is refused;
+    the care teams let in."""
 
     entries: tuple[Relationship, ...]
     emergency_refused: bool
+    teams: tuple[CareTeam, ...] = ()
 
 
 class NotificationKind(StrEnum):

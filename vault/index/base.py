@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
@@ -151,8 +152,49 @@ class DocumentIndex(Protocol):
         ...
 
 
-class AccessIndex(Protocol):
-    """Access: relations, their trail, the emergency setting and the notification outbox."""
+@dataclass(frozen=True, slots=True)
+class CareTeamRecord:
+    """A care team as the index keeps it: its name sealed under dossier key version
+    `key_version` (`vault/team_secrets.py`), its members in clear (RPPS numbers, FINESS,
+    SIRET: what each professional's request is matched against)."""
+
+    dossier_id: uuid.UUID
+    team_id: uuid.UUID
+    sealed_name: bytes = field(repr=False)
+    key_version: int
+    members: tuple[str, ...]
+    created_us: int
+    expires_us: int
+
+
+class CareTeamIndex(Protocol):
+    """Care teams: added and removed by the patient side, matched at each request."""
+
+    def add_care_team(self, team: CareTeamRecord, request_id: str) -> None:
+        """Stores the team and its members in one transaction."""
+        ...
+
+    def remove_care_team(
+        self, dossier_id: uuid.UUID, team_id: uuid.UUID, removed_us: int, request_id: str
+    ) -> bool:
+        """Marks the team removed (its row kept as the trail); whether it was in force."""
+        ...
+
+    def care_teams(self, dossier_id: uuid.UUID) -> list[CareTeamRecord]:
+        """The dossier's teams not removed (lapsed ones included), oldest first."""
+        ...
+
+    def care_team_until(
+        self, dossier_id: uuid.UUID, rpps: str, structure: str | None = None
+    ) -> int | None:
+        """The latest expiry of the dossier's teams (not removed) that list the
+        professional's RPPS number or their token's structure; None: in none."""
+        ...
+
+
+class AccessIndex(CareTeamIndex, Protocol):
+    """Access: relations, their trail, the emergency setting and the notification outbox;
+    care teams."""
 
     def relationships(
         self, dossier_id: uuid.UUID, subject: str | None = None

@@ -163,6 +163,38 @@ class AccessChangeRow(Base):
     request_id: Mapped[str] = mapped_column(String(36))
 
 
+class CareTeamRow(Base):
+    """A care team the patient side let into a dossier (docs/access-control.md, "Care
+    teams"). Its name is sealed under the dossier key version `key_version`
+    (docs/format.md, "Sealed box v1"); a removed team keeps its row (`removed_us`, by
+    `removed_request`): the table is its own trail."""
+
+    __tablename__ = "care_teams"
+    __table_args__ = (Index("ix_care_teams_dossier", "dossier_id", "created_us"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int] = mapped_column(Integer)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int] = mapped_column(BigInteger)
+    created_request: Mapped[str] = mapped_column(String(36))
+    removed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    removed_request: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class CareTeamMemberRow(Base):
+    """A care team's members: RPPS numbers, FINESS or SIRET, looked up by dossier and
+    member at each professional's request."""
+
+    __tablename__ = "care_team_members"
+    __table_args__ = (Index("ix_care_team_members_lookup", "dossier_id", "member"),)
+
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("care_teams.id"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(14), primary_key=True)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+
+
 class NotificationRow(Base):
     """The patient's notification outbox, in order."""
 

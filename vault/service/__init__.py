@@ -20,6 +20,7 @@ from vault.crypto.objectformat import DEFAULT_SEGMENT_SIZE
 from vault.domain import lifecycle
 from vault.domain.clock import Clock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
+from vault.domain.policy.consent import THE_DAY, ConsentWindow
 from vault.index.base import Index
 from vault.journal.store import JournalLog, JournalStore
 from vault.pagetokens import PageTokens
@@ -54,6 +55,7 @@ class Vault:
         upload_lease: timedelta = DEFAULT_UPLOAD_LEASE,
         retainer: Retainer | None = None,
         upload_quota: UploadQuota | None = None,
+        consent_window: ConsentWindow = THE_DAY,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -86,6 +88,6 @@ class Vault:
             tokens=tokens,
             journal_log=journal_log,
         )
-        self.access = AccessControl(gate, index=index)
+        self.access = AccessControl(gate, index=index, consent_window=consent_window)
         self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision

@@ -1,6 +1,7 @@
 """Who may access a dossier: authorisations, consent, blocks, legal representatives, the
-treating physician, the emergency setting and break-the-glass, and the patient side's
-views of them (the access list, the notification outbox).
+treating physician, the emergency setting and break-the-glass, care teams (their use
+cases are careteams.py's), and the patient side's views of them (the access list, the
+notification outbox).
 
 Each use case decides on the dossier as a whole through the gate (`Gate.on_dossier`),
 then records the change in the index. What the rules mean for a request is the policy's
@@ -16,9 +17,11 @@ from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import (
+    DECLARED_CONSENT,
     DOCUMENT_NOTICES,
     AccessRules,
     Actor,
+    CareTeam,
     EmergencyReason,
     Notification,
     NotificationKind,
@@ -26,9 +29,11 @@ from vault.domain.model import (
     Relationship,
 )
 from vault.domain.policy import Action, Reason
+from vault.domain.policy.consent import THE_DAY, ConsentWindow
 from vault.domain.validation import page_limit
 from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
+from vault.service.careteams import CareTeams
 from vault.service.gate import Call, Gate
 from vault.service.journal import secret_care
 
@@ -44,9 +49,13 @@ class AccessControlIndex(AccessIndex, DocumentIndex, Protocol):
 class AccessControl:
     """The use cases on who may access a dossier."""
 
-    def __init__(self, gate: Gate, *, index: AccessControlIndex) -> None:
+    def __init__(
+        self, gate: Gate, *, index: AccessControlIndex, consent_window: ConsentWindow = THE_DAY
+    ) -> None:
         self._gate = gate
         self._index = index
+        self._consent_window = consent_window
+        self._teams = CareTeams(gate, index)
 
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
@@ -58,17 +67,35 @@ class AccessControl:
         return entry
 
     def record_consent(self, actor: Actor, dossier_id: str, call: Call) -> Relationship:
-        """A professional records the patient's consent, given at a consultation."""
+        """A professional declares the patient's consent, given at a consultation: the
+        dossier opens to them for the consent window (`VAULT_CONSENT_WINDOW`, the day by
+        default), never shortening a longer authorisation the patient side gave. The
+        allow entry (`access.consent`, reason `consent`) is the declaration; the holder
+        gets the first-access notice (once per professional), queued before the window
+        opens: a crash in between may announce a consent that opened nothing, never
+        open one unannounced."""
         with self._gate.on_dossier(actor, dossier_id, Action.CONSENT_RECORD, call) as dossier:
-            entry = self._window(
-                dossier,
+            now_us = self._gate.now_us()
+            until = self._consent_window.until_us(now_us)
+            held = self._authorisation(dossier, actor.subject)
+            entry = Relationship(
+                dossier.dossier_id,
                 Relation.AUTHORISED,
                 actor.subject,
-                AUTHORISATION_LIFETIME_US,
+                now_us,
+                until,
                 actor.profession,
+                DECLARED_CONSENT,
             )
+        self._gate.notify_first_access(actor, dossier, call)
+        if held is not None and held.expires_us is not None and held.expires_us >= until:
+            return held  # the patient's own authorisation lasts longer: kept as it is
         self._index.set_relationship(entry, call.request_id)
         return entry
+
+    def _authorisation(self, dossier: DossierRecord, subject: str) -> Relationship | None:
+        entries = self._index.relationships(dossier.dossier_id, subject)
+        return next((e for e in entries if e.relation is Relation.AUTHORISED), None)
 
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side blocks a professional (any authorisation ends)."""
@@ -243,11 +270,29 @@ class AccessControl:
         )
 
     def rules(self, actor: Actor, dossier_id: str, call: Call) -> AccessRules:
-        """The patient side's view of who may (or may not) access the dossier."""
+        """The patient side's view of who may (or may not) access the dossier, care
+        teams included (their names opened after the allow entry is written)."""
         with self._gate.on_dossier(actor, dossier_id, Action.ACCESS_READ, call) as dossier:
             entries = self._index.relationships(dossier.dossier_id)
         shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
-        return AccessRules(shown, dossier.emergency_refused)
+        teams = self._teams.listed(dossier.dossier_id)
+        return AccessRules(shown, dossier.emergency_refused, teams)
+
+    def add_care_team(
+        self,
+        actor: Actor,
+        dossier_id: str,
+        name: str,
+        members: tuple[str, ...],
+        expires_us: int | None,
+        call: Call,
+    ) -> CareTeam:
+        """The patient side lets a care team in (careteams.py)."""
+        return self._teams.add(actor, dossier_id, name, members, expires_us, call)
+
+    def remove_care_team(self, actor: Actor, dossier_id: str, team_id: str, call: Call) -> None:
+        """The patient side refuses a care team as a whole (careteams.py)."""
+        self._teams.remove(actor, dossier_id, team_id, call)
 
     def notifications(
         self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call

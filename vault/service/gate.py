@@ -344,7 +344,15 @@ class Gate:
             emergency_until_us=until(Relation.EMERGENCY),
             emergency_refused=dossier.emergency_refused,
             seen=Relation.SEEN in found,
+            team_until_us=self._team_until(actor, dossier),
         )
+
+    def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
+        """The latest expiry of the care teams a professional is in, by RPPS or by the
+        structure their token carries (vault/domain/policy/teams.py)."""
+        if actor.kind is not ActorKind.PROFESSIONAL:
+            return None
+        return self._index.care_team_until(dossier.dossier_id, actor.subject, actor.structure)
 
     def facts(
         self,

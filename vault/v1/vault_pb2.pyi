@@ -1220,6 +1220,8 @@ class ChangeAccessRequest(_message.Message):
     SET_TREATING_PHYSICIAN_FIELD_NUMBER: _builtins.int
     CLEAR_TREATING_PHYSICIAN_FIELD_NUMBER: _builtins.int
     RECORD_CONSENT_FIELD_NUMBER: _builtins.int
+    ADD_CARE_TEAM_FIELD_NUMBER: _builtins.int
+    REMOVE_CARE_TEAM_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     authorise: _builtins.str
     """A professional's RPPS number."""
@@ -1236,8 +1238,16 @@ class ChangeAccessRequest(_message.Message):
     clear_treating_physician: _builtins.bool
     record_consent: _builtins.bool
     """A professional: the patient consented at a consultation (authorises the
-    caller for a year).
+    caller for the consent window: the day, by default; VAULT_CONSENT_WINDOW).
     """
+    remove_care_team: _builtins.str
+    """The patient side refuses a care team as a whole: its id."""
+    @_builtins.property
+    def add_care_team(self) -> Global___CareTeam:
+        """The patient side lets a care team in (its id is the vault's: leave it empty;
+        expires_at unset: a year).
+        """
+
     def __init__(
         self,
         *,
@@ -1252,12 +1262,14 @@ class ChangeAccessRequest(_message.Message):
         set_treating_physician: _builtins.str = ...,
         clear_treating_physician: _builtins.bool = ...,
         record_consent: _builtins.bool = ...,
+        add_care_team: Global___CareTeam | None = ...,
+        remove_care_team: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "record_consent", b"record_consent", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "record_consent", b"record_consent", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 
@@ -1273,11 +1285,14 @@ class AccessEntry(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     PROFESSION_FIELD_NUMBER: _builtins.int
     EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
+    DECLARED_CONSENT_FIELD_NUMBER: _builtins.int
     relation: Global___Relation.ValueType
     subject: _builtins.str
     """An RPPS number, or `ins-hmac:...` for a legal representative."""
     profession: _builtins.str
     emergency_reason: Global___EmergencyReason.ValueType
+    declared_consent: _builtins.bool
+    """An authorisation the professional opened by declaring the patient's consent."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1293,10 +1308,11 @@ class AccessEntry(_message.Message):
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         profession: _builtins.str = ...,
         emergency_reason: Global___EmergencyReason.ValueType = ...,
+        declared_consent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "emergency_reason", b"emergency_reason", "expires_at", b"expires_at", "profession", b"profession", "relation", b"relation", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "declared_consent", b"declared_consent", "emergency_reason", b"emergency_reason", "expires_at", b"expires_at", "profession", b"profession", "relation", b"relation", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1307,18 +1323,24 @@ class ChangeAccessResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_FIELD_NUMBER: _builtins.int
+    CARE_TEAM_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def entry(self) -> Global___AccessEntry:
         """The entry the change created; unset for a removal or a setting."""
+
+    @_builtins.property
+    def care_team(self) -> Global___CareTeam:
+        """The care team add_care_team created, with its id."""
 
     def __init__(
         self,
         *,
         entry: Global___AccessEntry | None = ...,
+        care_team: Global___CareTeam | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1349,18 +1371,24 @@ class ListAccessResponse(_message.Message):
 
     ENTRIES_FIELD_NUMBER: _builtins.int
     EMERGENCY_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
+    CARE_TEAMS_FIELD_NUMBER: _builtins.int
     emergency_access_refused: _builtins.bool
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccessEntry]: ...
+    @_builtins.property
+    def care_teams(self) -> _containers.RepeatedCompositeFieldContainer[Global___CareTeam]:
+        """The care teams the patient side let in (lapsed ones until removed)."""
+
     def __init__(
         self,
         *,
         entries: _abc.Iterable[Global___AccessEntry] | None = ...,
         emergency_access_refused: _builtins.bool = ...,
+        care_teams: _abc.Iterable[Global___CareTeam] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["emergency_access_refused", b"emergency_access_refused", "entries", b"entries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_teams", b"care_teams", "emergency_access_refused", b"emergency_access_refused", "entries", b"entries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1729,3 +1757,47 @@ class UploadStatus(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UploadStatus: _TypeAlias = UploadStatus  # noqa: Y015
+
+@_typing.final
+class CareTeam(_message.Message):
+    """A care team (équipe de soins, CSP L.1110-12) the patient side let into a dossier:
+    its members read as authorised professionals, under the authorisation matrix.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Set by the vault."""
+    name: _builtins.str
+    """The patient's label: health data, sealed under the dossier key in the index."""
+    @_builtins.property
+    def members(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RPPS numbers (11 digits), FINESS (9 characters) or SIRET (14 digits); a
+        professional matches by their RPPS or by the structure in their token.
+        """
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        members: _abc.Iterable[_builtins.str] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at", "id", b"id", "members", b"members", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CareTeam: _TypeAlias = CareTeam  # noqa: Y015

@@ -17,8 +17,9 @@ from"):
   (L.1111-5), which an author may declare but only the minor (holder) lifts;
 * the treating physician sees everything, masked documents included, unblockable: the
   national insurer designating a blocked professional lifts the block (`block-lifted`);
-* another professional needs an unexpired authorisation (or records consent), never
-  once blocked, reads only what the matrix gives their profession, never masked, but
+* another professional needs an unexpired authorisation (or declares consent, for the
+  day: `consent`), or membership of an open care team the patient let in (`teams`),
+  never once blocked, reads only what the matrix gives their profession, never masked, but
   for a document they wrote, which they read back masked or not, matrix or not;
 * an emergency physician (profession and specialty) may break the glass unless the
   patient refused it, for a short window, masked documents still hidden; a blocked
@@ -35,7 +36,8 @@ scope in SQL so that listings, counts and page tokens never reveal a hidden docu
 
 The package, one concept a module: `codes` (actions, reasons), `facts` (what the policy
 is told), `scope` (what a decision carries), `matrix` (the default authorisation matrix),
-`rules` (`decide`) and `documents` (the rules about one document). Import from here.
+`rules` (`decide`), `documents` (the rules about one document), `teams` (care teams'
+hook into `rules`) and `consent` (how long a declared consent lasts). Import from here.
 """
 
 from __future__ import annotations

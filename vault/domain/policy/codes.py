@@ -33,6 +33,8 @@ class Action(StrEnum):
     REPRESENTATIVE_ADD = "access.representative-add"
     REPRESENTATIVE_REMOVE = "access.representative-remove"
     CONSENT_RECORD = "access.consent"
+    CARE_TEAM_ADD = "access.team-add"  # the patient side lets a care team in
+    CARE_TEAM_REMOVE = "access.team-remove"  # ... or refuses it, as a whole
     TREATING_PHYSICIAN_SET = "access.treating-physician"
     BREAK_GLASS = "access.break-glass"
     ACCESS_CHANGE = "access.change"  # a change request naming no change: malformed
@@ -55,6 +57,7 @@ class Reason(StrEnum):
     TREATING_PHYSICIAN = "treating-physician"
     AUTHORISED = "authorised"
     CONSENT = "consent"
+    CARE_TEAM = "care-team"  # a member of a care team the patient side let in
     EMERGENCY = "emergency"
     PROFESSIONAL_LOOKUP = "professional-lookup"
     INSURER = "insurer"

@@ -25,6 +25,7 @@ class Standing:
     emergency_refused: bool = False  # the patient's setting, for everyone
     seen: bool = False  # first access notified already (the service's concern, no rule's)
     representative_until_us: int | None = None  # the holder's majority, when known
+    team_until_us: int | None = None  # the latest expiry of the care teams the caller is in
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from vault.domain.policy.matrix import (
     AccessMatrix,
 )
 from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
+from vault.domain.policy.teams import TEAM_ACTIONS, as_team_member
 
 _NEVER = frozenset(
     {
@@ -67,6 +68,7 @@ _PATIENT_SIDE = frozenset(
         Action.JOURNAL_READ,
         Action.DOSSIER_EXPORT,
     }
+    | TEAM_ACTIONS  # care teams (teams.py)
 )
 _CARE = frozenset(
     {
@@ -226,6 +228,9 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
     masked = Visibility.MASKED_FROM_PROFESSIONALS
     if _open(standing.authorised_until_us, facts.now_us):
         return Decision(True, Reason.AUTHORISED, Scope(masked, readable))
+    team = as_team_member(facts, Scope(masked, readable))  # care teams (teams.py)
+    if team is not None:
+        return team
     if _open(standing.emergency_until_us, facts.now_us) and not standing.emergency_refused:
         return Decision(True, Reason.EMERGENCY, Scope(masked, readable), emergency=True)
     if action is Action.DOSSIER_READ:  # finding the dossier, to record consent or break glass

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.domain.model import Notification, Relation, Relationship
 from vault.index.records import AccessChange
-from vault.index.sql.connection import SqlBase
+from vault.index.sql.careteams import SqlCareTeams
 from vault.index.sql.mapping import (
     access_change_record,
     access_change_row,
@@ -100,7 +100,7 @@ _RELATIONSHIPS_OF = _RELATIONSHIPS.where(ACC.c.subject == bindparam("subject"))
 built once."""
 
 
-class SqlAccess(SqlBase):
+class SqlAccess(SqlCareTeams):  # the care teams are access too (careteams.py)
     def relationships(
         self, dossier_id: uuid.UUID, subject: str | None = None
     ) -> list[Relationship]:

@@ -24,7 +24,7 @@ from vault.index.sql.mapping import (
     key_row,
     version_record,
 )
-from vault.index.sql.tables import DOC, D, K, V
+from vault.index.sql.tables import DOC, TEAMS, D, K, V
 
 _KEY = select(*KEY_COLUMNS).where(
     K.c.dossier_id == bindparam("dossier_id"), K.c.version == bindparam("version")
@@ -155,6 +155,11 @@ class SqlKeys(SqlBase):
                 .join(DOC, V.c.document_id == DOC.c.id)
                 .where(DOC.c.dossier_id == dossier_id, V.c.dossier_key_version == K.c.version)
             )
-            statement = statement.where(K.c.version < below_version, ~in_use.exists())
+            named = select(TEAMS.c.id).where(  # a care team's name sealed under it
+                TEAMS.c.dossier_id == dossier_id, TEAMS.c.key_version == K.c.version
+            )
+            statement = statement.where(
+                K.c.version < below_version, ~in_use.exists(), ~named.exists()
+            )
         with self._connect(write=True) as conn:
             return int(conn.execute(statement).rowcount)

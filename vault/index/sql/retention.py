@@ -30,7 +30,7 @@ from vault.index.sql.mapping import (
     dossier_record,
     version_record,
 )
-from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, VIS, D, K, N, V
+from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, MEMBERS, TEAMS, VIS, D, K, N, V
 
 
 def _window_anchor() -> Any:
@@ -187,6 +187,8 @@ class SqlRetention(SqlBase):
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
+            conn.execute(delete(MEMBERS).where(MEMBERS.c.dossier_id == dossier_id))
+            conn.execute(delete(TEAMS).where(TEAMS.c.dossier_id == dossier_id))
             conn.execute(delete(K).where(K.c.dossier_id == dossier_id))
             conn.execute(
                 update(D)

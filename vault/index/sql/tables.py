@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, Table, and_, func
 from vault.index.records import VersionRecord
 from vault.index.schema import (
     AccessChangeRow,
+    CareTeamMemberRow,
+    CareTeamRow,
     DestructionRow,
     DocumentRow,
     DocumentVersionRow,
@@ -41,6 +43,7 @@ D, K, DOC, V, VIS, ACC, CHANGES, N, HOLD, DESTROY = (
         DestructionRow,
     )
 )
+TEAMS, MEMBERS = cast(Table, CareTeamRow.__table__), cast(Table, CareTeamMemberRow.__table__)
 
 
 def lapsed_before(moment_us: int, unleased_us: int) -> ColumnElement[bool]:

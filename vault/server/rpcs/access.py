@@ -1,5 +1,6 @@
 """The access RPCs: `ChangeAccess` (one change per request, mapped to its action and
-use case), `ListAccess`, `BreakGlass`, `ListNotifications`. Each calls `Vault.access`
+use case; a care team added answers with the team), `ListAccess` (care teams included),
+`BreakGlass`, `ListNotifications`. Each calls `Vault.access`
 through `Calls`.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vault import wire
-from vault.domain.model import Actor, Relationship
+from vault.domain.model import Actor, CareTeam, Relationship
 from vault.domain.policy import Action
 from vault.errors import InvalidArgumentError
 from vault.server.calls import Context
@@ -16,14 +17,16 @@ from vault.server.rpcs.base import Rpcs
 from vault.service import Call
 from vault.v1 import vault_pb2 as pb
 
+_UseCase = Callable[[Actor, Call], Relationship | CareTeam | None]
+
 
 class AccessRpcs(Rpcs):
-    def _access_change(
-        self, request: pb.ChangeAccessRequest
-    ) -> tuple[Action, Callable[[Actor, Call], Relationship | None]]:
+    def _access_change(self, request: pb.ChangeAccessRequest) -> tuple[Action, _UseCase]:
         """The action a change request asks for, and the use case that performs it."""
         access, dossier = self._vault.access, request.dossier_id
-        changes: dict[str, tuple[Action, Callable[[Actor, Call], Relationship | None]]] = {
+        changes: dict[
+            str, tuple[Action, Callable[[Actor, Call], Relationship | CareTeam | None]]
+        ] = {
             "authorise": (
                 Action.ACCESS_AUTHORISE,
                 lambda a, c: access.authorise(a, dossier, request.authorise, c),
@@ -67,6 +70,21 @@ class AccessRpcs(Rpcs):
                 Action.CONSENT_RECORD,
                 lambda a, c: access.record_consent(a, dossier, c),
             ),
+            "add_care_team": (
+                Action.CARE_TEAM_ADD,
+                lambda a, c: access.add_care_team(
+                    a,
+                    dossier,
+                    request.add_care_team.name,
+                    tuple(request.add_care_team.members),
+                    wire.optional_time_us(request.add_care_team, "expires_at"),
+                    c,
+                ),
+            ),
+            "remove_care_team": (
+                Action.CARE_TEAM_REMOVE,
+                lambda a, c: access.remove_care_team(a, dossier, request.remove_care_team, c),
+            ),
         }
         return changes[request.WhichOneof("change") or ""]
 
@@ -82,6 +100,8 @@ class AccessRpcs(Rpcs):
             entry = await self._calls.run(use_case, actor, call)
             if entry is None:
                 return pb.ChangeAccessResponse()
+            if isinstance(entry, CareTeam):
+                return pb.ChangeAccessResponse(care_team=wire.care_team_to_proto(entry))
             return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
 
         return await self._calls.unary(context, action, body)
@@ -94,6 +114,7 @@ class AccessRpcs(Rpcs):
             return pb.ListAccessResponse(
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
+                care_teams=[wire.care_team_to_proto(t) for t in rules.teams],
             )
 
         return await self._calls.unary(context, Action.ACCESS_READ, body)
