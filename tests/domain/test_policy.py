@@ -299,10 +299,10 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
         R.EMERGENCY,
     ),
     (
-        "cardiologist breaks glass",
+        "cardiologist breaks glass (the matrix allows physicians)",
         facts(K.PROFESSIONAL, A.BREAK_GLASS, specialty="cardiology"),
-        False,
-        R.NOT_EMERGENCY_PROFESSIONAL,
+        True,
+        R.EMERGENCY,
     ),
     (
         "glass refused",

@@ -1,5 +1,6 @@
 """`VaultClient`'s access calls: `ChangeAccess` (authorise, revoke, block, unblock,
-representatives, emergency setting, treating physician, consent), `ListAccess`,
+representatives, emergency objections, treating physician, consent, occupational
+grants), `ListAccess`,
 `BreakGlass` and the patient's notifications."""
 
 from __future__ import annotations
@@ -47,7 +48,21 @@ class AccessCalls(CallsBase):
         self._change(dossier_id, remove_representative=ins)
 
     def set_emergency_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        """Both emergency accesses at once: break-the-glass and the SAMU regulator's."""
         self._change(dossier_id, allow_emergency_access=allowed)
+
+    def set_break_glass(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_break_glass=allowed)
+
+    def set_regulation_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_regulation=allowed)
+
+    def grant_occupational(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        """The holder's express consent to an occupational physician."""
+        return self._entry(dossier_id, grant_occupational=rpps)
+
+    def revoke_occupational(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, revoke_occupational=rpps)
 
     def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
         if rpps is None:
@@ -62,7 +77,7 @@ class AccessCalls(CallsBase):
         reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
         dossier = uuid.UUID(str(dossier_id))
         entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
-        return AccessRules(entries, reply.emergency_access_refused)
+        return AccessRules(entries, reply.emergency_access_refused, reply.regulation_access_refused)
 
     def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
         request = pb.BreakGlassRequest(
@@ -74,7 +89,8 @@ class AccessCalls(CallsBase):
     def notifications(
         self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int | None = None
     ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first."""
+        """The patient's notification outbox after `after_id`, oldest first (the
+        treating physician's: the emergency accesses they were told of)."""
         request = pb.ListNotificationsRequest(
             dossier_id=str(dossier_id), after_id=after_id, page_size=page_size
         )

@@ -96,6 +96,7 @@ class Relation(StrEnum):
     REPRESENTATIVE = "representative"  # a legal representative
     EMERGENCY = "emergency"  # a break-the-glass window
     SEEN = "seen"  # a professional who has accessed the dossier (first-access notice sent)
+    OCCUPATIONAL = "occupational"  # the holder's express grant to an occupational physician
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +116,12 @@ class Relationship:
 
 @dataclass(frozen=True, slots=True)
 class AccessRules:
-    """Who stands in which relation to a dossier, and whether break-the-glass is refused."""
+    """Who stands in which relation to a dossier, and the patient's two emergency
+    objections: to break-the-glass, and to the SAMU regulator's access."""
 
     entries: tuple[Relationship, ...]
     emergency_refused: bool
+    regulation_refused: bool = False
 
 
 class NotificationKind(StrEnum):
@@ -137,7 +140,9 @@ DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.
 class Notification:
     """What the patient is told: a professional's first access, or an emergency one (its
     `subject` an RPPS number); a held-back document's coming or done release (its
-    `subject` the document's id). `notification_id` orders the outbox (0 until stored)."""
+    `subject` the document's id). `notification_id` orders the outbox (0 until stored).
+    `recipient`: None for the patient side (the holder's outbox); an RPPS number for a
+    copy addressed to a professional (the treating physician, after an emergency access)."""
 
     dossier_id: uuid.UUID
     kind: NotificationKind
@@ -147,6 +152,7 @@ class Notification:
     profession: str | None = None
     detail: str | None = None
     notification_id: int = 0
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

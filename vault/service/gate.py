@@ -35,6 +35,7 @@ from vault.domain.model import (
     INS_SUBJECT_KINDS,
     Actor,
     ActorKind,
+    EmergencyReason,
     Notification,
     NotificationKind,
     Relation,
@@ -94,6 +95,9 @@ class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, P
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
+
+
+_REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
 
 
 @dataclass
@@ -336,6 +340,7 @@ class Gate:
             entry = found.get(relation)
             return None if entry is None else entry.expires_us
 
+        window = found.get(Relation.EMERGENCY)
         return Standing(
             representative=Relation.REPRESENTATIVE in found,
             treating_physician=Relation.TREATING in found,
@@ -344,6 +349,9 @@ class Gate:
             emergency_until_us=until(Relation.EMERGENCY),
             emergency_refused=dossier.emergency_refused,
             seen=Relation.SEEN in found,
+            regulation_refused=dossier.regulation_refused,
+            emergency_regulation=window is not None and window.detail == _REGULATION,
+            occupational_until_us=until(Relation.OCCUPATIONAL),
         )
 
     def facts(

@@ -67,6 +67,26 @@ class AccessRpcs(Rpcs):
                 Action.CONSENT_RECORD,
                 lambda a, c: access.record_consent(a, dossier, c),
             ),
+            "allow_break_glass": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: access.set_emergency_access(
+                    a, dossier, request.allow_break_glass, c, regulation=False
+                ),
+            ),
+            "allow_regulation": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: access.set_emergency_access(
+                    a, dossier, request.allow_regulation, c, break_glass=False
+                ),
+            ),
+            "grant_occupational": (
+                Action.OCCUPATIONAL_GRANT,
+                lambda a, c: access.grant_occupational(a, dossier, request.grant_occupational, c),
+            ),
+            "revoke_occupational": (
+                Action.OCCUPATIONAL_REVOKE,
+                lambda a, c: access.revoke_occupational(a, dossier, request.revoke_occupational, c),
+            ),
         }
         return changes[request.WhichOneof("change") or ""]
 
@@ -94,6 +114,7 @@ class AccessRpcs(Rpcs):
             return pb.ListAccessResponse(
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
+                regulation_access_refused=rules.regulation_refused,
             )
 
         return await self._calls.unary(context, Action.ACCESS_READ, body)
