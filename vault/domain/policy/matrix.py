@@ -67,7 +67,7 @@ DEFAULT_MATRIX = AccessMatrix(
         "dentist": Rights(_CLINICAL, _CLINICAL),
         "pharmacist": Rights(
             _EVERYDAY | {_C.PREVENTION},
-            frozenset({_C.TREATMENTS_AND_CARE, _C.VACCINATION, _C.PREVENTION}),
+            frozenset({_C.TREATMENTS_AND_CARE, _C.REPORTS, _C.VACCINATION, _C.PREVENTION}),
         ),
         "nurse": Rights(
             _EVERYDAY | {_C.PREVENTION, _C.ADVANCE_DIRECTIVES},
