@@ -151,6 +151,24 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
         R.REGULATION,
     ),
     (
+        "regulator reads back a masked document they wrote",
+        pro(
+            A.DOCUMENT_READ,
+            REGULATOR_WINDOW,
+            DocumentFacts(C.REPORTS, V.MASKED_FROM_PROFESSIONALS, authored_by_caller=True),
+        ),
+        True,
+        R.REGULATION,
+    ),
+    (
+        "regulator reads a masked document of another's",
+        pro(
+            A.DOCUMENT_READ, REGULATOR_WINDOW, DocumentFacts(C.REPORTS, V.MASKED_FROM_PROFESSIONALS)
+        ),
+        False,
+        R.DOCUMENT_HIDDEN,
+    ),
+    (
         "treating physician reads the emergency notices",
         pro(A.NOTIFICATIONS_READ, Standing(treating_physician=True)),
         True,
