@@ -154,7 +154,8 @@ YEAR_US = 365 * DAY_US + DAY_US // 4
 HISTORY_US = 15 * YEAR_US
 SIGMA = 1.43  # lognormal documents per dossier: 1% of dossiers at 10x the mean or more
 LOAD_CACHE_KIB = 1024 * 1024  # the SQLite loader's page cache, for the load only
-PROFESSIONAL_SCOPE = Scope(Visibility.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX["nurse"])
+NURSE_READS = DEFAULT_MATRIX.rights("nurse").read
+PROFESSIONAL_SCOPE = Scope(Visibility.MASKED_FROM_PROFESSIONALS, NURSE_READS)
 CATEGORY_WEIGHTS = {
     DocumentCategory.BIOLOGY: 34,
     DocumentCategory.REPORTS: 24,

@@ -299,10 +299,10 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
         R.EMERGENCY,
     ),
     (
-        "cardiologist breaks glass",
+        "cardiologist breaks glass (the matrix allows physicians)",
         facts(K.PROFESSIONAL, A.BREAK_GLASS, specialty="cardiology"),
-        False,
-        R.NOT_EMERGENCY_PROFESSIONAL,
+        True,
+        R.EMERGENCY,
     ),
     (
         "glass refused",
@@ -660,10 +660,15 @@ STANDINGS = (
     Standing(authorised_until_us=LATER, blocked=True),
     Standing(emergency_until_us=LATER, blocked=True),
     Standing(holder=True, representative=True, treating_physician=True),
+    Standing(regulation_refused=True),
+    Standing(emergency_until_us=LATER, emergency_regulation=True),
+    Standing(occupational_until_us=LATER),
 )
 IDENTITIES = (  # (profession, specialty), for professionals; others carry none
     ("physician", "cardiology"),
     ("physician", "emergency_medicine"),
+    ("physician", "medical_regulation"),
+    ("physician", "occupational_medicine"),
     ("pharmacist", "medical_regulation"),
     ("astrologer", None),
     (None, None),
@@ -703,7 +708,10 @@ def _all_facts() -> Iterator[Facts]:
     for kind, action, state, standing in itertools.product(K, A, [None, *S], STANDINGS):
         identities = IDENTITIES if kind is K.PROFESSIONAL else ((None, None),)
         for (profession, specialty), document in itertools.product(identities, _documents(action)):
-            yield Facts(kind, action, state, standing, NOW, profession, specialty, document)
+            facts = Facts(kind, action, state, standing, NOW, profession, specialty, document)
+            yield facts
+            if action is A.BREAK_GLASS:  # the SAMU regulator's access too
+                yield replace(facts, regulation=True)
 
 
 @functools.cache
@@ -748,12 +756,14 @@ def test_only_a_documents_author_replaces_it_and_only_within_their_scope() -> No
     assert met
 
 
-def test_only_break_the_glass_is_flagged_as_emergency() -> None:
-    met = 0
+def test_only_break_the_glass_and_the_regulators_access_are_flagged_as_emergency() -> None:
+    met = Counter[Reason]()
     for _, decision in decided():
-        assert decision.emergency == (decision.allowed and decision.reason is R.EMERGENCY)
-        met += decision.emergency
-    assert met
+        emergency = decision.reason in (R.EMERGENCY, R.REGULATION)
+        assert decision.emergency == (decision.allowed and emergency)
+        met[decision.reason] += decision.emergency
+    assert met[R.EMERGENCY]
+    assert met[R.REGULATION]
 
 
 def test_nobody_but_the_patient_side_and_treating_physician_sees_a_masked_document() -> None:

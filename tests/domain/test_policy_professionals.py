@@ -10,7 +10,15 @@ from dataclasses import replace
 import pytest
 
 from vault.domain.model import ActorKind, DocumentCategory, DossierState, Visibility
-from vault.domain.policy import Action, DocumentFacts, Facts, Reason, Standing, decide
+from vault.domain.policy import (
+    DEFAULT_MATRIX,
+    Action,
+    DocumentFacts,
+    Facts,
+    Reason,
+    Standing,
+    decide,
+)
 
 A, K, R, V, C = Action, ActorKind, Reason, Visibility, DocumentCategory
 NOW = 1_000_000_000
@@ -179,7 +187,6 @@ def test_professional_edges_decision_table(
 STANDINGS = (Standing(), AUTHORISED, EXPIRED, EMERGENCY, TREATING, BLOCKED_AUTHORISED)
 PROFESSIONS = ("physician", "pharmacist", "nurse", "astrologer", None)
 ONE_DOCUMENT_READS = (A.DOCUMENT_READ, A.DOCUMENT_REPLACE)
-EMERGENCY_SPECIALTIES = {"emergency_medicine", "medical_regulation"}
 SPECIALTIES = ("emergency_medicine", "medical_regulation", "cardiology", None)
 
 
@@ -200,17 +207,17 @@ def test_a_masked_document_reaches_only_the_treating_physician_and_its_author() 
     assert met
 
 
-def test_break_the_glass_opens_only_to_a_physician_with_an_emergency_specialty() -> None:
+def test_break_the_glass_opens_to_the_professions_the_matrix_allows() -> None:
+    """The profession in the token decides, through the matrix's emergency cell, not a
+    claimed specialty: a pharmacist "in regulation" opens nothing, any physician does."""
     met = 0
     for profession, specialty in itertools.product(PROFESSIONS, SPECIALTIES):
         facts = replace(
             professional(A.BREAK_GLASS, Standing(), specialty=specialty), profession=profession
         )
         decision = decide(facts)
-        expected = profession == "physician" and specialty in {
-            "emergency_medicine",
-            "medical_regulation",
-        }
+        expected = DEFAULT_MATRIX.rights(profession, specialty).emergency
         assert decision.allowed == expected
+        assert decision.reason is (R.EMERGENCY if expected else R.NOT_EMERGENCY_PROFESSIONAL)
         met += expected
-    assert met == 2
+    assert met == len(SPECIALTIES)  # the physician's, whatever the specialty

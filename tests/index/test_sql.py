@@ -317,10 +317,11 @@ def test_a_first_access_to_an_unknown_dossier_is_an_error_not_a_repeat(index: Sq
 
 def test_the_emergency_setting_is_stored_on_the_dossier(index: SqlIndex) -> None:
     dossier = add_dossier(index)
-    index.set_emergency_refused(dossier.dossier_id, True)
+    index.set_emergency_objections(dossier.dossier_id, True, None, 5, "r1")
     found = index.dossier(dossier.dossier_id)
     assert found is not None
     assert found.emergency_refused
+    assert not found.regulation_refused
 
 
 def test_revision_0003_starts_the_trail_from_the_relations_it_finds(db_url: str) -> None:

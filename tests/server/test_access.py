@@ -239,12 +239,13 @@ def test_a_refused_emergency_access_stays_refused(dmp: Dmp) -> None:
         regulator.break_glass(dmp.dossier_id, EmergencyReason.UNCONSCIOUS_PATIENT)
 
 
-def test_a_cardiologist_cannot_break_the_glass(dmp: Dmp) -> None:
+def test_a_physiotherapist_cannot_break_the_glass(dmp: Dmp) -> None:
+    """The matrix's emergency cell decides (a cardiologist may: any physician)."""
     with (
-        dmp.as_professional(CARDIOLOGIST) as cardiologist,
+        dmp.as_professional(CARDIOLOGIST, "physiotherapist", "") as physiotherapist,
         pytest.raises(PermissionDeniedError, match="not-emergency-professional"),
     ):
-        cardiologist.break_glass(dmp.dossier_id, EmergencyReason.URGENT_CARE)
+        physiotherapist.break_glass(dmp.dossier_id, EmergencyReason.URGENT_CARE)
 
 
 def test_the_insurer_writes_a_reimbursement_line_and_cannot_read_it_back(dmp: Dmp) -> None:
@@ -478,9 +479,11 @@ def test_malformed_access_changes_are_invalid_and_change_nothing(dmp: Dmp) -> No
         }
 
 
-def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def vault_with_matrix(db_url: str, tmp_path: Path, matrix_text: str) -> Iterator[RunningVault]:
+    """A running vault whose operator's matrix file holds `matrix_text`."""
     matrix = tmp_path / "matrix.toml"
-    matrix.write_text('[professions]\nphysician = ["biology"]\n')
+    matrix.write_text(matrix_text)
     config = Config(
         listen="127.0.0.1:0",
         data_dir=tmp_path / "data",
@@ -490,7 +493,13 @@ def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_pa
     issuer = load_or_create_dev_issuer(config.data_dir)
     server = BackgroundServer(config).start()
     try:
-        vault = RunningVault(server, issuer)
+        yield RunningVault(server, issuer)
+    finally:
+        server.stop()
+
+
+def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_path: Path) -> None:
+    with vault_with_matrix(db_url, tmp_path, '[professions]\nphysician = ["biology"]\n') as vault:
         with vault.client() as patient:
             dossier = patient.create_dossier(PATIENT_INS).dossier_id
             patient.put_document(dossier, REPORT, b"r")
@@ -502,8 +511,6 @@ def test_the_operators_matrix_limits_what_a_profession_reads(db_url: str, tmp_pa
             assert [d.document_id for d in cardiologist.iter_documents(dossier)] == [
                 result.document_id
             ]
-    finally:
-        server.stop()
 
 
 # -- effects never outrun their journal entry -------------------------------------------

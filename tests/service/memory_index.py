@@ -208,12 +208,44 @@ class MemoryIndex(MemoryCareTeams):
         with self._lock:
             return [c for c in self._changes if c.dossier_id == dossier_id]
 
-    def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
+    def set_emergency_objections(
+        self,
+        dossier_id: uuid.UUID,
+        break_glass: bool | None,
+        regulation: bool | None,
+        changed_us: int,
+        request_id: str,
+    ) -> None:
         with self._lock:
-            if (dossier := self._dossiers.get(dossier_id)) is not None:
-                self._dossiers[dossier_id] = replace(dossier, emergency_refused=refused)
+            if (dossier := self._dossiers.get(dossier_id)) is None:
+                return
+            if break_glass is not None:
+                dossier = replace(dossier, emergency_refused=break_glass)
+            if regulation is not None:
+                dossier = replace(dossier, regulation_refused=regulation)
+            self._dossiers[dossier_id] = dossier
+            for key, entry in list(self._relations.items()):
+                regulator = entry.detail == "samu_regulation"
+                closing = regulation if regulator else break_glass
+                if key[:2] == (dossier_id, Relation.EMERGENCY) and closing:
+                    del self._relations[key]
+                    self._changes.append(
+                        AccessChange(
+                            dossier_id,
+                            Relation.EMERGENCY,
+                            key[2],
+                            "removed",
+                            changed_us,
+                            request_id,
+                        )
+                    )
 
-    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+    def notify(
+        self,
+        notification: Notification,
+        relationship: Relationship,
+        copies: Sequence[Notification] = (),
+    ) -> bool:
         with self._lock:
             seen = (relationship.dossier_id, relationship.relation, relationship.subject)
             if relationship.relation is Relation.SEEN:
@@ -222,16 +254,21 @@ class MemoryIndex(MemoryCareTeams):
                 self._relations[seen] = relationship
             else:
                 self._replace(relationship, notification.request_id)
-            number = len(self._outbox) + 1
-            self._outbox.append(replace(notification, notification_id=number))
+            for notice in (notification, *copies):
+                number = len(self._outbox) + 1
+                self._outbox.append(replace(notice, notification_id=number))
             return True
 
-    def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
+    def notifications(
+        self, dossier_id: uuid.UUID, after_id: int, limit: int, recipient: str | None = None
+    ) -> list[Notification]:
         with self._lock:
             found = [
                 n
                 for n in self._outbox
-                if n.dossier_id == dossier_id and n.notification_id > after_id
+                if n.dossier_id == dossier_id
+                and n.notification_id > after_id
+                and n.recipient == recipient
             ]
         return found[:limit]
 

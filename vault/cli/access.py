@@ -2,9 +2,10 @@
 
 The patient side authorises, revokes, blocks and unblocks professionals, manages legal
 representatives and care teams (`access team add/ls/rm`), allows or refuses
-break-the-glass, and reads the access rules and the notification outbox; a professional
-records consent or breaks the glass; the national insurer sets the treating physician.
-Each command is one gRPC call through `VaultClient`; the server decides
+break-the-glass and the SAMU regulator's access (together or apart), grants an
+occupational physician access, and reads the access rules and the notification outbox; a
+professional records consent or breaks the glass; the national insurer sets the treating
+physician. Each command is one gRPC call through `VaultClient`; the server decides
 (docs/access-control.md) and journals it. What it does not: decide anything, or show
 more than the rules and notices asked for.
 """
@@ -68,6 +69,7 @@ def _show(args: argparse.Namespace, result: object) -> None:
             print(_team_line(item) if isinstance(item, CareTeam) else _notification_line(item))
     elif isinstance(result, AccessRules):
         print(f"break-the-glass: {'refused' if result.emergency_refused else 'allowed'}")
+        print(f"SAMU regulation: {'refused' if result.regulation_refused else 'allowed'}")
         for entry in result.entries:
             print(_entry_line(entry))
         for team in result.teams:
@@ -136,15 +138,51 @@ _COMMANDS: list[tuple[str, str, str | None, Command]] = [
     ),
     (
         "allow-emergency",
-        "allow break-the-glass access (the default)",
+        "allow both emergency accesses (the default)",
         None,
         lambda c, a: c.set_emergency_access(a.dossier, allowed=True),
     ),
     (
         "refuse-emergency",
-        "refuse break-the-glass access",
+        "refuse both emergency accesses (closes open windows)",
         None,
         lambda c, a: c.set_emergency_access(a.dossier, allowed=False),
+    ),
+    (
+        "allow-break-glass",
+        "allow break-the-glass only",
+        None,
+        lambda c, a: c.set_break_glass(a.dossier, allowed=True),
+    ),
+    (
+        "refuse-break-glass",
+        "refuse break-the-glass only (closes open windows for good)",
+        None,
+        lambda c, a: c.set_break_glass(a.dossier, allowed=False),
+    ),
+    (
+        "allow-regulation",
+        "allow the SAMU regulator's access only",
+        None,
+        lambda c, a: c.set_regulation_access(a.dossier, allowed=True),
+    ),
+    (
+        "refuse-regulation",
+        "refuse the SAMU regulator's access only (closes open windows for good)",
+        None,
+        lambda c, a: c.set_regulation_access(a.dossier, allowed=False),
+    ),
+    (
+        "grant-occupational",
+        "the holder's express consent to an occupational physician",
+        "--rpps",
+        lambda c, a: c.grant_occupational(a.dossier, a.rpps),
+    ),
+    (
+        "revoke-occupational",
+        "end an occupational physician's grant",
+        "--rpps",
+        lambda c, a: c.revoke_occupational(a.dossier, a.rpps),
     ),
 ]
 

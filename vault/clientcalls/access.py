@@ -1,5 +1,6 @@
 """`VaultClient`'s access calls: `ChangeAccess` (authorise, revoke, block, unblock,
-representatives, emergency setting, treating physician, consent, care teams), `ListAccess`,
+representatives, emergency objections, treating physician, consent, occupational
+grants, care teams), `ListAccess`,
 `BreakGlass` and the patient's notifications."""
 
 from __future__ import annotations
@@ -54,7 +55,21 @@ class AccessCalls(CallsBase):
         self._change(dossier_id, remove_representative=ins)
 
     def set_emergency_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        """Both emergency accesses at once: break-the-glass and the SAMU regulator's."""
         self._change(dossier_id, allow_emergency_access=allowed)
+
+    def set_break_glass(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_break_glass=allowed)
+
+    def set_regulation_access(self, dossier_id: uuid.UUID | str, allowed: bool) -> None:
+        self._change(dossier_id, allow_regulation=allowed)
+
+    def grant_occupational(self, dossier_id: uuid.UUID | str, rpps: str) -> Relationship:
+        """The holder's express consent to an occupational physician."""
+        return self._entry(dossier_id, grant_occupational=rpps)
+
+    def revoke_occupational(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
+        self._change(dossier_id, revoke_occupational=rpps)
 
     def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
         if rpps is None:
@@ -90,7 +105,9 @@ class AccessCalls(CallsBase):
         dossier = uuid.UUID(str(dossier_id))
         entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
         teams = tuple(wire.care_team_from_proto(dossier, t) for t in reply.care_teams)
-        return AccessRules(entries, reply.emergency_access_refused, teams)
+        return AccessRules(
+            entries, reply.emergency_access_refused, reply.regulation_access_refused, teams
+        )
 
     def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
         request = pb.BreakGlassRequest(
@@ -102,7 +119,8 @@ class AccessCalls(CallsBase):
     def notifications(
         self, dossier_id: uuid.UUID | str, *, after_id: int = 0, page_size: int | None = None
     ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first."""
+        """The patient's notification outbox after `after_id`, oldest first (the
+        treating physician's: the emergency accesses they were told of)."""
         request = pb.ListNotificationsRequest(
             dossier_id=str(dossier_id), after_id=after_id, page_size=page_size
         )

@@ -97,6 +97,7 @@ class Relation(StrEnum):
     REPRESENTATIVE = "representative"  # a legal representative
     EMERGENCY = "emergency"  # a break-the-glass window
     SEEN = "seen"  # a professional who has accessed the dossier (first-access notice sent)
+    OCCUPATIONAL = "occupational"  # the holder's express grant to an occupational physician
 
 
 DECLARED_CONSENT = "consent"
@@ -137,11 +138,12 @@ class CareTeam:
 
 @dataclass(frozen=True, slots=True)
 class AccessRules:
-    """Who stands in which relation to a dossier, and whether break-the-glass is refused;
-    the care teams let in."""
+    """Who stands in which relation to a dossier, the patient's two emergency objections
+    (to break-the-glass, and to the SAMU regulator's access) and the care teams let in."""
 
     entries: tuple[Relationship, ...]
     emergency_refused: bool
+    regulation_refused: bool = False
     teams: tuple[CareTeam, ...] = ()
 
 
@@ -161,7 +163,9 @@ DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.
 class Notification:
     """What the patient is told: a professional's first access, or an emergency one (its
     `subject` an RPPS number); a held-back document's coming or done release (its
-    `subject` the document's id). `notification_id` orders the outbox (0 until stored)."""
+    `subject` the document's id). `notification_id` orders the outbox (0 until stored).
+    `recipient`: None for the patient side (the holder's outbox); an RPPS number for a
+    copy addressed to a professional (the treating physician, after an emergency access)."""
 
     dossier_id: uuid.UUID
     kind: NotificationKind
@@ -171,6 +175,7 @@ class Notification:
     profession: str | None = None
     detail: str | None = None
     notification_id: int = 0
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

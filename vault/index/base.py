@@ -232,10 +232,29 @@ class AccessIndex(CareTeamIndex, Protocol):
         """The dossier's access changes, oldest first."""
         ...
 
-    def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None: ...
+    def set_emergency_objections(
+        self,
+        dossier_id: uuid.UUID,
+        break_glass: bool | None,
+        regulation: bool | None,
+        changed_us: int,
+        request_id: str,
+    ) -> None:
+        """Sets the patient's objections to break-the-glass and to the SAMU regulator's
+        access (None: unchanged). An objection made (True) removes, in the same
+        transaction, every emergency window of its kind (a regulator's: reason
+        `samu_regulation`), recording each removal: a window closed so stays closed,
+        whatever the patient allows later."""
+        ...
 
-    def notify(self, notification: Notification, relationship: Relationship) -> bool:
-        """Records `relationship` and queues `notification`, in one transaction.
+    def notify(
+        self,
+        notification: Notification,
+        relationship: Relationship,
+        copies: Sequence[Notification] = (),
+    ) -> bool:
+        """Records `relationship` and queues `notification` (and `copies`, notices
+        addressed to professionals), in one transaction.
 
         A `SEEN` relation (a first access) is recorded once: if the subject was seen
         already, nothing is recorded or queued. Any other relation (a break-the-glass
@@ -243,8 +262,11 @@ class AccessIndex(CareTeamIndex, Protocol):
         under the notification's request id. Returns whether it queued."""
         ...
 
-    def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
-        """The dossier's outbox after `after_id`, oldest first."""
+    def notifications(
+        self, dossier_id: uuid.UUID, after_id: int, limit: int, recipient: str | None = None
+    ) -> list[Notification]:
+        """The dossier's outbox after `after_id`, oldest first: the patient side's
+        (`recipient` None), or the notices addressed to the professional `recipient`."""
         ...
 
 

@@ -29,8 +29,9 @@ class DossierRecord:
     patient_index: bytes = b""  # blind index of the holder's INS
     created_us: int = 0
     key_version: int = 1
-    emergency_refused: bool = False
+    emergency_refused: bool = False  # the patient objected to break-the-glass
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    regulation_refused: bool = False  # the patient objected to the SAMU regulator's access
 
     @property
     def state(self) -> DossierState:

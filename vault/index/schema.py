@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -50,6 +51,9 @@ class DossierRow(Base):
     closure_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
     destroy_after_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     holds: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The SAMU regulator's objection (revision 0008, hence last); the server's default
+    # only, so that a server at revision 0007 still creates dossiers.
+    regulation_refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class DossierKeyRow(Base):
@@ -211,6 +215,8 @@ class NotificationRow(Base):
     profession: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
     request_id: Mapped[str] = mapped_column(String(36))
+    # None: the patient side's; an RPPS number: a copy for that professional.
+    recipient: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class LegalHoldRow(Base):

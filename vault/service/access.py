@@ -1,7 +1,8 @@
 """Who may access a dossier: authorisations, consent, blocks, legal representatives, the
-treating physician, the emergency setting and break-the-glass, care teams (their use
-cases are careteams.py's), and the patient side's views of them (the access list, the
-notification outbox).
+treating physician, the emergency objections and break-the-glass (with the SAMU
+regulator's access), the holder's grant to an occupational physician, care teams (their
+use cases are careteams.py's), and the views of them (the access list, the notification
+outbox: the patient side's, and the treating physician's emergency notices).
 
 Each use case decides on the dossier as a whole through the gate (`Gate.on_dossier`),
 then records the change in the index. What the rules mean for a request is the policy's
@@ -172,13 +173,52 @@ class AccessControl:
         return any(e.relation is relation for e in entries)
 
     def set_emergency_access(
-        self, actor: Actor, dossier_id: str, allowed: bool, call: Call
+        self,
+        actor: Actor,
+        dossier_id: str,
+        allowed: bool,
+        call: Call,
+        *,
+        break_glass: bool = True,
+        regulation: bool = True,
     ) -> None:
-        """The patient side allows or refuses break-the-glass access."""
+        """The patient side allows or objects to emergency access: break-the-glass, the
+        SAMU regulator's access, or both (the default: the setting's older meaning). An
+        objection closes every open window of its kind for good (in the same index
+        transaction): allowing again later opens none; a new glass must be broken."""
         action = Action.EMERGENCY_SETTING
         with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
             pass  # the decision is all there is to check
-        self._index.set_emergency_refused(dossier.dossier_id, not allowed)
+        refused = not allowed
+        self._index.set_emergency_objections(
+            dossier.dossier_id,
+            refused if break_glass else None,
+            refused if regulation else None,
+            self._gate.now_us(),
+            call.request_id,
+        )
+
+    def grant_occupational(
+        self, actor: Actor, dossier_id: str, rpps: str, call: Call
+    ) -> Relationship:
+        """The holder's express consent to one occupational physician (by RPPS), for a
+        year, revocable: the only way such a physician reads (never a declared consent)."""
+        with self._gate.on_dossier(actor, dossier_id, Action.OCCUPATIONAL_GRANT, call) as dossier:
+            entry = self._window(
+                dossier, Relation.OCCUPATIONAL, parse_rpps(rpps), AUTHORISATION_LIFETIME_US
+            )
+        self._index.set_relationship(entry, call.request_id)
+        return entry
+
+    def revoke_occupational(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> None:
+        self._remove(
+            actor,
+            dossier_id,
+            Action.OCCUPATIONAL_REVOKE,
+            Relation.OCCUPATIONAL,
+            lambda: parse_rpps(rpps),
+            call,
+        )
 
     def set_treating_physician(
         self, actor: Actor, dossier_id: str, rpps: str | None, call: Call
@@ -230,10 +270,16 @@ class AccessControl:
     def break_glass(
         self, actor: Actor, dossier_id: str, reason: EmergencyReason, call: Call
     ) -> Relationship:
-        """An emergency professional opens the dossier without authorisation for a short
-        window; the patient is notified (in the same transaction as the window opens) and
+        """A professional opens the dossier without authorisation for a short window:
+        break-the-glass, or the SAMU regulator's access when the reason is regulation
+        (each barred by its own objection). The holder and the treating physician (if
+        any, and not the caller) are notified in the transaction that opens the window;
         the journal flags it."""
-        with self._gate.on_dossier(actor, dossier_id, Action.BREAK_GLASS, call) as dossier:
+        gate, action = self._gate, Action.BREAK_GLASS
+        with gate.journaled(actor, action, call) as access, gate.reads():
+            dossier = gate.dossier(dossier_id, access)
+            regulation = reason is EmergencyReason.SAMU_REGULATION
+            access.require(replace(gate.facts(actor, action, dossier), regulation=regulation))
             entry = self._window(
                 dossier,
                 Relation.EMERGENCY,
@@ -251,8 +297,16 @@ class AccessControl:
                 actor.profession,
                 reason.value,
             )
-        self._index.notify(notice, entry)
+            treating = self._treating_physician(dossier, actor.subject)
+        copies = [] if treating is None else [replace(notice, recipient=treating)]
+        self._index.notify(notice, entry, copies)
         return entry
+
+    def _treating_physician(self, dossier: DossierRecord, caller: str) -> str | None:
+        """The dossier's treating physician's RPPS, unless none or the caller."""
+        entries = self._index.relationships(dossier.dossier_id)
+        treating = [e.subject for e in entries if e.relation is Relation.TREATING]
+        return treating[0] if treating and treating[0] != caller else None
 
     def _window(
         self,
@@ -276,7 +330,7 @@ class AccessControl:
             entries = self._index.relationships(dossier.dossier_id)
         shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
         teams = self._teams.listed(dossier.dossier_id)
-        return AccessRules(shown, dossier.emergency_refused, teams)
+        return AccessRules(shown, dossier.emergency_refused, dossier.regulation_refused, teams)
 
     def add_care_team(
         self,
@@ -299,7 +353,8 @@ class AccessControl:
     ) -> list[Notification]:
         """The patient's notification outbox after `after_id`, oldest first; a
         representative's without the notices about a minor's confidential care (the
-        holder's alone), its page filled past them."""
+        holder's alone), its page filled past them. The treating physician's: the notices
+        addressed to them (emergency accesses), nothing of the patient's."""
         gate, action = self._gate, Action.NOTIFICATIONS_READ
         with gate.journaled(actor, action, call) as access:
             dossier = gate.dossier(dossier_id, access)
@@ -309,15 +364,22 @@ class AccessControl:
                 raise InvalidArgumentError("after_id is not a notification id")
             secret = secret_care(self._index, dossier.dossier_id, decision)
             hidden = {str(d) for d in secret or ()}
-            found = self._shown(dossier.dossier_id, after_id, limit, hidden)
+            treating = decision.reason is Reason.TREATING_PHYSICIAN
+            recipient = actor.subject if treating else None
+            found = self._shown(dossier.dossier_id, after_id, limit, hidden, recipient)
         return found
 
     def _shown(
-        self, dossier_id: uuid.UUID, after_id: int, limit: int, secret: set[str]
+        self,
+        dossier_id: uuid.UUID,
+        after_id: int,
+        limit: int,
+        secret: set[str],
+        recipient: str | None,
     ) -> list[Notification]:
         shown: list[Notification] = []
         while len(shown) < limit:
-            batch = self._index.notifications(dossier_id, after_id, limit)
+            batch = self._index.notifications(dossier_id, after_id, limit, recipient)
             shown += [n for n in batch if n.kind not in DOCUMENT_NOTICES or n.subject not in secret]
             if len(batch) < limit:
                 break

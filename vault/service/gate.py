@@ -35,6 +35,7 @@ from vault.domain.model import (
     INS_SUBJECT_KINDS,
     Actor,
     ActorKind,
+    EmergencyReason,
     Notification,
     NotificationKind,
     Relation,
@@ -94,6 +95,9 @@ class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, P
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
+
+
+_REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
 
 
 @dataclass
@@ -336,6 +340,7 @@ class Gate:
             entry = found.get(relation)
             return None if entry is None else entry.expires_us
 
+        window = found.get(Relation.EMERGENCY)
         return Standing(
             representative=Relation.REPRESENTATIVE in found,
             treating_physician=Relation.TREATING in found,
@@ -345,6 +350,9 @@ class Gate:
             emergency_refused=dossier.emergency_refused,
             seen=Relation.SEEN in found,
             team_until_us=self._team_until(actor, dossier),
+            regulation_refused=dossier.regulation_refused,
+            emergency_regulation=window is not None and window.detail == _REGULATION,
+            occupational_until_us=until(Relation.OCCUPATIONAL),
         )
 
     def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:

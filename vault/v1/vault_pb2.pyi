@@ -21,8 +21,8 @@ the request field's path for FIELD_OUT_OF_BOUNDS and empty for the other reasons
 Reasons, by status:
   PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
-    AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, NOT_EMERGENCY_PROFESSIONAL,
-    CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
+    AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
+    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -203,6 +203,8 @@ class _RelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Relation.Val
     RELATION_TREATING: _Relation.ValueType  # 3
     RELATION_REPRESENTATIVE: _Relation.ValueType  # 4
     RELATION_EMERGENCY: _Relation.ValueType  # 5
+    RELATION_OCCUPATIONAL: _Relation.ValueType  # 50
+    """The holder's express grant to an occupational physician."""
 
 class Relation(_Relation, metaclass=_RelationEnumTypeWrapper): ...
 
@@ -212,6 +214,8 @@ RELATION_BLOCKED: Relation.ValueType  # 2
 RELATION_TREATING: Relation.ValueType  # 3
 RELATION_REPRESENTATIVE: Relation.ValueType  # 4
 RELATION_EMERGENCY: Relation.ValueType  # 5
+RELATION_OCCUPATIONAL: Relation.ValueType  # 50
+"""The holder's express grant to an occupational physician."""
 Global___Relation: _TypeAlias = Relation  # noqa: Y015
 
 class _EmergencyReason:
@@ -1222,6 +1226,10 @@ class ChangeAccessRequest(_message.Message):
     RECORD_CONSENT_FIELD_NUMBER: _builtins.int
     ADD_CARE_TEAM_FIELD_NUMBER: _builtins.int
     REMOVE_CARE_TEAM_FIELD_NUMBER: _builtins.int
+    ALLOW_BREAK_GLASS_FIELD_NUMBER: _builtins.int
+    ALLOW_REGULATION_FIELD_NUMBER: _builtins.int
+    GRANT_OCCUPATIONAL_FIELD_NUMBER: _builtins.int
+    REVOKE_OCCUPATIONAL_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     authorise: _builtins.str
     """A professional's RPPS number."""
@@ -1232,7 +1240,11 @@ class ChangeAccessRequest(_message.Message):
     """A legal representative's INS."""
     remove_representative: _builtins.str
     allow_emergency_access: _builtins.bool
-    """true: break-the-glass allowed (the default); false: refused."""
+    """Both emergency accesses at once (break-the-glass and the SAMU regulator's):
+    true allowed (the default), false refused. Kept for older clients; the two
+    fields below set one each. A refusal closes the open windows it concerns for
+    good: allowing again later reopens none.
+    """
     set_treating_physician: _builtins.str
     """The national insurer: the declared treating physician's RPPS number."""
     clear_treating_physician: _builtins.bool
@@ -1242,6 +1254,17 @@ class ChangeAccessRequest(_message.Message):
     """
     remove_care_team: _builtins.str
     """The patient side refuses a care team as a whole: its id."""
+    allow_break_glass: _builtins.bool
+    """Break-the-glass alone: true allowed, false refused (closes open glass windows)."""
+    allow_regulation: _builtins.bool
+    """The SAMU regulator's access alone (centre 15): true allowed, false refused
+    (closes the regulator's open windows).
+    """
+    grant_occupational: _builtins.str
+    """The holder's express consent to an occupational physician (RPPS number), for a
+    year; never a declared consent. Revoked by `revoke_occupational`.
+    """
+    revoke_occupational: _builtins.str
     @_builtins.property
     def add_care_team(self) -> Global___CareTeam:
         """The patient side lets a care team in (its id is the vault's: leave it empty;
@@ -1264,12 +1287,16 @@ class ChangeAccessRequest(_message.Message):
         record_consent: _builtins.bool = ...,
         add_care_team: Global___CareTeam | None = ...,
         remove_care_team: _builtins.str = ...,
+        allow_break_glass: _builtins.bool = ...,
+        allow_regulation: _builtins.bool = ...,
+        grant_occupational: _builtins.str = ...,
+        revoke_occupational: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "grant_occupational", b"grant_occupational", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_emergency_access", b"allow_emergency_access", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "grant_occupational", b"grant_occupational", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team", "allow_break_glass", "allow_regulation", "grant_occupational", "revoke_occupational"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 
@@ -1372,7 +1399,11 @@ class ListAccessResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _builtins.int
     EMERGENCY_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
     CARE_TEAMS_FIELD_NUMBER: _builtins.int
+    REGULATION_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
     emergency_access_refused: _builtins.bool
+    """The patient objected to break-the-glass."""
+    regulation_access_refused: _builtins.bool
+    """The patient objected to the SAMU regulator's access (a separate objection)."""
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccessEntry]: ...
     @_builtins.property
@@ -1385,10 +1416,11 @@ class ListAccessResponse(_message.Message):
         entries: _abc.Iterable[Global___AccessEntry] | None = ...,
         emergency_access_refused: _builtins.bool = ...,
         care_teams: _abc.Iterable[Global___CareTeam] | None = ...,
+        regulation_access_refused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_teams", b"care_teams", "emergency_access_refused", b"emergency_access_refused", "entries", b"entries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_teams", b"care_teams", "emergency_access_refused", b"emergency_access_refused", "entries", b"entries", "regulation_access_refused", b"regulation_access_refused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1402,6 +1434,9 @@ class BreakGlassRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     reason: Global___EmergencyReason.ValueType
+    """EMERGENCY_REASON_SAMU_REGULATION asks for the SAMU regulator's access (the
+    `medical_regulation` specialty only); any other reason breaks the glass.
+    """
     def __init__(
         self,
         *,

@@ -282,9 +282,11 @@ class DossierVaultServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BreakGlass(self, request, context):
-        """An emergency professional opens a dossier without authorisation (bris de
-        glace) for a short window, unless the patient refused it. Journaled as an
-        emergency; the patient is notified.
+        """A professional whose profession the matrix allows for emergency access opens a
+        dossier without authorisation (bris de glace) for a short window, unless the
+        patient objected; the SAMU regulator's access is the same call with the
+        regulation reason, under its own objection. Journaled as an emergency; the
+        holder and the treating physician are notified.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -292,7 +294,8 @@ class DossierVaultServicer:
 
     def ListNotifications(self, request, context):
         """The patient's notification outbox (first access by each professional, every
-        emergency access), oldest first, from after a given notification id.
+        emergency access), oldest first, from after a given notification id; for the
+        treating physician, the emergency accesses they were told of.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -21,8 +21,8 @@ the request field's path for FIELD_OUT_OF_BOUNDS and empty for the other reasons
 Reasons, by status:
   PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
-    AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, NOT_EMERGENCY_PROFESSIONAL,
-    CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
+    AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
+    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -136,13 +136,16 @@ class DossierVaultStub:
     ListAccess: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListAccessRequest, _vault_pb2.ListAccessResponse]
     """The patient side: who stands in which relation to the dossier."""
     BreakGlass: _grpc.UnaryUnaryMultiCallable[_vault_pb2.BreakGlassRequest, _vault_pb2.AccessEntry]
-    """An emergency professional opens a dossier without authorisation (bris de
-    glace) for a short window, unless the patient refused it. Journaled as an
-    emergency; the patient is notified.
+    """A professional whose profession the matrix allows for emergency access opens a
+    dossier without authorisation (bris de glace) for a short window, unless the
+    patient objected; the SAMU regulator's access is the same call with the
+    regulation reason, under its own objection. Journaled as an emergency; the
+    holder and the treating physician are notified.
     """
     ListNotifications: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]
     """The patient's notification outbox (first access by each professional, every
-    emergency access), oldest first, from after a given notification id.
+    emergency access), oldest first, from after a given notification id; for the
+    treating physician, the emergency accesses they were told of.
     """
     ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -229,13 +232,16 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ListAccess: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListAccessRequest, _vault_pb2.ListAccessResponse]  # type: ignore[assignment]
     """The patient side: who stands in which relation to the dossier."""
     BreakGlass: _aio.UnaryUnaryMultiCallable[_vault_pb2.BreakGlassRequest, _vault_pb2.AccessEntry]  # type: ignore[assignment]
-    """An emergency professional opens a dossier without authorisation (bris de
-    glace) for a short window, unless the patient refused it. Journaled as an
-    emergency; the patient is notified.
+    """A professional whose profession the matrix allows for emergency access opens a
+    dossier without authorisation (bris de glace) for a short window, unless the
+    patient objected; the SAMU regulator's access is the same call with the
+    regulation reason, under its own objection. Journaled as an emergency; the
+    holder and the treating physician are notified.
     """
     ListNotifications: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """The patient's notification outbox (first access by each professional, every
-    emergency access), oldest first, from after a given notification id.
+    emergency access), oldest first, from after a given notification id; for the
+    treating physician, the emergency accesses they were told of.
     """
     ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -421,9 +427,11 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request: _vault_pb2.BreakGlassRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.AccessEntry, _abc.Awaitable[_vault_pb2.AccessEntry]]:
-        """An emergency professional opens a dossier without authorisation (bris de
-        glace) for a short window, unless the patient refused it. Journaled as an
-        emergency; the patient is notified.
+        """A professional whose profession the matrix allows for emergency access opens a
+        dossier without authorisation (bris de glace) for a short window, unless the
+        patient objected; the SAMU regulator's access is the same call with the
+        regulation reason, under its own objection. Journaled as an emergency; the
+        holder and the treating physician are notified.
         """
 
     @_abc_1.abstractmethod
@@ -433,7 +441,8 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.ListNotificationsResponse, _abc.Awaitable[_vault_pb2.ListNotificationsResponse]]:
         """The patient's notification outbox (first access by each professional, every
-        emergency access), oldest first, from after a given notification id.
+        emergency access), oldest first, from after a given notification id; for the
+        treating physician, the emergency accesses they were told of.
         """
 
     @_abc_1.abstractmethod

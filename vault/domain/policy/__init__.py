@@ -21,9 +21,15 @@ from"):
   day: `consent`), or membership of an open care team the patient let in (`teams`),
   never once blocked, reads only what the matrix gives their profession, never masked, but
   for a document they wrote, which they read back masked or not, matrix or not;
-* an emergency physician (profession and specialty) may break the glass unless the
-  patient refused it, for a short window, masked documents still hidden; a blocked
-  professional never;
+* a professional whose profession the matrix allows for emergency access may break the
+  glass unless the patient objected to it, and the SAMU regulator (medical regulation)
+  open the regulator's access unless the patient objected to that, a distinct
+  objection; each for a short window, masked documents still hidden; a blocked
+  professional never (`emergency`);
+* an occupational physician (specialty `occupational_medicine`) gets nothing but
+  under the holder's express grant to them (`occupational`);
+* a professional writes only the categories their matrix row gives (`writing`), the
+  treating physician any;
 * only a document's author replaces it, while it is in the author's scope;
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
@@ -37,7 +43,9 @@ scope in SQL so that listings, counts and page tokens never reveal a hidden docu
 The package, one concept a module: `codes` (actions, reasons), `facts` (what the policy
 is told), `scope` (what a decision carries), `matrix` (the default authorisation matrix),
 `rules` (`decide`), `documents` (the rules about one document), `teams` (care teams'
-hook into `rules`) and `consent` (how long a declared consent lasts). Import from here.
+hook into `rules`), `consent` (how long a declared consent lasts), `emergency`,
+`occupational`, `writing` and `windows` (the rules `decide` delegates to). Import from
+here.
 """
 
 from __future__ import annotations
@@ -46,20 +54,23 @@ from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.facts import DocumentFacts, Facts, Standing
 from vault.domain.policy.matrix import (
     DEFAULT_MATRIX,
-    EMERGENCY_PROFESSIONS,
-    EMERGENCY_SPECIALTIES,
+    NO_RIGHTS,
+    OCCUPATIONAL_SPECIALTY,
+    REGULATION_SPECIALTY,
     AccessMatrix,
     Categories,
+    Rights,
 )
 from vault.domain.policy.rules import decide
 from vault.domain.policy.scope import EVERYTHING, NOTHING, Decision, Scope
 
 __all__ = [
     "DEFAULT_MATRIX",
-    "EMERGENCY_PROFESSIONS",
-    "EMERGENCY_SPECIALTIES",
     "EVERYTHING",
     "NOTHING",
+    "NO_RIGHTS",
+    "OCCUPATIONAL_SPECIALTY",
+    "REGULATION_SPECIALTY",
     "AccessMatrix",
     "Action",
     "Categories",
@@ -67,6 +78,7 @@ __all__ = [
     "DocumentFacts",
     "Facts",
     "Reason",
+    "Rights",
     "Scope",
     "Standing",
     "decide",

@@ -37,6 +37,8 @@ class Action(StrEnum):
     CARE_TEAM_REMOVE = "access.team-remove"  # ... or refuses it, as a whole
     TREATING_PHYSICIAN_SET = "access.treating-physician"
     BREAK_GLASS = "access.break-glass"
+    OCCUPATIONAL_GRANT = "access.occupational-grant"  # the holder's express consent
+    OCCUPATIONAL_REVOKE = "access.occupational-revoke"
     ACCESS_CHANGE = "access.change"  # a change request naming no change: malformed
     NOTIFICATIONS_READ = "notifications.read"
     JOURNAL_READ = "journal.read"
@@ -59,6 +61,8 @@ class Reason(StrEnum):
     CONSENT = "consent"
     CARE_TEAM = "care-team"  # a member of a care team the patient side let in
     EMERGENCY = "emergency"
+    REGULATION = "samu-regulation"  # the SAMU regulator's emergency access (centre 15)
+    OCCUPATIONAL_GRANT = "occupational-grant"  # the holder's express grant to one physician
     PROFESSIONAL_LOOKUP = "professional-lookup"
     INSURER = "insurer"
     OPERATOR = "operator"
@@ -72,6 +76,8 @@ class Reason(StrEnum):
     BLOCKED = "blocked"
     EMERGENCY_REFUSED = "emergency-refused"
     NOT_EMERGENCY_PROFESSIONAL = "not-emergency-professional"
+    REGULATION_REFUSED = "regulation-refused"  # the patient objected to the regulator's access
+    NO_OCCUPATIONAL_GRANT = "no-occupational-grant"  # an occupational physician, no grant
     CATEGORY_NOT_WRITABLE = "category-not-writable"
     DOCUMENT_HIDDEN = "document-hidden"
     NOT_AUTHOR = "not-author"

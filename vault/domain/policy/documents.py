@@ -17,7 +17,14 @@ _SETTABLE: dict[Reason, Visibility] = {
 _AUTHOR_SETTABLE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 _AUTHOR_CLEARS_ONLY = Visibility.HIDDEN_FROM_PATIENT  # set at upload, cleared when announced
 _PROFESSIONAL_READERS = frozenset(
-    {Reason.AUTHORISED, Reason.CARE_TEAM, Reason.EMERGENCY, Reason.TREATING_PHYSICIAN}
+    {
+        Reason.AUTHORISED,
+        Reason.CARE_TEAM,
+        Reason.EMERGENCY,
+        Reason.REGULATION,
+        Reason.OCCUPATIONAL_GRANT,
+        Reason.TREATING_PHYSICIAN,
+    }
 )
 """The decisions under which a professional reads: an author among them reads back what
 they wrote, masked or not, whatever the matrix gives their profession."""

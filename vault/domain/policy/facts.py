@@ -22,10 +22,14 @@ class Standing:
     authorised_until_us: int | None = None
     blocked: bool = False
     emergency_until_us: int | None = None  # a break-the-glass window this caller opened
-    emergency_refused: bool = False  # the patient's setting, for everyone
+    emergency_refused: bool = False  # the patient objected to break-the-glass, for everyone
     seen: bool = False  # first access notified already (the service's concern, no rule's)
     representative_until_us: int | None = None  # the holder's majority, when known
     team_until_us: int | None = None  # the latest expiry of the care teams the caller is in
+    # Emergencies and occupational health (policy/emergency.py, policy/occupational.py):
+    regulation_refused: bool = False  # the patient objected to the SAMU regulator's access
+    emergency_regulation: bool = False  # the open window is the regulator's, not a glass
+    occupational_until_us: int | None = None  # the holder's express grant (occupational)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +64,4 @@ class Facts:
     release_months: int = 1
     closure_reason: ClosureReason | None = None  # why a closed dossier was closed
     target_blocked: bool = False  # the professional a designation names is blocked
+    regulation: bool = False  # a break-the-glass request is the SAMU regulator's access

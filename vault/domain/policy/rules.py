@@ -13,16 +13,14 @@ from vault.domain.policy.documents import (
     decide_new_document,
     decide_replacement,
 )
+from vault.domain.policy.emergency import decide_break_glass, window_decision
 from vault.domain.policy.facts import Facts
-from vault.domain.policy.matrix import (
-    ALL_CATEGORIES,
-    DEFAULT_MATRIX,
-    EMERGENCY_PROFESSIONS,
-    EMERGENCY_SPECIALTIES,
-    AccessMatrix,
-)
+from vault.domain.policy.matrix import ALL_CATEGORIES, DEFAULT_MATRIX, AccessMatrix
+from vault.domain.policy.occupational import decide_occupational, is_occupational
 from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
 from vault.domain.policy.teams import TEAM_ACTIONS, as_team_member
+from vault.domain.policy.windows import is_open as _open
+from vault.domain.policy.writing import within_write_rights
 
 _NEVER = frozenset(
     {
@@ -62,6 +60,8 @@ _PATIENT_SIDE = frozenset(
         Action.ACCESS_BLOCK,
         Action.ACCESS_UNBLOCK,
         Action.EMERGENCY_SETTING,
+        Action.OCCUPATIONAL_GRANT,
+        Action.OCCUPATIONAL_REVOKE,
         Action.REPRESENTATIVE_ADD,
         Action.REPRESENTATIVE_REMOVE,
         Action.NOTIFICATIONS_READ,
@@ -80,6 +80,8 @@ _CARE = frozenset(
         Action.DOCUMENT_VISIBILITY,
     }
 )
+_HOLDER_ONLY = frozenset({Action.OCCUPATIONAL_GRANT, Action.OCCUPATIONAL_REVOKE})
+"""The patient side's actions that are the holder's own: an express consent."""
 _INSURER = frozenset({Action.DOSSIER_READ, Action.DOCUMENT_WRITE, Action.TREATING_PHYSICIAN_SET})
 
 
@@ -175,6 +177,8 @@ def _patient_side(facts: Facts, standing: bool, allow: Reason, refuse: Reason) -
         return deny(refuse)
     if facts.action not in _PATIENT_SIDE:
         return deny(Reason.ACTION_NOT_PERMITTED)
+    if facts.action in _HOLDER_ONLY and allow is not Reason.HOLDER:
+        return deny(Reason.ACTION_NOT_PERMITTED)
     return Decision(True, allow, _patient_scope(facts, allow is Reason.REPRESENTATIVE))
 
 
@@ -216,23 +220,28 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
     standing, action = facts.standing, facts.action
     if standing.blocked and not standing.treating_physician:
         return deny(Reason.BLOCKED)
+    if is_occupational(facts):  # nothing but the holder's express grant
+        return within_write_rights(facts, matrix, decide_occupational(facts, matrix))
     if action is Action.CONSENT_RECORD:
         return Decision(True, Reason.CONSENT)
     if action is Action.BREAK_GLASS:
-        return _break_glass(facts)
+        return decide_break_glass(facts, matrix)
+    if action is Action.NOTIFICATIONS_READ and standing.treating_physician:
+        return Decision(True, Reason.TREATING_PHYSICIAN)  # the emergency notices sent them
     if action not in _CARE:
         return deny(Reason.ACTION_NOT_PERMITTED)
-    readable = matrix.get(facts.profession or "", frozenset())
     if standing.treating_physician:
         return Decision(True, Reason.TREATING_PHYSICIAN, EVERYTHING)
-    masked = Visibility.MASKED_FROM_PROFESSIONALS
+    readable = matrix.rights(facts.profession, facts.specialty).read
     if _open(standing.authorised_until_us, facts.now_us):
-        return Decision(True, Reason.AUTHORISED, Scope(masked, readable))
-    team = as_team_member(facts, Scope(masked, readable))  # care teams (teams.py)
-    if team is not None:
-        return team
-    if _open(standing.emergency_until_us, facts.now_us) and not standing.emergency_refused:
-        return Decision(True, Reason.EMERGENCY, Scope(masked, readable), emergency=True)
+        scope = Scope(Visibility.MASKED_FROM_PROFESSIONALS, readable)
+        return within_write_rights(facts, matrix, Decision(True, Reason.AUTHORISED, scope))
+    team = as_team_member(facts, Scope(Visibility.MASKED_FROM_PROFESSIONALS, readable))
+    if team is not None:  # care teams (teams.py)
+        return within_write_rights(facts, matrix, team)
+    window = window_decision(facts, matrix)
+    if window is not None:
+        return within_write_rights(facts, matrix, window)
     if action is Action.DOSSIER_READ:  # finding the dossier, to record consent or break glass
         return Decision(True, Reason.PROFESSIONAL_LOOKUP)
     if standing.authorised_until_us is not None:
@@ -240,22 +249,7 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
     return deny(Reason.NO_AUTHORISATION)
 
 
-def _break_glass(facts: Facts) -> Decision:
-    if facts.specialty not in EMERGENCY_SPECIALTIES:
-        return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
-    if facts.profession not in EMERGENCY_PROFESSIONS:  # a pharmacist claiming regulation
-        return deny(Reason.NOT_EMERGENCY_PROFESSIONAL)
-    if facts.standing.emergency_refused:
-        return deny(Reason.EMERGENCY_REFUSED)
-    return Decision(True, Reason.EMERGENCY, emergency=True)
-
-
 def _represents(facts: Facts) -> bool:
     """A representative's standing: it ends at the holder's majority (when known)."""
     until = facts.standing.representative_until_us
     return facts.standing.representative and (until is None or _open(until, facts.now_us))
-
-
-def _open(until_us: int | None, now_us: int | None) -> bool:
-    """Whether a time-bound standing is still open; an unknown time opens none."""
-    return until_us is not None and now_us is not None and now_us < until_us

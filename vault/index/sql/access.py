@@ -1,5 +1,6 @@
 """`SqlAccess`: the `AccessIndex` port on SQL: relations, their append-only trail
-(`access_changes`), the emergency setting and the notification outbox.
+(`access_changes`), the emergency objections (which close open windows) and the
+notification outbox (the patient side's, and copies addressed to a professional).
 
 Every change to a relation is recorded in the trail in the transaction that makes it.
 Not here: the policy that decides who may do what (vault/domain/policy/).
@@ -10,10 +11,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from vault.domain.model import Notification, Relation, Relationship
+from vault.domain.model import EmergencyReason, Notification, Relation, Relationship
 from vault.index.records import AccessChange
 from vault.index.sql.careteams import SqlCareTeams
 from vault.index.sql.mapping import (
@@ -90,6 +101,19 @@ def _insert_once(conn: Connection, entry: Relationship) -> bool:
     return conn.execute(statement).first() is not None
 
 
+def _closed_windows(break_glass: bool, regulation: bool) -> ColumnElement[bool] | None:
+    """Which emergency windows an objection closes: the regulator's (their reason is
+    `samu_regulation`), the others (break-the-glass), both, or none (None)."""
+    regulator = ACC.c.detail == EmergencyReason.SAMU_REGULATION.value
+    if break_glass and regulation:
+        return true()
+    if regulation:
+        return regulator
+    if break_glass:
+        return or_(ACC.c.detail.is_(None), ~regulator)
+    return None
+
+
 _RELATIONSHIPS = (
     select(ACC)
     .where(ACC.c.dossier_id == bindparam("dossier_id"))
@@ -159,25 +183,57 @@ class SqlAccess(SqlCareTeams):  # the care teams are access too (careteams.py)
         with self._connect() as conn:
             return [access_change_record(row) for row in conn.execute(query)]
 
-    def set_emergency_refused(self, dossier_id: uuid.UUID, refused: bool) -> None:
-        statement = update(D).where(D.c.id == dossier_id).values(emergency_refused=refused)
+    def set_emergency_objections(
+        self,
+        dossier_id: uuid.UUID,
+        break_glass: bool | None,
+        regulation: bool | None,
+        changed_us: int,
+        request_id: str,
+    ) -> None:
+        values = {"emergency_refused": break_glass, "regulation_refused": regulation}
+        given = {k: v for k, v in values.items() if v is not None}
+        closing = _closed_windows(break_glass is True, regulation is True)
         with self._connect(write=True) as conn:
-            conn.execute(statement)
+            conn.execute(update(D).where(D.c.id == dossier_id).values(**given))
+            if closing is None:
+                return
+            closed = conn.execute(
+                delete(ACC)
+                .where(
+                    ACC.c.dossier_id == dossier_id,
+                    ACC.c.relation == Relation.EMERGENCY.value,
+                    closing,
+                )
+                .returning(ACC.c.subject)
+            ).scalars()
+            emergency = Relation.EMERGENCY
+            _record(
+                conn, [_removal(dossier_id, emergency, s, changed_us, request_id) for s in closed]
+            )
 
-    def notify(self, notification: Notification, relationship: Relationship) -> bool:
+    def notify(
+        self,
+        notification: Notification,
+        relationship: Relationship,
+        copies: Sequence[Notification] = (),
+    ) -> bool:
         with self._connect(write=True) as conn:
             if relationship.relation is Relation.SEEN:
                 if not _insert_once(conn, relationship):
                     return False  # seen before: the first access was notified already
             else:
                 _replace(conn, relationship, notification.request_id)
-            conn.execute(insert(N).values(**notification_row(notification)))
+            conn.execute(insert(N), [notification_row(n) for n in (notification, *copies)])
         return True
 
-    def notifications(self, dossier_id: uuid.UUID, after_id: int, limit: int) -> list[Notification]:
+    def notifications(
+        self, dossier_id: uuid.UUID, after_id: int, limit: int, recipient: str | None = None
+    ) -> list[Notification]:
+        mine = N.c.recipient.is_(None) if recipient is None else N.c.recipient == recipient
         query = (
             select(N)
-            .where(N.c.dossier_id == dossier_id, N.c.id > after_id)
+            .where(N.c.dossier_id == dossier_id, N.c.id > after_id, mine)
             .order_by(N.c.id)
             .limit(limit)
         )

@@ -123,6 +123,7 @@ def dossier_record(row: Any) -> DossierRecord:
         row.key_version,
         bool(row.emergency_refused),
         lifecycle,
+        bool(row.regulation_refused),
     )
 
 
@@ -205,4 +206,5 @@ def notification_row(notice: Notification) -> dict[str, object]:
         "profession": notice.profession,
         "detail": notice.detail,
         "request_id": notice.request_id,
+        "recipient": notice.recipient,
     }

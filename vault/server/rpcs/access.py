@@ -85,6 +85,26 @@ class AccessRpcs(Rpcs):
                 Action.CARE_TEAM_REMOVE,
                 lambda a, c: access.remove_care_team(a, dossier, request.remove_care_team, c),
             ),
+            "allow_break_glass": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: access.set_emergency_access(
+                    a, dossier, request.allow_break_glass, c, regulation=False
+                ),
+            ),
+            "allow_regulation": (
+                Action.EMERGENCY_SETTING,
+                lambda a, c: access.set_emergency_access(
+                    a, dossier, request.allow_regulation, c, break_glass=False
+                ),
+            ),
+            "grant_occupational": (
+                Action.OCCUPATIONAL_GRANT,
+                lambda a, c: access.grant_occupational(a, dossier, request.grant_occupational, c),
+            ),
+            "revoke_occupational": (
+                Action.OCCUPATIONAL_REVOKE,
+                lambda a, c: access.revoke_occupational(a, dossier, request.revoke_occupational, c),
+            ),
         }
         return changes[request.WhichOneof("change") or ""]
 
@@ -115,6 +135,7 @@ class AccessRpcs(Rpcs):
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
                 care_teams=[wire.care_team_to_proto(t) for t in rules.teams],
+                regulation_access_refused=rules.regulation_refused,
             )
 
         return await self._calls.unary(context, Action.ACCESS_READ, body)
