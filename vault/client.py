@@ -35,6 +35,7 @@ from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
 from vault.clientcalls.lifecycle import LifecycleCalls
 from vault.domain.model import (
+    CreationMode,
     Document,
     DocumentCategory,
     DocumentMetadata,
@@ -53,6 +54,7 @@ from vault.tls_material import (
 )
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
+from vault.wire_lifecycle import creation_mode_to_proto
 
 CHUNK_SIZE = 1024 * 1024
 Content = bytes | Path | BinaryIO | Iterable[bytes]
@@ -150,9 +152,9 @@ class VaultClient(AccessCalls, LifecycleCalls):
     def close(self) -> None:
         self._channel.close()
 
-    def create_dossier(self, ins: str) -> Dossier:
-        reply = self._call(self._stub.CreateDossier, pb.CreateDossierRequest(ins=ins))
-        return wire.dossier_from_proto(reply)
+    def create_dossier(self, ins: str, mode: CreationMode = CreationMode.OWN) -> Dossier:
+        request = pb.CreateDossierRequest(ins=ins, mode=creation_mode_to_proto(mode))
+        return wire.dossier_from_proto(self._call(self._stub.CreateDossier, request))
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:
         request = (

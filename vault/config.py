@@ -241,6 +241,9 @@ class Config:
     deletion_warning_days: int = s.setting(
         14, "a deletion request is reported as approaching this long before it", Z(0)
     )
+    heir_access_max_days: int = s.setting(
+        365, "the longest access an operator grants a deceased holder's heir", Z()
+    )
     metrics_listen: str | None = s.setting(
         None,
         "host:port of the Prometheus metrics (docs/operations.md)",
@@ -265,6 +268,7 @@ class Config:
             deletion_warning_days=self.deletion_warning_days,
             held_back_release_months=self.held_back_release_months,
             held_back_notice_days=self.held_back_notice_days,
+            heir_access_max_days=self.heir_access_max_days,
         )
 
     @property

@@ -48,6 +48,17 @@ class ClosureReason(StrEnum):
     DELETION_REQUEST = "deletion_request"  # the patient asked for early destruction
 
 
+class CreationMode(StrEnum):
+    """Who opens a dossier for its holder (CSP L.1111-14, as we read it): the holder
+    themself, their legal representative (a minor, a protected adult), or someone who
+    assists them (a professional, an insurer's office). The dossier is the holder's from
+    the first second whoever opened it."""
+
+    OWN = "own"
+    FOR_REPRESENTED = "for-represented"  # a legal representative, recorded as such
+    ASSISTED = "assisted"  # a professional or the insurer's office, no access kept
+
+
 class DossierState(StrEnum):
     ACTIVE = "active"
     CLOSED = "closed"

@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
+from vault.domain.heirs import HeirGrant
 from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.domain.model import (
     DocumentCategory,
@@ -53,6 +54,7 @@ __all__ = [
     "DossierKeyRecord",
     "DossierRecord",
     "DueSummary",
+    "HeirIndex",
     "Index",
     "KeyIndex",
     "LifecycleIndex",
@@ -68,9 +70,16 @@ __all__ = [
 class DossierIndex(Protocol):
     """Dossiers: created with their first key, found by id or by patient."""
 
-    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
-        """Stores a new dossier and its first key; AlreadyExistsError for a second
-        dossier of the same patient."""
+    def add_dossier(
+        self,
+        dossier: DossierRecord,
+        key: DossierKeyRecord,
+        representative: Relationship | None = None,
+        request_id: str = "",
+    ) -> None:
+        """Stores a new dossier and its first key, and the legal representative who
+        opened it (recorded as an access change of `request_id`), in one transaction;
+        AlreadyExistsError for a second dossier of the same patient."""
         ...
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None: ...
@@ -224,6 +233,29 @@ class LifecycleIndex(Protocol):
 
     def holds(self, dossier_id: uuid.UUID) -> list[LegalHold]:
         """Every hold the dossier has had, oldest first."""
+        ...
+
+
+class HeirIndex(Protocol):
+    """A deceased holder's heirs: the grants an operator recorded, and the holder's
+    objection while alive (vault/domain/heirs.py)."""
+
+    def add_heir_grant(self, grant: HeirGrant) -> int:
+        """Records a grant; returns its id."""
+        ...
+
+    def heir_grants(self, dossier_id: uuid.UUID, heir: str) -> list[HeirGrant]:
+        """The grants `heir` has on the dossier, oldest first (expired ones included)."""
+        ...
+
+    def posthumous_objection(self, dossier_id: uuid.UUID) -> bool:
+        """Whether the holder's objection to heirs' access stands."""
+        ...
+
+    def set_posthumous_objection(
+        self, dossier_id: uuid.UUID, objects: bool, recorded_us: int, request_id: str
+    ) -> None:
+        """Records the objection (again: unchanged), or withdraws it."""
         ...
 
 
@@ -387,6 +419,7 @@ class Index(
     DocumentIndex,
     AccessIndex,
     LifecycleIndex,
+    HeirIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

@@ -27,6 +27,7 @@ from vault.server.calls import Calls
 from vault.server.rpcs.access import AccessRpcs
 from vault.server.rpcs.documents import DocumentRpcs
 from vault.server.rpcs.dossiers import DossierRpcs
+from vault.server.rpcs.heirs import HeirRpcs
 from vault.server.rpcs.journal import JournalRpcs
 from vault.server.rpcs.uploads import UploadRpcs
 from vault.service import Vault
@@ -39,6 +40,7 @@ class DossierVaultServicer(
     DocumentRpcs,
     AccessRpcs,
     JournalRpcs,
+    HeirRpcs,
     vault_pb2_grpc.DossierVaultServicer,
 ):
     def __init__(

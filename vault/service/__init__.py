@@ -5,7 +5,7 @@ Clock) into one decision gate (`gate.py`: one policy decision and one journal en
 request, before any effect) and the use cases that pass through it, one object per
 aggregate: `vault.dossiers` (create, find, lifecycle, holds), `vault.uploads` (writing
 documents), `vault.documents` (reading, searching, changing them, the patient copy),
-`vault.access` (who may access a dossier) and `vault.journal` (the journal's read side).
+`vault.access` (who may access a dossier), `vault.heirs` (a deceased holder's heirs) and `vault.journal` (the journal's read side).
 It knows no wire format: the gRPC edge drives it, tests can too.
 """
 
@@ -27,6 +27,7 @@ from vault.service.access import AccessControl
 from vault.service.documents import Documents
 from vault.service.dossiers import Dossiers
 from vault.service.gate import Call, Gate
+from vault.service.heirs import Heirs
 from vault.service.journal import JournalReads
 from vault.service.uploads import Upload, UploadQuota, Uploads
 
@@ -87,5 +88,6 @@ class Vault:
             journal_log=journal_log,
         )
         self.access = AccessControl(gate, index=index)
+        self.heirs = Heirs(gate, index=index, rules=rules)
         self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision

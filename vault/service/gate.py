@@ -30,6 +30,8 @@ from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
 from vault.domain.clock import Clock, to_us
 from vault.domain.identifiers import Ins, parse_ins
+from vault.domain import heirs
+from vault.domain.heirs import latest_expiry
 from vault.domain.ids import parse_id
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
@@ -66,6 +68,7 @@ from vault.index.base import (
     DossierIndex,
     DossierKeyRecord,
     DossierRecord,
+    HeirIndex,
     KeyIndex,
     ReadScope,
     VersionRecord,
@@ -90,7 +93,9 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, Protocol):
+class GateIndex(
+    ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol
+):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
@@ -324,7 +329,10 @@ class Gate:
         """What the dossier records about the actor."""
         if actor.kind is ActorKind.PATIENT:
             holder = self.actor_patient_index(actor) == dossier.patient_index
-            return Standing(holder=holder, emergency_refused=dossier.emergency_refused)
+            heir = None if holder else self._heir_until(actor, dossier)
+            return Standing(
+                holder=holder, emergency_refused=dossier.emergency_refused, heir_until_us=heir
+            )
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.LEGAL_REPRESENTATIVE):
             return Standing()
         found = {
@@ -345,6 +353,13 @@ class Gate:
             emergency_refused=dossier.emergency_refused,
             seen=Relation.SEEN in found,
         )
+
+    def _heir_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
+        """Until when a patient-kind caller is a deceased holder's heir (issue 15 item 4,
+        vault/domain/heirs.py); read only for a dossier closed for a death."""
+        if not heirs.is_deceased(dossier.lifecycle):
+            return None
+        return latest_expiry(self._index.heir_grants(dossier.dossier_id, self.actor_ref(actor)))
 
     def facts(
         self,

@@ -146,6 +146,25 @@ class DossierVaultStub:
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
     """
+    GrantHeirAccess: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GrantHeirAccessRequest, _vault_pb2.HeirGrant]
+    """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+    documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+    heir then reads with their own patient token through GetDossier, ListDocuments,
+    CountDocuments and GetDocument (masked documents, a minor's confidential care and
+    documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+    not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+    """
+    SetPosthumousObjection: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetPosthumousObjectionRequest, _vault_pb2.SetPosthumousObjectionResponse]
+    """The holder, while alive, objects to their heirs' access after their death (or
+    withdraws the objection).
+    """
+    WatchNotifications: _grpc.UnaryStreamMultiCallable[_vault_pb2.WatchNotificationsRequest, _vault_pb2.Notification]
+    """Server streaming: the notification outbox as ListNotifications gives it, from after
+    `after_id`, then each new notice as it is queued. Decided and journaled once, when
+    it starts. It ends with OK just before the call's deadline (or after the server's
+    longest watch): resume with a new call from the last id received.
+    RESOURCE_EXHAUSTED when the server already serves its most watchers.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -228,6 +247,25 @@ class DossierVaultAsyncStub(DossierVaultStub):
     QueryJournal: _aio.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]  # type: ignore[assignment]
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
+    GrantHeirAccess: _aio.UnaryUnaryMultiCallable[_vault_pb2.GrantHeirAccessRequest, _vault_pb2.HeirGrant]  # type: ignore[assignment]
+    """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+    documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+    heir then reads with their own patient token through GetDossier, ListDocuments,
+    CountDocuments and GetDocument (masked documents, a minor's confidential care and
+    documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+    not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+    """
+    SetPosthumousObjection: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetPosthumousObjectionRequest, _vault_pb2.SetPosthumousObjectionResponse]  # type: ignore[assignment]
+    """The holder, while alive, objects to their heirs' access after their death (or
+    withdraws the objection).
+    """
+    WatchNotifications: _aio.UnaryStreamMultiCallable[_vault_pb2.WatchNotificationsRequest, _vault_pb2.Notification]  # type: ignore[assignment]
+    """Server streaming: the notification outbox as ListNotifications gives it, from after
+    `after_id`, then each new notice as it is queued. Decided and journaled once, when
+    it starts. It ends with OK just before the call's deadline (or after the server's
+    longest watch): resume with a new call from the last id received.
+    RESOURCE_EXHAUSTED when the server already serves its most watchers.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -428,6 +466,43 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.QueryJournalResponse, _abc.Awaitable[_vault_pb2.QueryJournalResponse]]:
         """One page of journal entries in sequence order: a dossier's access history (its
         holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+
+    @_abc_1.abstractmethod
+    def GrantHeirAccess(
+        self,
+        request: _vault_pb2.GrantHeirAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.HeirGrant, _abc.Awaitable[_vault_pb2.HeirGrant]]:
+        """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+        documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+        heir then reads with their own patient token through GetDossier, ListDocuments,
+        CountDocuments and GetDocument (masked documents, a minor's confidential care and
+        documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+        not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+        """
+
+    @_abc_1.abstractmethod
+    def SetPosthumousObjection(
+        self,
+        request: _vault_pb2.SetPosthumousObjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetPosthumousObjectionResponse, _abc.Awaitable[_vault_pb2.SetPosthumousObjectionResponse]]:
+        """The holder, while alive, objects to their heirs' access after their death (or
+        withdraws the objection).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchNotifications(
+        self,
+        request: _vault_pb2.WatchNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_vault_pb2.Notification], _abc.AsyncIterator[_vault_pb2.Notification]]:
+        """Server streaming: the notification outbox as ListNotifications gives it, from after
+        `after_id`, then each new notice as it is queued. Decided and journaled once, when
+        it starts. It ends with OK just before the call's deadline (or after the server's
+        longest watch): resume with a new call from the last id received.
+        RESOURCE_EXHAUSTED when the server already serves its most watchers.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

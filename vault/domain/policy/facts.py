@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
+from vault.domain.model import (
+    ActorKind,
+    ClosureReason,
+    CreationMode,
+    DocumentCategory,
+    DossierState,
+    Visibility,
+)
 from vault.domain.policy.codes import Action
 
 
@@ -25,6 +32,7 @@ class Standing:
     emergency_refused: bool = False  # the patient's setting, for everyone
     seen: bool = False  # first access notified already (the service's concern, no rule's)
     representative_until_us: int | None = None  # the holder's majority, when known
+    heir_until_us: int | None = None  # a deceased holder's heir: their grant's expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +67,5 @@ class Facts:
     release_months: int = 1
     closure_reason: ClosureReason | None = None  # why a closed dossier was closed
     target_blocked: bool = False  # the professional a designation names is blocked
+    posthumous_objection: bool = False  # the holder objected to heirs' access, alive
+    creation: CreationMode = CreationMode.OWN  # who opens a dossier (creation only)

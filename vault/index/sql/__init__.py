@@ -2,7 +2,7 @@
 Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
-(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `deadlines`, `keys`,
+(`dossiers`, `documents`, `access`, `lifecycle`, `heirs`, `retention`, `deadlines`, `keys`,
 `sweep`, `scrub`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
@@ -17,6 +17,7 @@ from vault.index.sql.access import SqlAccess
 from vault.index.sql.deadlines import SqlDeadlines
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
+from vault.index.sql.heirs import SqlHeirs
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.retention import SqlRetention
@@ -33,6 +34,7 @@ class SqlIndex(
     SqlDocuments,
     SqlAccess,
     SqlLifecycle,
+    SqlHeirs,
     SqlRetention,
     SqlDeadlines,
     SqlKeys,
