@@ -34,6 +34,7 @@ from vault import wire
 from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
 from vault.clientcalls.lifecycle import LifecycleCalls
+from vault.clientcalls.notifications import NotificationCalls
 from vault.domain.model import (
     CreationMode,
     Document,
@@ -119,7 +120,7 @@ class Download:
                 raise IntegrityError("downloaded range does not have the expected length")
 
 
-class VaultClient(AccessCalls, LifecycleCalls):
+class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls):
     def __init__(
         self,
         target: str,

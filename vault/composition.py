@@ -200,6 +200,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
         upload_quota=UploadQuota(
             int(config.max_document_mib * 2**20), int(config.max_dossier_gib * 2**30)
         ),
+        watch=config.notification_watch,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())

@@ -13,12 +13,13 @@ from tests.domain.test_lifecycle import A_DAY, CLOSED_ON, RULES, TEN_YEARS_LATER
 from vault.domain.heirs import HeirGrant, HeirPurpose, check_expiry, latest_expiry
 from vault.domain.lifecycle import Lifecycle, close, reopen
 from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
-from vault.domain.policy import Action, DocumentFacts, Facts, Reason, Standing, decide
+from vault.domain.policy import Action, DocumentFacts, Facts, Standing, decide
 from vault.errors import FailedPreconditionError, InvalidArgumentError
 
 NOW = CLOSED_ON + 30 * A_DAY
 UNTIL = NOW + 90 * A_DAY
 HEIR = Standing(heir_until_us=UNTIL)
+NOBODY = Standing()
 DEAD = (DossierState.CLOSED, ClosureReason.DEATH)
 REPORT = DocumentFacts(DocumentCategory.REPORTS, deposited_us=CLOSED_ON - 400 * A_DAY)
 
@@ -27,7 +28,7 @@ def _facts(
     kind: ActorKind,
     action: Action,
     state: tuple[DossierState, ClosureReason | None] = DEAD,
-    standing: Standing = Standing(),
+    standing: Standing = NOBODY,
     document: DocumentFacts | None = None,
     objection: bool = False,
     now_us: int = NOW,
@@ -172,7 +173,11 @@ ROWS = [
     ),
     (
         "a professional lists a deceased's documents",
-        _facts(ActorKind.PROFESSIONAL, Action.DOCUMENT_LIST, standing=Standing(authorised_until_us=UNTIL)),
+        _facts(
+            ActorKind.PROFESSIONAL,
+            Action.DOCUMENT_LIST,
+            standing=Standing(authorised_until_us=UNTIL),
+        ),
         False,
         "dossier-not-active",
     ),
@@ -224,7 +229,9 @@ def test_an_heirs_scope_leaves_out_what_the_deceased_masked_or_kept_secret() -> 
         Visibility.HIDDEN_FROM_PATIENT,
     ):
         assert not scope.admits(DocumentCategory.REPORTS, hidden, NOW)
-    assert scope.admits(DocumentCategory.REPORTS, Visibility.HIDDEN_FROM_PATIENT, CLOSED_ON - 60 * A_DAY)
+    assert scope.admits(
+        DocumentCategory.REPORTS, Visibility.HIDDEN_FROM_PATIENT, CLOSED_ON - 60 * A_DAY
+    )
 
 
 def test_a_dossier_closed_for_a_death_is_never_reopened() -> None:

@@ -4,7 +4,7 @@ the model). Not shipped: the real index is `vault.index.sql.SqlIndex`, and
 tests/service/test_memory_index.py runs the same behaviour tests against both.
 
 It implements `GateIndex` (vault/service/gate.py: `ReadScope`, `DossierIndex`,
-`AccessIndex`, `DocumentIndex`, `KeyIndex`), and `SweepIndex` for uploads
+`AccessIndex`, `DocumentIndex`, `KeyIndex`, `HeirIndex`), and `SweepIndex` for uploads
 (`UploadIndex`). It does not implement `LifecycleIndex` or `RetentionIndex`, so it does
 not declare them: a use case that needs them does not type-check against it.
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
+from vault.domain.heirs import HeirGrant
 from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
     DocumentCategory,
@@ -108,6 +109,8 @@ class MemoryIndex:
         self._outbox: list[Notification] = []
         self._documents: dict[uuid.UUID, _Document] = {}
         self._versions: dict[tuple[uuid.UUID, int], _Version] = {}
+        self._heir_grants: list[HeirGrant] = []
+        self._objections: set[uuid.UUID] = set()
 
     # -- ReadScope -------------------------------------------------------------------
 
@@ -117,7 +120,13 @@ class MemoryIndex:
 
     # -- DossierIndex ----------------------------------------------------------------
 
-    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+    def add_dossier(
+        self,
+        dossier: DossierRecord,
+        key: DossierKeyRecord,
+        representative: Relationship | None = None,
+        request_id: str = "",
+    ) -> None:
         with self._lock:
             taken = {d.patient_index for d in self._dossiers.values()}
             if dossier.dossier_id in self._dossiers or dossier.patient_index in taken:
@@ -127,6 +136,8 @@ class MemoryIndex:
                 dossier, lifecycle=Lifecycle(dossier.state)
             )
             self._keys[key.dossier_id, key.version] = key
+            if representative is not None:
+                self.set_relationship(representative, request_id)
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
         return self._dossiers.get(dossier_id)
@@ -231,6 +242,26 @@ class MemoryIndex:
                 if n.dossier_id == dossier_id and n.notification_id > after_id
             ]
         return found[:limit]
+
+    # -- HeirIndex -------------------------------------------------------------------
+
+    def add_heir_grant(self, grant: HeirGrant) -> int:
+        with self._lock:
+            self._heir_grants.append(replace(grant, grant_id=len(self._heir_grants) + 1))
+            return len(self._heir_grants)
+
+    def heir_grants(self, dossier_id: uuid.UUID, heir: str) -> list[HeirGrant]:
+        with self._lock:
+            return [g for g in self._heir_grants if (g.dossier_id, g.heir) == (dossier_id, heir)]
+
+    def posthumous_objection(self, dossier_id: uuid.UUID) -> bool:
+        return dossier_id in self._objections
+
+    def set_posthumous_objection(
+        self, dossier_id: uuid.UUID, objects: bool, recorded_us: int, request_id: str
+    ) -> None:
+        with self._lock:
+            (self._objections.add if objects else self._objections.discard)(dossier_id)
 
     # -- DocumentIndex ---------------------------------------------------------------
 

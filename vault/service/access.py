@@ -1,6 +1,6 @@
 """Who may access a dossier: authorisations, consent, blocks, legal representatives, the
 treating physician, the emergency setting and break-the-glass, and the patient side's
-views of them (the access list, the notification outbox).
+view of them (the access list; the notification outbox is `notifications.py`'s).
 
 Each use case decides on the dossier as a whole through the gate (`Gate.on_dossier`),
 then records the change in the index. What the rules mean for a request is the policy's
@@ -9,14 +9,12 @@ then records the change in the index. What the rules mean for a request is the p
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import (
-    DOCUMENT_NOTICES,
     AccessRules,
     Actor,
     EmergencyReason,
@@ -26,15 +24,12 @@ from vault.domain.model import (
     Relationship,
 )
 from vault.domain.policy import Action, Reason
-from vault.domain.validation import page_limit
-from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
 from vault.service.gate import Call, Gate
-from vault.service.journal import secret_care
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
-MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 
 
 class AccessControlIndex(AccessIndex, DocumentIndex, Protocol):
@@ -248,33 +243,3 @@ class AccessControl:
             entries = self._index.relationships(dossier.dossier_id)
         shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
         return AccessRules(shown, dossier.emergency_refused)
-
-    def notifications(
-        self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
-    ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first; a
-        representative's without the notices about a minor's confidential care (the
-        holder's alone), its page filled past them."""
-        gate, action = self._gate, Action.NOTIFICATIONS_READ
-        with gate.journaled(actor, action, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            decision = access.require(gate.facts(actor, action, dossier))
-            limit = page_limit(page_size)
-            if not 0 <= after_id <= MAX_NOTIFICATION_ID:
-                raise InvalidArgumentError("after_id is not a notification id")
-            secret = secret_care(self._index, dossier.dossier_id, decision)
-            hidden = {str(d) for d in secret or ()}
-            found = self._shown(dossier.dossier_id, after_id, limit, hidden)
-        return found
-
-    def _shown(
-        self, dossier_id: uuid.UUID, after_id: int, limit: int, secret: set[str]
-    ) -> list[Notification]:
-        shown: list[Notification] = []
-        while len(shown) < limit:
-            batch = self._index.notifications(dossier_id, after_id, limit)
-            shown += [n for n in batch if n.kind not in DOCUMENT_NOTICES or n.subject not in secret]
-            if len(batch) < limit:
-                break
-            after_id = batch[-1].notification_id
-        return shown[:limit]

@@ -28,10 +28,10 @@ from typing import Protocol
 from vault.crypto.dossierkeys import unwrap_dossier_key, unwrap_key_record
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
-from vault.domain.clock import Clock, to_us
-from vault.domain.identifiers import Ins, parse_ins
 from vault.domain import heirs
+from vault.domain.clock import Clock, to_us
 from vault.domain.heirs import latest_expiry
+from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import parse_id
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
@@ -93,9 +93,7 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(
-    ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol
-):
+class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 from vault.domain.lifecycle import released_up_to_us
 from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibility
 from vault.domain.policy.codes import Action, Reason
+from vault.domain.policy.creation import decide_creation
 from vault.domain.policy.documents import (
     decide_document,
     decide_new_document,
     decide_replacement,
 )
-from vault.domain.policy.creation import decide_creation
 from vault.domain.policy.facts import Facts
 from vault.domain.policy.heirs import decide_heirs
 from vault.domain.policy.matrix import (

@@ -57,7 +57,11 @@ class SqlDossiers(SqlBase):
                 conn.execute(insert(K).values(**key_row(key)))
                 if representative is not None:  # who opened it for the person they represent
                     conn.execute(insert(ACC).values(**relationship_row(representative)))
-                    conn.execute(insert(CHANGES).values(**access_change_row(_set(representative, request_id))))
+                    conn.execute(
+                        insert(CHANGES).values(
+                            **access_change_row(_set(representative, request_id))
+                        )
+                    )
         except sa_exc.IntegrityError:
             raise AlreadyExistsError("this patient already has a dossier") from None
 

@@ -24,14 +24,14 @@ from vault.index.records import (
     VersionRecord,
 )
 from vault.index.sql.connection import SqlBase
+from vault.index.sql.heirs import GRANTS as HEIR_GRANTS
+from vault.index.sql.heirs import OBJECTIONS
 from vault.index.sql.mapping import (
     VERSION_COLUMNS,
     destruction_record,
     dossier_record,
     version_record,
 )
-from vault.index.sql.heirs import GRANTS as HEIR_GRANTS
-from vault.index.sql.heirs import OBJECTIONS
 from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, VIS, D, K, N, V
 
 

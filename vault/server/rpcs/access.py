@@ -1,6 +1,6 @@
 """The access RPCs: `ChangeAccess` (one change per request, mapped to its action and
-use case), `ListAccess`, `BreakGlass`, `ListNotifications`. Each calls `Vault.access`
-through `Calls`.
+use case), `ListAccess`, `BreakGlass`. Each calls `Vault.access` through `Calls`. The
+notification outbox's RPCs are `notifications.py`'s.
 """
 
 from __future__ import annotations
@@ -109,21 +109,3 @@ class AccessRpcs(Rpcs):
             return wire.access_entry_to_proto(entry)
 
         return await self._calls.unary(context, Action.BREAK_GLASS, body)
-
-    async def ListNotifications(  # noqa: N802 (generated name)
-        self, request: pb.ListNotificationsRequest, context: Context
-    ) -> pb.ListNotificationsResponse:
-        async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
-            notices = await self._calls.run(
-                self._vault.access.notifications,
-                actor,
-                request.dossier_id,
-                request.after_id,
-                wire.page_size(request),
-                call,
-            )
-            return pb.ListNotificationsResponse(
-                notifications=[wire.notification_to_proto(n) for n in notices]
-            )
-
-        return await self._calls.unary(context, Action.NOTIFICATIONS_READ, body)

@@ -21,7 +21,10 @@ def upgrade() -> None:
     op.create_table(
         "heir_grants",
         sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
         ),
         sa.Column("dossier_id", sa.Uuid(), nullable=False),
         sa.Column("heir", sa.String(length=80), nullable=False),
