@@ -69,8 +69,8 @@ class Notices:
         self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
     ) -> list[Notification]:
         """The outbox after `after_id`, oldest first, one page."""
-        dossier, decision = self._decide(actor, dossier_id, after_id, call)
-        return self.shown(dossier, decision, after_id, page_limit(page_size))
+        dossier, decision, limit = self._decide(actor, dossier_id, after_id, page_size, call)
+        return self.shown(dossier, decision, after_id, limit)
 
     def watch(self, actor: Actor, dossier_id: str, after_id: int, call: Call) -> Watch:
         """A watch of the outbox from `after_id`, decided and journaled now; the caller
@@ -78,25 +78,27 @@ class Notices:
         if not self._watchers.acquire(blocking=False):
             raise ResourceExhaustedError("this server follows its most notification watches")
         try:
-            dossier, decision = self._decide(actor, dossier_id, after_id, call)
+            dossier, decision, limit = self._decide(actor, dossier_id, after_id, None, call)
         except BaseException:
             self._watchers.release()
             raise
-        return Watch(self, dossier, decision, page_limit(None))
+        return Watch(self, dossier, decision, limit)
 
     def release(self) -> None:
         self._watchers.release()
 
     def _decide(
-        self, actor: Actor, dossier_id: str, after_id: int, call: Call
-    ) -> tuple[uuid.UUID, Decision]:
+        self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
+    ) -> tuple[uuid.UUID, Decision, int]:
+        """Decides and journals a read of the outbox, its arguments included."""
         gate, action = self._gate, Action.NOTIFICATIONS_READ
         with gate.journaled(actor, action, call) as access:
             dossier = gate.dossier(dossier_id, access)
             decision = access.require(gate.facts(actor, action, dossier))
+            limit = page_limit(page_size)
             if not 0 <= after_id <= MAX_NOTIFICATION_ID:
                 raise InvalidArgumentError("after_id is not a notification id")
-        return dossier.dossier_id, decision
+        return dossier.dossier_id, decision, limit
 
     def shown(
         self, dossier_id: uuid.UUID, decision: Decision, after_id: int, limit: int
