@@ -272,12 +272,16 @@ def _optional_reason(number: pb.EmergencyReason.ValueType) -> str | None:
 
 
 def notification_to_proto(notice: Notification) -> pb.Notification:
+    named = notice.kind in DOCUMENT_NOTICES or notice.kind is NotificationKind.REPRESENTATIVE_ENDED
     return pb.Notification(
         id=notice.notification_id,
         kind=_NOTICE_TO_PROTO[notice.kind],
         time=_timestamp_us(notice.created_us),
-        professional="" if notice.kind in DOCUMENT_NOTICES else notice.subject,
+        professional="" if named else notice.subject,
         document_id=notice.subject if notice.kind in DOCUMENT_NOTICES else "",
+        representative=notice.subject
+        if notice.kind is NotificationKind.REPRESENTATIVE_ENDED
+        else "",
         profession=notice.profession or "",
         emergency_reason=_REASON_TO_PROTO[EmergencyReason(notice.detail)]
         if notice.detail
@@ -290,7 +294,7 @@ def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> 
     return Notification(
         dossier_id,
         _known(_NOTICE_FROM_PROTO, message.kind, "notification kind"),
-        message.document_id or message.professional,
+        message.document_id or message.representative or message.professional,
         message.time.ToMicroseconds(),
         message.request_id,
         message.profession or None,

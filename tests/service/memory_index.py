@@ -36,6 +36,7 @@ from vault.domain.model import (
     Relationship,
     Visibility,
 )
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.errors import (
     AlreadyExistsError,
@@ -111,6 +112,7 @@ class MemoryIndex:
         self._versions: dict[tuple[uuid.UUID, int], _Version] = {}
         self._heir_grants: list[HeirGrant] = []
         self._objections: set[uuid.UUID] = set()
+        self._preferences: dict[uuid.UUID, NoticePreferences] = {}
 
     # -- ReadScope -------------------------------------------------------------------
 
@@ -242,6 +244,25 @@ class MemoryIndex:
                 if n.dossier_id == dossier_id and n.notification_id > after_id
             ]
         return found[:limit]
+
+    # -- NoticeIndex -----------------------------------------------------------------
+
+    def notice_preferences(self, dossier_id: uuid.UUID) -> NoticePreferences:
+        return self._preferences.get(dossier_id, NoticePreferences())
+
+    def set_notice_preferences(
+        self,
+        dossier_id: uuid.UUID,
+        preferences: NoticePreferences,
+        changed_us: int,
+        request_id: str,
+    ) -> None:
+        self._preferences[dossier_id] = preferences
+
+    def queue_notice(self, notice: Notification) -> None:
+        with self._lock:
+            number = len(self._outbox) + 1
+            self._outbox.append(replace(notice, notification_id=number))
 
     # -- HeirIndex -------------------------------------------------------------------
 

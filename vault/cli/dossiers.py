@@ -1,8 +1,8 @@
 """`dossier-vault dossier …`: create (for oneself, `--for-minor` as a legal
 representative, `--assisted` as a professional or the insurer's office), show, export,
 close, reopen a dossier, or ask for its deletion; a deceased holder's heirs (`heir-access
-grant`, operators) and the holder's objection to it (`posthumous-objection`), through
-the gRPC client.
+grant`, operators) and the holder's objection to it (`posthumous-objection`); the notices
+the holder asks for (`notices --new-documents`), through the gRPC client.
 
 What it does not: decide who may (the server does), list or release legal holds (the
 operators' `retention hold`/`release`; no RPC lists holds), or touch the documents
@@ -67,6 +67,14 @@ def cmd_heir_grant(args: argparse.Namespace) -> int:
         "expires_at": rfc3339(grant.expires_at.ToDatetime(tzinfo=UTC)),
     }
     show(args, shown, text, quiet=str(grant.grant_id))
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.set_notification_preferences(args.dossier, new_documents=args.new_documents)
+    text = f"new documents: {'notified' if args.new_documents else 'not notified'}"
+    show(args, {"dossier_id": args.dossier, "new_documents": args.new_documents}, text)
     return 0
 
 
@@ -182,6 +190,15 @@ def register(commands: Any) -> None:
         cmd_objection,
     )
     objection.add_argument("--withdraw", dest="objects", action="store_false")
+    notices = _lifecycle(
+        dossier, "notices", "the notices the holder asks for beyond those always sent", cmd_notices
+    )
+    notices.add_argument(
+        "--new-documents",
+        action=argparse.BooleanOptionalAction,
+        required=True,
+        help="be told of each new document someone else deposits",
+    )
     export = dossier.add_parser(
         "export", help="the patient's copy: a zip of every document, its metadata and history"
     )

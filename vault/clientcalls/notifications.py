@@ -1,6 +1,6 @@
 """`VaultClient`'s outbox followed (`watch_notifications`: a stream that ends at the
-call's deadline; resume from the last id it gave). One page is `AccessCalls`'s
-`notifications`."""
+call's deadline; resume from the last id it gave) and the notices the holder asks for
+(`set_notification_preferences`). One page is `AccessCalls`'s `notifications`."""
 
 from __future__ import annotations
 
@@ -30,3 +30,12 @@ class NotificationCalls(CallsBase):
                 yield wire.notification_from_proto(dossier, notice)
         except grpc.RpcError as error:
             raise vault_error(error) from None
+
+    def set_notification_preferences(
+        self, dossier_id: uuid.UUID | str, *, new_documents: bool
+    ) -> None:
+        """The patient side: be told of each new document someone else deposits, or not."""
+        request = pb.SetNotificationPreferencesRequest(
+            dossier_id=str(dossier_id), new_documents=new_documents
+        )
+        self._call(self._stub.SetNotificationPreferences, request)

@@ -138,9 +138,17 @@ class NotificationKind(StrEnum):
     RELEASE_NOTICE = "release_notice"  # a held-back document is to be released soon
     DOCUMENT_RELEASED = "released"  # a held-back document's delay ran: released
     BLOCK_LIFTED = "block_lifted"  # a blocked professional became the treating physician
+    DOCUMENT_DEPOSITED = "deposited"  # a new document, for a holder who opted in
+    REPRESENTATIVE_ENDED = "rights_ended"  # a legal representative's rights ended
 
 
-DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.DOCUMENT_RELEASED})
+DOCUMENT_NOTICES = frozenset(
+    {
+        NotificationKind.RELEASE_NOTICE,
+        NotificationKind.DOCUMENT_RELEASED,
+        NotificationKind.DOCUMENT_DEPOSITED,
+    }
+)
 """The kinds whose `subject` is a document id, not a professional."""
 
 

@@ -32,6 +32,7 @@ from vault.domain.model import (
     Relationship,
     Visibility,
 )
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.index.records import (
     AccessChange,
@@ -59,6 +60,7 @@ __all__ = [
     "KeyIndex",
     "LifecycleIndex",
     "ManifestBuilder",
+    "NoticeIndex",
     "ReadScope",
     "RetentionIndex",
     "ScrubIndex",
@@ -109,9 +111,11 @@ class DocumentIndex(Protocol):
 
     def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         """Sets the final sizes and makes the version the document's visible one; the
-        previous version becomes deprecated. ConflictError if the reservation is gone;
-        DossierQuotaExceededError (nothing written) if the dossier's live versions would
-        then hold more than `quota` bytes, checked under the dossier's lock."""
+        previous version becomes deprecated. A new document's notice is queued in the
+        same transaction when the holder asked for it (vault/domain/notices.py).
+        ConflictError if the reservation is gone; DossierQuotaExceededError (nothing
+        written) if the dossier's live versions would then hold more than `quota` bytes,
+        checked under the dossier's lock."""
         ...
 
     def content_size(self, dossier_id: uuid.UUID) -> int:
@@ -257,6 +261,23 @@ class HeirIndex(Protocol):
     ) -> None:
         """Records the objection (again: unchanged), or withdraws it."""
         ...
+
+
+class NoticeIndex(Protocol):
+    """The holder's notification preferences, and a notice queued on its own (the deposit
+    notice is queued by `DocumentIndex.commit_version`, in its transaction)."""
+
+    def notice_preferences(self, dossier_id: uuid.UUID) -> NoticePreferences: ...
+
+    def set_notice_preferences(
+        self,
+        dossier_id: uuid.UUID,
+        preferences: NoticePreferences,
+        changed_us: int,
+        request_id: str,
+    ) -> None: ...
+
+    def queue_notice(self, notice: Notification) -> None: ...
 
 
 class RetentionIndex(Protocol):
@@ -420,6 +441,7 @@ class Index(
     AccessIndex,
     LifecycleIndex,
     HeirIndex,
+    NoticeIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

@@ -253,3 +253,15 @@ class PosthumousObjectionRow(Base):
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
     recorded_us: Mapped[int] = mapped_column(BigInteger)
     request_id: Mapped[str] = mapped_column(String(36))
+
+
+class NotificationPreferenceRow(Base):
+    """What the holder asked to be told beyond the notices always sent (issue 15 item 9):
+    one row per dossier that set a preference."""
+
+    __tablename__ = "notification_preferences"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    new_documents: Mapped[bool] = mapped_column(Boolean)
+    changed_us: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[str] = mapped_column(String(36))

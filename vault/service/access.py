@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
+from vault.domain.ids import parse_id
 from vault.domain.model import (
     AccessRules,
     Actor,
@@ -23,17 +24,19 @@ from vault.domain.model import (
     Relation,
     Relationship,
 )
+from vault.domain.notices import representative_ended
 from vault.domain.policy import Action, Reason
 from vault.errors import FailedPreconditionError, NotFoundError
-from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
+from vault.index.base import AccessIndex, DocumentIndex, DossierRecord, NoticeIndex
 from vault.service.gate import Call, Gate
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 
 
-class AccessControlIndex(AccessIndex, DocumentIndex, Protocol):
-    """The access records, and which documents are a minor's confidential care."""
+class AccessControlIndex(AccessIndex, DocumentIndex, NoticeIndex, Protocol):
+    """The access records, which documents are a minor's confidential care, and the
+    notices queued on their own (a representative's rights ended)."""
 
 
 class AccessControl:
@@ -108,14 +111,16 @@ class AccessControl:
         return entry
 
     def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
-        self._remove(
-            actor,
-            dossier_id,
-            Action.REPRESENTATIVE_REMOVE,
-            Relation.REPRESENTATIVE,
-            lambda: self._gate.ins_ref(parse_ins(ins)),
-            call,
-        )
+        """Ends a representative's rights; the holder is told (`rights_ended`)."""
+
+        def subject() -> str:  # parsed in the decision: a malformed INS is journaled
+            return self._gate.ins_ref(parse_ins(ins))
+
+        action, relation = Action.REPRESENTATIVE_REMOVE, Relation.REPRESENTATIVE
+        self._remove(actor, dossier_id, action, relation, subject, call)
+        dossier = parse_id(dossier_id, "dossier id")
+        ended = representative_ended(dossier, subject(), self._gate.now_us(), call.request_id)
+        self._index.queue_notice(ended)
 
     def _remove(
         self,

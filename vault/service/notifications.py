@@ -1,4 +1,5 @@
-"""The holder's notification outbox, read two ways: a page at a time
+"""The holder's notification outbox, read two ways, and the notices they ask for
+(`Notices.set_preferences`: a new document deposited). The outbox is read a page at a time
 (`Notices.page`, `ListNotifications`) and followed (`Notices.watch`,
 `WatchNotifications`): a watch is decided and journaled once, when it starts, then
 polls the outbox through `Watch.poll` until its caller ends it.
@@ -19,10 +20,11 @@ import uuid
 from typing import Protocol
 
 from vault.domain.model import DOCUMENT_NOTICES, Actor, Notification
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Action, Decision
 from vault.domain.validation import page_limit
 from vault.errors import InvalidArgumentError, ResourceExhaustedError
-from vault.index.base import AccessIndex, DocumentIndex
+from vault.index.base import AccessIndex, DocumentIndex, NoticeIndex
 from vault.notification_watch import WatchSettings
 from vault.service.gate import Call, Gate
 from vault.service.journal import secret_care
@@ -30,8 +32,9 @@ from vault.service.journal import secret_care
 MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 
 
-class NoticesIndex(AccessIndex, DocumentIndex, Protocol):
-    """The outbox, and which documents are a minor's confidential care."""
+class NoticesIndex(AccessIndex, DocumentIndex, NoticeIndex, Protocol):
+    """The outbox, which documents are a minor's confidential care, and the holder's
+    preferences."""
 
 
 class Watch:
@@ -83,6 +86,15 @@ class Notices:
             self._watchers.release()
             raise
         return Watch(self, dossier, decision, limit)
+
+    def set_preferences(
+        self, actor: Actor, dossier_id: str, preferences: NoticePreferences, call: Call
+    ) -> None:
+        """The patient side chooses the notices asked for (a new document deposited)."""
+        action = Action.NOTIFICATIONS_SETTING
+        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            now_us = self._gate.now_us()
+        self._index.set_notice_preferences(dossier.dossier_id, preferences, now_us, call.request_id)
 
     def release(self) -> None:
         self._watchers.release()

@@ -250,6 +250,12 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """A blocked professional was designated treating physician: the block is lifted
     (professional: their RPPS number; the treating physician cannot be blocked).
     """
+    NOTIFICATION_KIND_DOCUMENT_DEPOSITED: _NotificationKind.ValueType  # 6
+    """A new document was deposited (document_id), for a holder who asked for it
+    (SetNotificationPreferences); never one held back from them, nor their own.
+    """
+    NOTIFICATION_KIND_REPRESENTATIVE_ENDED: _NotificationKind.ValueType  # 7
+    """A legal representative's rights ended (representative: `ins-hmac:…`)."""
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
 
@@ -264,6 +270,12 @@ NOTIFICATION_KIND_BLOCK_LIFTED: NotificationKind.ValueType  # 5
 """A blocked professional was designated treating physician: the block is lifted
 (professional: their RPPS number; the treating physician cannot be blocked).
 """
+NOTIFICATION_KIND_DOCUMENT_DEPOSITED: NotificationKind.ValueType  # 6
+"""A new document was deposited (document_id), for a holder who asked for it
+(SetNotificationPreferences); never one held back from them, nor their own.
+"""
+NOTIFICATION_KIND_REPRESENTATIVE_ENDED: NotificationKind.ValueType  # 7
+"""A legal representative's rights ended (representative: `ins-hmac:…`)."""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
 
 class _CreationMode:
@@ -1435,6 +1447,7 @@ class Notification(_message.Message):
     EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     kind: Global___NotificationKind.ValueType
     professional: _builtins.str
@@ -1445,6 +1458,8 @@ class Notification(_message.Message):
     """The journal entry of the access (its request id)."""
     document_id: _builtins.str
     """The document a release notice is about (empty for an access)."""
+    representative: _builtins.str
+    """The representative whose rights ended, as the journal names them (`ins-hmac:…`)."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1458,10 +1473,11 @@ class Notification(_message.Message):
         emergency_reason: Global___EmergencyReason.ValueType = ...,
         request_id: _builtins.str = ...,
         document_id: _builtins.str = ...,
+        representative: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "representative", b"representative", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1824,3 +1840,41 @@ class WatchNotificationsRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchNotificationsRequest: _TypeAlias = WatchNotificationsRequest  # noqa: Y015
+
+@_typing.final
+class SetNotificationPreferencesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    NEW_DOCUMENTS_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    new_documents: _builtins.bool
+    """true: a DOCUMENT_DEPOSITED notice for each new document someone else deposits."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        new_documents: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "new_documents", b"new_documents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetNotificationPreferencesRequest: _TypeAlias = SetNotificationPreferencesRequest  # noqa: Y015
+
+@_typing.final
+class SetNotificationPreferencesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetNotificationPreferencesResponse: _TypeAlias = SetNotificationPreferencesResponse  # noqa: Y015

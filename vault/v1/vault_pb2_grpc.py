@@ -149,6 +149,11 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.Notification.FromString,
                 _registered_method=True)
+        self.SetNotificationPreferences = channel.unary_unary(
+                '/vault.v1.DossierVault/SetNotificationPreferences',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -352,6 +357,14 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetNotificationPreferences(self, request, context):
+        """The patient side chooses the notices it asks for beyond those always sent: each
+        new document deposited in the dossier (off by default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -469,6 +482,11 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.WatchNotifications,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.Notification.SerializeToString,
+            ),
+            'SetNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetNotificationPreferences,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1092,6 +1110,33 @@ class DossierVault:
             '/vault.v1.DossierVault/WatchNotifications',
             vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.Notification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetNotificationPreferences',
+            vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -166,6 +166,10 @@ class DossierVaultStub:
     longest watch): resume with a new call from the last id received.
     RESOURCE_EXHAUSTED when the server already serves its most watchers.
     """
+    SetNotificationPreferences: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetNotificationPreferencesRequest, _vault_pb2.SetNotificationPreferencesResponse]
+    """The patient side chooses the notices it asks for beyond those always sent: each
+    new document deposited in the dossier (off by default).
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -267,6 +271,10 @@ class DossierVaultAsyncStub(DossierVaultStub):
     it starts. It ends with OK just before the call's deadline (or after the server's
     longest watch): resume with a new call from the last id received.
     RESOURCE_EXHAUSTED when the server already serves its most watchers.
+    """
+    SetNotificationPreferences: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetNotificationPreferencesRequest, _vault_pb2.SetNotificationPreferencesResponse]  # type: ignore[assignment]
+    """The patient side chooses the notices it asks for beyond those always sent: each
+    new document deposited in the dossier (off by default).
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -504,6 +512,16 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         it starts. It ends with OK just before the call's deadline (or after the server's
         longest watch): resume with a new call from the last id received.
         RESOURCE_EXHAUSTED when the server already serves its most watchers.
+        """
+
+    @_abc_1.abstractmethod
+    def SetNotificationPreferences(
+        self,
+        request: _vault_pb2.SetNotificationPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetNotificationPreferencesResponse, _abc.Awaitable[_vault_pb2.SetNotificationPreferencesResponse]]:
+        """The patient side chooses the notices it asks for beyond those always sent: each
+        new document deposited in the dossier (off by default).
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -66,6 +66,7 @@ _PATIENT_SIDE = frozenset(
         Action.REPRESENTATIVE_ADD,
         Action.REPRESENTATIVE_REMOVE,
         Action.NOTIFICATIONS_READ,
+        Action.NOTIFICATIONS_SETTING,  # the notices the holder asks for (issue 15 item 9)
         Action.JOURNAL_READ,
         Action.DOSSIER_EXPORT,
     }

@@ -32,6 +32,7 @@ from vault.index.sql.mapping import (
     dossier_record,
     version_record,
 )
+from vault.index.sql.notices import PREFERENCES
 from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, VIS, D, K, N, V
 
 
@@ -189,8 +190,8 @@ class SqlRetention(SqlBase):
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
-            for heirs in (HEIR_GRANTS, OBJECTIONS):  # the heirs' grants and the objection
-                conn.execute(delete(heirs).where(heirs.c.dossier_id == dossier_id))
+            for table in (HEIR_GRANTS, OBJECTIONS, PREFERENCES):  # heirs, notice preferences
+                conn.execute(delete(table).where(table.c.dossier_id == dossier_id))
             conn.execute(delete(K).where(K.c.dossier_id == dossier_id))
             conn.execute(
                 update(D)

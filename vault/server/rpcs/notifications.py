@@ -1,5 +1,6 @@
-"""The outbox's RPCs: `ListNotifications` (one page) and `WatchNotifications` (server
-streaming: the page, then each new notice as it is queued).
+"""The outbox's RPCs: `ListNotifications` (one page), `WatchNotifications` (server
+streaming: the page, then each new notice as it is queued), and
+`SetNotificationPreferences` (the notices the holder asks for).
 
 A watch costs one waiting coroutine while idle: it learns of new notices by polling the
 index (`Watch.poll`, in the thread pool) at a bounded interval, from
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 
 from vault import wire
 from vault.domain.model import Actor
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Action
 from vault.notification_watch import WatchSettings
 from vault.server.calls import Context
@@ -46,6 +48,18 @@ class NotificationRpcs(Rpcs):
             )
 
         return await self._calls.unary(context, Action.NOTIFICATIONS_READ, body)
+
+    async def SetNotificationPreferences(  # noqa: N802 (generated name)
+        self, request: pb.SetNotificationPreferencesRequest, context: Context
+    ) -> pb.SetNotificationPreferencesResponse:
+        async def body(actor: Actor, call: Call) -> pb.SetNotificationPreferencesResponse:
+            preferences = NoticePreferences(new_documents=request.new_documents)
+            await self._calls.run(
+                self._vault.notices.set_preferences, actor, request.dossier_id, preferences, call
+            )
+            return pb.SetNotificationPreferencesResponse()
+
+        return await self._calls.unary(context, Action.NOTIFICATIONS_SETTING, body)
 
     async def WatchNotifications(  # noqa: N802 (generated name)
         self, request: pb.WatchNotificationsRequest, context: Context
