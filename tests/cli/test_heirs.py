@@ -1,5 +1,6 @@
-"""`dossier-vault dossier create --assisted`, `dossier heir-access grant` and
-`dossier posthumous-objection`, as people type them against a served process."""
+"""`dossier-vault dossier create --assisted`, `dossier heir-access grant`,
+`dossier posthumous-objection` and `dossier notices`, as people type them against a
+served process."""
 
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ def test_an_assisted_creation_then_a_death_and_an_operators_grant_to_the_heir(
     assert listed.returncode == 0, listed.stderr
 
 
-def test_the_holder_records_then_withdraws_an_objection(served: dict[str, str]) -> None:
+def test_the_holder_records_then_withdraws_an_objection_and_asks_for_new_document_notices(
+    served: dict[str, str],
+) -> None:
     patient = token(served, "patient", PATIENT_INS)
     dossier = run(patient, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
     for extra in ((), ("--withdraw",)):
         done = run(patient, "dossier", "posthumous-objection", "--dossier", dossier, *extra)
         assert done.returncode == 0, done.stderr
+    asked = run(patient, "dossier", "notices", "--dossier", dossier, "--new-documents", "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout) == {"dossier_id": dossier, "new_documents": True}
