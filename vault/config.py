@@ -246,7 +246,7 @@ class Config:
         365, "the longest access an operator grants a deceased holder's heir", Z()
     )
     notification_watchers: int = s.setting(
-        1000, "WatchNotifications streams a server follows at once; beyond: RESOURCE_EXHAUSTED", Z()
+        256, "WatchNotifications streams a server follows at once; beyond: RESOURCE_EXHAUSTED", Z()
     )
     notification_poll_seconds: float = s.setting(
         0.5, "a watch polls the outbox this often after a notice, doubling while idle", N(0.01)

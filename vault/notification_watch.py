@@ -13,7 +13,7 @@ class WatchSettings:
     each polls the outbox while idle (from `poll_min_seconds`, doubling to
     `poll_max_seconds`), and the longest one lasts (then it ends, OK, to be resumed)."""
 
-    max_watchers: int = 1000
+    max_watchers: int = 256
     poll_min_seconds: float = 0.5
     poll_max_seconds: float = 5.0
     max_seconds: float = 900.0
