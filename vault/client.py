@@ -55,7 +55,6 @@ from vault.tls_material import (
 )
 from vault.v1 import vault_pb2 as pb
 from vault.v1 import vault_pb2_grpc
-from vault.wire_lifecycle import creation_mode_to_proto
 
 CHUNK_SIZE = 1024 * 1024
 Content = bytes | Path | BinaryIO | Iterable[bytes]
@@ -154,7 +153,7 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls):
         self._channel.close()
 
     def create_dossier(self, ins: str, mode: CreationMode = CreationMode.OWN) -> Dossier:
-        request = pb.CreateDossierRequest(ins=ins, mode=creation_mode_to_proto(mode))
+        request = pb.CreateDossierRequest(ins=ins, mode=wire.creation_mode_to_proto(mode))
         return wire.dossier_from_proto(self._call(self._stub.CreateDossier, request))
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:

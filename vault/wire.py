@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from vault.domain.heirs import HeirGrant, HeirPurpose
 from vault.domain.ids import parse_id
 from vault.domain.lifecycle import LegalHold
 from vault.domain.model import (
@@ -22,6 +23,7 @@ from vault.domain.model import (
     ActorKind,
     Author,
     ClosureReason,
+    CreationMode,
     Document,
     DocumentCategory,
     DocumentFormat,
@@ -458,3 +460,44 @@ def optional_time_us(message: Message, name: str) -> int | None:
     """A Timestamp field as microseconds, or None when it is not set."""
     stamp = _optional_timestamp(message, name)
     return None if stamp is None else stamp.ToMicroseconds()
+
+
+# -- creation and heirs (issue 15, items 4 and 5) ---------------------------------
+
+_MODE_TO_PROTO, _MODE_FROM_PROTO = _numbering(CreationMode, pb.CreationMode, "CREATION_MODE")
+_PURPOSE_TO_PROTO, _PURPOSE_FROM_PROTO = _numbering(HeirPurpose, pb.HeirPurpose, "HEIR_PURPOSE")
+
+
+def creation_mode_from_proto(number: pb.CreationMode.ValueType) -> CreationMode:
+    return _known(_MODE_FROM_PROTO, number, "creation mode")
+
+
+def creation_mode_to_proto(mode: CreationMode) -> pb.CreationMode.ValueType:
+    return _MODE_TO_PROTO[mode]
+
+
+def heir_purpose_from_proto(number: pb.HeirPurpose.ValueType) -> HeirPurpose:
+    return _known(_PURPOSE_FROM_PROTO, number, "heir purpose")
+
+
+def heir_purpose_to_proto(purpose: HeirPurpose) -> pb.HeirPurpose.ValueType:
+    return _PURPOSE_TO_PROTO[purpose]
+
+
+def expiry_us(request: pb.GrantHeirAccessRequest) -> int:
+    """A grant's expiry, required."""
+    if not request.HasField("expires_at"):
+        raise InvalidArgumentError("an heir's access needs its expiry")
+    return int(request.expires_at.ToMicroseconds())
+
+
+def heir_grant_to_proto(grant: HeirGrant) -> pb.HeirGrant:
+    return pb.HeirGrant(
+        grant_id=grant.grant_id,
+        dossier_id=str(grant.dossier_id),
+        heir=grant.heir,
+        purpose=_PURPOSE_TO_PROTO[grant.purpose],
+        request_reference=grant.request_reference,
+        granted_at=_timestamp_us(grant.granted_us),
+        expires_at=_timestamp_us(grant.expires_us),
+    )

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import grpc
 
-from vault import wire, wire_lifecycle
+from vault import wire
 from vault.clientcalls.base import CallsBase, vault_error
 from vault.domain.clock import to_us
 from vault.domain.heirs import HeirPurpose
@@ -59,7 +59,7 @@ class LifecycleCalls(CallsBase):
         request = pb.GrantHeirAccessRequest(
             dossier_id=str(dossier_id),
             heir_ins=heir_ins,
-            purpose=wire_lifecycle.heir_purpose_to_proto(purpose),
+            purpose=wire.heir_purpose_to_proto(purpose),
             request_reference=reference,
         )
         request.expires_at.FromMicroseconds(to_us(expires_at))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 
-from vault import wire, wire_lifecycle
+from vault import wire
 from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.server.calls import Context, close
@@ -23,7 +23,7 @@ class DossierRpcs(Rpcs):
         self, request: pb.CreateDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            mode = wire_lifecycle.creation_mode_from_proto(request.mode)
+            mode = wire.creation_mode_from_proto(request.mode)
             dossier = await self._calls.run(
                 self._vault.dossiers.create, actor, request.ins, call, mode
             )

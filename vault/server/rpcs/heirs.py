@@ -5,7 +5,7 @@ an heir's reads are the ordinary document RPCs.
 
 from __future__ import annotations
 
-from vault import wire_lifecycle
+from vault import wire
 from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.server.calls import Context
@@ -20,7 +20,7 @@ class HeirRpcs(Rpcs):
     ) -> pb.HeirGrant:
         async def body(actor: Actor, call: Call) -> pb.HeirGrant:
             call.dossier = request.dossier_id
-            purpose = wire_lifecycle.heir_purpose_from_proto(request.purpose)
+            purpose = wire.heir_purpose_from_proto(request.purpose)
             grant = await self._calls.run(
                 self._vault.heirs.grant,
                 actor,
@@ -28,10 +28,10 @@ class HeirRpcs(Rpcs):
                 request.heir_ins,
                 purpose,
                 request.request_reference,
-                wire_lifecycle.expiry_us(request),
+                wire.expiry_us(request),
                 call,
             )
-            return wire_lifecycle.heir_grant_to_proto(grant)
+            return wire.heir_grant_to_proto(grant)
 
         return await self._calls.unary(context, Action.HEIR_GRANT, body)
 
