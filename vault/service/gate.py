@@ -30,7 +30,6 @@ from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
 from vault.domain import heirs
 from vault.domain.clock import Clock, to_us
-from vault.domain.heirs import latest_expiry
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import parse_id
 from vault.domain.model import (
@@ -357,7 +356,8 @@ class Gate:
         vault/domain/heirs.py); read only for a dossier closed for a death."""
         if not heirs.is_deceased(dossier.lifecycle):
             return None
-        return latest_expiry(self._index.heir_grants(dossier.dossier_id, self.actor_ref(actor)))
+        grants = self._index.heir_grants(dossier.dossier_id, self.actor_ref(actor))
+        return heirs.latest_expiry(grants)
 
     def facts(
         self,
