@@ -431,7 +431,7 @@ class Destroyer:
         self, record: VersionRecord, kind: NotificationKind, now_us: int, request_id: str
     ) -> bool:
         """Tells the holder about `record`, once (a minor's confidential care too: the
-        outbox shows representatives no notice about it, `AccessControl.notifications`)."""
+        outbox shows representatives no notice about it, `Notices.shown`)."""
         subject = str(record.document_id)
         notice = Notification(
             record.dossier_id, kind, subject, now_us, request_id or str(uuid.uuid4())

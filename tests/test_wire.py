@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault import wire
+from vault import wire, wire_grants
 from vault.domain.model import DECLARED_CONSENT, CareTeam, Relation, Relationship
 from vault.errors import InvalidArgumentError
 from vault.v1 import vault_pb2 as pb
@@ -81,4 +81,4 @@ def test_an_access_entry_keeps_a_declared_consent_apart_from_an_emergency_reason
 def test_a_care_team_crosses_the_wire_unchanged(name: str, members: list[str]) -> None:
     dossier = uuid.uuid4()
     team = CareTeam(dossier, uuid.uuid4(), name, tuple(members), 1_000_000, 2_000_000)
-    assert wire.care_team_from_proto(dossier, wire.care_team_to_proto(team)) == team
+    assert wire_grants.care_team_from_proto(dossier, wire_grants.care_team_to_proto(team)) == team

@@ -36,7 +36,9 @@ from vault.clientcalls import resumable
 from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
 from vault.clientcalls.lifecycle import LifecycleCalls
+from vault.clientcalls.notifications import NotificationCalls
 from vault.domain.model import (
+    CreationMode,
     Document,
     DocumentCategory,
     DocumentMetadata,
@@ -119,7 +121,7 @@ class Download:
                 raise IntegrityError("downloaded range does not have the expected length")
 
 
-class VaultClient(AccessCalls, LifecycleCalls):
+class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls):
     def __init__(
         self,
         target: str,
@@ -152,9 +154,9 @@ class VaultClient(AccessCalls, LifecycleCalls):
     def close(self) -> None:
         self._channel.close()
 
-    def create_dossier(self, ins: str) -> Dossier:
-        reply = self._call(self._stub.CreateDossier, pb.CreateDossierRequest(ins=ins))
-        return wire.dossier_from_proto(reply)
+    def create_dossier(self, ins: str, mode: CreationMode = CreationMode.OWN) -> Dossier:
+        request = pb.CreateDossierRequest(ins=ins, mode=wire.creation_mode_to_proto(mode))
+        return wire.dossier_from_proto(self._call(self._stub.CreateDossier, request))
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:
         request = (

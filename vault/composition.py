@@ -201,6 +201,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
             int(config.max_document_mib * 2**20), int(config.max_dossier_gib * 2**30)
         ),
         consent_window=config.consent_window,
+        watch=config.notification_watch,
     )
     checkpointer = build_checkpointer(config, journal, keys)
     sweeper = Sweeper(index, served_blobs, SystemClock())

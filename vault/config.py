@@ -41,6 +41,7 @@ from vault.crypto.pkcs11.settings import Pkcs11Settings
 from vault.domain.lifecycle import RetentionRules
 from vault.domain.policy.consent import THE_DAY, ConsentWindow, parse_consent_window
 from vault.errors import ConfigurationError
+from vault.notification_watch import WatchSettings
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 CONFIG_FILE_VARIABLE = "VAULT_CONFIG_FILE"
@@ -249,6 +250,21 @@ class Config:
     deletion_warning_days: int = s.setting(
         14, "a deletion request is reported as approaching this long before it", Z(0)
     )
+    heir_access_max_days: int = s.setting(
+        365, "the longest access an operator grants a deceased holder's heir", Z()
+    )
+    notification_watchers: int = s.setting(
+        256, "WatchNotifications streams a server follows at once; beyond: RESOURCE_EXHAUSTED", Z()
+    )
+    notification_poll_seconds: float = s.setting(
+        0.5, "a watch polls the outbox this often after a notice, doubling while idle", N(0.01)
+    )
+    notification_poll_max_seconds: float = s.setting(
+        5.0, "and at most this long apart: a new notice arrives within it", N(0.01)
+    )
+    notification_watch_seconds: float = s.setting(
+        900.0, "the longest watch; it then ends (OK), to be resumed from its last id", N(1)
+    )
     metrics_listen: str | None = s.setting(
         None,
         "host:port of the Prometheus metrics (docs/operations.md)",
@@ -273,6 +289,16 @@ class Config:
             deletion_warning_days=self.deletion_warning_days,
             held_back_release_months=self.held_back_release_months,
             held_back_notice_days=self.held_back_notice_days,
+            heir_access_max_days=self.heir_access_max_days,
+        )
+
+    @property
+    def notification_watch(self) -> WatchSettings:
+        return WatchSettings(
+            self.notification_watchers,
+            self.notification_poll_seconds,
+            max(self.notification_poll_max_seconds, self.notification_poll_seconds),
+            self.notification_watch_seconds,
         )
 
     @property

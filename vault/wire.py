@@ -1,7 +1,8 @@
 """Mapping between generated protobuf messages and the domain's frozen dataclasses.
 
-The only module besides the servicer and the client that touches `vault.v1`: both edges
-go through it, so generated types never leak into the service or the domain.
+With `vault.wire_grants` (care teams, heirs), the only modules besides the server's
+handlers and the client that touch `vault.v1`: both edges go through them, so generated
+types never leak into the service or the domain.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from vault.domain.model import (
     DOCUMENT_NOTICES,
     ActorKind,
     Author,
-    CareTeam,
     ClosureReason,
+    CreationMode,
     Document,
     DocumentCategory,
     DocumentFormat,
@@ -54,7 +55,7 @@ E = TypeVar("E", bound=Enum)
 P = TypeVar("P", bound=int)
 
 
-def _numbering(
+def numbering(
     members: Iterable[E], proto: _EnumTypeWrapper[P], prefix: str
 ) -> tuple[dict[E, P], dict[P, E]]:
     """Each member's number in the generated enum, where it is named `PREFIX_NAME`, and
@@ -63,31 +64,31 @@ def _numbering(
     return to_proto, {number: member for member, number in to_proto.items()}
 
 
-_CATEGORY_TO_PROTO, _CATEGORY_FROM_PROTO = _numbering(
+_CATEGORY_TO_PROTO, _CATEGORY_FROM_PROTO = numbering(
     DocumentCategory, pb.DocumentCategory, "DOCUMENT_CATEGORY"
 )
-_STATE_TO_PROTO, _STATE_FROM_PROTO = _numbering(DossierState, pb.DossierState, "DOSSIER_STATE")
-_CLOSURE_TO_PROTO, _CLOSURE_FROM_PROTO = _numbering(
+_STATE_TO_PROTO, _STATE_FROM_PROTO = numbering(DossierState, pb.DossierState, "DOSSIER_STATE")
+_CLOSURE_TO_PROTO, _CLOSURE_FROM_PROTO = numbering(
     ClosureReason, pb.ClosureReason, "CLOSURE_REASON"
 )
-_REASON_TO_PROTO, _REASON_FROM_PROTO = _numbering(
+_REASON_TO_PROTO, _REASON_FROM_PROTO = numbering(
     EmergencyReason, pb.EmergencyReason, "EMERGENCY_REASON"
 )
-_RELATION_TO_PROTO, _RELATION_FROM_PROTO = _numbering(
+_RELATION_TO_PROTO, _RELATION_FROM_PROTO = numbering(
     set(Relation) - {Relation.SEEN}, pb.Relation, "RELATION"
 )
-_NOTICE_TO_PROTO, _NOTICE_FROM_PROTO = _numbering(
+_NOTICE_TO_PROTO, _NOTICE_FROM_PROTO = numbering(
     NotificationKind, pb.NotificationKind, "NOTIFICATION_KIND"
 )
-_FORMAT_TO_PROTO, _FORMAT_FROM_PROTO = _numbering(
+_FORMAT_TO_PROTO, _FORMAT_FROM_PROTO = numbering(
     DocumentFormat, pb.DocumentFormat, "DOCUMENT_FORMAT"
 )
-_STATUS_TO_PROTO, _STATUS_FROM_PROTO = _numbering(
+_STATUS_TO_PROTO, _STATUS_FROM_PROTO = numbering(
     DocumentStatus, pb.DocumentStatus, "DOCUMENT_STATUS"
 )
 
 
-def _known(table: Mapping[K, T], number: K, what: str) -> T:
+def known(table: Mapping[K, T], number: K, what: str) -> T:
     """The member an enum number stands for; a number this version does not know (a
     newer peer, a corrupt message) is an InvalidArgumentError, never a KeyError."""
     member = table.get(number)
@@ -138,7 +139,7 @@ def metadata_from_proto(message: pb.DocumentMetadata) -> DocumentMetadata:
         media_type=message.media_type,
         type_code=message.type_code,
         care_date=_moment(message, "care_date"),
-        format=_known(_FORMAT_FROM_PROTO, message.format, "format") if message.format else None,
+        format=known(_FORMAT_FROM_PROTO, message.format, "format") if message.format else None,
     )
 
 
@@ -173,7 +174,7 @@ def resume_key_from_proto(header: pb.PutDocumentHeader) -> bytes | None:
 
 
 def upload_status_to_proto(offset: int, until_us: int) -> pb.UploadStatus:
-    return pb.UploadStatus(offset=offset, resumable_until=_timestamp_us(until_us))
+    return pb.UploadStatus(offset=offset, resumable_until=timestamp_us(until_us))
 
 
 def replacement_to_proto(replaces: Replacement) -> pb.DocumentVersionRef:
@@ -183,7 +184,7 @@ def replacement_to_proto(replaces: Replacement) -> pb.DocumentVersionRef:
 def query_from_proto(request: pb.ListDocumentsRequest) -> DocumentQuery:
     """The search a listing asks for."""
     statuses = frozenset(
-        _known(_STATUS_FROM_PROTO, number, "document status") for number in request.statuses
+        known(_STATUS_FROM_PROTO, number, "document status") for number in request.statuses
     )
     return DocumentQuery(
         categories=frozenset(category_from_proto(c) for c in request.categories),
@@ -236,7 +237,7 @@ def visibility_to_proto(visibility: Visibility) -> pb.Visibility:
 
 
 def emergency_reason_from_proto(number: pb.EmergencyReason.ValueType) -> EmergencyReason:
-    return _known(_REASON_FROM_PROTO, number, "emergency reason")
+    return known(_REASON_FROM_PROTO, number, "emergency reason")
 
 
 def emergency_reason_to_proto(reason: EmergencyReason) -> pb.EmergencyReason.ValueType:
@@ -244,7 +245,7 @@ def emergency_reason_to_proto(reason: EmergencyReason) -> pb.EmergencyReason.Val
 
 
 def category_from_proto(number: pb.DocumentCategory.ValueType) -> DocumentCategory:
-    return _known(_CATEGORY_FROM_PROTO, number, "document category")
+    return known(_CATEGORY_FROM_PROTO, number, "document category")
 
 
 def category_to_proto(category: DocumentCategory) -> pb.DocumentCategory.ValueType:
@@ -255,11 +256,11 @@ def access_entry_to_proto(entry: Relationship) -> pb.AccessEntry:
     message = pb.AccessEntry(
         relation=_RELATION_TO_PROTO[entry.relation],
         subject=entry.subject,
-        created_at=_timestamp_us(entry.created_us),
+        created_at=timestamp_us(entry.created_us),
         profession=entry.profession or "",
     )
     if entry.expires_us is not None:
-        message.expires_at.CopyFrom(_timestamp_us(entry.expires_us))
+        message.expires_at.CopyFrom(timestamp_us(entry.expires_us))
     if entry.detail == DECLARED_CONSENT:
         message.declared_consent = True
     elif entry.detail is not None:
@@ -270,7 +271,7 @@ def access_entry_to_proto(entry: Relationship) -> pb.AccessEntry:
 def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> Relationship:
     return Relationship(
         dossier_id,
-        _known(_RELATION_FROM_PROTO, message.relation, "relation"),
+        known(_RELATION_FROM_PROTO, message.relation, "relation"),
         message.subject,
         message.created_at.ToMicroseconds(),
         optional_time_us(message, "expires_at"),
@@ -281,40 +282,22 @@ def access_entry_from_proto(dossier_id: uuid.UUID, message: pb.AccessEntry) -> R
     )
 
 
-def care_team_to_proto(team: CareTeam) -> pb.CareTeam:
-    return pb.CareTeam(
-        id=str(team.team_id),
-        name=team.name,
-        members=list(team.members),
-        created_at=_timestamp_us(team.created_us),
-        expires_at=_timestamp_us(team.expires_us),
-    )
-
-
-def care_team_from_proto(dossier_id: uuid.UUID, message: pb.CareTeam) -> CareTeam:
-    """A team the vault sent (its id and times set)."""
-    return CareTeam(
-        dossier_id,
-        uuid.UUID(message.id),
-        message.name,
-        tuple(message.members),
-        message.created_at.ToMicroseconds(),
-        message.expires_at.ToMicroseconds(),
-    )
-
-
 def _optional_reason(number: pb.EmergencyReason.ValueType) -> str | None:
     """An emergency reason code, or None when the field is unset."""
     return emergency_reason_from_proto(number).value if number else None
 
 
 def notification_to_proto(notice: Notification) -> pb.Notification:
+    named = notice.kind in DOCUMENT_NOTICES or notice.kind is NotificationKind.REPRESENTATIVE_ENDED
     return pb.Notification(
         id=notice.notification_id,
         kind=_NOTICE_TO_PROTO[notice.kind],
-        time=_timestamp_us(notice.created_us),
-        professional="" if notice.kind in DOCUMENT_NOTICES else notice.subject,
+        time=timestamp_us(notice.created_us),
+        professional="" if named else notice.subject,
         document_id=notice.subject if notice.kind in DOCUMENT_NOTICES else "",
+        representative=notice.subject
+        if notice.kind is NotificationKind.REPRESENTATIVE_ENDED
+        else "",
         profession=notice.profession or "",
         emergency_reason=_REASON_TO_PROTO[EmergencyReason(notice.detail)]
         if notice.detail
@@ -326,8 +309,8 @@ def notification_to_proto(notice: Notification) -> pb.Notification:
 def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> Notification:
     return Notification(
         dossier_id,
-        _known(_NOTICE_FROM_PROTO, message.kind, "notification kind"),
-        message.document_id or message.professional,
+        known(_NOTICE_FROM_PROTO, message.kind, "notification kind"),
+        message.document_id or message.representative or message.professional,
         message.time.ToMicroseconds(),
         message.request_id,
         message.profession or None,
@@ -337,7 +320,7 @@ def notification_from_proto(dossier_id: uuid.UUID, message: pb.Notification) -> 
 
 
 def closure_reason_from_proto(number: pb.ClosureReason.ValueType) -> ClosureReason:
-    return _known(_CLOSURE_FROM_PROTO, number, "closure reason")
+    return known(_CLOSURE_FROM_PROTO, number, "closure reason")
 
 
 def closure_reason_to_proto(reason: ClosureReason) -> pb.ClosureReason.ValueType:
@@ -397,7 +380,7 @@ def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
     return pb.LegalHold(
         hold_id=hold.hold_id,
         dossier_id=str(hold.dossier_id),
-        placed_at=_timestamp_us(hold.placed_us),
+        placed_at=timestamp_us(hold.placed_us),
         reason=hold.reason,
     )
 
@@ -405,7 +388,7 @@ def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
 def dossier_from_proto(message: pb.Dossier) -> Dossier:
     return Dossier(
         dossier_id=uuid.UUID(message.dossier_id),
-        state=_known(_STATE_FROM_PROTO, message.state, "dossier state"),
+        state=known(_STATE_FROM_PROTO, message.state, "dossier state"),
         created_at=message.created_at.ToDatetime(UTC),
         closed_at=_moment(message, "closed_at"),
         closure_reason=(
@@ -425,12 +408,12 @@ def document_from_proto(message: pb.Document) -> Document:
         sha256=message.sha256,
         created_at=message.created_at.ToDatetime(UTC),
         visibility=visibility_from_proto(message.visibility),
-        status=_known(_STATUS_FROM_PROTO, message.status, "document status"),
+        status=known(_STATUS_FROM_PROTO, message.status, "document status"),
         author=_author_from_proto(message.author) if message.HasField("author") else None,
     )
 
 
-def _timestamp_us(time_us: int) -> Timestamp:
+def timestamp_us(time_us: int) -> Timestamp:
     stamp = Timestamp()
     stamp.FromMicroseconds(time_us)
     return stamp
@@ -440,7 +423,7 @@ def journal_record_to_proto(entry: JournalEntry) -> pb.JournalRecord:
     event = entry.event
     return pb.JournalRecord(
         seq=entry.seq,
-        time=_timestamp_us(event.time_us),
+        time=timestamp_us(event.time_us),
         actor_kind=event.actor_kind,
         actor_ref=event.actor_ref,
         actor_profession=event.actor_profession or "",
@@ -491,3 +474,19 @@ def optional_time_us(message: Message, name: str) -> int | None:
     """A Timestamp field as microseconds, or None when it is not set."""
     stamp = _optional_timestamp(message, name)
     return None if stamp is None else stamp.ToMicroseconds()
+
+
+# -- creation (issue 15, item 5) ---------------------------------------------------
+
+_MODE_TO_PROTO, _MODE_FROM_PROTO = numbering(CreationMode, pb.CreationMode, "CREATION_MODE")
+
+
+def creation_mode_from_proto(number: pb.CreationMode.ValueType) -> CreationMode:
+    """The mode a request names; unset (0) is the holder's own creation."""
+    if number == pb.CREATION_MODE_UNSPECIFIED:
+        return CreationMode.OWN
+    return known(_MODE_FROM_PROTO, number, "creation mode")
+
+
+def creation_mode_to_proto(mode: CreationMode) -> pb.CreationMode.ValueType:
+    return _MODE_TO_PROTO[mode]

@@ -14,8 +14,10 @@ from vault.index.sql.access import SqlAccess
 from vault.index.sql.careteams import SqlCareTeams
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
+from vault.index.sql.heirs import SqlHeirs
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
+from vault.index.sql.notices import SqlNotices
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -29,6 +31,8 @@ ROLES: list[tuple[type, type]] = [
     (base.AccessIndex, SqlAccess),
     (base.CareTeamIndex, SqlCareTeams),
     (base.LifecycleIndex, SqlLifecycle),
+    (base.HeirIndex, SqlHeirs),
+    (base.NoticeIndex, SqlNotices),
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
@@ -49,6 +53,8 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     documents: base.DocumentIndex = SqlDocuments(engine)
     access: base.AccessIndex = SqlAccess(engine)
     lifecycle: base.LifecycleIndex = SqlLifecycle(engine)
+    heirs: base.HeirIndex = SqlHeirs(engine)
+    notices: base.NoticeIndex = SqlNotices(engine)
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
@@ -58,7 +64,20 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     index: base.Index = SqlIndex(engine)
     # the typed assignments are the signature check (mypy); at run time, every method of
     # each port is there
-    roles = (scope, dossiers, documents, access, teams, lifecycle, retention, keys, sweep, scrub)
+    roles = (
+        scope,
+        dossiers,
+        documents,
+        access,
+        teams,
+        lifecycle,
+        heirs,
+        notices,
+        retention,
+        keys,
+        sweep,
+        scrub,
+    )
     for (port, _), role in zip(ROLES, roles, strict=True):
         assert _methods(port) <= set(dir(role)), port.__name__
     assert {m for port, _ in ROLES for m in _methods(port)} <= set(dir(index))

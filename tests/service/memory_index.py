@@ -4,7 +4,7 @@ the model). Not shipped: the real index is `vault.index.sql.SqlIndex`, and
 tests/service/test_memory_index.py runs the same behaviour tests against both.
 
 It implements `GateIndex` (vault/service/gate.py: `ReadScope`, `DossierIndex`,
-`AccessIndex`, `DocumentIndex`, `KeyIndex`), and `SweepIndex` for uploads
+`AccessIndex`, `DocumentIndex`, `KeyIndex`, `HeirIndex`), and `SweepIndex` for uploads
 (`UploadIndex`). It does not implement `LifecycleIndex` or `RetentionIndex`, so it does
 not declare them: a use case that needs them does not type-check against it.
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from tests.service.memory_careteams import MemoryCareTeams
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
+from vault.domain.heirs import HeirGrant
 from vault.domain.lifecycle import Lifecycle
 from vault.domain.model import (
     DocumentCategory,
@@ -36,6 +37,7 @@ from vault.domain.model import (
     Relationship,
     Visibility,
 )
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.errors import (
     AlreadyExistsError,
@@ -111,6 +113,9 @@ class MemoryIndex(MemoryCareTeams):
         self._outbox: list[Notification] = []
         self._documents: dict[uuid.UUID, _Document] = {}
         self._versions: dict[tuple[uuid.UUID, int], _Version] = {}
+        self._heir_grants: list[HeirGrant] = []
+        self._objections: set[uuid.UUID] = set()
+        self._preferences: dict[uuid.UUID, NoticePreferences] = {}
 
     # -- ReadScope -------------------------------------------------------------------
 
@@ -120,7 +125,13 @@ class MemoryIndex(MemoryCareTeams):
 
     # -- DossierIndex ----------------------------------------------------------------
 
-    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+    def add_dossier(
+        self,
+        dossier: DossierRecord,
+        key: DossierKeyRecord,
+        representative: Relationship | None = None,
+        request_id: str = "",
+    ) -> None:
         with self._lock:
             taken = {d.patient_index for d in self._dossiers.values()}
             if dossier.dossier_id in self._dossiers or dossier.patient_index in taken:
@@ -130,6 +141,8 @@ class MemoryIndex(MemoryCareTeams):
                 dossier, lifecycle=Lifecycle(dossier.state)
             )
             self._keys[key.dossier_id, key.version] = key
+            if representative is not None:
+                self.set_relationship(representative, request_id)
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
         return self._dossiers.get(dossier_id)
@@ -271,6 +284,45 @@ class MemoryIndex(MemoryCareTeams):
                 and n.recipient == recipient
             ]
         return found[:limit]
+
+    # -- NoticeIndex -----------------------------------------------------------------
+
+    def notice_preferences(self, dossier_id: uuid.UUID) -> NoticePreferences:
+        return self._preferences.get(dossier_id, NoticePreferences())
+
+    def set_notice_preferences(
+        self,
+        dossier_id: uuid.UUID,
+        preferences: NoticePreferences,
+        changed_us: int,
+        request_id: str,
+    ) -> None:
+        self._preferences[dossier_id] = preferences
+
+    def queue_notice(self, notice: Notification) -> None:
+        with self._lock:
+            number = len(self._outbox) + 1
+            self._outbox.append(replace(notice, notification_id=number))
+
+    # -- HeirIndex -------------------------------------------------------------------
+
+    def add_heir_grant(self, grant: HeirGrant) -> int:
+        with self._lock:
+            self._heir_grants.append(replace(grant, grant_id=len(self._heir_grants) + 1))
+            return len(self._heir_grants)
+
+    def heir_grants(self, dossier_id: uuid.UUID, heir: str) -> list[HeirGrant]:
+        with self._lock:
+            return [g for g in self._heir_grants if (g.dossier_id, g.heir) == (dossier_id, heir)]
+
+    def posthumous_objection(self, dossier_id: uuid.UUID) -> bool:
+        return dossier_id in self._objections
+
+    def set_posthumous_objection(
+        self, dossier_id: uuid.UUID, objects: bool, recorded_us: int, request_id: str
+    ) -> None:
+        with self._lock:
+            (self._objections.add if objects else self._objections.discard)(dossier_id)
 
     # -- DocumentIndex ---------------------------------------------------------------
 

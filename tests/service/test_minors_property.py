@@ -45,10 +45,12 @@ from vault.domain.model import (
 )
 from vault.errors import NotFoundError
 from vault.journal.store import EntryFilter
+from vault.notification_watch import WatchSettings
 from vault.pagetokens import PageTokens
 from vault.service.access import AccessControl
 from vault.service.gate import Call
 from vault.service.journal import JournalReads
+from vault.service.notifications import Notices
 
 PARENT_INS = PARENT_INS_OF_TESTS
 PARENT = Actor(ActorKind.LEGAL_REPRESENTATIVE, PARENT_INS)
@@ -82,6 +84,7 @@ class World:
     scene: Scene
     journal: JournalReads
     access: AccessControl
+    notices: Notices
     with_care: bool
     visible: list[uuid.UUID] = field(default_factory=list)
     secret: list[uuid.UUID] = field(default_factory=list)
@@ -164,9 +167,7 @@ class World:
                 break
         answers.append(history)
         after, outbox = 0, []
-        while notices := self.access.notifications(
-            PARENT, scene.dossier, after, 2, call("notices")
-        ):
+        while notices := self.notices.page(PARENT, scene.dossier, after, 2, call("notices")):
             outbox.append([(n.kind, n.subject, n.profession, n.request_id) for n in notices])
             after = notices[-1].notification_id
         answers.append(outbox)
@@ -208,7 +209,8 @@ def _world(tmp: Path, key_file: Path, with_care: bool) -> World:
         scene.record.dossier_id, Relation.AUTHORISED, RPPS, now_us, now_us + 10 * YEAR_US
     )
     scene.index.set_relationship(physician, "authorise")
-    return World(scene, journal, access, with_care)
+    notices = Notices(scene.gate, index=scene.index, watch=WatchSettings())
+    return World(scene, journal, access, notices, with_care)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,8 @@
-"""`dossier-vault dossier …`: create, show, export, close, reopen a dossier, or ask for
-its deletion, through the gRPC client.
+"""`dossier-vault dossier …`: create (for oneself, `--for-minor` as a legal
+representative, `--assisted` as a professional or the insurer's office), show, export,
+close, reopen a dossier, or ask for its deletion; a deceased holder's heirs (`heir-access
+grant`, operators) and the holder's objection to it (`posthumous-objection`); the notices
+the holder asks for (`notices --new-documents`), through the gRPC client.
 
 What it does not: decide who may (the server does), list or release legal holds (the
 operators' `retention hold`/`release`; no RPC lists holds), or touch the documents
@@ -10,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, rfc3339, show
-from vault.domain.model import ClosureReason
+from vault.domain.heirs import HeirPurpose
+from vault.domain.model import ClosureReason, CreationMode
 
 if TYPE_CHECKING:
     from vault.domain.model import Dossier
@@ -33,8 +38,51 @@ def _show_dossier(args: argparse.Namespace, dossier: Dossier) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    mode = CreationMode.OWN
+    if args.for_minor:
+        mode = CreationMode.FOR_REPRESENTED
+    elif args.assisted:
+        mode = CreationMode.ASSISTED
     with client_from_args(args) as client:
-        _show_dossier(args, client.create_dossier(args.ins))
+        _show_dossier(args, client.create_dossier(args.ins, mode))
+    return 0
+
+
+def cmd_heir_grant(args: argparse.Namespace) -> int:
+    expires = datetime.fromisoformat(args.expires.replace("Z", "+00:00"))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    with client_from_args(args) as client:
+        grant = client.grant_heir_access(
+            args.dossier, args.heir_ins, HeirPurpose(args.purpose), args.reference, expires
+        )
+    text = f"heir access {grant.grant_id} on {grant.dossier_id}  purpose={args.purpose}  "
+    text += f"until={rfc3339(grant.expires_at.ToDatetime(tzinfo=UTC))}"
+    shown = {
+        "grant_id": grant.grant_id,
+        "dossier_id": grant.dossier_id,
+        "heir": grant.heir,
+        "purpose": args.purpose,
+        "request_reference": grant.request_reference,
+        "expires_at": rfc3339(grant.expires_at.ToDatetime(tzinfo=UTC)),
+    }
+    show(args, shown, text, quiet=str(grant.grant_id))
+    return 0
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.set_notification_preferences(args.dossier, new_documents=args.new_documents)
+    text = f"new documents: {'notified' if args.new_documents else 'not notified'}"
+    show(args, {"dossier_id": args.dossier, "new_documents": args.new_documents}, text)
+    return 0
+
+
+def cmd_objection(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.set_posthumous_objection(args.dossier, args.objects)
+    state = "recorded" if args.objects else "withdrawn"
+    show(args, {"dossier_id": args.dossier, "objects": args.objects}, f"objection {state}")
     return 0
 
 
@@ -90,7 +138,18 @@ def register(commands: Any) -> None:
         "dossier", help="create, show, export, close or reopen a dossier"
     ).add_subparsers(dest="dossier_command", required=True)
     create = dossier.add_parser("create", help="open the dossier of a patient")
-    create.add_argument("--ins", required=True)
+    create.add_argument("--ins", required=True, help="the holder's INS")
+    who = create.add_mutually_exclusive_group()
+    who.add_argument(
+        "--for-minor",
+        action="store_true",
+        help="as the holder's legal representative (a minor, a protected adult)",
+    )
+    who.add_argument(
+        "--assisted",
+        action="store_true",
+        help="as a professional or the insurer's office, on the holder's behalf",
+    )
     add_output_flags(create)
     create.set_defaults(handler=cmd_create)
     show_parser = dossier.add_parser("show", help="show a dossier")
@@ -112,6 +171,33 @@ def register(commands: Any) -> None:
         "request-deletion",
         "the patient asks for the dossier's early destruction (closes it)",
         cmd_request_deletion,
+    )
+    heirs = dossier.add_parser(
+        "heir-access", help="a deceased holder's heirs: operators grant read access"
+    ).add_subparsers(dest="heir_command", required=True)
+    grant = heirs.add_parser("grant", help="grant an heir read access, on a recorded request")
+    grant.add_argument("--dossier", required=True)
+    grant.add_argument("--heir-ins", required=True, help="the heir's, partner's or cohabitant's")
+    grant.add_argument("--purpose", required=True, choices=[p.value for p in HeirPurpose])
+    grant.add_argument("--reference", required=True, help="the request's reference (case no.)")
+    grant.add_argument("--expires", required=True, help="RFC 3339 time the access ends")
+    add_output_flags(grant)
+    grant.set_defaults(handler=cmd_heir_grant)
+    objection = _lifecycle(
+        dossier,
+        "posthumous-objection",
+        "the holder objects to their heirs' access after their death (--withdraw: no more)",
+        cmd_objection,
+    )
+    objection.add_argument("--withdraw", dest="objects", action="store_false")
+    notices = _lifecycle(
+        dossier, "notices", "the notices the holder asks for beyond those always sent", cmd_notices
+    )
+    notices.add_argument(
+        "--new-documents",
+        action=argparse.BooleanOptionalAction,
+        required=True,
+        help="be told of each new document someone else deposits",
     )
     export = dossier.add_parser(
         "export", help="the patient's copy: a zip of every document, its metadata and history"

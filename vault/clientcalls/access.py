@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from vault import wire
+from vault import wire, wire_grants
 from vault.clientcalls.base import CallsBase
 from vault.domain.model import (
     AccessRules,
@@ -95,7 +95,7 @@ class AccessCalls(CallsBase):
         reply = self._change(dossier_id, add_care_team=team)
         if not reply.HasField("care_team"):
             raise VaultError("the vault answered a care team's addition without the team")
-        return wire.care_team_from_proto(uuid.UUID(str(dossier_id)), reply.care_team)
+        return wire_grants.care_team_from_proto(uuid.UUID(str(dossier_id)), reply.care_team)
 
     def remove_care_team(self, dossier_id: uuid.UUID | str, team_id: uuid.UUID | str) -> None:
         self._change(dossier_id, remove_care_team=str(team_id))
@@ -104,7 +104,7 @@ class AccessCalls(CallsBase):
         reply = self._call(self._stub.ListAccess, pb.ListAccessRequest(dossier_id=str(dossier_id)))
         dossier = uuid.UUID(str(dossier_id))
         entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
-        teams = tuple(wire.care_team_from_proto(dossier, t) for t in reply.care_teams)
+        teams = tuple(wire_grants.care_team_from_proto(dossier, t) for t in reply.care_teams)
         return AccessRules(
             entries, reply.emergency_access_refused, reply.regulation_access_refused, teams
         )

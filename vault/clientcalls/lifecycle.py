@@ -1,17 +1,21 @@
-"""`VaultClient`'s lifecycle calls: close, reopen, ask for deletion, legal holds and the
-patient's copy (`ExportDossier`, written to a path only once whole)."""
+"""`VaultClient`'s lifecycle calls: close, reopen, ask for deletion, legal holds, the
+patient's copy (`ExportDossier`, written to a path only once whole), and a deceased
+holder's heirs (an operator's grant, the holder's objection while alive)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import grpc
 
-from vault import wire
+from vault import wire, wire_grants
 from vault.clientcalls.base import CallsBase, vault_error
+from vault.domain.clock import to_us
+from vault.domain.heirs import HeirPurpose
 from vault.domain.model import ClosureReason, Dossier, ExportSummary
 from vault.v1 import vault_pb2 as pb
 
@@ -42,6 +46,30 @@ class LifecycleCalls(CallsBase):
     def release_hold(self, dossier_id: uuid.UUID | str, hold_id: int, reason: str) -> None:
         request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)
         self._call(self._stub.ReleaseHold, request)
+
+    def grant_heir_access(
+        self,
+        dossier_id: uuid.UUID | str,
+        heir_ins: str,
+        purpose: HeirPurpose,
+        reference: str,
+        expires_at: datetime,
+    ) -> pb.HeirGrant:
+        """Operators: an heir's read access to a deceased holder's documents."""
+        request = pb.GrantHeirAccessRequest(
+            dossier_id=str(dossier_id),
+            heir_ins=heir_ins,
+            purpose=wire_grants.heir_purpose_to_proto(purpose),
+            request_reference=reference,
+        )
+        request.expires_at.FromMicroseconds(to_us(expires_at))
+        grant: pb.HeirGrant = self._call(self._stub.GrantHeirAccess, request)
+        return grant
+
+    def set_posthumous_objection(self, dossier_id: uuid.UUID | str, objects: bool) -> None:
+        """The holder, alive: objects to their heirs' access after death, or withdraws."""
+        request = pb.SetPosthumousObjectionRequest(dossier_id=str(dossier_id), objects=objects)
+        self._call(self._stub.SetPosthumousObjection, request)
 
     def export_dossier(
         self,

@@ -1,6 +1,7 @@
 """A dossier's legal lifecycle: closure, conservation, reopening, holds and destruction.
 
     active --close--> closed --reopen (within the conservation period)--> active
+    active --death declared--> closed for good (never reopened; heirs' access: heirs.py)
     active|closed --deletion requested--> closed, due at once (to be done within 3 months)
     closed --deadline passed, no legal hold--> destroyed (by the retention job)
 
@@ -43,6 +44,7 @@ class RetentionRules:
     )
     held_back_release_months: int = 1  # a document held back from the patient, at most
     held_back_notice_days: int = 14  # after its deposit, the holder is told of its release
+    heir_access_max_days: int = 365  # an heir's access, at most (ours: no text sets one)
 
 
 DEFAULT_RULES = RetentionRules()
@@ -112,10 +114,12 @@ def close(
 
 def reopen(lifecycle: Lifecycle, now_us: int) -> Lifecycle:
     """Reopens a closed dossier within its conservation period; its documents come back
-    untouched. A dossier whose deletion was requested, or whose deadline passed, stays
-    closed."""
+    untouched. A dossier whose deletion was requested, closed for its holder's death,
+    or whose deadline passed, stays closed."""
     if lifecycle.state is not DossierState.CLOSED:
         raise FailedPreconditionError("only a closed dossier can be reopened")
+    if lifecycle.closure_reason is ClosureReason.DEATH:
+        raise FailedPreconditionError("a dossier closed for a death is never reopened")
     if lifecycle.closure_reason is ClosureReason.DELETION_REQUEST:
         raise FailedPreconditionError("the patient asked for this dossier's deletion")
     if lifecycle.destroy_after_us is not None and now_us >= lifecycle.destroy_after_us:

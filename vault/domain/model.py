@@ -49,6 +49,17 @@ class ClosureReason(StrEnum):
     DELETION_REQUEST = "deletion_request"  # the patient asked for early destruction
 
 
+class CreationMode(StrEnum):
+    """Who opens a dossier for its holder (CSP L.1111-14, as we read it): the holder
+    themself, their legal representative (a minor, a protected adult), or someone who
+    assists them (a professional, an insurer's office). The dossier is the holder's from
+    the first second whoever opened it."""
+
+    OWN = "own"
+    FOR_REPRESENTED = "for-represented"  # a legal representative, recorded as such
+    ASSISTED = "assisted"  # a professional or the insurer's office, no access kept
+
+
 class DossierState(StrEnum):
     ACTIVE = "active"
     CLOSED = "closed"
@@ -153,9 +164,17 @@ class NotificationKind(StrEnum):
     RELEASE_NOTICE = "release_notice"  # a held-back document is to be released soon
     DOCUMENT_RELEASED = "released"  # a held-back document's delay ran: released
     BLOCK_LIFTED = "block_lifted"  # a blocked professional became the treating physician
+    DOCUMENT_DEPOSITED = "deposited"  # a new document, for a holder who opted in
+    REPRESENTATIVE_ENDED = "rights_ended"  # a legal representative's rights ended
 
 
-DOCUMENT_NOTICES = frozenset({NotificationKind.RELEASE_NOTICE, NotificationKind.DOCUMENT_RELEASED})
+DOCUMENT_NOTICES = frozenset(
+    {
+        NotificationKind.RELEASE_NOTICE,
+        NotificationKind.DOCUMENT_RELEASED,
+        NotificationKind.DOCUMENT_DEPOSITED,
+    }
+)
 """The kinds whose `subject` is a document id, not a professional."""
 
 

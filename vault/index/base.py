@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
+from vault.domain.heirs import HeirGrant
 from vault.domain.lifecycle import LegalHold, Lifecycle
 from vault.domain.model import (
     DocumentCategory,
@@ -32,6 +33,7 @@ from vault.domain.model import (
     Relationship,
     Visibility,
 )
+from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.index.records import (
     AccessChange,
@@ -54,10 +56,12 @@ __all__ = [
     "DossierKeyRecord",
     "DossierRecord",
     "DueSummary",
+    "HeirIndex",
     "Index",
     "KeyIndex",
     "LifecycleIndex",
     "ManifestBuilder",
+    "NoticeIndex",
     "ReadScope",
     "RetentionIndex",
     "ScrubIndex",
@@ -69,9 +73,16 @@ __all__ = [
 class DossierIndex(Protocol):
     """Dossiers: created with their first key, found by id or by patient."""
 
-    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
-        """Stores a new dossier and its first key; AlreadyExistsError for a second
-        dossier of the same patient."""
+    def add_dossier(
+        self,
+        dossier: DossierRecord,
+        key: DossierKeyRecord,
+        representative: Relationship | None = None,
+        request_id: str = "",
+    ) -> None:
+        """Stores a new dossier and its first key, and the legal representative who
+        opened it (recorded as an access change of `request_id`), in one transaction;
+        AlreadyExistsError for a second dossier of the same patient."""
         ...
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None: ...
@@ -101,9 +112,11 @@ class DocumentIndex(Protocol):
 
     def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         """Sets the final sizes and makes the version the document's visible one; the
-        previous version becomes deprecated. ConflictError if the reservation is gone;
-        DossierQuotaExceededError (nothing written) if the dossier's live versions would
-        then hold more than `quota` bytes, checked under the dossier's lock."""
+        previous version becomes deprecated. A new document's notice is queued in the
+        same transaction when the holder asked for it (vault/domain/notices.py).
+        ConflictError if the reservation is gone; DossierQuotaExceededError (nothing
+        written) if the dossier's live versions would then hold more than `quota` bytes,
+        checked under the dossier's lock."""
         ...
 
     def content_size(self, dossier_id: uuid.UUID) -> int:
@@ -291,6 +304,46 @@ class LifecycleIndex(Protocol):
         ...
 
 
+class HeirIndex(Protocol):
+    """A deceased holder's heirs: the grants an operator recorded, and the holder's
+    objection while alive (vault/domain/heirs.py)."""
+
+    def add_heir_grant(self, grant: HeirGrant) -> int:
+        """Records a grant; returns its id."""
+        ...
+
+    def heir_grants(self, dossier_id: uuid.UUID, heir: str) -> list[HeirGrant]:
+        """The grants `heir` has on the dossier, oldest first (expired ones included)."""
+        ...
+
+    def posthumous_objection(self, dossier_id: uuid.UUID) -> bool:
+        """Whether the holder's objection to heirs' access stands."""
+        ...
+
+    def set_posthumous_objection(
+        self, dossier_id: uuid.UUID, objects: bool, recorded_us: int, request_id: str
+    ) -> None:
+        """Records the objection (again: unchanged), or withdraws it."""
+        ...
+
+
+class NoticeIndex(Protocol):
+    """The holder's notification preferences, and a notice queued on its own (the deposit
+    notice is queued by `DocumentIndex.commit_version`, in its transaction)."""
+
+    def notice_preferences(self, dossier_id: uuid.UUID) -> NoticePreferences: ...
+
+    def set_notice_preferences(
+        self,
+        dossier_id: uuid.UUID,
+        preferences: NoticePreferences,
+        changed_us: int,
+        request_id: str,
+    ) -> None: ...
+
+    def queue_notice(self, notice: Notification) -> None: ...
+
+
 class RetentionIndex(Protocol):
     """Retention: what is due, destructions (manifest, completion, certificates), rolling
     windows, and what a destroyed dossier may still hold."""
@@ -451,6 +504,8 @@ class Index(
     DocumentIndex,
     AccessIndex,
     LifecycleIndex,
+    HeirIndex,
+    NoticeIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

@@ -258,3 +258,48 @@ class DestructionRow(Base):
     manifest: Mapped[str] = mapped_column(Text)
     completed_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     certificate: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HeirGrantRow(Base):
+    """Heirs' access to a deceased holder's documents (vault/domain/heirs.py): one row per
+    grant an operator recorded, kept after it expires (the request it answers, who
+    granted it, until when). `heir` names the heir as the journal does (`ins-hmac:`)."""
+
+    __tablename__ = "heir_grants"
+    __table_args__ = (Index("ix_heir_grants_dossier_heir", "dossier_id", "heir"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"))
+    heir: Mapped[str] = mapped_column(String(80))
+    purpose: Mapped[str] = mapped_column(String(16))
+    request_reference: Mapped[str] = mapped_column(String(200))
+    granted_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int] = mapped_column(BigInteger)
+    granted_by: Mapped[str] = mapped_column(String(80))
+    request_id: Mapped[str] = mapped_column(String(36))
+
+
+class PosthumousObjectionRow(Base):
+    """The holder's objection, recorded while alive, to their heirs' access after their
+    death: present while it stands (withdrawing it removes the row; the journal keeps
+    both requests)."""
+
+    __tablename__ = "posthumous_objections"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    recorded_us: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[str] = mapped_column(String(36))
+
+
+class NotificationPreferenceRow(Base):
+    """What the holder asked to be told beyond the notices always sent (issue 15 item 9):
+    one row per dossier that set a preference."""
+
+    __tablename__ = "notification_preferences"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    new_documents: Mapped[bool] = mapped_column(Boolean)
+    changed_us: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[str] = mapped_column(String(36))

@@ -1,7 +1,8 @@
 """`DossierVaultServicer`: the grpc.aio implementation of `vault.v1.DossierVault`.
 
 One handler per RPC of protos/vault/v1/vault.proto, grouped by concept in
-`vault.server.rpcs` (dossiers, uploads, documents, access, journal); this class composes
+`vault.server.rpcs` (dossiers, uploads, documents, access, journal, heirs,
+notifications); this class composes
 them and holds what they share. Each handler maps the request to domain values
 (`vault.wire`), calls a use case of `vault.service.Vault` and maps its result back. Every
 handler runs through `Calls` (vault/server/calls.py), which gives the call a request id,
@@ -27,7 +28,9 @@ from vault.server.calls import Calls
 from vault.server.rpcs.access import AccessRpcs
 from vault.server.rpcs.documents import DocumentRpcs
 from vault.server.rpcs.dossiers import DossierRpcs
+from vault.server.rpcs.heirs import HeirRpcs
 from vault.server.rpcs.journal import JournalRpcs
+from vault.server.rpcs.notifications import NotificationRpcs
 from vault.server.rpcs.uploads import UploadRpcs
 from vault.service import Vault
 from vault.v1 import vault_pb2_grpc
@@ -39,6 +42,8 @@ class DossierVaultServicer(
     DocumentRpcs,
     AccessRpcs,
     JournalRpcs,
+    HeirRpcs,
+    NotificationRpcs,
     vault_pb2_grpc.DossierVaultServicer,
 ):
     def __init__(

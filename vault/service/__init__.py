@@ -5,7 +5,8 @@ Clock) into one decision gate (`gate.py`: one policy decision and one journal en
 request, before any effect) and the use cases that pass through it, one object per
 aggregate: `vault.dossiers` (create, find, lifecycle, holds), `vault.uploads` (writing
 documents), `vault.documents` (reading, searching, changing them, the patient copy),
-`vault.access` (who may access a dossier) and `vault.journal` (the journal's read side).
+`vault.access` (who may access a dossier), `vault.heirs` (a deceased holder's heirs),
+`vault.notices` (the outbox) and `vault.journal` (the journal's read side).
 It knows no wire format: the gRPC edge drives it, tests can too.
 """
 
@@ -23,12 +24,15 @@ from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
 from vault.index.base import Index
 from vault.journal.store import JournalLog, JournalStore
+from vault.notification_watch import WatchSettings
 from vault.pagetokens import PageTokens
 from vault.service.access import AccessControl
 from vault.service.documents import Documents
 from vault.service.dossiers import Dossiers
 from vault.service.gate import Call, Gate
+from vault.service.heirs import Heirs
 from vault.service.journal import JournalReads
+from vault.service.notifications import Notices
 from vault.service.uploads import Upload, UploadQuota, Uploads
 
 __all__ = ["DEFAULT_UPLOAD_LEASE", "Call", "Upload", "UploadQuota", "Vault"]
@@ -56,6 +60,7 @@ class Vault:
         retainer: Retainer | None = None,
         upload_quota: UploadQuota | None = None,
         consent_window: ConsentWindow = THE_DAY,
+        watch: WatchSettings | None = None,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -89,5 +94,7 @@ class Vault:
             journal_log=journal_log,
         )
         self.access = AccessControl(gate, index=index, consent_window=consent_window)
+        self.heirs = Heirs(gate, index=index, rules=rules)
+        self.notices = Notices(gate, index=index, watch=watch or WatchSettings())
         self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision

@@ -1,8 +1,9 @@
 """Who may access a dossier: authorisations, consent, blocks, legal representatives, the
 treating physician, the emergency objections and break-the-glass (with the SAMU
 regulator's access), the holder's grant to an occupational physician, care teams (their
-use cases are careteams.py's), and the views of them (the access list, the notification
-outbox: the patient side's, and the treating physician's emergency notices).
+use cases are careteams.py's), and the patient side's view of them (the access list; the
+notification outbox, the treating physician's emergency notices included, is
+`notifications.py`'s).
 
 Each use case decides on the dossier as a whole through the gate (`Gate.on_dossier`),
 then records the change in the index. What the rules mean for a request is the policy's
@@ -11,15 +12,14 @@ then records the change in the index. What the rules mean for a request is the p
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
 from vault.domain.identifiers import parse_ins, parse_rpps
+from vault.domain.ids import parse_id
 from vault.domain.model import (
     DECLARED_CONSENT,
-    DOCUMENT_NOTICES,
     AccessRules,
     Actor,
     CareTeam,
@@ -29,22 +29,21 @@ from vault.domain.model import (
     Relation,
     Relationship,
 )
+from vault.domain.notices import representative_ended
 from vault.domain.policy import Action, Reason
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
-from vault.domain.validation import page_limit
-from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from vault.index.base import AccessIndex, DocumentIndex, DossierRecord
+from vault.errors import FailedPreconditionError, NotFoundError
+from vault.index.base import AccessIndex, DocumentIndex, DossierRecord, NoticeIndex
 from vault.service.careteams import CareTeams
 from vault.service.gate import Call, Gate
-from vault.service.journal import secret_care
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
-MAX_NOTIFICATION_ID = 2**63 - 1  # a signed 64-bit key in both databases
 
 
-class AccessControlIndex(AccessIndex, DocumentIndex, Protocol):
-    """The access records, and which documents are a minor's confidential care."""
+class AccessControlIndex(AccessIndex, DocumentIndex, NoticeIndex, Protocol):
+    """The access records, which documents are a minor's confidential care, and the
+    notices queued on their own (a representative's rights ended)."""
 
 
 class AccessControl:
@@ -141,14 +140,16 @@ class AccessControl:
         return entry
 
     def remove_representative(self, actor: Actor, dossier_id: str, ins: str, call: Call) -> None:
-        self._remove(
-            actor,
-            dossier_id,
-            Action.REPRESENTATIVE_REMOVE,
-            Relation.REPRESENTATIVE,
-            lambda: self._gate.ins_ref(parse_ins(ins)),
-            call,
-        )
+        """Ends a representative's rights; the holder is told (`rights_ended`)."""
+
+        def subject() -> str:  # parsed in the decision: a malformed INS is journaled
+            return self._gate.ins_ref(parse_ins(ins))
+
+        action, relation = Action.REPRESENTATIVE_REMOVE, Relation.REPRESENTATIVE
+        self._remove(actor, dossier_id, action, relation, subject, call)
+        dossier = parse_id(dossier_id, "dossier id")
+        ended = representative_ended(dossier, subject(), self._gate.now_us(), call.request_id)
+        self._index.queue_notice(ended)
 
     def _remove(
         self,
@@ -347,41 +348,3 @@ class AccessControl:
     def remove_care_team(self, actor: Actor, dossier_id: str, team_id: str, call: Call) -> None:
         """The patient side refuses a care team as a whole (careteams.py)."""
         self._teams.remove(actor, dossier_id, team_id, call)
-
-    def notifications(
-        self, actor: Actor, dossier_id: str, after_id: int, page_size: int | None, call: Call
-    ) -> list[Notification]:
-        """The patient's notification outbox after `after_id`, oldest first; a
-        representative's without the notices about a minor's confidential care (the
-        holder's alone), its page filled past them. The treating physician's: the notices
-        addressed to them (emergency accesses), nothing of the patient's."""
-        gate, action = self._gate, Action.NOTIFICATIONS_READ
-        with gate.journaled(actor, action, call) as access:
-            dossier = gate.dossier(dossier_id, access)
-            decision = access.require(gate.facts(actor, action, dossier))
-            limit = page_limit(page_size)
-            if not 0 <= after_id <= MAX_NOTIFICATION_ID:
-                raise InvalidArgumentError("after_id is not a notification id")
-            secret = secret_care(self._index, dossier.dossier_id, decision)
-            hidden = {str(d) for d in secret or ()}
-            treating = decision.reason is Reason.TREATING_PHYSICIAN
-            recipient = actor.subject if treating else None
-            found = self._shown(dossier.dossier_id, after_id, limit, hidden, recipient)
-        return found
-
-    def _shown(
-        self,
-        dossier_id: uuid.UUID,
-        after_id: int,
-        limit: int,
-        secret: set[str],
-        recipient: str | None,
-    ) -> list[Notification]:
-        shown: list[Notification] = []
-        while len(shown) < limit:
-            batch = self._index.notifications(dossier_id, after_id, limit, recipient)
-            shown += [n for n in batch if n.kind not in DOCUMENT_NOTICES or n.subject not in secret]
-            if len(batch) < limit:
-                break
-            after_id = batch[-1].notification_id
-        return shown[:limit]

@@ -24,7 +24,14 @@ from vault.domain.clock import from_us
 from vault.domain.identifiers import parse_ins
 from vault.domain.ids import new_id
 from vault.domain.lifecycle import LegalHold
-from vault.domain.model import Actor, ClosureReason, Dossier
+from vault.domain.model import (
+    Actor,
+    ClosureReason,
+    CreationMode,
+    Dossier,
+    Relation,
+    Relationship,
+)
 from vault.domain.policy import Action, Facts, Standing
 from vault.domain.validation import hold_reason
 from vault.errors import (
@@ -84,22 +91,33 @@ class Dossiers:
         self._rules = rules
         self._retainer: Retainer = retainer or NoRetainer()
 
-    def create(self, actor: Actor, ins_text: str, call: Call) -> Dossier:
+    def create(
+        self, actor: Actor, ins_text: str, call: Call, mode: CreationMode = CreationMode.OWN
+    ) -> Dossier:
+        """Opens the dossier of the holder of `ins_text`: the holder themself, their legal
+        representative (recorded as such in the dossier's first transaction), or someone
+        assisting them (journaled as the actor, `assisted-creation`; no access kept).
+        The dossier is the holder's from its first second, whoever opened it."""
         gate = self._gate
         with gate.journaled(actor, Action.DOSSIER_CREATE, call) as access:
             patient_index = gate.patient_index(parse_ins(ins_text))
             is_holder = gate.actor_patient_index(actor) == patient_index
-            access.require(
-                Facts(actor.kind, Action.DOSSIER_CREATE, None, Standing(holder=is_holder))
-            )
+            standing = Standing(holder=is_holder)
+            access.require(Facts(actor.kind, Action.DOSSIER_CREATE, None, standing, creation=mode))
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
             now_us = gate.now_us()
             record = DossierRecord(new_id(now_us // 1000), patient_index, now_us, key_version=1)
             access.dossier = record.dossier_id
+            representative = None
+            if mode is CreationMode.FOR_REPRESENTED:
+                subject = gate.actor_ref(actor)
+                relation = Relation.REPRESENTATIVE
+                representative = Relationship(record.dossier_id, relation, subject, now_us)
         context = sealed.dossier_key_context(record.dossier_id, 1)
         wrapped = self._keys.wrap(os.urandom(sealed.KEY_SIZE), context)
-        self._index.add_dossier(record, DossierKeyRecord(record.dossier_id, 1, wrapped))
+        key = DossierKeyRecord(record.dossier_id, 1, wrapped)
+        self._index.add_dossier(record, key, representative, call.request_id)
         return dossier_view(record)
 
     def get(self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = "") -> Dossier:

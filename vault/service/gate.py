@@ -28,6 +28,7 @@ from typing import Protocol
 from vault.crypto.dossierkeys import unwrap_dossier_key, unwrap_key_record
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
+from vault.domain import heirs
 from vault.domain.clock import Clock, to_us
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import parse_id
@@ -67,6 +68,7 @@ from vault.index.base import (
     DossierIndex,
     DossierKeyRecord,
     DossierRecord,
+    HeirIndex,
     KeyIndex,
     ReadScope,
     VersionRecord,
@@ -91,7 +93,7 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, Protocol):
+class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
@@ -328,7 +330,10 @@ class Gate:
         """What the dossier records about the actor."""
         if actor.kind is ActorKind.PATIENT:
             holder = self.actor_patient_index(actor) == dossier.patient_index
-            return Standing(holder=holder, emergency_refused=dossier.emergency_refused)
+            heir = None if holder else self._heir_until(actor, dossier)
+            return Standing(
+                holder=holder, emergency_refused=dossier.emergency_refused, heir_until_us=heir
+            )
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.LEGAL_REPRESENTATIVE):
             return Standing()
         found = {
@@ -361,6 +366,14 @@ class Gate:
         if actor.kind is not ActorKind.PROFESSIONAL:
             return None
         return self._index.care_team_until(dossier.dossier_id, actor.subject, actor.structure)
+
+    def _heir_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
+        """Until when a patient-kind caller is a deceased holder's heir (issue 15 item 4,
+        vault/domain/heirs.py); read only for a dossier closed for a death."""
+        if not heirs.is_deceased(dossier.lifecycle):
+            return None
+        grants = self._index.heir_grants(dossier.dossier_id, self.actor_ref(actor))
+        return heirs.latest_expiry(grants)
 
     def facts(
         self,

@@ -22,7 +22,8 @@ Reasons, by status:
   PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
     AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
-    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
+    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE,
+    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -256,6 +257,12 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """A blocked professional was designated treating physician: the block is lifted
     (professional: their RPPS number; the treating physician cannot be blocked).
     """
+    NOTIFICATION_KIND_DOCUMENT_DEPOSITED: _NotificationKind.ValueType  # 6
+    """A new document was deposited (document_id), for a holder who asked for it
+    (SetNotificationPreferences); never one held back from them, nor their own.
+    """
+    NOTIFICATION_KIND_REPRESENTATIVE_ENDED: _NotificationKind.ValueType  # 7
+    """A legal representative's rights ended (representative: `ins-hmac:…`)."""
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
 
@@ -270,23 +277,91 @@ NOTIFICATION_KIND_BLOCK_LIFTED: NotificationKind.ValueType  # 5
 """A blocked professional was designated treating physician: the block is lifted
 (professional: their RPPS number; the treating physician cannot be blocked).
 """
+NOTIFICATION_KIND_DOCUMENT_DEPOSITED: NotificationKind.ValueType  # 6
+"""A new document was deposited (document_id), for a holder who asked for it
+(SetNotificationPreferences); never one held back from them, nor their own.
+"""
+NOTIFICATION_KIND_REPRESENTATIVE_ENDED: NotificationKind.ValueType  # 7
+"""A legal representative's rights ended (representative: `ins-hmac:…`)."""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
+
+class _CreationMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CreationModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CreationMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CREATION_MODE_UNSPECIFIED: _CreationMode.ValueType  # 0
+    """Unset: read as CREATION_MODE_OWN (a request that does not name a mode)."""
+    CREATION_MODE_OWN: _CreationMode.ValueType  # 1
+    """The holder themself (a patient token for that INS)."""
+    CREATION_MODE_FOR_REPRESENTED: _CreationMode.ValueType  # 2
+    """A legal representative (a minor's parent, a protected adult's guardian), recorded
+    as the dossier's representative from its first second.
+    """
+    CREATION_MODE_ASSISTED: _CreationMode.ValueType  # 3
+    """A professional, or the national insurer's office, on the holder's behalf: journaled
+    as `assisted-creation` with who assisted; they keep no access from it.
+    """
+
+class CreationMode(_CreationMode, metaclass=_CreationModeEnumTypeWrapper):
+    """Who opens a dossier (CreateDossierRequest.mode)."""
+
+CREATION_MODE_UNSPECIFIED: CreationMode.ValueType  # 0
+"""Unset: read as CREATION_MODE_OWN (a request that does not name a mode)."""
+CREATION_MODE_OWN: CreationMode.ValueType  # 1
+"""The holder themself (a patient token for that INS)."""
+CREATION_MODE_FOR_REPRESENTED: CreationMode.ValueType  # 2
+"""A legal representative (a minor's parent, a protected adult's guardian), recorded
+as the dossier's representative from its first second.
+"""
+CREATION_MODE_ASSISTED: CreationMode.ValueType  # 3
+"""A professional, or the national insurer's office, on the holder's behalf: journaled
+as `assisted-creation` with who assisted; they keep no access from it.
+"""
+Global___CreationMode: _TypeAlias = CreationMode  # noqa: Y015
+
+class _HeirPurpose:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HeirPurposeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HeirPurpose.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HEIR_PURPOSE_UNSPECIFIED: _HeirPurpose.ValueType  # 0
+    HEIR_PURPOSE_CAUSE_OF_DEATH: _HeirPurpose.ValueType  # 1
+    HEIR_PURPOSE_DEFEND_MEMORY: _HeirPurpose.ValueType  # 2
+    HEIR_PURPOSE_ASSERT_RIGHTS: _HeirPurpose.ValueType  # 3
+
+class HeirPurpose(_HeirPurpose, metaclass=_HeirPurposeEnumTypeWrapper):
+    """Why a deceased holder's heir asks (CSP L.1110-4, as we read it)."""
+
+HEIR_PURPOSE_UNSPECIFIED: HeirPurpose.ValueType  # 0
+HEIR_PURPOSE_CAUSE_OF_DEATH: HeirPurpose.ValueType  # 1
+HEIR_PURPOSE_DEFEND_MEMORY: HeirPurpose.ValueType  # 2
+HEIR_PURPOSE_ASSERT_RIGHTS: HeirPurpose.ValueType  # 3
+Global___HeirPurpose: _TypeAlias = HeirPurpose  # noqa: Y015
 
 @_typing.final
 class CreateDossierRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     INS_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     ins: _builtins.str
     """Identifiant National de Santé: 13-character NIR + 2-digit key."""
+    mode: Global___CreationMode.ValueType
+    """Who opens it for the holder; it must be the caller's own standing (PERMISSION_DENIED
+    ACTION_NOT_PERMITTED otherwise). The dossier is the holder's whoever opens it.
+    """
     def __init__(
         self,
         *,
         ins: _builtins.str = ...,
+        mode: Global___CreationMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ins", b"ins"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ins", b"ins", "mode", b"mode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1463,6 +1538,7 @@ class Notification(_message.Message):
     EMERGENCY_REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     kind: Global___NotificationKind.ValueType
     professional: _builtins.str
@@ -1473,6 +1549,8 @@ class Notification(_message.Message):
     """The journal entry of the access (its request id)."""
     document_id: _builtins.str
     """The document a release notice is about (empty for an access)."""
+    representative: _builtins.str
+    """The representative whose rights ended, as the journal names them (`ins-hmac:…`)."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1486,10 +1564,11 @@ class Notification(_message.Message):
         emergency_reason: Global___EmergencyReason.ValueType = ...,
         request_id: _builtins.str = ...,
         document_id: _builtins.str = ...,
+        representative: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_id", b"document_id", "emergency_reason", b"emergency_reason", "id", b"id", "kind", b"kind", "profession", b"profession", "professional", b"professional", "representative", b"representative", "request_id", b"request_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1836,3 +1915,180 @@ class CareTeam(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CareTeam: _TypeAlias = CareTeam  # noqa: Y015
+
+@_typing.final
+class GrantHeirAccessRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    HEIR_INS_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    REQUEST_REFERENCE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    heir_ins: _builtins.str
+    """The heir's (partner's, cohabitant's) INS: they read with their own patient token."""
+    purpose: Global___HeirPurpose.ValueType
+    request_reference: _builtins.str
+    """The recorded request's reference: 1 to 200 printable characters, never health data."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the access ends: in the future, at most VAULT_HEIR_ACCESS_MAX_DAYS away and
+        never after the dossier's conservation deadline.
+        """
+
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        heir_ins: _builtins.str = ...,
+        purpose: Global___HeirPurpose.ValueType = ...,
+        request_reference: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "expires_at", b"expires_at", "heir_ins", b"heir_ins", "purpose", b"purpose", "request_reference", b"request_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantHeirAccessRequest: _TypeAlias = GrantHeirAccessRequest  # noqa: Y015
+
+@_typing.final
+class HeirGrant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    HEIR_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    REQUEST_REFERENCE_FIELD_NUMBER: _builtins.int
+    GRANTED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    grant_id: _builtins.int
+    dossier_id: _builtins.str
+    heir: _builtins.str
+    """The heir as the journal names them (`ins-hmac:…`), never their INS."""
+    purpose: Global___HeirPurpose.ValueType
+    request_reference: _builtins.str
+    @_builtins.property
+    def granted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        grant_id: _builtins.int = ...,
+        dossier_id: _builtins.str = ...,
+        heir: _builtins.str = ...,
+        purpose: Global___HeirPurpose.ValueType = ...,
+        request_reference: _builtins.str = ...,
+        granted_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "granted_at", b"granted_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "expires_at", b"expires_at", "grant_id", b"grant_id", "granted_at", b"granted_at", "heir", b"heir", "purpose", b"purpose", "request_reference", b"request_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeirGrant: _TypeAlias = HeirGrant  # noqa: Y015
+
+@_typing.final
+class SetPosthumousObjectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    OBJECTS_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    objects: _builtins.bool
+    """true: the holder objects to their heirs' access after their death; false: withdrawn."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        objects: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "objects", b"objects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPosthumousObjectionRequest: _TypeAlias = SetPosthumousObjectionRequest  # noqa: Y015
+
+@_typing.final
+class SetPosthumousObjectionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPosthumousObjectionResponse: _TypeAlias = SetPosthumousObjectionResponse  # noqa: Y015
+
+@_typing.final
+class WatchNotificationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    after_id: _builtins.int
+    """The last id the portal consumed; 0 for the start."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        after_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchNotificationsRequest: _TypeAlias = WatchNotificationsRequest  # noqa: Y015
+
+@_typing.final
+class SetNotificationPreferencesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    NEW_DOCUMENTS_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    new_documents: _builtins.bool
+    """true: a DOCUMENT_DEPOSITED notice for each new document someone else deposits."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        new_documents: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "new_documents", b"new_documents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetNotificationPreferencesRequest: _TypeAlias = SetNotificationPreferencesRequest  # noqa: Y015
+
+@_typing.final
+class SetNotificationPreferencesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetNotificationPreferencesResponse: _TypeAlias = SetNotificationPreferencesResponse  # noqa: Y015

@@ -139,6 +139,26 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.UploadStatus.FromString,
                 _registered_method=True)
+        self.GrantHeirAccess = channel.unary_unary(
+                '/vault.v1.DossierVault/GrantHeirAccess',
+                request_serializer=vault_dot_v1_dot_vault__pb2.GrantHeirAccessRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.HeirGrant.FromString,
+                _registered_method=True)
+        self.SetPosthumousObjection = channel.unary_unary(
+                '/vault.v1.DossierVault/SetPosthumousObjection',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionResponse.FromString,
+                _registered_method=True)
+        self.WatchNotifications = channel.unary_stream(
+                '/vault.v1.DossierVault/WatchNotifications',
+                request_serializer=vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.Notification.FromString,
+                _registered_method=True)
+        self.SetNotificationPreferences = channel.unary_unary(
+                '/vault.v1.DossierVault/SetNotificationPreferences',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -328,6 +348,45 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantHeirAccess(self, request, context):
+        """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+        documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+        heir then reads with their own patient token through GetDossier, ListDocuments,
+        CountDocuments and GetDocument (masked documents, a minor's confidential care and
+        documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+        not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPosthumousObjection(self, request, context):
+        """The holder, while alive, objects to their heirs' access after their death (or
+        withdraws the objection).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchNotifications(self, request, context):
+        """Server streaming: the notification outbox as ListNotifications gives it, from after
+        `after_id`, then each new notice as it is queued. Decided and journaled once, when
+        it starts. It ends with OK just before the call's deadline (or after the server's
+        longest watch): resume with a new call from the last id received.
+        RESOURCE_EXHAUSTED when the server already serves its most watchers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetNotificationPreferences(self, request, context):
+        """The patient side chooses the notices it asks for beyond those always sent: each
+        new document deposited in the dossier (off by default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -435,6 +494,26 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.GetUploadStatus,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.UploadStatus.SerializeToString,
+            ),
+            'GrantHeirAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantHeirAccess,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.GrantHeirAccessRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.HeirGrant.SerializeToString,
+            ),
+            'SetPosthumousObjection': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPosthumousObjection,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionResponse.SerializeToString,
+            ),
+            'WatchNotifications': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchNotifications,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.Notification.SerializeToString,
+            ),
+            'SetNotificationPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetNotificationPreferences,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1004,6 +1083,114 @@ class DossierVault:
             '/vault.v1.DossierVault/GetUploadStatus',
             vault_dot_v1_dot_vault__pb2.GetUploadStatusRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.UploadStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantHeirAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/GrantHeirAccess',
+            vault_dot_v1_dot_vault__pb2.GrantHeirAccessRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.HeirGrant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPosthumousObjection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetPosthumousObjection',
+            vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.SetPosthumousObjectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vault.v1.DossierVault/WatchNotifications',
+            vault_dot_v1_dot_vault__pb2.WatchNotificationsRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.Notification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetNotificationPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetNotificationPreferences',
+            vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,7 +22,8 @@ Reasons, by status:
   PERMISSION_DENIED (the access policy's refusal): NOT_HOLDER, NOT_REPRESENTATIVE,
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
     AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
-    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE, NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE,
+    NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE,
+    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -162,6 +163,29 @@ class DossierVaultStub:
     UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
     Journaled as the upload's action, decided again by the access policy.
     """
+    GrantHeirAccess: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GrantHeirAccessRequest, _vault_pb2.HeirGrant]
+    """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+    documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+    heir then reads with their own patient token through GetDossier, ListDocuments,
+    CountDocuments and GetDocument (masked documents, a minor's confidential care and
+    documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+    not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+    """
+    SetPosthumousObjection: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetPosthumousObjectionRequest, _vault_pb2.SetPosthumousObjectionResponse]
+    """The holder, while alive, objects to their heirs' access after their death (or
+    withdraws the objection).
+    """
+    WatchNotifications: _grpc.UnaryStreamMultiCallable[_vault_pb2.WatchNotificationsRequest, _vault_pb2.Notification]
+    """Server streaming: the notification outbox as ListNotifications gives it, from after
+    `after_id`, then each new notice as it is queued. Decided and journaled once, when
+    it starts. It ends with OK just before the call's deadline (or after the server's
+    longest watch): resume with a new call from the last id received.
+    RESOURCE_EXHAUSTED when the server already serves its most watchers.
+    """
+    SetNotificationPreferences: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetNotificationPreferencesRequest, _vault_pb2.SetNotificationPreferencesResponse]
+    """The patient side chooses the notices it asks for beyond those always sent: each
+    new document deposited in the dossier (off by default).
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -257,6 +281,29 @@ class DossierVaultAsyncStub(DossierVaultStub):
     that ended, or an upload parked on another server process (start again);
     UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
     Journaled as the upload's action, decided again by the access policy.
+    """
+    GrantHeirAccess: _aio.UnaryUnaryMultiCallable[_vault_pb2.GrantHeirAccessRequest, _vault_pb2.HeirGrant]  # type: ignore[assignment]
+    """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+    documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+    heir then reads with their own patient token through GetDossier, ListDocuments,
+    CountDocuments and GetDocument (masked documents, a minor's confidential care and
+    documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+    not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+    """
+    SetPosthumousObjection: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetPosthumousObjectionRequest, _vault_pb2.SetPosthumousObjectionResponse]  # type: ignore[assignment]
+    """The holder, while alive, objects to their heirs' access after their death (or
+    withdraws the objection).
+    """
+    WatchNotifications: _aio.UnaryStreamMultiCallable[_vault_pb2.WatchNotificationsRequest, _vault_pb2.Notification]  # type: ignore[assignment]
+    """Server streaming: the notification outbox as ListNotifications gives it, from after
+    `after_id`, then each new notice as it is queued. Decided and journaled once, when
+    it starts. It ends with OK just before the call's deadline (or after the server's
+    longest watch): resume with a new call from the last id received.
+    RESOURCE_EXHAUSTED when the server already serves its most watchers.
+    """
+    SetNotificationPreferences: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetNotificationPreferencesRequest, _vault_pb2.SetNotificationPreferencesResponse]  # type: ignore[assignment]
+    """The patient side chooses the notices it asks for beyond those always sent: each
+    new document deposited in the dossier (off by default).
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -476,6 +523,53 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         that ended, or an upload parked on another server process (start again);
         UNAVAILABLE while the server has not yet noticed the cut stream (retry shortly).
         Journaled as the upload's action, decided again by the access policy.
+        """
+
+    @_abc_1.abstractmethod
+    def GrantHeirAccess(
+        self,
+        request: _vault_pb2.GrantHeirAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.HeirGrant, _abc.Awaitable[_vault_pb2.HeirGrant]]:
+        """Operators: grants a deceased holder's heir (partner, cohabitant) read access to the
+        documents, on a recorded request, until `expires_at`; the dossier stays closed. The
+        heir then reads with their own patient token through GetDossier, ListDocuments,
+        CountDocuments and GetDocument (masked documents, a minor's confidential care and
+        documents still held back excluded). PERMISSION_DENIED NOT_DECEASED for a dossier
+        not closed for a death, POSTHUMOUS_OBJECTION if the holder objected while alive.
+        """
+
+    @_abc_1.abstractmethod
+    def SetPosthumousObjection(
+        self,
+        request: _vault_pb2.SetPosthumousObjectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetPosthumousObjectionResponse, _abc.Awaitable[_vault_pb2.SetPosthumousObjectionResponse]]:
+        """The holder, while alive, objects to their heirs' access after their death (or
+        withdraws the objection).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchNotifications(
+        self,
+        request: _vault_pb2.WatchNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_vault_pb2.Notification], _abc.AsyncIterator[_vault_pb2.Notification]]:
+        """Server streaming: the notification outbox as ListNotifications gives it, from after
+        `after_id`, then each new notice as it is queued. Decided and journaled once, when
+        it starts. It ends with OK just before the call's deadline (or after the server's
+        longest watch): resume with a new call from the last id received.
+        RESOURCE_EXHAUSTED when the server already serves its most watchers.
+        """
+
+    @_abc_1.abstractmethod
+    def SetNotificationPreferences(
+        self,
+        request: _vault_pb2.SetNotificationPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetNotificationPreferencesResponse, _abc.Awaitable[_vault_pb2.SetNotificationPreferencesResponse]]:
+        """The patient side chooses the notices it asks for beyond those always sent: each
+        new document deposited in the dossier (off by default).
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -49,6 +49,11 @@ class Action(StrEnum):
     DOSSIER_DESTROYED = "dossier.destroyed"
     DOCUMENT_EXPIRE = "document.expire"
     DOCUMENT_RELEASE = "document.release"  # a held-back document's delay ran
+    # A deceased holder's heirs (issue 15, item 4: vault/domain/policy/heirs.py).
+    HEIR_GRANT = "dossier.heir-grant"  # an operator grants an heir's access
+    POSTHUMOUS_OBJECTION = "dossier.posthumous-objection"  # the holder objects, or not
+    # The holder's notices (issue 15, item 9).
+    NOTIFICATIONS_SETTING = "notifications.setting"
 
 
 class Reason(StrEnum):
@@ -89,6 +94,12 @@ class Reason(StrEnum):
     RELEASE_DELAY = "release-delay"  # a held-back document's delay ran: released
     BLOCK_LIFTED = "block-lifted"  # a blocked professional designated treating physician
     LEGAL_HOLD = "legal-hold"  # a deletion refused while a legal hold is in force
+    # Creation and death (issue 15, items 4 and 5).
+    ASSISTED_CREATION = "assisted-creation"  # a professional or insurer opened it
+    HEIR = "heir"  # an heir reads a deceased holder's documents, on a grant
+    HEIR_ACCESS_EXPIRED = "heir-access-expired"
+    NOT_DECEASED = "not-deceased"  # heirs' access to a dossier not closed for a death
+    POSTHUMOUS_OBJECTION = "posthumous-objection"  # the deceased objected while alive
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_ARGUMENT = "invalid-argument"

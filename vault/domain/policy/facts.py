@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vault.domain.model import ActorKind, ClosureReason, DocumentCategory, DossierState, Visibility
+from vault.domain.model import (
+    ActorKind,
+    ClosureReason,
+    CreationMode,
+    DocumentCategory,
+    DossierState,
+    Visibility,
+)
 from vault.domain.policy.codes import Action
 
 
@@ -30,6 +37,7 @@ class Standing:
     regulation_refused: bool = False  # the patient objected to the SAMU regulator's access
     emergency_regulation: bool = False  # the open window is the regulator's, not a glass
     occupational_until_us: int | None = None  # the holder's express grant (occupational)
+    heir_until_us: int | None = None  # a deceased holder's heir: their grant's expiry
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +73,5 @@ class Facts:
     closure_reason: ClosureReason | None = None  # why a closed dossier was closed
     target_blocked: bool = False  # the professional a designation names is blocked
     regulation: bool = False  # a break-the-glass request is the SAMU regulator's access
+    posthumous_objection: bool = False  # the holder objected to heirs' access, alive
+    creation: CreationMode = CreationMode.OWN  # who opens a dossier (creation only)

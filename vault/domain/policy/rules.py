@@ -8,6 +8,7 @@ from __future__ import annotations
 from vault.domain.lifecycle import released_up_to_us
 from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibility
 from vault.domain.policy.codes import Action, Reason
+from vault.domain.policy.creation import decide_creation
 from vault.domain.policy.documents import (
     decide_document,
     decide_new_document,
@@ -15,6 +16,7 @@ from vault.domain.policy.documents import (
 )
 from vault.domain.policy.emergency import decide_break_glass, window_decision
 from vault.domain.policy.facts import Facts
+from vault.domain.policy.heirs import decide_heirs
 from vault.domain.policy.matrix import ALL_CATEGORIES, DEFAULT_MATRIX, AccessMatrix
 from vault.domain.policy.occupational import decide_occupational, is_occupational
 from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
@@ -65,6 +67,7 @@ _PATIENT_SIDE = frozenset(
         Action.REPRESENTATIVE_ADD,
         Action.REPRESENTATIVE_REMOVE,
         Action.NOTIFICATIONS_READ,
+        Action.NOTIFICATIONS_SETTING,  # the notices the holder asks for (issue 15 item 9)
         Action.JOURNAL_READ,
         Action.DOSSIER_EXPORT,
     }
@@ -89,12 +92,14 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
     """Allows or denies one request; the first rule that applies wins."""
     if facts.action in _JOURNAL and facts.actor_kind is ActorKind.AUDITOR:
         return Decision(True, Reason.AUDITOR)
+    if (heirs := decide_heirs(facts)) is not None:  # a deceased holder's heirs: heirs.py
+        return heirs
     if facts.action in _LIFECYCLE:
         return _decide_lifecycle(facts)
     if facts.action is Action.JOURNAL_EXPORT or facts.actor_kind in _NEVER:
         return deny(Reason.ACTOR_NEVER_ALLOWED)
     if facts.action is Action.DOSSIER_CREATE:
-        return _decide_creation(facts)
+        return decide_creation(facts)  # who opens a dossier: creation.py
     if facts.dossier_state is None:  # only auditors act beyond one dossier
         return deny(Reason.ACTION_NOT_PERMITTED)
     if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_READ:
@@ -146,16 +151,6 @@ def _patient_side_only(facts: Facts) -> Decision:
     if facts.actor_kind in _NEVER:
         return deny(Reason.ACTOR_NEVER_ALLOWED)
     return deny(Reason.ACTION_NOT_PERMITTED)
-
-
-def _decide_creation(facts: Facts) -> Decision:
-    if facts.dossier_state is not None:  # creation is decided before any dossier exists
-        return deny(Reason.ACTION_NOT_PERMITTED)
-    if facts.actor_kind is not ActorKind.PATIENT:
-        return deny(Reason.ACTION_NOT_PERMITTED)
-    if not facts.standing.holder:
-        return deny(Reason.NOT_HOLDER)
-    return Decision(True, Reason.HOLDER)
 
 
 def _decide_dossier(facts: Facts, matrix: AccessMatrix) -> Decision:

@@ -2,8 +2,8 @@
 Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
-(`dossiers`, `documents`, `access`, `lifecycle`, `retention`, `deadlines`, `keys`,
-`sweep`, `scrub`, and
+(`dossiers`, `documents`, `access`, `lifecycle`, `heirs`, `notices`, `retention`,
+`deadlines`, `keys`, `sweep`, `scrub`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
@@ -17,8 +17,10 @@ from vault.index.sql.access import SqlAccess
 from vault.index.sql.deadlines import SqlDeadlines
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
+from vault.index.sql.heirs import SqlHeirs
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
+from vault.index.sql.notices import SqlNotices
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -33,6 +35,8 @@ class SqlIndex(
     SqlDocuments,
     SqlAccess,
     SqlLifecycle,
+    SqlHeirs,
+    SqlNotices,
     SqlRetention,
     SqlDeadlines,
     SqlKeys,

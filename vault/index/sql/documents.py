@@ -47,6 +47,7 @@ from vault.errors import (
 from vault.index.records import Cursor, VersionRecord
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import VERSION_COLUMNS, version_record
+from vault.index.sql.notices import queue_deposit_notice
 from vault.index.sql.tables import DOC, VIS, D, V, lapsed_before, pending_number, reservation
 
 _IN_SCOPE = and_(
@@ -352,6 +353,7 @@ class SqlDocuments(SqlBase):
             )
             if moved.rowcount != 1:  # cannot happen while reserve_version holds the number
                 raise ConflictError("the document has a newer version than the one replaced")
+            queue_deposit_notice(conn, record)  # the holder's opt-in (notices.py)
 
     def version(
         self, dossier_id: uuid.UUID, document_id: uuid.UUID, version: int | None

@@ -1,5 +1,6 @@
-"""`SqlDossiers`: the `DossierIndex` port on SQL: dossiers created with their first key,
-found by id or by patient.
+"""`SqlDossiers`: the `DossierIndex` port on SQL: dossiers created with their first key
+(and the legal representative who opened one, from its first transaction), found by id
+or by patient.
 
 Not here: a dossier's lifecycle (`lifecycle`), its access settings (`access`), its
 later keys (`keys`).
@@ -13,11 +14,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy import exc as sa_exc
 
+from vault.domain.model import Relationship
 from vault.errors import AlreadyExistsError
-from vault.index.records import DossierKeyRecord, DossierRecord
+from vault.index.records import AccessChange, DossierKeyRecord, DossierRecord
 from vault.index.sql.connection import SqlBase
-from vault.index.sql.mapping import dossier_record, key_row
-from vault.index.sql.tables import D, K
+from vault.index.sql.mapping import access_change_row, dossier_record, key_row, relationship_row
+from vault.index.sql.tables import ACC, CHANGES, D, K
 
 # Built once: a statement built per call costs its construction and its cache key
 # (SQLAlchemy's compiled cache is looked up by it) on every call.
@@ -25,8 +27,20 @@ _BY_ID = select(D).where(D.c.id == bindparam("key"))
 _BY_PATIENT = select(D).where(D.c.patient_index == bindparam("key"))
 
 
+def _set(entry: Relationship, request_id: str) -> AccessChange:
+    return AccessChange(
+        entry.dossier_id, entry.relation, entry.subject, "set", entry.created_us, request_id
+    )
+
+
 class SqlDossiers(SqlBase):
-    def add_dossier(self, dossier: DossierRecord, key: DossierKeyRecord) -> None:
+    def add_dossier(
+        self,
+        dossier: DossierRecord,
+        key: DossierKeyRecord,
+        representative: Relationship | None = None,
+        request_id: str = "",
+    ) -> None:
         try:
             with self._connect(write=True) as conn:
                 conn.execute(
@@ -41,6 +55,13 @@ class SqlDossiers(SqlBase):
                     )
                 )
                 conn.execute(insert(K).values(**key_row(key)))
+                if representative is not None:  # who opened it for the person they represent
+                    conn.execute(insert(ACC).values(**relationship_row(representative)))
+                    conn.execute(
+                        insert(CHANGES).values(
+                            **access_change_row(_set(representative, request_id))
+                        )
+                    )
         except sa_exc.IntegrityError:
             raise AlreadyExistsError("this patient already has a dossier") from None
 

@@ -24,12 +24,15 @@ from vault.index.records import (
     VersionRecord,
 )
 from vault.index.sql.connection import SqlBase
+from vault.index.sql.heirs import GRANTS as HEIR_GRANTS
+from vault.index.sql.heirs import OBJECTIONS
 from vault.index.sql.mapping import (
     VERSION_COLUMNS,
     destruction_record,
     dossier_record,
     version_record,
 )
+from vault.index.sql.notices import PREFERENCES
 from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, MEMBERS, TEAMS, VIS, D, K, N, V
 
 
@@ -187,8 +190,8 @@ class SqlRetention(SqlBase):
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
-            conn.execute(delete(MEMBERS).where(MEMBERS.c.dossier_id == dossier_id))
-            conn.execute(delete(TEAMS).where(TEAMS.c.dossier_id == dossier_id))
+            for table in (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES):
+                conn.execute(delete(table).where(table.c.dossier_id == dossier_id))
             conn.execute(delete(K).where(K.c.dossier_id == dossier_id))
             conn.execute(
                 update(D)

@@ -1,14 +1,14 @@
 """The access RPCs: `ChangeAccess` (one change per request, mapped to its action and
 use case; a care team added answers with the team), `ListAccess` (care teams included),
-`BreakGlass`, `ListNotifications`. Each calls `Vault.access`
-through `Calls`.
+`BreakGlass`. Each calls `Vault.access` through `Calls`. The notification outbox's RPCs
+are `notifications.py`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from vault import wire
+from vault import wire, wire_grants
 from vault.domain.model import Actor, CareTeam, Relationship
 from vault.domain.policy import Action
 from vault.errors import InvalidArgumentError
@@ -121,7 +121,7 @@ class AccessRpcs(Rpcs):
             if entry is None:
                 return pb.ChangeAccessResponse()
             if isinstance(entry, CareTeam):
-                return pb.ChangeAccessResponse(care_team=wire.care_team_to_proto(entry))
+                return pb.ChangeAccessResponse(care_team=wire_grants.care_team_to_proto(entry))
             return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
 
         return await self._calls.unary(context, action, body)
@@ -134,7 +134,7 @@ class AccessRpcs(Rpcs):
             return pb.ListAccessResponse(
                 entries=[wire.access_entry_to_proto(e) for e in rules.entries],
                 emergency_access_refused=rules.emergency_refused,
-                care_teams=[wire.care_team_to_proto(t) for t in rules.teams],
+                care_teams=[wire_grants.care_team_to_proto(t) for t in rules.teams],
                 regulation_access_refused=rules.regulation_refused,
             )
 
@@ -151,21 +151,3 @@ class AccessRpcs(Rpcs):
             return wire.access_entry_to_proto(entry)
 
         return await self._calls.unary(context, Action.BREAK_GLASS, body)
-
-    async def ListNotifications(  # noqa: N802 (generated name)
-        self, request: pb.ListNotificationsRequest, context: Context
-    ) -> pb.ListNotificationsResponse:
-        async def body(actor: Actor, call: Call) -> pb.ListNotificationsResponse:
-            notices = await self._calls.run(
-                self._vault.access.notifications,
-                actor,
-                request.dossier_id,
-                request.after_id,
-                wire.page_size(request),
-                call,
-            )
-            return pb.ListNotificationsResponse(
-                notifications=[wire.notification_to_proto(n) for n in notices]
-            )
-
-        return await self._calls.unary(context, Action.NOTIFICATIONS_READ, body)

@@ -23,7 +23,10 @@ class DossierRpcs(Rpcs):
         self, request: pb.CreateDossierRequest, context: Context
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
-            dossier = await self._calls.run(self._vault.dossiers.create, actor, request.ins, call)
+            mode = wire.creation_mode_from_proto(request.mode)
+            dossier = await self._calls.run(
+                self._vault.dossiers.create, actor, request.ins, call, mode
+            )
             return wire.dossier_to_proto(dossier)
 
         return await self._calls.unary(context, Action.DOSSIER_CREATE, body)
