@@ -33,6 +33,7 @@ import grpc
 from vault import wire
 from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
+from vault.clientcalls.journal import JournalProofCalls
 from vault.clientcalls.lifecycle import LifecycleCalls
 from vault.domain.model import (
     Document,
@@ -117,7 +118,7 @@ class Download:
                 raise IntegrityError("downloaded range does not have the expected length")
 
 
-class VaultClient(AccessCalls, LifecycleCalls):
+class VaultClient(AccessCalls, LifecycleCalls, JournalProofCalls):
     def __init__(
         self,
         target: str,

@@ -21,8 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from vault.cli import journal_proofs
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
+from vault.cli.journal_files import read_text, verifier_key
 from vault.cli.output import print_json, rfc3339
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
@@ -96,21 +98,6 @@ def _summary_text(summary: Summary) -> str:
     return text
 
 
-def _read_text(path: Path, what: str) -> str:
-    """A small text file the auditor named; unreadable or not UTF-8 is a usage error."""
-    try:
-        return path.read_bytes().decode()
-    except UnicodeDecodeError:
-        raise InvalidArgumentError(f"{what} {path} is not UTF-8 text") from None
-    except OSError as e:
-        raise InvalidArgumentError(f"cannot read {what} {path}: {e.strerror}") from None
-
-
-def _verifier_key(args: argparse.Namespace) -> VerifierKey | None:
-    text = args.key or (_read_text(Path(args.key_file), "key file") if args.key_file else "")
-    return VerifierKey.parse(text) if text else None
-
-
 def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int, Anchor]:
     """Each certificate's decision entry, once its signature is checked."""
     anchors: dict[int, Anchor] = {}
@@ -118,7 +105,7 @@ def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int,
         if key is None:
             raise InvalidArgumentError("checking a certificate needs the verifier key")
         try:
-            certificate = open_certificate(_read_text(Path(path), "certificate"), key)
+            certificate = open_certificate(read_text(Path(path), "certificate"), key)
         except IntegrityError as error:
             raise VerificationError(FailureKind.CERTIFICATE, None, str(error)) from None
         if certificate.decision_seq in anchors:
@@ -138,11 +125,11 @@ def _published_notes(directory: str | None) -> list[tuple[str, str]]:
     if not path.is_dir():
         raise InvalidArgumentError(f"checkpoint directory {path} does not exist")
     files = sorted(path.glob("checkpoint-*.txt"))
-    return [(file.name, _read_text(file, "checkpoint file")) for file in files]
+    return [(file.name, read_text(file, "checkpoint file")) for file in files]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    key = _verifier_key(args)
+    key = verifier_key(args)
     notes = _published_notes(args.checkpoints)
     if key is None and notes:
         raise InvalidArgumentError(
@@ -330,3 +317,5 @@ def register(commands: Any) -> None:
     history.add_argument("--page-size", type=int, default=100)
     history.add_argument("--json", action="store_true")
     history.set_defaults(handler=cmd_history)
+
+    journal_proofs.register(journal)

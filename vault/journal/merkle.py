@@ -138,6 +138,18 @@ class Source(Protocol):
     def mth(self, start: int, end: int) -> bytes: ...
 
 
+class TreeStore(Protocol):
+    """The stored tree, as proofs read it (vault/journal/tree.py)."""
+
+    def size(self) -> int:
+        """The number of leaves the stored tree covers."""
+        ...
+
+    def reader(self) -> Source:
+        """Subtree hashes for one proof (it may remember what it read)."""
+        ...
+
+
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """The leaf ranges whose MTHs are PATH(index, D[size]) (RFC 9162 §2.1.3.1), from the
     leaf's sibling up."""

@@ -103,6 +103,9 @@ class SqlMerkleTree(Database):
         with guard(), self._engine.connect() as conn:
             return int(conn.execute(select(tree_table.c.size)).scalar() or 0)
 
+    def reader(self) -> Reader:
+        return Reader(self)
+
     def perfect(self, level: int, index: int) -> bytes:
         """The hash of the perfect subtree of 2^level leaves from leaf index << level."""
         if stored(level):

@@ -21,6 +21,7 @@ from vault.domain import lifecycle
 from vault.domain.clock import Clock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.index.base import Index
+from vault.journal.merkle import TreeStore
 from vault.journal.store import JournalLog, JournalStore
 from vault.pagetokens import PageTokens
 from vault.service.access import AccessControl
@@ -54,6 +55,7 @@ class Vault:
         upload_lease: timedelta = DEFAULT_UPLOAD_LEASE,
         retainer: Retainer | None = None,
         upload_quota: UploadQuota | None = None,
+        journal_tree: TreeStore | None = None,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -87,5 +89,7 @@ class Vault:
             journal_log=journal_log,
         )
         self.access = AccessControl(gate, index=index)
-        self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
+        self.journal = JournalReads(
+            gate, index=index, journal_log=journal_log, tokens=tokens, tree=journal_tree
+        )
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision

@@ -146,6 +146,15 @@ class DossierVaultStub:
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
     """
+    GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetInclusionProofRequest, _vault_pb2.GetInclusionProofResponse]
+    """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+    signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+    proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+    """
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetConsistencyProofRequest, _vault_pb2.GetConsistencyProofResponse]
+    """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+    checkpoint extends the tree of an older one. Journaled as a `journal.export`.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -228,6 +237,15 @@ class DossierVaultAsyncStub(DossierVaultStub):
     QueryJournal: _aio.UnaryUnaryMultiCallable[_vault_pb2.QueryJournalRequest, _vault_pb2.QueryJournalResponse]  # type: ignore[assignment]
     """One page of journal entries in sequence order: a dossier's access history (its
     holder or an auditor), or an auditor's filters by actor, emergency or denial.
+    """
+    GetInclusionProof: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetInclusionProofRequest, _vault_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
+    """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+    signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+    proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+    """
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetConsistencyProofRequest, _vault_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+    checkpoint extends the tree of an older one. Journaled as a `journal.export`.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -428,6 +446,27 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.QueryJournalResponse, _abc.Awaitable[_vault_pb2.QueryJournalResponse]]:
         """One page of journal entries in sequence order: a dossier's access history (its
         holder or an auditor), or an auditor's filters by actor, emergency or denial.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInclusionProof(
+        self,
+        request: _vault_pb2.GetInclusionProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.GetInclusionProofResponse, _abc.Awaitable[_vault_pb2.GetInclusionProofResponse]]:
+        """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+        signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+        proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _vault_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.GetConsistencyProofResponse, _abc.Awaitable[_vault_pb2.GetConsistencyProofResponse]]:
+        """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+        checkpoint extends the tree of an older one. Journaled as a `journal.export`.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
