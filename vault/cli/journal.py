@@ -87,6 +87,8 @@ def _summary_text(summary: Summary) -> str:
         f"checkpoints matched: {len(matched)}"
         + (f" (last at size {matched[-1]})" if matched else "")
         + f"\nhead: {summary.head}"
+        + (f"\nmerkle root: {summary.root}" if summary.root else "")
+        + f"\nv2 checkpoints whose Merkle root matched: {len(summary.roots_matched)}"
     )
     if summary.checkpoints_beyond_export:
         text += (
