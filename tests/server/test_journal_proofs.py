@@ -53,6 +53,20 @@ def test_an_auditors_proofs_verify_offline(running_vault: RunningVault, tmp_path
     assert refused.returncode == 32
 
 
+def test_journal_prove_writes_a_file_that_verify_proof_accepts(
+    running_vault: RunningVault, tmp_path: Path
+) -> None:
+    seed(running_vault)
+    signer = checkpointer(running_vault)
+    assert signer.checkpoint() is not None
+    proof, key = tmp_path / "p.json", signer.verifier_key.encode()
+    target = ["--target", running_vault.server.target, "--token", auditor(running_vault)]
+    made = _cli(*target, "journal", "prove", "--seq", "1", "-o", str(proof))
+    assert made.returncode == 0, made.stderr
+    checked = _cli("journal", "verify-proof", str(proof), "--key", key, "--json")
+    assert (checked.returncode, json.loads(checked.stdout)["seq"]) == (0, 1)
+
+
 def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vault.cli", *arguments], capture_output=True, text=True

@@ -20,7 +20,12 @@ from dataclasses import replace
 from vault.domain.model import Actor, DocumentCategory, Visibility
 from vault.domain.policy import Action, Decision, Facts, Reason, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit
-from vault.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from vault.errors import (
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from vault.index.base import DocumentIndex
 from vault.journal.chain import JournalEntry
 from vault.journal.checkpoint import Checkpoint, read_note
@@ -219,9 +224,11 @@ class JournalReads:
         note, checkpoint = self._checkpoint(tree_size)
         if not 1 <= seq <= checkpoint.size:
             raise InvalidArgumentError("the entry is not within the checkpoint's size")
-        entry = next(iter(self._journal_log.entries(seq, seq)))
+        entries = list(self._journal_log.entries(seq, seq))  # read whole: the stream closes
+        if not entries:
+            raise IntegrityError("the journal lacks an entry its checkpoint covers")
         hashes = prove(inclusion_ranges(seq - 1, checkpoint.size), self._store().reader())
-        return note, entry.canonical, hashes
+        return note, entries[0].canonical, hashes
 
     def consistency_proof(
         self, actor: Actor, call: Call, old_size: int, new_size: int
