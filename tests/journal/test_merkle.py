@@ -136,7 +136,7 @@ leaf_lists = st.lists(st.binary(max_size=8), min_size=1, max_size=70, unique=Tru
 # wrong index would otherwise prove an equal leaf
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(leaf_lists)
 def test_frontier_root_is_the_naive_root_at_every_size(leaves: list[bytes]) -> None:
     frontier = Frontier()
@@ -146,7 +146,7 @@ def test_frontier_root_is_the_naive_root_at_every_size(leaves: list[bytes]) -> N
         assert frontier.root() == naive_mth(leaves[:size])
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(leaf_lists, st.data())
 def test_a_frontier_rebuilt_from_its_nodes_carries_on(
     leaves: list[bytes], data: st.DataObject
@@ -159,7 +159,7 @@ def test_a_frontier_rebuilt_from_its_nodes_carries_on(
     assert frontier.root() == naive_mth(leaves)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(leaf_lists, st.data())
 def test_every_inclusion_proof_verifies_and_no_tampered_one_does(
     leaves: list[bytes], data: st.DataObject
@@ -183,7 +183,7 @@ def test_every_inclusion_proof_verifies_and_no_tampered_one_does(
     _refused(verify_inclusion, index, size, leaf, [*proof, root], root)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(leaf_lists, st.data())
 def test_every_consistency_proof_verifies_and_no_tampered_one_does(
     leaves: list[bytes], data: st.DataObject
@@ -234,6 +234,7 @@ def test_a_leaf_is_never_taken_for_a_node() -> None:
     assert leaf_hash(left + right) != node_hash(left, right)
 
 
+@settings(deadline=None)
 @given(st.integers(0, 2**20), st.integers(1, 2**20))
 def test_perfect_nodes_cover_a_subtree_range_exactly(start: int, size: int) -> None:
     step = 1 << (size - 1).bit_length()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.journal.test_merkle import naive_mth
@@ -113,6 +113,7 @@ def test_what_is_not_a_proof_file_is_malformed(data: bytes) -> None:
     assert _kind(data) is ProofFailureKind.MALFORMED
 
 
+@settings(deadline=None)
 @given(st.sampled_from([INCLUSION, CONSISTENCY]), st.data())
 def test_any_single_bit_flipped_in_a_proof_hash_is_refused(
     data: bytes, draw: st.DataObject
