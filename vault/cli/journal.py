@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from vault.cli import journal_proofs
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
-from vault.cli.journal_files import read_text, verifier_key
+from vault.cli.journal_files import add_key_flags, read_text, verifier_key
 from vault.cli.output import print_json, rfc3339
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
@@ -270,9 +270,7 @@ def register(commands: Any) -> None:
         description="Checks a journal export: chain, sequence, times and signed checkpoints.",
     )
     verify.add_argument("export", help="export file (JSON Lines), or - for standard input")
-    keys = verify.add_mutually_exclusive_group()
-    keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
-    keys.add_argument("--key-file", help="file holding the verifier key")
+    add_key_flags(verify)
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
     verify.add_argument(
         "--certificate",

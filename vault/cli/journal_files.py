@@ -26,6 +26,13 @@ def read_text(path: Path, what: str) -> str:
         raise InvalidArgumentError(f"cannot read {what} {path}: {e.strerror}") from None
 
 
+def add_key_flags(parser: argparse.ArgumentParser) -> None:
+    """`--key` or `--key-file`: the checkpoint verifier key, for the offline verifiers."""
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
+    keys.add_argument("--key-file", help="file holding the verifier key")
+
+
 def verifier_key(args: argparse.Namespace) -> VerifierKey | None:
     """`--key` or `--key-file`, if either was given."""
     text = args.key or (read_text(Path(args.key_file), "key file") if args.key_file else "")

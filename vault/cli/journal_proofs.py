@@ -17,7 +17,12 @@ from typing import Any
 
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import PROOF_EXIT_CODES, epilog, proof_codes
-from vault.cli.journal_files import read_proof_file, verifier_key, write_atomically
+from vault.cli.journal_files import (
+    add_key_flags,
+    read_proof_file,
+    verifier_key,
+    write_atomically,
+)
 from vault.cli.output import print_json
 from vault.errors import InvalidArgumentError
 from vault.journal.proofs import ProofFailedError, verify_proof
@@ -76,9 +81,7 @@ def register(journal: Any) -> None:
         description="Checks a proof file's signed checkpoints and its Merkle proof.",
     )
     verify.add_argument("proof", help="proof file (`journal prove`), or - for standard input")
-    keys = verify.add_mutually_exclusive_group()
-    keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
-    keys.add_argument("--key-file", help="file holding the verifier key")
+    add_key_flags(verify)
     verify.add_argument("--json", action="store_true", help="machine-readable result")
     verify.set_defaults(handler=cmd_verify_proof)
 
