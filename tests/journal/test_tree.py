@@ -120,3 +120,17 @@ def test_a_journal_checkpointed_in_v1_moves_on_to_v2(journal: Journal) -> None:
     assert note is not None
     assert open_note(note, KEY).root == naive_mth(journal.entries())
     assert journal.tree.size() == 310
+
+
+def test_a_second_extension_from_the_same_size_is_dropped(journal: Journal) -> None:
+    """Two servers extending at once: the size is compare-and-set, the loser's identical
+    nodes are not written twice, and the tree stays the one the entries give."""
+    journal.append(600)
+    first, second = journal.tree.frontier(0), journal.tree.frontier(0)
+    for frontier in (first, second):
+        for canonical in journal.entries():
+            frontier.append(leaf_hash(canonical))
+    assert journal.tree.extend(0, first)
+    assert not journal.tree.extend(0, second)
+    assert journal.tree.size() == 600
+    assert journal.tree.frontier(600).root() == naive_mth(journal.entries())
