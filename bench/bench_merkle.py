@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 
-from bench.bench_journal import EVENT
-from tests.journal.test_checkpoint import ORIGIN, SIGNER
+from bench.bench_journal import EVENT, ORIGIN
+from vault.crypto.localkeys import LocalCheckpointSigner
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.export import export_lines
 from vault.journal.merkle import Frontier, consistency_ranges, inclusion_ranges, leaf_hash, prove
@@ -38,6 +39,7 @@ from vault.journal.tree import SqlMerkleTree
 from vault.sqlstore import make_engine
 
 _BATCH = 20_000
+SIGNER = LocalCheckpointSigner(Ed25519PrivateKey.generate())
 
 
 class _Clock:
