@@ -33,7 +33,7 @@ from bench.bench_journal import EVENT, ORIGIN
 from vault.crypto.localkeys import LocalCheckpointSigner
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.export import export_lines
-from vault.journal.merkle import Frontier, consistency_ranges, inclusion_ranges, leaf_hash, prove
+from vault.journal.merkle import Frontier, consistency_ranges, inclusion_ranges, leaf_hash
 from vault.journal.sql import SqlJournal
 from vault.journal.tree import SqlMerkleTree
 from vault.sqlstore import make_engine
@@ -84,7 +84,7 @@ def bench_proofs(tree: SqlMerkleTree, size: int, count: int) -> dict[str, float]
                 ranges = inclusion_ranges(rng.randrange(size), size)
             else:
                 ranges = consistency_ranges(rng.randint(1, size), size)
-            prove(ranges, tree.reader())
+            tree.prove(ranges)
         found[f"{kind}_ms"] = round(1000 * (time.monotonic() - started) / count, 2)
         found[f"{kind}_statements"] = round(statements[0] / count, 1)
     event.remove(tree.engine, "before_cursor_execute", counted)

@@ -28,7 +28,7 @@ from vault.journal.merkle import (
     verify_inclusion,
 )
 from vault.journal.sql import SqlJournal
-from vault.journal.tree import Reader, SqlMerkleTree, nodes_table
+from vault.journal.tree import SqlMerkleTree, nodes_table
 from vault.sqlstore import make_engine
 
 KEY = VerifierKey(ORIGIN, SIGNER.public_key)
@@ -80,15 +80,15 @@ def test_proofs_from_the_stored_nodes_equal_the_naive_trees(journal: Journal) ->
     journal.append(600)
     journal.checkpointer.checkpoint()
     leaves = journal.entries()
-    naive, stored = ListSource(leaves), Reader(journal.tree)
+    naive, tree = ListSource(leaves), journal.tree
     rng = random.Random(7)
     for _ in range(12):
         size = rng.randint(1, 600)
         index, old = rng.randrange(size), rng.randint(1, size)
-        proof = prove(inclusion_ranges(index, size), stored)
+        proof = tree.prove(inclusion_ranges(index, size))
         assert proof == prove(inclusion_ranges(index, size), naive)
         verify_inclusion(index, size, leaf_hash(leaves[index]), proof, naive_mth(leaves[:size]))
-        proof = prove(consistency_ranges(old, size), stored)
+        proof = tree.prove(consistency_ranges(old, size))
         assert proof == prove(consistency_ranges(old, size), naive)
         verify_consistency(old, size, naive_mth(leaves[:old]), naive_mth(leaves[:size]), proof)
 

@@ -145,8 +145,8 @@ class TreeStore(Protocol):
         """The number of leaves the stored tree covers."""
         ...
 
-    def reader(self) -> Source:
-        """Subtree hashes for one proof (it may remember what it read)."""
+    def prove(self, ranges: Iterable[tuple[int, int]]) -> list[bytes]:
+        """The MTH of each subtree range (`inclusion_ranges`, `consistency_ranges`)."""
         ...
 
 

@@ -11,16 +11,19 @@ extends the tree to each checkpoint's size, from the entries it replays anyway. 
 
 Any subtree's hash is then one read of at most 128 rows (entries, or nodes of the level
 below) plus the hashing, so a proof at 10 million entries costs a few dozen reads
-(`Reader` memoises the nodes one proof shares). What it does not do: decide when to
-extend (vault/journal/checkpointer.py), verify the entries it extends over (the
-checkpointer's replay does, before `extend`), or sign.
+(`Reader` reads them on one connection and memoises the nodes one proof shares). What
+it does not do: decide when to extend (vault/journal/checkpointer.py), verify the
+entries it extends over (the checkpointer's replay does, before `extend`), or sign.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -40,6 +43,7 @@ from vault.journal.merkle import (
     leaf_hash,
     perfect_nodes,
     perfect_root,
+    prove,
 )
 from vault.journal.sql import entries_table, metadata
 from vault.sqlstore import Database, guard, writing
@@ -82,42 +86,31 @@ class RecordingFrontier(Frontier):
 
 
 class Reader:
-    """Subtree hashes of the stored tree, each perfect subtree read once (one proof's)."""
+    """Subtree hashes of the stored tree on one connection (one transaction), each
+    perfect subtree read once: what one proof or one frontier reads."""
 
-    def __init__(self, tree: SqlMerkleTree) -> None:
-        self._tree = tree
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
         self._known: dict[tuple[int, int], bytes] = {}
 
     def perfect(self, level: int, index: int) -> bytes:
+        """The hash of the perfect subtree of 2^level leaves from leaf index << level."""
         key = (level, index)
         if key not in self._known:
-            self._known[key] = self._tree.perfect(level, index)
+            self._known[key] = self._read(level, index)
         return self._known[key]
 
-    def mth(self, start: int, end: int) -> bytes:
-        return fold([self.perfect(level, i) for level, i in perfect_nodes(start, end)])
-
-
-class SqlMerkleTree(Database):
-    def size(self) -> int:
-        with guard(), self._engine.connect() as conn:
-            return int(conn.execute(select(tree_table.c.size)).scalar() or 0)
-
-    def reader(self) -> Reader:
-        return Reader(self)
-
-    def perfect(self, level: int, index: int) -> bytes:
-        """The hash of the perfect subtree of 2^level leaves from leaf index << level."""
+    def _read(self, level: int, index: int) -> bytes:
         if stored(level):
-            return self._node(level, index)
+            return self._nodes(level, index, index + 1)[0]
         base = level - level % STRIDE
         first, count = index << (level - base), 1 << (level - base)
         if base == 0:
             return perfect_root(self.leaves(first, first + count))
         return perfect_root(self._nodes(base, first, first + count))
 
-    def _node(self, level: int, index: int) -> bytes:
-        return self._nodes(level, index, index + 1)[0]
+    def mth(self, start: int, end: int) -> bytes:
+        return fold([self.perfect(level, i) for level, i in perfect_nodes(start, end)])
 
     def _nodes(self, level: int, first: int, end: int) -> list[bytes]:
         table = nodes_table
@@ -126,8 +119,7 @@ class SqlMerkleTree(Database):
             .where(and_(table.c.level == level, table.c.idx >= first, table.c.idx < end))
             .order_by(table.c.idx)
         )
-        with guard(), self._engine.connect() as conn:
-            hashes = list(conn.execute(query).scalars())
+        hashes = list(self._conn.execute(query).scalars())
         if len(hashes) != end - first:
             raise IntegrityError("the journal's Merkle tree lacks nodes it should hold")
         return hashes
@@ -140,16 +132,27 @@ class SqlMerkleTree(Database):
             .where(and_(table.c.seq > first, table.c.seq <= end))
             .order_by(table.c.seq)
         )
-        with guard(), self._engine.connect() as conn:
-            hashes = [leaf_hash(body.encode()) for body in conn.execute(query).scalars()]
+        hashes = [leaf_hash(body.encode()) for body in self._conn.execute(query).scalars()]
         if len(hashes) != end - first:
             raise IntegrityError("the journal lacks entries its Merkle tree covers")
         return hashes
 
+
+class SqlMerkleTree(Database):
+    def size(self) -> int:
+        with guard(), self._engine.connect() as conn:
+            return int(conn.execute(select(tree_table.c.size)).scalar() or 0)
+
+    def prove(self, ranges: Iterable[tuple[int, int]]) -> list[bytes]:
+        """The MTH of each subtree range, read in one transaction."""
+        with guard(), self._engine.connect() as conn:
+            return prove(ranges, Reader(conn))
+
     def frontier(self, size: int) -> RecordingFrontier:
         """The compact range of the first `size` leaves (at most the stored size)."""
-        reader = Reader(self)
-        hashes = [reader.perfect(level, index) for level, index in frontier_nodes(size)]
+        with guard(), self._engine.connect() as conn:
+            reader = Reader(conn)
+            hashes = [reader.perfect(level, index) for level, index in frontier_nodes(size)]
         return RecordingFrontier(size, hashes)
 
     def extend(self, old_size: int, frontier: RecordingFrontier) -> bool:

@@ -30,7 +30,7 @@ from vault.index.base import DocumentIndex
 from vault.journal.chain import JournalEntry
 from vault.journal.checkpoint import Checkpoint, read_note
 from vault.journal.export import export_lines
-from vault.journal.merkle import TreeStore, consistency_ranges, inclusion_ranges, prove
+from vault.journal.merkle import TreeStore, consistency_ranges, inclusion_ranges
 from vault.journal.store import EntryFilter, JournalLog
 from vault.pagetokens import JournalPageToken, PageTokens
 from vault.service.gate import Call, Gate
@@ -227,7 +227,7 @@ class JournalReads:
         entries = list(self._journal_log.entries(seq, seq))  # read whole: the stream closes
         if not entries:
             raise IntegrityError("the journal lacks an entry its checkpoint covers")
-        hashes = prove(inclusion_ranges(seq - 1, checkpoint.size), self._store().reader())
+        hashes = self._store().prove(inclusion_ranges(seq - 1, checkpoint.size))
         return note, entries[0].canonical, hashes
 
     def consistency_proof(
@@ -240,7 +240,7 @@ class JournalReads:
         if not 1 <= old_size <= new.size:
             raise InvalidArgumentError("the old size must be within [1, the new size]")
         old_note, _ = self._checkpoint(old_size)
-        hashes = prove(consistency_ranges(old_size, new.size), self._store().reader())
+        hashes = self._store().prove(consistency_ranges(old_size, new.size))
         return old_note, new_note, hashes
 
     def _proving(self, actor: Actor, call: Call) -> None:
