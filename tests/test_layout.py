@@ -12,6 +12,7 @@ PURE = [
     *sorted((ROOT / "vault" / "domain").glob("*.py")),
     ROOT / "vault" / "journal" / "chain.py",
     ROOT / "vault" / "journal" / "canonical.py",
+    ROOT / "vault" / "journal" / "merkle.py",
 ]
 ADAPTER_LIBRARIES = {"boto3", "botocore", "sqlalchemy", "grpc", "grpc_health", "jwt", "psycopg"}
 

@@ -35,6 +35,7 @@ from vault import wire
 from vault.clientcalls import resumable
 from vault.clientcalls.access import AccessCalls
 from vault.clientcalls.base import vault_error
+from vault.clientcalls.journal import JournalProofCalls
 from vault.clientcalls.lifecycle import LifecycleCalls
 from vault.clientcalls.notifications import NotificationCalls
 from vault.domain.model import (
@@ -121,7 +122,7 @@ class Download:
                 raise IntegrityError("downloaded range does not have the expected length")
 
 
-class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls):
+class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCalls):
     def __init__(
         self,
         target: str,

@@ -33,6 +33,7 @@ from vault.index.sql import SqlIndex
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
+from vault.journal.tree import SqlMerkleTree
 from vault.matrix import load_matrix
 from vault.observability.instrumented import (
     InstrumentedBlobStore,
@@ -191,6 +192,7 @@ def build(config: Config, instruments: Instruments | None = None) -> Components:
         keys=served_keys,
         journal=appender,
         journal_log=journal,
+        journal_tree=SqlMerkleTree(journal.engine),
         clock=SystemClock(),
         segment_size=config.segment_size,
         matrix=matrix,

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vault.errors import IntegrityError, InvalidArgumentError
-from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note, sign
+from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note, sign, sign_note
 
 
 class KeySigner:
@@ -70,3 +70,34 @@ def test_checkpoint_signed_by_another_key_is_rejected() -> None:
 def test_malformed_notes_are_integrity_errors(note: str) -> None:
     with pytest.raises(IntegrityError):
         open_note(note, KEY)
+
+
+V2 = Checkpoint(ORIGIN, 42, bytes(range(32)), 1_764_000_000_000_000, bytes(range(32, 64)))
+
+
+def _signed_body(body: str) -> str:
+    return sign_note(body, ORIGIN, SIGNER)
+
+
+def test_a_v2_checkpoint_round_trips_and_is_told_from_v1_by_its_chain_line() -> None:
+    opened = open_note(sign(V2, ORIGIN, SIGNER), KEY)
+    assert opened == V2
+    assert (opened.version, opened.root, opened.chain_hash) == (2, V2.head, V2.chain)
+    assert open_note(sign(CHECKPOINT, ORIGIN, SIGNER), KEY).version == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        V2.body().replace("chain ", "chain  "),  # two spaces
+        V2.body().replace("chain ", "Chain "),
+        V2.body().replace("chain ", "head "),  # another extension line
+        V2.body() + "chain " + V2.body().split("chain ")[1],  # two chain lines
+        V2.body().replace("time", "chain", 1),  # no time line
+        V2.body().replace("=\n", "\n", 2),  # unpadded base64
+        V2.body().replace(V2.body().split("chain ")[1], "AAAA\n"),  # a short hash
+    ],
+)
+def test_a_v2_body_that_is_not_canonical_is_refused(body: str) -> None:
+    with pytest.raises(IntegrityError):
+        open_note(_signed_body(body), KEY)

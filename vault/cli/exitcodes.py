@@ -5,6 +5,8 @@
     2        usage error (argparse)
     13, 14   retention: a run not confirmed; verify-destroyed found something left
     20..31   journal verify: one code per failure kind (29: no checkpoint matched)
+    20..33   journal verify-proof: the same codes where they mean the same, 32 (the proof
+             does not prove its claim) and 33 (a v1 checkpoint: no Merkle root)
     40       scrub: damage found
     130      interrupted (Ctrl-C); nothing partial is left behind
 
@@ -15,6 +17,7 @@ not: map a code to a gRPC status (the server's edge reads `VaultError.grpc_statu
 from __future__ import annotations
 
 from vault.errors import VaultError, error_classes
+from vault.journal.proofs import ProofFailureKind
 from vault.journal.verify import FailureKind
 
 EXIT_USAGE = 2
@@ -38,6 +41,13 @@ VERIFY_EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.NON_CANONICAL: 31,
 }
 EXIT_NO_CHECKPOINT = 29
+PROOF_EXIT_CODES: dict[ProofFailureKind, int] = {
+    ProofFailureKind.MALFORMED: 20,
+    ProofFailureKind.BAD_SIGNATURE: 26,
+    ProofFailureKind.NON_CANONICAL: 31,
+    ProofFailureKind.BAD_PROOF: 32,
+    ProofFailureKind.NO_ROOT: 33,
+}
 EXIT_DAMAGED = 40  # scrub: a committed blob is missing or fails its tags
 
 
@@ -70,3 +80,8 @@ def verify_codes() -> list[tuple[int, str]]:
     """What `journal verify` returns: a code per failure kind."""
     codes = [(code, kind.value) for kind, code in VERIFY_EXIT_CODES.items()]
     return [*codes, (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)")]
+
+
+def proof_codes() -> list[tuple[int, str]]:
+    """What `journal verify-proof` returns: a code per failure kind."""
+    return [(code, kind.value) for kind, code in PROOF_EXIT_CODES.items()]

@@ -22,8 +22,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from vault.cli import journal_proofs
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
+from vault.cli.journal_files import add_key_flags, read_text, verifier_key
 from vault.cli.output import print_json, rfc3339
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
@@ -87,6 +89,8 @@ def _summary_text(summary: Summary) -> str:
         f"checkpoints matched: {len(matched)}"
         + (f" (last at size {matched[-1]})" if matched else "")
         + f"\nhead: {summary.head}"
+        + (f"\nmerkle root: {summary.root}" if summary.root else "")
+        + f"\nv2 checkpoints whose Merkle root matched: {len(summary.roots_matched)}"
     )
     if summary.checkpoints_beyond_export:
         text += (
@@ -98,21 +102,6 @@ def _summary_text(summary: Summary) -> str:
     return text
 
 
-def _read_text(path: Path, what: str) -> str:
-    """A small text file the auditor named; unreadable or not UTF-8 is a usage error."""
-    try:
-        return path.read_bytes().decode()
-    except UnicodeDecodeError:
-        raise InvalidArgumentError(f"{what} {path} is not UTF-8 text") from None
-    except OSError as e:
-        raise InvalidArgumentError(f"cannot read {what} {path}: {e.strerror}") from None
-
-
-def _verifier_key(args: argparse.Namespace) -> VerifierKey | None:
-    text = args.key or (_read_text(Path(args.key_file), "key file") if args.key_file else "")
-    return VerifierKey.parse(text) if text else None
-
-
 def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int, Anchor]:
     """Each certificate's decision entry, once its signature is checked."""
     anchors: dict[int, Anchor] = {}
@@ -120,7 +109,7 @@ def _certificate_anchors(paths: list[str], key: VerifierKey | None) -> dict[int,
         if key is None:
             raise InvalidArgumentError("checking a certificate needs the verifier key")
         try:
-            certificate = open_certificate(_read_text(Path(path), "certificate"), key)
+            certificate = open_certificate(read_text(Path(path), "certificate"), key)
         except IntegrityError as error:
             raise VerificationError(FailureKind.CERTIFICATE, None, str(error)) from None
         if certificate.decision_seq in anchors:
@@ -140,11 +129,11 @@ def _published_notes(directory: str | None) -> list[tuple[str, str]]:
     if not path.is_dir():
         raise InvalidArgumentError(f"checkpoint directory {path} does not exist")
     files = sorted(path.glob("checkpoint-*.txt"))
-    return [(file.name, _read_text(file, "checkpoint file")) for file in files]
+    return [(file.name, read_text(file, "checkpoint file")) for file in files]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    key = _verifier_key(args)
+    key = verifier_key(args)
     notes = _published_notes(args.checkpoints)
     if key is None and notes:
         raise InvalidArgumentError(
@@ -303,9 +292,7 @@ def register(commands: Any) -> None:
         description="Checks a journal export: chain, sequence, times and signed checkpoints.",
     )
     verify.add_argument("export", help="export file (JSON Lines), or - for standard input")
-    keys = verify.add_mutually_exclusive_group()
-    keys.add_argument("--key", help="checkpoint verifier key (name+id+base64)")
-    keys.add_argument("--key-file", help="file holding the verifier key")
+    add_key_flags(verify)
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
     verify.add_argument(
         "--certificate",
@@ -363,3 +350,4 @@ def register(commands: Any) -> None:
     )
     consents.add_argument("--json", action="store_true")
     consents.set_defaults(handler=cmd_consents)
+    journal_proofs.register(journal)

@@ -1,6 +1,6 @@
 """Signed journal checkpoints in the C2SP tlog-checkpoint / signed-note text format.
 
-A checkpoint commits to the journal's size and head: verifying an export against one
+A checkpoint commits to the journal's size and hashes: verifying an export against one
 detects a cut tail, rewritten history and reordering, even by someone who could rewrite
 the whole journal table, as long as the checkpoint was published outside the database.
 
@@ -8,16 +8,20 @@ Checkpoint body (c2sp.org/tlog-checkpoint), then a signed note (c2sp.org/signed-
 
     <origin>\\n
     <size, decimal>\\n
-    <head: base64 of the chain hash of entry `size`>\\n
+    <hash: base64, 44 characters>\\n
     time <microseconds since the epoch>\\n          (extension line)
+    chain <base64 of the chain hash of entry `size`>\\n   (extension line, v2 only)
     \\n
     \\u2014 <key name> <base64(key id (4) || Ed25519 signature (64))>\\n
 
+Two versions, told apart by their lines (docs/format.md, "Journal checkpoints"): v1
+(four lines, written until ADR 0027) has the chain hash of entry `size` as its hash; v2
+(five lines, written now) has the RFC 9162 Merkle root of entries 1..size as its hash,
+as tlog-checkpoint means it, and the chain hash on its `chain` line. Both stay readable.
 The signature covers the body (every line before the blank line, newlines included).
 key id = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4]; the
 verifier key is written `<name>+<key id hex>+<base64(0x01 || public key)>` (a note
-"vkey"). The "head" is our chain hash, not a Merkle root: the journal is a hash chain.
-Pure: formatting, parsing and verification; the private key stays behind `Signer`.
+"vkey"). Pure: formatting, parsing and verification; the private key stays behind `Signer`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _ED25519 = 0x01
 _DASH = "\u2014 "
 _MAX_NOTE = 4096
 _MAX_INT = 2**53  # sizes and times, as journal integers
+_CHAIN = "chain "
 
 
 class Signer(Protocol):
@@ -51,14 +56,35 @@ class Signer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
+    """`head` is the note's hash line: the chain hash (v1, `chain` None) or the Merkle
+    root (v2, with the chain hash in `chain`)."""
+
     origin: str
     size: int
     head: bytes
     time_us: int
+    chain: bytes | None = None
+
+    @property
+    def version(self) -> int:
+        return 1 if self.chain is None else 2
+
+    @property
+    def chain_hash(self) -> bytes:
+        """The chain hash of entry `size`, which both versions commit to."""
+        return self.head if self.chain is None else self.chain
+
+    @property
+    def root(self) -> bytes | None:
+        """The Merkle root of entries 1..size (v2); None for v1."""
+        return None if self.chain is None else self.head
 
     def body(self) -> str:
         head = base64.b64encode(self.head).decode()
-        return f"{self.origin}\n{self.size}\n{head}\ntime {self.time_us}\n"
+        body = f"{self.origin}\n{self.size}\n{head}\ntime {self.time_us}\n"
+        if self.chain is not None:
+            body += f"{_CHAIN}{base64.b64encode(self.chain).decode()}\n"
+        return body
 
 
 def _raw_public(public_key: Ed25519PublicKey) -> bytes:
@@ -119,21 +145,36 @@ def published_name(size: int) -> str:
 
 
 def _parse_body(body: str) -> Checkpoint:
-    """Canonical only: the body must be byte for byte what `Checkpoint.body` writes."""
+    """Canonical only: the body must be byte for byte what `Checkpoint.body` writes; four
+    lines are a v1 checkpoint, five whose last is `chain ...` a v2 one."""
     lines = body.split("\n")
-    if len(lines) != 5 or lines[4] != "" or not lines[3].startswith("time "):
+    if len(lines) not in (5, 6) or lines[-1] != "" or not lines[3].startswith("time "):
+        raise IntegrityError("malformed checkpoint body")
+    if len(lines) == 6 and not lines[4].startswith(_CHAIN):
         raise IntegrityError("malformed checkpoint body")
     try:
         size, head = int(lines[1]), base64.b64decode(lines[2], validate=True)
         time_us = int(lines[3].removeprefix("time "))
+        chain = None
+        if len(lines) == 6:
+            chain = base64.b64decode(lines[4].removeprefix(_CHAIN), validate=True)
     except (ValueError, binascii.Error) as e:
         raise IntegrityError("malformed checkpoint body") from e
     if not 1 <= size <= _MAX_INT or not 0 <= time_us <= _MAX_INT or len(head) != 32:
         raise IntegrityError("malformed checkpoint body")
-    checkpoint = Checkpoint(lines[0], size, head, time_us)
+    if chain is not None and len(chain) != 32:
+        raise IntegrityError("malformed checkpoint body")
+    checkpoint = Checkpoint(lines[0], size, head, time_us, chain)
     if checkpoint.body() != body:  # "+1", "01", "1_0", non-canonical base64...
         raise IntegrityError("checkpoint body not in canonical form")
     return checkpoint
+
+
+def read_note(note: str) -> Checkpoint:
+    """The checkpoint of a note this vault signed and recorded itself, signature not
+    checked (the server holds the signer, not necessarily the verifier key); a verifier
+    uses `open_note`."""
+    return _parse_body(note.partition("\n\n")[0] + "\n")
 
 
 def open_note(note: str, key: VerifierKey) -> Checkpoint:

@@ -1,15 +1,19 @@
 """Signing journal checkpoints and publishing them outside the database.
 
-`Checkpointer.checkpoint()` signs the journal's current head (if it moved since the last
-checkpoint), records the note in the journal database (for exports) and publishes it
-through a `Publisher`, write-once. Before signing it replays the entries since the last
-*published* checkpoint (not the database's own record, which an administrator could
-delete) and refuses to sign a head that does not extend it: rewritten history is never
-endorsed. `DirectoryPublisher` writes one file per checkpoint,
-`checkpoint-<size, 20 digits>.txt`: written to a temporary file, fsynced, then linked to
-its name, so no partial file is ever visible and an existing file is never replaced. The
-server calls `maybe_checkpoint` every second and signs every `every_entries` entries or
-`every_seconds` seconds; operators sign on demand with `dossier-vault journal checkpoint`.
+`Checkpointer.checkpoint()` signs the journal's current size, Merkle root and chain hash
+(a v2 checkpoint, if the journal grew since the last checkpoint), records the note in the
+journal database (for exports) and publishes it through a `Publisher`, write-once.
+Before signing it replays the entries since the last *published* checkpoint (not the
+database's own record, which an administrator could delete) and refuses to sign a head
+that does not extend it: rewritten history is never endorsed. The same replay extends
+the stored Merkle tree (vault/journal/tree.py) from its stored size, starting from the
+stored frontier, which the published checkpoint's root checks when it is a v2 one: the
+tree is never extended from nodes the last signed root disowns. `DirectoryPublisher`
+writes one file per checkpoint, `checkpoint-<size, 20 digits>.txt`: written to a
+temporary file, fsynced, then linked to its name, so no partial file is ever visible and
+an existing file is never replaced. The server calls `maybe_checkpoint` every second and
+signs every `every_entries` entries or `every_seconds` seconds; operators sign on demand
+with `dossier-vault journal checkpoint`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from vault.errors import IntegrityError, UnavailableError
 from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, open_note, sign
 from vault.journal.export import export_lines
 from vault.journal.sql import Head, SqlJournal
-from vault.journal.verify import VerificationError, verify_export
+from vault.journal.tree import SqlMerkleTree
+from vault.journal.verify import Summary, VerificationError, verify_export
 
 _log = logging.getLogger(__name__)
 _NAME = re.compile(r"checkpoint-(\d{20})\.txt")
@@ -115,6 +120,7 @@ class Checkpointer:
         every_seconds: float = 60.0,
     ) -> None:
         self._journal = journal
+        self._tree = SqlMerkleTree(journal.engine)
         self._signer = signer
         self._origin = origin
         self._publisher = publisher
@@ -134,23 +140,34 @@ class Checkpointer:
         if head.seq == 0 or head.seq <= self._journal.last_checkpoint_size():
             return None
         published = self._publisher.latest()
-        if published is not None and not self._extends(published, head):
+        extends, root = self._replay(published, head)
+        if published is not None and not extends:
             self._journal.add_checkpoint(head.seq, published)  # its database record was lost
             return None
         now_us = max(to_us(self._clock.now()), head.time_us)  # never older than its entry
-        checkpoint = Checkpoint(self._origin, head.seq, head.chain_hash, now_us)
+        checkpoint = Checkpoint(self._origin, head.seq, root, now_us, head.chain_hash)
         note = sign(checkpoint, self._origin, self._signer)
         self._publisher.publish(head.seq, note)  # outside first: a failure retries later
         self._journal.add_checkpoint(head.seq, note)
         return note
 
-    def _extends(self, published: str, head: Head) -> bool:
-        """Replays the entries from the published checkpoint's size to `head`: True if
-        `head` extends it, False if `head` is it; raises IntegrityError otherwise."""
-        size = self._published_size(published)
-        lines = export_lines(self._journal.entries(first_seq=size, last_seq=head.seq), {})
+    def _replay(self, published: str | None, head: Head) -> tuple[bool, bytes]:
+        """Replays the entries from the published checkpoint's size (or the stored tree's,
+        if smaller) to `head`, extending the tree; (whether `head` extends the published
+        checkpoint rather than being it, the Merkle root at `head`). Raises
+        IntegrityError if the journal is inconsistent with it."""
+        size = 0 if published is None else self._published_size(published)
+        tree_size = self._tree.size()
+        if tree_size > head.seq:
+            raise IntegrityError("the journal's Merkle tree is larger than the journal")
+        first = max(1, min(head.seq, tree_size + 1, size or head.seq))
+        frontier = self._tree.frontier(first - 1)
+        lines = export_lines(self._journal.entries(first_seq=first, last_seq=head.seq), {})
+        notes = [] if published is None else [published]
         try:
-            summary = verify_export(lines, self.verifier_key, [published], expect_complete=True)
+            summary = verify_export(
+                lines, self.verifier_key, notes, expect_complete=True, tree=frontier
+            )
         except VerificationError as failure:
             _log.critical(
                 "journal checkpoint REFUSED: the journal is inconsistent with its last "
@@ -162,10 +179,15 @@ class Checkpointer:
             ) from failure
         finally:
             lines.close()  # ends the read transaction of a replay stopped early
+        self._check_end(summary, head)
+        self._tree.extend(tree_size, frontier)
+        return summary.checkpoints_matched != [head.seq], frontier.root()
+
+    @staticmethod
+    def _check_end(summary: Summary, head: Head) -> None:
         if summary.last_seq != head.seq or summary.head != head.chain_hash.hex():
             _log.critical("journal checkpoint REFUSED: the replay does not end at the head")
             raise IntegrityError("the journal changed under the checkpoint replay")
-        return summary.checkpoints_matched != [head.seq]
 
     def _published_size(self, published: str) -> int:
         try:

@@ -27,6 +27,12 @@ checkpoints of one size with different heads are rewritten history.
 A chain that starts at sequence 1 is anchored at the genesis (32 zero bytes); an export of
 a later range is anchored at its first entry's `prev`, and only checkpoints tie it to the
 rest of the journal.
+
+The verifier also builds the RFC 9162 Merkle tree of the entries (vault/journal/merkle.py)
+when it can: from the genesis, or from a given `Frontier` of the entries before the range
+(the checkpointer's replay). A v2 checkpoint's root is then checked too (its chain hash
+always is); a v1 checkpoint has no root. Without the tree (a range export offline), v2
+roots are left unchecked and `Summary.roots_matched` says how many were.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from vault.journal.export import (
     HASH_HEX,
     checkpoint_line,
 )
+from vault.journal.merkle import Frontier, leaf_hash
 
 _PROGRESS_EVERY = 4096
 _HASH = re.compile(rb"[0-9a-f]{64}")
@@ -93,6 +100,8 @@ class Summary:
     anchored_at_genesis: bool = False
     checkpoints_beyond_export: int = 0
     certificates_matched: list[int] = field(default_factory=list)  # their decision entries
+    roots_matched: list[int] = field(default_factory=list)  # v2 checkpoints' Merkle roots
+    root: str | None = None  # the Merkle root at the last entry, when the tree was built
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +121,10 @@ class _Verifier:
         checkpoints: Iterable[str | tuple[str, str]],
         expect_complete: bool,
         anchors: Mapping[int, Anchor],
+        tree: Frontier | None,
     ) -> None:
         self.key = key
+        self.tree = tree
         self.anchors = dict(anchors)
         self.expect_complete = expect_complete
         self.summary = Summary()
@@ -146,7 +157,8 @@ class _Verifier:
                 "a published checkpoint's file name is not its size",
             )
         known = self.pending.setdefault(checkpoint.size, checkpoint)
-        if known.head != checkpoint.head:
+        roots = {c.root for c in (known, checkpoint) if c.root is not None}
+        if known.chain_hash != checkpoint.chain_hash or len(roots) > 1:
             raise VerificationError(
                 FailureKind.REWRITTEN_HISTORY,
                 checkpoint.size,
@@ -169,10 +181,19 @@ class _Verifier:
     def match(self, checkpoint: Checkpoint) -> None:
         """`checkpoint` covers the entry just checked: same head, and not older than it."""
         size = checkpoint.size
-        if checkpoint.head != self.head:
+        if checkpoint.chain_hash != self.head:
             raise VerificationError(
                 FailureKind.REWRITTEN_HISTORY, size, "the chain differs from the signed checkpoint"
             )
+        if checkpoint.root is not None and self.tree is not None:
+            if checkpoint.root != self.tree.root():
+                raise VerificationError(
+                    FailureKind.REWRITTEN_HISTORY,
+                    size,
+                    "the Merkle root differs from the signed checkpoint's",
+                )
+            if size not in self.summary.roots_matched[-1:]:
+                self.summary.roots_matched.append(size)
         if checkpoint.time_us < self.last_time:
             raise VerificationError(
                 FailureKind.TIME_BACKWARDS, size, "a checkpoint is older than the entry it covers"
@@ -221,6 +242,8 @@ class _Verifier:
                 FailureKind.TIME_BACKWARDS, seq, "older than the entry before it"
             )
         self.head = hashlib.sha256(LINK_DOMAIN + prev + digest).digest()
+        if self.tree is not None:
+            self.tree.append(leaf_hash(canonical))
         self.last_time = time_us
         self.expected_seq = seq + 1
         self.after_entry = True
@@ -243,6 +266,7 @@ class _Verifier:
             self.summary.first_seq = seq
             self.summary.anchored_at_genesis = seq == 1
             self.head = GENESIS_HASH if seq == 1 else prev
+            self.start_tree(seq)
             self.summary.first_time_us = time_us
             before = self.pending.pop(seq - 1, None)
             if before is not None and seq > 1:
@@ -254,9 +278,17 @@ class _Verifier:
         if seq < self.expected_seq:
             raise VerificationError(FailureKind.REORDERING, seq, f"expected {self.expected_seq}")
 
+    def start_tree(self, seq: int) -> None:
+        """The tree from the genesis, or from the given frontier if it ends before `seq`;
+        none otherwise (a range export without the tree before it)."""
+        if self.tree is None and seq == 1:
+            self.tree = Frontier()
+        elif self.tree is not None and self.tree.size != seq - 1:
+            self.tree = None
+
     def match_anchor(self, checkpoint: Checkpoint) -> None:
         """A range export's first `prev` against a published checkpoint of the size before."""
-        if checkpoint.head != self.head:
+        if checkpoint.chain_hash != self.head:
             raise VerificationError(
                 FailureKind.REWRITTEN_HISTORY,
                 checkpoint.size,
@@ -288,6 +320,8 @@ class _Verifier:
             summary.entries = self.last_seq - summary.first_seq + 1  # contiguous, checked
             summary.last_time_us = self.last_time
         summary.head = self.head.hex()
+        if self.tree is not None and summary.last_seq is not None:
+            summary.root = self.tree.root().hex()
         return summary
 
 
@@ -299,6 +333,7 @@ def verify_export(
     *,
     expect_complete: bool = False,
     anchors: Mapping[int, Anchor] | None = None,
+    tree: Frontier | None = None,
 ) -> Summary:
     """Verifies export lines (bytes, newline included); raises VerificationError only.
 
@@ -306,9 +341,10 @@ def verify_export(
     name (which must then be `checkpoint-<size, 20 digits>.txt`); the export's own are read
     inline; with `expect_complete`, one newer than the export's last entry is a tail-cut
     (otherwise it is counted in the summary); `anchors` are destruction certificates'
-    decision entries, each of which must be in the export as stated; `on_progress(lines,
-    bytes)` is called every few thousand lines."""
-    verifier = _Verifier(key, checkpoints, expect_complete, anchors or {})
+    decision entries, each of which must be in the export as stated; `tree` is the Merkle
+    frontier of the entries before the export's first (extended in place; ignored if it
+    does not end there); `on_progress(lines, bytes)` is called every few thousand lines."""
+    verifier = _Verifier(key, checkpoints, expect_complete, anchors or {}, tree)
     check_entry = verifier.entry
     done_bytes = 0
     for done_lines, line in enumerate(lines, start=1):

@@ -68,9 +68,10 @@ def _index_metadata() -> MetaData:
 
 
 def _journal_metadata() -> MetaData:
-    from vault.journal.sql import metadata  # imported on use: it imports us
+    # imported on use: they import us; the Merkle tree's tables join the journal's
+    from vault.journal.tree import nodes_table
 
-    return metadata
+    return nodes_table.metadata
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from vault.domain.clock import Clock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
 from vault.index.base import Index
+from vault.journal.merkle import TreeStore
 from vault.journal.store import JournalLog, JournalStore
 from vault.notification_watch import WatchSettings
 from vault.pagetokens import PageTokens
@@ -61,6 +62,7 @@ class Vault:
         upload_quota: UploadQuota | None = None,
         consent_window: ConsentWindow = THE_DAY,
         watch: WatchSettings | None = None,
+        journal_tree: TreeStore | None = None,
     ) -> None:
         if upload_lease <= timedelta(0):
             raise ValueError("the upload lease must be positive")
@@ -96,5 +98,7 @@ class Vault:
         self.access = AccessControl(gate, index=index, consent_window=consent_window)
         self.heirs = Heirs(gate, index=index, rules=rules)
         self.notices = Notices(gate, index=index, watch=watch or WatchSettings())
-        self.journal = JournalReads(gate, index=index, journal_log=journal_log, tokens=tokens)
+        self.journal = JournalReads(
+            gate, index=index, journal_log=journal_log, tokens=tokens, tree=journal_tree
+        )
         self.record_refusal = gate.record_refusal  # the edge's refusals, before a decision

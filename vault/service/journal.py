@@ -1,6 +1,7 @@
 """The journal's read side, as the service offers it: the auditors' export, the access
-history queries (a dossier's patient side, auditors), and a dossier's history for its
-patient copy.
+history queries (a dossier's patient side, auditors), a dossier's history for its
+patient copy, and the auditors' Merkle proofs (inclusion of an entry in a signed
+checkpoint's tree, consistency between two checkpoints; ADR 0027).
 
 Reads are decided and journaled through the gate like any request. The patient side sees
 every entry of its dossier, with the ids of documents hidden from it redacted; but a legal
@@ -19,10 +20,17 @@ from dataclasses import replace
 from vault.domain.model import Actor, DocumentCategory, Visibility
 from vault.domain.policy import Action, Decision, Facts, Reason, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit
-from vault.errors import InvalidArgumentError
+from vault.errors import (
+    FailedPreconditionError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from vault.index.base import DocumentIndex
 from vault.journal.chain import JournalEntry
+from vault.journal.checkpoint import Checkpoint, read_note
 from vault.journal.export import export_lines
+from vault.journal.merkle import TreeStore, consistency_ranges, inclusion_ranges
 from vault.journal.store import EntryFilter, JournalLog
 from vault.pagetokens import JournalPageToken, PageTokens
 from vault.service.gate import Call, Gate
@@ -117,9 +125,16 @@ class JournalReads:
     """The use cases that read the journal."""
 
     def __init__(
-        self, gate: Gate, *, index: DocumentIndex, journal_log: JournalLog, tokens: PageTokens
+        self,
+        gate: Gate,
+        *,
+        index: DocumentIndex,
+        journal_log: JournalLog,
+        tokens: PageTokens,
+        tree: TreeStore | None = None,
     ) -> None:
         self._gate = gate
+        self._tree = tree
         self._index = index
         self._journal_log = journal_log
         self._tokens = tokens
@@ -199,3 +214,55 @@ class JournalReads:
                 break
             where = replace(where, after_seq=batch[-1].seq)
         return shown[:limit]
+
+    def inclusion_proof(
+        self, actor: Actor, call: Call, seq: int, tree_size: int
+    ) -> tuple[str, bytes, list[bytes]]:
+        """Auditors: (the v2 checkpoint of `tree_size`, 0 for the newest; entry `seq`'s
+        canonical bytes; PATH(seq - 1, D[size]))."""
+        self._proving(actor, call)
+        note, checkpoint = self._checkpoint(tree_size)
+        if not 1 <= seq <= checkpoint.size:
+            raise InvalidArgumentError("the entry is not within the checkpoint's size")
+        entries = list(self._journal_log.entries(seq, seq))  # read whole: the stream closes
+        if not entries:
+            raise IntegrityError("the journal lacks an entry its checkpoint covers")
+        hashes = self._store().prove(inclusion_ranges(seq - 1, checkpoint.size))
+        return note, entries[0].canonical, hashes
+
+    def consistency_proof(
+        self, actor: Actor, call: Call, old_size: int, new_size: int
+    ) -> tuple[str, str, list[bytes]]:
+        """Auditors: (the v2 checkpoints of `old_size` and `new_size`, 0 for the newest;
+        PROOF(old size, D[new size]))."""
+        self._proving(actor, call)
+        new_note, new = self._checkpoint(new_size)
+        if not 1 <= old_size <= new.size:
+            raise InvalidArgumentError("the old size must be within [1, the new size]")
+        old_note, _ = self._checkpoint(old_size)
+        hashes = self._store().prove(consistency_ranges(old_size, new.size))
+        return old_note, new_note, hashes
+
+    def _proving(self, actor: Actor, call: Call) -> None:
+        """Decided and journaled as an export: a proof holds an entry, as an export does."""
+        with self._gate.journaled(actor, Action.JOURNAL_EXPORT, call) as access:
+            access.require(Facts(actor.kind, Action.JOURNAL_EXPORT, None))
+
+    def _store(self) -> TreeStore:
+        if self._tree is None:
+            raise FailedPreconditionError("this vault keeps no Merkle tree of its journal")
+        return self._tree
+
+    def _checkpoint(self, size: int) -> tuple[str, Checkpoint]:
+        """The recorded v2 checkpoint of `size` (0: the one at the stored tree's size)."""
+        wanted = size or self._store().size()
+        found = self._journal_log.checkpoints(wanted, wanted) if wanted else []
+        if not found:
+            if not size:
+                raise FailedPreconditionError("no checkpoint with a Merkle root signed yet")
+            raise NotFoundError("no checkpoint of that size")
+        note = found[0][1]
+        checkpoint = read_note(note)
+        if checkpoint.root is None or checkpoint.size > self._store().size():
+            raise FailedPreconditionError("the checkpoint of that size has no Merkle root (v1)")
+        return note, checkpoint

@@ -2092,3 +2092,137 @@ class SetNotificationPreferencesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetNotificationPreferencesResponse: _TypeAlias = SetNotificationPreferencesResponse  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofRequest(_message.Message):
+    """The journal's Merkle tree (RFC 9162 §2.1, SHA-256): leaf i (from 0) is the entry of
+    sequence number i + 1, its leaf hash SHA-256(0x00 || the entry's canonical bytes); an
+    interior node is SHA-256(0x01 || left || right). A v2 checkpoint (a signed note whose
+    body has five lines, the fifth `chain <base64>`) carries the tree's root as its hash
+    line; a v1 checkpoint (four lines) carries the chain hash and no root, so no proof can
+    be made against it. Only sizes at which the server signed a checkpoint can be proven
+    against; a verifier checks the checkpoint's signature with the verifier key
+    (`dossier-vault journal public-key`) before trusting its root.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQ_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """The entry's sequence number, from 1 (its leaf index is seq - 1). 0, or a seq above the
+    checkpoint's size, is INVALID_ARGUMENT.
+    """
+    tree_size: _builtins.int
+    """The size of a checkpoint the server signed; 0 means its newest v2 checkpoint. No
+    checkpoint of that size: NOT_FOUND; a v1 checkpoint (no Merkle root), or none signed
+    in v2 yet: FAILED_PRECONDITION.
+    """
+    def __init__(
+        self,
+        *,
+        seq: _builtins.int = ...,
+        tree_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["seq", b"seq", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInclusionProofRequest: _TypeAlias = GetInclusionProofRequest  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASHES_FIELD_NUMBER: _builtins.int
+    checkpoint: _builtins.str
+    """The signed checkpoint note (v2), exactly as published: UTF-8 text ending with LF."""
+    entry: _builtins.bytes
+    """The entry's canonical bytes (docs/format.md, "Journal entry v1"): hash them as they
+    are; their `seq` is the requested one.
+    """
+    seq: _builtins.int
+    """The sequence number proven (the requested one)."""
+    @_builtins.property
+    def hashes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 9162 PATH(seq - 1, D[tree size]): 32-byte hashes, the leaf's sibling first, the
+        root's child last. Verify with RFC 9162 §2.1.3.2 against the checkpoint's root.
+        """
+
+    def __init__(
+        self,
+        *,
+        checkpoint: _builtins.str = ...,
+        entry: _builtins.bytes = ...,
+        seq: _builtins.int = ...,
+        hashes: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "entry", b"entry", "hashes", b"hashes", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInclusionProofResponse: _TypeAlias = GetInclusionProofResponse  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OLD_SIZE_FIELD_NUMBER: _builtins.int
+    NEW_SIZE_FIELD_NUMBER: _builtins.int
+    old_size: _builtins.int
+    """The older checkpoint's size: at least 1, at most new_size (else INVALID_ARGUMENT)."""
+    new_size: _builtins.int
+    """The newer checkpoint's size; 0 means the server's newest v2 checkpoint. Either size
+    without a checkpoint: NOT_FOUND; either checkpoint v1: FAILED_PRECONDITION.
+    """
+    def __init__(
+        self,
+        *,
+        old_size: _builtins.int = ...,
+        new_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_size", b"new_size", "old_size", b"old_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofRequest: _TypeAlias = GetConsistencyProofRequest  # noqa: Y015
+
+@_typing.final
+class GetConsistencyProofResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OLD_CHECKPOINT_FIELD_NUMBER: _builtins.int
+    NEW_CHECKPOINT_FIELD_NUMBER: _builtins.int
+    HASHES_FIELD_NUMBER: _builtins.int
+    old_checkpoint: _builtins.str
+    """The two signed checkpoint notes (v2), exactly as published."""
+    new_checkpoint: _builtins.str
+    @_builtins.property
+    def hashes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 9162 PROOF(old size, D[new size]): 32-byte hashes, in the RFC's order; empty when
+        the sizes are equal. Verify with RFC 9162 §2.1.4.2 against the two roots.
+        """
+
+    def __init__(
+        self,
+        *,
+        old_checkpoint: _builtins.str = ...,
+        new_checkpoint: _builtins.str = ...,
+        hashes: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hashes", b"hashes", "new_checkpoint", b"new_checkpoint", "old_checkpoint", b"old_checkpoint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015

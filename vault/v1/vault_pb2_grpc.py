@@ -159,6 +159,16 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
                 _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/vault.v1.DossierVault/GetInclusionProof',
+                request_serializer=vault_dot_v1_dot_vault__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.GetInclusionProofResponse.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/vault.v1.DossierVault/GetConsistencyProof',
+                request_serializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -387,6 +397,23 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInclusionProof(self, request, context):
+        """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+        signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+        proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+        checkpoint extends the tree of an older one. Journaled as a `journal.export`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -514,6 +541,16 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.SetNotificationPreferences,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.SerializeToString,
+            ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1191,6 +1228,60 @@ class DossierVault:
             '/vault.v1.DossierVault/SetNotificationPreferences',
             vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.SetNotificationPreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/GetInclusionProof',
+            vault_dot_v1_dot_vault__pb2.GetInclusionProofRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/GetConsistencyProof',
+            vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -186,6 +186,15 @@ class DossierVaultStub:
     """The patient side chooses the notices it asks for beyond those always sent: each
     new document deposited in the dossier (off by default).
     """
+    GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetInclusionProofRequest, _vault_pb2.GetInclusionProofResponse]
+    """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+    signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+    proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+    """
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_vault_pb2.GetConsistencyProofRequest, _vault_pb2.GetConsistencyProofResponse]
+    """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+    checkpoint extends the tree of an older one. Journaled as a `journal.export`.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -304,6 +313,15 @@ class DossierVaultAsyncStub(DossierVaultStub):
     SetNotificationPreferences: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetNotificationPreferencesRequest, _vault_pb2.SetNotificationPreferencesResponse]  # type: ignore[assignment]
     """The patient side chooses the notices it asks for beyond those always sent: each
     new document deposited in the dossier (off by default).
+    """
+    GetInclusionProof: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetInclusionProofRequest, _vault_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
+    """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+    signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+    proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+    """
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetConsistencyProofRequest, _vault_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+    checkpoint extends the tree of an older one. Journaled as a `journal.export`.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -570,6 +588,27 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.SetNotificationPreferencesResponse, _abc.Awaitable[_vault_pb2.SetNotificationPreferencesResponse]]:
         """The patient side chooses the notices it asks for beyond those always sent: each
         new document deposited in the dossier (off by default).
+        """
+
+    @_abc_1.abstractmethod
+    def GetInclusionProof(
+        self,
+        request: _vault_pb2.GetInclusionProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.GetInclusionProofResponse, _abc.Awaitable[_vault_pb2.GetInclusionProofResponse]]:
+        """Auditors: an RFC 9162 inclusion proof that one journal entry is in the Merkle tree a
+        signed v2 checkpoint commits to (docs/format.md, "Journal checkpoints" and "Journal
+        proofs v1"). Decided and journaled as a `journal.export` (the reply holds an entry).
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _vault_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.GetConsistencyProofResponse, _abc.Awaitable[_vault_pb2.GetConsistencyProofResponse]]:
+        """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
+        checkpoint extends the tree of an older one. Journaled as a `journal.export`.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

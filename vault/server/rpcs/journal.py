@@ -1,6 +1,6 @@
 """The journal RPCs: `ExportJournal` (a server stream of canonical lines, sent in
-batches) and `QueryJournal` (pages of decoded entries). Each calls `Vault.journal`
-through `Calls`.
+batches), `QueryJournal` (pages of decoded entries) and the auditors' Merkle proofs
+(`GetInclusionProof`, `GetConsistencyProof`). Each calls `Vault.journal` through `Calls`.
 """
 
 from __future__ import annotations
@@ -69,3 +69,33 @@ class JournalRpcs(Rpcs):
             )
 
         return await self._calls.unary(context, Action.JOURNAL_READ, body)
+
+    async def GetInclusionProof(  # noqa: N802 (generated name)
+        self, request: pb.GetInclusionProofRequest, context: Context
+    ) -> pb.GetInclusionProofResponse:
+        async def body(actor: Actor, call: Call) -> pb.GetInclusionProofResponse:
+            note, entry, hashes = await self._calls.run(
+                self._vault.journal.inclusion_proof, actor, call, request.seq, request.tree_size
+            )
+            return pb.GetInclusionProofResponse(
+                checkpoint=note, entry=entry, seq=request.seq, hashes=hashes
+            )
+
+        return await self._calls.unary(context, Action.JOURNAL_EXPORT, body)
+
+    async def GetConsistencyProof(  # noqa: N802 (generated name)
+        self, request: pb.GetConsistencyProofRequest, context: Context
+    ) -> pb.GetConsistencyProofResponse:
+        async def body(actor: Actor, call: Call) -> pb.GetConsistencyProofResponse:
+            old_note, new_note, hashes = await self._calls.run(
+                self._vault.journal.consistency_proof,
+                actor,
+                call,
+                request.old_size,
+                request.new_size,
+            )
+            return pb.GetConsistencyProofResponse(
+                old_checkpoint=old_note, new_checkpoint=new_note, hashes=hashes
+            )
+
+        return await self._calls.unary(context, Action.JOURNAL_EXPORT, body)
