@@ -111,6 +111,24 @@ def postgres_database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def commit_counter(url: str) -> Iterator[Callable[[], int]]:
+    """A function giving the transactions committed in `url`'s database so far
+    (pg_stat_database: group commits, joined writes and reads in autocommit alike)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
+    statement = text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+
+    def commits() -> int:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(connection.execute(statement).scalar_one())
+
+    try:
+        yield commits
+    finally:
+        engine.dispose()
+
+
 def pids_matching(needle: str) -> list[int]:
     """Processes whose command line holds `needle` (PostgreSQL backends show their
     database there; the S3 server its data directory)."""
@@ -275,6 +293,9 @@ class Run:
     # CPU ms per request of the processes behind the server: PostgreSQL's backends for
     # this run's database, the S3 server
     neighbour_cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    # PostgreSQL transactions (reads in autocommit too) in this run's database per
+    # request (None: not on PostgreSQL); statistics are flushed within a second or so
+    commits_per_request: float | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +318,7 @@ def measure(
     slots: Sequence[Slot],
     settings: Settings,
     neighbours: dict[str, str],
+    commits: Callable[[], int] | None = None,
 ) -> Run:
     """The clients' load on `target` over one window, and the server's resources;
     `neighbours`: a name and a command-line needle for each process group behind it."""
@@ -308,6 +330,7 @@ def measure(
         rss_start, load_start = rss_kib(pids), os.getloadavg()[0]
         cpu_before, ticks_before = sum(cpu_seconds(p) for p in pids), machine_ticks()
         behind = {name: cpu_by_pid(pids_matching(needle)) for name, needle in neighbours.items()}
+        commits_before = commits() if commits else 0
         samples = [rss_start]
         while (now := time.monotonic()) < end:
             time.sleep(min(settings.sample_seconds, end - now))
@@ -321,6 +344,7 @@ def measure(
             for name, before in behind.items()
         }
         ticks_after, load_end = machine_ticks(), os.getloadavg()[0]
+        committed = commits() - commits_before if commits else None
         kinds = load.results(settings.seconds)
     requests = sum(kind.calls for kind in kinds.values())
     total = ticks_after[1] - ticks_before[1]
@@ -341,6 +365,7 @@ def measure(
         load_avg_end=load_end,
         machine_busy=(ticks_after[0] - ticks_before[0]) / total if total else 0.0,
         rss_samples_kib=samples,
+        commits_per_request=committed / requests if committed is not None and requests else None,
         neighbour_cpu_ms_per_request={
             name: seconds / requests * 1000 for name, seconds in behind_cpu.items() if requests
         },
@@ -444,10 +469,12 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
         data_dir = workdir / "data"
         env: dict[str, str] = {}
         neighbours: dict[str, str] = {}
+        commits = None
         if settings.database_url:
             url = stack.enter_context(postgres_database(settings.database_url))
             env["VAULT_DATABASE_URL"] = url
             neighbours["postgresql"] = f" {make_url(url).database} "
+            commits = stack.enter_context(commit_counter(url))
         if settings.s3 != "none":
             s3_env, neighbours["s3"] = stack.enter_context(s3_settings(settings.s3, workdir))
             env.update(s3_env)
@@ -458,7 +485,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
                 if seeded is None:
                     progress(f"seeding {slot_count} dossiers of {settings.documents} documents")
                     seeded = seed(vault.address, data_dir, slot_count, settings.documents)
-                runs.append(measure(vault, processes, seeded[0], settings, neighbours))
+                runs.append(measure(vault, processes, seeded[0], settings, neighbours, commits))
                 progress(describe(runs[-1]))
                 if settings.verify_journal and processes == settings.server_processes[-1]:
                     journal = verify_journal(vault.address, data_dir, workdir)
@@ -505,9 +532,9 @@ def markdown(report: Report) -> str:
         f"{SIZES[0] // 1024}-{SIZES[-1] // 1024} KiB.",
         "",
         "| server | processes | requests/s | ceiling / it | errors | CPU ms/request "
-        "| behind it, CPU ms/request | RSS MiB idle / start / end / max "
+        "| behind it, CPU ms/request | DB transactions/request | RSS MiB idle / start / end / max "
         "| load avg start-end | busy |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in report.runs:
         ratio = ceiling.requests_per_s / r.requests_per_s if ceiling and r.requests else None
@@ -515,6 +542,7 @@ def markdown(report: Report) -> str:
         lines.append(
             f"| {r.server} | {r.server_processes} | {r.requests_per_s:,.1f} | {number(ratio)} "
             f"| {r.errors} | {number(r.cpu_ms_per_request, 2)} | {behind} "
+            f"| {number(r.commits_per_request, 2)} "
             f"| {mib(r.rss_kib_idle)} / "
             f"{mib(r.rss_kib_start)} / {mib(r.rss_kib_end)} / {mib(r.rss_kib_max)} "
             f"| {r.load_avg_start:.2f}-{r.load_avg_end:.2f} | {r.machine_busy:.0%} |"
@@ -536,9 +564,14 @@ def markdown(report: Report) -> str:
             if result.first_error:
                 lines.append(f"\n{r.server} x{r.server_processes} {kind}: {result.first_error}")
     if report.journal is not None:
+        verified = report.journal.result
+        matched = verified.get("checkpoints_matched")
         lines.append(
             f"\n`journal verify` over the whole journal after the runs: exit "
-            f"{report.journal.exit_code}, {json.dumps(report.journal.result)}"
+            f"{report.journal.exit_code}, ok {verified.get('ok')}, "
+            f"{verified.get('entries')} entries, "
+            f"{len(matched) if isinstance(matched, list) else 0} signed checkpoints matched"
+            + ("" if verified.get("ok") else f": {json.dumps(verified)[:2000]}")
         )
     return "\n".join(lines)
 
