@@ -15,8 +15,8 @@ Servers, one after the other over the same data (seeded once):
 - the vault: `dossier-vault serve` with `VAULT_PROCESSES` = each of `--server-processes`
   (1,2,4; ADR 0012: N processes on one port, the kernel spreading connections), on the
   embedded default (SQLite, local directory) unless `--database-url` (PostgreSQL: a
-  fresh schema, dropped at the end) and `--s3 seaweedfs` (`weed mini` on loopback, as
-  the tests start it: tests/s3_servers.py) or `--s3 moto`;
+  fresh database of the run's own, dropped at the end) and `--s3 seaweedfs` (`weed
+  mini` on loopback, as the tests start it: tests/s3_servers.py) or `--s3 moto`;
 - the ceiling: `bench.load_ceiling`, one bare grpc.aio process answering the same
   methods with the vault's own answers (same message sizes), and nothing else.
 
@@ -27,12 +27,13 @@ process, /proc), and their resident memory (VmRSS summed over the server process
 `serve` parent included) at the window's start and end, with its maximum over samples
 every `--sample-seconds` (5). Beside each: the 1-minute load average at the window's
 start and end and the share of the machine's CPUs busy during it, since other work on
-the machine moves the figures. Behind the vault, the CPU per request of PostgreSQL's backends
-serving this run's database (a fresh one: `postgres: USER DATABASE` in their command line;
-its WAL writer and checkpointer are shared with other users and left out) and of the S3
-server. `--verify-journal` then exports the whole journal with an
-auditor's token and runs `dossier-vault journal verify` over it with the checkpoint
-verifier key (one chain, no fork, whatever the number of writing processes).
+the machine moves the figures. Behind the vault: the CPU per request of PostgreSQL's
+backends serving the run's database (told apart by `postgres: USER DATABASE` in their
+command line; the WAL writer and checkpointer serve every database and are left out)
+and of the S3 server, and PostgreSQL's transactions per request (pg_stat_database).
+`--verify-journal` then exports the whole journal with an auditor's token and runs
+`dossier-vault journal verify` over it with the checkpoint verifier key (one chain, no
+fork, whatever the number of writing processes).
 
     .venv/bin/python -m bench.bench_load [--seconds 300] [--server-processes 1,2,4]
         [--clients 32] [--client-processes 4] [--database-url URL]
@@ -40,8 +41,8 @@ verifier key (one chain, no fork, whatever the number of writing processes).
 
 It exits 3 (after its report) when any call failed or the journal did not verify: the
 goal is no error, and a smoke run (tests/bench) then notices a mix the vault no longer
-accepts. Linux only (/proc). Every process started is stopped and the temporary directory (and
-the PostgreSQL schema) removed at the end, whatever happens.
+accepts. Linux only (/proc). Every process started is stopped and the temporary
+directory (and the PostgreSQL database) removed at the end, whatever happens.
 """
 
 from __future__ import annotations

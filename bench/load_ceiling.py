@@ -17,22 +17,18 @@ Python costs on this machine for the same messages. A measuring instrument.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import signal
 import sys
 from base64 import b64decode, b64encode
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 from google.protobuf.message import Message
 
+from bench import ceiling_server
 from bench.ceiling_server import Canned, CeilingServicer, Context
 from vault.v1 import vault_pb2 as pb
-from vault.v1 import vault_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -121,31 +117,13 @@ class MixedCeilingServicer(CeilingServicer):
         return self._mixed.history
 
 
-async def serve_until_signal(listen: str, canned: MixedCanned) -> None:
-    """Serves on `listen` until SIGTERM or SIGINT."""
-    server = grpc.aio.server()
+def mixed_servicer(path: Path) -> CeilingServicer:
     # the methods the mix does not call are the generated base class's (UNIMPLEMENTED)
-    vault_pb2_grpc.add_DossierVaultServicer_to_server(
-        MixedCeilingServicer(canned),  # type: ignore[abstract]
-        server,
-    )
-    if not server.add_insecure_port(listen):
-        raise RuntimeError(f"could not listen on {listen}")
-    await server.start()
-    stopped = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
-    await stopped.wait()
-    await server.stop(grace=1.0)
+    return MixedCeilingServicer(read_mixed(path))  # type: ignore[abstract]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--listen", required=True, help="host:port")
-    parser.add_argument("--canned", type=Path, required=True, help="the canned messages")
-    args = parser.parse_args(argv)
-    asyncio.run(serve_until_signal(args.listen, read_mixed(args.canned)))
-    return 0
+    return ceiling_server.main(argv, servicer=mixed_servicer)
 
 
 if __name__ == "__main__":
