@@ -1,7 +1,9 @@
 """S3 back end benchmark: the vault's full document path against a raw S3 call.
 
-Starts a moto S3 server (`python -m moto.server`) in its own process on a free local
-port, creates a bucket, then starts a real `dossier-vault serve` subprocess whose blobs
+Starts an S3 server on loopback: moto (`--s3 moto`, the default: `bench.s3_server`, in
+its own process on a free local port) or SeaweedFS (`--s3 seaweedfs`: `weed mini`, a
+production S3 implementation in Go, started as the tests start it, tests/s3_servers.py);
+creates a bucket, then starts a real `dossier-vault serve` subprocess whose blobs
 go to that bucket (VAULT_S3_*: dummy credentials, path-style addressing). For each
 document size (1 KiB, 1 MiB and 64 MiB by default) it measures, in the same run and
 against the same S3 server, the median time of:
@@ -38,12 +40,12 @@ Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
                                        [--s3-latency-ms N] [--s3-bandwidth-mb-s R]
-                                       [--json]
+                                       [--s3 moto|seaweedfs] [--json]
 
 `--s3-latency-ms N` has the S3 server (`bench.s3_server`) serve every request N ms late,
 and `--s3-bandwidth-mb-s R` move each request's and answer's body at R MB/s at most, as
 an endpoint across a network would: every path's S3 calls wait, the vault's own work
-does not. Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only
+does not (moto only). Sizes are in MiB, rounded to whole KiB (0.001 is 1 KiB). Linux only
 (VmHWM is read from /proc). The servers are stopped and the temporary directory removed
 at the end, whatever happens. Four processes share the machine (this one, the vault, the proxy and
 moto), so on a small machine the ratio includes CPU contention between them.
@@ -77,6 +79,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bench.bench_documents import free_port, mb_per_second, mib, peak_rss_kib
+from tests.s3_servers import seaweedfs_server
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import Content, VaultClient
 from vault.domain.model import ActorKind, DocumentCategory, DocumentMetadata
@@ -101,6 +104,7 @@ PASSTHROUGH_PUT = f"/{PASSTHROUGH_SERVICE}/Put"
 PASSTHROUGH_GET = f"/{PASSTHROUGH_SERVICE}/Get"
 PASSTHROUGH_KEY_HEADER = "object-key"
 METADATA = DocumentMetadata("bench", DocumentCategory.REPORTS, "application/pdf")
+S3_SERVERS = ("moto", "seaweedfs")
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class Report:
     server_vmhwm_kib_idle: int
     results: list[SizeResult]
     network: Network = field(default_factory=lambda: LOOPBACK)  # the S3 server's
+    s3: str = "moto"  # which S3 server (S3_SERVERS)
 
 
 @dataclass(frozen=True)
@@ -259,14 +264,31 @@ def moto_server(workdir: Path, network: Network) -> Iterator[str]:
         yield endpoint
 
 
+@contextmanager
+def s3_server(kind: str, workdir: Path, network: Network = LOOPBACK) -> Iterator[str]:
+    """The S3 server `kind` (one of S3_SERVERS) on loopback; yields its endpoint URL.
+    SeaweedFS is `weed mini` as the tests start it (tests/s3_servers.py: every port on
+    loopback, `DUMMY_KEY` an admin identity); only moto can act as a distant endpoint."""
+    if kind == "moto":
+        with moto_server(workdir, network) as endpoint:
+            yield endpoint
+        return
+    if kind != "seaweedfs":
+        raise ValueError(f"unknown S3 server {kind!r}")
+    if network != LOOPBACK:
+        raise ValueError("--s3-latency-ms and --s3-bandwidth-mb-s need moto (bench.s3_server)")
+    data = workdir / "seaweedfs"
+    data.mkdir()
+    with seaweedfs_server(data) as server:
+        yield server.endpoint
+
+
 # -- the vault server -------------------------------------------------------------------
 
 
-def vault_env(data_dir: Path, listen: str, endpoint: str, bucket: str) -> dict[str, str]:
+def vault_s3_settings(endpoint: str, bucket: str) -> dict[str, str]:
+    """The vault's VAULT_S3_* settings for `bucket` on the server at `endpoint`."""
     return {
-        **os.environ,
-        "VAULT_DATA_DIR": str(data_dir),
-        "VAULT_LISTEN": listen,
         "VAULT_S3_BUCKET": bucket,
         "VAULT_S3_ENDPOINT_URL": endpoint,
         "VAULT_S3_REGION": REGION,
@@ -274,6 +296,11 @@ def vault_env(data_dir: Path, listen: str, endpoint: str, bucket: str) -> dict[s
         "VAULT_S3_SECRET_ACCESS_KEY": DUMMY_KEY,
         "VAULT_S3_PATH_STYLE": "true",
     }
+
+
+def vault_env(data_dir: Path, listen: str, endpoint: str, bucket: str) -> dict[str, str]:
+    settings = vault_s3_settings(endpoint, bucket)
+    return {**os.environ, "VAULT_DATA_DIR": str(data_dir), "VAULT_LISTEN": listen, **settings}
 
 
 def grpc_answers(target: str) -> Callable[[], bool]:
@@ -575,14 +602,14 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path, network: Network = LOOPBACK) -> Iterator[Paths]:
-    """The servers up, a dossier created; yields the paths."""
+def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") -> Iterator[Paths]:
+    """The servers up (`s3`: which S3 server), a dossier created; yields the paths."""
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
     token = mint_token(key, kind=ActorKind.PATIENT, subject=PATIENT_INS, ttl_seconds=3600)
     bucket = f"vault-bench-{secrets.token_hex(4)}"
-    with moto_server(workdir, network) as endpoint:
+    with s3_server(s3, workdir, network) as endpoint:
         raw = RawPath(s3_client(endpoint), bucket)
         raw.client.create_bucket(Bucket=bucket)
         with (
@@ -597,18 +624,22 @@ def bench_paths(workdir: Path, network: Network = LOOPBACK) -> Iterator[Paths]:
 
 
 def run(
-    sizes: Sequence[int], repeat: int | None, big: int | None, network: Network = LOOPBACK
+    sizes: Sequence[int],
+    repeat: int | None,
+    big: int | None,
+    network: Network = LOOPBACK,
+    s3: str = "moto",
 ) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir, network) as paths:
+        with bench_paths(workdir, network, s3) as paths:
             idle = peak_rss_kib(paths.server_pid)
             warm_up(paths)
             results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
             if big is not None:
                 results.append(bench_big(paths, big, workdir))
-            return Report(idle, results, network)
+            return Report(idle, results, network, s3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -643,16 +674,32 @@ def markdown(report: Report) -> str:
     ]
     runs = ", ".join(f"{size_label(r.size_bytes)} x{r.repeat}" for r in report.results)
     lines.append("")
-    lines.append(f"Medians of each path's puts and gets ({runs}).")
+    lines.append(f"Medians of each path's puts and gets ({runs}), against {report.s3}.")
     lines.append("Ratio = vault time / raw S3 time (goal: at most 1.3x from 1 MiB up).")
     if description := report.network.describe():
         lines.append(description)
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
+    lines.append(fixed_costs(report))
     lines.append("")
     lines += references(report)
     lines.append("")
     lines += passthrough(report)
     return "\n".join(lines)
+
+
+def fixed_costs(report: Report) -> str:
+    """The vault's cost per call beyond the raw call's: median vault time minus median
+    raw time (issue #18's goal at 1 KiB: 3 ms a put, 2 ms a get)."""
+
+    def extra_ms(size: int, vault_mb_s: float, raw_mb_s: float) -> str:
+        return f"{(size / vault_mb_s - size / raw_mb_s) / 1000:.1f}"
+
+    costs = ", ".join(
+        f"{size_label(r.size_bytes)} put {extra_ms(r.size_bytes, r.vault_put_mb_s, r.raw_put_mb_s)}"
+        f" get {extra_ms(r.size_bytes, r.vault_get_mb_s, r.raw_get_mb_s)}"
+        for r in report.results
+    )
+    return f"Vault time minus raw time, ms (medians): {costs}."
 
 
 def references(report: Report) -> list[str]:
@@ -750,8 +797,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.0,
         help="bandwidth of each S3 request, in MB/s, as a network's (default: 0, unlimited)",
     )
+    parser.add_argument(
+        "--s3", choices=S3_SERVERS, default="moto", help="the S3 server (default: moto)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
+    if args.s3 != "moto" and (args.s3_latency_ms or args.s3_bandwidth_mb_s):
+        parser.error("--s3-latency-ms and --s3-bandwidth-mb-s need --s3 moto")
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.s3_latency_ms < 0 or args.s3_bandwidth_mb_s < 0:
@@ -762,7 +814,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     network = Network(args.s3_latency_ms, args.s3_bandwidth_mb_s)
-    report = run(args.sizes, args.repeat, args.big, network)
+    report = run(args.sizes, args.repeat, args.big, network, args.s3)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

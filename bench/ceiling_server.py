@@ -28,7 +28,7 @@ import json
 import signal
 import sys
 from base64 import b64decode, b64encode
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,10 +105,8 @@ class CeilingServicer(vault_pb2_grpc.DossierVaultServicer):
         return self._canned.stored
 
 
-async def serve(listen: str, canned: Canned) -> None:
+async def serve(listen: str, servicer: CeilingServicer) -> None:
     server = grpc.aio.server()
-    # the other methods are the generated base class's (UNIMPLEMENTED)
-    servicer = CeilingServicer(canned)  # type: ignore[abstract]
     vault_pb2_grpc.add_DossierVaultServicer_to_server(servicer, server)
     if server.add_insecure_port(listen) == 0:
         raise RuntimeError(f"could not listen on {listen}")
@@ -121,12 +119,22 @@ async def serve(listen: str, canned: Canned) -> None:
     await server.stop(grace=1.0)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def canned_servicer(path: Path) -> CeilingServicer:
+    # the other methods are the generated base class's (UNIMPLEMENTED)
+    return CeilingServicer(read_canned(path))  # type: ignore[abstract]
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    servicer: Callable[[Path], CeilingServicer] = canned_servicer,
+) -> int:
+    """Serves until SIGTERM or SIGINT; `servicer` builds the servicer from the canned
+    messages' file (bench.load_ceiling passes its own)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--listen", required=True, help="host:port")
     parser.add_argument("--canned", type=Path, required=True, help="the canned messages")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.listen, read_canned(args.canned)))
+    asyncio.run(serve(args.listen, servicer(args.canned)))
     return 0
 
 

@@ -31,6 +31,11 @@ SMOKE_RUNS = {
         *("--streams", "2", "--chunk-mib", "0.01", "--connections", "1"),
         *("--idle-seconds", "1", "--after-seconds", "0"),
     ],
+    "bench_load": [
+        *("--seconds", "1", "--warmup", "0.2", "--server-processes", "1"),
+        *("--clients", "2", "--client-processes", "1", "--documents", "7"),
+        *("--sample-seconds", "0.5"),
+    ],
     "bench_s3": [
         "--sizes",
         "0.001",
