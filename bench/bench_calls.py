@@ -22,6 +22,11 @@ the other for each call and client count:
   answers the same methods with canned copies of the vault's answers (same sizes, same
   protobuf work), and does nothing else.
 
+`--server-processes N` runs the vault as `serve --processes N` (ADR 0012: N workers on
+one port, the kernel spreading connections among them); its CPU is then the parent's
+and the workers' together. Connections are spread per connection, not per call, so give
+the clients several (`--channels`, connections per client process, each its own).
+
 Set-up (realistic for a patient portal): per client process, one patient with a dossier
 of `--documents` (30) documents of 4 KiB that reads go to, and another patient with a
 dossier that the puts go to (so listings keep the same dossier size throughout). Tokens
@@ -56,6 +61,7 @@ run goes on.
 
     .venv/bin/python -m bench.bench_calls [--clients 1,8,32] [--seconds 10]
         [--calls get_dossier,list,get,put,mixed] [--processes 4] [--documents 30]
+        [--server-processes 1] [--channels 1]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--s3]
         [--profile [--profile-gil] [--profile-dir DIR]] [--json] [--save FILE]
 
@@ -67,6 +73,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -239,6 +246,7 @@ class WorkerPlan:
     kind: str
     clients: int  # coroutines in this process
     first_client: int  # the global index of its first coroutine (mixed: where it starts)
+    channels: int = 1  # connections of this process, its coroutines spread over them
 
 
 @dataclass
@@ -282,11 +290,19 @@ async def worker_async(
     plan: WorkerPlan, ready: Queue[int], go: Queue[tuple[float, float]]
 ) -> Tally:
     options = [("grpc.max_receive_message_length", 8 * 1024 * 1024)]
-    async with grpc.aio.insecure_channel(plan.target, options=options) as channel:
-        await channel.channel_ready()
-        stub = vault_pb2_grpc.DossierVaultStub(channel)
+    if plan.channels > 1:  # each channel its own connection, not one shared subchannel
+        options.append(("grpc.use_local_subchannel_pool", 1))
+    async with contextlib.AsyncExitStack() as stack:
+        channels = [
+            await stack.enter_async_context(grpc.aio.insecure_channel(plan.target, options=options))
+            for _ in range(plan.channels)
+        ]
+        for channel in channels:
+            await channel.channel_ready()
+        stubs = [vault_pb2_grpc.DossierVaultStub(channel) for channel in channels]
         callers = [
-            Caller(stub, plan.slot, seed=plan.first_client + index) for index in range(plan.clients)
+            Caller(stubs[index % len(stubs)], plan.slot, seed=plan.first_client + index)
+            for index in range(plan.clients)
         ]
         ready.put(plan.first_client)
         window = await asyncio.get_running_loop().run_in_executor(None, go.get)
@@ -319,6 +335,28 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (/proc/<pid>/stat, field 4)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """The CPU time so far of `pids` (a server and its workers; one gone counts 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(pid)
+    return total
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
@@ -371,6 +409,11 @@ class Target:
     name: str
     address: str
     pid: int
+    processes: int = 1  # `serve --processes`: the parent's workers do the work
+
+    def pids(self) -> list[int]:
+        """The processes whose CPU is the server's: itself and any workers it started."""
+        return [self.pid, *children(self.pid)] if self.processes > 1 else [self.pid]
 
 
 def spread(clients: int, processes: int) -> list[int]:
@@ -398,6 +441,7 @@ def run_load(
     warmup: float,
     processes: int,
     profiler: Profiler | None = None,
+    channels: int = 1,
 ) -> tuple[Load, subprocess.Popen[bytes] | None, dict[int, float]]:
     """One closed-loop load: client processes started, warmed up, then measured."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with gRPC in it
@@ -407,7 +451,7 @@ def run_load(
     counts = spread(clients, processes)
     firsts = list(itertools.accumulate([0, *counts[:-1]]))
     plans = [
-        WorkerPlan(target.address, slots[index], kind, count, first)
+        WorkerPlan(target.address, slots[index], kind, count, first, channels)
         for index, (count, first) in enumerate(zip(counts, firsts, strict=True))
     ]
     workers = [
@@ -431,9 +475,10 @@ def run_load(
         if profiler is not None:
             spy = start_py_spy(profiler, target.pid, seconds)
             threads_before = thread_cpu_seconds(target.pid)
-        cpu_before, machine_before = cpu_seconds(target.pid), machine_ticks()
+        pids = target.pids()
+        cpu_before, machine_before = tree_cpu_seconds(pids), machine_ticks()
         time.sleep(max(0.0, end - time.monotonic()))
-        cpu_after, machine_after = cpu_seconds(target.pid), machine_ticks()
+        cpu_after, machine_after = tree_cpu_seconds(pids), machine_ticks()
         if profiler is not None:
             threads_after = thread_cpu_seconds(target.pid)
         load_avg = os.getloadavg()[0]
@@ -571,13 +616,16 @@ def s3_bucket(workdir: Path) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def vault_server(data_dir: Path, extra_env: dict[str, str]) -> Iterator[Target]:
+def vault_server(data_dir: Path, extra_env: dict[str, str], processes: int = 1) -> Iterator[Target]:
+    """`dossier-vault serve`; with `processes` > 1, that many workers on one port (ADR
+    0012), whose CPU is counted with the parent's."""
     address = f"127.0.0.1:{free_port()}"
     command = [str(Path(sys.executable).parent / "dossier-vault"), "serve"]
     env = {**os.environ, **extra_env, "VAULT_DATA_DIR": str(data_dir), "VAULT_LISTEN": address}
+    env["VAULT_PROCESSES"] = str(processes)
     log = data_dir.parent / "vault.log"
     with running(command, env, log, "vault server", grpc_answers(address)) as process:
-        yield Target("vault", address, process.pid)
+        yield Target("vault", address, process.pid, processes)
 
 
 @contextmanager
@@ -675,6 +723,8 @@ class Settings:
     profile_rate: int = PROFILE_RATE
     profile_dir: str | None = None  # where the collapsed stacks are kept (None: not kept)
     profile_gil: bool = False
+    server_processes: int = 1  # the vault's `serve --processes`
+    channels: int = 1  # connections per client process
 
 
 @dataclass(frozen=True)
@@ -711,7 +761,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
             env["VAULT_DATABASE_URL"] = url
         if settings.s3:
             env.update(stack.enter_context(s3_bucket(workdir)))
-        vault = stack.enter_context(vault_server(data_dir, env))
+        vault = stack.enter_context(vault_server(data_dir, env, settings.server_processes))
         progress(f"seeding {slots_needed} dossiers of {settings.documents} documents")
         slots, canned = seed(vault.address, data_dir, slots_needed, settings.documents)
         ceiling = stack.enter_context(ceiling_server(workdir, canned))
@@ -727,6 +777,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
                         settings.seconds,
                         settings.warmup,
                         settings.processes,
+                        channels=settings.channels,
                     )
                     measured[target.name] = load
                     progress(describe(load))
@@ -746,6 +797,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
                         settings.warmup,
                         settings.processes,
                         profiler,
+                        settings.channels,
                     )
                     profile = finish_profile(load, process, profiler, thread_cpu)
                     progress(describe(load) + (f" [{profile.error}]" if profile.error else ""))
@@ -773,7 +825,9 @@ def markdown(report: Report) -> str:
     settings = report.settings
     lines = [
         f"Vault on {report.backend}, {report.cpus} CPUs; {settings.seconds:g} s per run after "
-        f"{settings.warmup:g} s of warm-up; clients in up to {settings.processes} processes; "
+        f"{settings.warmup:g} s of warm-up; clients in up to {settings.processes} processes "
+        f"({settings.channels} connection(s) each); vault in {settings.server_processes} "
+        "server process(es); "
         f"reads from a dossier of {settings.documents} documents of {DOCUMENT_SIZE} bytes.",
         "",
         "| call | clients | vault calls/s | p50 ms | p99 ms | err | CPU ms/call "
@@ -878,6 +932,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="before each measured window")
     parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES)
     parser.add_argument("--documents", type=int, default=DEFAULT_DOCUMENTS, help="per dossier")
+    parser.add_argument(
+        "--server-processes", type=int, default=1, help="the vault's serve --processes"
+    )
+    parser.add_argument("--channels", type=int, default=1, help="connections per client process")
     parser.add_argument("--database-url", help="PostgreSQL (a fresh schema): index and journal")
     parser.add_argument("--s3", action="store_true", help="blobs in a local moto S3 server")
     parser.add_argument("--profile", action="store_true", help="py-spy over the vault too")
@@ -891,8 +949,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.warmup < 0:
         parser.error("--seconds must be positive and --warmup not negative")
-    if args.processes < 1 or args.documents < 1 or args.profile_rate < 1:
-        parser.error("--processes, --documents and --profile-rate must be at least 1")
+    if min(args.processes, args.documents, args.profile_rate, args.channels) < 1:
+        parser.error("--processes, --documents, --profile-rate, --channels: at least 1")
+    if args.server_processes < 1 or (args.server_processes > 1 and args.profile):
+        parser.error("--server-processes: at least 1; --profile needs one server process")
     if args.processes * 2 > 998:
         parser.error("--processes: at most 499")
     return args
@@ -913,6 +973,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile_rate=args.profile_rate,
         profile_dir=args.profile_dir,
         profile_gil=args.profile_gil,
+        server_processes=args.server_processes,
+        channels=args.channels,
     )
 
     def progress(message: str) -> None:

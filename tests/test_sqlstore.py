@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
-from vault.sqlstore import make_engine, read_scope, reading, writing
+from vault.errors import UnavailableError
+from vault.sqlstore import guard, make_engine, read_scope, reading, writing
 
 
 @pytest.fixture
@@ -112,3 +116,28 @@ def test_reads_in_a_read_scope_on_sqlite_see_one_snapshot(tmp_path: object) -> N
         assert _count(engine) == 1
     finally:
         engine.dispose()
+
+
+def test_a_writer_that_cannot_get_sqlites_write_lock_is_unavailable(tmp_path: Path) -> None:
+    """The BEGIN IMMEDIATE goes to the driver directly: its refusal (the lock not granted
+    within the busy timeout, here none) is still a database error `guard` turns into
+    UnavailableError, not a raw sqlite3 error."""
+    path = tmp_path / "locked.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _no_patience(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    with writing(engine) as conn:
+        conn.execute(text("CREATE TABLE items (n INTEGER PRIMARY KEY)"))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(UnavailableError), guard(), writing(engine) as conn:
+            conn.execute(text("INSERT INTO items (n) VALUES (1)"))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert _count(engine) == 0
+    engine.dispose()

@@ -73,8 +73,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        """The transaction's BEGIN, on the driver's connection: a statement through
+        SQLAlchemy (`exec_driver_sql`) costs an execution context and a result for a
+        statement that returns nothing, once per transaction. Its errors (a lock not
+        granted within the busy timeout) are SQLAlchemy's, as they were."""
         immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,24 @@ def test_benchmark_runs(name: str, request: pytest.FixtureRequest, tmp_path: Pat
 def test_every_benchmark_has_a_smoke_run() -> None:
     benchmarks = {path.stem for path in (ROOT / "bench").glob("bench_*.py")}
     assert benchmarks == set(SMOKE_RUNS)
+
+
+def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) -> None:
+    """With `--server-processes 2` the work is the workers': their CPU is the vault's
+    (the parent's alone would be about nothing)."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.bench_calls", *SMOKE_RUNS["bench_calls"]),
+            *("--server-processes", "2", "--channels", "2", "--json"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    (row,) = json.loads(done.stdout)["rows"]
+    assert row["vault"]["calls"] > 0
+    assert row["vault"]["server_cpu_s"] > 0.05

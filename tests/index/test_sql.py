@@ -151,6 +151,28 @@ def test_listing_is_newest_first_and_resumes_after_a_cursor(index: SqlIndex) -> 
     assert after_two == listed[2:]
 
 
+def test_every_page_carries_the_count_of_all_pages_in_its_own_statement(index: SqlIndex) -> None:
+    dossier, empty = add_dossier(index), add_dossier(index, b"q" * 32)
+    records = [version(dossier, created_us=t) for t in (30, 10, 20, 20, 40)]
+    for record in records[:4]:
+        reserve(index, record)
+        index.commit_version(record)
+    reserve(index, records[4])  # pending: neither listed nor counted
+    query, every = (
+        DocumentQuery(),
+        index.search(dossier.dossier_id, EVERYTHING, DocumentQuery(), 10),
+    )
+    pages, cursor = [], None
+    while True:
+        page, total = index.search_page(dossier.dossier_id, EVERYTHING, query, 3, cursor)
+        pages.append((page, total))
+        if not page:
+            break
+        cursor = Cursor.after(page[-1])
+    assert pages == [(every[:3], 4), (every[3:], 4), ([], 4)]  # past the end: still 4
+    assert index.search_page(empty.dossier_id, EVERYTHING, query, 3) == ([], 0)
+
+
 def test_rotation_never_destroys_a_dossier_key_version_still_in_use(index: SqlIndex) -> None:
     dossier = add_dossier(index)
     index.add_dossier_key(DossierKeyRecord(dossier.dossier_id, 2, WrappedKey(1, b"v2")), True)
@@ -184,6 +206,8 @@ def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: Sq
         counts = index.category_counts(dossier.dossier_id, scope)
         assert counts == Counter(d.category for d in admitted)  # per category, not a sum
         assert index.search_count(dossier.dossier_id, scope, DocumentQuery()) == len(admitted)
+        page = index.search_page(dossier.dossier_id, scope, DocumentQuery(), 100)
+        assert page == (listed, len(admitted))
         outside = index.documents_outside(dossier.dossier_id, scope)
         assert outside == {d.document_id for d in documents} - expected
 

@@ -463,6 +463,18 @@ class MemoryIndex(MemoryCareTeams):
     def search_count(self, dossier_id: uuid.UUID, scope: Scope, query: DocumentQuery) -> int:
         return len(self.search(dossier_id, scope, query, limit=len(self._versions) + 1))
 
+    def search_page(
+        self,
+        dossier_id: uuid.UUID,
+        scope: Scope,
+        query: DocumentQuery,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> tuple[list[VersionRecord], int]:
+        with self._lock:
+            page = self.search(dossier_id, scope, query, limit, after)
+            return page, self.search_count(dossier_id, scope, query)
+
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         with self._lock:
             return dict(

@@ -145,6 +145,17 @@ class DocumentIndex(Protocol):
         """How many versions `search` would return, over all its pages."""
         ...
 
+    def search_page(
+        self,
+        dossier_id: uuid.UUID,
+        scope: Scope,
+        query: DocumentQuery,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> tuple[list[VersionRecord], int]:
+        """`search`, and `search_count` read in the same statement (one snapshot)."""
+        ...
+
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         """How many of the dossier's documents in `scope` each category holds."""
         ...

@@ -43,7 +43,9 @@ from vault.observability.metrics import VaultMetrics
 from vault.server import probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
+from vault.server.chain import RebuiltOnce
 from vault.server.decoding import DecodingInterceptor
+from vault.server.handlers import RebuildingInterceptor
 from vault.server.listen import ListenAddress, check_available
 from vault.server.malloc_arenas import trim_heap
 from vault.server.reflection import enable_reflection
@@ -241,7 +243,7 @@ async def serve(
     if metrics_bound is not None and observed.port is not None:
         metrics_bound.append(observed.port)
     executor = _bulkheads(config)
-    interceptors: list[grpc.aio.ServerInterceptor] = [
+    interceptors: list[RebuildingInterceptor] = [
         ObservingInterceptor(metrics),  # first: its duration covers the others
         CompartmentInterceptor(),
         DecodingInterceptor(SERVICE_NAME),
@@ -249,7 +251,7 @@ async def serve(
     if client_kinds is not None:
         interceptors.insert(1, tls_credentials.PeerInterceptor())
     server = grpc.aio.server(
-        interceptors=interceptors,
+        interceptors=[RebuiltOnce(interceptors)],  # each method's handler built once
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

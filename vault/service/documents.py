@@ -210,10 +210,9 @@ class Documents:
                 if page_token:
                     token = self._tokens.open(page_token, DocumentPageToken)
                     cursor = token.resume(dossier.dossier_id, query)
-                records = self._index.search(
+                records, total = self._index.search_page(
                     dossier.dossier_id, decision.scope, query, limit + 1, cursor
                 )
-                total = self._index.search_count(dossier.dossier_id, decision.scope, query)
                 page, more = records[:limit], len(records) > limit
                 wrapped = {
                     version: gate.wrapped_dossier_key(dossier.dossier_id, version)

@@ -2,7 +2,8 @@
 (reserve, renew, commit), reads, searches, counts, visibility changes and deletion.
 
 Searches build one statement per combination of filters, once (`_search_statement`), and
-the reads of a single version theirs at import.
+the reads of a single version theirs at import. A listing's page and its count over all
+pages are one statement (`search_page`: the count a scalar subquery of the page's).
 Not here: discarding a reservation and finding lapsed ones (`sweep`), re-encryption
 (`keys`), a dossier's destruction (`retention`).
 """
@@ -154,9 +155,19 @@ def _count_statement(statuses: frozenset[DocumentStatus], filters: frozenset[str
             DOC.c.dossier_id == bindparam("dossier_id"),
             _IN_SCOPE,
             _of_status(statuses),
-            *(_FILTERS[name] for name in sorted(filters)),
+            *(_FILTERS[name] for name in sorted(filters - {"after"})),
         )
     )
+
+
+@functools.cache
+def _counted_statement(statuses: frozenset[DocumentStatus], filters: frozenset[str]) -> Any:
+    """`_search_statement` with the count over all its pages as a last column: an
+    uncorrelated scalar subquery, which SQLite and PostgreSQL evaluate once per
+    statement (the page keeps its own plan, the count its own), on the statement's one
+    snapshot. Each page of a listing is then one statement instead of two."""
+    total = _count_statement(statuses, filters).scalar_subquery().label("total")
+    return _search_statement(statuses, filters).add_columns(total)
 
 
 def _version_statement(wanted: Any) -> Any:
@@ -383,6 +394,27 @@ class SqlDocuments(SqlBase):
         statement = _count_statement(query.wanted_statuses, filters)
         with self._connect() as conn:
             return int(conn.execute(statement, parameters).scalar_one())
+
+    def search_page(
+        self,
+        dossier_id: uuid.UUID,
+        scope: Scope,
+        query: DocumentQuery,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> tuple[list[VersionRecord], int]:
+        filters, parameters = _search_parameters(dossier_id, scope, query, after)
+        statement = _counted_statement(query.wanted_statuses, filters)
+        with self._connect() as conn:
+            rows = conn.execute(statement, {**parameters, "limit": limit}).all()
+            if rows:
+                total = int(rows[0][-1])
+            elif after is None:
+                total = 0  # nothing at all, not only nothing on this page
+            else:  # past the last page: the count alone
+                count = _count_statement(query.wanted_statuses, filters)
+                total = int(conn.execute(count, parameters).scalar_one())
+        return [version_record(row[:-1]) for row in rows], total
 
     def category_counts(self, dossier_id: uuid.UUID, scope: Scope) -> dict[DocumentCategory, int]:
         query = (
