@@ -22,6 +22,7 @@ import functools
 import hashlib
 import os
 import stat
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -181,8 +182,8 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         `replaces` names (ConflictError if it moved on); checks the server stored what
         was sent. Declares the size when known, so that one past a quota is not sent.
         Content it can read again (bytes, a path, a seekable file) is sent resumable: a
-        stream cut with UNAVAILABLE goes on from the offset the server acknowledged
-        (vault/clientcalls/resumable.py)."""
+        stream cut with UNAVAILABLE goes on from the offset the server acknowledged,
+        within the client's `timeout` (vault/clientcalls/resumable.py)."""
         header = pb.PutDocumentHeader(
             dossier_id=str(dossier_id),
             metadata=wire.metadata_to_proto(metadata),
@@ -194,8 +195,14 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         if source is None:
             reply, sent, sha256 = self._put_once(header, content, chunk_size)
         else:
+            give_up_at = None if self._timeout is None else time.monotonic() + self._timeout
             reply, sent, sha256 = resumable.put_resumable(
-                header, source, chunk_size, self._raw(self._stub.PutDocument), self._status
+                header,
+                source,
+                chunk_size,
+                self._raw(self._stub.PutDocument),
+                self._status,
+                give_up_at,
             )
         document = wire.document_from_proto(reply)
         if document.size != sent or document.sha256 != sha256:

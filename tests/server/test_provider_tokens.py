@@ -64,6 +64,9 @@ profession = "SubjectRefPro.exercices.0.codeProfession"
 specialty = "SubjectRefPro.exercices.0.codeSavoirFaire"
 structure = "SubjectRefPro.exercices.0.activities.0.numeroFinessSite"
 
+[provider.professions]  # the national code of a physician, as the matrix names it
+"10" = "physician"
+
 [[provider]]
 issuer = "{PATIENT_ISSUER}"
 audience = "dossier-vault"
@@ -112,7 +115,7 @@ def test_provider_tokens_name_the_patient_and_the_professional_with_their_practi
         ActorKind.PROFESSIONAL,
         RPPS,
     )
-    assert (document.author.profession, document.author.specialty) == ("10", "SM04")
+    assert (document.author.profession, document.author.specialty) == ("physician", "SM04")
 
 
 def test_a_key_the_provider_rotates_in_is_accepted_without_a_restart(

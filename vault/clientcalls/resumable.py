@@ -4,7 +4,9 @@ A source the client can read again from any offset (`bytes`, a path, a seekable 
 sent as a resumable upload: its header carries a fresh 32-byte random `resume_key`. If the
 stream fails with UNAVAILABLE (the connection dropped, a proxy cut it), the client waits,
 asks `GetUploadStatus` for the offset the server acknowledged and continues from there
-with a `resume` header, up to `ATTEMPTS` times with growing pauses (`BACKOFF_SECONDS`).
+with a `resume` header, up to `ATTEMPTS` times with growing pauses (`BACKOFF_SECONDS`),
+never past the caller's time limit (the client's `timeout` bounds the whole put, its
+resumes included: a pause that would end past it is not taken).
 When the server no longer has the upload (NOT_FOUND: its lease ended, or the new
 connection reached another server process), the client starts again from byte 0 under a
 new key, within the same attempts. The finish always carries the size and SHA-256 of the
@@ -89,11 +91,13 @@ def put_resumable(
     chunk_size: int,
     stream: Stream,
     status: Status,
+    give_up_at: float | None = None,
     sleep: Callable[[float], object] = time.sleep,
 ) -> tuple[pb.Document, int, bytes]:
-    """Sends `source` under `header`, resuming after UNAVAILABLE; returns the stored
-    document with the size and SHA-256 the client computed of the whole content.
-    `stream` and `status` are the raw stub calls (they raise grpc.RpcError)."""
+    """Sends `source` under `header`, resuming after UNAVAILABLE until `give_up_at` (a
+    `time.monotonic()` value; None: no limit); returns the stored document with the size
+    and SHA-256 the client computed of the whole content. `stream` and `status` are the
+    raw stub calls (they raise grpc.RpcError)."""
     attempts = iter(BACKOFF_SECONDS[:ATTEMPTS])
     key, offset = os.urandom(KEY_SIZE), None  # None: a new upload
     while True:
@@ -114,7 +118,8 @@ def put_resumable(
             failure = vault_error(error)
         while True:  # learn where to go on from, or start again
             pause = next(attempts, None)
-            if pause is None:
+            late = give_up_at is not None and time.monotonic() + (pause or 0) >= give_up_at
+            if pause is None or late:
                 raise failure
             sleep(pause)
             request = pb.GetUploadStatusRequest(dossier_id=header.dossier_id, resume_key=key)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.crypto.keyprovider import WrappedKey
@@ -37,6 +36,7 @@ from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.index.records import (
     AccessChange,
+    CareTeamRecord,
     Cursor,
     Destruction,
     DossierKeyRecord,
@@ -49,6 +49,7 @@ from vault.index.records import (
 __all__ = [
     "AccessChange",
     "AccessIndex",
+    "CareTeamRecord",
     "Cursor",
     "Destruction",
     "DocumentIndex",
@@ -174,21 +175,6 @@ class DocumentIndex(Protocol):
     def delete_document(self, dossier_id: uuid.UUID, document_id: uuid.UUID) -> list[str]:
         """Removes a document and all its versions; returns their blob keys to delete."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class CareTeamRecord:
-    """A care team as the index keeps it: its name sealed under dossier key version
-    `key_version` (`vault/team_secrets.py`), its members in clear (RPPS numbers, FINESS,
-    SIRET: what each professional's request is matched against)."""
-
-    dossier_id: uuid.UUID
-    team_id: uuid.UUID
-    sealed_name: bytes = field(repr=False)
-    key_version: int
-    members: tuple[str, ...]
-    created_us: int
-    expires_us: int
 
 
 class CareTeamIndex(Protocol):

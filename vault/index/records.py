@@ -130,3 +130,18 @@ class Cursor:
     @classmethod
     def after(cls, record: VersionRecord) -> Cursor:
         return cls(record.document_created_us, record.document_id, record.version)
+
+
+@dataclass(frozen=True, slots=True)
+class CareTeamRecord:
+    """A care team as the index keeps it: its name sealed under dossier key version
+    `key_version` (`vault/team_secrets.py`), its members in clear (RPPS numbers, FINESS,
+    SIRET: what each professional's request is matched against)."""
+
+    dossier_id: uuid.UUID
+    team_id: uuid.UUID
+    sealed_name: bytes = field(repr=False)
+    key_version: int
+    members: tuple[str, ...]
+    created_us: int
+    expires_us: int
