@@ -35,6 +35,7 @@ from vault.domain.model import (
 )
 from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
+from vault.index.overrides import OverrideIndex
 from vault.index.records import (
     AccessChange,
     Cursor,
@@ -517,6 +518,7 @@ class Index(
     LifecycleIndex,
     HeirIndex,
     NoticeIndex,
+    OverrideIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vault.domain.policy.codes import Reason
+from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.facts import Facts
 from vault.domain.policy.scope import Decision
 
+OVERRIDE_ACTIONS = frozenset({Action.CATEGORY_OPEN, Action.CATEGORY_CLOSE, Action.CATEGORY_CLEAR})
+"""The patient side's (holder or representative, as for authorising a professional)."""
 _ADJUSTED = frozenset({Reason.AUTHORISED, Reason.CARE_TEAM, Reason.EMERGENCY, Reason.REGULATION})
 """The decisions whose scope is the matrix row's, which the overrides adjust."""
 

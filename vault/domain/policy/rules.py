@@ -19,7 +19,7 @@ from vault.domain.policy.facts import Facts
 from vault.domain.policy.heirs import decide_heirs
 from vault.domain.policy.matrix import ALL_CATEGORIES, DEFAULT_MATRIX, AccessMatrix
 from vault.domain.policy.occupational import decide_occupational, is_occupational
-from vault.domain.policy.overrides import adjusted
+from vault.domain.policy.overrides import OVERRIDE_ACTIONS, adjusted
 from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
 from vault.domain.policy.teams import TEAM_ACTIONS, as_team_member
 from vault.domain.policy.windows import is_open as _open
@@ -73,6 +73,7 @@ _PATIENT_SIDE = frozenset(
         Action.DOSSIER_EXPORT,
     }
     | TEAM_ACTIONS  # care teams (teams.py)
+    | OVERRIDE_ACTIONS  # the patient's overrides of the matrix (overrides.py)
 )
 _CARE = frozenset(
     {
