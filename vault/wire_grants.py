@@ -8,10 +8,10 @@ from __future__ import annotations
 import uuid
 
 from vault.domain.heirs import HeirGrant, HeirPurpose
-from vault.domain.model import CareTeam
+from vault.domain.model import CareTeam, MatrixOverride
 from vault.errors import InvalidArgumentError
 from vault.v1 import vault_pb2 as pb
-from vault.wire import known, numbering, timestamp_us
+from vault.wire import category_from_proto, category_to_proto, known, numbering, timestamp_us
 
 _PURPOSE_TO_PROTO, _PURPOSE_FROM_PROTO = numbering(HeirPurpose, pb.HeirPurpose, "HEIR_PURPOSE")
 
@@ -62,4 +62,23 @@ def heir_grant_to_proto(grant: HeirGrant) -> pb.HeirGrant:
         request_reference=grant.request_reference,
         granted_at=timestamp_us(grant.granted_us),
         expires_at=timestamp_us(grant.expires_us),
+    )
+
+
+def matrix_override_to_proto(override: MatrixOverride) -> pb.MatrixOverride:
+    return pb.MatrixOverride(
+        professional=override.subject,
+        category=category_to_proto(override.category),
+        opened=override.opened,
+        created_at=timestamp_us(override.created_us),
+    )
+
+
+def matrix_override_from_proto(dossier_id: uuid.UUID, message: pb.MatrixOverride) -> MatrixOverride:
+    return MatrixOverride(
+        dossier_id,
+        message.professional,
+        category_from_proto(message.category),
+        message.opened,
+        message.created_at.ToMicroseconds(),
     )

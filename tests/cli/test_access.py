@@ -125,5 +125,32 @@ def test_a_patient_lets_a_care_team_in_and_an_auditor_counts_declared_consents(
     assert b"no-authorisation" in refused.stderr
 
 
+def test_a_patient_opens_and_closes_a_document_class_to_a_professional(
+    served: dict[str, str],
+) -> None:
+    """`access class open/close/ls/clear` for the patient (docs/access-control.md, "The
+    patient's overrides")."""
+    patient = token(served, "patient", PATIENT_INS)
+    dossier = run(patient, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
+    rule = ["--dossier", dossier, "--rpps", CARDIOLOGIST]
+    opened = run(patient, "access", "class", "open", *rule, "--category", "imaging", "--json")
+    assert opened.returncode == 0, opened.stderr
+    assert (json.loads(opened.stdout)["category"], json.loads(opened.stdout)["opened"]) == (
+        "imaging",
+        True,
+    )
+    closed = run(patient, "access", "class", "close", *rule, "--category", "biology")
+    assert closed.returncode == 0, closed.stderr
+    assert f"class biology closed to {CARDIOLOGIST}".encode() in closed.stdout
+    listed = json.loads(
+        run(patient, "access", "class", "ls", "--dossier", dossier, "--json").stdout
+    )
+    assert [(o["category"], o["opened"]) for o in listed] == [("biology", False), ("imaging", True)]
+    cleared = run(patient, "access", "class", "clear", *rule, "--category", "imaging")
+    assert cleared.returncode == 0, cleared.stderr
+    again = run(patient, "access", "class", "clear", *rule, "--category", "imaging")
+    assert again.returncode == NotFoundError.exit_code
+
+
 def _day_in_france(time_us: int) -> str:
     return datetime.fromtimestamp(time_us / 1e6, ZoneInfo("Europe/Paris")).date().isoformat()

@@ -363,6 +363,11 @@ TOKENS: list[tuple[ActorKind, str | None, str | None]] = [
     (K.AUDITOR, None, None),
 ]
 READS = (A.DOCUMENT_READ, A.DOCUMENT_LIST, A.DOSSIER_EXPORT)
+OVERRIDES = {  # the patient's overrides of the matrix for the caller (policy/overrides.py)
+    "none": Standing(),
+    "all-opened": Standing(opened=frozenset(DocumentCategory)),
+    "all-closed": Standing(closed=frozenset(DocumentCategory)),
+}
 _READING_REASONS = frozenset(
     {
         R.HOLDER,
@@ -376,9 +381,11 @@ _READING_REASONS = frozenset(
 )
 
 
-def _merge(relation: Standing, emergency: Standing) -> Standing:
+def _merge(relation: Standing, emergency: Standing, override: Standing = NO_STANDING) -> Standing:
     return replace(
         relation,
+        opened=override.opened,
+        closed=override.closed,
         emergency_until_us=emergency.emergency_until_us,
         emergency_refused=emergency.emergency_refused,
         emergency_regulation=emergency.emergency_regulation,
@@ -388,7 +395,13 @@ def _merge(relation: Standing, emergency: Standing) -> Standing:
 
 def _decisions() -> Iterator[tuple[Facts, Decision]]:
     """Every combination, with the policy's decision."""
-    outer = itertools.product(TOKENS, RELATIONS.values(), DossierState, EMERGENCY_STATES.values())
+    outer = itertools.product(
+        TOKENS,
+        RELATIONS.values(),
+        DossierState,
+        EMERGENCY_STATES.values(),
+        OVERRIDES.values(),
+    )
     inner = list(
         itertools.product(
             (V.NORMAL, V.MASKED_FROM_PROFESSIONALS, V.HIDDEN_FROM_PATIENT),
@@ -397,8 +410,8 @@ def _decisions() -> Iterator[tuple[Facts, Decision]]:
             READS,
         )
     )
-    for (kind, profession, specialty), relation, state, emergency in outer:
-        standing = _merge(relation, emergency)
+    for (kind, profession, specialty), relation, state, emergency, override in outer:
+        standing = _merge(relation, emergency, override)
         for visibility, category, authored, action in inner:
             document = None
             if action is A.DOCUMENT_READ:
@@ -410,8 +423,11 @@ def _decisions() -> Iterator[tuple[Facts, Decision]]:
 def test_the_issues_invariants_hold_for_every_combination() -> None:
     """Insurers and occupational physicians never read without an explicit grant; a
     blocked professional never reads unless they are the treating physician; a masked
-    document reaches only the holder, the treating physician and its author."""
-    met = {"occupational": 0, "blocked-treating": 0, "masked-author": 0}
+    document reaches only the holder, the treating physician and its author, whatever
+    the patient opened to the caller; a category closed to a professional reaches them
+    only if they are the treating physician, wrote the document, or read under an
+    occupational grant (its row only: overrides do not apply to it)."""
+    met = {"occupational": 0, "blocked-treating": 0, "masked-author": 0, "closed": 0}
     for facts, decision in _decisions():
         if not decision.allowed:
             continue
@@ -429,6 +445,10 @@ def test_the_issues_invariants_hold_for_every_combination() -> None:
             readers = {R.HOLDER, R.REPRESENTATIVE, R.TREATING_PHYSICIAN}
             assert decision.reason in readers or document.authored_by_caller, facts
             met["masked-author"] += decision.reason not in readers
+        if document is not None and standing.closed and kind is K.PROFESSIONAL:
+            unaffected = decision.reason in (R.TREATING_PHYSICIAN, R.OCCUPATIONAL_GRANT)
+            assert unaffected or document.authored_by_caller, (facts, decision)
+            met["closed"] += not unaffected
     assert all(met.values()), met  # each invariant met a case that could break it
 
 

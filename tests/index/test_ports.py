@@ -18,6 +18,7 @@ from vault.index.sql.heirs import SqlHeirs
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.notices import SqlNotices
+from vault.index.sql.overrides import SqlOverrides
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -33,6 +34,7 @@ ROLES: list[tuple[type, type]] = [
     (base.LifecycleIndex, SqlLifecycle),
     (base.HeirIndex, SqlHeirs),
     (base.NoticeIndex, SqlNotices),
+    (base.OverrideIndex, SqlOverrides),
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
@@ -55,6 +57,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     lifecycle: base.LifecycleIndex = SqlLifecycle(engine)
     heirs: base.HeirIndex = SqlHeirs(engine)
     notices: base.NoticeIndex = SqlNotices(engine)
+    overrides: base.OverrideIndex = SqlOverrides(engine)
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
@@ -73,6 +76,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
         lifecycle,
         heirs,
         notices,
+        overrides,
         retention,
         keys,
         sweep,

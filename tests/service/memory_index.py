@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tests.service.memory_careteams import MemoryCareTeams
+from tests.service.memory_overrides import MemoryOverrides
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
 from vault.domain.heirs import HeirGrant
@@ -99,9 +100,9 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex(MemoryCareTeams):
+class MemoryIndex(MemoryOverrides, MemoryCareTeams):
     """Dossiers, their keys and relations, documents and their versions, in dicts; care
-    teams (`MemoryCareTeams`)."""
+    teams (`MemoryCareTeams`), the patient's overrides of the matrix (`MemoryOverrides`)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,7 +1,8 @@
 """`dossier-vault access ...`: who may access a dossier, from the command line.
 
 The patient side authorises, revokes, blocks and unblocks professionals, manages legal
-representatives and care teams (`access team add/ls/rm`), allows or refuses
+representatives, care teams (`access team add/ls/rm`) and the patient's overrides of the
+authorisation matrix (`access class open/close/clear/ls`), allows or refuses
 break-the-glass and the SAMU regulator's access (together or apart), grants an
 occupational physician access, and reads the access rules and the notification outbox; a
 professional records consent or breaks the glass; the national insurer sets the treating
@@ -19,7 +20,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, print_json, rfc3339
-from vault.domain.model import AccessRules, CareTeam, EmergencyReason, Notification, Relationship
+from vault.domain.model import (
+    AccessRules,
+    CareTeam,
+    DocumentCategory,
+    EmergencyReason,
+    MatrixOverride,
+    Notification,
+    Relationship,
+)
 
 if TYPE_CHECKING:
     from vault.client import VaultClient
@@ -57,16 +66,32 @@ def _team_line(team: CareTeam) -> str:
     )
 
 
+def _override_line(override: MatrixOverride) -> str:
+    """An override: the professional, the category, opened or closed, since when."""
+    effect = "opened" if override.opened else "closed"
+    since = _time(override.created_us)
+    return f"class {override.category.value} {effect} to {override.subject}  since {since}"
+
+
+def _line(item: object) -> str:
+    if isinstance(item, CareTeam):
+        return _team_line(item)
+    if isinstance(item, MatrixOverride):
+        return _override_line(item)
+    assert isinstance(item, Notification)
+    return _notification_line(item)
+
+
 def _show(args: argparse.Namespace, result: object) -> None:
     if args.json:
         print_json(result)
     elif isinstance(result, Relationship):
         print(_entry_line(result))
-    elif isinstance(result, CareTeam):
-        print(_team_line(result))
+    elif isinstance(result, CareTeam | MatrixOverride):
+        print(_line(result))
     elif isinstance(result, list):
         for item in result:
-            print(_team_line(item) if isinstance(item, CareTeam) else _notification_line(item))
+            print(_line(item))
     elif isinstance(result, AccessRules):
         print(f"break-the-glass: {'refused' if result.emergency_refused else 'allowed'}")
         print(f"SAMU regulation: {'refused' if result.regulation_refused else 'allowed'}")
@@ -74,6 +99,8 @@ def _show(args: argparse.Namespace, result: object) -> None:
             print(_entry_line(entry))
         for team in result.teams:
             print(_team_line(team))
+        for override in result.overrides:
+            print(_override_line(override))
 
 
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
@@ -207,6 +234,7 @@ def register(commands: Any) -> None:
         handler=_run(lambda c, a: c.break_glass(a.dossier, EmergencyReason(a.reason)))
     )
     _register_teams(access)
+    _register_classes(access)
     notices = access.add_parser("notifications", help="the patient's notification outbox")
     notices.add_argument("--dossier", required=True)
     notices.add_argument("--after", type=int, default=0, help="the last id already read")
@@ -248,5 +276,43 @@ def _register_teams(access: Any) -> None:
     remove.add_argument("--team", required=True, help="the team's id (`access team ls`)")
     remove.set_defaults(handler=_run(lambda c, a: c.remove_care_team(a.dossier, a.team)))
     for parser in (add, listed, remove):
+        parser.add_argument("--dossier", required=True)
+        add_output_flags(parser, quiet=False)
+
+
+def _register_classes(access: Any) -> None:
+    """`access class open/close/clear/ls`: the patient's overrides of the matrix."""
+    classes = access.add_parser(
+        "class", help="open or close a document class to a professional (patient side)"
+    ).add_subparsers(dest="class_command", required=True)
+    changes: list[tuple[str, str, Command]] = [
+        (
+            "open",
+            "open a class to a professional, beyond their profession's row",
+            lambda c, a: c.open_category(a.dossier, a.rpps, DocumentCategory(a.category)),
+        ),
+        (
+            "close",
+            "close a class to a professional (not the treating physician's)",
+            lambda c, a: c.close_category(a.dossier, a.rpps, DocumentCategory(a.category)),
+        ),
+        (
+            "clear",
+            "let the matrix decide the class for the professional again",
+            lambda c, a: c.clear_category(a.dossier, a.rpps, DocumentCategory(a.category)),
+        ),
+    ]
+    parsers = []
+    for name, help_text, command in changes:
+        parser = classes.add_parser(name, help=help_text)
+        parser.add_argument("--rpps", required=True)
+        parser.add_argument(
+            "--category", required=True, choices=[c.value for c in DocumentCategory]
+        )
+        parser.set_defaults(handler=_run(command))
+        parsers.append(parser)
+    listed = classes.add_parser("ls", help="the overrides in force")
+    listed.set_defaults(handler=_run(lambda c, a: list(c.list_access(a.dossier).overrides)))
+    for parser in (*parsers, listed):
         parser.add_argument("--dossier", required=True)
         add_output_flags(parser, quiet=False)

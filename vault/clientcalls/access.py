@@ -14,7 +14,9 @@ from vault.clientcalls.base import CallsBase
 from vault.domain.model import (
     AccessRules,
     CareTeam,
+    DocumentCategory,
     EmergencyReason,
+    MatrixOverride,
     Notification,
     Relationship,
 )
@@ -71,6 +73,33 @@ class AccessCalls(CallsBase):
     def revoke_occupational(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
         self._change(dossier_id, revoke_occupational=rpps)
 
+    def open_category(
+        self, dossier_id: uuid.UUID | str, rpps: str, category: DocumentCategory
+    ) -> MatrixOverride:
+        """The patient opens `category` to the professional `rpps`, beyond their row."""
+        return self._override(dossier_id, "open_category", rpps, category)
+
+    def close_category(
+        self, dossier_id: uuid.UUID | str, rpps: str, category: DocumentCategory
+    ) -> MatrixOverride:
+        """The patient closes `category` to the professional `rpps`."""
+        return self._override(dossier_id, "close_category", rpps, category)
+
+    def clear_category(
+        self, dossier_id: uuid.UUID | str, rpps: str, category: DocumentCategory
+    ) -> None:
+        """The matrix decides `category` for `rpps` again."""
+        self._change(dossier_id, clear_category=_override_request(rpps, category))
+
+    def _override(
+        self, dossier_id: uuid.UUID | str, field: str, rpps: str, category: DocumentCategory
+    ) -> MatrixOverride:
+        reply = self._change(dossier_id, **{field: _override_request(rpps, category)})
+        if not reply.HasField("matrix_override"):
+            raise VaultError("the vault answered an override without it")
+        dossier = uuid.UUID(str(dossier_id))
+        return wire_grants.matrix_override_from_proto(dossier, reply.matrix_override)
+
     def set_treating_physician(self, dossier_id: uuid.UUID | str, rpps: str | None) -> None:
         if rpps is None:
             self._change(dossier_id, clear_treating_physician=True)
@@ -105,8 +134,15 @@ class AccessCalls(CallsBase):
         dossier = uuid.UUID(str(dossier_id))
         entries = tuple(wire.access_entry_from_proto(dossier, e) for e in reply.entries)
         teams = tuple(wire_grants.care_team_from_proto(dossier, t) for t in reply.care_teams)
+        overrides = tuple(
+            wire_grants.matrix_override_from_proto(dossier, o) for o in reply.matrix_overrides
+        )
         return AccessRules(
-            entries, reply.emergency_access_refused, reply.regulation_access_refused, teams
+            entries,
+            reply.emergency_access_refused,
+            reply.regulation_access_refused,
+            teams,
+            overrides,
         )
 
     def break_glass(self, dossier_id: uuid.UUID | str, reason: EmergencyReason) -> Relationship:
@@ -127,3 +163,7 @@ class AccessCalls(CallsBase):
         reply = self._call(self._stub.ListNotifications, request)
         dossier = uuid.UUID(str(dossier_id))
         return [wire.notification_from_proto(dossier, n) for n in reply.notifications]
+
+
+def _override_request(rpps: str, category: DocumentCategory) -> pb.MatrixOverride:
+    return pb.MatrixOverride(professional=rpps, category=wire.category_to_proto(category))

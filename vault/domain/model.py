@@ -148,6 +148,19 @@ class CareTeam:
 
 
 @dataclass(frozen=True, slots=True)
+class MatrixOverride:
+    """The patient's override of the authorisation matrix for one professional (`subject`,
+    an RPPS number) and one document category: `opened` beyond their row, or closed
+    within it (vault/domain/policy/overrides.py). Times are Unix microseconds."""
+
+    dossier_id: uuid.UUID
+    subject: str
+    category: DocumentCategory
+    opened: bool
+    created_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccessRules:
     """Who stands in which relation to a dossier, the patient's two emergency objections
     (to break-the-glass, and to the SAMU regulator's access) and the care teams let in."""
@@ -156,6 +169,7 @@ class AccessRules:
     emergency_refused: bool
     regulation_refused: bool = False
     teams: tuple[CareTeam, ...] = ()
+    overrides: tuple[MatrixOverride, ...] = ()  # the patient's overrides of the matrix
 
 
 class NotificationKind(StrEnum):

@@ -34,6 +34,7 @@ from vault.domain.model import (
 )
 from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
+from vault.index.overrides import OverrideIndex
 from vault.index.records import (
     AccessChange,
     CareTeamRecord,
@@ -63,6 +64,7 @@ __all__ = [
     "LifecycleIndex",
     "ManifestBuilder",
     "NoticeIndex",
+    "OverrideIndex",
     "ReadScope",
     "RetentionIndex",
     "ScrubIndex",
@@ -503,6 +505,7 @@ class Index(
     LifecycleIndex,
     HeirIndex,
     NoticeIndex,
+    OverrideIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

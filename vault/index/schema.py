@@ -303,3 +303,18 @@ class NotificationPreferenceRow(Base):
     new_documents: Mapped[bool] = mapped_column(Boolean)
     changed_us: Mapped[int] = mapped_column(BigInteger)
     request_id: Mapped[str] = mapped_column(String(36))
+
+
+class MatrixOverrideRow(Base):
+    """The patient's overrides of the authorisation matrix (docs/access-control.md, "The
+    patient's overrides"): one row per dossier, professional (RPPS) and category, opened
+    or closed; clearing one deletes its row (the journal keeps the change)."""
+
+    __tablename__ = "matrix_overrides"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened: Mapped[bool] = mapped_column(Boolean)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[str] = mapped_column(String(36))

@@ -34,14 +34,16 @@ from vault.domain.policy import Action, Reason
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
 from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord, NoticeIndex
+from vault.index.overrides import OverrideIndex
 from vault.service.careteams import CareTeams
 from vault.service.gate import Call, Gate
+from vault.service.overrides import MatrixOverrides
 
 AUTHORISATION_LIFETIME_US = 365 * 24 * 3600 * 1_000_000  # renewable
 EMERGENCY_WINDOW_US = 3600 * 1_000_000
 
 
-class AccessControlIndex(AccessIndex, DocumentIndex, NoticeIndex, Protocol):
+class AccessControlIndex(AccessIndex, DocumentIndex, NoticeIndex, OverrideIndex, Protocol):
     """The access records, which documents are a minor's confidential care, and the
     notices queued on their own (a representative's rights ended)."""
 
@@ -56,6 +58,7 @@ class AccessControl:
         self._index = index
         self._consent_window = consent_window
         self._teams = CareTeams(gate, index)
+        self.overrides = MatrixOverrides(gate, index)  # the patient's, of the matrix
 
     def authorise(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side authorises a professional for a year (again: renews)."""
@@ -331,7 +334,10 @@ class AccessControl:
             entries = self._index.relationships(dossier.dossier_id)
         shown = tuple(e for e in entries if e.relation is not Relation.SEEN)
         teams = self._teams.listed(dossier.dossier_id)
-        return AccessRules(shown, dossier.emergency_refused, dossier.regulation_refused, teams)
+        overrides = self._index.matrix_overrides(dossier.dossier_id)
+        return AccessRules(
+            shown, dossier.emergency_refused, dossier.regulation_refused, teams, overrides
+        )
 
     def add_care_team(
         self,

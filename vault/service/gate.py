@@ -37,6 +37,7 @@ from vault.domain.model import (
     Actor,
     ActorKind,
     EmergencyReason,
+    MatrixOverride,
     Notification,
     NotificationKind,
     Relation,
@@ -73,6 +74,7 @@ from vault.index.base import (
     ReadScope,
     VersionRecord,
 )
+from vault.index.overrides import OverrideIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 
@@ -93,7 +95,16 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol):
+class GateIndex(
+    ReadScope,
+    DossierIndex,
+    AccessIndex,
+    DocumentIndex,
+    KeyIndex,
+    HeirIndex,
+    OverrideIndex,
+    Protocol,
+):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
@@ -346,6 +357,9 @@ class Gate:
             return None if entry is None else entry.expires_us
 
         window = found.get(Relation.EMERGENCY)
+        overrides: tuple[MatrixOverride, ...] = ()
+        if actor.kind is ActorKind.PROFESSIONAL:  # the patient's overrides of the matrix
+            overrides = self._index.matrix_overrides(dossier.dossier_id, self.actor_ref(actor))
         return Standing(
             representative=Relation.REPRESENTATIVE in found,
             treating_physician=Relation.TREATING in found,
@@ -358,6 +372,8 @@ class Gate:
             regulation_refused=dossier.regulation_refused,
             emergency_regulation=window is not None and window.detail == _REGULATION,
             occupational_until_us=until(Relation.OCCUPATIONAL),
+            opened=frozenset(o.category for o in overrides if o.opened),
+            closed=frozenset(o.category for o in overrides if not o.opened),
         )
 
     def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:

@@ -1305,6 +1305,9 @@ class ChangeAccessRequest(_message.Message):
     ALLOW_REGULATION_FIELD_NUMBER: _builtins.int
     GRANT_OCCUPATIONAL_FIELD_NUMBER: _builtins.int
     REVOKE_OCCUPATIONAL_FIELD_NUMBER: _builtins.int
+    OPEN_CATEGORY_FIELD_NUMBER: _builtins.int
+    CLOSE_CATEGORY_FIELD_NUMBER: _builtins.int
+    CLEAR_CATEGORY_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     authorise: _builtins.str
     """A professional's RPPS number."""
@@ -1346,6 +1349,18 @@ class ChangeAccessRequest(_message.Message):
         expires_at unset: a year).
         """
 
+    @_builtins.property
+    def open_category(self) -> Global___MatrixOverride:
+        """The patient's overrides of the authorisation matrix (docs/access-control.md, "The
+        patient's overrides"): open a category to a named professional beyond their
+        profession's row, close one to them, or let the matrix decide it again (clear;
+        NOT_FOUND if there was no override). `opened` is ignored: the field says which.
+        """
+
+    @_builtins.property
+    def close_category(self) -> Global___MatrixOverride: ...
+    @_builtins.property
+    def clear_category(self) -> Global___MatrixOverride: ...
     def __init__(
         self,
         *,
@@ -1366,12 +1381,15 @@ class ChangeAccessRequest(_message.Message):
         allow_regulation: _builtins.bool = ...,
         grant_occupational: _builtins.str = ...,
         revoke_occupational: _builtins.str = ...,
+        open_category: Global___MatrixOverride | None = ...,
+        close_category: Global___MatrixOverride | None = ...,
+        clear_category: Global___MatrixOverride | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "grant_occupational", b"grant_occupational", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_treating_physician", b"clear_treating_physician", "dossier_id", b"dossier_id", "grant_occupational", b"grant_occupational", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "dossier_id", b"dossier_id", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team", "allow_break_glass", "allow_regulation", "grant_occupational", "revoke_occupational"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team", "allow_break_glass", "allow_regulation", "grant_occupational", "revoke_occupational", "open_category", "close_category", "clear_category"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 
@@ -1426,6 +1444,7 @@ class ChangeAccessResponse(_message.Message):
 
     ENTRY_FIELD_NUMBER: _builtins.int
     CARE_TEAM_FIELD_NUMBER: _builtins.int
+    MATRIX_OVERRIDE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def entry(self) -> Global___AccessEntry:
         """The entry the change created; unset for a removal or a setting."""
@@ -1434,15 +1453,20 @@ class ChangeAccessResponse(_message.Message):
     def care_team(self) -> Global___CareTeam:
         """The care team add_care_team created, with its id."""
 
+    @_builtins.property
+    def matrix_override(self) -> Global___MatrixOverride:
+        """The override open_category or close_category stored."""
+
     def __init__(
         self,
         *,
         entry: Global___AccessEntry | None = ...,
         care_team: Global___CareTeam | None = ...,
+        matrix_override: Global___MatrixOverride | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry", "matrix_override", b"matrix_override"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_team", b"care_team", "entry", b"entry", "matrix_override", b"matrix_override"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1475,6 +1499,7 @@ class ListAccessResponse(_message.Message):
     EMERGENCY_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
     CARE_TEAMS_FIELD_NUMBER: _builtins.int
     REGULATION_ACCESS_REFUSED_FIELD_NUMBER: _builtins.int
+    MATRIX_OVERRIDES_FIELD_NUMBER: _builtins.int
     emergency_access_refused: _builtins.bool
     """The patient objected to break-the-glass."""
     regulation_access_refused: _builtins.bool
@@ -1485,6 +1510,10 @@ class ListAccessResponse(_message.Message):
     def care_teams(self) -> _containers.RepeatedCompositeFieldContainer[Global___CareTeam]:
         """The care teams the patient side let in (lapsed ones until removed)."""
 
+    @_builtins.property
+    def matrix_overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___MatrixOverride]:
+        """The patient's overrides of the matrix, by professional and category."""
+
     def __init__(
         self,
         *,
@@ -1492,10 +1521,11 @@ class ListAccessResponse(_message.Message):
         emergency_access_refused: _builtins.bool = ...,
         care_teams: _abc.Iterable[Global___CareTeam] | None = ...,
         regulation_access_refused: _builtins.bool = ...,
+        matrix_overrides: _abc.Iterable[Global___MatrixOverride] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_teams", b"care_teams", "emergency_access_refused", b"emergency_access_refused", "entries", b"entries", "regulation_access_refused", b"regulation_access_refused"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["care_teams", b"care_teams", "emergency_access_refused", b"emergency_access_refused", "entries", b"entries", "matrix_overrides", b"matrix_overrides", "regulation_access_refused", b"regulation_access_refused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2226,3 +2256,38 @@ class GetConsistencyProofResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015
+
+@_typing.final
+class MatrixOverride(_message.Message):
+    """The patient's override of the authorisation matrix for one professional and one
+    document category (docs/access-control.md, "The patient's overrides").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFESSIONAL_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    OPENED_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    professional: _builtins.str
+    """The professional's RPPS number (11 digits)."""
+    category: Global___DocumentCategory.ValueType
+    opened: _builtins.bool
+    """Opened beyond the professional's row; false: closed to them (a close wins)."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        professional: _builtins.str = ...,
+        category: Global___DocumentCategory.ValueType = ...,
+        opened: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "created_at", b"created_at", "opened", b"opened", "professional", b"professional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatrixOverride: _TypeAlias = MatrixOverride  # noqa: Y015

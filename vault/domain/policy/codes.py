@@ -39,6 +39,9 @@ class Action(StrEnum):
     BREAK_GLASS = "access.break-glass"
     OCCUPATIONAL_GRANT = "access.occupational-grant"  # the holder's express consent
     OCCUPATIONAL_REVOKE = "access.occupational-revoke"
+    CATEGORY_OPEN = "access.category-open"  # the patient opens a category to a professional
+    CATEGORY_CLOSE = "access.category-close"  # ... or closes one to them
+    CATEGORY_CLEAR = "access.category-clear"  # ... or lets the matrix decide it again
     ACCESS_CHANGE = "access.change"  # a change request naming no change: malformed
     NOTIFICATIONS_READ = "notifications.read"
     JOURNAL_READ = "journal.read"

@@ -17,6 +17,7 @@ from vault.domain.model import (
     Visibility,
 )
 from vault.domain.policy.codes import Action
+from vault.domain.policy.matrix import Categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,9 @@ class Standing:
     emergency_regulation: bool = False  # the open window is the regulator's, not a glass
     occupational_until_us: int | None = None  # the holder's express grant (occupational)
     heir_until_us: int | None = None  # a deceased holder's heir: their grant's expiry
+    # The patient's overrides of the matrix for this professional (policy/overrides.py):
+    opened: Categories = frozenset()  # categories opened to them beyond their row
+    closed: Categories = frozenset()  # categories closed to them (wins over opened)
 
 
 @dataclass(frozen=True, slots=True)

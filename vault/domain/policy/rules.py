@@ -19,6 +19,7 @@ from vault.domain.policy.facts import Facts
 from vault.domain.policy.heirs import decide_heirs
 from vault.domain.policy.matrix import ALL_CATEGORIES, DEFAULT_MATRIX, AccessMatrix
 from vault.domain.policy.occupational import decide_occupational, is_occupational
+from vault.domain.policy.overrides import OVERRIDE_ACTIONS, adjusted
 from vault.domain.policy.scope import EVERYTHING, Decision, Scope, deny
 from vault.domain.policy.teams import TEAM_ACTIONS, as_team_member
 from vault.domain.policy.windows import is_open as _open
@@ -72,6 +73,7 @@ _PATIENT_SIDE = frozenset(
         Action.DOSSIER_EXPORT,
     }
     | TEAM_ACTIONS  # care teams (teams.py)
+    | OVERRIDE_ACTIONS  # the patient's overrides of the matrix (overrides.py)
 )
 _CARE = frozenset(
     {
@@ -230,13 +232,14 @@ def _professional(facts: Facts, matrix: AccessMatrix) -> Decision:
     readable = matrix.rights(facts.profession, facts.specialty).read
     if _open(standing.authorised_until_us, facts.now_us):
         scope = Scope(Visibility.MASKED_FROM_PROFESSIONALS, readable)
-        return within_write_rights(facts, matrix, Decision(True, Reason.AUTHORISED, scope))
+        authorised = Decision(True, Reason.AUTHORISED, scope)
+        return within_write_rights(facts, matrix, adjusted(facts, authorised))
     team = as_team_member(facts, Scope(Visibility.MASKED_FROM_PROFESSIONALS, readable))
     if team is not None:  # care teams (teams.py)
-        return within_write_rights(facts, matrix, team)
+        return within_write_rights(facts, matrix, adjusted(facts, team))
     window = window_decision(facts, matrix)
-    if window is not None:
-        return within_write_rights(facts, matrix, window)
+    if window is not None:  # the patient's overrides of the matrix apply (overrides.py)
+        return within_write_rights(facts, matrix, adjusted(facts, window))
     if action is Action.DOSSIER_READ:  # finding the dossier, to record consent or break glass
         return Decision(True, Reason.PROFESSIONAL_LOOKUP)
     if standing.authorised_until_us is not None:

@@ -21,6 +21,7 @@ from vault.index.sql.heirs import SqlHeirs
 from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.notices import SqlNotices
+from vault.index.sql.overrides import SqlOverrides
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -37,6 +38,7 @@ class SqlIndex(
     SqlLifecycle,
     SqlHeirs,
     SqlNotices,
+    SqlOverrides,
     SqlRetention,
     SqlDeadlines,
     SqlKeys,

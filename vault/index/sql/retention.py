@@ -33,6 +33,7 @@ from vault.index.sql.mapping import (
     version_record,
 )
 from vault.index.sql.notices import PREFERENCES
+from vault.index.sql.overrides import OVERRIDES
 from vault.index.sql.tables import ACC, CHANGES, DESTROY, DOC, MEMBERS, TEAMS, VIS, D, K, N, V
 
 
@@ -190,7 +191,7 @@ class SqlRetention(SqlBase):
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
-            for table in (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES):
+            for table in (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES, OVERRIDES):
                 conn.execute(delete(table).where(table.c.dossier_id == dossier_id))
             conn.execute(delete(K).where(K.c.dossier_id == dossier_id))
             conn.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vault import wire, wire_grants
-from vault.domain.model import Actor, CareTeam, Relationship
+from vault.domain.model import Actor, CareTeam, DocumentCategory, MatrixOverride, Relationship
 from vault.domain.policy import Action
 from vault.errors import InvalidArgumentError
 from vault.server.calls import Context
@@ -17,16 +17,16 @@ from vault.server.rpcs.base import Rpcs
 from vault.service import Call
 from vault.v1 import vault_pb2 as pb
 
-_UseCase = Callable[[Actor, Call], Relationship | CareTeam | None]
+_Entry = Relationship | CareTeam | MatrixOverride | None
+_UseCase = Callable[[Actor, Call], _Entry]
 
 
 class AccessRpcs(Rpcs):
     def _access_change(self, request: pb.ChangeAccessRequest) -> tuple[Action, _UseCase]:
         """The action a change request asks for, and the use case that performs it."""
         access, dossier = self._vault.access, request.dossier_id
-        changes: dict[
-            str, tuple[Action, Callable[[Actor, Call], Relationship | CareTeam | None]]
-        ] = {
+        overrides = access.overrides
+        changes: dict[str, tuple[Action, _UseCase]] = {
             "authorise": (
                 Action.ACCESS_AUTHORISE,
                 lambda a, c: access.authorise(a, dossier, request.authorise, c),
@@ -105,6 +105,22 @@ class AccessRpcs(Rpcs):
                 Action.OCCUPATIONAL_REVOKE,
                 lambda a, c: access.revoke_occupational(a, dossier, request.revoke_occupational, c),
             ),
+            "open_category": (
+                Action.CATEGORY_OPEN,
+                lambda a, c: overrides.set(
+                    a, dossier, *_override(request.open_category), c, opened=True
+                ),
+            ),
+            "close_category": (
+                Action.CATEGORY_CLOSE,
+                lambda a, c: overrides.set(
+                    a, dossier, *_override(request.close_category), c, opened=False
+                ),
+            ),
+            "clear_category": (
+                Action.CATEGORY_CLEAR,
+                lambda a, c: overrides.clear(a, dossier, *_override(request.clear_category), c),
+            ),
         }
         return changes[request.WhichOneof("change") or ""]
 
@@ -122,6 +138,9 @@ class AccessRpcs(Rpcs):
                 return pb.ChangeAccessResponse()
             if isinstance(entry, CareTeam):
                 return pb.ChangeAccessResponse(care_team=wire_grants.care_team_to_proto(entry))
+            if isinstance(entry, MatrixOverride):
+                override = wire_grants.matrix_override_to_proto(entry)
+                return pb.ChangeAccessResponse(matrix_override=override)
             return pb.ChangeAccessResponse(entry=wire.access_entry_to_proto(entry))
 
         return await self._calls.unary(context, action, body)
@@ -136,6 +155,7 @@ class AccessRpcs(Rpcs):
                 emergency_access_refused=rules.emergency_refused,
                 care_teams=[wire_grants.care_team_to_proto(t) for t in rules.teams],
                 regulation_access_refused=rules.regulation_refused,
+                matrix_overrides=[wire_grants.matrix_override_to_proto(o) for o in rules.overrides],
             )
 
         return await self._calls.unary(context, Action.ACCESS_READ, body)
@@ -151,3 +171,9 @@ class AccessRpcs(Rpcs):
             return wire.access_entry_to_proto(entry)
 
         return await self._calls.unary(context, Action.BREAK_GLASS, body)
+
+
+def _override(message: pb.MatrixOverride) -> tuple[str, Callable[[], DocumentCategory]]:
+    """An override request's professional and category, parsed in the decision (`opened`
+    is the field's)."""
+    return message.professional, lambda: wire.category_from_proto(message.category)
