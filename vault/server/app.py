@@ -37,7 +37,7 @@ from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.observability import exposition
+from vault.observability import exposition, tracing
 from vault.observability.interceptor import ObservingInterceptor
 from vault.observability.metrics import VaultMetrics
 from vault.server import parent_watch, probes, singleton, tls_credentials
@@ -236,7 +236,10 @@ async def serve(
     metrics = observed.metrics
     try:
         with singleton.starting(config.data_dir):  # the first creates keys and schema
-            components = build(config, metrics.instruments() if metrics is not None else None)
+            if config.tracing:
+                tracing.enable()
+            instruments = metrics.instruments() if metrics is not None else None
+            components = build(config, tracing.instruments(instruments))
             client_kinds = server_tls.client_kinds if server_tls is not None else None
             verifier = _verifier(config, client_kinds)
     except BaseException:
