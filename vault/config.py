@@ -274,6 +274,9 @@ class Config:
     log_format: str = s.setting(
         "text", "text (for a terminal) or json (one object per line)", s.choice("text", "json")
     )
+    tracing: bool = s.setting(
+        False, "OpenTelemetry spans (the [otel] extra; docs/operations.md)", s.flag
+    )
 
     def __post_init__(self) -> None:
         if self.pkcs11 is not None and self.master_key_file is not None:

@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from vault.server.malloc_arenas import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the worker threads exist
-    asyncio.run(serve(config))
+    asyncio.run(serve(config, parent_fd=args.parent_fd))
     return 0
 
 
@@ -127,6 +127,8 @@ def register(commands: Any) -> None:
         help="run N server processes on the port, each with its own pools (default: "
         "VAULT_PROCESSES, 1); one of them signs checkpoints and sweeps",
     )
+    # given by `serve --processes N` to its workers (vault/server/parent_watch.py)
+    serve.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     gc = commands.add_parser(

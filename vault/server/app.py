@@ -37,10 +37,10 @@ from vault.composition import Components, build
 from vault.config import Config
 from vault.errors import ConfigurationError, VaultError
 from vault.journal.checkpointer import Checkpointer
-from vault.observability import exposition
+from vault.observability import exposition, tracing
 from vault.observability.interceptor import ObservingInterceptor
 from vault.observability.metrics import VaultMetrics
-from vault.server import probes, singleton, tls_credentials
+from vault.server import parent_watch, probes, singleton, tls_credentials
 from vault.server.budget import MIB, UploadBudget
 from vault.server.bulkheads import Bulkheads, Compartment, CompartmentInterceptor
 from vault.server.chain import RebuiltOnce
@@ -220,6 +220,7 @@ async def serve(
     bound: list[int] | None = None,
     stop: asyncio.Event | None = None,
     metrics_bound: list[int] | None = None,
+    parent_fd: int | None = None,
 ) -> None:
     """Runs the server until `stop` is set (default: until SIGTERM or SIGINT), then
     stops gracefully: health turns
@@ -227,14 +228,18 @@ async def serve(
     (by the singleton lock's holder, or by a process that gets it within 5 seconds). A
     malformed address or a port another process holds, the gRPC port or the metrics
     port (`VAULT_METRICS_LISTEN`, whose port goes to `metrics_bound`), is a
-    ConfigurationError before anything is built."""
+    ConfigurationError before anything is built. A worker of `serve --processes N`
+    also stops when `parent_fd`, its parent's pipe, closes (vault/server/parent_watch.py)."""
     check_available(ListenAddress.parse(config.listen), reuse_port=config.reuse_port)
     server_tls = tls_credentials.load(config.tls) if config.tls is not None else None  # fail early
     observed = exposition.for_server(config.metrics_listen)
     metrics = observed.metrics
     try:
         with singleton.starting(config.data_dir):  # the first creates keys and schema
-            components = build(config, metrics.instruments() if metrics is not None else None)
+            if config.tracing:
+                tracing.enable()
+            instruments = metrics.instruments() if metrics is not None else None
+            components = build(config, tracing.instruments(instruments))
             client_kinds = server_tls.client_kinds if server_tls is not None else None
             verifier = _verifier(config, client_kinds)
     except BaseException:
@@ -292,6 +297,8 @@ async def serve(
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    if parent_fd is not None:
+        parent_watch.watch(parent_fd, stop)
     lock = singleton.for_config(config)
     background = [
         asyncio.create_task(_checkpoint_loop(components.checkpointer, lock, executor, stop))

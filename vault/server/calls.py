@@ -38,7 +38,7 @@ from vault.auth import TokenVerifier
 from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.errors import UnauthenticatedError, VaultError
-from vault.observability import requests
+from vault.observability import requests, tracing
 from vault.server.decoding import raise_noted_refusal
 from vault.server.details import rich_status
 from vault.service import Call, Upload
@@ -126,7 +126,8 @@ class Calls:
         still finishes (a thread cannot be interrupted) before the cancellation goes on,
         so cleanup never races it; `on_cancel` then undoes its result."""
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._executor, functools.partial(function, *args))
+        work = tracing.carried(functools.partial(function, *args))  # its span, if traced
+        job = loop.run_in_executor(self._executor, work)
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
@@ -144,10 +145,11 @@ class Calls:
     ) -> T:
         """Answers a call with `body(actor, call)`; any error becomes a status."""
         request = await self._begin(context, action)
-        try:
-            return await body(self._authenticate(context, request), request.call)
-        except Exception as error:  # the edge: every error becomes a status
-            await self._fail(context, request, error)
+        with tracing.span("vault.rpc", rpc=action.value, status="OK"):
+            try:
+                return await body(self._authenticate(context, request), request.call)
+            except Exception as error:  # the edge: every error becomes a status
+                await self._fail(context, request, error)
 
     async def stream(
         self,
@@ -157,11 +159,12 @@ class Calls:
     ) -> AsyncIterator[T]:
         """Streams `body(actor, call)` to the caller; any error becomes a status."""
         request = await self._begin(context, action)
-        try:
-            async for item in body(self._authenticate(context, request), request.call):
-                yield item
-        except Exception as error:  # the edge: every error becomes a status
-            await self._fail(context, request, error)
+        with tracing.span("vault.rpc", rpc=action.value, status="OK"):
+            try:
+                async for item in body(self._authenticate(context, request), request.call):
+                    yield item
+            except Exception as error:  # the edge: every error becomes a status
+                await self._fail(context, request, error)
 
     async def _begin(self, context: Context, action: Action) -> _Request:
         """The call's request id, sent at once in the initial metadata (a client has it
@@ -180,7 +183,8 @@ class Calls:
         scheme, _, token = (_metadata(context, "authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("missing bearer token")
-        request.actor = self._verifier.verify(token.strip())
+        with tracing.span("vault.token"):
+            request.actor = self._verifier.verify(token.strip())
         if (record := requests.current()) is not None:
             record.actor_kind = request.actor.kind.value
         raise_noted_refusal()
@@ -200,12 +204,14 @@ class Calls:
         except Exception:  # a bug: the caller still gets the original error
             _log.exception("could not journal a refusal request_id=%s", request_id)
         if not isinstance(error, VaultError):
+            tracing.note(status=grpc.StatusCode.INTERNAL.name)
             _log.error("internal error request_id=%s", request_id, exc_info=error)
             message = f"internal error (request {request_id})"
             await self._abort(
                 context, request, rich_status(grpc.StatusCode.INTERNAL, message, None)
             )
         status = status_of(error)
+        tracing.note(status=status.name)
         _log.info(
             "refused request_id=%s action=%s status=%s error=%s",
             request_id,

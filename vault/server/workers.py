@@ -4,12 +4,15 @@ One Python process serves on one core at a time; N processes use N. The parent b
 nothing: it checks the port is free (as one server would: a port another process holds
 is the configuration error of vault/server/listen.py), then starts N `dossier-vault
 serve` processes with `VAULT_REUSE_PORT=1`, which the kernel balances connections
-between (SO_REUSEPORT), and waits. It forwards SIGTERM and SIGINT to them and returns
-when all have stopped. A worker that exits unexpectedly is not restarted: the parent
-stops the others and exits non-zero (the worker's code, else 1), so the process manager
-(systemd, the orchestrator) sees the failure and restarts the whole, rather than a
-crash loop hidden inside a running service (ADR 0012). Which worker signs checkpoints
-and sweeps is settled by the singleton lock (vault/server/singleton.py).
+between (SO_REUSEPORT), and waits. Each worker watches a pipe whose write end only the
+parent holds and stops gracefully when it closes: a parent SIGKILLed leaves no worker
+serving nor the port held (vault/server/parent_watch.py). It forwards SIGTERM and
+SIGINT to them and returns when all have stopped. A worker that exits unexpectedly is
+not restarted: the parent stops the others and exits non-zero (the worker's code, else
+1), so the process manager (systemd, the orchestrator) sees the failure and restarts the
+whole, rather than a crash loop hidden inside a running service (ADR 0012). Which
+worker signs checkpoints and sweeps is settled by the singleton lock
+(vault/server/singleton.py).
 What it does not: serve (vault/server/app.py).
 """
 
@@ -39,7 +42,7 @@ def run_workers(config: Config, processes: int) -> int:
         raise ConfigurationError("several server processes need a fixed port in VAULT_LISTEN")
     check_available(address, reuse_port=config.reuse_port)
     metrics = exposition.for_workers(config.metrics_listen)  # the workers' sum, on one port
-    workers = _Workers()
+    workers = _Workers(*os.pipe())  # not inheritable: the write end stays here
     previous = {s: signal.signal(s, workers.forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         env = {**os.environ, **metrics.env, "VAULT_PROCESSES": "1", "VAULT_REUSE_PORT": "1"}
@@ -58,16 +61,25 @@ def run_workers(config: Config, processes: int) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         metrics.close()
+        workers.close()
 
 
 class _Workers:
-    def __init__(self) -> None:
+    def __init__(self, parent_read: int, parent_write: int) -> None:
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping = False
+        self._pipe = (parent_read, parent_write)
 
     def start(self, env: dict[str, str]) -> None:
-        child = subprocess.Popen(WORKER_COMMAND, env=env)  # noqa: S603 (this program)
+        read_end = self._pipe[0]
+        child = subprocess.Popen(  # noqa: S603 (this program)
+            [*WORKER_COMMAND, "--parent-fd", str(read_end)], env=env, pass_fds=(read_end,)
+        )
         self.children[child.pid] = child
+
+    def close(self) -> None:
+        for fd in self._pipe:
+            os.close(fd)
 
     def forward(self, signum: int, _frame: FrameType | None = None) -> None:
         """The signal handler: passes SIGTERM or SIGINT on to every running worker."""

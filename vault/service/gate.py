@@ -77,6 +77,7 @@ from vault.index.base import (
 from vault.index.overrides import OverrideIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
+from vault.observability import tracing
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -147,7 +148,9 @@ class Access:
     def require(self, facts: Facts) -> Decision:
         """The policy's decision, or its refusal raised. A document outside the caller's
         scope is NOT_FOUND, as if it did not exist, and journaled as hidden."""
-        decision = decide(facts, self.matrix)
+        with tracing.span("vault.decision") as traced:
+            decision = decide(facts, self.matrix)
+            traced.set(outcome="allow" if decision.allowed else decision.reason.value)
         if not decision.allowed:
             self.refusal = decision.reason
             if decision.reason is Reason.DOCUMENT_HIDDEN:
@@ -216,11 +219,12 @@ class Gate:
             secret_care=actor is not None and actor.secret_care,
         )
         failed = None
-        if write is None:
-            written = self._journal.append(event)
-        else:
-            assert self._joining is not None
-            written, failed = self._joining.append_with(event, write)
+        with tracing.span("vault.journal.append", outcome=decision):
+            if write is None:
+                written = self._journal.append(event)
+            else:
+                assert self._joining is not None
+                written, failed = self._joining.append_with(event, write)
         access.journal_seq = written.seq
         call.journaled = True
         return failed
