@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from tests.service.memory_births import MemoryBirths
 from tests.service.memory_careteams import MemoryCareTeams
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
@@ -47,6 +48,7 @@ from vault.errors import (
     IntegrityError,
 )
 from vault.index.base import AccessChange, Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.index.births import SealedBirth
 
 _TREATING = Relation.TREATING
 
@@ -99,12 +101,13 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex(MemoryCareTeams):
+class MemoryIndex(MemoryCareTeams, MemoryBirths):
     """Dossiers, their keys and relations, documents and their versions, in dicts; care
-    teams (`MemoryCareTeams`)."""
+    teams (`MemoryCareTeams`); sealed dates of birth (`MemoryBirths`)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryCareTeams.__init__(self)
+        MemoryBirths.__init__(self)
         self._lock = threading.RLock()
         self._dossiers: dict[uuid.UUID, DossierRecord] = {}
         self._keys: dict[tuple[uuid.UUID, int], DossierKeyRecord] = {}
@@ -131,6 +134,7 @@ class MemoryIndex(MemoryCareTeams):
         key: DossierKeyRecord,
         representative: Relationship | None = None,
         request_id: str = "",
+        birth: SealedBirth | None = None,
     ) -> None:
         with self._lock:
             taken = {d.patient_index for d in self._dossiers.values()}
@@ -143,6 +147,8 @@ class MemoryIndex(MemoryCareTeams):
             self._keys[key.dossier_id, key.version] = key
             if representative is not None:
                 self.set_relationship(representative, request_id)
+            if birth is not None:
+                self._add_birth(birth)
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
         return self._dossiers.get(dossier_id)
@@ -597,6 +603,7 @@ class MemoryIndex(MemoryCareTeams):
     def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
         with self._lock:
             in_use = {row.record.dossier_key_version for row in self._rows_of(dossier_id)}
+            in_use |= self._birth_versions(dossier_id)
             doomed = [
                 (d, v)
                 for d, v in self._keys

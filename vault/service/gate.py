@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from vault.birth_secrets import open_birth_date
 from vault.crypto.dossierkeys import unwrap_dossier_key, unwrap_key_record
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
@@ -32,6 +33,7 @@ from vault.domain import heirs
 from vault.domain.clock import Clock, to_us
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import parse_id
+from vault.domain.majority import majority_us
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
     Actor,
@@ -73,6 +75,7 @@ from vault.index.base import (
     ReadScope,
     VersionRecord,
 )
+from vault.index.births import BirthIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 
@@ -93,7 +96,9 @@ def _refusal_reason(error: Exception) -> str:
     return next((r for t, r in _REFUSALS.items() if isinstance(error, t)), Reason.FAILED).value
 
 
-class GateIndex(ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, Protocol):
+class GateIndex(
+    ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, BirthIndex, Protocol
+):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
     notices it writes."""
@@ -346,8 +351,10 @@ class Gate:
             return None if entry is None else entry.expires_us
 
         window = found.get(Relation.EMERGENCY)
+        representative = Relation.REPRESENTATIVE in found
         return Standing(
-            representative=Relation.REPRESENTATIVE in found,
+            representative=representative,
+            representative_until_us=self._majority_us(dossier) if representative else None,
             treating_physician=Relation.TREATING in found,
             authorised_until_us=until(Relation.AUTHORISED),
             blocked=Relation.BLOCKED in found,
@@ -359,6 +366,17 @@ class Gate:
             emergency_regulation=window is not None and window.detail == _REGULATION,
             occupational_until_us=until(Relation.OCCUPATIONAL),
         )
+
+    def _majority_us(self, dossier: DossierRecord) -> int | None:
+        """When the holder comes of age, from their sealed date of birth (read for a
+        representative's request only: it costs a dossier key unwrap); none recorded,
+        none known (vault/domain/majority.py)."""
+        birth = self._index.sealed_birth(dossier.dossier_id)
+        if birth is None:
+            return None
+        key = self.dossier_key(dossier.dossier_id, birth.key_version)
+        born = open_birth_date(key, dossier.dossier_id, birth.key_version, birth.sealed)
+        return majority_us(born)
 
     def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
         """The latest expiry of the care teams a professional is in, by RPPS or by the
