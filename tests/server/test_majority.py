@@ -17,7 +17,7 @@ from vault.blobstore.file import FileBlobStore
 from vault.crypto.dossierkeys import unwrap_dossier_key
 from vault.crypto.localkeys import LocalKeyFileProvider
 from vault.domain.clock import SystemClock
-from vault.domain.model import ActorKind, CreationMode
+from vault.domain.model import ActorKind, CreationMode, NotificationKind
 from vault.errors import (
     FailedPreconditionError,
     IntegrityError,
@@ -81,7 +81,7 @@ def _open_for_child(vault: RunningVault, parent_token: str, born: date) -> uuid.
     return dossier.dossier_id
 
 
-def test_a_representative_loses_access_at_the_holders_majority_and_the_holder_keeps_it(
+def test_a_representative_loses_access_at_the_holders_majority_and_the_holder_is_told_once(
     running_vault: RunningVault, parent_token: str
 ) -> None:
     dossier_id = _open_for_child(running_vault, parent_token, _years_ago(10))
@@ -94,11 +94,15 @@ def test_a_representative_loses_access_at_the_holders_majority_and_the_holder_ke
     with running_vault.client(parent_token) as parent:
         with pytest.raises(PermissionDeniedError, match="not-representative"):
             parent.count_documents(dossier_id)
-        with pytest.raises(PermissionDeniedError):
-            parent.list_access(dossier_id)
+        for _ in range(2):  # later requests: refused, no second notice
+            with pytest.raises(PermissionDeniedError):
+                parent.list_access(dossier_id)
     with running_vault.client(running_vault.token(ActorKind.PATIENT, CHILD_INS)) as holder:
         assert holder.count_documents(dossier_id)
-        assert holder.list_access(dossier_id).entries  # the representation is still listed
+        assert holder.list_access(dossier_id).entries == ()  # the representation ended
+        notices = holder.notifications(dossier_id)
+    ended = [n for n in notices if n.kind is NotificationKind.REPRESENTATIVE_ENDED]
+    assert len(ended) == 1
 
 
 def test_a_representative_gives_a_minors_date_of_birth_only(

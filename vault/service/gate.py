@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from vault.birth_secrets import open_birth_date
 from vault.crypto.dossierkeys import unwrap_dossier_key, unwrap_key_record
 from vault.crypto.keyprovider import KeyProvider
 from vault.crypto.objectformat import ObjectRef
@@ -33,7 +32,6 @@ from vault.domain import heirs
 from vault.domain.clock import Clock, to_us
 from vault.domain.identifiers import Ins, parse_ins
 from vault.domain.ids import parse_id
-from vault.domain.majority import majority_us
 from vault.domain.model import (
     INS_SUBJECT_KINDS,
     Actor,
@@ -72,12 +70,14 @@ from vault.index.base import (
     DossierRecord,
     HeirIndex,
     KeyIndex,
+    NoticeIndex,
     ReadScope,
     VersionRecord,
 )
 from vault.index.births import BirthIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
+from vault.service.representation import end_lapsed_representation, majority_of
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -97,11 +97,19 @@ def _refusal_reason(error: Exception) -> str:
 
 
 class GateIndex(
-    ReadScope, DossierIndex, AccessIndex, DocumentIndex, KeyIndex, HeirIndex, BirthIndex, Protocol
+    ReadScope,
+    DossierIndex,
+    AccessIndex,
+    DocumentIndex,
+    KeyIndex,
+    HeirIndex,
+    BirthIndex,
+    NoticeIndex,
+    Protocol,
 ):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
-    notices it writes."""
+    notices and the ends of lapsed representations it writes."""
 
 
 _REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
@@ -136,6 +144,7 @@ class Access:
     documents: tuple[uuid.UUID, ...] = ()
     decision: Decision | None = None
     refusal: Reason | None = None
+    refused: Facts | None = field(default=None, repr=False)  # what the refusal decided
     journal_seq: int = 0  # the request's own entry, once written
 
     def require(self, facts: Facts) -> Decision:
@@ -143,7 +152,7 @@ class Access:
         scope is NOT_FOUND, as if it did not exist, and journaled as hidden."""
         decision = decide(facts, self.matrix)
         if not decision.allowed:
-            self.refusal = decision.reason
+            self.refusal, self.refused = decision.reason, facts
             if decision.reason is Reason.DOCUMENT_HIDDEN:
                 raise NotFoundError("no such document")
             raise PermissionDeniedError(decision.reason.value)
@@ -238,6 +247,14 @@ class Gate:
         except Exception as error:  # any failure is a refusal, and is journaled as one
             reason = access.refusal.value if access.refusal else _refusal_reason(error)
             self._append(actor, action, call, access, "deny", reason)
+            if access.refused is not None and access.dossier is not None:
+                end_lapsed_representation(
+                    self._index,
+                    access.dossier,
+                    self.actor_ref(actor),
+                    access.refused,
+                    call.request_id,
+                )
             raise
 
     def journal_allowed(self, actor: Actor, action: Action, call: Call, access: Access) -> None:
@@ -354,7 +371,9 @@ class Gate:
         representative = Relation.REPRESENTATIVE in found
         return Standing(
             representative=representative,
-            representative_until_us=self._majority_us(dossier) if representative else None,
+            representative_until_us=(
+                majority_of(self._index, self._keys, dossier.dossier_id) if representative else None
+            ),
             treating_physician=Relation.TREATING in found,
             authorised_until_us=until(Relation.AUTHORISED),
             blocked=Relation.BLOCKED in found,
@@ -366,17 +385,6 @@ class Gate:
             emergency_regulation=window is not None and window.detail == _REGULATION,
             occupational_until_us=until(Relation.OCCUPATIONAL),
         )
-
-    def _majority_us(self, dossier: DossierRecord) -> int | None:
-        """When the holder comes of age, from their sealed date of birth (read for a
-        representative's request only: it costs a dossier key unwrap); none recorded,
-        none known (vault/domain/majority.py)."""
-        birth = self._index.sealed_birth(dossier.dossier_id)
-        if birth is None:
-            return None
-        key = self.dossier_key(dossier.dossier_id, birth.key_version)
-        born = open_birth_date(key, dossier.dossier_id, birth.key_version, birth.sealed)
-        return majority_us(born)
 
     def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
         """The latest expiry of the care teams a professional is in, by RPPS or by the
