@@ -127,6 +127,22 @@ def _care_team_name_vector() -> dict[str, Any]:
     }
 
 
+def _birth_date_vector() -> dict[str, Any]:
+    aad = sealed.BIRTH_DATE_LABEL + sealed.birth_date_context(DOSSIER, 2)
+    born = b"2011-02-28"
+    box = sealed.seal(KEY, born, aad, nonce=bytes(range(12)))
+    return {
+        "name": "holder's date of birth sealed under a dossier key",
+        "dossier_key": KEY.hex(),
+        "dossier_id": str(DOSSIER),
+        "birth_key_version": 2,
+        "nonce": bytes(range(12)).hex(),
+        "aad": aad.hex(),
+        "plaintext": born.hex(),
+        "box": box.hex(),
+    }
+
+
 def _journal_vector() -> dict[str, Any]:
     event = JournalEvent(
         time_us=1_764_000_000_000_000,
@@ -356,6 +372,7 @@ def build_vectors() -> dict[str, Any]:
             key_vectors.dossier_key_vector(DOSSIER),
             key_vectors.metadata_vector(DOSSIER, DOCUMENT),
             _care_team_name_vector(),
+            _birth_date_vector(),
         ],
         "local_key_file_v1": [_key_file_vector()],
         "journal_entry_v1": [_journal_vector()],

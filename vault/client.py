@@ -25,7 +25,7 @@ import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, cast
@@ -156,8 +156,14 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
     def close(self) -> None:
         self._channel.close()
 
-    def create_dossier(self, ins: str, mode: CreationMode = CreationMode.OWN) -> Dossier:
-        request = pb.CreateDossierRequest(ins=ins, mode=wire.creation_mode_to_proto(mode))
+    def create_dossier(
+        self, ins: str, mode: CreationMode = CreationMode.OWN, born: date | None = None
+    ) -> Dossier:
+        request = pb.CreateDossierRequest(
+            ins=ins,
+            mode=wire.creation_mode_to_proto(mode),
+            birth_date="" if born is None else born.isoformat(),
+        )
         return wire.dossier_from_proto(self._call(self._stub.CreateDossier, request))
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:

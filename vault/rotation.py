@@ -14,7 +14,9 @@ dossier key version that new writes use at once, re-encrypts every stored versio
 every document under a fresh document key sealed by it (a new blob, then the index row;
 the old blob is left to the sweeper so reads in flight finish), and then destroys the
 old dossier key versions that no version row uses any more, in one statement; an upload
-begun under an old version keeps it alive until a later run. `shred_dossier_keys`
+begun under an old version keeps it alive until a later run. The holder's date of birth
+is re-sealed under the new version first (a care team's name is not: its version is
+kept while the name uses it). `shred_dossier_keys`
 destroys every version of a dossier's key: its documents and metadata become
 unrecoverable from all the vault holds.
 """
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from vault import version_secrets
+from vault import birth_secrets, version_secrets
 from vault.blobstore.base import BlobStore
 from vault.crypto import sealed
 from vault.crypto.dossierkeys import unwrap_dossier_key
@@ -41,14 +43,15 @@ from vault.crypto.objectformat import (
 from vault.domain.ids import new_object_key
 from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import DossierIndex, DossierKeyRecord, DossierRecord, KeyIndex, VersionRecord
+from vault.index.births import BirthIndex, SealedBirth
 
 BATCH = 1000  # document versions per query when re-encrypting a dossier
 REWRAP_BATCH = 5000  # dossier keys per transaction (bench_rotation: 1,000 gave ~25% fewer/s)
 
 
-class DossierKeyRotationIndex(DossierIndex, KeyIndex, Protocol):
-    """What rotating a dossier's key needs: the dossier (its current key version) and its
-    keys and versions."""
+class DossierKeyRotationIndex(DossierIndex, KeyIndex, BirthIndex, Protocol):
+    """What rotating a dossier's key needs: the dossier (its current key version), its
+    keys and versions, and the holder's sealed date of birth."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +192,29 @@ def rotate_dossier_key(
                 segment_size,
             )
             done += 1
+    _reseal_birth(index, keys, dossier_id, current, new_key)
     waiting = index.uploads_under_other_key(dossier_id, current)
     destroyed = index.destroy_dossier_keys(dossier_id, below_version=current)
     return DossierKeyRotation(current, done, destroyed, waiting)
+
+
+def _reseal_birth(
+    index: DossierKeyRotationIndex,
+    keys: KeyProvider,
+    dossier_id: uuid.UUID,
+    current: int,
+    new_key: bytes,
+) -> None:
+    """Re-seals the holder's date of birth under key version `current`, so the old
+    versions can go. If it changed meanwhile (compare-and-set), the destruction spares
+    the version it is still under and the next run re-seals it."""
+    birth = index.sealed_birth(dossier_id)
+    if birth is None or birth.key_version == current:
+        return
+    old_key = unwrap_dossier_key(index, keys, dossier_id, birth.key_version)
+    born = birth_secrets.open_birth_date(old_key, dossier_id, birth.key_version, birth.sealed)
+    box = birth_secrets.seal_birth_date(new_key, dossier_id, current, born)
+    index.reseal_birth(birth, SealedBirth(dossier_id, current, box))
 
 
 def shred_dossier_keys(index: KeyIndex, dossier_id: uuid.UUID) -> int:

@@ -11,6 +11,7 @@ import pytest
 from vault.index import base
 from vault.index.sql import SqlIndex
 from vault.index.sql.access import SqlAccess
+from vault.index.sql.births import SqlBirths
 from vault.index.sql.careteams import SqlCareTeams
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
@@ -35,6 +36,7 @@ ROLES: list[tuple[type, type]] = [
     (base.HeirIndex, SqlHeirs),
     (base.NoticeIndex, SqlNotices),
     (base.OverrideIndex, SqlOverrides),
+    (base.BirthIndex, SqlBirths),
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
@@ -58,6 +60,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     heirs: base.HeirIndex = SqlHeirs(engine)
     notices: base.NoticeIndex = SqlNotices(engine)
     overrides: base.OverrideIndex = SqlOverrides(engine)
+    births: base.BirthIndex = SqlBirths(engine)
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
@@ -77,6 +80,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
         heirs,
         notices,
         overrides,
+        births,
         retention,
         keys,
         sweep,

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from tests.service.memory_births import MemoryBirths
 from tests.service.memory_careteams import MemoryCareTeams
 from tests.service.memory_overrides import MemoryOverrides
 from vault.crypto.keyprovider import WrappedKey
@@ -48,6 +49,7 @@ from vault.errors import (
     IntegrityError,
 )
 from vault.index.base import AccessChange, Cursor, DossierKeyRecord, DossierRecord, VersionRecord
+from vault.index.births import SealedBirth
 
 _TREATING = Relation.TREATING
 
@@ -100,12 +102,15 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex(MemoryOverrides, MemoryCareTeams):
+class MemoryIndex(MemoryOverrides, MemoryCareTeams, MemoryBirths):
     """Dossiers, their keys and relations, documents and their versions, in dicts; care
-    teams (`MemoryCareTeams`), the patient's overrides of the matrix (`MemoryOverrides`)."""
+    teams (`MemoryCareTeams`), the patient's overrides of the matrix (`MemoryOverrides`),
+    sealed dates of birth (`MemoryBirths`)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryOverrides.__init__(self)
+        MemoryCareTeams.__init__(self)
+        MemoryBirths.__init__(self)
         self._lock = threading.RLock()
         self._dossiers: dict[uuid.UUID, DossierRecord] = {}
         self._keys: dict[tuple[uuid.UUID, int], DossierKeyRecord] = {}
@@ -132,6 +137,7 @@ class MemoryIndex(MemoryOverrides, MemoryCareTeams):
         key: DossierKeyRecord,
         representative: Relationship | None = None,
         request_id: str = "",
+        birth: SealedBirth | None = None,
     ) -> None:
         with self._lock:
             taken = {d.patient_index for d in self._dossiers.values()}
@@ -144,6 +150,8 @@ class MemoryIndex(MemoryOverrides, MemoryCareTeams):
             self._keys[key.dossier_id, key.version] = key
             if representative is not None:
                 self.set_relationship(representative, request_id)
+            if birth is not None:
+                self._add_birth(birth)
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None:
         return self._dossiers.get(dossier_id)
@@ -598,6 +606,7 @@ class MemoryIndex(MemoryOverrides, MemoryCareTeams):
     def destroy_dossier_keys(self, dossier_id: uuid.UUID, below_version: int | None) -> int:
         with self._lock:
             in_use = {row.record.dossier_key_version for row in self._rows_of(dossier_id)}
+            in_use |= self._birth_versions(dossier_id)
             doomed = [
                 (d, v)
                 for d, v in self._keys

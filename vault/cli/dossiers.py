@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, rfc3339, show
 from vault.domain.heirs import HeirPurpose
+from vault.domain.majority import parse_birth_date
 from vault.domain.model import ClosureReason, CreationMode
+from vault.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from vault.domain.model import Dossier
@@ -37,6 +39,16 @@ def _show_dossier(args: argparse.Namespace, dossier: Dossier) -> None:
     show(args, dossier, text, quiet=str(dossier.dossier_id))
 
 
+def _birth_date(text: str) -> date:
+    try:
+        born = parse_birth_date(text)
+    except InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if born is None:
+        raise argparse.ArgumentTypeError("a date of birth is YYYY-MM-DD")
+    return born
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     mode = CreationMode.OWN
     if args.for_minor:
@@ -44,7 +56,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     elif args.assisted:
         mode = CreationMode.ASSISTED
     with client_from_args(args) as client:
-        _show_dossier(args, client.create_dossier(args.ins, mode))
+        _show_dossier(args, client.create_dossier(args.ins, mode, args.born))
     return 0
 
 
@@ -149,6 +161,11 @@ def register(commands: Any) -> None:
         "--assisted",
         action="store_true",
         help="as a professional or the insurer's office, on the holder's behalf",
+    )
+    create.add_argument(
+        "--born",
+        type=_birth_date,
+        help="the holder's date of birth, YYYY-MM-DD: a representative's rights end at 18",
     )
     add_output_flags(create)
     create.set_defaults(handler=cmd_create)

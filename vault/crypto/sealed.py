@@ -28,6 +28,7 @@ DOSSIER_KEY_LABEL = b"DVLT/v1/dossier-key\x00"
 DOCUMENT_KEY_LABEL = b"DVLT/v1/document-key\x00"
 METADATA_LABEL = b"DVLT/v1/metadata\x00"
 CARE_TEAM_NAME_LABEL = b"DVLT/v1/care-team-name\x00"
+BIRTH_DATE_LABEL = b"DVLT/v1/birth-date\x00"
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes, nonce: bytes | None = None) -> bytes:
@@ -58,6 +59,11 @@ def document_key_context(
 def care_team_context(dossier_id: uuid.UUID, team_id: uuid.UUID, dossier_key_version: int) -> bytes:
     """Binds a sealed care team name to its dossier, team and dossier key version."""
     return dossier_id.bytes + team_id.bytes + struct.pack(">I", dossier_key_version)
+
+
+def birth_date_context(dossier_id: uuid.UUID, dossier_key_version: int) -> bytes:
+    """Binds a holder's sealed date of birth to its dossier and dossier key version."""
+    return dossier_id.bytes + struct.pack(">I", dossier_key_version)
 
 
 def dossier_key_context(dossier_id: uuid.UUID, dossier_key_version: int) -> bytes:

@@ -34,6 +34,7 @@ from vault.domain.model import (
 )
 from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
+from vault.index.births import BirthIndex, SealedBirth
 from vault.index.overrides import OverrideIndex
 from vault.index.records import (
     AccessChange,
@@ -50,6 +51,7 @@ from vault.index.records import (
 __all__ = [
     "AccessChange",
     "AccessIndex",
+    "BirthIndex",
     "CareTeamRecord",
     "Cursor",
     "Destruction",
@@ -82,10 +84,11 @@ class DossierIndex(Protocol):
         key: DossierKeyRecord,
         representative: Relationship | None = None,
         request_id: str = "",
+        birth: SealedBirth | None = None,
     ) -> None:
-        """Stores a new dossier and its first key, and the legal representative who
-        opened it (recorded as an access change of `request_id`), in one transaction;
-        AlreadyExistsError for a second dossier of the same patient."""
+        """Stores a new dossier, its first key, the legal representative who opened it
+        (an access change of `request_id`) and the holder's sealed date of birth, in one
+        transaction; AlreadyExistsError for a second dossier of the same patient."""
         ...
 
     def dossier(self, dossier_id: uuid.UUID) -> DossierRecord | None: ...
@@ -500,6 +503,7 @@ class ReadScope(Protocol):
 class Index(
     ReadScope,
     DossierIndex,
+    BirthIndex,
     DocumentIndex,
     AccessIndex,
     LifecycleIndex,

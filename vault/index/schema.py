@@ -293,6 +293,18 @@ class PosthumousObjectionRow(Base):
     request_id: Mapped[str] = mapped_column(String(36))
 
 
+class BirthDateRow(Base):
+    """The holder's date of birth, sealed under the dossier key version `key_version`
+    (docs/format.md, "Sealed box v1", use "birth date"): when a representative's rights
+    end (vault/domain/majority.py). One row per dossier that recorded one."""
+
+    __tablename__ = "birth_dates"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int] = mapped_column(Integer)
+
+
 class NotificationPreferenceRow(Base):
     """What the holder asked to be told beyond the notices always sent (issue 15 item 9):
     one row per dossier that set a preference."""

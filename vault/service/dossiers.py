@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
+from vault.birth_secrets import seal_birth_date
 from vault.blobstore.base import NoRetainer, Retainer
 from vault.crypto import sealed
 from vault.crypto.keyprovider import KeyProvider
@@ -24,6 +25,7 @@ from vault.domain.clock import from_us
 from vault.domain.identifiers import parse_ins
 from vault.domain.ids import new_id
 from vault.domain.lifecycle import LegalHold
+from vault.domain.majority import check_birth_date
 from vault.domain.model import (
     Actor,
     ClosureReason,
@@ -48,6 +50,7 @@ from vault.index.base import (
     LifecycleIndex,
     RetentionIndex,
 )
+from vault.index.births import SealedBirth
 from vault.service.gate import Access, Call, Gate
 
 
@@ -92,12 +95,19 @@ class Dossiers:
         self._retainer: Retainer = retainer or NoRetainer()
 
     def create(
-        self, actor: Actor, ins_text: str, call: Call, mode: CreationMode = CreationMode.OWN
+        self,
+        actor: Actor,
+        ins_text: str,
+        call: Call,
+        mode: CreationMode = CreationMode.OWN,
+        born: date | None = None,
     ) -> Dossier:
         """Opens the dossier of the holder of `ins_text`: the holder themself, their legal
         representative (recorded as such in the dossier's first transaction), or someone
         assisting them (journaled as the actor, `assisted-creation`; no access kept).
-        The dossier is the holder's from its first second, whoever opened it."""
+        The dossier is the holder's from its first second, whoever opened it. `born`,
+        the holder's date of birth, is sealed under the dossier's first key: a
+        representative's rights end at the holder's majority (a minor's only)."""
         gate = self._gate
         with gate.journaled(actor, Action.DOSSIER_CREATE, call) as access:
             patient_index = gate.patient_index(parse_ins(ins_text))
@@ -107,6 +117,9 @@ class Dossiers:
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
             now_us = gate.now_us()
+            if born is not None:
+                represented = mode is CreationMode.FOR_REPRESENTED
+                check_birth_date(born, now_us, by_representative=represented)
             record = DossierRecord(new_id(now_us // 1000), patient_index, now_us, key_version=1)
             access.dossier = record.dossier_id
             representative = None
@@ -115,9 +128,13 @@ class Dossiers:
                 relation = Relation.REPRESENTATIVE
                 representative = Relationship(record.dossier_id, relation, subject, now_us)
         context = sealed.dossier_key_context(record.dossier_id, 1)
-        wrapped = self._keys.wrap(os.urandom(sealed.KEY_SIZE), context)
-        key = DossierKeyRecord(record.dossier_id, 1, wrapped)
-        self._index.add_dossier(record, key, representative, call.request_id)
+        plain_key = os.urandom(sealed.KEY_SIZE)
+        key = DossierKeyRecord(record.dossier_id, 1, self._keys.wrap(plain_key, context))
+        birth = None
+        if born is not None:
+            box = seal_birth_date(plain_key, record.dossier_id, 1, born)
+            birth = SealedBirth(record.dossier_id, 1, box)
+        self._index.add_dossier(record, key, representative, call.request_id, birth)
         return dossier_view(record)
 
     def get(self, actor: Actor, call: Call, *, dossier_id: str = "", ins: str = "") -> Dossier:

@@ -71,13 +71,16 @@ from vault.index.base import (
     DossierRecord,
     HeirIndex,
     KeyIndex,
+    NoticeIndex,
     ReadScope,
     VersionRecord,
 )
+from vault.index.births import BirthIndex
 from vault.index.overrides import OverrideIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 from vault.observability import tracing
+from vault.service.representation import end_lapsed_representation, majority_of
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -104,11 +107,13 @@ class GateIndex(
     KeyIndex,
     HeirIndex,
     OverrideIndex,
+    BirthIndex,
+    NoticeIndex,
     Protocol,
 ):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
     (one read scope for a request's decision: `Gate.reads`); and the first-access
-    notices it writes."""
+    notices and the ends of lapsed representations it writes."""
 
 
 _REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
@@ -143,6 +148,7 @@ class Access:
     documents: tuple[uuid.UUID, ...] = ()
     decision: Decision | None = None
     refusal: Reason | None = None
+    refused: Facts | None = field(default=None, repr=False)  # what the refusal decided
     journal_seq: int = 0  # the request's own entry, once written
 
     def require(self, facts: Facts) -> Decision:
@@ -152,7 +158,7 @@ class Access:
             decision = decide(facts, self.matrix)
             traced.set(outcome="allow" if decision.allowed else decision.reason.value)
         if not decision.allowed:
-            self.refusal = decision.reason
+            self.refusal, self.refused = decision.reason, facts
             if decision.reason is Reason.DOCUMENT_HIDDEN:
                 raise NotFoundError("no such document")
             raise PermissionDeniedError(decision.reason.value)
@@ -248,6 +254,14 @@ class Gate:
         except Exception as error:  # any failure is a refusal, and is journaled as one
             reason = access.refusal.value if access.refusal else _refusal_reason(error)
             self._append(actor, action, call, access, "deny", reason)
+            if access.refused is not None and access.dossier is not None:
+                end_lapsed_representation(
+                    self._index,
+                    access.dossier,
+                    self.actor_ref(actor),
+                    access.refused,
+                    call.request_id,
+                )
             raise
 
     def journal_allowed(self, actor: Actor, action: Action, call: Call, access: Access) -> None:
@@ -364,8 +378,12 @@ class Gate:
         overrides: tuple[MatrixOverride, ...] = ()
         if actor.kind is ActorKind.PROFESSIONAL:  # the patient's overrides of the matrix
             overrides = self._index.matrix_overrides(dossier.dossier_id, self.actor_ref(actor))
+        representative = Relation.REPRESENTATIVE in found
         return Standing(
-            representative=Relation.REPRESENTATIVE in found,
+            representative=representative,
+            representative_until_us=(
+                majority_of(self._index, self._keys, dossier.dossier_id) if representative else None
+            ),
             treating_physician=Relation.TREATING in found,
             authorised_until_us=until(Relation.AUTHORISED),
             blocked=Relation.BLOCKED in found,

@@ -347,21 +347,29 @@ class CreateDossierRequest(_message.Message):
 
     INS_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
+    BIRTH_DATE_FIELD_NUMBER: _builtins.int
     ins: _builtins.str
     """Identifiant National de Santé: 13-character NIR + 2-digit key."""
     mode: Global___CreationMode.ValueType
     """Who opens it for the holder; it must be the caller's own standing (PERMISSION_DENIED
     ACTION_NOT_PERMITTED otherwise). The dossier is the holder's whoever opens it.
     """
+    birth_date: _builtins.str
+    """The holder's date of birth, YYYY-MM-DD (empty: not given), sealed under the dossier
+    key: a legal representative's rights end at the holder's 18th birthday, 00:00 in
+    France. A representative gives it for a minor only (FAILED_PRECONDITION for one of
+    age); INVALID_ARGUMENT for another form or a date in the future.
+    """
     def __init__(
         self,
         *,
         ins: _builtins.str = ...,
         mode: Global___CreationMode.ValueType = ...,
+        birth_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ins", b"ins", "mode", b"mode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "ins", b"ins", "mode", b"mode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,7 +2,7 @@
 Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
-(`dossiers`, `documents`, `access`, `lifecycle`, `heirs`, `notices`, `retention`,
+(`dossiers`, `births`, `documents`, `access`, `lifecycle`, `heirs`, `notices`, `retention`,
 `deadlines`, `keys`, `sweep`, `scrub`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
@@ -14,6 +14,7 @@ reads select columns (not ORM objects, which the baseline measured 2.3x slower).
 from __future__ import annotations
 
 from vault.index.sql.access import SqlAccess
+from vault.index.sql.births import SqlBirths
 from vault.index.sql.deadlines import SqlDeadlines
 from vault.index.sql.documents import SqlDocuments
 from vault.index.sql.dossiers import SqlDossiers
@@ -33,6 +34,7 @@ __all__ = ["SqlIndex"]
 class SqlIndex(
     SqlReadScope,
     SqlDossiers,
+    SqlBirths,
     SqlDocuments,
     SqlAccess,
     SqlLifecycle,

@@ -1,6 +1,6 @@
 """`SqlDossiers`: the `DossierIndex` port on SQL: dossiers created with their first key
-(and the legal representative who opened one, from its first transaction), found by id
-or by patient.
+(and the legal representative who opened one and the holder's sealed date of birth, from
+its first transaction), found by id or by patient.
 
 Not here: a dossier's lifecycle (`lifecycle`), its access settings (`access`), its
 later keys (`keys`).
@@ -16,7 +16,9 @@ from sqlalchemy import exc as sa_exc
 
 from vault.domain.model import Relationship
 from vault.errors import AlreadyExistsError
+from vault.index.births import SealedBirth
 from vault.index.records import AccessChange, DossierKeyRecord, DossierRecord
+from vault.index.sql.births import BIRTHS, birth_row
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import access_change_row, dossier_record, key_row, relationship_row
 from vault.index.sql.tables import ACC, CHANGES, D, K
@@ -40,6 +42,7 @@ class SqlDossiers(SqlBase):
         key: DossierKeyRecord,
         representative: Relationship | None = None,
         request_id: str = "",
+        birth: SealedBirth | None = None,
     ) -> None:
         try:
             with self._connect(write=True) as conn:
@@ -62,6 +65,8 @@ class SqlDossiers(SqlBase):
                             **access_change_row(_set(representative, request_id))
                         )
                     )
+                if birth is not None:  # sealed under the first key (vault/birth_secrets.py)
+                    conn.execute(insert(BIRTHS).values(**birth_row(birth)))
         except sa_exc.IntegrityError:
             raise AlreadyExistsError("this patient already has a dossier") from None
 

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from vault.crypto.keyprovider import WrappedKey
 from vault.errors import IntegrityError
 from vault.index.records import DossierKeyRecord, VersionRecord
+from vault.index.sql.births import BIRTHS
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.mapping import (
     KEY_COLUMNS,
@@ -158,8 +159,11 @@ class SqlKeys(SqlBase):
             named = select(TEAMS.c.id).where(  # a care team's name sealed under it
                 TEAMS.c.dossier_id == dossier_id, TEAMS.c.key_version == K.c.version
             )
+            born = select(BIRTHS.c.dossier_id).where(  # a date of birth not re-sealed yet
+                BIRTHS.c.dossier_id == dossier_id, BIRTHS.c.key_version == K.c.version
+            )
             statement = statement.where(
-                K.c.version < below_version, ~in_use.exists(), ~named.exists()
+                K.c.version < below_version, ~in_use.exists(), ~named.exists(), ~born.exists()
             )
         with self._connect(write=True) as conn:
             return int(conn.execute(statement).rowcount)

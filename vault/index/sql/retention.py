@@ -23,6 +23,7 @@ from vault.index.records import (
     ManifestBuilder,
     VersionRecord,
 )
+from vault.index.sql.births import BIRTHS
 from vault.index.sql.connection import SqlBase
 from vault.index.sql.heirs import GRANTS as HEIR_GRANTS
 from vault.index.sql.heirs import OBJECTIONS
@@ -191,7 +192,8 @@ class SqlRetention(SqlBase):
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
             conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
-            for table in (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES, OVERRIDES):
+            tables = (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES, OVERRIDES, BIRTHS)
+            for table in tables:
                 conn.execute(delete(table).where(table.c.dossier_id == dossier_id))
             conn.execute(delete(K).where(K.c.dossier_id == dossier_id))
             conn.execute(

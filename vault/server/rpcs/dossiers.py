@@ -10,6 +10,7 @@ import functools
 from collections.abc import AsyncIterator
 
 from vault import wire
+from vault.domain.majority import parse_birth_date
 from vault.domain.model import Actor
 from vault.domain.policy import Action
 from vault.server.calls import Context, close
@@ -24,8 +25,9 @@ class DossierRpcs(Rpcs):
     ) -> pb.Dossier:
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             mode = wire.creation_mode_from_proto(request.mode)
+            born = parse_birth_date(request.birth_date)
             dossier = await self._calls.run(
-                self._vault.dossiers.create, actor, request.ins, call, mode
+                self._vault.dossiers.create, actor, request.ins, call, mode, born
             )
             return wire.dossier_to_proto(dossier)
 

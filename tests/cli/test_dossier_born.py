@@ -1,0 +1,39 @@
+"""`dossier-vault dossier create --born YYYY-MM-DD`: the holder's date of birth, given by
+a parent opening a minor's dossier; refused for an adult, and in any other form before a
+request is sent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.cli.test_access import token
+from tests.conftest import OTHER_INS, PATIENT_INS, run
+from tests.server.test_access import ins
+from vault.cli import build_parser
+from vault.cli.exitcodes import EXIT_CODES
+from vault.errors import FailedPreconditionError
+
+
+def test_born_is_read_as_a_date_and_any_other_form_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["dossier", "create", "--ins", PATIENT_INS, "--born", "2011-02-28"])
+    assert args.born == date(2011, 2, 28)
+    with pytest.raises(SystemExit) as usage:
+        parser.parse_args(["dossier", "create", "--ins", PATIENT_INS, "--born", "28/02/2011"])
+    assert usage.value.code == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_parent_opens_a_minors_dossier_with_the_date_of_birth_not_an_adults(
+    served: dict[str, str],
+) -> None:
+    parent = token(served, "legal_representative", OTHER_INS)
+    create = ["dossier", "create", "--for-minor", "-q", "--ins"]
+    child = run(parent, *create, PATIENT_INS, "--born", "2016-03-01")
+    assert child.returncode == 0, child.stderr
+    adult = run(parent, *create, ins("1800675123457"), "--born", "1980-05-01")
+    assert adult.returncode == EXIT_CODES[FailedPreconditionError], adult.stderr
