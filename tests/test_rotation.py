@@ -135,7 +135,7 @@ def test_online_rotation_through_the_cli_while_a_server_serves(
     )
     dossier = run(env, "dossier", "create", "--ins", PATIENT_INS, "-q").stdout.decode().strip()
     source = tmp_path / "scan.png"
-    source.write_bytes(os.urandom(100_000))
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(100_000))  # doc put checks the signature
     document = (
         run(
             env,

@@ -382,6 +382,21 @@ def legal_hold_to_proto(hold: LegalHold) -> pb.LegalHold:
         dossier_id=str(hold.dossier_id),
         placed_at=timestamp_us(hold.placed_us),
         reason=hold.reason,
+        released_at=None if hold.released_us is None else timestamp_us(hold.released_us),
+        release_reason=hold.release_reason or "",
+    )
+
+
+def legal_hold_from_proto(message: pb.LegalHold) -> LegalHold:
+    """A hold as a client sees it: who placed or released it is not on the wire."""
+    return LegalHold(
+        hold_id=message.hold_id,
+        dossier_id=uuid.UUID(message.dossier_id),
+        placed_us=message.placed_at.ToMicroseconds(),
+        placed_by="",
+        reason=message.reason,
+        released_us=optional_time_us(message, "released_at"),
+        release_reason=message.release_reason or None,
     )
 
 

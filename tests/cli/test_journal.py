@@ -106,8 +106,18 @@ def test_edited_entry_exits_with_its_code_and_names_the_sequence(tmp_path: Path)
 
 
 def test_require_checkpoint_refuses_an_unanchored_export(tmp_path: Path) -> None:
-    result = verify(tmp_path, export(chain(3)), "--require-checkpoint")
+    result = verify(tmp_path, export(chain(3)), "--key", KEY.encode(), "--require-checkpoint")
     assert result.returncode == EXIT_NO_CHECKPOINT
+
+
+@pytest.mark.parametrize("extra", [(), ("--require-checkpoint",)])
+def test_a_signed_export_without_a_key_says_no_verifier_key_given_not_bad_signature(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    result = verify(tmp_path, export(chain(10), (10,)), *extra)
+    assert result.returncode == 3  # InvalidArgumentError: a usage error
+    assert "no verifier key given" in result.stderr
+    assert "bad-signature" not in result.stderr + result.stdout
 
 
 def test_exit_codes_are_distinct_and_documented() -> None:

@@ -30,7 +30,9 @@ def test_readme_example_round_trip(served: dict[str, str], tmp_path: Path) -> No
     assert created.returncode == 0, created.stderr
     dossier = created.stdout.decode().strip()
     source, copy = tmp_path / "scan.pdf", tmp_path / "copy.pdf"
-    source.write_bytes(os.urandom(3_000_000))
+    source.write_bytes(
+        b"%PDF-1.7\n" + os.urandom(3_000_000)
+    )  # a PDF's signature: doc put checks it
     put = run(
         env,
         "doc",

@@ -481,6 +481,25 @@ TABLE: list[tuple[str, Facts, bool, Reason]] = [
     ("operator releases", facts(K.OPERATOR, A.DOSSIER_RELEASE), True, R.OPERATOR),
     ("holder holds", facts(K.PATIENT, A.DOSSIER_HOLD, HOLDER), False, R.ACTION_NOT_PERMITTED),
     (
+        "operator lists holds",
+        facts(K.OPERATOR, A.DOSSIER_HOLD_LIST, state=S.CLOSED),
+        True,
+        R.OPERATOR,
+    ),
+    ("auditor lists holds", facts(K.AUDITOR, A.DOSSIER_HOLD_LIST), True, R.AUDITOR),
+    (
+        "holder lists holds",
+        facts(K.PATIENT, A.DOSSIER_HOLD_LIST, HOLDER),
+        False,
+        R.ACTION_NOT_PERMITTED,
+    ),
+    (
+        "treating physician lists holds",
+        facts(K.PROFESSIONAL, A.DOSSIER_HOLD_LIST, TREATING),
+        False,
+        R.ACTION_NOT_PERMITTED,
+    ),
+    (
         "operator holds destroyed",
         facts(K.OPERATOR, A.DOSSIER_HOLD, state=S.DESTROYED),
         False,
@@ -803,6 +822,7 @@ def test_a_closed_dossier_is_closed_to_everyone() -> None:
     """Only its lifecycle moves on (reopening, deletion, holds), the patient side may see
     that it is closed, and auditors read its journal; a destroyed one, only the journal."""
     lifecycle = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
+    lifecycle.add(A.DOSSIER_HOLD_LIST)  # operators list holds, in any state a hold is placed
     met = Counter[str]()
     for given_facts, decision in decided():
         state, action = given_facts.dossier_state, given_facts.action
@@ -1175,6 +1195,7 @@ def test_the_copy_of_a_closed_dossier_opens_nothing_else_to_anyone() -> None:
     lifecycle, its state to the patient side, and the holder's copy during conservation,
     whose scope still holds back what its delay has not released."""
     lifecycle = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
+    lifecycle.add(A.DOSSIER_HOLD_LIST)  # operators list holds, in any state a hold is placed
     lifecycle.add(A.HEIR_GRANT)  # an operator's, on a death: it opens nothing itself
     met = 0
     for kind, action, standing, closure in itertools.product(

@@ -113,6 +113,41 @@ def test_operators_hold_and_release_with_a_reason_and_nobody_else_can(
         patient.place_hold(dossier, "mine")
 
 
+def test_operators_and_auditors_list_the_holds_that_release_needs_and_nobody_else_can(
+    running_vault: RunningVault, dossier: str
+) -> None:
+    with running_vault.client(running_vault.token(ActorKind.OPERATOR, "ops-1")) as operator:
+        assert operator.list_holds(dossier) == []
+        first = operator.place_hold(dossier, "TJ Paris 26/00123")
+        second = operator.place_hold(dossier, "TJ Lyon 26/00456")
+        operator.release_hold(dossier, first, "case closed")
+        listed = operator.list_holds(dossier)
+    assert [h.hold_id for h in listed] == [first, second]  # oldest first
+    released, in_force = listed
+    assert (released.reason, released.release_reason) == ("TJ Paris 26/00123", "case closed")
+    assert released.released_us is not None
+    assert released.released_us >= released.placed_us
+    assert (in_force.reason, in_force.released_us, in_force.release_reason) == (
+        "TJ Lyon 26/00456",
+        None,
+        None,
+    )
+    assert {h.placed_by for h in listed} == {""}  # who placed it is the journal's
+    auditor_token = running_vault.token(ActorKind.AUDITOR, "cnil-1")
+    with running_vault.client(auditor_token) as auditor:
+        assert auditor.list_holds(dossier) == listed
+        with pytest.raises(NotFoundError):
+            auditor.list_holds("00000000-0000-4000-8000-000000000000")
+    with running_vault.client() as patient, pytest.raises(PermissionDeniedError):
+        patient.list_holds(dossier)
+    with running_vault.client(auditor_token) as auditor:
+        history, _ = auditor.query_journal(dossier_id=dossier, page_size=1000)
+    decided = [(e.decision, e.reason) for _, e in history if e.action == "dossier.hold-list"]
+    assert sorted(decided) == sorted(
+        [("allow", "operator")] * 2 + [("allow", "auditor"), ("deny", "action-not-permitted")]
+    )
+
+
 def test_the_patients_copy_holds_what_the_patient_may_see_and_its_history(
     running_vault: RunningVault, dossier: str
 ) -> None:

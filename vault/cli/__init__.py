@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         db,
         documents,
         dossiers,
+        holds,
         journal,
         keys,
         retention,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.register(commands)
     scrub.register(commands)  # on the server host, beside gc
     dossiers.register(commands)
+    holds.register(commands)
     documents.register(commands)
     access.register(commands)
     retention.register(commands)  # the operators' retention commands, built on vault

@@ -1,8 +1,9 @@
 """`dossier-vault doc …`: store, fetch, list, count, delete documents, set visibility.
 
 Each command is one call through the gRPC client (vault/cli/connect.py); the server
-decides and journals. What it does not: verify content itself (the client checks size
-and SHA-256 end to end) or touch the dossier (vault/cli/dossiers.py).
+decides and journals. `doc put` refuses a file whose first bytes contradict its media
+type (vault/domain/magic.py). What it does not: verify content otherwise (the client
+checks size and SHA-256 end to end) or touch the dossier (vault/cli/dossiers.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import uuid
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, jsonable, print_json, rfc3339, show
+from vault.domain.magic import SNIFF_BYTES, agrees
 from vault.domain.model import (
     Document,
     DocumentCategory,
@@ -79,6 +81,17 @@ def _media_type(args: argparse.Namespace) -> str:
     return guessed
 
 
+def _sniffed(content: BinaryIO, media_type: str) -> None:
+    """Refuses a file whose first bytes contradict its media type (a PDF that is not a
+    PDF); standard input is not sniffed (a pipe's first read may be short)."""
+    head = content.read(SNIFF_BYTES)
+    content.seek(0)
+    if not agrees(media_type, head):
+        raise InvalidArgumentError(
+            f"the file is not {media_type}: its first bytes are not that format's signature"
+        )
+
+
 def cmd_put(args: argparse.Namespace) -> int:
     metadata = DocumentMetadata(
         args.title,
@@ -95,6 +108,8 @@ def cmd_put(args: argparse.Namespace) -> int:
         ) as content,
         client_from_args(args) as client,
     ):
+        if args.file != "-":
+            _sniffed(content, metadata.media_type)
         try:
             document = client.put_document(
                 args.dossier,

@@ -4,9 +4,8 @@ close, reopen a dossier, or ask for its deletion; a deceased holder's heirs (`he
 grant`, operators) and the holder's objection to it (`posthumous-objection`); the notices
 the holder asks for (`notices --new-documents`), through the gRPC client.
 
-What it does not: decide who may (the server does), list or release legal holds (the
-operators' `retention hold`/`release`; no RPC lists holds), or touch the documents
-themselves (vault/cli/documents.py).
+What it does not: decide who may (the server does), legal holds (vault/cli/holds.py),
+or touch the documents themselves (vault/cli/documents.py).
 """
 
 from __future__ import annotations

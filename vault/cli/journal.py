@@ -132,13 +132,14 @@ def _published_notes(directory: str | None) -> list[tuple[str, str]]:
     return [(file.name, read_text(file, "checkpoint file")) for file in files]
 
 
+_NO_KEY = "no verifier key given: pass --key or --key-file (`dossier-vault journal public-key`)"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     key = verifier_key(args)
     notes = _published_notes(args.checkpoints)
-    if key is None and notes:
-        raise InvalidArgumentError(
-            "no verifier key given: pass --key or --key-file (`dossier-vault journal public-key`)"
-        )
+    if key is None and (notes or args.require_checkpoint):
+        raise InvalidArgumentError(_NO_KEY)
     with _open_export(args.export) as (source, total):
         progress = _Progress(total, enabled=not args.json)
         try:
@@ -153,6 +154,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             )
         except VerificationError as failure:
             progress.close()
+            if key is None and failure.kind is FailureKind.BAD_SIGNATURE:
+                # without a key, the only bad signature is a checkpoint the export holds
+                raise InvalidArgumentError(
+                    f"the export holds signed checkpoints: {_NO_KEY}"
+                ) from None
             if args.json:
                 failed = {"kind": failure.kind.value, "seq": failure.seq, "detail": failure.detail}
                 print_json({"ok": False, **failed}, compact=True)

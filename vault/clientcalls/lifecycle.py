@@ -16,6 +16,7 @@ from vault import wire, wire_grants
 from vault.clientcalls.base import CallsBase, vault_error
 from vault.domain.clock import to_us
 from vault.domain.heirs import HeirPurpose
+from vault.domain.lifecycle import LegalHold
 from vault.domain.model import ClosureReason, Dossier, ExportSummary
 from vault.v1 import vault_pb2 as pb
 
@@ -42,6 +43,12 @@ class LifecycleCalls(CallsBase):
         request = pb.PlaceHoldRequest(dossier_id=str(dossier_id), reason=reason)
         hold_id: int = self._call(self._stub.PlaceHold, request).hold_id
         return hold_id
+
+    def list_holds(self, dossier_id: uuid.UUID | str) -> list[LegalHold]:
+        """Operators and auditors: the dossier's holds, oldest first (`placed_by` and
+        `released_by` are not on the wire: the journal has them)."""
+        response = self._call(self._stub.ListHolds, pb.ListHoldsRequest(dossier_id=str(dossier_id)))
+        return [wire.legal_hold_from_proto(h) for h in response.holds]
 
     def release_hold(self, dossier_id: uuid.UUID | str, hold_id: int, reason: str) -> None:
         request = pb.ReleaseHoldRequest(dossier_id=str(dossier_id), hold_id=hold_id, reason=reason)

@@ -229,6 +229,13 @@ class Dossiers:
         self._retainer.hold(self._blob_keys(dossier), on=True)
         return replace(hold, hold_id=hold_id)
 
+    def list_holds(self, actor: Actor, dossier_id: str, call: Call) -> list[LegalHold]:
+        """Operators and auditors: the dossier's legal holds, in force or released, oldest
+        first. Read once the decision is journaled."""
+        with self._gate.on_dossier(actor, dossier_id, Action.DOSSIER_HOLD_LIST, call) as dossier:
+            pass
+        return self._index.holds(dossier.dossier_id)
+
     def release_hold(
         self, actor: Actor, dossier_id: str, hold_id: int, reason: str, call: Call
     ) -> None:

@@ -531,11 +531,21 @@ class LegalHold(_message.Message):
     DOSSIER_ID_FIELD_NUMBER: _builtins.int
     PLACED_AT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    RELEASED_AT_FIELD_NUMBER: _builtins.int
+    RELEASE_REASON_FIELD_NUMBER: _builtins.int
     hold_id: _builtins.int
     dossier_id: _builtins.str
     reason: _builtins.str
+    release_reason: _builtins.str
+    """Why it was released, as given to ReleaseHold: a court or case reference, never
+    health data; empty while the hold is in force (ListHolds only).
+    """
     @_builtins.property
     def placed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def released_at(self) -> _timestamp_pb2.Timestamp:
+        """When the hold was released; unset while it is in force (ListHolds only)."""
+
     def __init__(
         self,
         *,
@@ -543,10 +553,12 @@ class LegalHold(_message.Message):
         dossier_id: _builtins.str = ...,
         placed_at: _timestamp_pb2.Timestamp | None = ...,
         reason: _builtins.str = ...,
+        released_at: _timestamp_pb2.Timestamp | None = ...,
+        release_reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at", "released_at", b"released_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "hold_id", b"hold_id", "placed_at", b"placed_at", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id", "hold_id", b"hold_id", "placed_at", b"placed_at", "reason", b"reason", "release_reason", b"release_reason", "released_at", b"released_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2299,3 +2311,48 @@ class MatrixOverride(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MatrixOverride: _TypeAlias = MatrixOverride  # noqa: Y015
+
+@_typing.final
+class ListHoldsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    """The dossier whose holds are listed."""
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsRequest: _TypeAlias = ListHoldsRequest  # noqa: Y015
+
+@_typing.final
+class ListHoldsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___LegalHold]:
+        """Every hold ever placed on the dossier, oldest first: its id, when it was placed and
+        why (a court or case reference), and, once released, when and why. Who placed or
+        released a hold is in the journal, not here.
+        """
+
+    def __init__(
+        self,
+        *,
+        holds: _abc.Iterable[Global___LegalHold] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds", b"holds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsResponse: _TypeAlias = ListHoldsResponse  # noqa: Y015

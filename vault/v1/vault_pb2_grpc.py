@@ -169,6 +169,11 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.FromString,
                 _registered_method=True)
+        self.ListHolds = channel.unary_unary(
+                '/vault.v1.DossierVault/ListHolds',
+                request_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -414,6 +419,15 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListHolds(self, request, context):
+        """Operators and auditors: the dossier's legal holds, in force or released, oldest
+        first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
+        `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -551,6 +565,11 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.SerializeToString,
+            ),
+            'ListHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHolds,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1282,6 +1301,33 @@ class DossierVault:
             '/vault.v1.DossierVault/GetConsistencyProof',
             vault_dot_v1_dot_vault__pb2.GetConsistencyProofRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.GetConsistencyProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/ListHolds',
+            vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
             options,
             channel_credentials,
             insecure,

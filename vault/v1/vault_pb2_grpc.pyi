@@ -195,6 +195,11 @@ class DossierVaultStub:
     """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
     checkpoint extends the tree of an older one. Journaled as a `journal.export`.
     """
+    ListHolds: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListHoldsRequest, _vault_pb2.ListHoldsResponse]
+    """Operators and auditors: the dossier's legal holds, in force or released, oldest
+    first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
+    `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -322,6 +327,11 @@ class DossierVaultAsyncStub(DossierVaultStub):
     GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_vault_pb2.GetConsistencyProofRequest, _vault_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
     """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
     checkpoint extends the tree of an older one. Journaled as a `journal.export`.
+    """
+    ListHolds: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListHoldsRequest, _vault_pb2.ListHoldsResponse]  # type: ignore[assignment]
+    """Operators and auditors: the dossier's legal holds, in force or released, oldest
+    first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
+    `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -609,6 +619,17 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.GetConsistencyProofResponse, _abc.Awaitable[_vault_pb2.GetConsistencyProofResponse]]:
         """Auditors: an RFC 9162 consistency proof that the tree of a newer signed v2
         checkpoint extends the tree of an older one. Journaled as a `journal.export`.
+        """
+
+    @_abc_1.abstractmethod
+    def ListHolds(
+        self,
+        request: _vault_pb2.ListHoldsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.ListHoldsResponse, _abc.Awaitable[_vault_pb2.ListHoldsResponse]]:
+        """Operators and auditors: the dossier's legal holds, in force or released, oldest
+        first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
+        `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

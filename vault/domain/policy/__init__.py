@@ -33,7 +33,8 @@ from"):
 * only a document's author replaces it, while it is in the author's scope;
 * the national insurer writes the reimbursement history and sets the treating physician,
   and reads nothing; complementary insurers, occupational and insurance physicians and
-  operators get nothing; auditors get the journal only;
+  operators get nothing; auditors get the journal only (beside a dossier's legal holds,
+  which operators place, list and release);
 * a dossier that is not active is closed to everyone, but for its holder's copy of a
   dossier closed at their request or suspended, during its conservation.
 

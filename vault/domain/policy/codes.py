@@ -57,6 +57,8 @@ class Action(StrEnum):
     POSTHUMOUS_OBJECTION = "dossier.posthumous-objection"  # the holder objects, or not
     # The holder's notices (issue 15, item 9).
     NOTIFICATIONS_SETTING = "notifications.setting"
+    # Operators and auditors list a dossier's legal holds (issue 21, item 7).
+    DOSSIER_HOLD_LIST = "dossier.hold-list"
 
 
 class Reason(StrEnum):

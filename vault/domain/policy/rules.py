@@ -43,11 +43,14 @@ _LIFECYCLE: dict[Action, frozenset[DossierState]] = {
     Action.DOSSIER_DELETION_REQUEST: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
     Action.DOSSIER_HOLD: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
     Action.DOSSIER_RELEASE: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
+    Action.DOSSIER_HOLD_LIST: frozenset({DossierState.ACTIVE, DossierState.CLOSED}),
 }
 _PATIENT_LIFECYCLE = frozenset(
     {Action.DOSSIER_CLOSE, Action.DOSSIER_REOPEN, Action.DOSSIER_DELETION_REQUEST}
 )
 _OPERATOR_LIFECYCLE = frozenset({Action.DOSSIER_HOLD, Action.DOSSIER_RELEASE})
+_HOLD_READERS = {ActorKind.OPERATOR: Reason.OPERATOR, ActorKind.AUDITOR: Reason.AUDITOR}
+"""Who lists a dossier's legal holds (their ids, dates and court references)."""
 _PATIENT_SIDE = frozenset(
     {
         Action.DOSSIER_READ,
@@ -124,7 +127,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
 
 def _decide_lifecycle(facts: Facts) -> Decision:
     """Closure and reopening are the patient side's; the national insurer declares a death
-    or an uncontested suspension; operators place and release legal holds. Who may ask is
+    or an uncontested suspension; operators place and release legal holds, and list them
+    with auditors. Who may ask is
     decided before the state, so that nobody else learns the dossier's state."""
     decision = _lifecycle_requester(facts)
     if decision.allowed and facts.dossier_state not in _LIFECYCLE[facts.action]:
@@ -134,7 +138,10 @@ def _decide_lifecycle(facts: Facts) -> Decision:
 
 def _lifecycle_requester(facts: Facts) -> Decision:
     kind = facts.actor_kind
-    if facts.action in _OPERATOR_LIFECYCLE:
+    if facts.action is Action.DOSSIER_HOLD_LIST:
+        if (reader := _HOLD_READERS.get(kind)) is not None:
+            return Decision(True, reader)
+    elif facts.action in _OPERATOR_LIFECYCLE:
         if kind is ActorKind.OPERATOR:
             return Decision(True, Reason.OPERATOR)
     elif facts.action is Action.DOSSIER_CLOSE_DECLARED:

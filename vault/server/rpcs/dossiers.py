@@ -114,6 +114,17 @@ class DossierRpcs(Rpcs):
 
         return await self._calls.unary(context, Action.DOSSIER_RELEASE, body)
 
+    async def ListHolds(  # noqa: N802 (generated name)
+        self, request: pb.ListHoldsRequest, context: Context
+    ) -> pb.ListHoldsResponse:
+        async def body(actor: Actor, call: Call) -> pb.ListHoldsResponse:
+            holds = await self._calls.run(
+                self._vault.dossiers.list_holds, actor, request.dossier_id, call
+            )
+            return pb.ListHoldsResponse(holds=[wire.legal_hold_to_proto(h) for h in holds])
+
+        return await self._calls.unary(context, Action.DOSSIER_HOLD_LIST, body)
+
     async def ExportDossier(  # noqa: N802 (generated name)
         self, request: pb.ExportDossierRequest, context: Context
     ) -> AsyncIterator[pb.ExportDossierResponse]:
