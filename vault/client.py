@@ -62,6 +62,17 @@ from vault.v1 import vault_pb2_grpc
 
 CHUNK_SIZE = 1024 * 1024
 Content = bytes | Path | BinaryIO | Iterable[bytes]
+Progress = Callable[[int], object]
+"""Told the number of content bytes moved so far, after each chunk (a progress display)."""
+
+
+def _write_all(chunks: Iterable[bytes], out: BinaryIO, on_progress: Progress | None) -> None:
+    written = 0
+    for chunk in chunks:
+        out.write(chunk)
+        written += len(chunk)
+        if on_progress is not None:
+            on_progress(written)
 
 
 def _known_size(content: Content) -> int | None:
@@ -183,13 +194,15 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         chunk_size: int = CHUNK_SIZE,
         visibility: Visibility = Visibility.NORMAL,
         replaces: Replacement | None = None,
+        on_progress: Progress | None = None,
     ) -> Document:
         """Streams `content` as a new document, or as the next version of the one
         `replaces` names (ConflictError if it moved on); checks the server stored what
         was sent. Declares the size when known, so that one past a quota is not sent.
         Content it can read again (bytes, a path, a seekable file) is sent resumable: a
         stream cut with UNAVAILABLE goes on from the offset the server acknowledged,
-        within the client's `timeout` (vault/clientcalls/resumable.py)."""
+        within the client's `timeout` (vault/clientcalls/resumable.py). `on_progress` gets
+        the number of content bytes sent so far after each chunk."""
         header = pb.PutDocumentHeader(
             dossier_id=str(dossier_id),
             metadata=wire.metadata_to_proto(metadata),
@@ -199,7 +212,7 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         )
         source = resumable.Source.of(content)
         if source is None:
-            reply, sent, sha256 = self._put_once(header, content, chunk_size)
+            reply, sent, sha256 = self._put_once(header, content, chunk_size, on_progress)
         else:
             give_up_at = None if self._timeout is None else time.monotonic() + self._timeout
             reply, sent, sha256 = resumable.put_resumable(
@@ -209,6 +222,7 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
                 self._raw(self._stub.PutDocument),
                 self._status,
                 give_up_at,
+                on_progress,
             )
         document = wire.document_from_proto(reply)
         if document.size != sent or document.sha256 != sha256:
@@ -216,7 +230,11 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         return document
 
     def _put_once(
-        self, header: pb.PutDocumentHeader, content: Content, chunk_size: int
+        self,
+        header: pb.PutDocumentHeader,
+        content: Content,
+        chunk_size: int,
+        on_progress: Progress | None,
     ) -> tuple[pb.Document, int, bytes]:
         """One stream of content that cannot be read again (a pipe, chunks)."""
         digest, sent = hashlib.sha256(), 0
@@ -229,6 +247,8 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
                     digest.update(chunk)
                     sent += len(chunk)
                     yield pb.PutDocumentRequest(chunk=chunk)
+                    if on_progress is not None:
+                        on_progress(sent)
             finish = pb.PutDocumentFinish(size=sent, sha256=digest.digest())
             yield pb.PutDocumentRequest(finish=finish)
 
@@ -277,19 +297,19 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         *,
         offset: int = 0,
         length: int | None = None,
+        on_progress: Progress | None = None,
     ) -> Document:
         """Writes the document (or a byte range) to `destination`; a file path is
-        written only once everything arrived and checked out."""
+        written only once everything arrived and checked out. `on_progress` gets the
+        number of bytes written so far after each chunk."""
         download = self.get_document(dossier_id, document_id, version, offset=offset, length=length)
         if not isinstance(destination, Path):
-            for chunk in download:
-                destination.write(chunk)
+            _write_all(download, destination, on_progress)
             return download.document
         partial = destination.with_name(destination.name + ".partial")
         try:
             with partial.open("wb") as out:
-                for chunk in download:
-                    out.write(chunk)
+                _write_all(download, out, on_progress)
             partial.replace(destination)
         finally:
             partial.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+import os
 import sys
 import uuid
 from contextlib import nullcontext
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, jsonable, print_json, rfc3339, show
+from vault.cli.progress import Progress
 from vault.domain.magic import SNIFF_BYTES, agrees
 from vault.domain.model import (
     Document,
@@ -110,6 +112,8 @@ def cmd_put(args: argparse.Namespace) -> int:
     ):
         if args.file != "-":
             _sniffed(content, metadata.media_type)
+        size = None if args.file == "-" else os.fstat(content.fileno()).st_size
+        progress = Progress(size, enabled=not args.json)
         try:
             document = client.put_document(
                 args.dossier,
@@ -117,12 +121,15 @@ def cmd_put(args: argparse.Namespace) -> int:
                 content,
                 visibility=_visibility(args),
                 replaces=args.replaces,
+                on_progress=progress,
             )
         except (NotFoundError, ConflictError) as error:
             missing = _missing_version(client, args.dossier, args.replaces)
             if missing is None:
                 raise
             raise missing from error
+        finally:
+            progress.close()
     text = (
         f"stored {document.document_id} v{document.version} ({document.size} bytes, "
         f"sha256 {document.sha256.hex()})"
@@ -156,15 +163,20 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.json and args.output == "-":
         raise InvalidArgumentError("--json prints the document's metadata: give -o a path")
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
+    progress = Progress(args.length, enabled=not args.json)  # the size: not known ahead
     with client_from_args(args) as client:
-        document = client.download(
-            args.dossier,
-            args.document,
-            destination,
-            args.version,
-            offset=args.offset,
-            length=args.length,
-        )
+        try:
+            document = client.download(
+                args.dossier,
+                args.document,
+                destination,
+                args.version,
+                offset=args.offset,
+                length=args.length,
+                on_progress=progress,
+            )
+        finally:
+            progress.close()
     whole = args.offset == 0 and args.length is None
     if args.json:
         print_json(document)

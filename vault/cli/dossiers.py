@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from vault.cli.connect import client_from_args
 from vault.cli.output import add_output_flags, rfc3339, show
+from vault.cli.progress import Progress
 from vault.domain.heirs import HeirPurpose
 from vault.domain.majority import parse_birth_date
-from vault.domain.model import ClosureReason, CreationMode
+from vault.domain.model import ClosureReason, CreationMode, ExportSummary
 from vault.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -123,8 +124,16 @@ def cmd_request_deletion(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     destination = sys.stdout.buffer if args.output == "-" else Path(args.output)
+    progress = Progress(None, enabled=not args.json)
+
+    def size_from(summary: ExportSummary) -> None:  # the archive is a little larger
+        progress.total = summary.content_bytes or None
+
     with client_from_args(args) as client:
-        client.export_dossier(args.dossier, destination)
+        try:
+            client.export_dossier(args.dossier, destination, size_from, progress)
+        finally:
+            progress.close()
     if args.output == "-":
         return 0
     written = {"dossier_id": args.dossier, "output": args.output}

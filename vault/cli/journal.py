@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
 from vault.cli.journal_files import add_key_flags, read_text, verifier_key
 from vault.cli.output import print_json, rfc3339
+from vault.cli.progress import Progress
 from vault.errors import IntegrityError, InvalidArgumentError
 from vault.journal.certificate import open_certificate
 from vault.journal.checkpoint import VerifierKey
@@ -41,25 +41,6 @@ from vault.journal.verify import (
 
 if TYPE_CHECKING:  # the verifier must not load the server's adapters
     from vault.journal.checkpointer import Checkpointer
-
-
-class _Progress:
-    """A progress line on stderr, only when it is a terminal."""
-
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self._total, self._enabled = total, enabled and sys.stderr.isatty()
-        self._shown = 0.0
-
-    def __call__(self, lines: int, done: int) -> None:
-        now = time.monotonic()
-        if self._enabled and now - self._shown > 0.25:
-            self._shown = now
-            share = f"{100 * done / self._total:5.1f}% " if self._total else ""
-            print(f"\r{share}{lines:,} lines", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._enabled:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -141,14 +122,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if key is None and (notes or args.require_checkpoint):
         raise InvalidArgumentError(_NO_KEY)
     with _open_export(args.export) as (source, total):
-        progress = _Progress(total, enabled=not args.json)
+        progress = Progress(total, enabled=not args.json)
         try:
             anchors = _certificate_anchors(args.certificate, key)
             summary = verify_export(
                 source,
                 key,
                 notes,
-                on_progress=progress,
+                on_progress=lambda lines, done: progress(done, f"{lines:,} lines"),
                 expect_complete=args.expect_complete,
                 anchors=anchors,
             )

@@ -83,19 +83,21 @@ class LifecycleCalls(CallsBase):
         dossier_id: uuid.UUID | str,
         destination: Path | BinaryIO,
         on_summary: Callable[[ExportSummary], None] | None = None,
+        on_progress: Callable[[int], object] | None = None,
     ) -> ExportSummary | None:
         """Writes the patient's copy (a zip archive) to `destination`; to a path, only
         once the whole archive arrived (a stream cut short leaves no file). Returns what
         the archive holds, as the server announced it first (None from a server older
         than that announcement); `on_summary` gets it before any byte is written (to
-        size a progress display on `content_bytes`)."""
+        size a progress display on `content_bytes`); `on_progress` the archive bytes written so
+        far after each chunk."""
         request = pb.ExportDossierRequest(dossier_id=str(dossier_id))
         if not isinstance(destination, Path):
-            return self._export_into(request, destination, on_summary)
+            return self._export_into(request, destination, on_summary, on_progress)
         partial = destination.with_name(destination.name + ".partial")
         try:
             with partial.open("wb") as out:
-                summary = self._export_into(request, out, on_summary)
+                summary = self._export_into(request, out, on_summary, on_progress)
             partial.replace(destination)
         finally:
             partial.unlink(missing_ok=True)
@@ -106,8 +108,9 @@ class LifecycleCalls(CallsBase):
         request: pb.ExportDossierRequest,
         out: BinaryIO,
         on_summary: Callable[[ExportSummary], None] | None,
+        on_progress: Callable[[int], object] | None,
     ) -> ExportSummary | None:
-        summary = None
+        summary, written = None, 0
         try:
             for reply in self._stub.ExportDossier(
                 request, metadata=self._metadata, timeout=self._timeout
@@ -117,6 +120,9 @@ class LifecycleCalls(CallsBase):
                     if on_summary is not None:
                         on_summary(summary)
                 out.write(reply.chunk)
+                written += len(reply.chunk)
+                if on_progress is not None and reply.chunk:
+                    on_progress(written)
         except grpc.RpcError as error:
             raise vault_error(error) from None
         return summary

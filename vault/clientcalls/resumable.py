@@ -92,12 +92,14 @@ def put_resumable(
     stream: Stream,
     status: Status,
     give_up_at: float | None = None,
+    on_progress: Callable[[int], object] | None = None,
     sleep: Callable[[float], object] = time.sleep,
 ) -> tuple[pb.Document, int, bytes]:
     """Sends `source` under `header`, resuming after UNAVAILABLE until `give_up_at` (a
     `time.monotonic()` value; None: no limit); returns the stored document with the size
     and SHA-256 the client computed of the whole content. `stream` and `status` are the
-    raw stub calls (they raise grpc.RpcError)."""
+    raw stub calls (they raise grpc.RpcError). `on_progress` gets the content offset
+    reached after each chunk (it goes back when a resume starts again from byte 0)."""
     attempts = iter(BACKOFF_SECONDS[:ATTEMPTS])
     key, offset = os.urandom(KEY_SIZE), None  # None: a new upload
     while True:
@@ -110,7 +112,8 @@ def put_resumable(
             first.resume_key = key
         totals: list[tuple[int, bytes]] = []
         try:
-            document = stream(_messages(first, source, offset or 0, chunk_size, totals))
+            chunks = _messages(first, source, offset or 0, chunk_size, totals, on_progress)
+            document = stream(chunks)
             return document, *totals[0]
         except grpc.RpcError as error:
             if error.code() is not grpc.StatusCode.UNAVAILABLE:
@@ -141,6 +144,7 @@ def _messages(
     offset: int,
     chunk_size: int,
     totals: list[tuple[int, bytes]],
+    on_progress: Callable[[int], object] | None,
 ) -> Iterator[pb.PutDocumentRequest]:
     """The header, the chunks from `offset`, and the finish with the whole content's size
     and SHA-256 (also appended to `totals` for the caller's check)."""
@@ -151,5 +155,7 @@ def _messages(
             digest.update(chunk)
             sent += len(chunk)
             yield pb.PutDocumentRequest(chunk=chunk)
+            if on_progress is not None:
+                on_progress(sent)
     totals.append((sent, digest.digest()))
     yield pb.PutDocumentRequest(finish=pb.PutDocumentFinish(size=sent, sha256=digest.digest()))
