@@ -162,3 +162,30 @@ def test_bad_input_gets_its_exit_code(
 ) -> None:
     result = retention(environment(retention_vault), *args)
     assert result.returncode == code, result.stderr
+
+
+def test_a_run_leaves_its_counts_for_a_textfile_collector_and_no_identifier(
+    retention_vault: RetentionVault, tmp_path: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env = environment(retention_vault)
+    due = [retention_vault.closed_dossier(n, documents=2) for n in range(40, 43)]
+    for dossier in due:
+        retention_vault.ten_years_pass(dossier)
+    metrics = tmp_path / "vault_retention.prom"
+    done = retention(env, "run", "--yes", "--json", "--metrics-file", str(metrics))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    text = metrics.read_text()
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert values["vault_retention_last_run_destroyed_dossiers"] == len(due) == report["dossiers"]
+    assert values["vault_retention_last_run_destroyed_bytes"] == report["bytes"] > 0
+    assert values["vault_retention_last_run_end_timestamp_seconds"] > time.time() - 600
+    assert all(str(dossier) not in text and dossier.hex not in text for dossier in due)
+    assert metrics.stat().st_mode & 0o777 == 0o644  # the collector's own user reads it
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

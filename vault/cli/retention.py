@@ -136,8 +136,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = adapters.destroyer.run(args.limit, _progress(due))
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if args.metrics_file is not None:
+        from vault.observability.jobmetrics import write_last_run  # prometheus only if asked
+
+        write_last_run(args.metrics_file, "retention", _figures(report))
     show(args, asdict(report), _report_text(report))
     return 0
+
+
+def _figures(report: RunReport) -> dict[str, tuple[str, float]]:
+    """The run's counts, for the textfile collector (docs/operations.md)."""
+    protection = report.protection
+    return {
+        "destroyed_dossiers": ("dossiers destroyed", report.dossiers),
+        "destroyed_objects": ("stored objects deleted", report.objects),
+        "destroyed_object_versions": ("stored object versions deleted", report.object_versions),
+        "destroyed_bytes": ("bytes deleted", report.bytes),
+        "expired_documents": ("documents past their rolling window", report.expired_documents),
+        "released_documents": ("held-back documents released", report.released_documents),
+        "release_notices": ("notices of a coming release queued", report.release_notices),
+        "protection_retained": (
+            "dossiers whose Object Lock retention was re-applied",
+            protection.retained,
+        ),
+        "protection_held": ("dossiers whose legal hold was re-applied", protection.held),
+        "protection_refused": ("dossiers whose protection the store refused", protection.refused),
+    }
 
 
 def _report_text(report: RunReport) -> str:
@@ -287,6 +311,11 @@ def _add_commands(commands: Any) -> None:
     run.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     run.add_argument("--dry-run", action="store_true", help="count, destroy nothing")
     run.add_argument("--limit", type=int, help="destroy at most this many dossiers")
+    run.add_argument(
+        "--metrics-file",
+        type=Path,
+        help="write the run's counts there for a textfile collector (a .prom path)",
+    )
     run.set_defaults(handler=cmd_run)
     protect = commands.add_parser(
         "protect", help="re-apply the store's Object Lock protection from the index"
