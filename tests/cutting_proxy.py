@@ -7,10 +7,11 @@ A stand-in for a mobile network that drops in the middle of a large upload."""
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import threading
 from collections.abc import Callable
+
+from tests.stalling_proxy import readable_within
 
 
 class CuttingProxy:
@@ -64,7 +65,7 @@ class CuttingProxy:
         forwarded = 0
         try:
             while not self._closed.is_set():
-                readable, _, _ = select.select([source], [], [], 0.1)
+                readable = readable_within(source, 0.1)
                 if not readable:
                     continue
                 data = source.recv(65536)

@@ -67,7 +67,7 @@ class StallingProxy:
             while not self._closed.is_set():
                 if not self._flowing.wait(timeout=0.1):
                     continue  # stalled: read nothing, forward nothing
-                readable, _, _ = select.select([source], [], [], 0.1)
+                readable = readable_within(source, 0.1)
                 if not readable:
                     continue
                 data = source.recv(65536)
@@ -79,3 +79,11 @@ class StallingProxy:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+def readable_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether `sock` has data (or its end) within `seconds`. poll(), not select(): a
+    long test run holds more than 1,024 descriptors, past what select() can watch."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
