@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 import stat
 import time
@@ -237,23 +238,12 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         on_progress: Progress | None,
     ) -> tuple[pb.Document, int, bytes]:
         """One stream of content that cannot be read again (a pipe, chunks)."""
-        digest, sent = hashlib.sha256(), 0
-
-        def messages() -> Iterator[pb.PutDocumentRequest]:
-            nonlocal sent
-            yield pb.PutDocumentRequest(header=header)
-            for chunk in _chunks(content, chunk_size):
-                if chunk:
-                    digest.update(chunk)
-                    sent += len(chunk)
-                    yield pb.PutDocumentRequest(chunk=chunk)
-                    if on_progress is not None:
-                        on_progress(sent)
-            finish = pb.PutDocumentFinish(size=sent, sha256=digest.digest())
-            yield pb.PutDocumentRequest(finish=finish)
-
-        reply = self._call(self._stub.PutDocument, messages())
-        return reply, sent, digest.digest()
+        header_message = pb.PutDocumentRequest(header=header)
+        totals: list[tuple[int, bytes]] = []
+        chunks = _chunks(content, chunk_size)
+        messages = resumable.put_messages(chunks, hashlib.sha256(), 0, totals, on_progress)
+        reply = self._call(self._stub.PutDocument, itertools.chain([header_message], messages))
+        return reply, *totals[0]
 
     def _raw(self, method: Any) -> Callable[[Any], Any]:
         """A stub call with this client's metadata and timeout; gRPC errors unmapped."""

@@ -13,7 +13,6 @@ _Key = tuple[uuid.UUID, str, DocumentCategory]
 
 class MemoryOverrides:
     def __init__(self) -> None:
-        super().__init__()
         self._overrides_lock = threading.Lock()
         self._overrides: dict[_Key, MatrixOverride] = {}
 

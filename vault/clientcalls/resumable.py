@@ -22,7 +22,7 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -150,7 +150,21 @@ def _messages(
     and SHA-256 (also appended to `totals` for the caller's check)."""
     yield pb.PutDocumentRequest(header=header)
     digest, sent = source.prefix_digest(offset, chunk_size) if offset else (hashlib.sha256(), 0)
-    for chunk in source.chunks(offset, chunk_size):
+    yield from put_messages(source.chunks(offset, chunk_size), digest, sent, totals, on_progress)
+
+
+def put_messages(
+    chunks: Iterable[bytes],
+    digest: Any,
+    sent: int,
+    totals: list[tuple[int, bytes]],
+    on_progress: Callable[[int], object] | None,
+) -> Iterator[pb.PutDocumentRequest]:
+    """After a header: the non-empty `chunks`, then the finish with the size and SHA-256 of
+    the whole content, `digest` and `sent` being those of what came before them (also
+    appended to `totals` for the caller's check). `on_progress` gets the bytes sent so far
+    after each chunk. Resumable or not, every put's stream ends this way."""
+    for chunk in chunks:
         if chunk:
             digest.update(chunk)
             sent += len(chunk)
