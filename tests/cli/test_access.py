@@ -4,11 +4,10 @@ type them against a served process."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from tests.conftest import PATIENT_INS, run
+from vault.domain.clock import france_date
 from vault.errors import NotFoundError, PermissionDeniedError
 
 CARDIOLOGIST = "10000000017"
@@ -153,4 +152,4 @@ def test_a_patient_opens_and_closes_a_document_class_to_a_professional(
 
 
 def _day_in_france(time_us: int) -> str:
-    return datetime.fromtimestamp(time_us / 1e6, ZoneInfo("Europe/Paris")).date().isoformat()
+    return france_date(time_us).isoformat()

@@ -7,7 +7,6 @@ journaled, announced, and counted per professional for auditors."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +15,7 @@ from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_access import REPORT, SCAN, Dmp, ins, rpps
 from vault.auth import mint_token
 from vault.client import VaultClient
-from vault.domain.clock import to_us
+from vault.domain.clock import france_date, to_us
 from vault.domain.model import (
     DECLARED_CONSENT,
     ActorKind,
@@ -40,7 +39,6 @@ PHARMACIST = rpps("3000000004")
 HOSPITAL = "750712184"  # a FINESS
 OTHER_HOSPITAL = "130783293"
 TEAM_NAME = "Service d'addictologie, CHU"
-FRANCE = ZoneInfo("Europe/Paris")
 
 
 def _professional(
@@ -239,7 +237,7 @@ def test_auditors_see_how_many_dossiers_each_professional_declared_consent_for_a
             busy.record_consent(dossier_id)  # the first patient's declared twice
     with _professional(dmp, CARDIOLOGIST, "nurse") as quiet:
         quiet.record_consent(dossiers[1])
-    day = datetime.fromtimestamp(first.created_us / 1e6, UTC).astimezone(FRANCE).date()
+    day = france_date(first.created_us)
     since, until = day_bounds(day)
     with dmp.as_kind(ActorKind.AUDITOR, "cnil") as auditor:
         found = declared_consents(auditor.export_journal(since=since, until=until))

@@ -16,7 +16,7 @@ from vault.birth_secrets import open_birth_date, seal_birth_date
 from vault.blobstore.file import FileBlobStore
 from vault.crypto.dossierkeys import unwrap_dossier_key
 from vault.crypto.localkeys import LocalKeyFileProvider
-from vault.domain.clock import SystemClock
+from vault.domain.clock import SystemClock, france_date, to_us
 from vault.domain.model import ActorKind, CreationMode, NotificationKind
 from vault.errors import (
     FailedPreconditionError,
@@ -34,7 +34,8 @@ PARENT_INS = ins("1800675123457")
 
 
 def _today() -> date:
-    return SystemClock().now().date()
+    """Today in France, as the server reads it (from 22:00 or 23:00 UTC, UTC's tomorrow)."""
+    return france_date(to_us(SystemClock().now()))
 
 
 def _years_ago(years: int, days: int = 0) -> date:

@@ -17,13 +17,11 @@ vault/birth_secrets.py), or cross-check it against the NIR's year and month.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
-from vault.domain.clock import from_us, to_us
+from vault.domain.clock import FRANCE, france_date, to_us
 from vault.errors import FailedPreconditionError, InvalidArgumentError
 
 AGE_OF_MAJORITY = 18  # Code civil, art. 414
-_FRANCE = ZoneInfo("Europe/Paris")
 
 
 def coming_of_age(birth: date, age: int = AGE_OF_MAJORITY) -> date:
@@ -36,7 +34,7 @@ def coming_of_age(birth: date, age: int = AGE_OF_MAJORITY) -> date:
 
 def majority_us(birth: date, age: int = AGE_OF_MAJORITY) -> int:
     """The moment (Unix microseconds) the person born on `birth` comes of age."""
-    return to_us(datetime.combine(coming_of_age(birth, age), time(), tzinfo=_FRANCE))
+    return to_us(datetime.combine(coming_of_age(birth, age), time(), tzinfo=FRANCE))
 
 
 def parse_birth_date(text: str) -> date | None:
@@ -56,7 +54,7 @@ def parse_birth_date(text: str) -> date | None:
 def check_birth_date(born: date, now_us: int, *, by_representative: bool) -> date:
     """`born` if it may be recorded at `now_us`: not after today in France, and when a
     representative records it, the holder still a minor."""
-    if born > from_us(now_us).astimezone(_FRANCE).date():
+    if born > france_date(now_us):
         raise InvalidArgumentError("a date of birth is not in the future")
     if by_representative and majority_us(born) <= now_us:
         raise FailedPreconditionError(

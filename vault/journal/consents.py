@@ -17,13 +17,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from vault.domain.clock import FRANCE
 from vault.domain.policy import Action, Reason
 from vault.journal.chain import parse_canonical
 from vault.journal.export import CANONICAL_OFFSET, ENTRY_PREFIX
-
-_FRANCE = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +37,8 @@ class DeclaredConsents:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of `day` in France, as aware times (23, 24 or 25 hours long)."""
-    start = datetime.combine(day, time(), tzinfo=_FRANCE)
-    return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=_FRANCE)
+    start = datetime.combine(day, time(), tzinfo=FRANCE)
+    return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=FRANCE)
 
 
 def declared_consents(lines: Iterable[bytes]) -> list[DeclaredConsents]:

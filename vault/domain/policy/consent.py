@@ -17,11 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from vault.domain.clock import from_us, to_us
+from vault.domain.clock import FRANCE, france_date, to_us
 
-_FRANCE = ZoneInfo("Europe/Paris")
 _HOURS = re.compile(r"([1-9][0-9]?)h")
 MAX_HOURS = 48  # a consultation, not a standing authorisation
 
@@ -36,8 +34,8 @@ class ConsentWindow:
         """The moment (Unix microseconds) a consent declared at `declared_us` lapses."""
         if self.hours is not None:
             return declared_us + self.hours * 3600 * 1_000_000
-        day = from_us(declared_us).astimezone(_FRANCE).date() + timedelta(days=1)
-        return to_us(datetime.combine(day, time(), tzinfo=_FRANCE))
+        day = france_date(declared_us) + timedelta(days=1)
+        return to_us(datetime.combine(day, time(), tzinfo=FRANCE))
 
     def __str__(self) -> str:
         return "day" if self.hours is None else f"{self.hours}h"
