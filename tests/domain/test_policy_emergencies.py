@@ -393,8 +393,14 @@ def _merge(relation: Standing, emergency: Standing, override: Standing = NO_STAN
     )
 
 
-def _decisions() -> Iterator[tuple[Facts, Decision]]:
-    """Every combination, with the policy's decision."""
+CALLER, SOMEONE_ELSE = "10000000001", "10000000002"  # the caller, as documents' authors
+
+
+def _decisions() -> Iterator[tuple[Facts, DocumentFacts, Decision]]:
+    """Every combination, with the document concerned (a single read's, or one the
+    caller's listing would meet) and the policy's decision; a listing's decision is
+    narrowed to that document by its scope (with the author exemption) as the index
+    applies it, a single read's by the policy itself."""
     outer = itertools.product(
         TOKENS,
         RELATIONS.values(),
@@ -413,25 +419,32 @@ def _decisions() -> Iterator[tuple[Facts, Decision]]:
     for (kind, profession, specialty), relation, state, emergency, override in outer:
         standing = _merge(relation, emergency, override)
         for visibility, category, authored, action in inner:
-            document = None
-            if action is A.DOCUMENT_READ:
-                document = DocumentFacts(category, visibility, authored_by_caller=authored)
-            facts = Facts(kind, action, state, standing, NOW, profession, specialty, document)
-            yield facts, decide(facts)
+            document = DocumentFacts(category, visibility, authored_by_caller=authored)
+            concerned = document if action is A.DOCUMENT_READ else None
+            facts = Facts(kind, action, state, standing, NOW, profession, specialty, concerned)
+            decision = decide(replace(facts, caller=CALLER))
+            author = CALLER if authored else SOMEONE_ELSE
+            listing = action is not A.DOCUMENT_READ and decision.allowed
+            if listing and not decision.scope.admits(category, visibility, None, author):
+                continue  # not in the listing (or copy): nothing reaches the caller
+            yield facts, document, decision
 
 
 def test_the_issues_invariants_hold_for_every_combination() -> None:
     """Insurers and occupational physicians never read without an explicit grant; a
-    blocked professional never reads unless they are the treating physician; a masked
+    blocked professional never reads unless they are the treating physician, alone or
+    in a listing, counted or copied; a masked
     document reaches only the holder, the treating physician and its author, whatever
     the patient opened to the caller; a category closed to a professional reaches them
     only if they are the treating physician, wrote the document, or read under an
     occupational grant (its row only: overrides do not apply to it)."""
     met = {"occupational": 0, "blocked-treating": 0, "masked-author": 0, "closed": 0}
-    for facts, decision in _decisions():
+    listed = {"masked-author": 0, "closed": 0}  # the same, met by a listing
+    for facts, document, decision in _decisions():
         if not decision.allowed:
             continue
-        kind, standing, document = facts.actor_kind, facts.standing, facts.document
+        kind, standing = facts.actor_kind, facts.standing
+        listing = facts.action is not A.DOCUMENT_READ
         assert decision.reason in _READING_REASONS, facts
         assert kind not in (K.INSURER, K.COMPLEMENTARY_INSURER, K.INSURANCE_PHYSICIAN), facts
         if kind is K.OCCUPATIONAL_PHYSICIAN or facts.specialty == "occupational_medicine":
@@ -441,15 +454,18 @@ def test_the_issues_invariants_hold_for_every_combination() -> None:
         if kind is K.PROFESSIONAL and standing.blocked:
             assert standing.treating_physician, facts
             met["blocked-treating"] += 1
-        if document is not None and document.visibility is V.MASKED_FROM_PROFESSIONALS:
+        if document.visibility is V.MASKED_FROM_PROFESSIONALS:
             readers = {R.HOLDER, R.REPRESENTATIVE, R.TREATING_PHYSICIAN}
             assert decision.reason in readers or document.authored_by_caller, facts
             met["masked-author"] += decision.reason not in readers
-        if document is not None and standing.closed and kind is K.PROFESSIONAL:
+            listed["masked-author"] += listing and decision.reason not in readers
+        if standing.closed and kind is K.PROFESSIONAL:
             unaffected = decision.reason in (R.TREATING_PHYSICIAN, R.OCCUPATIONAL_GRANT)
             assert unaffected or document.authored_by_caller, (facts, decision)
             met["closed"] += not unaffected
+            listed["closed"] += listing and not unaffected
     assert all(met.values()), met  # each invariant met a case that could break it
+    assert all(listed.values()), listed  # in listings too (the scope's author exemption)
 
 
 def test_an_unknown_profession_reads_and_writes_nothing_whatever_its_standing() -> None:

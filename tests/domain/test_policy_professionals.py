@@ -1,10 +1,12 @@
 """The professional side's edges (issue 16): an author keeps what they wrote, the treating
 physician cannot stay blocked, and break-the-glass checks the profession the token gives,
-not only its specialty. A table of cases and invariants over an enumeration."""
+not only its specialty. A table of cases and invariants over an enumeration, and the
+agreement of an author's listing scope with their single reads."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -16,9 +18,11 @@ from vault.domain.policy import (
     DocumentFacts,
     Facts,
     Reason,
+    Scope,
     Standing,
     decide,
 )
+from vault.domain.policy.matrix import ALL_CATEGORIES
 
 A, K, R, V, C = Action, ActorKind, Reason, Visibility, DocumentCategory
 NOW = 1_000_000_000
@@ -221,3 +225,88 @@ def test_break_the_glass_opens_to_the_professions_the_matrix_allows() -> None:
         assert decision.reason is (R.EMERGENCY if expected else R.NOT_EMERGENCY_PROFESSIONAL)
         met += expected
     assert met == len(SPECIALTIES)  # the physician's, whatever the specialty
+
+
+# -- item 3 in listings: the scope's author exemption ------------------------------------
+
+ME, SOMEONE_ELSE = "10000000001", "10000000002"
+
+
+def listing(standing: Standing, profession: str = "physician", caller: str | None = ME) -> Facts:
+    return replace(professional(A.DOCUMENT_LIST, standing, None, profession), caller=caller)
+
+
+LISTING_TABLE: list[tuple[str, Facts, Scope]] = [
+    (
+        "authorised author's listing",
+        listing(AUTHORISED),
+        Scope(V.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX.rights("physician", None).read, None, ME),
+    ),
+    (
+        "pharmacist author's listing",
+        listing(AUTHORISED, "pharmacist"),
+        Scope(
+            V.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX.rights("pharmacist", None).read, None, ME
+        ),
+    ),
+    (
+        "author in an emergency window",
+        listing(EMERGENCY),
+        Scope(V.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX.rights("physician", None).read, None, ME),
+    ),
+    (
+        "treating physician (sees everything anyway)",
+        listing(TREATING),
+        Scope(V.NORMAL, ALL_CATEGORIES, None, ME),
+    ),
+    (
+        "caller unknown: no exemption",
+        listing(AUTHORISED, caller=None),
+        Scope(V.MASKED_FROM_PROFESSIONALS, DEFAULT_MATRIX.rights("physician", None).read),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "given_facts", "scope"), LISTING_TABLE, ids=[t[0] for t in LISTING_TABLE]
+)
+def test_an_authors_listing_scope_table(name: str, given_facts: Facts, scope: Scope) -> None:
+    decision = decide(given_facts)
+    assert decision.allowed
+    assert decision.scope == scope
+
+
+LISTING_STANDINGS = (
+    *STANDINGS,
+    Standing(team_until_us=NOW + 1),
+    Standing(occupational_until_us=NOW + 1),
+    Standing(authorised_until_us=NOW + 1, closed=frozenset(C)),  # every class closed to them
+    Standing(emergency_until_us=NOW + 1, emergency_refused=True),
+    Standing(holder=True),
+    Standing(representative=True),
+)
+LISTING_SPECIALTIES = (None, "occupational_medicine", "medical_regulation")
+
+
+def test_a_listing_admits_exactly_the_documents_a_single_read_gives_the_caller() -> None:
+    """For every caller kind, standing and profession: a document is in the caller's
+    listing (their scope, with its author, as the index applies it) if and only if they
+    may read it alone, whoever wrote it, masked or not, held back or not, in their
+    matrix row or not. Nothing more for an author: a blocked, expired or mere look-up
+    author lists nothing, and the patient side gets no exemption (a minor's secret stays
+    hidden from representatives, authors or not)."""
+    met = Counter[bool]()
+    for kind, standing, profession, specialty in itertools.product(
+        K, LISTING_STANDINGS, PROFESSIONS, LISTING_SPECIALTIES
+    ):
+        facts = replace(listing(standing, profession or ""), actor_kind=kind, specialty=specialty)
+        listed = decide(facts)
+        for category, bits, author in itertools.product(C, range(8), (ME, SOMEONE_ELSE)):
+            document = DocumentFacts(C(category), V(bits), author == ME, deposited_us=NOW - 1)
+            read = decide(replace(facts, action=A.DOCUMENT_READ, document=document))
+            shown = listed.allowed and listed.scope.admits(
+                document.category, document.visibility, document.deposited_us, author
+            )
+            assert shown == read.allowed, (facts, document)
+            met[shown and author == ME and not listed.scope.admits(category, V(bits))] += 1
+    assert met[True]  # some documents are listed only because the caller wrote them

@@ -184,22 +184,34 @@ def test_rotation_never_destroys_a_dossier_key_version_still_in_use(index: SqlIn
     assert index.destroy_dossier_keys(dossier.dossier_id, below_version=None) == 2  # shredding
 
 
+READER, OTHER_AUTHOR = "10000000001", "10000000002"
+
+
 def test_listing_and_counts_apply_the_scope_exactly_as_the_policy_does(index: SqlIndex) -> None:
+    """Every visibility, three categories and two authors against every scope: hidden
+    flags, categories, a release date and the author exemption (none, the reader's, or
+    a third party's name, who wrote nothing here)."""
     dossier = add_dossier(index)
     documents = []
-    for n, (category, bits) in enumerate(itertools.product(list(DocumentCategory)[:3], range(8))):
-        record = replace(version(dossier, 10 + n), category=category, visibility=Visibility(bits))
+    cases = itertools.product(list(DocumentCategory)[:3], range(8), (READER, OTHER_AUTHOR))
+    for n, (category, bits, author) in enumerate(cases):
+        record = replace(
+            version(dossier, 10 + n), category=category, visibility=Visibility(bits), author=author
+        )
         reserve(index, record)
         index.commit_version(record)
         documents.append(record)
     scopes = [
-        Scope(Visibility(hidden), frozenset(categories), released)
+        Scope(Visibility(hidden), frozenset(categories), released, author)
         for hidden in range(8)
         for categories in ([], [DocumentCategory.BIOLOGY], list(DocumentCategory)[:2])
         for released in (None, 20, 10**9)  # held-back documents released up to then
+        for author in (None, READER, "10000000003")  # the author exemption's reader
     ]
     for scope in scopes:
-        admitted = [d for d in documents if scope.admits(d.category, d.visibility, d.created_us)]
+        admitted = [
+            d for d in documents if scope.admits(d.category, d.visibility, d.created_us, d.author)
+        ]
         expected = {d.document_id for d in admitted}
         listed = index.search(dossier.dossier_id, scope, DocumentQuery(), 100)
         assert {r.document_id for r in listed} == expected

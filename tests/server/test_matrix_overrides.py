@@ -2,9 +2,11 @@
 patient's overrides of the authorisation matrix for their dossier (ADR 0038). A category
 opened to a named professional shows in their listings, counts and reads; one closed to
 them disappears from all three; the treating physician is unaffected; the overrides show
-in the access list and each change is journaled."""
+in the access list, each change is journaled and kept in the access trail."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -13,6 +15,9 @@ from tests.server.test_access import PHARMACIST, SCAN, TREATING, Dmp
 from vault.client import VaultClient
 from vault.domain.model import DocumentCategory, DocumentMetadata, Visibility
 from vault.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
+from vault.index.records import OverrideTrail
+from vault.index.sql import SqlIndex
+from vault.sqlstore import make_engine
 
 dmp = test_access.dmp  # the fixture: a dossier with a report and a treating physician
 C = DocumentCategory
@@ -94,4 +99,37 @@ def test_only_the_patient_side_overrides_the_matrix_and_every_change_is_journale
         ("access.category-close", "holder"),
         ("access.category-clear", "holder"),
         ("access.category-open", "invalid-argument"),
+    ]
+
+
+def test_every_override_change_is_in_the_access_trail_with_its_journal_entry(dmp: Dmp) -> None:
+    """`access_changes` keeps the overrides' history as it keeps the relations': open,
+    close in its place (the open removed), clear; each row's request id is that of the
+    holder's allowed journal entry, in the history the holder reads."""
+    with dmp.as_patient() as patient:
+        patient.open_category(dmp.dossier_id, PHARMACIST, C.IMAGING)
+        patient.close_category(dmp.dossier_id, PHARMACIST, C.IMAGING)
+        patient.clear_category(dmp.dossier_id, PHARMACIST, C.IMAGING)
+        with pytest.raises(NotFoundError):  # nothing to clear: no trail entry
+            patient.clear_category(dmp.dossier_id, PHARMACIST, C.IMAGING)
+        records, _ = patient.query_journal(dossier_id=dmp.dossier_id, page_size=1000)
+    engine = make_engine(dmp.vault.config.index_url)
+    try:
+        trail = SqlIndex(engine).access_changes(uuid.UUID(dmp.dossier_id))
+    finally:
+        engine.dispose()
+    overrides = [c for c in trail if isinstance(c.relation, OverrideTrail)]
+    opened, closed = OverrideTrail.CATEGORY_OPENED, OverrideTrail.CATEGORY_CLOSED
+    assert [(c.relation, c.subject, c.detail, c.change) for c in overrides] == [
+        (opened, PHARMACIST, "imaging", "set"),
+        (opened, PHARMACIST, "imaging", "removed"),
+        (closed, PHARMACIST, "imaging", "set"),
+        (closed, PHARMACIST, "imaging", "removed"),
+    ]
+    journaled = {e.request_id: (e.action, e.decision, e.reason) for _, e in records}
+    assert [journaled[c.request_id] for c in overrides] == [
+        ("access.category-open", "allow", "holder"),
+        ("access.category-close", "allow", "holder"),
+        ("access.category-close", "allow", "holder"),
+        ("access.category-clear", "allow", "holder"),
     ]

@@ -77,7 +77,9 @@ class _Version:
 
 
 def _admits(scope: Scope, document: _Document) -> bool:
-    return scope.admits(document.category, document.visibility, document.created_us)
+    return scope.admits(
+        document.category, document.visibility, document.created_us, document.author
+    )
 
 
 def _of_status(statuses: frozenset[DocumentStatus], version: int, latest: int) -> bool:

@@ -20,11 +20,20 @@ class OverrideIndex(Protocol):
         ...
 
     def set_matrix_override(self, override: MatrixOverride, request_id: str) -> None:
-        """Stores `override` in place of that professional's for that category."""
+        """Stores `override` in place of that professional's for that category, and
+        records it in the access trail (`access_changes`, `OverrideTrail`: "set", after
+        a "removed" of the replaced override when it was of the other kind) in the same
+        transaction."""
         ...
 
     def clear_matrix_override(
-        self, dossier_id: uuid.UUID, subject: str, category: DocumentCategory
+        self,
+        dossier_id: uuid.UUID,
+        subject: str,
+        category: DocumentCategory,
+        cleared_us: int,
+        request_id: str,
     ) -> bool:
-        """Removes that override; whether there was one."""
+        """Removes that override and records its removal in the access trail, in the
+        same transaction; whether there was one (no trail entry if not)."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.lifecycle import Lifecycle
@@ -61,14 +62,29 @@ class DueSummary:
     bytes: int
 
 
+class OverrideTrail(StrEnum):
+    """How the trail (`AccessChange.relation`) names the patient's override of the matrix
+    for one professional (`subject`) and one category (`detail`): opened or closed to
+    them. Trail only: overrides live in `matrix_overrides`, never in `dossier_access`,
+    so these are not `Relation`s."""
+
+    CATEGORY_OPENED = "category-opened"
+    CATEGORY_CLOSED = "category-closed"
+
+    @classmethod
+    def of(cls, opened: bool) -> OverrideTrail:
+        return cls.CATEGORY_OPENED if opened else cls.CATEGORY_CLOSED
+
+
 @dataclass(frozen=True, slots=True)
 class AccessChange:
     """One relation set or removed (`access_changes`, append-only): the trail that the
-    current relations do not keep. `request_id` is that of the journal entry that
-    decided it."""
+    current relations do not keep; and each override of the matrix set or removed
+    (`OverrideTrail`, the category in `detail`). `request_id` is that of the journal
+    entry that decided it."""
 
     dossier_id: uuid.UUID
-    relation: Relation
+    relation: Relation | OverrideTrail
     subject: str
     change: str  # "set" or "removed"
     changed_us: int

@@ -149,7 +149,9 @@ class AccessChangeRow(Base):
     ones), append-only and written in the same transaction: who was authorised, blocked,
     made treating physician or representative, or opened a break-the-glass window, when,
     until when, and by which request (the journal entry with that request id says who
-    asked). First accesses (`seen`) are not access changes and are not recorded."""
+    asked); and the patient's overrides of the matrix (`relation` `category-opened` or
+    `category-closed`, the category in `detail`). First accesses (`seen`) are not access
+    changes and are not recorded."""
 
     __tablename__ = "access_changes"
     __table_args__ = (Index("ix_access_changes_dossier", "dossier_id", "id"),)

@@ -431,6 +431,7 @@ class Gate:
             document,
             self._release_months,
             dossier.lifecycle.closure_reason,
+            caller=self.actor_ref(actor) if actor.kind is ActorKind.PROFESSIONAL else None,
         )
 
     def now(self) -> datetime:

@@ -4,7 +4,7 @@ decide it again (clear). `AccessControl` exposes them; what an override does is 
 policy's (vault/domain/policy/overrides.py), read by the gate for each request
 (`Gate._standing`). Each change is decided and journaled through the gate
 (`access.category-open`, `-close`, `-clear`) and applied after its allow entry
-(ADR 0003).
+(ADR 0003); the index records each in the access trail (`access_changes`).
 """
 
 from __future__ import annotations
@@ -59,4 +59,7 @@ class MatrixOverrides:
             held = self._index.matrix_overrides(dossier.dossier_id, subject)
             if all(o.category is not cleared for o in held):
                 raise NotFoundError("no such override")
-        self._index.clear_matrix_override(dossier.dossier_id, subject, cleared)
+        cleared_us, request_id = self._gate.now_us(), call.request_id
+        self._index.clear_matrix_override(
+            dossier.dossier_id, subject, cleared, cleared_us, request_id
+        )

@@ -1151,6 +1151,7 @@ class ListDocumentsResponse(_message.Message):
     counted with the same access scope as the page: what the consent-safe rules hide
     from the caller (masked documents, documents hidden from legal representatives,
     documents held back from the patient until their delay has run) is never counted,
+    but for a professional's own documents, which they see and which count for them,
     so paging through to the end yields `total` documents when nothing changed
     meanwhile. Counted in the same read scope as the page: on SQLite the same snapshot
     (exact for the page); on PostgreSQL (read committed) a second statement on the same
@@ -1375,6 +1376,8 @@ class ChangeAccessRequest(_message.Message):
         patient's overrides"): open a category to a named professional beyond their
         profession's row, close one to them, or let the matrix decide it again (clear;
         NOT_FOUND if there was no override). `opened` is ignored: the field says which.
+        Each change is journaled (`access.category-open`, `-close`, `-clear`) and kept
+        in the dossier's access trail (docs/access-control.md, "The access trail").
         """
 
     @_builtins.property

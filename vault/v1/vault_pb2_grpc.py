@@ -272,14 +272,18 @@ class DossierVaultServicer:
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
         may not see are left out of the page, of the page tokens and of `total` (the count
-        over all pages).
+        over all pages). A professional sees exactly the documents GetDocument gives them,
+        their own included: one they wrote is listed and counted though the patient masked
+        it or its category is outside their matrix row, while they may read the dossier
+        (docs/access-control.md, the scope's author exemption).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CountDocuments(self, request, context):
-        """How many documents the caller may see in each category (a summary screen).
+        """How many documents the caller may see in each category (a summary screen), with
+        ListDocuments' scope (a professional's own documents included).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

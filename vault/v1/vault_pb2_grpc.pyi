@@ -120,10 +120,15 @@ class DossierVaultStub:
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
     may not see are left out of the page, of the page tokens and of `total` (the count
-    over all pages).
+    over all pages). A professional sees exactly the documents GetDocument gives them,
+    their own included: one they wrote is listed and counted though the patient masked
+    it or its category is outside their matrix row, while they may read the dossier
+    (docs/access-control.md, the scope's author exemption).
     """
     CountDocuments: _grpc.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]
-    """How many documents the caller may see in each category (a summary screen)."""
+    """How many documents the caller may see in each category (a summary screen), with
+    ListDocuments' scope (a professional's own documents included).
+    """
     DeleteDocument: _grpc.UnaryUnaryMultiCallable[_vault_pb2.DeleteDocumentRequest, _vault_pb2.DeleteDocumentResponse]
     """The patient side removes a document and all its versions for good."""
     SetDocumentVisibility: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetDocumentVisibilityRequest, _vault_pb2.Document]
@@ -253,10 +258,15 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Searches a dossier's documents: one page, newest first, each document at its
     latest version unless the request asks for deprecated ones. Documents the caller
     may not see are left out of the page, of the page tokens and of `total` (the count
-    over all pages).
+    over all pages). A professional sees exactly the documents GetDocument gives them,
+    their own included: one they wrote is listed and counted though the patient masked
+    it or its category is outside their matrix row, while they may read the dossier
+    (docs/access-control.md, the scope's author exemption).
     """
     CountDocuments: _aio.UnaryUnaryMultiCallable[_vault_pb2.CountDocumentsRequest, _vault_pb2.CountDocumentsResponse]  # type: ignore[assignment]
-    """How many documents the caller may see in each category (a summary screen)."""
+    """How many documents the caller may see in each category (a summary screen), with
+    ListDocuments' scope (a professional's own documents included).
+    """
     DeleteDocument: _aio.UnaryUnaryMultiCallable[_vault_pb2.DeleteDocumentRequest, _vault_pb2.DeleteDocumentResponse]  # type: ignore[assignment]
     """The patient side removes a document and all its versions for good."""
     SetDocumentVisibility: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetDocumentVisibilityRequest, _vault_pb2.Document]  # type: ignore[assignment]
@@ -449,7 +459,10 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         """Searches a dossier's documents: one page, newest first, each document at its
         latest version unless the request asks for deprecated ones. Documents the caller
         may not see are left out of the page, of the page tokens and of `total` (the count
-        over all pages).
+        over all pages). A professional sees exactly the documents GetDocument gives them,
+        their own included: one they wrote is listed and counted though the patient masked
+        it or its category is outside their matrix row, while they may read the dossier
+        (docs/access-control.md, the scope's author exemption).
         """
 
     @_abc_1.abstractmethod
@@ -458,7 +471,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         request: _vault_pb2.CountDocumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.CountDocumentsResponse, _abc.Awaitable[_vault_pb2.CountDocumentsResponse]]:
-        """How many documents the caller may see in each category (a summary screen)."""
+        """How many documents the caller may see in each category (a summary screen), with
+        ListDocuments' scope (a professional's own documents included).
+        """
 
     @_abc_1.abstractmethod
     def DeleteDocument(

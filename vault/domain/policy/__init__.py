@@ -20,7 +20,8 @@ from"):
 * another professional needs an unexpired authorisation (or declares consent, for the
   day: `consent`), or membership of an open care team the patient let in (`teams`),
   never once blocked, reads only what the matrix gives their profession, never masked, but
-  for a document they wrote, which they read back masked or not, matrix or not;
+  for a document they wrote, which they read back masked or not, matrix or not, alone
+  and in their listings and counts (`Scope.author`);
 * a professional whose profession the matrix allows for emergency access may break the
   glass unless the patient objected to it, and the SAMU regulator (medical regulation)
   open the regulator's access unless the patient objected to that, a distinct

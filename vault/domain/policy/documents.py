@@ -5,9 +5,11 @@ or clear. The dossier-wide rules are `rules.py`'s; these only narrow an allowed 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vault.domain.model import DocumentCategory, Visibility
 from vault.domain.policy.codes import Reason
-from vault.domain.policy.facts import DocumentFacts
+from vault.domain.policy.facts import DocumentFacts, Facts
 from vault.domain.policy.scope import Decision, deny
 
 _SETTABLE: dict[Reason, Visibility] = {
@@ -68,6 +70,17 @@ def _author_reads(document: DocumentFacts, decision: Decision) -> bool:
     a revoked or blocked author reads nothing. Reading only: replacing a masked document
     stays refused (`decide_replacement`)."""
     return document.authored_by_caller and decision.reason in _PROFESSIONAL_READERS
+
+
+def authors_own(facts: Facts, decision: Decision) -> Decision:
+    """`decision` with the author exemption in its scope (`Scope.author`: the caller's
+    name, `Facts.caller`) exactly when `_author_reads` would let the caller read back a
+    document they wrote: so that listings and counts (the scope in SQL) show what a
+    single read gives. Reading only: `decide_replacement` asks the scope without an
+    author, and a replacement of a masked document stays refused."""
+    if facts.caller is None or decision.reason not in _PROFESSIONAL_READERS:
+        return decision
+    return replace(decision, scope=replace(decision.scope, author=facts.caller))
 
 
 def _released_by_delay(decision: Decision, document: DocumentFacts) -> bool:

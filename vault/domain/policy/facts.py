@@ -63,7 +63,8 @@ class Facts:
     no held-back document is released by its delay. `release_months` is that delay (a
     setting, the law's month by default). `target_blocked`: the professional the national
     insurer designates as treating physician is blocked by the patient (the designation
-    lifts the block)."""
+    lifts the block). `caller`: a professional's name as a document's author records it
+    (their RPPS), for the author exemption in a listing's scope; None: unknown, none."""
 
     actor_kind: ActorKind
     action: Action
@@ -79,3 +80,4 @@ class Facts:
     regulation: bool = False  # a break-the-glass request is the SAMU regulator's access
     posthumous_objection: bool = False  # the holder objected to heirs' access, alive
     creation: CreationMode = CreationMode.OWN  # who opens a dossier (creation only)
+    caller: str | None = None  # the caller as the journal and documents' authors name them

@@ -10,6 +10,7 @@ from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibilit
 from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.creation import decide_creation
 from vault.domain.policy.documents import (
+    authors_own,
     decide_document,
     decide_new_document,
     decide_replacement,
@@ -116,6 +117,7 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
     decision = _decide_dossier(facts, matrix)
     if not decision.allowed:
         return decision
+    decision = authors_own(facts, decision)  # an author sees what they wrote: documents.py
     if facts.action is Action.DOCUMENT_WRITE:
         return decide_new_document(facts.document, decision)
     if facts.document is None:

@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Connection,
     Integer,
+    String,
     and_,
     bindparam,
     delete,
@@ -51,17 +53,26 @@ from vault.index.sql.mapping import VERSION_COLUMNS, version_record
 from vault.index.sql.notices import queue_deposit_notice
 from vault.index.sql.tables import DOC, VIS, D, V, lapsed_before, pending_number, reservation
 
-_IN_SCOPE = and_(
-    DOC.c.category.in_(bindparam("scope_categories", expanding=True)),
-    DOC.c.visibility.op("&")(bindparam("scope_hidden", type_=Integer)) == 0,
-    or_(
-        DOC.c.visibility.op("&")(bindparam("scope_held", type_=Integer)) == 0,
-        DOC.c.created_us <= bindparam("scope_released", type_=BigInteger),
+_IN_SCOPE = or_(
+    and_(
+        bindparam("scope_exempt", type_=Boolean),
+        DOC.c.author == bindparam("scope_author", type_=String),
+    ),
+    and_(
+        DOC.c.category.in_(bindparam("scope_categories", expanding=True)),
+        DOC.c.visibility.op("&")(bindparam("scope_hidden", type_=Integer)) == 0,
+        or_(
+            DOC.c.visibility.op("&")(bindparam("scope_held", type_=Integer)) == 0,
+            DOC.c.created_us <= bindparam("scope_released", type_=BigInteger),
+        ),
     ),
 )
 """The SQL twin of `Scope.admits`, with `_scope_parameters` (tests/index check that
-they agree): `scope_hidden` hides always, `scope_held` (hidden from the patient) only
-documents deposited after `scope_released` (their delay has not run)."""
+they agree): a document whose author is `scope_author` is admitted when `scope_exempt`
+(the author exemption, `Scope.author`); otherwise `scope_hidden` hides always,
+`scope_held` (hidden from the patient) only documents deposited after `scope_released`
+(their delay has not run). Never NULL (`documents.author` is NOT NULL, and a false
+`scope_exempt` makes its branch false), so `~_IN_SCOPE` is exactly the rest."""
 
 _NEVER_RELEASED = -(2**62)
 
@@ -74,6 +85,8 @@ def _scope_parameters(scope: Scope) -> dict[str, object]:
         "scope_hidden": int(scope.hidden & ~held),
         "scope_held": int(held),
         "scope_released": _NEVER_RELEASED if released is None else released,
+        "scope_exempt": scope.author is not None,
+        "scope_author": scope.author or "",
     }
 
 

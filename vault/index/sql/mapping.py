@@ -28,6 +28,7 @@ from vault.index.records import (
     Destruction,
     DossierKeyRecord,
     DossierRecord,
+    OverrideTrail,
     VersionRecord,
 )
 from vault.index.sql.tables import DOC, K, V
@@ -185,8 +186,13 @@ def relationship_row(entry: Relationship) -> dict[str, object]:
     return _columns(entry, relation=entry.relation.value)
 
 
+_OVERRIDE_TRAIL = frozenset(t.value for t in OverrideTrail)
+
+
 def access_change_record(row: Any) -> AccessChange:
-    return _record(AccessChange, row, relation=Relation(row.relation))
+    trail = row.relation in _OVERRIDE_TRAIL  # an override of the matrix, not a relation
+    relation = OverrideTrail(row.relation) if trail else Relation(row.relation)
+    return _record(AccessChange, row, relation=relation)
 
 
 def access_change_row(change: AccessChange) -> dict[str, object]:
