@@ -59,8 +59,9 @@ def test_first_checkpoint_and_its_extensions_are_cosigned(tmp_path: Path) -> Non
     submit(w, log, 0)
     submit(w, log.append(b"6", b"7"), 5)
     submit(w, log, 7)  # the same tree again (a re-signed checkpoint): cosigned
-    assert w.latest(ORIGIN) is not None
-    assert w.latest(ORIGIN).size == 7
+    latest = w.latest(ORIGIN)
+    assert latest is not None
+    assert latest.size == 7
 
 
 def test_stale_old_size_is_refused_with_the_witness_size(tmp_path: Path) -> None:
