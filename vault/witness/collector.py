@@ -78,7 +78,7 @@ class Collector:
         try:
             old = min(self._sizes.get(url, 0), size)
             answer = self._post(url, old, note, size, tree, deadline)
-            if answer.status == 409 and answer.content_type == SIZE_CONTENT_TYPE:
+            if answer.status == 409 and answer.content_type.split(";")[0] == SIZE_CONTENT_TYPE:
                 old = self._witness_size(url, answer.body, size)
                 answer = self._post(url, old, note, size, tree, deadline)
             if answer.status != 200:

@@ -49,7 +49,6 @@ class Witnessing:
         "their cosigner keys (vkeys, `dossier-vault witness public-key`), comma-separated, "
         "in the same order",
         _keys,
-        shown_default="-",
     )
     quorum: int = s.setting(
         1, "distinct cosignatures a checkpoint needs to be published", s.integer()
