@@ -66,6 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self._reply(HTTPStatus.LENGTH_REQUIRED, "Content-Length required\n")
+            self.close_connection = True  # the body, if any, was not read
             return
         if int(length) > MAX_REQUEST:
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request too large\n")
