@@ -43,6 +43,7 @@ from vault.observability.instrumented import (
 from vault.service import UploadQuota, Vault
 from vault.sqlstore import DatabaseTimeouts, make_engine
 from vault.sweeper import Sweeper
+from vault.witness.collector import Collector
 
 if TYPE_CHECKING:
     from retention.destroyer import Destroyer
@@ -129,6 +130,7 @@ def build_checkpointer(config: Config, journal: SqlJournal, keys: KeyProviders) 
         SystemClock(),
         every_entries=config.checkpoint_every,
         every_seconds=config.checkpoint_seconds,
+        cosigner=None if config.witness is None else Collector(config.witness),
     )
 
 

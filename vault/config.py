@@ -42,6 +42,7 @@ from vault.domain.lifecycle import RetentionRules
 from vault.domain.policy.consent import THE_DAY, ConsentWindow, parse_consent_window
 from vault.errors import ConfigurationError
 from vault.notification_watch import WatchSettings
+from vault.witness.settings import Witnessing
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 CONFIG_FILE_VARIABLE = "VAULT_CONFIG_FILE"
@@ -184,6 +185,13 @@ class Config:
     )
     checkpoint_every: int = s.setting(1000, "a checkpoint every that many journal entries", Z())
     checkpoint_seconds: float = s.setting(60.0, "and at least that often", N())
+    witness: Witnessing | None = s.group(
+        Witnessing,
+        "witnesses that cosign checkpoints before publication (unset: none; ADR 0044)",
+        "witness",
+        enabled_by="urls",
+        build=Witnessing.from_values,
+    )
     s3: S3Settings | None = s.group(
         S3Settings, "the S3 blob store (unset: <data dir>/blobs)", "s3", enabled_by="bucket"
     )

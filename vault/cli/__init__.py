@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         retention,
         scrub,
         server,
+        witness,
     )
 
     parser = argparse.ArgumentParser(
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(commands)
     db.register(commands)
     config.register(commands)
+    witness.register(commands)
     return parser
 
 

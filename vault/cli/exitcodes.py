@@ -7,6 +7,8 @@
     20..31   journal verify: one code per failure kind (29: no checkpoint matched)
     20..33   journal verify-proof: the same codes where they mean the same, 32 (the proof
              does not prove its claim) and 33 (a v1 checkpoint: no Merkle root)
+    34       journal verify, verify-proof: with --witness-key, the checkpoint relied on
+             lacks the witnesses' quorum of cosignatures (ADR 0044)
     40       scrub: damage found
     130      interrupted (Ctrl-C); nothing partial is left behind
 
@@ -41,6 +43,7 @@ VERIFY_EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.NON_CANONICAL: 31,
 }
 EXIT_NO_CHECKPOINT = 29
+EXIT_NO_QUORUM = 34  # with --witness-key: too few valid witness cosignatures
 PROOF_EXIT_CODES: dict[ProofFailureKind, int] = {
     ProofFailureKind.MALFORMED: 20,
     ProofFailureKind.BAD_SIGNATURE: 26,
@@ -79,9 +82,14 @@ def retention_codes(confirmation: str) -> list[tuple[int, str]]:
 def verify_codes() -> list[tuple[int, str]]:
     """What `journal verify` returns: a code per failure kind."""
     codes = [(code, kind.value) for kind, code in VERIFY_EXIT_CODES.items()]
-    return [*codes, (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)")]
+    return [
+        *codes,
+        (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)"),
+        (EXIT_NO_QUORUM, "witness-quorum: too few witness cosignatures (with --witness-key)"),
+    ]
 
 
 def proof_codes() -> list[tuple[int, str]]:
     """What `journal verify-proof` returns: a code per failure kind."""
-    return [(code, kind.value) for kind, code in PROOF_EXIT_CODES.items()]
+    codes = [(code, kind.value) for kind, code in PROOF_EXIT_CODES.items()]
+    return [*codes, (EXIT_NO_QUORUM, "witness-quorum: too few witness cosignatures")]

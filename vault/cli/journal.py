@@ -25,6 +25,7 @@ from vault.cli import journal_proofs
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
 from vault.cli.journal_files import add_key_flags, read_text, verifier_key
+from vault.cli.journal_witness import add_witness_flags, export_quorum_code, witness_policy
 from vault.cli.output import print_json, rfc3339
 from vault.cli.progress import Progress
 from vault.errors import IntegrityError, InvalidArgumentError
@@ -38,6 +39,7 @@ from vault.journal.verify import (
     VerificationError,
     verify_export,
 )
+from vault.witness.quorum import NoteCapture
 
 if TYPE_CHECKING:  # the verifier must not load the server's adapters
     from vault.journal.checkpointer import Checkpointer
@@ -119,9 +121,11 @@ _NO_KEY = "no verifier key given: pass --key or --key-file (`dossier-vault journ
 def cmd_verify(args: argparse.Namespace) -> int:
     key = verifier_key(args)
     notes = _published_notes(args.checkpoints)
-    if key is None and (notes or args.require_checkpoint):
+    witnesses = witness_policy(args)
+    if key is None and (notes or args.require_checkpoint or witnesses):
         raise InvalidArgumentError(_NO_KEY)
-    with _open_export(args.export) as (source, total):
+    with _open_export(args.export) as (export, total):
+        source = NoteCapture(export)  # the inline notes, for the witnesses' quorum
         progress = Progress(total, enabled=not args.json)
         try:
             anchors = _certificate_anchors(args.certificate, key)
@@ -147,6 +151,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"journal verification FAILED: {failure}", file=sys.stderr)
             return VERIFY_EXIT_CODES[failure.kind]
     progress.close()
+    inline, matched = source.notes, summary.checkpoints_matched
+    if witnesses and (
+        code := export_quorum_code(args, witnesses, [*inline, *dict(notes).values()], matched)
+    ):
+        return code
     if args.json:
         print_json({"ok": True, **summary.__dict__}, compact=True)
     else:
@@ -280,6 +289,7 @@ def register(commands: Any) -> None:
     )
     verify.add_argument("export", help="export file (JSON Lines), or - for standard input")
     add_key_flags(verify)
+    add_witness_flags(verify)
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
     verify.add_argument(
         "--certificate",

@@ -23,6 +23,7 @@ from vault.cli.journal_files import (
     verifier_key,
     write_atomically,
 )
+from vault.cli.journal_witness import add_witness_flags, proof_quorum_code, witness_policy
 from vault.cli.output import print_json
 from vault.errors import InvalidArgumentError
 from vault.journal.proofs import ProofFailedError, verify_proof
@@ -34,14 +35,18 @@ def cmd_verify_proof(args: argparse.Namespace) -> int:
         raise InvalidArgumentError(
             "no verifier key given: pass --key or --key-file (`dossier-vault journal public-key`)"
         )
+    witnesses = witness_policy(args)
+    data = read_proof_file(args.proof)
     try:
-        claim = verify_proof(read_proof_file(args.proof), key)
+        claim = verify_proof(data, key)
     except ProofFailedError as failure:
         if args.json:
             print_json({"ok": False, "kind": failure.kind.value, "detail": failure.detail})
         else:
             print(f"journal proof FAILED: {failure}", file=sys.stderr)
         return PROOF_EXIT_CODES[failure.kind]
+    if witnesses and (code := proof_quorum_code(args, witnesses, data)):
+        return code
     if args.json:
         print_json({"ok": True, "proof": claim.proof, "size": claim.size, "seq": claim.seq,
                     "old_size": claim.old_size})  # fmt: skip
@@ -82,6 +87,7 @@ def register(journal: Any) -> None:
     )
     verify.add_argument("proof", help="proof file (`journal prove`), or - for standard input")
     add_key_flags(verify)
+    add_witness_flags(verify)
     verify.add_argument("--json", action="store_true", help="machine-readable result")
     verify.set_defaults(handler=cmd_verify_proof)
 

@@ -13,7 +13,9 @@ writes one file per checkpoint, `checkpoint-<size, 20 digits>.txt`: written to a
 temporary file, fsynced, then linked to its name, so no partial file is ever visible and
 an existing file is never replaced. The server calls `maybe_checkpoint` every second and
 signs every `every_entries` entries or `every_seconds` seconds; operators sign on demand
-with `dossier-vault journal checkpoint`.
+with `dossier-vault journal checkpoint`. With a `Cosigner` (witnesses, ADR 0044) the note
+is published only with its witnesses' quorum of cosignatures appended: short of it,
+nothing is published this round and the next one signs again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vault.domain.clock import Clock, to_us
 from vault.errors import IntegrityError, UnavailableError
 from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, open_note, sign
 from vault.journal.export import export_lines
+from vault.journal.merkle import TreeStore
 from vault.journal.sql import Head, SqlJournal
 from vault.journal.tree import SqlMerkleTree
 from vault.journal.verify import Summary, VerificationError, verify_export
@@ -45,6 +48,12 @@ class Publisher(Protocol):
 
     def latest(self) -> str | None:
         """The published note of the highest size, if any."""
+        ...
+
+
+class Cosigner(Protocol):
+    def cosign(self, note: str, size: int, tree: TreeStore) -> str:
+        """`note` with its witnesses' cosignatures; UnavailableError short of a quorum."""
         ...
 
 
@@ -118,6 +127,7 @@ class Checkpointer:
         *,
         every_entries: int = 1000,
         every_seconds: float = 60.0,
+        cosigner: Cosigner | None = None,
     ) -> None:
         self._journal = journal
         self._tree = SqlMerkleTree(journal.engine)
@@ -128,6 +138,7 @@ class Checkpointer:
         self._every_entries = every_entries
         self._every_seconds = every_seconds
         self._last_attempt = time.monotonic()
+        self._cosigner = cosigner
 
     @property
     def verifier_key(self) -> VerifierKey:
@@ -147,6 +158,8 @@ class Checkpointer:
         now_us = max(to_us(self._clock.now()), head.time_us)  # never older than its entry
         checkpoint = Checkpoint(self._origin, head.seq, root, now_us, head.chain_hash)
         note = sign(checkpoint, self._origin, self._signer)
+        if self._cosigner is not None:  # the tree is extended to head.seq by now
+            note = self._cosigner.cosign(note, head.seq, self._tree)
         self._publisher.publish(head.seq, note)  # outside first: a failure retries later
         self._journal.add_checkpoint(head.seq, note)
         return note
