@@ -47,8 +47,11 @@ $(NODE_MODULES): clients/node/package.json clients/node/package-lock.json
 	  echo "npm not found: the Node.js client's tests will be skipped" >&2; \
 	fi
 
+# Two workers (pytest-xdist): the suite mostly waits on servers, subprocesses and fsync;
+# `make pytest PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) $(NODE_MODULES)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
