@@ -1,6 +1,7 @@
 """`dossier-vault dossier …`: create (for oneself, `--for-minor` as a legal
 representative, `--assisted` as a professional or the insurer's office), show, export,
-close, reopen a dossier, or ask for its deletion; a deceased holder's heirs (`heir-access
+close, reopen a dossier, or ask for its deletion; set or correct the holder's date of
+birth (`born`); a deceased holder's heirs (`heir-access
 grant`, operators) and the holder's objection to it (`posthumous-objection`); the notices
 the holder asks for (`notices --new-documents`), through the gRPC client.
 
@@ -87,6 +88,14 @@ def cmd_notices(args: argparse.Namespace) -> int:
         client.set_notification_preferences(args.dossier, new_documents=args.new_documents)
     text = f"new documents: {'notified' if args.new_documents else 'not notified'}"
     show(args, {"dossier_id": args.dossier, "new_documents": args.new_documents}, text)
+    return 0
+
+
+def cmd_born(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.set_birth_date(args.dossier, args.date)
+    born = args.date.isoformat()  # the caller's own input, echoed to them only
+    show(args, {"dossier_id": args.dossier, "birth_date": born}, "date of birth recorded")
     return 0
 
 
@@ -215,6 +224,13 @@ def register(commands: Any) -> None:
         cmd_objection,
     )
     objection.add_argument("--withdraw", dest="objects", action="store_false")
+    born = _lifecycle(
+        dossier,
+        "born",
+        "set or correct the holder's date of birth (a representative's rights end at 18)",
+        cmd_born,
+    )
+    born.add_argument("--date", required=True, type=_birth_date, help="YYYY-MM-DD")
     notices = _lifecycle(
         dossier, "notices", "the notices the holder asks for beyond those always sent", cmd_notices
     )

@@ -32,6 +32,7 @@ from vault.domain.model import (
 from vault.domain.notices import representative_ended
 from vault.domain.policy import Action, Reason
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
+from vault.domain.representation import check_not_own_representation, check_representation_expiry
 from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord, NoticeIndex
 from vault.index.overrides import OverrideIndex
@@ -131,14 +132,20 @@ class AccessControl:
         )
 
     def add_representative(
-        self, actor: Actor, dossier_id: str, ins: str, call: Call
+        self, actor: Actor, dossier_id: str, ins: str, call: Call, expires_us: int | None = None
     ) -> Relationship:
-        action = Action.REPRESENTATIVE_ADD
-        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
-            subject = self._gate.ins_ref(parse_ins(ins))
-            entry = Relationship(
-                dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._gate.now_us()
-            )
+        """The patient side records a legal representative (again: in place of the
+        recorded one). `expires_us`: a protected adult's measure ends then (tutelle,
+        curatelle; vault/domain/representation.py), the rights with it; None: until
+        removed, or the holder's majority. Nobody records their own representation."""
+        action, gate = Action.REPRESENTATIVE_ADD, self._gate
+        with gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            subject, now_us = gate.ins_ref(parse_ins(ins)), gate.now_us()
+            check_not_own_representation(gate.actor_ref(actor), subject)
+            if expires_us is not None:
+                check_representation_expiry(expires_us, now_us)
+            relation = Relation.REPRESENTATIVE
+            entry = Relationship(dossier.dossier_id, relation, subject, now_us, expires_us)
         self._index.set_relationship(entry, call.request_id)
         return entry
 

@@ -80,7 +80,7 @@ from vault.index.overrides import OverrideIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 from vault.observability import tracing
-from vault.service.representation import end_lapsed_representation, majority_of
+from vault.service.representation import end_lapsed_representation, representation_until
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -378,12 +378,10 @@ class Gate:
         overrides: tuple[MatrixOverride, ...] = ()
         if actor.kind is ActorKind.PROFESSIONAL:  # the patient's overrides of the matrix
             overrides = self._index.matrix_overrides(dossier.dossier_id, self.actor_ref(actor))
-        representative = Relation.REPRESENTATIVE in found
+        representative = found.get(Relation.REPRESENTATIVE)  # until majority or expiry
         return Standing(
-            representative=representative,
-            representative_until_us=(
-                majority_of(self._index, self._keys, dossier.dossier_id) if representative else None
-            ),
+            representative=representative is not None,
+            representative_until_us=representation_until(self._index, self._keys, representative),
             treating_physician=Relation.TREATING in found,
             authorised_until_us=until(Relation.AUTHORISED),
             blocked=Relation.BLOCKED in found,

@@ -174,6 +174,11 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
                 _registered_method=True)
+        self.SetBirthDate = channel.unary_unary(
+                '/vault.v1.DossierVault/SetBirthDate',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -428,6 +433,18 @@ class DossierVaultServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBirthDate(self, request, context):
+        """The patient side sets or corrects the holder's date of birth after creation, sealed
+        under the dossier key in place of any recorded one (a representative's rights end at
+        the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+        holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+        NIR of the holder's INS); a legal representative only while still one, and never to
+        a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DossierVaultServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -570,6 +587,11 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.ListHolds,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.SerializeToString,
+            ),
+            'SetBirthDate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBirthDate,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1328,6 +1350,33 @@ class DossierVault:
             '/vault.v1.DossierVault/ListHolds',
             vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBirthDate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetBirthDate',
+            vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.FromString,
             options,
             channel_credentials,
             insecure,

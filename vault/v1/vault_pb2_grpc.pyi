@@ -200,6 +200,14 @@ class DossierVaultStub:
     first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
     `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
     """
+    SetBirthDate: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetBirthDateRequest, _vault_pb2.SetBirthDateResponse]
+    """The patient side sets or corrects the holder's date of birth after creation, sealed
+    under the dossier key in place of any recorded one (a representative's rights end at
+    the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+    holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+    NIR of the holder's INS); a legal representative only while still one, and never to
+    a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -332,6 +340,14 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """Operators and auditors: the dossier's legal holds, in force or released, oldest
     first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
     `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+    """
+    SetBirthDate: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetBirthDateRequest, _vault_pb2.SetBirthDateResponse]  # type: ignore[assignment]
+    """The patient side sets or corrects the holder's date of birth after creation, sealed
+    under the dossier key in place of any recorded one (a representative's rights end at
+    the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+    holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+    NIR of the holder's INS); a legal representative only while still one, and never to
+    a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
     """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
@@ -630,6 +646,20 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         """Operators and auditors: the dossier's legal holds, in force or released, oldest
         first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
         `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def SetBirthDate(
+        self,
+        request: _vault_pb2.SetBirthDateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetBirthDateResponse, _abc.Awaitable[_vault_pb2.SetBirthDateResponse]]:
+        """The patient side sets or corrects the holder's date of birth after creation, sealed
+        under the dossier key in place of any recorded one (a representative's rights end at
+        the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+        holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+        NIR of the holder's INS); a legal representative only while still one, and never to
+        a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -79,3 +79,4 @@ class Facts:
     regulation: bool = False  # a break-the-glass request is the SAMU regulator's access
     posthumous_objection: bool = False  # the holder objected to heirs' access, alive
     creation: CreationMode = CreationMode.OWN  # who opens a dossier (creation only)
+    new_majority_us: int | None = None  # the majority a date of birth being set gives

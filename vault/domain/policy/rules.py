@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from vault.domain.lifecycle import released_up_to_us
 from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibility
+from vault.domain.policy.birth import decide_birth_date
 from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.creation import decide_creation
 from vault.domain.policy.documents import (
@@ -74,6 +75,7 @@ _PATIENT_SIDE = frozenset(
         Action.NOTIFICATIONS_SETTING,  # the notices the holder asks for (issue 15 item 9)
         Action.JOURNAL_READ,
         Action.DOSSIER_EXPORT,
+        Action.BIRTH_DATE_SET,  # the holder's date of birth, after creation (birth.py)
     }
     | TEAM_ACTIONS  # care teams (teams.py)
     | OVERRIDE_ACTIONS  # the patient's overrides of the matrix (overrides.py)
@@ -118,6 +120,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return decision
     if facts.action is Action.DOCUMENT_WRITE:
         return decide_new_document(facts.document, decision)
+    if facts.action is Action.BIRTH_DATE_SET:
+        return decide_birth_date(facts, decision)
     if facts.document is None:
         return decision
     if facts.action is Action.DOCUMENT_REPLACE:
