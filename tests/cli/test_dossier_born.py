@@ -13,7 +13,7 @@ from tests.conftest import OTHER_INS, PATIENT_INS, run
 from tests.server.test_access import ins
 from vault.cli import build_parser
 from vault.cli.exitcodes import EXIT_CODES
-from vault.errors import FailedPreconditionError
+from vault.errors import FailedPreconditionError, PermissionDeniedError
 
 
 def test_born_is_read_as_a_date_and_any_other_form_is_a_usage_error(
@@ -37,3 +37,17 @@ def test_a_parent_opens_a_minors_dossier_with_the_date_of_birth_not_an_adults(
     assert child.returncode == 0, child.stderr
     adult = run(parent, *create, ins("1800675123457"), "--born", "1980-05-01")
     assert adult.returncode == EXIT_CODES[FailedPreconditionError], adult.stderr
+
+
+def test_a_parent_corrects_a_minors_date_of_birth_but_never_to_an_adults(
+    served: dict[str, str],
+) -> None:
+    parent = token(served, "legal_representative", OTHER_INS)
+    child = run(parent, "dossier", "create", "--for-minor", "-q", "--ins", PATIENT_INS)
+    assert child.returncode == 0, child.stderr
+    dossier = child.stdout.decode().strip()
+    corrected = run(parent, "dossier", "born", "--dossier", dossier, "--date", "2016-03-02")
+    assert corrected.returncode == 0, corrected.stderr
+    assert b"date of birth recorded" in corrected.stdout
+    adult = run(parent, "dossier", "born", "--dossier", dossier, "--date", "1980-05-01")
+    assert adult.returncode == EXIT_CODES[PermissionDeniedError], adult.stderr
