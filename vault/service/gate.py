@@ -77,9 +77,11 @@ from vault.index.base import (
 )
 from vault.index.births import BirthIndex
 from vault.index.overrides import OverrideIndex
+from vault.index.receipts import ReceiptIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 from vault.observability import tracing
+from vault.service.receipts import is_holder
 from vault.service.representation import end_lapsed_representation, representation_until
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
@@ -109,6 +111,7 @@ class GateIndex(
     OverrideIndex,
     BirthIndex,
     NoticeIndex,
+    ReceiptIndex,  # the holder of a dossier destroyed at their request (receipts.py)
     Protocol,
 ):
     """What the gate reads: the dossier, the caller's standing in it, a version, its keys
@@ -358,7 +361,7 @@ class Gate:
     def _standing(self, actor: Actor, dossier: DossierRecord) -> Standing:
         """What the dossier records about the actor."""
         if actor.kind is ActorKind.PATIENT:
-            holder = self.actor_patient_index(actor) == dossier.patient_index
+            holder = is_holder(self._index, dossier, self.actor_patient_index(actor), self.now_us())
             heir = None if holder else self._heir_until(actor, dossier)
             return Standing(
                 holder=holder, emergency_refused=dossier.emergency_refused, heir_until_us=heir

@@ -10,6 +10,7 @@ from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibilit
 from vault.domain.policy.birth import decide_birth_date
 from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.creation import decide_creation
+from vault.domain.policy.deletion import decide_destroyed
 from vault.domain.policy.documents import (
     decide_document,
     decide_new_document,
@@ -113,6 +114,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return _patient_side_only(facts)  # the patient sees that it is closed, no more
     if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_EXPORT:
         return _closed_copy(facts)
+    if facts.dossier_state is DossierState.DESTROYED:  # its holder's last notice: deletion.py
+        return decide_destroyed(facts)
     if facts.dossier_state is not DossierState.ACTIVE:
         return deny(Reason.DOSSIER_NOT_ACTIVE)
     decision = _decide_dossier(facts, matrix)
