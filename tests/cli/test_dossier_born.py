@@ -1,6 +1,7 @@
 """`dossier-vault dossier create --born YYYY-MM-DD`: the holder's date of birth, given by
 a parent opening a minor's dossier; refused for an adult, and in any other form before a
-request is sent."""
+request is sent. `dossier born` corrects it later; `access add-representative --until`
+records a protected adult's representative until their measure ends."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.conftest import OTHER_INS, PATIENT_INS, run
 from tests.server.test_access import ins
 from vault.cli import build_parser
 from vault.cli.exitcodes import EXIT_CODES
-from vault.errors import FailedPreconditionError, PermissionDeniedError
+from vault.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 
 
 def test_born_is_read_as_a_date_and_any_other_form_is_a_usage_error(
@@ -51,3 +52,18 @@ def test_a_parent_corrects_a_minors_date_of_birth_but_never_to_an_adults(
     assert b"date of birth recorded" in corrected.stdout
     adult = run(parent, "dossier", "born", "--dossier", dossier, "--date", "1980-05-01")
     assert adult.returncode == EXIT_CODES[PermissionDeniedError], adult.stderr
+
+
+def test_a_holder_records_a_guardian_until_the_measure_ends_and_sees_the_expiry(
+    served: dict[str, str],
+) -> None:
+    holder = token(served, "patient", PATIENT_INS)
+    dossier = run(holder, "dossier", "create", "-q", "--ins", PATIENT_INS).stdout.decode().strip()
+    until = f"{date.today().year + 3}-06-30T00:00:00+00:00"
+    add = ["access", "add-representative", "--dossier", dossier, "--ins", OTHER_INS]
+    added = run(holder, *add, "--until", until)
+    assert added.returncode == 0, added.stderr
+    listed = run(holder, "access", "ls", "--dossier", dossier)
+    assert f"until {date.today().year + 3}-06-30T00:00:00" in listed.stdout.decode()
+    past = run(holder, *add, "--until", "2001-01-01T00:00:00")
+    assert past.returncode == EXIT_CODES[InvalidArgumentError], past.stderr
