@@ -17,6 +17,7 @@ from vault.domain.representation import (
     agrees_with_nir,
     check_not_own_representation,
     check_representation_expiry,
+    check_within_own_term,
     representation_end,
 )
 from vault.errors import FailedPreconditionError, InvalidArgumentError
@@ -65,6 +66,27 @@ def test_nobody_records_their_own_representation() -> None:
     check_not_own_representation("ins-hmac:aa", "ins-hmac:bb")
     with pytest.raises(FailedPreconditionError):
         check_not_own_representation("ins-hmac:aa", "ins-hmac:aa")
+
+
+@pytest.mark.parametrize(
+    ("own", "expires", "refused"),
+    [
+        (None, None, False),  # a parent (no measure) records anyone
+        (None, NOW_US + DAY_US, False),
+        (NOW_US + 30 * DAY_US, NOW_US + 29 * DAY_US, False),  # within the guardian's term
+        (NOW_US + 30 * DAY_US, NOW_US + 30 * DAY_US, False),
+        (NOW_US + 30 * DAY_US, NOW_US + 31 * DAY_US, True),  # beyond it
+        (NOW_US + 30 * DAY_US, None, True),  # without an end
+    ],
+)
+def test_a_guardian_records_no_one_beyond_their_own_measure(
+    own: int | None, expires: int | None, refused: bool
+) -> None:
+    if refused:
+        with pytest.raises(FailedPreconditionError):
+            check_within_own_term(own, expires)
+    else:
+        check_within_own_term(own, expires)
 
 
 def _ins(nir13: str) -> str:

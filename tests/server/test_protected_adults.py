@@ -20,6 +20,7 @@ from vault.index.sql import SqlIndex
 from vault.sqlstore import make_engine
 
 GUARDIAN_INS = ins("1650675123459")
+DEPUTY_INS = ins("2700675123451")
 
 
 @pytest.fixture(name="dmp")
@@ -63,7 +64,7 @@ def test_a_guardians_rights_end_at_the_recorded_expiry_and_the_holder_is_told_on
     assert ended == [added.subject]
 
 
-def test_an_expiry_must_be_ahead_within_a_measures_longest_and_never_self_recorded(
+def test_an_expiry_is_ahead_within_a_measures_longest_never_self_recorded_nor_beyond_ones_own(
     dmp: Dmp,
 ) -> None:
     with dmp.as_patient() as patient:
@@ -77,6 +78,12 @@ def test_an_expiry_must_be_ahead_within_a_measures_longest_and_never_self_record
             guardian.add_representative(dmp.dossier_id, GUARDIAN_INS)
         with pytest.raises(FailedPreconditionError, match="their own"):
             guardian.add_representative(dmp.dossier_id, GUARDIAN_INS, until=_in(365))
+        with pytest.raises(FailedPreconditionError, match="their own measure"):
+            guardian.add_representative(dmp.dossier_id, DEPUTY_INS)  # no end: beyond theirs
+        with pytest.raises(FailedPreconditionError, match="their own measure"):
+            guardian.add_representative(dmp.dossier_id, DEPUTY_INS, until=_in(60))
+        deputy = guardian.add_representative(dmp.dossier_id, DEPUTY_INS, until=_in(20))
+    assert deputy.expires_us is not None  # within the guardian's term
     history = [(action, reason) for _, action, reason, _, _ in dmp.history()]
     assert history.count(("access.representative-add", "invalid-argument")) == 2
-    assert history.count(("access.representative-add", "failed")) == 2
+    assert history.count(("access.representative-add", "failed")) == 4

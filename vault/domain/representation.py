@@ -6,7 +6,8 @@ its duration; recorded with the representation), whichever comes first.
 `representation_end` combines the two into `Standing.representative_until_us`;
 `check_representation_expiry` refuses an expiry that is past or beyond the longest a
 measure may run; `check_not_own_representation` refuses a representative recording their
-own representation (they would set or lift their own term). `agrees_with_nir` is the
+own representation (they would set or lift their own term), and `check_within_own_term`
+one whose own measure ends recording someone beyond that end. `agrees_with_nir` is the
 cross-check of a date of birth against the year and month the holder's NIR carries.
 
 Pure: no I/O, no clock. What it does not do: read the relation or the date (the gate,
@@ -51,6 +52,16 @@ def check_not_own_representation(caller: str, subject: str) -> None:
     without an expiry, or with a later one, it would outlast the measure that gave it."""
     if caller == subject:
         raise FailedPreconditionError("a representative does not record their own representation")
+
+
+def check_within_own_term(own_expires_us: int | None, expires_us: int | None) -> None:
+    """A representative whose own measure ends at `own_expires_us` records no one beyond
+    it (nor without an end): the representation would outlast the measure that let them
+    record it. The holder's majority ends every representation alike: not checked."""
+    if own_expires_us is not None and (expires_us is None or expires_us > own_expires_us):
+        raise FailedPreconditionError(
+            "a representative records no one beyond the end of their own measure"
+        )
 
 
 def agrees_with_nir(ins: Ins, born: date) -> bool:

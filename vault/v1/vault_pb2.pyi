@@ -1495,7 +1495,8 @@ class RepresentativeUntil(_message.Message):
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
         """Required: after now and at most 20 years away (INVALID_ARGUMENT otherwise). A
-        representative may not record their own representation (FAILED_PRECONDITION).
+        representative may not record their own representation, nor, when their own has
+        an expiry, anyone beyond it or without one (FAILED_PRECONDITION).
         """
 
     def __init__(
