@@ -8,9 +8,8 @@ call. Every method belongs to exactly one port; `vault.index.sql.SqlIndex` imple
 them all. Records live in `vault.index.records` (re-exported); no query, no behaviour.
 
 Write order for a document (docs/architecture.md): `reserve_version` records a pending
-version (invisible), the blob is written and committed, then `commit_version` makes the
-document visible in one transaction. A crash leaves at worst a pending row and an
-orphan blob, never a listed document without its blob.
+version (invisible), the blob is written, then `commit_version` makes the document
+visible in one transaction. A crash leaves at worst a pending row and an orphan blob.
 """
 
 from __future__ import annotations

@@ -114,9 +114,8 @@ class GateIndex(
     ReceiptIndex,  # the holder of a dossier destroyed at their request (receipts.py)
     Protocol,
 ):
-    """What the gate reads: the dossier, the caller's standing in it, a version, its keys
-    (one read scope for a request's decision: `Gate.reads`); and the first-access
-    notices and the ends of lapsed representations it writes."""
+    """What the gate reads, in one scope a decision (`Gate.reads`): dossier, standing,
+    version, keys; and writes: first-access notices, ends of lapsed representations."""
 
 
 _REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's

@@ -217,7 +217,8 @@ class DossierVaultServicer:
 
     def RequestDeletion(self, request, context):
         """The patient side asks for early destruction: closed at once, destroyed by the
-        next retention run (within three months).
+        next retention run (within three months). The holder is then told
+        (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -335,7 +336,9 @@ class DossierVaultServicer:
     def ListNotifications(self, request, context):
         """The patient's notification outbox (first access by each professional, every
         emergency access), oldest first, from after a given notification id; for the
-        treating physician, the emergency accesses they were told of.
+        treating physician, the emergency accesses they were told of. Of a dossier destroyed
+        at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+        VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -86,7 +86,8 @@ class DossierVaultStub:
     """The patient side reopens a closed dossier within its conservation period."""
     RequestDeletion: _grpc.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]
     """The patient side asks for early destruction: closed at once, destroyed by the
-    next retention run (within three months).
+    next retention run (within three months). The holder is then told
+    (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
     """
     PlaceHold: _grpc.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]
     """Operators: a legal hold stops any destruction until released."""
@@ -146,7 +147,9 @@ class DossierVaultStub:
     ListNotifications: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]
     """The patient's notification outbox (first access by each professional, every
     emergency access), oldest first, from after a given notification id; for the
-    treating physician, the emergency accesses they were told of.
+    treating physician, the emergency accesses they were told of. Of a dossier destroyed
+    at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+    VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
     """
     ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -227,7 +230,8 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """The patient side reopens a closed dossier within its conservation period."""
     RequestDeletion: _aio.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
     """The patient side asks for early destruction: closed at once, destroyed by the
-    next retention run (within three months).
+    next retention run (within three months). The holder is then told
+    (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
     """
     PlaceHold: _aio.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]  # type: ignore[assignment]
     """Operators: a legal hold stops any destruction until released."""
@@ -287,7 +291,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ListNotifications: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """The patient's notification outbox (first access by each professional, every
     emergency access), oldest first, from after a given notification id; for the
-    treating physician, the emergency accesses they were told of.
+    treating physician, the emergency accesses they were told of. Of a dossier destroyed
+    at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+    VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
     """
     ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -395,7 +401,8 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
         """The patient side asks for early destruction: closed at once, destroyed by the
-        next retention run (within three months).
+        next retention run (within three months). The holder is then told
+        (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
         """
 
     @_abc_1.abstractmethod
@@ -533,7 +540,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.ListNotificationsResponse, _abc.Awaitable[_vault_pb2.ListNotificationsResponse]]:
         """The patient's notification outbox (first access by each professional, every
         emergency access), oldest first, from after a given notification id; for the
-        treating physician, the emergency accesses they were told of.
+        treating physician, the emergency accesses they were told of. Of a dossier destroyed
+        at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+        VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
         """
 
     @_abc_1.abstractmethod
