@@ -23,6 +23,8 @@ def test_born_is_read_as_a_date_and_any_other_form_is_a_usage_error(
     parser = build_parser()
     args = parser.parse_args(["dossier", "create", "--ins", PATIENT_INS, "--born", "2011-02-28"])
     assert args.born == date(2011, 2, 28)
+    guardian = ["dossier", "create", "--for-minor", "--ins", PATIENT_INS, "--until", "2030-06-30"]
+    assert parser.parse_args(guardian).until == "2030-06-30"  # a protected adult's measure
     with pytest.raises(SystemExit) as usage:
         parser.parse_args(["dossier", "create", "--ins", PATIENT_INS, "--born", "28/02/2011"])
     assert usage.value.code == 2

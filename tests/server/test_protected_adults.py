@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PATIENT_INS, RunningVault
 from tests.server.test_access import REPORT, Dmp, ins
 from vault.domain.clock import to_us
-from vault.domain.model import ActorKind, NotificationKind, Relation
+from vault.domain.model import ActorKind, CreationMode, NotificationKind, Relation
 from vault.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 from vault.index.sql import SqlIndex
 from vault.sqlstore import make_engine
@@ -87,3 +87,28 @@ def test_an_expiry_is_ahead_within_a_measures_longest_never_self_recorded_nor_be
     history = [(action, reason) for _, action, reason, _, _ in dmp.history()]
     assert history.count(("access.representative-add", "invalid-argument")) == 2
     assert history.count(("access.representative-add", "failed")) == 4
+
+
+def test_a_guardian_opens_a_protected_adults_dossier_until_the_measure_ends(
+    running_vault: RunningVault,
+) -> None:
+    adult = ins("1690675123458")
+    guardian_token = running_vault.token(ActorKind.LEGAL_REPRESENTATIVE, GUARDIAN_INS)
+    until = _in(365 * 3)
+    own = running_vault.client(running_vault.token(ActorKind.PATIENT, adult))
+    with own, pytest.raises(InvalidArgumentError, match="representative"):  # not their mode
+        own.create_dossier(adult, representative_until=until)
+    with running_vault.client(guardian_token) as guardian:
+        with pytest.raises(InvalidArgumentError, match="20 years"):
+            guardian.create_dossier(
+                adult, CreationMode.FOR_REPRESENTED, representative_until=_in(365 * 21)
+            )
+        dossier = guardian.create_dossier(
+            adult, CreationMode.FOR_REPRESENTED, representative_until=until
+        ).dossier_id
+        assert guardian.count_documents(dossier) == {}  # the measure runs
+    with running_vault.client(running_vault.token(ActorKind.PATIENT, adult)) as holder:
+        entries = holder.list_access(dossier).entries
+    assert [(e.relation, e.expires_us) for e in entries] == [
+        (Relation.REPRESENTATIVE, to_us(until))
+    ]

@@ -50,6 +50,13 @@ def _birth_date(text: str) -> date:
     return born
 
 
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     mode = CreationMode.OWN
     if args.for_minor:
@@ -57,7 +64,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     elif args.assisted:
         mode = CreationMode.ASSISTED
     with client_from_args(args) as client:
-        _show_dossier(args, client.create_dossier(args.ins, mode, args.born))
+        until = _moment(args.until)
+        dossier = client.create_dossier(args.ins, mode, args.born, representative_until=until)
+        _show_dossier(args, dossier)
     return 0
 
 
@@ -183,6 +192,11 @@ def register(commands: Any) -> None:
         "--born",
         type=_birth_date,
         help="the holder's date of birth, YYYY-MM-DD: a representative's rights end at 18",
+    )
+    create.add_argument(
+        "--until",
+        help="with --for-minor, for a protected adult: ISO 8601 time the measure ends "
+        "(UTC if no offset)",
     )
     add_output_flags(create)
     create.set_defaults(handler=cmd_create)

@@ -366,6 +366,7 @@ class CreateDossierRequest(_message.Message):
     INS_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     BIRTH_DATE_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_UNTIL_FIELD_NUMBER: _builtins.int
     ins: _builtins.str
     """Identifiant National de Santé: 13-character NIR + 2-digit key."""
     mode: Global___CreationMode.ValueType
@@ -378,16 +379,25 @@ class CreateDossierRequest(_message.Message):
     France. A representative gives it for a minor only (FAILED_PRECONDITION for one of
     age); INVALID_ARGUMENT for another form or a date in the future.
     """
+    @_builtins.property
+    def representative_until(self) -> _timestamp_pb2.Timestamp:
+        """CREATION_MODE_FOR_REPRESENTED only (INVALID_ARGUMENT with another mode): the
+        representative's rights end then, a protected adult's measure (tutelle,
+        curatelle), as ChangeAccessRequest.add_representative_until records one; after now
+        and at most 20 years away (INVALID_ARGUMENT). Unset: until removed, or the majority.
+        """
+
     def __init__(
         self,
         *,
         ins: _builtins.str = ...,
         mode: Global___CreationMode.ValueType = ...,
         birth_date: _builtins.str = ...,
+        representative_until: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["representative_until", b"representative_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "ins", b"ins", "mode", b"mode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "ins", b"ins", "mode", b"mode", "representative_until", b"representative_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

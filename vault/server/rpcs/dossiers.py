@@ -28,8 +28,9 @@ class DossierRpcs(Rpcs):
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             mode = wire.creation_mode_from_proto(request.mode)
             born = parse_birth_date(request.birth_date)
+            until = wire.optional_time_us(request, "representative_until")
             dossier = await self._calls.run(
-                self._vault.dossiers.create, actor, request.ins, call, mode, born
+                self._vault.dossiers.create, actor, request.ins, call, mode, born, until
             )
             return wire.dossier_to_proto(dossier)
 
