@@ -14,15 +14,18 @@ A dossier is destroyed in steps that each leave a state the next run finishes:
    request's early destruction bypasses governance through the `Retainer` (ADR 0024);
 4. **keys**: every dossier key version is deleted (crypto-shredding: whatever copy of the
    objects survives somewhere can no longer be decrypted by anything the vault keeps);
-5. **completion**: the journal gets a `dossier.destroyed` entry;
+5. **completion**: the journal gets a `dossier.destroyed` entry; for a deletion request,
+   the holder's receipt and its `deleted` notice are recorded (vault/index/receipts.py:
+   once, from the dossier row, kept `deletion_notice_days`);
 6. **tombstone**: in one index transaction, every document, version, relation and
-   notification row goes, the dossier is reduced to a tombstone (its patient index
-   replaced by random bytes), and the signed certificate is recorded.
+   notification row goes (but a receipt's `deleted` notice), the dossier is reduced to
+   a tombstone (its patient index replaced by random bytes), and the signed
+   certificate is recorded.
 
 SIGKILL at any point and run again: the destruction is found unfinished (no certificate
-yet), step 1 is not repeated, 2 and 5 are found in the journal, 3 and 4 delete what is
-left, 6 happens once. Nothing is destroyed twice (the manifest is fixed at step 1),
-nothing is left behind.
+yet), step 1 is not repeated, 2 and 5 are found in the journal (5's receipt in the
+index), 3 and 4 delete what is left, 6 happens once. Nothing is destroyed twice (the
+manifest is fixed at step 1), nothing is left behind.
 
 Rolling windows (the reimbursement history keeps 24 months) destroy documents of active
 dossiers: journaled first (`document.expire`, one entry per dossier and batch), then the
@@ -36,6 +39,8 @@ is journaled (`document.release`, `release-delay`), its flag cleared (a new meta
 version) and the holder told (`released`); a document whose notice is due (two weeks
 after its deposit) gets a `release_notice` in the outbox, once. A document also hidden
 from representatives gets no notice: representatives read the same outbox.
+
+A run also purges the receipts kept past their time, with their notices.
 
 Last, a run re-applies the store's own protection from the index where the store has
 S3 Object Lock (retention/protector.py, ADR 0024): what a failed call at closure or at
@@ -77,6 +82,7 @@ from vault.index.base import (
     RetentionIndex,
     VersionRecord,
 )
+from vault.index.receipts import ReceiptIndex
 from vault.journal.certificate import Certificate, DestroyedObject, sign
 from vault.journal.chain import JournalEntry, JournalEvent
 from vault.journal.checkpoint import Signer
@@ -99,9 +105,11 @@ class HeldBackIndex(Protocol):
     def notify_once(self, notice: Notification) -> bool: ...
 
 
-class DestroyerIndex(RetentionIndex, HeldBackIndex, KeyIndex, DocumentIndex, Protocol):
-    """What the job needs of the index: the retention port, the held-back documents, and
-    three methods of others: crypto-shredding a dossier's keys
+class DestroyerIndex(
+    RetentionIndex, HeldBackIndex, ReceiptIndex, KeyIndex, DocumentIndex, Protocol
+):
+    """What the job needs of the index: the retention port, the held-back documents, the
+    deletion receipts, and three methods of others: crypto-shredding a dossier's keys
     (`KeyIndex.destroy_dossier_keys`), deleting an expired document and releasing a
     held-back one (`DocumentIndex.delete_document`, `set_visibility`)."""
 
@@ -131,6 +139,7 @@ class RunReport:
     expired_documents: int = 0
     released_documents: int = 0  # held-back documents whose delay ran
     release_notices: int = 0
+    deletion_notices: int = 0  # holders told their deletion request was carried out
     protection: ProtectReport = field(default_factory=ProtectReport)  # ADR 0024
     certificates: list[str] = field(default_factory=list)
 
@@ -210,6 +219,7 @@ class Destroyer:
                 progress(report.dossiers)
         report.expired_documents = self.expire_documents()
         report.released_documents, report.release_notices = self.release_held_back()
+        self._index.purge_deletion_receipts(self._now_us())
         report.protection = self.protect()
         return report
 
@@ -237,7 +247,9 @@ class Destroyer:
         deleted = self._delete_objects(destruction)
         self._index.destroy_dossier_keys(destruction.dossier_id, None)  # crypto-shredding
         certificate = self._certificate(destruction, decision, deleted)
-        self._entry(destruction, Action.DOSSIER_DESTROYED, resumed)
+        done = self._entry(destruction, Action.DOSSIER_DESTROYED, resumed)
+        if destruction.reason is ClosureReason.DELETION_REQUEST:
+            report.deletion_notices += self._tell_the_holder(destruction, done)
         self._index.complete_destruction(
             destruction.dossier_id,
             certificate.completed_us,
@@ -249,6 +261,21 @@ class Destroyer:
         report.object_versions += sum(o.versions_deleted for o in certificate.objects)
         report.bytes += sum(o.size for o in certificate.objects)
         report.certificates.append(str(destruction.dossier_id))
+
+    def _tell_the_holder(self, destruction: Destruction, done: JournalEntry) -> bool:
+        """The holder's receipt and `deleted` notice, before the tombstone takes their
+        patient index: timed and named as the `dossier.destroyed` entry (its request id,
+        the job's), kept `deletion_notice_days`. Once: a resumed run finds it."""
+        event = done.event
+        notice = Notification(
+            destruction.dossier_id,
+            NotificationKind.DOSSIER_DELETED,
+            "",
+            event.time_us,
+            event.request_id,
+        )
+        kept_until = event.time_us + self._rules.deletion_notice_days * 24 * 3600 * 1_000_000
+        return self._index.record_deletion(notice, kept_until)
 
     def _begin(self, dossier: DossierRecord) -> Destruction | None:
         reason = dossier.lifecycle.closure_reason

@@ -169,13 +169,22 @@ class VaultClient(AccessCalls, LifecycleCalls, NotificationCalls, JournalProofCa
         self._channel.close()
 
     def create_dossier(
-        self, ins: str, mode: CreationMode = CreationMode.OWN, born: date | None = None
+        self,
+        ins: str,
+        mode: CreationMode = CreationMode.OWN,
+        born: date | None = None,
+        *,
+        representative_until: datetime | None = None,
     ) -> Dossier:
+        """`representative_until`: a representative opening a protected adult's dossier
+        (`FOR_REPRESENTED`) holds the right until the measure's end."""
         request = pb.CreateDossierRequest(
             ins=ins,
             mode=wire.creation_mode_to_proto(mode),
             birth_date="" if born is None else born.isoformat(),
         )
+        if representative_until is not None:
+            request.representative_until.CopyFrom(wire.timestamp(representative_until))
         return wire.dossier_from_proto(self._call(self._stub.CreateDossier, request))
 
     def get_dossier(self, *, dossier_id: uuid.UUID | str = "", ins: str = "") -> Dossier:

@@ -261,6 +261,9 @@ class Config:
     heir_access_max_days: int = s.setting(
         365, "the longest access an operator grants a deceased holder's heir", Z()
     )
+    deletion_notice_days: int = s.setting(
+        365, "the holder of a dossier destroyed at their request reads its notice this long", Z()
+    )
     notification_watchers: int = s.setting(
         256, "WatchNotifications streams a server follows at once; beyond: RESOURCE_EXHAUSTED", Z()
     )
@@ -301,6 +304,7 @@ class Config:
             held_back_release_months=self.held_back_release_months,
             held_back_notice_days=self.held_back_notice_days,
             heir_access_max_days=self.heir_access_max_days,
+            deletion_notice_days=self.deletion_notice_days,
         )
 
     @property

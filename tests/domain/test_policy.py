@@ -820,7 +820,8 @@ def test_a_blocked_professional_never_gets_anything_emergency_or_not() -> None:
 
 def test_a_closed_dossier_is_closed_to_everyone() -> None:
     """Only its lifecycle moves on (reopening, deletion, holds), the patient side may see
-    that it is closed, and auditors read its journal; a destroyed one, only the journal."""
+    that it is closed, and auditors read its journal; a destroyed one, only the journal
+    and, for its holder, the outbox (the notice that their deletion was carried out)."""
     lifecycle = {A.DOSSIER_REOPEN, A.DOSSIER_DELETION_REQUEST, A.DOSSIER_HOLD, A.DOSSIER_RELEASE}
     lifecycle.add(A.DOSSIER_HOLD_LIST)  # operators list holds, in any state a hold is placed
     met = Counter[str]()
@@ -831,10 +832,15 @@ def test_a_closed_dossier_is_closed_to_everyone() -> None:
             assert decision.scope.categories == frozenset()
             met["closed, allowed"] += 1
         if state is S.DESTROYED and given_facts.actor_kind is not K.AUDITOR:
-            assert not decision.allowed
+            holder = given_facts.actor_kind is K.PATIENT and given_facts.standing.holder
+            notice = holder and action is A.NOTIFICATIONS_READ  # the deletion's notice
+            assert decision.allowed is notice
+            assert decision.scope.categories == frozenset()
             met["destroyed, holder"] += given_facts.standing.holder
+            met["destroyed, holder's notice"] += notice
     assert met["closed, allowed"]
     assert met["destroyed, holder"]
+    assert met["destroyed, holder's notice"]
 
 
 def test_only_the_patient_side_reopens_or_exports() -> None:

@@ -45,6 +45,19 @@ def test_a_reseal_replaces_only_the_box_that_was_read(index: SqlIndex) -> None:
     assert index.sealed_birth(birth.dossier_id) == new
 
 
+def test_a_date_of_birth_is_set_in_place_of_the_recorded_one_or_first(
+    index: SqlIndex,
+) -> None:
+    birth = _with_birth(index)
+    corrected = SealedBirth(birth.dossier_id, 1, b"box-corrected")
+    index.set_birth(corrected)
+    assert index.sealed_birth(birth.dossier_id) == corrected
+    other = add_dossier(index)  # opened without a date: the first one is set
+    first = SealedBirth(other.dossier_id, 1, b"box-first")
+    index.set_birth(first)
+    assert index.sealed_birth(other.dossier_id) == first
+
+
 def test_a_rotation_keeps_the_key_version_a_date_is_still_sealed_under(
     index: SqlIndex,
 ) -> None:

@@ -9,6 +9,7 @@ import inspect
 import pytest
 
 from vault.index import base
+from vault.index.receipts import ReceiptIndex
 from vault.index.sql import SqlIndex
 from vault.index.sql.access import SqlAccess
 from vault.index.sql.births import SqlBirths
@@ -20,6 +21,7 @@ from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.notices import SqlNotices
 from vault.index.sql.overrides import SqlOverrides
+from vault.index.sql.receipts import SqlReceipts
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -37,6 +39,7 @@ ROLES: list[tuple[type, type]] = [
     (base.NoticeIndex, SqlNotices),
     (base.OverrideIndex, SqlOverrides),
     (base.BirthIndex, SqlBirths),
+    (ReceiptIndex, SqlReceipts),
     (base.RetentionIndex, SqlRetention),
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
@@ -61,6 +64,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     notices: base.NoticeIndex = SqlNotices(engine)
     overrides: base.OverrideIndex = SqlOverrides(engine)
     births: base.BirthIndex = SqlBirths(engine)
+    receipts: ReceiptIndex = SqlReceipts(engine)
     retention: base.RetentionIndex = SqlRetention(engine)
     keys: base.KeyIndex = SqlKeys(engine)
     sweep: base.SweepIndex = SqlSweep(engine)
@@ -81,6 +85,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
         notices,
         overrides,
         births,
+        receipts,
         retention,
         keys,
         sweep,

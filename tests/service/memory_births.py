@@ -25,6 +25,9 @@ class MemoryBirths:
     def sealed_birth(self, dossier_id: uuid.UUID) -> SealedBirth | None:
         return self._births.get(dossier_id)
 
+    def set_birth(self, birth: SealedBirth) -> None:
+        self._add_birth(birth)
+
     def reseal_birth(self, old: SealedBirth, new: SealedBirth) -> bool:
         with self._births_lock:
             if self._births.get(old.dossier_id) != old:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from tests.service.memory_births import MemoryBirths
 from tests.service.memory_careteams import MemoryCareTeams
 from tests.service.memory_overrides import MemoryOverrides
+from tests.service.memory_receipts import MemoryReceipts
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
 from vault.domain.heirs import HeirGrant
@@ -104,15 +105,16 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex(MemoryOverrides, MemoryCareTeams, MemoryBirths):
+class MemoryIndex(MemoryOverrides, MemoryCareTeams, MemoryBirths, MemoryReceipts):
     """Dossiers, their keys and relations, documents and their versions, in dicts; care
     teams (`MemoryCareTeams`), the patient's overrides of the matrix (`MemoryOverrides`),
-    sealed dates of birth (`MemoryBirths`)."""
+    sealed dates of birth (`MemoryBirths`), deletion receipts (`MemoryReceipts`)."""
 
     def __init__(self) -> None:
         MemoryOverrides.__init__(self)
         MemoryCareTeams.__init__(self)
         MemoryBirths.__init__(self)
+        MemoryReceipts.__init__(self)
         self._lock = threading.RLock()
         self._dossiers: dict[uuid.UUID, DossierRecord] = {}
         self._keys: dict[tuple[uuid.UUID, int], DossierKeyRecord] = {}

@@ -20,6 +20,7 @@ import pytest
 
 from tests.index import test_sql as sql_tests
 from tests.index.test_births import (  # noqa: F401  (collected here, run on both indexes)
+    test_a_date_of_birth_is_set_in_place_of_the_recorded_one_or_first,
     test_a_date_of_birth_is_stored_with_its_dossier_and_only_there,
     test_a_reseal_replaces_only_the_box_that_was_read,
     test_a_rotation_keeps_the_key_version_a_date_is_still_sealed_under,

@@ -134,12 +134,6 @@ _COMMANDS: list[tuple[str, str, str | None, Command]] = [
     ("block", "block a professional", "--rpps", lambda c, a: c.block(a.dossier, a.rpps)),
     ("unblock", "unblock a professional", "--rpps", lambda c, a: c.unblock(a.dossier, a.rpps)),
     (
-        "add-representative",
-        "add a legal representative",
-        "--ins",
-        lambda c, a: c.add_representative(a.dossier, a.ins),
-    ),
-    (
         "remove-representative",
         "remove a legal representative",
         "--ins",
@@ -232,6 +226,17 @@ def register(commands: Any) -> None:
     add_output_flags(glass, quiet=False)
     glass.set_defaults(
         handler=_run(lambda c, a: c.break_glass(a.dossier, EmergencyReason(a.reason)))
+    )
+    representative = access.add_parser(
+        "add-representative",
+        help="add a legal representative (a protected adult's: --until the measure ends)",
+    )
+    representative.add_argument("--dossier", required=True)
+    representative.add_argument("--ins", required=True)
+    representative.add_argument("--until", help="ISO 8601 time (UTC if no offset); default: none")
+    add_output_flags(representative, quiet=False)
+    representative.set_defaults(
+        handler=_run(lambda c, a: c.add_representative(a.dossier, a.ins, until=_expiry(a.until)))
     )
     _register_teams(access)
     _register_classes(access)

@@ -1,6 +1,7 @@
 """`dossier-vault dossier …`: create (for oneself, `--for-minor` as a legal
 representative, `--assisted` as a professional or the insurer's office), show, export,
-close, reopen a dossier, or ask for its deletion; a deceased holder's heirs (`heir-access
+close, reopen a dossier, or ask for its deletion; set or correct the holder's date of
+birth (`born`); a deceased holder's heirs (`heir-access
 grant`, operators) and the holder's objection to it (`posthumous-objection`); the notices
 the holder asks for (`notices --new-documents`), through the gRPC client.
 
@@ -49,6 +50,13 @@ def _birth_date(text: str) -> date:
     return born
 
 
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     mode = CreationMode.OWN
     if args.for_minor:
@@ -56,7 +64,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     elif args.assisted:
         mode = CreationMode.ASSISTED
     with client_from_args(args) as client:
-        _show_dossier(args, client.create_dossier(args.ins, mode, args.born))
+        until = _moment(args.until)
+        dossier = client.create_dossier(args.ins, mode, args.born, representative_until=until)
+        _show_dossier(args, dossier)
     return 0
 
 
@@ -87,6 +97,14 @@ def cmd_notices(args: argparse.Namespace) -> int:
         client.set_notification_preferences(args.dossier, new_documents=args.new_documents)
     text = f"new documents: {'notified' if args.new_documents else 'not notified'}"
     show(args, {"dossier_id": args.dossier, "new_documents": args.new_documents}, text)
+    return 0
+
+
+def cmd_born(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.set_birth_date(args.dossier, args.date)
+    born = args.date.isoformat()  # the caller's own input, echoed to them only
+    show(args, {"dossier_id": args.dossier, "birth_date": born}, "date of birth recorded")
     return 0
 
 
@@ -175,6 +193,11 @@ def register(commands: Any) -> None:
         type=_birth_date,
         help="the holder's date of birth, YYYY-MM-DD: a representative's rights end at 18",
     )
+    create.add_argument(
+        "--until",
+        help="with --for-minor, for a protected adult: ISO 8601 time the measure ends "
+        "(UTC if no offset)",
+    )
     add_output_flags(create)
     create.set_defaults(handler=cmd_create)
     show_parser = dossier.add_parser("show", help="show a dossier")
@@ -215,6 +238,13 @@ def register(commands: Any) -> None:
         cmd_objection,
     )
     objection.add_argument("--withdraw", dest="objects", action="store_false")
+    born = _lifecycle(
+        dossier,
+        "born",
+        "set or correct the holder's date of birth (a representative's rights end at 18)",
+        cmd_born,
+    )
+    born.add_argument("--date", required=True, type=_birth_date, help="YYYY-MM-DD")
     notices = _lifecycle(
         dossier, "notices", "the notices the holder asks for beyond those always sent", cmd_notices
     )

@@ -155,6 +155,10 @@ def _figures(report: RunReport) -> dict[str, tuple[str, float]]:
         "expired_documents": ("documents past their rolling window", report.expired_documents),
         "released_documents": ("held-back documents released", report.released_documents),
         "release_notices": ("notices of a coming release queued", report.release_notices),
+        "deletion_notices": (
+            "holders told their deletion was carried out",
+            report.deletion_notices,
+        ),
         "protection_retained": (
             "dossiers whose Object Lock retention was re-applied",
             protection.retained,

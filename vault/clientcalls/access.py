@@ -50,8 +50,15 @@ class AccessCalls(CallsBase):
     def unblock(self, dossier_id: uuid.UUID | str, rpps: str) -> None:
         self._change(dossier_id, unblock=rpps)
 
-    def add_representative(self, dossier_id: uuid.UUID | str, ins: str) -> Relationship:
-        return self._entry(dossier_id, add_representative=ins)
+    def add_representative(
+        self, dossier_id: uuid.UUID | str, ins: str, *, until: datetime | None = None
+    ) -> Relationship:
+        """Records a legal representative; `until`: their rights end then (a protected
+        adult's measure), or at the holder's majority if earlier."""
+        if until is None:
+            return self._entry(dossier_id, add_representative=ins)
+        limited = pb.RepresentativeUntil(ins=ins, expires_at=wire.timestamp(until))
+        return self._entry(dossier_id, add_representative_until=limited)
 
     def remove_representative(self, dossier_id: uuid.UUID | str, ins: str) -> None:
         self._change(dossier_id, remove_representative=ins)

@@ -1,12 +1,13 @@
 """`VaultClient`'s lifecycle calls: close, reopen, ask for deletion, legal holds, the
-patient's copy (`ExportDossier`, written to a path only once whole), and a deceased
-holder's heirs (an operator's grant, the holder's objection while alive)."""
+holder's date of birth after creation, the patient's copy (`ExportDossier`, written to a
+path only once whole), and a deceased holder's heirs (an operator's grant, the holder's
+objection while alive)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,6 +38,11 @@ class LifecycleCalls(CallsBase):
     def request_deletion(self, dossier_id: uuid.UUID | str) -> Dossier:
         request = pb.RequestDeletionRequest(dossier_id=str(dossier_id))
         return wire.dossier_from_proto(self._call(self._stub.RequestDeletion, request))
+
+    def set_birth_date(self, dossier_id: uuid.UUID | str, born: date) -> None:
+        """The patient side sets or corrects the holder's date of birth (`SetBirthDate`)."""
+        request = pb.SetBirthDateRequest(dossier_id=str(dossier_id), birth_date=born.isoformat())
+        self._call(self._stub.SetBirthDate, request)
 
     def place_hold(self, dossier_id: uuid.UUID | str, reason: str) -> int:
         """Operators: returns the hold's id, for its release."""

@@ -45,6 +45,7 @@ class RetentionRules:
     held_back_release_months: int = 1  # a document held back from the patient, at most
     held_back_notice_days: int = 14  # after its deposit, the holder is told of its release
     heir_access_max_days: int = 365  # an heir's access, at most (ours: no text sets one)
+    deletion_notice_days: int = 365  # the holder reads a deletion's notice (ours)
 
 
 DEFAULT_RULES = RetentionRules()

@@ -180,6 +180,7 @@ class NotificationKind(StrEnum):
     BLOCK_LIFTED = "block_lifted"  # a blocked professional became the treating physician
     DOCUMENT_DEPOSITED = "deposited"  # a new document, for a holder who opted in
     REPRESENTATIVE_ENDED = "rights_ended"  # a legal representative's rights ended
+    DOSSIER_DELETED = "deleted"  # the holder's deletion request was carried out
 
 
 DOCUMENT_NOTICES = frozenset(

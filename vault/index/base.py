@@ -5,13 +5,11 @@ Each consumer asks for the narrowest port it needs: the sweeper (vault/sweeper.p
 (vault/rotation.py) for `KeyIndex`, the retention job (retention/destroyer.py) for
 `RetentionIndex` and the two methods it borrows; the service for whichever its use cases
 call. Every method belongs to exactly one port; `vault.index.sql.SqlIndex` implements
-them all. The records these ports speak live in `vault.index.records` and are
-re-exported here. This module holds no query and no behaviour.
+them all. Records live in `vault.index.records` (re-exported); no query, no behaviour.
 
 Write order for a document (docs/architecture.md): `reserve_version` records a pending
-version (invisible), the blob is written and committed, then `commit_version` makes the
-document visible in one transaction. A crash leaves at worst a pending row and an
-orphan blob, never a listed document without its blob.
+version (invisible), the blob is written, then `commit_version` makes the document
+visible in one transaction. A crash leaves at worst a pending row and an orphan blob.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from vault.domain.notices import NoticePreferences
 from vault.domain.policy import Scope
 from vault.index.births import BirthIndex, SealedBirth
 from vault.index.overrides import OverrideIndex
+from vault.index.receipts import ReceiptIndex
 from vault.index.records import (
     AccessChange,
     CareTeamRecord,
@@ -381,9 +380,9 @@ class RetentionIndex(Protocol):
         self, dossier_id: uuid.UUID, completed_us: int, certificate: str, tombstone: bytes
     ) -> None:
         """In one transaction: every document, version, relation, access change and
-        notification row of the dossier removed, the dossier reduced to a tombstone
-        (destroyed, its patient index replaced by `tombstone`), the certificate
-        recorded."""
+        notification row of the dossier removed (not a receipt's `deleted` notice), the
+        dossier a tombstone (destroyed, its patient index replaced by `tombstone`), the
+        certificate recorded."""
         ...
 
     def expired_documents(
@@ -510,6 +509,7 @@ class Index(
     HeirIndex,
     NoticeIndex,
     OverrideIndex,
+    ReceiptIndex,
     RetentionIndex,
     KeyIndex,
     SweepIndex,

@@ -307,6 +307,19 @@ class BirthDateRow(Base):
     key_version: Mapped[int] = mapped_column(Integer)
 
 
+class DeletionReceiptRow(Base):
+    """Who held a dossier destroyed at their request (their INS's blind index, as the
+    dossier kept it before its tombstone), until when they may read the notice that it
+    was carried out (issue 15, item 6; vault/index/receipts.py). Purged by the
+    retention job after `kept_until_us`."""
+
+    __tablename__ = "deletion_receipts"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    patient_index: Mapped[bytes] = mapped_column(LargeBinary(32))
+    kept_until_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class NotificationPreferenceRow(Base):
     """What the holder asked to be told beyond the notices always sent (issue 15 item 9):
     one row per dossier that set a preference."""

@@ -3,7 +3,8 @@
 `Vault` composes the ports (Index, BlobStore, KeyProvider, JournalStore, JournalLog,
 Clock) into one decision gate (`gate.py`: one policy decision and one journal entry per
 request, before any effect) and the use cases that pass through it, one object per
-aggregate: `vault.dossiers` (create, find, lifecycle, holds), `vault.uploads` (writing
+aggregate: `vault.dossiers` (create, find, lifecycle, holds), `vault.births` (the
+holder's date of birth after creation), `vault.uploads` (writing
 documents), `vault.documents` (reading, searching, changing them, the patient copy),
 `vault.access` (who may access a dossier), `vault.heirs` (a deceased holder's heirs),
 `vault.notices` (the outbox) and `vault.journal` (the journal's read side).
@@ -28,6 +29,7 @@ from vault.journal.store import JournalLog, JournalStore
 from vault.notification_watch import WatchSettings
 from vault.pagetokens import PageTokens
 from vault.service.access import AccessControl
+from vault.service.births import BirthDates
 from vault.service.documents import Documents
 from vault.service.dossiers import Dossiers
 from vault.service.gate import Call, Gate
@@ -78,6 +80,7 @@ class Vault:
         # overlaps a request's journal append with its other work (uploads, reads)
         background = ThreadPoolExecutor(_BACKGROUND_WORKERS, "vault-overlap")
         self.dossiers = Dossiers(gate, index=index, keys=keys, rules=rules, retainer=retainer)
+        self.births = BirthDates(gate, index=index)  # the holder's date, after creation
         self.uploads = Uploads(
             gate,
             index=index,

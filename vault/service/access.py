@@ -22,6 +22,7 @@ from vault.domain.model import (
     DECLARED_CONSENT,
     AccessRules,
     Actor,
+    ActorKind,
     CareTeam,
     EmergencyReason,
     Notification,
@@ -32,6 +33,11 @@ from vault.domain.model import (
 from vault.domain.notices import representative_ended
 from vault.domain.policy import Action, Reason
 from vault.domain.policy.consent import THE_DAY, ConsentWindow
+from vault.domain.representation import (
+    check_not_own_representation,
+    check_representation_expiry,
+    check_within_own_term,
+)
 from vault.errors import FailedPreconditionError, NotFoundError
 from vault.index.base import AccessIndex, DocumentIndex, DossierRecord, NoticeIndex
 from vault.index.overrides import OverrideIndex
@@ -97,8 +103,13 @@ class AccessControl:
         return entry
 
     def _authorisation(self, dossier: DossierRecord, subject: str) -> Relationship | None:
+        return self._relation(dossier, Relation.AUTHORISED, subject)
+
+    def _relation(
+        self, dossier: DossierRecord, relation: Relation, subject: str
+    ) -> Relationship | None:
         entries = self._index.relationships(dossier.dossier_id, subject)
-        return next((e for e in entries if e.relation is Relation.AUTHORISED), None)
+        return next((e for e in entries if e.relation is relation), None)
 
     def block(self, actor: Actor, dossier_id: str, rpps: str, call: Call) -> Relationship:
         """The patient side blocks a professional (any authorisation ends)."""
@@ -131,14 +142,24 @@ class AccessControl:
         )
 
     def add_representative(
-        self, actor: Actor, dossier_id: str, ins: str, call: Call
+        self, actor: Actor, dossier_id: str, ins: str, call: Call, expires_us: int | None = None
     ) -> Relationship:
-        action = Action.REPRESENTATIVE_ADD
-        with self._gate.on_dossier(actor, dossier_id, action, call) as dossier:
-            subject = self._gate.ins_ref(parse_ins(ins))
-            entry = Relationship(
-                dossier.dossier_id, Relation.REPRESENTATIVE, subject, self._gate.now_us()
-            )
+        """The patient side records a legal representative (again: in place of the
+        recorded one). `expires_us`: a protected adult's measure ends then (tutelle,
+        curatelle; vault/domain/representation.py), the rights with it; None: until
+        removed, or the holder's majority. Nobody records their own representation, nor,
+        a representative whose measure ends, anyone beyond that end."""
+        action, gate = Action.REPRESENTATIVE_ADD, self._gate
+        with gate.on_dossier(actor, dossier_id, action, call) as dossier:
+            subject, now_us = gate.ins_ref(parse_ins(ins)), gate.now_us()
+            check_not_own_representation(gate.actor_ref(actor), subject)
+            if expires_us is not None:
+                check_representation_expiry(expires_us, now_us)
+            if actor.kind is ActorKind.LEGAL_REPRESENTATIVE:  # not beyond their own end
+                own = self._relation(dossier, Relation.REPRESENTATIVE, gate.actor_ref(actor))
+                check_within_own_term(None if own is None else own.expires_us, expires_us)
+            relation = Relation.REPRESENTATIVE
+            entry = Relationship(dossier.dossier_id, relation, subject, now_us, expires_us)
         self._index.set_relationship(entry, call.request_id)
         return entry
 

@@ -35,6 +35,7 @@ from vault.domain.model import (
     Relationship,
 )
 from vault.domain.policy import Action, Facts, Standing
+from vault.domain.representation import check_representation_expiry
 from vault.domain.validation import hold_reason
 from vault.errors import (
     AlreadyExistsError,
@@ -101,13 +102,15 @@ class Dossiers:
         call: Call,
         mode: CreationMode = CreationMode.OWN,
         born: date | None = None,
+        representative_until_us: int | None = None,
     ) -> Dossier:
         """Opens the dossier of the holder of `ins_text`: the holder themself, their legal
         representative (recorded as such in the dossier's first transaction), or someone
         assisting them (journaled as the actor, `assisted-creation`; no access kept).
         The dossier is the holder's from its first second, whoever opened it. `born`,
         the holder's date of birth, is sealed under the dossier's first key: a
-        representative's rights end at the holder's majority (a minor's only)."""
+        representative's rights end at the holder's majority (a minor's only), or at
+        `representative_until_us` (a protected adult's measure) if earlier."""
         gate = self._gate
         with gate.journaled(actor, Action.DOSSIER_CREATE, call) as access:
             patient_index = gate.patient_index(parse_ins(ins_text))
@@ -117,16 +120,21 @@ class Dossiers:
             if self._index.dossier_by_patient(patient_index) is not None:
                 raise AlreadyExistsError("this patient already has a dossier")
             now_us = gate.now_us()
+            represented = mode is CreationMode.FOR_REPRESENTED
             if born is not None:
-                represented = mode is CreationMode.FOR_REPRESENTED
                 check_birth_date(born, now_us, by_representative=represented)
+            if representative_until_us is not None:
+                if not represented:
+                    raise InvalidArgumentError("only a representative's creation has an end")
+                check_representation_expiry(representative_until_us, now_us)
             record = DossierRecord(new_id(now_us // 1000), patient_index, now_us, key_version=1)
             access.dossier = record.dossier_id
             representative = None
             if mode is CreationMode.FOR_REPRESENTED:
                 subject = gate.actor_ref(actor)
                 relation = Relation.REPRESENTATIVE
-                representative = Relationship(record.dossier_id, relation, subject, now_us)
+                until = representative_until_us
+                representative = Relationship(record.dossier_id, relation, subject, now_us, until)
         context = sealed.dossier_key_context(record.dossier_id, 1)
         plain_key = os.urandom(sealed.KEY_SIZE)
         key = DossierKeyRecord(record.dossier_id, 1, self._keys.wrap(plain_key, context))

@@ -77,10 +77,12 @@ from vault.index.base import (
 )
 from vault.index.births import BirthIndex
 from vault.index.overrides import OverrideIndex
+from vault.index.receipts import ReceiptIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 from vault.observability import tracing
-from vault.service.representation import end_lapsed_representation, majority_of
+from vault.service.receipts import is_holder
+from vault.service.representation import end_lapsed_representation, representation_until
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
 
@@ -109,11 +111,11 @@ class GateIndex(
     OverrideIndex,
     BirthIndex,
     NoticeIndex,
+    ReceiptIndex,  # the holder of a dossier destroyed at their request (receipts.py)
     Protocol,
 ):
-    """What the gate reads: the dossier, the caller's standing in it, a version, its keys
-    (one read scope for a request's decision: `Gate.reads`); and the first-access
-    notices and the ends of lapsed representations it writes."""
+    """What the gate reads, in one scope a decision (`Gate.reads`): dossier, standing,
+    version, keys; and writes: first-access notices, ends of lapsed representations."""
 
 
 _REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
@@ -358,7 +360,7 @@ class Gate:
     def _standing(self, actor: Actor, dossier: DossierRecord) -> Standing:
         """What the dossier records about the actor."""
         if actor.kind is ActorKind.PATIENT:
-            holder = self.actor_patient_index(actor) == dossier.patient_index
+            holder = is_holder(self._index, dossier, self.actor_patient_index(actor), self.now_us())
             heir = None if holder else self._heir_until(actor, dossier)
             return Standing(
                 holder=holder, emergency_refused=dossier.emergency_refused, heir_until_us=heir
@@ -378,12 +380,10 @@ class Gate:
         overrides: tuple[MatrixOverride, ...] = ()
         if actor.kind is ActorKind.PROFESSIONAL:  # the patient's overrides of the matrix
             overrides = self._index.matrix_overrides(dossier.dossier_id, self.actor_ref(actor))
-        representative = Relation.REPRESENTATIVE in found
+        representative = found.get(Relation.REPRESENTATIVE)  # until majority or expiry
         return Standing(
-            representative=representative,
-            representative_until_us=(
-                majority_of(self._index, self._keys, dossier.dossier_id) if representative else None
-            ),
+            representative=representative is not None,
+            representative_until_us=representation_until(self._index, self._keys, representative),
             treating_physician=Relation.TREATING in found,
             authorised_until_us=until(Relation.AUTHORISED),
             blocked=Relation.BLOCKED in found,

@@ -23,7 +23,7 @@ Reasons, by status:
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
     AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
     NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE,
-    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED,
+    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED, HOLDER_OF_AGE,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -262,7 +262,16 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     (SetNotificationPreferences); never one held back from them, nor their own.
     """
     NOTIFICATION_KIND_REPRESENTATIVE_ENDED: _NotificationKind.ValueType  # 7
-    """A legal representative's rights ended (representative: `ins-hmac:…`)."""
+    """A legal representative's rights ended (representative: `ins-hmac:…`): removed by
+    the patient side, or at their first request after the holder's majority or the
+    expiry recorded with them.
+    """
+    NOTIFICATION_KIND_DOSSIER_DELETED: _NotificationKind.ValueType  # 8
+    """The holder's deletion request was carried out: the dossier is destroyed. The only
+    notice of a destroyed dossier's outbox, which only the holder (a patient token for
+    the INS that held it) reads by the dossier's id, for VAULT_DELETION_NOTICE_DAYS after
+    the destruction; GetDossier by INS no longer finds it.
+    """
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper): ...
 
@@ -282,7 +291,16 @@ NOTIFICATION_KIND_DOCUMENT_DEPOSITED: NotificationKind.ValueType  # 6
 (SetNotificationPreferences); never one held back from them, nor their own.
 """
 NOTIFICATION_KIND_REPRESENTATIVE_ENDED: NotificationKind.ValueType  # 7
-"""A legal representative's rights ended (representative: `ins-hmac:…`)."""
+"""A legal representative's rights ended (representative: `ins-hmac:…`): removed by
+the patient side, or at their first request after the holder's majority or the
+expiry recorded with them.
+"""
+NOTIFICATION_KIND_DOSSIER_DELETED: NotificationKind.ValueType  # 8
+"""The holder's deletion request was carried out: the dossier is destroyed. The only
+notice of a destroyed dossier's outbox, which only the holder (a patient token for
+the INS that held it) reads by the dossier's id, for VAULT_DELETION_NOTICE_DAYS after
+the destruction; GetDossier by INS no longer finds it.
+"""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
 
 class _CreationMode:
@@ -348,6 +366,7 @@ class CreateDossierRequest(_message.Message):
     INS_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
     BIRTH_DATE_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVE_UNTIL_FIELD_NUMBER: _builtins.int
     ins: _builtins.str
     """Identifiant National de Santé: 13-character NIR + 2-digit key."""
     mode: Global___CreationMode.ValueType
@@ -360,20 +379,69 @@ class CreateDossierRequest(_message.Message):
     France. A representative gives it for a minor only (FAILED_PRECONDITION for one of
     age); INVALID_ARGUMENT for another form or a date in the future.
     """
+    @_builtins.property
+    def representative_until(self) -> _timestamp_pb2.Timestamp:
+        """CREATION_MODE_FOR_REPRESENTED only (INVALID_ARGUMENT with another mode): the
+        representative's rights end then, a protected adult's measure (tutelle,
+        curatelle), as ChangeAccessRequest.add_representative_until records one; after now
+        and at most 20 years away (INVALID_ARGUMENT). Unset: until removed, or the majority.
+        """
+
     def __init__(
         self,
         *,
         ins: _builtins.str = ...,
         mode: Global___CreationMode.ValueType = ...,
         birth_date: _builtins.str = ...,
+        representative_until: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["representative_until", b"representative_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "ins", b"ins", "mode", b"mode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "ins", b"ins", "mode", b"mode", "representative_until", b"representative_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateDossierRequest: _TypeAlias = CreateDossierRequest  # noqa: Y015
+
+@_typing.final
+class SetBirthDateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSSIER_ID_FIELD_NUMBER: _builtins.int
+    BIRTH_DATE_FIELD_NUMBER: _builtins.int
+    dossier_id: _builtins.str
+    birth_date: _builtins.str
+    """The holder's date of birth, exactly YYYY-MM-DD (INVALID_ARGUMENT for another form,
+    an empty one, or a date after today in France).
+    """
+    def __init__(
+        self,
+        *,
+        dossier_id: _builtins.str = ...,
+        birth_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "dossier_id", b"dossier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBirthDateRequest: _TypeAlias = SetBirthDateRequest  # noqa: Y015
+
+@_typing.final
+class SetBirthDateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBirthDateResponse: _TypeAlias = SetBirthDateResponse  # noqa: Y015
 
 @_typing.final
 class GetDossierRequest(_message.Message):
@@ -1329,6 +1397,7 @@ class ChangeAccessRequest(_message.Message):
     OPEN_CATEGORY_FIELD_NUMBER: _builtins.int
     CLOSE_CATEGORY_FIELD_NUMBER: _builtins.int
     CLEAR_CATEGORY_FIELD_NUMBER: _builtins.int
+    ADD_REPRESENTATIVE_UNTIL_FIELD_NUMBER: _builtins.int
     dossier_id: _builtins.str
     authorise: _builtins.str
     """A professional's RPPS number."""
@@ -1384,6 +1453,13 @@ class ChangeAccessRequest(_message.Message):
     def close_category(self) -> Global___MatrixOverride: ...
     @_builtins.property
     def clear_category(self) -> Global___MatrixOverride: ...
+    @_builtins.property
+    def add_representative_until(self) -> Global___RepresentativeUntil:
+        """A legal representative whose rights end at `expires_at` (a protected adult's
+        measure: tutelle, curatelle), recorded as `add_representative` records one. The
+        rights end at the earlier of `expires_at` and the holder's majority.
+        """
+
     def __init__(
         self,
         *,
@@ -1407,16 +1483,48 @@ class ChangeAccessRequest(_message.Message):
         open_category: Global___MatrixOverride | None = ...,
         close_category: Global___MatrixOverride | None = ...,
         clear_category: Global___MatrixOverride | None = ...,
+        add_representative_until: Global___RepresentativeUntil | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "add_representative_until", b"add_representative_until", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "dossier_id", b"dossier_id", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_care_team", b"add_care_team", "add_representative", b"add_representative", "add_representative_until", b"add_representative_until", "allow_break_glass", b"allow_break_glass", "allow_emergency_access", b"allow_emergency_access", "allow_regulation", b"allow_regulation", "authorise", b"authorise", "block", b"block", "change", b"change", "clear_category", b"clear_category", "clear_treating_physician", b"clear_treating_physician", "close_category", b"close_category", "dossier_id", b"dossier_id", "grant_occupational", b"grant_occupational", "open_category", b"open_category", "record_consent", b"record_consent", "remove_care_team", b"remove_care_team", "remove_representative", b"remove_representative", "revoke", b"revoke", "revoke_occupational", b"revoke_occupational", "set_treating_physician", b"set_treating_physician", "unblock", b"unblock"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team", "allow_break_glass", "allow_regulation", "grant_occupational", "revoke_occupational", "open_category", "close_category", "clear_category"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["authorise", "revoke", "block", "unblock", "add_representative", "remove_representative", "allow_emergency_access", "set_treating_physician", "clear_treating_physician", "record_consent", "add_care_team", "remove_care_team", "allow_break_glass", "allow_regulation", "grant_occupational", "revoke_occupational", "open_category", "close_category", "clear_category", "add_representative_until"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 
 Global___ChangeAccessRequest: _TypeAlias = ChangeAccessRequest  # noqa: Y015
+
+@_typing.final
+class RepresentativeUntil(_message.Message):
+    """A legal representative recorded until an expiry (ChangeAccessRequest)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INS_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    ins: _builtins.str
+    """The representative's INS."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Required: after now and at most 20 years away (INVALID_ARGUMENT otherwise). A
+        representative may not record their own representation, nor, when their own has
+        an expiry, anyone beyond it or without one (FAILED_PRECONDITION).
+        """
+
+    def __init__(
+        self,
+        *,
+        ins: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "ins", b"ins"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepresentativeUntil: _TypeAlias = RepresentativeUntil  # noqa: Y015
 
 @_typing.final
 class AccessEntry(_message.Message):
@@ -1440,7 +1548,9 @@ class AccessEntry(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp:
-        """Unset: no end."""
+        """Unset: no end. For a representative, the expiry recorded with them (a protected
+        adult's measure); the holder's majority, which also ends it, is not shown.
+        """
 
     def __init__(
         self,

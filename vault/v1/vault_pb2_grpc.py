@@ -174,6 +174,11 @@ class DossierVaultStub:
                 request_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
                 response_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
                 _registered_method=True)
+        self.SetBirthDate = channel.unary_unary(
+                '/vault.v1.DossierVault/SetBirthDate',
+                request_serializer=vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.SerializeToString,
+                response_deserializer=vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.FromString,
+                _registered_method=True)
 
 
 class DossierVaultServicer:
@@ -212,7 +217,8 @@ class DossierVaultServicer:
 
     def RequestDeletion(self, request, context):
         """The patient side asks for early destruction: closed at once, destroyed by the
-        next retention run (within three months).
+        next retention run (within three months). The holder is then told
+        (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -334,7 +340,9 @@ class DossierVaultServicer:
     def ListNotifications(self, request, context):
         """The patient's notification outbox (first access by each professional, every
         emergency access), oldest first, from after a given notification id; for the
-        treating physician, the emergency accesses they were told of.
+        treating physician, the emergency accesses they were told of. Of a dossier destroyed
+        at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+        VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -427,6 +435,18 @@ class DossierVaultServicer:
         """Operators and auditors: the dossier's legal holds, in force or released, oldest
         first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
         `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBirthDate(self, request, context):
+        """The patient side sets or corrects the holder's date of birth after creation, sealed
+        under the dossier key in place of any recorded one (a representative's rights end at
+        the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+        holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+        NIR of the holder's INS); a legal representative only while still one, and never to
+        a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -574,6 +594,11 @@ def add_DossierVaultServicer_to_server(servicer, server):
                     servicer.ListHolds,
                     request_deserializer=vault_dot_v1_dot_vault__pb2.ListHoldsRequest.FromString,
                     response_serializer=vault_dot_v1_dot_vault__pb2.ListHoldsResponse.SerializeToString,
+            ),
+            'SetBirthDate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBirthDate,
+                    request_deserializer=vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.FromString,
+                    response_serializer=vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1332,6 +1357,33 @@ class DossierVault:
             '/vault.v1.DossierVault/ListHolds',
             vault_dot_v1_dot_vault__pb2.ListHoldsRequest.SerializeToString,
             vault_dot_v1_dot_vault__pb2.ListHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBirthDate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vault.v1.DossierVault/SetBirthDate',
+            vault_dot_v1_dot_vault__pb2.SetBirthDateRequest.SerializeToString,
+            vault_dot_v1_dot_vault__pb2.SetBirthDateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,7 +23,7 @@ Reasons, by status:
     ACTOR_NEVER_ALLOWED, ACTION_NOT_PERMITTED, NO_AUTHORISATION,
     AUTHORISATION_EXPIRED, BLOCKED, EMERGENCY_REFUSED, REGULATION_REFUSED,
     NOT_EMERGENCY_PROFESSIONAL, NO_OCCUPATIONAL_GRANT, CATEGORY_NOT_WRITABLE,
-    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED,
+    NOT_AUTHOR, VISIBILITY_NOT_SETTABLE, DOSSIER_NOT_ACTIVE, NOT_DECEASED, HOLDER_OF_AGE,
     PERMISSION_DENIED (none of these);
   UNAUTHENTICATED: UNAUTHENTICATED;
   INVALID_ARGUMENT: INVALID_ARGUMENT, UNDECODABLE (the bytes do not decode),
@@ -86,7 +86,8 @@ class DossierVaultStub:
     """The patient side reopens a closed dossier within its conservation period."""
     RequestDeletion: _grpc.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]
     """The patient side asks for early destruction: closed at once, destroyed by the
-    next retention run (within three months).
+    next retention run (within three months). The holder is then told
+    (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
     """
     PlaceHold: _grpc.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]
     """Operators: a legal hold stops any destruction until released."""
@@ -151,7 +152,9 @@ class DossierVaultStub:
     ListNotifications: _grpc.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]
     """The patient's notification outbox (first access by each professional, every
     emergency access), oldest first, from after a given notification id; for the
-    treating physician, the emergency accesses they were told of.
+    treating physician, the emergency accesses they were told of. Of a dossier destroyed
+    at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+    VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
     """
     ExportJournal: _grpc.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -205,6 +208,14 @@ class DossierVaultStub:
     first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
     `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
     """
+    SetBirthDate: _grpc.UnaryUnaryMultiCallable[_vault_pb2.SetBirthDateRequest, _vault_pb2.SetBirthDateResponse]
+    """The patient side sets or corrects the holder's date of birth after creation, sealed
+    under the dossier key in place of any recorded one (a representative's rights end at
+    the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+    holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+    NIR of the holder's INS); a legal representative only while still one, and never to
+    a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class DossierVaultAsyncStub(DossierVaultStub):
@@ -224,7 +235,8 @@ class DossierVaultAsyncStub(DossierVaultStub):
     """The patient side reopens a closed dossier within its conservation period."""
     RequestDeletion: _aio.UnaryUnaryMultiCallable[_vault_pb2.RequestDeletionRequest, _vault_pb2.Dossier]  # type: ignore[assignment]
     """The patient side asks for early destruction: closed at once, destroyed by the
-    next retention run (within three months).
+    next retention run (within three months). The holder is then told
+    (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
     """
     PlaceHold: _aio.UnaryUnaryMultiCallable[_vault_pb2.PlaceHoldRequest, _vault_pb2.LegalHold]  # type: ignore[assignment]
     """Operators: a legal hold stops any destruction until released."""
@@ -289,7 +301,9 @@ class DossierVaultAsyncStub(DossierVaultStub):
     ListNotifications: _aio.UnaryUnaryMultiCallable[_vault_pb2.ListNotificationsRequest, _vault_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """The patient's notification outbox (first access by each professional, every
     emergency access), oldest first, from after a given notification id; for the
-    treating physician, the emergency accesses they were told of.
+    treating physician, the emergency accesses they were told of. Of a dossier destroyed
+    at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+    VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
     """
     ExportJournal: _aio.UnaryStreamMultiCallable[_vault_pb2.ExportJournalRequest, _vault_pb2.ExportJournalResponse]  # type: ignore[assignment]
     """Auditors: the journal export (docs/format.md, "Journal export v1") for a range of
@@ -343,6 +357,14 @@ class DossierVaultAsyncStub(DossierVaultStub):
     first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
     `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
     """
+    SetBirthDate: _aio.UnaryUnaryMultiCallable[_vault_pb2.SetBirthDateRequest, _vault_pb2.SetBirthDateResponse]  # type: ignore[assignment]
+    """The patient side sets or corrects the holder's date of birth after creation, sealed
+    under the dossier key in place of any recorded one (a representative's rights end at
+    the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+    holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+    NIR of the holder's INS); a legal representative only while still one, and never to
+    a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
+    """
 
 class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -389,7 +411,8 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vault_pb2.Dossier, _abc.Awaitable[_vault_pb2.Dossier]]:
         """The patient side asks for early destruction: closed at once, destroyed by the
-        next retention run (within three months).
+        next retention run (within three months). The holder is then told
+        (NOTIFICATION_KIND_DOSSIER_DELETED, read by this dossier's id).
         """
 
     @_abc_1.abstractmethod
@@ -532,7 +555,9 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_vault_pb2.ListNotificationsResponse, _abc.Awaitable[_vault_pb2.ListNotificationsResponse]]:
         """The patient's notification outbox (first access by each professional, every
         emergency access), oldest first, from after a given notification id; for the
-        treating physician, the emergency accesses they were told of.
+        treating physician, the emergency accesses they were told of. Of a dossier destroyed
+        at its holder's request, its holder alone reads the DOSSIER_DELETED notice (for
+        VAULT_DELETION_NOTICE_DAYS); anything else there is DOSSIER_NOT_ACTIVE.
         """
 
     @_abc_1.abstractmethod
@@ -645,6 +670,20 @@ class DossierVaultServicer(metaclass=_abc_1.ABCMeta):
         """Operators and auditors: the dossier's legal holds, in force or released, oldest
         first, so that an operator finds the id ReleaseHold needs. Decided and journaled as a
         `dossier.hold-list`; anyone else gets PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def SetBirthDate(
+        self,
+        request: _vault_pb2.SetBirthDateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vault_pb2.SetBirthDateResponse, _abc.Awaitable[_vault_pb2.SetBirthDateResponse]]:
+        """The patient side sets or corrects the holder's date of birth after creation, sealed
+        under the dossier key in place of any recorded one (a representative's rights end at
+        the majority it gives). Journaled `dossier.birth-date`, allowed or denied: the
+        holder always (FAILED_PRECONDITION if the date's year and month disagree with the
+        NIR of the holder's INS); a legal representative only while still one, and never to
+        a date of age (PERMISSION_DENIED HOLDER_OF_AGE); anyone else PERMISSION_DENIED.
         """
 
 def add_DossierVaultServicer_to_server(servicer: DossierVaultServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

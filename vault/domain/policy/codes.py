@@ -59,6 +59,8 @@ class Action(StrEnum):
     NOTIFICATIONS_SETTING = "notifications.setting"
     # Operators and auditors list a dossier's legal holds (issue 21, item 7).
     DOSSIER_HOLD_LIST = "dossier.hold-list"
+    # The holder's date of birth set or corrected after creation (issue 15, item 3).
+    BIRTH_DATE_SET = "dossier.birth-date"
 
 
 class Reason(StrEnum):
@@ -105,6 +107,7 @@ class Reason(StrEnum):
     HEIR_ACCESS_EXPIRED = "heir-access-expired"
     NOT_DECEASED = "not-deceased"  # heirs' access to a dossier not closed for a death
     POSTHUMOUS_OBJECTION = "posthumous-objection"  # the deceased objected while alive
+    HOLDER_OF_AGE = "holder-of-age"  # a representative's date would make the holder of age
     # Refusals decided before or beside the policy, journaled all the same.
     UNAUTHENTICATED = "unauthenticated"
     INVALID_ARGUMENT = "invalid-argument"

@@ -81,3 +81,4 @@ class Facts:
     posthumous_objection: bool = False  # the holder objected to heirs' access, alive
     creation: CreationMode = CreationMode.OWN  # who opens a dossier (creation only)
     caller: str | None = None  # the caller as the journal and documents' authors name them
+    new_majority_us: int | None = None  # the majority a date of birth being set gives

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from vault.domain.lifecycle import released_up_to_us
 from vault.domain.model import ActorKind, ClosureReason, DossierState, Visibility
+from vault.domain.policy.birth import decide_birth_date
 from vault.domain.policy.codes import Action, Reason
 from vault.domain.policy.creation import decide_creation
+from vault.domain.policy.deletion import decide_destroyed
 from vault.domain.policy.documents import (
     authors_own,
     decide_document,
@@ -75,6 +77,7 @@ _PATIENT_SIDE = frozenset(
         Action.NOTIFICATIONS_SETTING,  # the notices the holder asks for (issue 15 item 9)
         Action.JOURNAL_READ,
         Action.DOSSIER_EXPORT,
+        Action.BIRTH_DATE_SET,  # the holder's date of birth, after creation (birth.py)
     }
     | TEAM_ACTIONS  # care teams (teams.py)
     | OVERRIDE_ACTIONS  # the patient's overrides of the matrix (overrides.py)
@@ -112,6 +115,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
         return _patient_side_only(facts)  # the patient sees that it is closed, no more
     if facts.dossier_state is DossierState.CLOSED and facts.action is Action.DOSSIER_EXPORT:
         return _closed_copy(facts)
+    if facts.dossier_state is DossierState.DESTROYED:  # its holder's last notice: deletion.py
+        return decide_destroyed(facts)
     if facts.dossier_state is not DossierState.ACTIVE:
         return deny(Reason.DOSSIER_NOT_ACTIVE)
     decision = _decide_dossier(facts, matrix)
@@ -120,6 +125,8 @@ def decide(facts: Facts, matrix: AccessMatrix = DEFAULT_MATRIX) -> Decision:
     decision = authors_own(facts, decision)  # an author sees what they wrote: documents.py
     if facts.action is Action.DOCUMENT_WRITE:
         return decide_new_document(facts.document, decision)
+    if facts.action is Action.BIRTH_DATE_SET:
+        return decide_birth_date(facts, decision)
     if facts.document is None:
         return decision
     if facts.action is Action.DOCUMENT_REPLACE:

@@ -3,7 +3,7 @@ Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
 (`dossiers`, `births`, `documents`, `access`, `lifecycle`, `heirs`, `notices`, `retention`,
-`deadlines`, `keys`, `sweep`, `scrub`, and
+`receipts`, `deadlines`, `keys`, `sweep`, `scrub`, and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
@@ -23,6 +23,7 @@ from vault.index.sql.keys import SqlKeys
 from vault.index.sql.lifecycle import SqlLifecycle
 from vault.index.sql.notices import SqlNotices
 from vault.index.sql.overrides import SqlOverrides
+from vault.index.sql.receipts import SqlReceipts
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
@@ -41,6 +42,7 @@ class SqlIndex(
     SqlHeirs,
     SqlNotices,
     SqlOverrides,
+    SqlReceipts,
     SqlRetention,
     SqlDeadlines,
     SqlKeys,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
-from vault.domain.model import ClosureReason, DocumentCategory, DossierState
+from vault.domain.model import ClosureReason, DocumentCategory, DossierState, NotificationKind
 from vault.index.records import (
     Destruction,
     DossierRecord,
@@ -191,7 +191,8 @@ class SqlRetention(SqlBase):
             conn.execute(delete(DOC).where(DOC.c.dossier_id == dossier_id))
             conn.execute(delete(ACC).where(ACC.c.dossier_id == dossier_id))
             conn.execute(delete(CHANGES).where(CHANGES.c.dossier_id == dossier_id))
-            conn.execute(delete(N).where(N.c.dossier_id == dossier_id))
+            deleted = NotificationKind.DOSSIER_DELETED.value  # its receipt's (receipts.py)
+            conn.execute(delete(N).where(N.c.dossier_id == dossier_id, N.c.kind != deleted))
             tables = (MEMBERS, TEAMS, HEIR_GRANTS, OBJECTIONS, PREFERENCES, OVERRIDES, BIRTHS)
             for table in tables:
                 conn.execute(delete(table).where(table.c.dossier_id == dossier_id))

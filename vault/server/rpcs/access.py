@@ -44,6 +44,16 @@ class AccessRpcs(Rpcs):
                 Action.REPRESENTATIVE_ADD,
                 lambda a, c: access.add_representative(a, dossier, request.add_representative, c),
             ),
+            "add_representative_until": (  # unset expires_at: 0, refused as past
+                Action.REPRESENTATIVE_ADD,
+                lambda a, c: access.add_representative(
+                    a,
+                    dossier,
+                    request.add_representative_until.ins,
+                    c,
+                    wire.optional_time_us(request.add_representative_until, "expires_at") or 0,
+                ),
+            ),
             "remove_representative": (
                 Action.REPRESENTATIVE_REMOVE,
                 lambda a, c: access.remove_representative(

@@ -1,5 +1,6 @@
 """The dossier's RPCs: create, read, close, reopen, ask for deletion, legal holds, the
-patient's copy (`ExportDossier`). Each maps the request to domain values (`vault.wire`),
+patient's copy (`ExportDossier`), the holder's date of birth after creation
+(`SetBirthDate`). Each maps the request to domain values (`vault.wire`),
 calls `Vault.dossiers` (or `Vault.documents.export`) through `Calls` and maps the result
 back; nothing else happens here.
 """
@@ -13,6 +14,7 @@ from vault import wire
 from vault.domain.majority import parse_birth_date
 from vault.domain.model import Actor
 from vault.domain.policy import Action
+from vault.errors import InvalidArgumentError
 from vault.server.calls import Context, close
 from vault.server.rpcs.base import Rpcs
 from vault.service import Call
@@ -26,12 +28,26 @@ class DossierRpcs(Rpcs):
         async def body(actor: Actor, call: Call) -> pb.Dossier:
             mode = wire.creation_mode_from_proto(request.mode)
             born = parse_birth_date(request.birth_date)
+            until = wire.optional_time_us(request, "representative_until")
             dossier = await self._calls.run(
-                self._vault.dossiers.create, actor, request.ins, call, mode, born
+                self._vault.dossiers.create, actor, request.ins, call, mode, born, until
             )
             return wire.dossier_to_proto(dossier)
 
         return await self._calls.unary(context, Action.DOSSIER_CREATE, body)
+
+    async def SetBirthDate(  # noqa: N802 (generated name)
+        self, request: pb.SetBirthDateRequest, context: Context
+    ) -> pb.SetBirthDateResponse:
+        async def body(actor: Actor, call: Call) -> pb.SetBirthDateResponse:
+            call.dossier = request.dossier_id  # an edge refusal goes in its history
+            born = parse_birth_date(request.birth_date)
+            if born is None:
+                raise InvalidArgumentError("a date of birth is YYYY-MM-DD")
+            await self._calls.run(self._vault.births.set, actor, request.dossier_id, born, call)
+            return pb.SetBirthDateResponse()
+
+        return await self._calls.unary(context, Action.BIRTH_DATE_SET, body)
 
     async def GetDossier(  # noqa: N802 (generated name)
         self, request: pb.GetDossierRequest, context: Context
