@@ -7,6 +7,8 @@
     20..31   journal verify: one code per failure kind (29: no checkpoint matched)
     20..33   journal verify-proof: the same codes where they mean the same, 32 (the proof
              does not prove its claim) and 33 (a v1 checkpoint: no Merkle root)
+    36..38   journal verify of a tiles directory: the codes above, 33, and 36 (a tampered
+             tile), 37 (a tampered entry bundle), 38 (a missing tile or bundle)
     40       scrub: damage found
     130      interrupted (Ctrl-C); nothing partial is left behind
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from vault.errors import VaultError, error_classes
 from vault.journal.proofs import ProofFailureKind
+from vault.journal.tiles import TileFailureKind
 from vault.journal.verify import FailureKind
 
 EXIT_USAGE = 2
@@ -47,6 +50,12 @@ PROOF_EXIT_CODES: dict[ProofFailureKind, int] = {
     ProofFailureKind.NON_CANONICAL: 31,
     ProofFailureKind.BAD_PROOF: 32,
     ProofFailureKind.NO_ROOT: 33,
+}
+TILE_EXIT_CODES: dict[TileFailureKind, int] = {
+    TileFailureKind.NO_ROOT: 33,
+    TileFailureKind.TAMPERED_TILE: 36,
+    TileFailureKind.TAMPERED_BUNDLE: 37,
+    TileFailureKind.MISSING_TILE: 38,
 }
 EXIT_DAMAGED = 40  # scrub: a committed blob is missing or fails its tags
 
@@ -80,6 +89,11 @@ def verify_codes() -> list[tuple[int, str]]:
     """What `journal verify` returns: a code per failure kind."""
     codes = [(code, kind.value) for kind, code in VERIFY_EXIT_CODES.items()]
     return [*codes, (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)")]
+
+
+def tile_codes() -> list[tuple[int, str]]:
+    """What `journal verify` of a tiles directory returns besides `verify_codes`."""
+    return [(code, f"{kind.value} (tiles)") for kind, code in TILE_EXIT_CODES.items()]
 
 
 def proof_codes() -> list[tuple[int, str]]:
