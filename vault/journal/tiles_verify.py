@@ -22,7 +22,7 @@ What it does not: fetch over HTTP (mirror first), or look at tiles beyond size s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from vault.errors import IntegrityError
@@ -172,7 +172,7 @@ def verify_tiles(
     directory: TileDirectory,
     key: VerifierKey,
     note: str,
-    published: list[str | tuple[str, str]] | None = None,
+    published: Sequence[str | tuple[str, str]] = (),
     on_progress: Callable[[int, int], None] | None = None,
     *,
     expect_complete: bool = False,
@@ -193,7 +193,7 @@ def verify_tiles(
     summary = verify_export(
         bundles.lines(),
         key,
-        [note, *(published or [])],
+        [note, *published],
         on_progress,
         expect_complete=expect_complete,
         anchors=anchors,
