@@ -225,3 +225,13 @@ def test_the_publisher_refuses_a_note_whose_root_the_journal_does_not_give(
     with pytest.raises(IntegrityError):
         publisher.publish(20, v2_note(ENTRIES, 20))
     assert not (directory / f"checkpoint-{20:020d}.txt").exists()
+
+
+def test_publishing_an_older_checkpoint_again_leaves_the_newer_one_in_checkpoint(
+    tiles: Path,
+) -> None:
+    newest = (tiles / "checkpoint").read_text()
+    publisher = TilingPublisher(DirectoryPublisher(tiles), tiles, Journal(ENTRIES), KEY)
+    publisher.publish(10, (tiles / f"checkpoint-{10:020d}.txt").read_text())
+    assert (tiles / "checkpoint").read_text() == newest
+    check(tiles)

@@ -140,7 +140,7 @@ class TilingPublisher:
             entries = self._journal.entries(first_seq=tiled_size + 1, last_seq=size)
             self._writer.extend(builder, _canonical(entries, tiled_size + 1), size, checkpoint.root)
         self._inner.publish(size, note)
-        if newer:
+        if newer and self.tiled()[0] < size:  # not behind another process's, if one ran
             self._tiles.replace_checkpoint(note)
 
     def latest(self) -> str | None:
