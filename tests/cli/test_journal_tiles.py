@@ -88,3 +88,44 @@ def test_tile_exit_codes_are_distinct_documented_and_share_no_root_with_proofs()
     help_text = verify("--help").stdout
     for kind, code in TILE_EXIT_CODES.items():
         assert f"{code:<3} {kind.value} (tiles)" in help_text
+
+
+def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vault.cli", "journal", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+
+
+@pytest.mark.parametrize(
+    "claim", [("--seq", "1"), ("--seq", "300"), ("--seq", "2", "--size", "3"), ("--old-size", "3")]
+)
+def test_proofs_made_from_the_tiles_alone_verify_with_the_key(
+    tiles: Path, tmp_path: Path, claim: tuple[str, ...]
+) -> None:
+    proof = tmp_path / "proof.json"
+    made = cli("prove", "--tiles", str(tiles), *claim, "-o", str(proof))
+    assert made.returncode == 0, made.stderr
+    checked = cli("verify-proof", str(proof), "--key", KEY.encode(), "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_proof_made_from_a_tampered_tile_does_not_verify(tiles: Path, tmp_path: Path) -> None:
+    tile = tiles / "tile/0/000"
+    data = bytearray(tile.read_bytes())
+    data[32:64] = bytes(32)  # entry 2's leaf hash: entry 1's proof needs it
+    tile.write_bytes(bytes(data))
+    proof = tmp_path / "proof.json"
+    assert cli("prove", "--tiles", str(tiles), "--seq", "1", "-o", str(proof)).returncode == 0
+    checked = cli("verify-proof", str(proof), "--key", KEY.encode())
+    assert checked.returncode == PROOF_EXIT_CODES[ProofFailureKind.BAD_PROOF]
+
+
+def test_a_proof_of_an_entry_beyond_the_checkpoint_is_a_usage_error(tiles: Path) -> None:
+    made = cli("prove", "--tiles", str(tiles), "--seq", "301", "-o", "/dev/null")
+    assert made.returncode == 3
+    assert "not in the checkpoint" in made.stderr

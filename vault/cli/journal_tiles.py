@@ -4,8 +4,10 @@ checkpoint directory) verified offline, with the checkpoint verifier key.
 The checkpoint verified against is `--checkpoint FILE`, else `DIR/checkpoint`; the
 published checkpoints checked along the way are those of `--checkpoints`, else the
 `checkpoint-*.txt` files of DIR itself. Exit codes: the export verifier's, plus one per
-tiles failure (vault/cli/exitcodes.py). What it does not: fetch a remote log (mirror it
-first, e.g. `wget -m`), or read the vault.
+tiles failure (vault/cli/exitcodes.py). `journal prove --tiles DIR` makes a proof file
+(docs/format.md, "Journal proofs v1") from such a directory alone, no server, no token;
+`journal verify-proof` checks it as any other. What it does not: fetch a remote log
+(mirror it first, e.g. `wget -m`), or read the vault.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, TILE_EXIT_CODES, VERIFY_EXIT
 from vault.cli.journal_files import read_text
 from vault.cli.output import print_json
 from vault.cli.progress import Progress
-from vault.errors import InvalidArgumentError
-from vault.journal.checkpoint import VerifierKey
+from vault.errors import IntegrityError, InvalidArgumentError
+from vault.journal.checkpoint import VerifierKey, published_name
+from vault.journal.proofs import consistency_document, inclusion_document
 from vault.journal.tilefiles import CHECKPOINT, TileDirectory
-from vault.journal.tiles import TileVerificationError
+from vault.journal.tiles import (
+    ENTRIES,
+    WIDTH,
+    TileSource,
+    TileVerificationError,
+    decode_bundle,
+)
 from vault.journal.tiles_verify import verify_tiles
 from vault.journal.verify import Anchor, Summary, VerificationError
 
@@ -85,3 +94,35 @@ def cmd_verify_tiles(
     if args.require_checkpoint and not summary.checkpoints_matched:
         return EXIT_NO_CHECKPOINT
     return 0
+
+
+def _note(directory: Path, size: int) -> tuple[str, int]:
+    """The published note of `size` (0: `checkpoint`, the latest) and its size, as its
+    body states it (the proof's verifier checks the signature)."""
+    name = published_name(size) if size else CHECKPOINT
+    note = read_text(directory / name, "checkpoint")
+    try:
+        return note, int(note.split("\n")[1])
+    except (IndexError, ValueError):
+        raise InvalidArgumentError(f"{directory / name} is not a checkpoint note") from None
+
+
+def proof_from_tiles(directory: Path, seq: int | None, old_size: int | None, size: int) -> bytes:
+    """An inclusion (`seq`) or consistency (`old_size`) proof file, read from tiles alone."""
+    note, size = _note(directory, size)
+    tiles = TileDirectory(directory)
+    source = TileSource(size, tiles.fetch)
+    try:
+        if seq is not None:
+            if not 1 <= seq <= size:
+                raise InvalidArgumentError(f"entry {seq} is not in the checkpoint of {size}")
+            index = (seq - 1) // WIDTH
+            width = min(WIDTH, size - index * WIDTH)
+            entry = decode_bundle(tiles.fetch(ENTRIES, index, width))[(seq - 1) % WIDTH]
+            return inclusion_document(note, seq, entry, source.inclusion_proof(seq - 1))
+        old_note, old = _note(directory, old_size or 0)
+        if not 0 < old <= size:
+            raise InvalidArgumentError("a consistency proof needs 0 < old size <= size")
+        return consistency_document(old_note, note, source.consistency_proof(old))
+    except (TileVerificationError, ValueError, IndexError, IntegrityError) as error:
+        raise InvalidArgumentError(f"the tiles cannot give this proof: {error}") from None
