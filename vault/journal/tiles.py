@@ -51,6 +51,10 @@ class TileFailureKind(StrEnum):
     NO_ROOT = "no-merkle-root"  # a v1 checkpoint: nothing to check tiles against
 
 
+class EntryTooLargeError(IntegrityError):
+    """An entry of 65,536 bytes or more: a bundle's uint16 length cannot hold it."""
+
+
 class TileVerificationError(IntegrityError):
     """A tiles directory that does not hold the signed tree."""
 
@@ -97,7 +101,7 @@ def encode_bundle(entries: Iterable[bytes]) -> bytes:
     out = bytearray()
     for entry in entries:
         if len(entry) > MAX_ENTRY:
-            raise IntegrityError("an entry over 65,535 bytes cannot be put in a bundle")
+            raise EntryTooLargeError("an entry over 65,535 bytes cannot be put in a bundle")
         out += len(entry).to_bytes(2, "big") + entry
     return bytes(out)
 
@@ -150,7 +154,7 @@ class TileBuilder:
         """Adds an entry; the full tiles and bundle it completes, (path, bytes), the bundle
         first then by level."""
         if len(entry) > MAX_ENTRY:
-            raise IntegrityError("an entry over 65,535 bytes cannot be put in a bundle")
+            raise EntryTooLargeError("an entry over 65,535 bytes cannot be put in a bundle")
         self.bundle.append(entry)
         index = self.size // WIDTH
         self.size += 1

@@ -12,8 +12,13 @@ them against that checkpoint's signed root (and the bundle against the level-0 t
 extending, it checks each entry's `seq`, and the new root against the note's before it
 writes the partial tiles and the checkpoint. Full tiles are written as they complete
 (memory stays constant over a long backfill): a root mismatch at the end leaves them,
-and the next attempt or any verifier reports them. What it does not: verify the chain
-(the checkpointer's replay did, just before signing) or serve files.
+and the next attempt or any verifier reports them. Any inconsistency stops the
+publication (an IntegrityError: the checkpoint is not published, as for a conflicting
+checkpoint file), except an entry too large for a bundle (65,536 bytes or more), a limit
+of the format rather than tampering: tiling stops before it (logged CRITICAL, once per
+process) and checkpoints go on without tiles; `journal verify DIR --expect-complete`
+then reports the checkpoints beyond the tiles as a tail-cut. What it does not: verify
+the chain (the checkpointer's replay did, just before signing) or serve files.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from vault.journal.tilefiles import CHECKPOINT, TileDirectory
 from vault.journal.tiles import (
     ENTRIES,
     WIDTH,
+    EntryTooLargeError,
     TileBuilder,
     TileVerificationError,
     decode_bundle,
@@ -119,6 +125,7 @@ class TilingPublisher:
         self._writer = TileWriter(self._tiles)
         self._journal = journal
         self._key = key
+        self._stopped = False  # an entry too large for a bundle: no tiles past it
 
     def tiled(self) -> tuple[int, bytes]:
         """The size and root of `<dir>/checkpoint`, whose tiles are all published."""
@@ -134,11 +141,22 @@ class TilingPublisher:
     def publish(self, size: int, note: str) -> None:
         checkpoint = open_note(note, self._key)
         tiled_size, tiled_root = self.tiled()
-        newer = checkpoint.root is not None and size > tiled_size
+        newer = checkpoint.root is not None and size > tiled_size and not self._stopped
         if newer and checkpoint.root is not None:
             builder = self._writer.resume(tiled_size, tiled_root)
             entries = self._journal.entries(first_seq=tiled_size + 1, last_seq=size)
-            self._writer.extend(builder, _canonical(entries, tiled_size + 1), size, checkpoint.root)
+            try:
+                self._writer.extend(
+                    builder, _canonical(entries, tiled_size + 1), size, checkpoint.root
+                )
+            except EntryTooLargeError:
+                _log.critical(
+                    "journal tiles STOPPED after entry %d: entry %d is over 65,535 bytes and "
+                    "cannot be tiled; checkpoints go on, without tiles (ADR 0043)",
+                    builder.size,
+                    builder.size + 1,
+                )
+                self._stopped, newer = True, False
         self._inner.publish(size, note)
         if newer and self.tiled()[0] < size:  # not behind another process's, if one ran
             self._tiles.replace_checkpoint(note)
