@@ -129,3 +129,11 @@ def test_a_proof_of_an_entry_beyond_the_checkpoint_is_a_usage_error(tiles: Path)
     made = cli("prove", "--tiles", str(tiles), "--seq", "301", "-o", "/dev/null")
     assert made.returncode == 3
     assert "not in the checkpoint" in made.stderr
+
+
+def test_checkpoint_with_an_export_file_is_a_usage_error(tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    export.write_bytes(b"")
+    result = verify(str(export), "--checkpoint", str(export))
+    assert result.returncode == 3
+    assert "--checkpoints DIR" in result.stderr

@@ -128,6 +128,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return journal_tiles.cmd_verify_tiles(
             args, key, lambda: _certificate_anchors(args.certificate, key), _summary_text
         )
+    if args.checkpoint:
+        raise InvalidArgumentError("--checkpoint is for a tiles directory: use --checkpoints DIR")
     notes = _published_notes(args.checkpoints)
     if key is None and (notes or args.require_checkpoint):
         raise InvalidArgumentError(_NO_KEY)
