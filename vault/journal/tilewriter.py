@@ -76,9 +76,9 @@ class TileWriter:
             builder = TileBuilder(size, partial, bundle)
         except (TileVerificationError, ValueError, IntegrityError) as error:
             detail = f"the published tiles of size {size} are unusable: {error}"
-            raise self._refused(detail) from None
+            raise _refused(detail) from None
         if builder.root() != root or [leaf_hash(e) for e in bundle] != partial.get(0, []):
-            raise self._refused(f"the published tiles of size {size} are not the signed tree")
+            raise _refused(f"the published tiles of size {size} are not the signed tree")
         return builder
 
     def extend(
@@ -88,22 +88,22 @@ class TileWriter:
         (the root checked against the signed `root`) the partial tiles of `size`."""
         for entry in entries:
             if builder.size == size:
-                raise self._refused("more entries than the checkpoint's size")
+                raise _refused("more entries than the checkpoint's size")
             for relative, data in builder.append(entry):
                 self.directory.write_once(relative, data)
                 level, index = _full_tile(relative)
                 self.directory.remove_partials(level, index)
         if builder.size != size:
-            raise self._refused("fewer entries than the checkpoint's size")
+            raise _refused("fewer entries than the checkpoint's size")
         if builder.root() != root:
-            raise self._refused("the tiles' root is not the signed checkpoint's")
+            raise _refused("the tiles' root is not the signed checkpoint's")
         for relative, data in builder.partials():
             self.directory.write_once(relative, data)
 
-    @staticmethod
-    def _refused(detail: str) -> IntegrityError:
-        _log.critical("journal tiles REFUSED: %s", detail)
-        return IntegrityError(f"journal tiles: {detail}")
+
+def _refused(detail: str) -> IntegrityError:
+    _log.critical("journal tiles REFUSED: %s", detail)
+    return IntegrityError(f"journal tiles: {detail}")
 
 
 def _full_tile(relative: str) -> tuple[int, int]:
@@ -135,7 +135,7 @@ class TilingPublisher:
         try:
             checkpoint = open_note(data.decode(), self._key)
         except (UnicodeDecodeError, IntegrityError) as error:
-            raise TileWriter._refused(f"the tiles' checkpoint does not verify: {error}") from None
+            raise _refused(f"the tiles' checkpoint does not verify: {error}") from None
         return checkpoint.size, checkpoint.root or EMPTY_ROOT
 
     def publish(self, size: int, note: str) -> None:
@@ -157,6 +157,10 @@ class TilingPublisher:
                     builder.size + 1,
                 )
                 self._stopped, newer = True, False
+            finally:
+                close = getattr(entries, "close", None)
+                if close is not None:  # a database read stopped early ends its transaction
+                    close()
         self._inner.publish(size, note)
         if newer and self.tiled()[0] < size:  # not behind another process's, if one ran
             self._tiles.replace_checkpoint(note)
@@ -168,5 +172,5 @@ class TilingPublisher:
 def _canonical(entries: Iterable[JournalEntry], first_seq: int) -> Iterator[bytes]:
     for expected, entry in enumerate(entries, start=first_seq):
         if entry.seq != expected:
-            raise TileWriter._refused(f"entry {expected} is missing from the journal")
+            raise _refused(f"entry {expected} is missing from the journal")
         yield entry.canonical
