@@ -115,7 +115,9 @@ def test_a_tile_rewritten_to_hide_an_entry_is_rejected(tiles: Path) -> None:
     data = bytearray(tile.read_bytes())
     data[4 * 32 : 5 * 32] = data[5 * 32 : 6 * 32]
     tile.write_bytes(bytes(data))
-    assert tile_failure(tiles).kind is TileFailureKind.TAMPERED_TILE
+    failure = tile_failure(tiles)
+    assert failure.kind is TileFailureKind.TAMPERED_TILE
+    assert "tile/0/000" in str(failure)  # named beside the level-1 tile it disagrees with
 
 
 def test_tiles_rebuilt_over_an_edited_bundle_do_not_reach_the_signed_root(

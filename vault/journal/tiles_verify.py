@@ -10,9 +10,10 @@ first failure (docs/format.md, "Journal tiles v1"):
    the partial tiles of s must be the signed root (else *tampered-tile*; an absent tile
    that s needs, *missing-tile*). Kept partial tiles of smaller widths must be prefixes
    of their tile. After this, the level-0 tiles are the signed tree's leaves;
-3. the entry bundles, one by one: framing and count (else *tampered-bundle*), each
-   entry's leaf hash against its level-0 tile (else *tampered-bundle*), kept partial
-   bundles as prefixes; then every entry goes through the export verifier
+3. the published checkpoints as for an export, then the entry bundles, one by one:
+   framing and count (else *tampered-bundle*), each entry's leaf hash against its
+   level-0 tile (else *tampered-bundle*), kept partial bundles as prefixes; then every
+   entry goes through the export verifier
    (vault/journal/verify.py, the same code: canonical form, sequence, chain, times, and
    every published checkpoint's chain hash and root), as the export line it would be.
 
@@ -102,9 +103,17 @@ class _Tiles:
         self.push(level + 1, perfect_root(split_hashes(computed)))
 
     def compare(self, level: int, index: int, width: int, computed: bytes) -> None:
-        if self.read(level, index, width) != computed:
-            where = path(level, index, width)
-            raise _fail(TileFailureKind.TAMPERED_TILE, where, "not the tree of the tiles below")
+        stored = self.read(level, index, width)
+        if stored != computed:
+            first = next(
+                i
+                for i in range(width)
+                if stored[i * HASH_SIZE : (i + 1) * HASH_SIZE]
+                != computed[i * HASH_SIZE : (i + 1) * HASH_SIZE]
+            )
+            below = path(level - 1, index * WIDTH + first)
+            detail = f"hash {first} is not the root of {below}: one of the two was rewritten"
+            raise _fail(TileFailureKind.TAMPERED_TILE, path(level, index, width), detail)
         self.prefixes(level, index, computed)
 
     def check(self, root: bytes) -> None:
