@@ -311,3 +311,17 @@ def _genuine(factory: pytest.TempPathFactory) -> Path:
         publish(directory, ENTRIES, (10, WIDTH + 1, WIDTH + 44))
         _GENUINE.append(directory)
     return _GENUINE[0]
+
+
+def test_a_directory_in_place_of_a_tile_is_a_missing_tile_not_a_crash(tiles: Path) -> None:
+    (tiles / "tile/0/000").unlink()
+    (tiles / "tile/0/000").mkdir()
+    assert tile_failure(tiles).kind is TileFailureKind.MISSING_TILE
+
+
+def test_a_huge_file_in_place_of_a_tile_is_read_no_further_than_the_largest_file(
+    tiles: Path,
+) -> None:
+    with (tiles / "tile/0/000").open("r+b") as tile:
+        tile.truncate(1 << 30)  # sparse: 1 GiB that costs no disk
+    assert tile_failure(tiles).kind is TileFailureKind.TAMPERED_TILE

@@ -22,6 +22,7 @@ from vault.errors import IntegrityError, UnavailableError
 from vault.journal.merkle import HASH_SIZE
 from vault.journal.tiles import (
     ENTRIES,
+    MAX_ENTRY,
     WIDTH,
     TileFailureKind,
     TileVerificationError,
@@ -30,6 +31,7 @@ from vault.journal.tiles import (
 )
 
 CHECKPOINT = "checkpoint"
+MAX_FILE = WIDTH * (2 + MAX_ENTRY)  # a full bundle of the largest entries
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -45,10 +47,13 @@ class TileDirectory:
         self.root = root
 
     def read(self, relative: str) -> bytes | None:
-        """A file's bytes, None if it is absent."""
+        """A file's bytes, None if it is absent; at most one byte more than the largest
+        file the layout has (a full bundle of the largest entries), so that a hostile
+        mirror's huge file costs no more than that and fails its length check."""
         try:
-            return (self.root / relative).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
+            with (self.root / relative).open("rb") as source:
+                return source.read(MAX_FILE + 1)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as e:
             raise UnavailableError(f"cannot read the published tile {relative}") from e
