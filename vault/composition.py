@@ -30,9 +30,11 @@ from vault.domain.clock import SystemClock
 from vault.domain.policy import DEFAULT_MATRIX, AccessMatrix
 from vault.errors import ConfigurationError
 from vault.index.sql import SqlIndex
-from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
+from vault.journal.checkpoint import VerifierKey
+from vault.journal.checkpointer import Checkpointer, DirectoryPublisher, Publisher
 from vault.journal.group import GroupCommitJournal
 from vault.journal.sql import SqlJournal
+from vault.journal.tilewriter import TilingPublisher
 from vault.journal.tree import SqlMerkleTree
 from vault.matrix import load_matrix
 from vault.observability.instrumented import (
@@ -122,11 +124,16 @@ def open_journal(config: Config) -> SqlJournal:
 
 
 def build_checkpointer(config: Config, journal: SqlJournal, keys: KeyProviders) -> Checkpointer:
+    signer = keys.checkpoint_signer()
+    publisher: Publisher = DirectoryPublisher(config.checkpoint_dir)
+    if config.journal_tiles:  # ADR 0043: the tiles beside the checkpoints
+        key = VerifierKey(config.journal_origin, signer.public_key)
+        publisher = TilingPublisher(publisher, config.checkpoint_dir, journal, key)
     return Checkpointer(
         journal,
-        keys.checkpoint_signer(),
+        signer,
         config.journal_origin,
-        DirectoryPublisher(config.checkpoint_dir),
+        publisher,
         SystemClock(),
         every_entries=config.checkpoint_every,
         every_seconds=config.checkpoint_seconds,

@@ -183,6 +183,9 @@ class Config:
         key="checkpoint_dir",
         shown_default="<data dir>/checkpoints",
     )
+    journal_tiles: bool = s.setting(
+        True, "publish the journal's C2SP tiles beside the checkpoints (ADR 0043)", s.flag
+    )
     checkpoint_every: int = s.setting(1000, "a checkpoint every that many journal entries", Z())
     checkpoint_seconds: float = s.setting(60.0, "and at least that often", N())
     witness: Witnessing | None = s.group(

@@ -349,11 +349,12 @@ def export_journal(vault: Vault, export: Path) -> None:
 
 def verify_journal(vault: Vault, export: Path, key: str | None = None) -> str:
     """`journal verify --require-checkpoint` on an export, against the published
-    checkpoints; returns its output."""
+    checkpoints, then of the published tiles (ADR 0043: whatever the fault, they hold the
+    signed tree and every entry up to the last checkpoint); returns the export's output."""
     key_file = export.with_suffix(".vkey")
     key_file.write_text(key or verifier_key(vault))
     checkpoints = Path(vault.env["VAULT_DATA_DIR"]) / "checkpoints"
-    return vault.cli(
+    output = vault.cli(
         "journal",
         "verify",
         str(export),
@@ -363,6 +364,9 @@ def verify_journal(vault: Vault, export: Path, key: str | None = None) -> str:
         str(checkpoints),
         "--require-checkpoint",
     )
+    tiles = ("journal", "verify", str(checkpoints), "--key-file", str(key_file))
+    vault.cli(*tiles, "--expect-complete", "--require-checkpoint")
+    return output
 
 
 def sweep_leaves_nothing(vault: Vault) -> dict[str, int]:

@@ -250,9 +250,14 @@ def test_two_processes_serve_one_port_and_one_signs_checkpoints(tmp_path: Path) 
     for trouble in ("Traceback", "checkpoint failed", "REFUSED", "different checkpoint"):
         assert trouble not in text, text
     checkpoints = data_dir / "checkpoints"
-    published = sorted(p.name for p in checkpoints.iterdir())
+    published = sorted(p.name for p in checkpoints.glob("checkpoint-*"))
     assert published, "no checkpoint was published"
     assert all(re.fullmatch(r"checkpoint-\d{20}\.txt", name) for name in published), published
+    others = {p.name for p in checkpoints.iterdir()} - set(published)
+    assert others == {"checkpoint", "tile"}, others  # the tiles (ADR 0043)
+    assert not [p for p in checkpoints.rglob(".*")], "a temporary file was left behind"
+    tiles = run(env, "journal", "verify", str(checkpoints), "--key-file", str(key))
+    assert tiles.returncode == 0, tiles.stderr + tiles.stdout
     verified = run(
         env,
         "journal",

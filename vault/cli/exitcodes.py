@@ -9,6 +9,8 @@
              does not prove its claim) and 33 (a v1 checkpoint: no Merkle root)
     34       journal verify, verify-proof: with --witness-key, the checkpoint relied on
              lacks the witnesses' quorum of cosignatures (ADR 0044)
+    36..38   journal verify of a tiles directory: the codes above, 33, and 36 (a tampered
+             tile), 37 (a tampered entry bundle), 38 (a missing tile or bundle)
     40       scrub: damage found
     130      interrupted (Ctrl-C); nothing partial is left behind
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from vault.errors import VaultError, error_classes
 from vault.journal.proofs import ProofFailureKind
+from vault.journal.tiles import TileFailureKind
 from vault.journal.verify import FailureKind
 
 EXIT_USAGE = 2
@@ -50,6 +53,12 @@ PROOF_EXIT_CODES: dict[ProofFailureKind, int] = {
     ProofFailureKind.NON_CANONICAL: 31,
     ProofFailureKind.BAD_PROOF: 32,
     ProofFailureKind.NO_ROOT: 33,
+}
+TILE_EXIT_CODES: dict[TileFailureKind, int] = {
+    TileFailureKind.NO_ROOT: 33,
+    TileFailureKind.TAMPERED_TILE: 36,
+    TileFailureKind.TAMPERED_BUNDLE: 37,
+    TileFailureKind.MISSING_TILE: 38,
 }
 EXIT_DAMAGED = 40  # scrub: a committed blob is missing or fails its tags
 
@@ -87,6 +96,11 @@ def verify_codes() -> list[tuple[int, str]]:
         (EXIT_NO_CHECKPOINT, "no checkpoint matched (with --require-checkpoint)"),
         (EXIT_NO_QUORUM, "witness-quorum: too few witness cosignatures (with --witness-key)"),
     ]
+
+
+def tile_codes() -> list[tuple[int, str]]:
+    """What `journal verify` of a tiles directory returns besides `verify_codes`."""
+    return [(code, f"{kind.value} (tiles)") for kind, code in TILE_EXIT_CODES.items()]
 
 
 def proof_codes() -> list[tuple[int, str]]:

@@ -21,9 +21,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from vault.cli import journal_proofs
+from vault.cli import journal_proofs, journal_tiles
 from vault.cli.connect import client_from_args
-from vault.cli.exitcodes import EXIT_NO_CHECKPOINT, VERIFY_EXIT_CODES, epilog, verify_codes
+from vault.cli.exitcodes import (
+    EXIT_NO_CHECKPOINT,
+    VERIFY_EXIT_CODES,
+    epilog,
+    tile_codes,
+    verify_codes,
+)
 from vault.cli.journal_files import add_key_flags, read_text, verifier_key
 from vault.cli.journal_witness import add_witness_flags, export_quorum_code, witness_policy
 from vault.cli.output import print_json, rfc3339
@@ -120,6 +126,12 @@ _NO_KEY = "no verifier key given: pass --key or --key-file (`dossier-vault journ
 
 def cmd_verify(args: argparse.Namespace) -> int:
     key = verifier_key(args)
+    if journal_tiles.is_tiles(args.export):  # a tiles directory (ADR 0043)
+        return journal_tiles.cmd_verify_tiles(
+            args, key, lambda: _certificate_anchors(args.certificate, key), _summary_text
+        )
+    if args.checkpoint:
+        raise InvalidArgumentError("--checkpoint is for a tiles directory: use --checkpoints DIR")
     notes = _published_notes(args.checkpoints)
     witnesses = witness_policy(args)
     if key is None and (notes or args.require_checkpoint or witnesses):
@@ -283,13 +295,22 @@ def register(commands: Any) -> None:
     verify = journal.add_parser(
         "verify",
         help="verify an export offline (auditors)",
-        epilog=epilog("the export verified", verify_codes()),
+        epilog=epilog("the export (or tiles) verified", verify_codes() + tile_codes()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Checks a journal export: chain, sequence, times and signed checkpoints.",
+        description="Checks a journal export, or a tiles directory: chain, sequence, times, "
+        "signed checkpoints, and the tiles against the entries and the signed root.",
     )
-    verify.add_argument("export", help="export file (JSON Lines), or - for standard input")
+    verify.add_argument(
+        "export",
+        help="export file (JSON Lines), - for standard input, or a tiles directory (a mirror "
+        "of the published checkpoint directory: tile/..., checkpoint)",
+    )
     add_key_flags(verify)
     add_witness_flags(verify)
+    verify.add_argument(
+        "--checkpoint",
+        help="tiles: the signed checkpoint to verify the tiles against (default: DIR/checkpoint)",
+    )
     verify.add_argument("--checkpoints", help="directory of published checkpoint files")
     verify.add_argument(
         "--certificate",

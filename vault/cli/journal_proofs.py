@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vault.cli import journal_tiles
 from vault.cli.connect import client_from_args
 from vault.cli.exitcodes import PROOF_EXIT_CODES, epilog, proof_codes
 from vault.cli.journal_files import (
@@ -63,11 +64,16 @@ def cmd_verify_proof(args: argparse.Namespace) -> int:
 def cmd_prove(args: argparse.Namespace) -> int:
     if (args.seq is None) == (args.old_size is None):
         raise InvalidArgumentError("give --seq (inclusion) or --old-size (consistency)")
-    with client_from_args(args) as client:
-        if args.seq is not None:
-            document = client.inclusion_proof(args.seq, args.size)
-        else:
-            document = client.consistency_proof(args.old_size, args.size)
+    if args.tiles:  # from a tiles directory alone (ADR 0043)
+        document = journal_tiles.proof_from_tiles(
+            Path(args.tiles), args.seq, args.old_size, args.size
+        )
+    else:
+        with client_from_args(args) as client:
+            if args.seq is not None:
+                document = client.inclusion_proof(args.seq, args.size)
+            else:
+                document = client.consistency_proof(args.old_size, args.size)
     write_atomically(Path(args.output), document)
     if args.json:
         print_json({"output": args.output})
@@ -97,6 +103,11 @@ def register(journal: Any) -> None:
     prove.add_argument("--old-size", type=int, help="consistency: the older checkpoint's size")
     prove.add_argument(
         "--size", type=int, default=0, help="the checkpoint's size (default: the newest v2 one)"
+    )
+    prove.add_argument(
+        "--tiles",
+        help="make the proof from a tiles directory (a mirror of the checkpoint directory) "
+        "instead of asking the server",
     )
     prove.add_argument("--json", action="store_true", help="machine-readable output")
     prove.set_defaults(handler=cmd_prove)

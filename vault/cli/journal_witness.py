@@ -77,8 +77,16 @@ def export_quorum_code(
 
 def proof_quorum_code(args: argparse.Namespace, policy: WitnessPolicy, data: bytes) -> int:
     """0, or EXIT_NO_QUORUM (reported) if the proof's (new) checkpoint lacks it."""
+    return note_quorum_code(args, policy, proof_note(data))
+
+
+def note_quorum_code(args: argparse.Namespace, policy: WitnessPolicy | None, note: str) -> int:
+    """0, or EXIT_NO_QUORUM (reported) if the checkpoint `note` lacks the quorum;
+    0 without a policy (no --witness-key)."""
+    if policy is None:
+        return 0
     try:
-        require_quorum(proof_note(data), policy.keys, policy.quorum)
+        require_quorum(note, policy.keys, policy.quorum)
     except QuorumNotMetError as error:
         return _failed(args, error)
     return 0
