@@ -12,6 +12,7 @@ import pytest
 
 from tests.journal.test_tiles_verify import ENTRIES, publish
 from tests.journal.test_verify import KEY
+from tests.witness.fixtures import WITNESS_KEY
 from vault.cli.exitcodes import PROOF_EXIT_CODES, TILE_EXIT_CODES, VERIFY_EXIT_CODES
 from vault.journal.proofs import ProofFailureKind
 from vault.journal.tiles import WIDTH, TileFailureKind
@@ -137,3 +138,11 @@ def test_checkpoint_with_an_export_file_is_a_usage_error(tmp_path: Path) -> None
     result = verify(str(export), "--checkpoint", str(export))
     assert result.returncode == 3
     assert "--checkpoints DIR" in result.stderr
+
+
+def test_tiles_whose_checkpoint_no_witness_cosigned_are_refused_when_a_quorum_is_asked(
+    tiles: Path,
+) -> None:
+    result = verify(str(tiles), "--key", KEY.encode(), "--witness-key", WITNESS_KEY.encode())
+    assert result.returncode == 34, result.stderr
+    assert "witness-quorum" in result.stderr

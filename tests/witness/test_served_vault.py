@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from tests.cli.test_journal_tiles import verify
 from tests.conftest import PATIENT_INS, free_port
 from tests.witness.fixtures import WITNESS_KEY, WITNESS_NAME, WITNESS_SIGNER
 from vault.auth import load_or_create_dev_issuer, mint_token
@@ -64,3 +65,6 @@ def test_served_vault_appends_while_its_witness_is_down_and_publishes_cosigned_a
     note = published(config)[-1]
     assert open_note(note, log_key).size >= 1
     assert require_quorum(note, [WITNESS_KEY], 1) == 1
+    tiles = str(config.checkpoint_dir)  # its `checkpoint` is the cosigned note too
+    cosigned = verify(tiles, "--key", log_key.encode(), "--witness-key", WITNESS_KEY.encode())
+    assert cosigned.returncode == 0, cosigned.stderr
