@@ -48,6 +48,7 @@ SMOKE_RUNS = {
     ],
     "bench_journal": ["--seconds", "0.2", "--verify-entries", "1000"],
     "bench_merkle": ["--entries", "600", "--proofs", "5"],
+    "bench_tiles": ["--entries", "600", "--every", "200", "--proof-entries", "600", "--proofs", "5"],
     "bench_put_commits": ["--threads", "1,2", "--seconds", "0.3"],
     "bench_rotation": ["--keys", "100"],
     "bench_index": ["--quick"],

@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from vault.crypto.keyprovider import WrappedKey
 from vault.crypto.sealed import KEY_SIZE, dossier_key_aad, open_sealed, seal
+from vault.durable import replace_atomically
 from vault.errors import ConfigurationError, FailedPreconditionError
 
 FORMAT = "dossier-vault-local-keys/1"
@@ -112,17 +112,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _write(path: Path, document: dict[str, Any]) -> None:
     """Replaces the key file atomically (temporary file, fsync, rename, directory fsync)."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")  # mode 0600
-    with os.fdopen(fd, "w") as out:
-        json.dump(document, out)
-        out.flush()
-        os.fsync(out.fileno())
-    Path(name).replace(path)
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    replace_atomically(path, json.dumps(document).encode(), 0o600)
 
 
 def add_master_version(path: Path) -> int:

@@ -13,12 +13,13 @@ What it does not: push anywhere, or read the previous run's figures.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from vault.durable import replace_atomically
 
 _MODE = 0o644
 
@@ -34,20 +35,4 @@ def write_last_run(path: Path, job: str, figures: Mapping[str, tuple[str, float]
         registry=registry,
     )
     ended.set(time.time())
-    _replace(path, generate_latest(registry))
-
-
-def _replace(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _MODE)
-    try:
-        os.fchmod(descriptor, _MODE)  # the umask narrowed the creation mode
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    try:
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
+    replace_atomically(path, generate_latest(registry), _MODE)

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault.durable import replace_atomically
 from vault.errors import IntegrityError, UnavailableError
 
 _VERSION = 1
@@ -80,22 +79,8 @@ class StateFile:
         return decode_state(data)
 
     def save(self, logs: dict[str, LogState]) -> None:
-        directory = self.path.parent
-        temporary = directory / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(encode_state(logs))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-            directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(directory_fd)
-            finally:
-                os.close(directory_fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            replace_atomically(self.path, encode_state(logs))
         except OSError as e:
             raise UnavailableError("cannot write the witness state file") from e
-        finally:
-            temporary.unlink(missing_ok=True)
