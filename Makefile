@@ -59,7 +59,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_journal
 	$(BIN)/python -m bench.bench_merkle
 	$(BIN)/python -m bench.bench_tiles
-	$(BIN)/python -m bench.bench_tiles
 	$(BIN)/python -m bench.bench_rotation
 	$(BIN)/python -m bench.bench_s3
 	$(BIN)/python -m bench.bench_crypto
