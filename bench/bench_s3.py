@@ -20,7 +20,12 @@ at most 1.3 from 1 MiB up), with the vault server's peak resident memory (VmHWM 
 grow. `--big 1024` adds one put and one get of a 1 GiB document, streamed from a temp
 file and counted chunk by chunk, never held whole in this process's memory.
 
-A second table gives two references that separate the vault's own cost from what the
+A second table gives what each vault call costs the vault server beside its time
+(`bench.s3_costs`): the CPU its threads used during the call (median), and the S3
+requests it sent, by operation (mean per call; counted by `bench/s3_counter`, put on the
+server's PYTHONPATH).
+
+A third table gives two references that separate the vault's own cost from what the
 protocol costs any careful client, with the same bytes and S3 server:
 
 - raw multipart put: what a document larger than one part needs, since its size is
@@ -30,7 +35,7 @@ protocol costs any careful client, with the same bytes and S3 server:
 - raw get + SHA-256: `get_object` with the body hashed as it arrives, as the vault's
   client checks every download end to end.
 
-A third table gives the floor under any gRPC service in front of S3 on this machine:
+A fourth table gives the floor under any gRPC service in front of S3 on this machine:
 `bench.passthrough`, a proxy in its own process that forwards raw bytes between a gRPC
 stream and S3 and does nothing else (puts up to one part; gets of any size). Its ratio
 to the raw call is what the second network hop alone costs; the vault's ratio to it is
@@ -79,6 +84,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bench.bench_documents import free_port, mb_per_second, mib, peak_rss_kib
+from bench.s3_costs import CallCosts, counting_env, requests_per_call
 from tests.s3_servers import seaweedfs_server
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import Content, VaultClient
@@ -124,6 +130,10 @@ class SizeResult:
     raw_get_sha256_mb_s: float | None = None
     passthrough_put_mb_s: float | None = None
     passthrough_get_mb_s: float | None = None
+    vault_put_cpu_ms: float | None = None  # the vault server's CPU per call (median)
+    vault_get_cpu_ms: float | None = None
+    s3_requests_per_put: dict[str, float] | None = None  # by operation, mean per call
+    s3_requests_per_get: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -323,7 +333,8 @@ def vault_server(
     gRPC target."""
     target = f"127.0.0.1:{free_port()}"
     command = [str(Path(sys.executable).parent / "dossier-vault"), "serve"]
-    env = vault_env(data_dir, target, endpoint, bucket)
+    requests = data_dir.parent / "s3-requests.log"
+    env = {**vault_env(data_dir, target, endpoint, bucket), **counting_env(requests)}
     log = data_dir.parent / "vault.log"
     with running(command, env, log, "vault server", grpc_answers(target)) as process:
         yield process, target
@@ -467,12 +478,14 @@ class PassthroughPath:
 
 @dataclass
 class Paths:
-    """Every path to the same S3 server, and the vault server's pid."""
+    """Every path to the same S3 server, the vault server's pid and what its calls
+    cost it."""
 
     vault: VaultPath
     raw: RawPath
     passthrough: PassthroughPath
     server_pid: int
+    costs: CallCosts
 
 
 def time_puts(paths: Paths, content: bytes | Path, size: int, repeat: int) -> tuple[Timings, str]:
@@ -482,7 +495,9 @@ def time_puts(paths: Paths, content: bytes | Path, size: int, repeat: int) -> tu
     timings = Timings([], [], [], [])
     document_id = ""
     for _ in range(repeat):
+        paths.costs.start()
         seconds, document_id = paths.vault.put(content, size)
+        paths.costs.stop("put")
         timings.vault_put.append(seconds)
         timings.raw_put.append(paths.raw.put(raw_key(size), content))
         if size > PART_SIZE:
@@ -498,7 +513,9 @@ def time_gets(paths: Paths, document_id: str, size: int, repeat: int, into: Timi
     """`repeat` interleaved vault, raw, raw-and-hashed and pass-through gets, added to
     `into`."""
     for _ in range(repeat):
+        paths.costs.start()
         into.vault_get.append(paths.vault.get(document_id, size))
+        paths.costs.stop("get")
         into.raw_get.append(paths.raw.get(raw_key(size), size))
         into.raw_get_sha256.append(paths.raw.get(raw_key(size), size, sha256=True))
         into.passthrough_get.append(paths.passthrough.get(raw_key(size), size))
@@ -531,7 +548,7 @@ def _pieces(content: bytes | Path, size: int) -> Iterator[bytes]:
         yield from iter(lambda: source.read(size), b"")
 
 
-def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
+def summarize(size: int, timings: Timings, server_pid: int, costs: CallCosts) -> SizeResult:
     def mb_s(seconds: list[float]) -> float:
         return mb_per_second(size, statistics.median(seconds))
 
@@ -555,15 +572,20 @@ def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
         raw_get_sha256_mb_s=reference(timings.raw_get_sha256),
         passthrough_put_mb_s=reference(timings.passthrough_put),
         passthrough_get_mb_s=reference(timings.passthrough_get),
+        vault_put_cpu_ms=statistics.median(costs.cpu_ms["put"]),
+        vault_get_cpu_ms=statistics.median(costs.cpu_ms["get"]),
+        s3_requests_per_put=requests_per_call(costs.requests["put"]),
+        s3_requests_per_get=requests_per_call(costs.requests["get"]),
     )
 
 
 def bench_size(paths: Paths, size: int, repeat: int) -> SizeResult:
     """`repeat` puts then `repeat` gets of one random content of `size` bytes."""
+    paths.costs.reset()
     timings, document_id = time_puts(paths, os.urandom(size), size, repeat)
     time_gets(paths, document_id, size, repeat, timings)
     delete_objects(paths, size)
-    return summarize(size, timings, paths.server_pid)
+    return summarize(size, timings, paths.server_pid, paths.costs)
 
 
 def random_file(path: Path, size: int) -> None:
@@ -577,13 +599,14 @@ def bench_big(paths: Paths, size: int, workdir: Path) -> SizeResult:
     """One put and one get of a `size`-byte document streamed from a temp file."""
     source = workdir / "big.bin"
     random_file(source, size)
+    paths.costs.reset()
     try:
         timings, document_id = time_puts(paths, source, size, 1)
     finally:
         source.unlink()
     time_gets(paths, document_id, size, 1, timings)
     delete_objects(paths, size)
-    return summarize(size, timings, paths.server_pid)
+    return summarize(size, timings, paths.server_pid, paths.costs)
 
 
 def warm_up(paths: Paths) -> None:
@@ -620,7 +643,8 @@ def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") ->
         ):
             dossier_id = str(client.create_dossier(PATIENT_INS).dossier_id)
             vault = VaultPath(client, dossier_id)
-            yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid)
+            costs = CallCosts(process.pid, workdir / "s3-requests.log")
+            yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid, costs)
 
 
 def run(
@@ -681,6 +705,8 @@ def markdown(report: Report) -> str:
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     lines.append(fixed_costs(report))
     lines.append("")
+    lines += call_costs(report)
+    lines.append("")
     lines += references(report)
     lines.append("")
     lines += passthrough(report)
@@ -700,6 +726,30 @@ def fixed_costs(report: Report) -> str:
         for r in report.results
     )
     return f"Vault time minus raw time, ms (medians): {costs}."
+
+
+def _requests(per_call: dict[str, float] | None) -> str:
+    if not per_call:
+        return "-"
+    return ", ".join(f"{operation} {count:.2g}" for operation, count in per_call.items())
+
+
+def call_costs(report: Report) -> list[str]:
+    """The vault server's CPU per call and the S3 requests it sent per call."""
+    lines = [
+        "| size | vault server CPU per put, ms | S3 requests per put "
+        "| vault server CPU per get, ms | S3 requests per get |",
+        "|-----:|--:|--|--:|--|",
+    ]
+    for r in report.results:
+        if r.vault_put_cpu_ms is None or r.vault_get_cpu_ms is None:
+            continue  # a report from before the costs were measured
+        lines.append(
+            f"| {size_label(r.size_bytes)} | {r.vault_put_cpu_ms:.1f} "
+            f"| {_requests(r.s3_requests_per_put)} | {r.vault_get_cpu_ms:.1f} "
+            f"| {_requests(r.s3_requests_per_get)} |"
+        )
+    return lines
 
 
 def references(report: Report) -> list[str]:
