@@ -22,8 +22,9 @@ file and counted chunk by chunk, never held whole in this process's memory.
 
 A second table gives what each vault call costs the vault server beside its time
 (`bench.s3_costs`): the CPU its threads used during the call (median), and the S3
-requests it sent, by operation (mean per call; counted by `bench/s3_counter`, put on the
-server's PYTHONPATH).
+requests it sent, by operation (mean per call; with `--count-s3-requests` only, counted
+by `bench/s3_counter`, put on the server's PYTHONPATH: its write per request releases
+the GIL, so leave it out of timing runs).
 
 A third table gives two references that separate the vault's own cost from what the
 protocol costs any careful client, with the same bytes and S3 server:
@@ -45,7 +46,8 @@ Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
                                        [--s3-latency-ms N] [--s3-bandwidth-mb-s R]
-                                       [--s3 moto|seaweedfs] [--json]
+                                       [--s3 moto|seaweedfs] [--count-s3-requests]
+                                       [--json]
 
 `--s3-latency-ms N` has the S3 server (`bench.s3_server`) serve every request N ms late,
 and `--s3-bandwidth-mb-s R` move each request's and answer's body at R MB/s at most, as
@@ -327,14 +329,15 @@ def grpc_answers(target: str) -> Callable[[], bool]:
 
 @contextmanager
 def vault_server(
-    data_dir: Path, endpoint: str, bucket: str
+    data_dir: Path, endpoint: str, bucket: str, requests: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A ready `dossier-vault serve` over `data_dir` and the bucket; yields it and its
-    gRPC target."""
+    """A ready `dossier-vault serve` over `data_dir` and the bucket (logging its S3
+    requests to `requests`, if given); yields it and its gRPC target."""
     target = f"127.0.0.1:{free_port()}"
     command = [str(Path(sys.executable).parent / "dossier-vault"), "serve"]
-    requests = data_dir.parent / "s3-requests.log"
-    env = {**vault_env(data_dir, target, endpoint, bucket), **counting_env(requests)}
+    env = vault_env(data_dir, target, endpoint, bucket)
+    if requests is not None:
+        env.update(counting_env(requests))
     log = data_dir.parent / "vault.log"
     with running(command, env, log, "vault server", grpc_answers(target)) as process:
         yield process, target
@@ -574,8 +577,8 @@ def summarize(size: int, timings: Timings, server_pid: int, costs: CallCosts) ->
         passthrough_get_mb_s=reference(timings.passthrough_get),
         vault_put_cpu_ms=statistics.median(costs.cpu_ms["put"]),
         vault_get_cpu_ms=statistics.median(costs.cpu_ms["get"]),
-        s3_requests_per_put=requests_per_call(costs.requests["put"]),
-        s3_requests_per_get=requests_per_call(costs.requests["get"]),
+        s3_requests_per_put=requests_per_call(costs.requests["put"]) if costs.log else None,
+        s3_requests_per_get=requests_per_call(costs.requests["get"]) if costs.log else None,
     )
 
 
@@ -625,8 +628,12 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") -> Iterator[Paths]:
-    """The servers up (`s3`: which S3 server), a dossier created; yields the paths."""
+def bench_paths(
+    workdir: Path, network: Network = LOOPBACK, s3: str = "moto", count_requests: bool = False
+) -> Iterator[Paths]:
+    """The servers up (`s3`: which S3 server), a dossier created; yields the paths.
+    `count_requests`: the vault server logs its S3 requests (`bench/s3_counter`)."""
+    requests = workdir / "s3-requests.log" if count_requests else None
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
@@ -636,14 +643,14 @@ def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") ->
         raw = RawPath(s3_client(endpoint), bucket)
         raw.client.create_bucket(Bucket=bucket)
         with (
-            vault_server(data_dir, endpoint, bucket) as (process, target),
+            vault_server(data_dir, endpoint, bucket, requests) as (process, target),
             VaultClient(target, token) as client,
             passthrough_server(workdir, endpoint, bucket) as proxy_target,
             grpc.insecure_channel(proxy_target) as proxy_channel,
         ):
             dossier_id = str(client.create_dossier(PATIENT_INS).dossier_id)
             vault = VaultPath(client, dossier_id)
-            costs = CallCosts(process.pid, workdir / "s3-requests.log")
+            costs = CallCosts(process.pid, requests)
             yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid, costs)
 
 
@@ -653,11 +660,12 @@ def run(
     big: int | None,
     network: Network = LOOPBACK,
     s3: str = "moto",
+    count_requests: bool = False,
 ) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir, network, s3) as paths:
+        with bench_paths(workdir, network, s3, count_requests) as paths:
             idle = peak_rss_kib(paths.server_pid)
             warm_up(paths)
             results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
@@ -850,6 +858,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--s3", choices=S3_SERVERS, default="moto", help="the S3 server (default: moto)"
     )
+    parser.add_argument(
+        "--count-s3-requests",
+        action="store_true",
+        help="count the vault server's S3 requests per call (one small write per request"
+        " in the server, so not in timing runs)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     if args.s3 != "moto" and (args.s3_latency_ms or args.s3_bandwidth_mb_s):
@@ -864,7 +878,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     network = Network(args.s3_latency_ms, args.s3_bandwidth_mb_s)
-    report = run(args.sizes, args.repeat, args.big, network, args.s3)
+    report = run(args.sizes, args.repeat, args.big, network, args.s3, args.count_s3_requests)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:

@@ -6,10 +6,12 @@ requests it sent, for `bench.bench_s3`.
   call; background work the call started counts as long as it ran by the call's end.
   A thread that exits between the two reads takes its time with it (the server's pools
   keep theirs).
-- S3 requests: the vault server is started with `bench/s3_counter` on its PYTHONPATH,
-  which logs one line per request its botocore sessions send (the operation's name);
-  a call's requests are the lines written between the two reads. A request the server
-  sends after answering (none is expected) counts for the next call.
+- S3 requests (when asked: `log` set): the vault server is started with
+  `bench/s3_counter` on its PYTHONPATH, which logs one line per request its botocore
+  sessions send (the operation's name); a call's requests are the lines written between
+  the two reads. A request the server sends after answering (none is expected) counts
+  for the next call. Each line is a write(2), which releases the GIL in the server: a
+  wait for it under contention, so timing runs leave the count out.
 
 Linux only (/proc). What it does not: time anything (bench_s3 does).
 """
@@ -50,7 +52,7 @@ class CallCosts:
     """CPU (ms) and S3 requests of each call measured, per kind of call."""
 
     pid: int
-    log: Path
+    log: Path | None  # None: requests not counted
     cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     requests: dict[str, list[Counter[str]]] = field(default_factory=dict)
     _offset: int = 0
@@ -63,7 +65,7 @@ class CallCosts:
     def stop(self, kind: str) -> None:
         cpu = cpu_ns(self.pid) - self._cpu
         sent: Counter[str] = Counter()
-        if self.log.exists():
+        if self.log is not None and self.log.exists():
             with self.log.open("rb") as lines:
                 lines.seek(self._offset)
                 sent.update(line.decode().strip() for line in lines.read().splitlines())
@@ -71,7 +73,7 @@ class CallCosts:
         self.requests.setdefault(kind, []).append(sent)
 
     def _log_size(self) -> int:
-        return self.log.stat().st_size if self.log.exists() else 0
+        return self.log.stat().st_size if self.log is not None and self.log.exists() else 0
 
     def reset(self) -> None:
         self.cpu_ms.clear()
