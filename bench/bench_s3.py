@@ -20,7 +20,13 @@ at most 1.3 from 1 MiB up), with the vault server's peak resident memory (VmHWM 
 grow. `--big 1024` adds one put and one get of a 1 GiB document, streamed from a temp
 file and counted chunk by chunk, never held whole in this process's memory.
 
-A second table gives two references that separate the vault's own cost from what the
+A second table gives what each vault call costs the vault server beside its time
+(`bench.s3_costs`): the CPU its threads used during the call (median), and the S3
+requests it sent, by operation (mean per call; with `--count-s3-requests` only, counted
+by `bench/s3_counter`, put on the server's PYTHONPATH: its write per request releases
+the GIL, so leave it out of timing runs).
+
+A third table gives two references that separate the vault's own cost from what the
 protocol costs any careful client, with the same bytes and S3 server:
 
 - raw multipart put: what a document larger than one part needs, since its size is
@@ -30,7 +36,7 @@ protocol costs any careful client, with the same bytes and S3 server:
 - raw get + SHA-256: `get_object` with the body hashed as it arrives, as the vault's
   client checks every download end to end.
 
-A third table gives the floor under any gRPC service in front of S3 on this machine:
+A fourth table gives the floor under any gRPC service in front of S3 on this machine:
 `bench.passthrough`, a proxy in its own process that forwards raw bytes between a gRPC
 stream and S3 and does nothing else (puts up to one part; gets of any size). Its ratio
 to the raw call is what the second network hop alone costs; the vault's ratio to it is
@@ -40,7 +46,8 @@ Run it from the repository root:
 
     .venv/bin/python -m bench.bench_s3 [--sizes 0.001,1,64] [--repeat N] [--big 1024]
                                        [--s3-latency-ms N] [--s3-bandwidth-mb-s R]
-                                       [--s3 moto|seaweedfs] [--json]
+                                       [--s3 moto|seaweedfs] [--count-s3-requests]
+                                       [--json]
 
 `--s3-latency-ms N` has the S3 server (`bench.s3_server`) serve every request N ms late,
 and `--s3-bandwidth-mb-s R` move each request's and answer's body at R MB/s at most, as
@@ -79,6 +86,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bench.bench_documents import free_port, mb_per_second, mib, peak_rss_kib
+from bench.s3_costs import CallCosts, counting_env, requests_per_call
 from tests.s3_servers import seaweedfs_server
 from vault.auth import load_or_create_dev_issuer, mint_token
 from vault.client import Content, VaultClient
@@ -124,6 +132,10 @@ class SizeResult:
     raw_get_sha256_mb_s: float | None = None
     passthrough_put_mb_s: float | None = None
     passthrough_get_mb_s: float | None = None
+    vault_put_cpu_ms: float | None = None  # the vault server's CPU per call (median)
+    vault_get_cpu_ms: float | None = None
+    s3_requests_per_put: dict[str, float] | None = None  # by operation, mean per call
+    s3_requests_per_get: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -317,13 +329,15 @@ def grpc_answers(target: str) -> Callable[[], bool]:
 
 @contextmanager
 def vault_server(
-    data_dir: Path, endpoint: str, bucket: str
+    data_dir: Path, endpoint: str, bucket: str, requests: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A ready `dossier-vault serve` over `data_dir` and the bucket; yields it and its
-    gRPC target."""
+    """A ready `dossier-vault serve` over `data_dir` and the bucket (logging its S3
+    requests to `requests`, if given); yields it and its gRPC target."""
     target = f"127.0.0.1:{free_port()}"
     command = [str(Path(sys.executable).parent / "dossier-vault"), "serve"]
     env = vault_env(data_dir, target, endpoint, bucket)
+    if requests is not None:
+        env.update(counting_env(requests))
     log = data_dir.parent / "vault.log"
     with running(command, env, log, "vault server", grpc_answers(target)) as process:
         yield process, target
@@ -467,12 +481,14 @@ class PassthroughPath:
 
 @dataclass
 class Paths:
-    """Every path to the same S3 server, and the vault server's pid."""
+    """Every path to the same S3 server, the vault server's pid and what its calls
+    cost it."""
 
     vault: VaultPath
     raw: RawPath
     passthrough: PassthroughPath
     server_pid: int
+    costs: CallCosts
 
 
 def time_puts(paths: Paths, content: bytes | Path, size: int, repeat: int) -> tuple[Timings, str]:
@@ -482,7 +498,9 @@ def time_puts(paths: Paths, content: bytes | Path, size: int, repeat: int) -> tu
     timings = Timings([], [], [], [])
     document_id = ""
     for _ in range(repeat):
+        paths.costs.start()
         seconds, document_id = paths.vault.put(content, size)
+        paths.costs.stop("put")
         timings.vault_put.append(seconds)
         timings.raw_put.append(paths.raw.put(raw_key(size), content))
         if size > PART_SIZE:
@@ -498,7 +516,9 @@ def time_gets(paths: Paths, document_id: str, size: int, repeat: int, into: Timi
     """`repeat` interleaved vault, raw, raw-and-hashed and pass-through gets, added to
     `into`."""
     for _ in range(repeat):
+        paths.costs.start()
         into.vault_get.append(paths.vault.get(document_id, size))
+        paths.costs.stop("get")
         into.raw_get.append(paths.raw.get(raw_key(size), size))
         into.raw_get_sha256.append(paths.raw.get(raw_key(size), size, sha256=True))
         into.passthrough_get.append(paths.passthrough.get(raw_key(size), size))
@@ -531,7 +551,7 @@ def _pieces(content: bytes | Path, size: int) -> Iterator[bytes]:
         yield from iter(lambda: source.read(size), b"")
 
 
-def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
+def summarize(size: int, timings: Timings, server_pid: int, costs: CallCosts) -> SizeResult:
     def mb_s(seconds: list[float]) -> float:
         return mb_per_second(size, statistics.median(seconds))
 
@@ -555,15 +575,20 @@ def summarize(size: int, timings: Timings, server_pid: int) -> SizeResult:
         raw_get_sha256_mb_s=reference(timings.raw_get_sha256),
         passthrough_put_mb_s=reference(timings.passthrough_put),
         passthrough_get_mb_s=reference(timings.passthrough_get),
+        vault_put_cpu_ms=statistics.median(costs.cpu_ms["put"]),
+        vault_get_cpu_ms=statistics.median(costs.cpu_ms["get"]),
+        s3_requests_per_put=requests_per_call(costs.requests["put"]) if costs.log else None,
+        s3_requests_per_get=requests_per_call(costs.requests["get"]) if costs.log else None,
     )
 
 
 def bench_size(paths: Paths, size: int, repeat: int) -> SizeResult:
     """`repeat` puts then `repeat` gets of one random content of `size` bytes."""
+    paths.costs.reset()
     timings, document_id = time_puts(paths, os.urandom(size), size, repeat)
     time_gets(paths, document_id, size, repeat, timings)
     delete_objects(paths, size)
-    return summarize(size, timings, paths.server_pid)
+    return summarize(size, timings, paths.server_pid, paths.costs)
 
 
 def random_file(path: Path, size: int) -> None:
@@ -577,13 +602,14 @@ def bench_big(paths: Paths, size: int, workdir: Path) -> SizeResult:
     """One put and one get of a `size`-byte document streamed from a temp file."""
     source = workdir / "big.bin"
     random_file(source, size)
+    paths.costs.reset()
     try:
         timings, document_id = time_puts(paths, source, size, 1)
     finally:
         source.unlink()
     time_gets(paths, document_id, size, 1, timings)
     delete_objects(paths, size)
-    return summarize(size, timings, paths.server_pid)
+    return summarize(size, timings, paths.server_pid, paths.costs)
 
 
 def warm_up(paths: Paths) -> None:
@@ -602,8 +628,12 @@ def repeat_for(size: int, repeat: int | None) -> int:
 
 
 @contextmanager
-def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") -> Iterator[Paths]:
-    """The servers up (`s3`: which S3 server), a dossier created; yields the paths."""
+def bench_paths(
+    workdir: Path, network: Network = LOOPBACK, s3: str = "moto", count_requests: bool = False
+) -> Iterator[Paths]:
+    """The servers up (`s3`: which S3 server), a dossier created; yields the paths.
+    `count_requests`: the vault server logs its S3 requests (`bench/s3_counter`)."""
+    requests = workdir / "s3-requests.log" if count_requests else None
     data_dir = workdir / "data"
     data_dir.mkdir()
     key = load_or_create_dev_issuer(data_dir)
@@ -613,14 +643,15 @@ def bench_paths(workdir: Path, network: Network = LOOPBACK, s3: str = "moto") ->
         raw = RawPath(s3_client(endpoint), bucket)
         raw.client.create_bucket(Bucket=bucket)
         with (
-            vault_server(data_dir, endpoint, bucket) as (process, target),
+            vault_server(data_dir, endpoint, bucket, requests) as (process, target),
             VaultClient(target, token) as client,
             passthrough_server(workdir, endpoint, bucket) as proxy_target,
             grpc.insecure_channel(proxy_target) as proxy_channel,
         ):
             dossier_id = str(client.create_dossier(PATIENT_INS).dossier_id)
             vault = VaultPath(client, dossier_id)
-            yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid)
+            costs = CallCosts(process.pid, requests)
+            yield Paths(vault, raw, PassthroughPath(proxy_channel), process.pid, costs)
 
 
 def run(
@@ -629,11 +660,12 @@ def run(
     big: int | None,
     network: Network = LOOPBACK,
     s3: str = "moto",
+    count_requests: bool = False,
 ) -> Report:
     """The whole benchmark, against fresh servers in a fresh temporary directory."""
     workdir = Path(tempfile.mkdtemp(prefix="vault-bench-s3-"))
     try:
-        with bench_paths(workdir, network, s3) as paths:
+        with bench_paths(workdir, network, s3, count_requests) as paths:
             idle = peak_rss_kib(paths.server_pid)
             warm_up(paths)
             results = [bench_size(paths, s, repeat_for(s, repeat)) for s in sizes]
@@ -681,6 +713,8 @@ def markdown(report: Report) -> str:
     lines.append(f"Server VmHWM before any document: {mib(report.server_vmhwm_kib_idle)}.")
     lines.append(fixed_costs(report))
     lines.append("")
+    lines += call_costs(report)
+    lines.append("")
     lines += references(report)
     lines.append("")
     lines += passthrough(report)
@@ -700,6 +734,30 @@ def fixed_costs(report: Report) -> str:
         for r in report.results
     )
     return f"Vault time minus raw time, ms (medians): {costs}."
+
+
+def _requests(per_call: dict[str, float] | None) -> str:
+    if not per_call:
+        return "-"
+    return ", ".join(f"{operation} {count:.2g}" for operation, count in per_call.items())
+
+
+def call_costs(report: Report) -> list[str]:
+    """The vault server's CPU per call and the S3 requests it sent per call."""
+    lines = [
+        "| size | vault server CPU per put, ms | S3 requests per put "
+        "| vault server CPU per get, ms | S3 requests per get |",
+        "|-----:|--:|--|--:|--|",
+    ]
+    for r in report.results:
+        if r.vault_put_cpu_ms is None or r.vault_get_cpu_ms is None:
+            continue  # a report from before the costs were measured
+        lines.append(
+            f"| {size_label(r.size_bytes)} | {r.vault_put_cpu_ms:.1f} "
+            f"| {_requests(r.s3_requests_per_put)} | {r.vault_get_cpu_ms:.1f} "
+            f"| {_requests(r.s3_requests_per_get)} |"
+        )
+    return lines
 
 
 def references(report: Report) -> list[str]:
@@ -800,6 +858,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--s3", choices=S3_SERVERS, default="moto", help="the S3 server (default: moto)"
     )
+    parser.add_argument(
+        "--count-s3-requests",
+        action="store_true",
+        help="count the vault server's S3 requests per call (one small write per request"
+        " in the server, so not in timing runs)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     if args.s3 != "moto" and (args.s3_latency_ms or args.s3_bandwidth_mb_s):
@@ -814,7 +878,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     network = Network(args.s3_latency_ms, args.s3_bandwidth_mb_s)
-    report = run(args.sizes, args.repeat, args.big, network, args.s3)
+    report = run(args.sizes, args.repeat, args.big, network, args.s3, args.count_s3_requests)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
