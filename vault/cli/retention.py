@@ -38,6 +38,7 @@ from vault.cli.exitcodes import (
     retention_codes,
 )
 from vault.cli.output import add_dossier_argument, add_output_flags, dossier_of, rfc3339, show
+from vault.cli.progress import Progress
 from vault.domain import lifecycle
 from vault.domain.clock import from_us, to_us
 from vault.domain.model import Actor, ActorKind
@@ -107,19 +108,6 @@ def _confirmed(args: argparse.Namespace, due: int) -> bool:
     return answer.strip() == CONFIRMATION
 
 
-def _progress(total: int) -> Callable[[int], None] | None:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        print(f"\r[{bar}] {done}/{total} dossiers", end="", file=sys.stderr, flush=True)
-
-    return show
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from retention.lock import single_run
 
@@ -133,9 +121,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         if due and not _confirmed(args, due):
             return EXIT_NOT_CONFIRMED
-        report = adapters.destroyer.run(args.limit, _progress(due))
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+        progress = Progress(due, enabled=not args.json)
+        report = adapters.destroyer.run(
+            args.limit, lambda done: progress(done, f"{done:,} dossiers")
+        )
+        progress.close()
     if args.metrics_file is not None:
         from vault.observability.jobmetrics import write_last_run  # prometheus only if asked
 
