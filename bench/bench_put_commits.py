@@ -46,11 +46,16 @@ DIGEST = hashlib.sha256(CONTENT).digest()
 
 
 def _commits(engine: Engine) -> list[int]:
-    count = [0]
+    """[commits, statements] on `engine`, counted as they happen."""
+    count = [0, 0]
 
     @event.listens_for(engine, "commit")
     def _commit(_conn: object) -> None:
         count[0] += 1
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args: object) -> None:
+        count[1] += 1
 
     return count
 
@@ -117,7 +122,7 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
         documents = [_put(vault, d, -1 - i) for i, d in enumerate(dossiers)]
         rows: list[dict[str, float | int | str]] = []
         for kind in ("put", "get"):
-            before = [c[0] for c in counters]
+            before = [list(c) for c in counters]
             cpu, wall = time.process_time(), time.monotonic()
             if kind == "put":
                 calls = _run(threads, seconds, lambda w, n: _discard(_put(vault, dossiers[w], n)))
@@ -126,7 +131,8 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
                     threads, seconds, lambda w, n: _get(vault, dossiers[w], documents[w], n)
                 )
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-            commits = [c[0] - b for c, b in zip(counters, before, strict=True)]
+            commits = [c[0] - b[0] for c, b in zip(counters, before, strict=True)]
+            statements = sum(c[1] - b[1] for c, b in zip(counters, before, strict=True))
             rows.append(
                 {
                     "call": kind,
@@ -135,6 +141,7 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
                     "cpu_ms_per_call": cpu / calls * 1000,
                     "index_commits_per_call": commits[0] / calls,
                     "journal_commits_per_call": commits[1] / calls,
+                    "statements_per_call": statements / calls,
                     "load_avg_1m": os.getloadavg()[0],
                 }
             )
@@ -146,7 +153,8 @@ def _markdown(row: dict[str, float | int | str]) -> str:
     return (
         f"| {row['call']} | {row['threads']} | {row['calls_per_s']:,.0f} "
         f"| {row['cpu_ms_per_call']:.2f} | {row['index_commits_per_call']:.2f} "
-        f"| {row['journal_commits_per_call']:.2f} | {row['load_avg_1m']:.1f} |"
+        f"| {row['journal_commits_per_call']:.2f} | {row['statements_per_call']:.2f} "
+        f"| {row['load_avg_1m']:.1f} |"
     )
 
 
@@ -158,8 +166,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     if not args.json:
-        print("| call | threads | calls/s | CPU ms/call | index commits | journal commits | load |")
-        print("|---|--:|--:|--:|--:|--:|--:|")
+        print(
+            "| call | threads | calls/s | CPU ms/call | index commits | journal commits "
+            "| statements | load |"
+        )
+        print("|---|--:|--:|--:|--:|--:|--:|--:|")
     for threads in (int(t) for t in args.threads.split(",")):
         for row in measure(threads, args.seconds):
             rows.append(row)
