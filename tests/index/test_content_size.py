@@ -106,6 +106,10 @@ def test_a_commit_waits_for_the_dossier_lock_and_sees_what_its_holder_committed(
                 text("update documents set latest_version = 1 where id = :d"),
                 {"d": holder.document_id},
             )
+            conn.execute(  # the dossier's running total (revision 0014)
+                text("update dossiers set content_bytes = content_bytes + 80 where id = :d"),
+                {"d": dossier.dossier_id},
+            )
         waiter.join(30)
     finally:
         engine.dispose()
