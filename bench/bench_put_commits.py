@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import threading
 import time
@@ -46,8 +47,17 @@ DIGEST = hashlib.sha256(CONTENT).digest()
 
 
 def _commits(engine: Engine) -> list[int]:
-    """[commits, statements] on `engine`, counted as they happen."""
-    count = [0, 0]
+    """[commits, statements through SQLAlchemy, statements SQLite ran] on `engine`,
+    counted as they happen (the last by SQLite's trace callback: every statement, the
+    BEGIN, COMMIT and savepoints sent on the driver's connection included)."""
+    count = [0, 0, 0]
+
+    def _ran(_sql: str) -> None:
+        count[2] += 1
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(_ran)
 
     @event.listens_for(engine, "commit")
     def _commit(_conn: object) -> None:
@@ -133,6 +143,7 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
             commits = [c[0] - b[0] for c, b in zip(counters, before, strict=True)]
             statements = sum(c[1] - b[1] for c, b in zip(counters, before, strict=True))
+            ran = sum(c[2] - b[2] for c, b in zip(counters, before, strict=True))
             rows.append(
                 {
                     "call": kind,
@@ -142,6 +153,7 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
                     "index_commits_per_call": commits[0] / calls,
                     "journal_commits_per_call": commits[1] / calls,
                     "statements_per_call": statements / calls,
+                    "sqlite_statements_per_call": ran / calls,
                     "load_avg_1m": os.getloadavg()[0],
                 }
             )
@@ -154,6 +166,7 @@ def _markdown(row: dict[str, float | int | str]) -> str:
         f"| {row['call']} | {row['threads']} | {row['calls_per_s']:,.0f} "
         f"| {row['cpu_ms_per_call']:.2f} | {row['index_commits_per_call']:.2f} "
         f"| {row['journal_commits_per_call']:.2f} | {row['statements_per_call']:.2f} "
+        f"| {row['sqlite_statements_per_call']:.2f} "
         f"| {row['load_avg_1m']:.1f} |"
     )
 
@@ -168,9 +181,9 @@ def main() -> None:
     if not args.json:
         print(
             "| call | threads | calls/s | CPU ms/call | index commits | journal commits "
-            "| statements | load |"
+            "| statements (SQLAlchemy) | statements (SQLite) | load |"
         )
-        print("|---|--:|--:|--:|--:|--:|--:|--:|")
+        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for threads in (int(t) for t in args.threads.split(",")):
         for row in measure(threads, args.seconds):
             rows.append(row)
