@@ -67,6 +67,7 @@ def _commits(engine: Engine) -> list[int]:
     def _statement(*_args: object) -> None:
         count[1] += 1
 
+    engine.dispose()  # the pooled connections were made before the trace callback
     return count
 
 
