@@ -34,7 +34,12 @@ def test_a_new_shard_directory_is_fsynced_into_its_parent_before_the_commit_retu
     object in it: the object's own directory fsync does not make its entry durable."""
     synced: list[Path] = []
     real = file._fsync_directory
-    monkeypatch.setattr(file, "_fsync_directory", lambda p: (synced.append(p), real(p)))
+
+    def recorded(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(file, "_fsync_directory", recorded)
     objects = tmp_path / "blobs" / "objects"
     first = new_object_key()
     writer = store.create(first)
