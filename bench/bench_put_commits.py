@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import threading
 import time
@@ -46,12 +47,27 @@ DIGEST = hashlib.sha256(CONTENT).digest()
 
 
 def _commits(engine: Engine) -> list[int]:
-    count = [0]
+    """[commits, statements through SQLAlchemy, statements SQLite ran] on `engine`,
+    counted as they happen (the last by SQLite's trace callback: every statement, the
+    BEGIN, COMMIT and savepoints sent on the driver's connection included)."""
+    count = [0, 0, 0]
+
+    def _ran(_sql: str) -> None:
+        count[2] += 1
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(_ran)
 
     @event.listens_for(engine, "commit")
     def _commit(_conn: object) -> None:
         count[0] += 1
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args: object) -> None:
+        count[1] += 1
+
+    engine.dispose()  # the pooled connections were made before the trace callback
     return count
 
 
@@ -117,7 +133,7 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
         documents = [_put(vault, d, -1 - i) for i, d in enumerate(dossiers)]
         rows: list[dict[str, float | int | str]] = []
         for kind in ("put", "get"):
-            before = [c[0] for c in counters]
+            before = [list(c) for c in counters]
             cpu, wall = time.process_time(), time.monotonic()
             if kind == "put":
                 calls = _run(threads, seconds, lambda w, n: _discard(_put(vault, dossiers[w], n)))
@@ -126,7 +142,9 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
                     threads, seconds, lambda w, n: _get(vault, dossiers[w], documents[w], n)
                 )
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-            commits = [c[0] - b for c, b in zip(counters, before, strict=True)]
+            commits = [c[0] - b[0] for c, b in zip(counters, before, strict=True)]
+            statements = sum(c[1] - b[1] for c, b in zip(counters, before, strict=True))
+            ran = sum(c[2] - b[2] for c, b in zip(counters, before, strict=True))
             rows.append(
                 {
                     "call": kind,
@@ -135,6 +153,8 @@ def measure(threads: int, seconds: float) -> list[dict[str, float | int | str]]:
                     "cpu_ms_per_call": cpu / calls * 1000,
                     "index_commits_per_call": commits[0] / calls,
                     "journal_commits_per_call": commits[1] / calls,
+                    "statements_per_call": statements / calls,
+                    "sqlite_statements_per_call": ran / calls,
                     "load_avg_1m": os.getloadavg()[0],
                 }
             )
@@ -146,7 +166,9 @@ def _markdown(row: dict[str, float | int | str]) -> str:
     return (
         f"| {row['call']} | {row['threads']} | {row['calls_per_s']:,.0f} "
         f"| {row['cpu_ms_per_call']:.2f} | {row['index_commits_per_call']:.2f} "
-        f"| {row['journal_commits_per_call']:.2f} | {row['load_avg_1m']:.1f} |"
+        f"| {row['journal_commits_per_call']:.2f} | {row['statements_per_call']:.2f} "
+        f"| {row['sqlite_statements_per_call']:.2f} "
+        f"| {row['load_avg_1m']:.1f} |"
     )
 
 
@@ -158,8 +180,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     if not args.json:
-        print("| call | threads | calls/s | CPU ms/call | index commits | journal commits | load |")
-        print("|---|--:|--:|--:|--:|--:|--:|")
+        print(
+            "| call | threads | calls/s | CPU ms/call | index commits | journal commits "
+            "| statements (SQLAlchemy) | statements (SQLite) | load |"
+        )
+        print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for threads in (int(t) for t in args.threads.split(",")):
         for row in measure(threads, args.seconds):
             rows.append(row)

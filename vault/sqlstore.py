@@ -27,12 +27,13 @@ import math
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from vault.errors import ConfigurationError, IntegrityError, UnavailableError
 
@@ -179,7 +180,7 @@ class _Scopes(threading.local):
     def __init__(self) -> None:
         self.connections: dict[Engine, Connection] = {}
         # the open write transaction `writing` joins, by database (`joining`)
-        self.joined: dict[URL, Connection] = {}
+        self.joined: dict[str, Connection] = {}
 
 
 _scopes = _Scopes()
@@ -236,15 +237,63 @@ def writing(engine: Engine) -> Iterator[Connection]:
     connection's transaction instead: rolled back on error, committed with it."""
     joined = _scopes.joined
     if joined:
-        conn = joined.get(engine.url)
+        conn = joined.get(_database(engine))
         if conn is not None:
-            with conn.begin_nested():
+            with _savepoint(conn):
                 yield conn
             return
     with engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+_DATABASES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _database(engine: Engine) -> str:
+    """The database `engine` reaches, as the key of `joining`: its URL rendered once per
+    engine (a URL's hash renders it, which cost each joined write 1-2% of the journal
+    committer's time)."""
+    database = _DATABASES.get(engine)
+    if database is None:
+        database = _DATABASES[engine] = engine.url.render_as_string(hide_password=False)
+    return database
+
+
+_SAVEPOINT = "joined_write"
+
+
+@contextlib.contextmanager
+def _savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint of `conn`'s open transaction around the block, its statements sent on
+    the driver's connection: through SQLAlchemy (`begin_nested`) the SAVEPOINT and its
+    RELEASE cost an execution context and a compilation each, about a third of the
+    journal committer's time per upload (docs/performance.md). An error in the block
+    rolls back to the savepoint (the transaction goes on without the block's writes); a
+    savepoint that cannot be rolled back invalidates the connection, so that the whole
+    transaction fails rather than commit half a write. Names may nest (the innermost
+    one is meant)."""
+    driver: Any = conn.connection.driver_connection
+    error_class = conn.dialect.loaded_dbapi.Error
+
+    def run(statement: str) -> None:
+        try:
+            driver.execute(statement)
+        except error_class as error:
+            raise exc.DBAPIError.instance(statement, None, error, error_class) from error
+
+    run(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        try:
+            run(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        except exc.DBAPIError:
+            conn.invalidate()  # the transaction's commit now fails: nothing of it kept
+        raise
+    run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
 def same_database(engine: Engine, other: Engine) -> bool:
@@ -262,15 +311,15 @@ def joining(conn: Connection) -> Iterator[None]:
     through any engine, run inside `conn`'s open transaction, each in a savepoint: they
     commit with it (one durable commit), and one that fails is undone alone. The
     journal's group commit uses it to write an upload's reservation with its entry."""
-    url = conn.engine.url
+    database = _database(conn.engine)
     joined = _scopes.joined
-    if url in joined:
+    if database in joined:
         raise AssertionError("a transaction is joined already")
-    joined[url] = conn
+    joined[database] = conn
     try:
         yield
     finally:
-        del joined[url]
+        del joined[database]
 
 
 @contextlib.contextmanager

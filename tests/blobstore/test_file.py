@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vault.blobstore import file
 from vault.blobstore.file import FileBlobStore
 from vault.domain.ids import new_object_key
 from vault.errors import FailedPreconditionError, UnavailableError
@@ -24,6 +25,35 @@ def test_objects_are_sharded_under_opaque_names(store: FileBlobStore, tmp_path: 
     writer.write(b"x")
     writer.commit()
     assert (tmp_path / "blobs" / "objects" / key[:2] / key[2:4] / key).is_file()
+
+
+def test_a_new_shard_directory_is_fsynced_into_its_parent_before_the_commit_returns(
+    store: FileBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else a crash after the put was acknowledged could lose the directory, and the
+    object in it: the object's own directory fsync does not make its entry durable."""
+    synced: list[Path] = []
+    real = file._fsync_directory
+
+    def recorded(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(file, "_fsync_directory", recorded)
+    objects = tmp_path / "blobs" / "objects"
+    first = new_object_key()
+    writer = store.create(first)
+    writer.write(b"x")
+    writer.commit()
+    shard = objects / first[:2] / first[2:4]
+    assert synced == [objects, objects / first[:2], shard]  # two new levels, then the link
+    synced.clear()
+    again = first[:4] + new_object_key()[4:]  # the same shard, now there
+    writer = store.create(again)
+    writer.write(b"y")
+    writer.commit()
+    assert synced == [shard]
+    assert (shard / again).is_file()
 
 
 def test_a_vanished_temporary_directory_is_unavailable_not_a_raw_oserror(

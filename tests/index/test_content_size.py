@@ -1,6 +1,8 @@
 """A dossier's content size on SQLite and PostgreSQL (`content_size`, and the quota
 `commit_version` checks): live versions only, pending ones never, and on PostgreSQL a
-commit that waits for the dossier row's lock sees what the holder committed meanwhile."""
+commit that waits for the dossier row's lock sees what the holder committed meanwhile.
+The size is a running total in the dossier's row (revision 0014): commits and deletions
+move it, and the migration fills it from the versions."""
 
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ import uuid
 from dataclasses import replace
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from tests.index.test_sql import add_dossier, reserve, version
 from tests.index.test_versions import next_version, store
+from vault import migrations
 from vault.errors import DossierQuotaExceededError
 from vault.index.sql import SqlIndex
-from vault.sqlstore import make_engine
+from vault.sqlstore import exclusive, make_engine
 
 
 @pytest.fixture
@@ -106,6 +110,10 @@ def test_a_commit_waits_for_the_dossier_lock_and_sees_what_its_holder_committed(
                 text("update documents set latest_version = 1 where id = :d"),
                 {"d": holder.document_id},
             )
+            conn.execute(  # the dossier's running total (revision 0014)
+                text("update dossiers set content_bytes = content_bytes + 80 where id = :d"),
+                {"d": dossier.dossier_id},
+            )
         waiter.join(30)
     finally:
         engine.dispose()
@@ -124,3 +132,41 @@ def _lock_waiters(conn: object) -> int:
         )
     )
     return int(found.scalar() or 0)
+
+
+def test_deleting_a_document_takes_its_live_version_off_the_total(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    first = store(index, replace(version(dossier), size=100))
+    store(index, replace(next_version(first, 20), size=30))  # the live one: 30
+    kept = store(index, replace(version(dossier), size=50))
+    index.delete_document(dossier.dossier_id, first.document_id)
+    assert index.content_size(dossier.dossier_id) == 50
+    index.delete_document(dossier.dossier_id, kept.document_id)
+    assert index.content_size(dossier.dossier_id) == 0
+
+
+def test_a_reservation_never_committed_leaves_the_total_alone(index: SqlIndex) -> None:
+    dossier = add_dossier(index)
+    store(index, replace(version(dossier), size=40))
+    pending = replace(version(dossier), size=999)
+    reserve(index, pending)
+    index.delete_document(dossier.dossier_id, pending.document_id)  # nothing committed
+    assert index.content_size(dossier.dossier_id) == 40
+
+
+def test_revision_0014_fills_each_dossiers_total_from_its_live_versions(
+    index: SqlIndex, db_url: str
+) -> None:
+    """A database from before the running total: going down to 0013 drops the column,
+    going up again fills it from the versions (latest committed ones only)."""
+    dossier, empty = add_dossier(index), add_dossier(index, b"q" * 32)
+    first = store(index, replace(version(dossier), size=100))
+    store(index, replace(next_version(first, 20), size=30))
+    store(index, replace(version(dossier), size=50))
+    reserve(index, replace(version(dossier), size=999))
+    engine = index.engine
+    for step, revision in ((command.downgrade, "0013"), (command.upgrade, "0014")):
+        with exclusive(engine, "test", altering=True) as conn:
+            step(migrations.alembic_config(conn, migrations.INDEX), revision)
+    assert index.content_size(dossier.dossier_id) == 80
+    assert index.content_size(empty.dossier_id) == 0

@@ -3,9 +3,10 @@
 Layout: `<root>/objects/<k0k1>/<k2k3>/<key>` (two levels of 256 shards each) and
 `<root>/tmp/` for writes in progress. A write goes to a temporary file in the same file
 system, is fsynced, then hard-linked to its final name (which fails rather than
-overwrites), and the shard directory is fsynced: after a crash an object is either whole
-under its key or absent. Keys are checked to be opaque hex ids, so no client input ever
-becomes a path. Files are 0600 and directories 0700: other users of the host read nothing.
+overwrites), and the shard directory is fsynced (and a shard directory just made, in its
+parent): after a crash an object is either whole under its key or absent. Keys are
+checked to be opaque hex ids, so no client input ever becomes a path. Files are 0600 and
+directories 0700: other users of the host read nothing.
 
 It does not keep versions (a delete removes the one file), does not sweep temporary
 files a crash left in `tmp/`, and does not encrypt: it only ever sees ciphertext.
@@ -18,6 +19,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from io import BufferedReader
@@ -47,6 +49,37 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+_SHARDS_MADE = threading.Lock()  # held while a shard directory is made durable
+
+
+def _link(tmp: Path, final: Path) -> None:
+    """Links `tmp` to `final`, first making its shard directories if they are missing,
+    each new one fsynced into its parent (else a crash could lose the directory, and the
+    object in it, after the put was acknowledged). A link into a directory another
+    thread is still making durable waits for it (`_SHARDS_MADE`); another process's is
+    not waited for (a window of microseconds, once per shard directory, ever)."""
+    try:
+        os.link(tmp, final)
+    except FileNotFoundError:  # its shard directories are new
+        with _SHARDS_MADE:
+            _make_durable(final.parent)
+            os.link(tmp, final)
+    else:
+        with _SHARDS_MADE:
+            pass  # a directory being made by another thread is durable once it lets go
+
+
+def _make_durable(directory: Path) -> None:
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            new.mkdir(mode=PRIVATE_DIRECTORY)
+        _fsync_directory(new.parent)
+
+
 class _FileWriter:
     def __init__(self, final: Path, tmp_dir: Path) -> None:
         self._final = final
@@ -73,8 +106,7 @@ class _FileWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            self._final.parent.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
-            os.link(self._tmp, self._final)
+            _link(self._tmp, self._final)
         except FileExistsError:
             raise AlreadyExistsError("object key already in use") from None
         except OSError as e:

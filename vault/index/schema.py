@@ -54,6 +54,10 @@ class DossierRow(Base):
     # The SAMU regulator's objection (revision 0008, hence last); the server's default
     # only, so that a server at revision 0007 still creates dossiers.
     regulation_refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The content bytes of the dossier's live versions (each document's latest committed
+    # one), kept by the writes that change them (revision 0014): the dossier quota reads
+    # it instead of summing the versions on every upload.
+    content_bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class DossierKeyRow(Base):

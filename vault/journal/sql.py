@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     insert,
     select,
     update,
@@ -93,6 +94,23 @@ checkpoints_table = Table(
     Column("note", Text, nullable=False),
 )
 
+# An append's statements, built once (each batch of the group commit runs them).
+_LOCK_HEAD = (
+    select(head_table.c.seq, head_table.c.chain_hash, head_table.c.time_us)
+    .where(head_table.c.id == 1)
+    .with_for_update()
+)
+_INSERT_ENTRIES = insert(entries_table)
+_MOVE_HEAD = (
+    update(head_table)
+    .where(head_table.c.id == 1)
+    .values(
+        seq=bindparam("b_seq"),
+        chain_hash=bindparam("b_chain_hash"),
+        time_us=bindparam("b_time_us"),
+    )
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
@@ -137,11 +155,7 @@ class SqlJournal(Database):
         fails the whole transaction."""
         sealed: list[JournalEntry] = []
         with guard(), writing(self._engine) as conn:
-            head = conn.execute(
-                select(head_table.c.seq, head_table.c.chain_hash, head_table.c.time_us)
-                .where(head_table.c.id == 1)
-                .with_for_update()
-            ).one()
+            head = conn.execute(_LOCK_HEAD).one()
             seq, prev, time_us = head.seq, head.chain_hash, head.time_us
             if writes:
                 with joining(conn):
@@ -155,12 +169,8 @@ class SqlJournal(Database):
                 prev = entry.chain_hash
             if not sealed:
                 return sealed  # writes alone: nothing appended, the head unchanged
-            conn.execute(insert(entries_table), [self._row(entry) for entry in sealed])
-            conn.execute(
-                update(head_table)
-                .where(head_table.c.id == 1)
-                .values(seq=seq, chain_hash=prev, time_us=time_us)
-            )
+            conn.execute(_INSERT_ENTRIES, [self._row(entry) for entry in sealed])
+            conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_chain_hash": prev, "b_time_us": time_us})
         return sealed
 
     @staticmethod

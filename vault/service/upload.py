@@ -2,8 +2,9 @@
 
 It hashes and encrypts the chunks as they come (the object format's segments,
 docs/format.md), renews its lease, and at the finish checks the client's size and SHA-256,
-the dossier quota, then commits the blob and makes the version visible, in the write
-order of docs/architecture.md.
+then commits the blob and makes the version visible, in the write order of
+docs/architecture.md, the dossier quota checked in that last step (a refusal there
+deletes the blob just committed).
 
 What it does not: decide whether the caller may write (`uploads.py` does, before it
 creates an `Upload`), or move messages (the gRPC edge).
@@ -36,7 +37,6 @@ from vault.service.upload_terms import (
     UploadLease,
     UploadQuota,
     discard_pending,
-    dossier_full,
     too_large,
 )
 
@@ -173,12 +173,9 @@ class Upload:
             raise InvalidArgumentError("the content received does not match its size and digest")
         if self._declared is not None and expected_size != self._declared:
             raise InvalidArgumentError("the content's size is not the size its header declared")
-        others = self._index.content_size(self._record.dossier_id)
-        if self._record.version > 1:  # the version it replaces will no longer count
-            replaced = self._index.version(self._record.dossier_id, self._record.document_id, None)
-            others -= 0 if replaced is None else replaced.size
-        if others + expected_size > self._quota.dossier_bytes:
-            self._refuse(dossier_full())  # the caller aborts: nothing kept
+        # the dossier quota: checked by `commit_version` under the dossier row's lock
+        # (a plain read here first cost a read transaction per upload, to spare a blob
+        # commit only to the rare upload that finds its dossier full)
         self._encryptor.close()
         prepared = self._prepared.result()  # the pending row is recorded
         self._keep_reservation()  # through the wait for the last parts and the entry

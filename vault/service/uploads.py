@@ -12,8 +12,9 @@ dies with it.
 Quotas (`UploadQuota`, docs/adr/0026): a version's content may not pass the document
 quota (the chunk that would cross it is refused, never buffered), nor a dossier's live
 versions the dossier quota (a full dossier, or a declared size that cannot fit, is refused
-at the header; the finish checks the real size, as a plain read, then under the dossier
-row's lock in the commit). Refusals are RESOURCE_EXHAUSTED, journaled, keep nothing.
+at the header; the finish checks the real size under the dossier row's lock, in the
+commit that makes the version visible, against the dossier's running total). Refusals
+are RESOURCE_EXHAUSTED, journaled, keep nothing.
 
 The pieces: `upload.py` (the `Upload` that takes the chunks), `upload_terms.py` (quotas,
 lease, refusals after the decision). Reading, listing and changing documents once written

@@ -228,28 +228,40 @@ _MOVE_LATEST = (
 )
 
 
-_LIVE_SIZE = (
-    select(func.coalesce(func.sum(V.c.size), 0))
-    .join_from(DOC, V, and_(V.c.document_id == DOC.c.id, V.c.version == DOC.c.latest_version))
-    .where(DOC.c.dossier_id == bindparam("dossier_id"), DOC.c.id != bindparam("excluded"))
+_REPLACED_SIZE = func.coalesce(
+    select(V.c.size)
+    .where(
+        V.c.document_id == bindparam("b_document"),
+        V.c.version == bindparam("b_from"),
+        V.c.status == "committed",
+    )
+    .scalar_subquery(),
+    0,
 )
-"""The content bytes of a dossier's live versions (each document's latest committed
-one; replaced versions are not counted), but for one document's: the dossier's documents
-through their index, each version by its primary key."""
+_GROWTH = bindparam("b_size", type_=BigInteger) - _REPLACED_SIZE
+_ADD_CONTENT = (
+    update(D)
+    .where(
+        D.c.id == bindparam("b_dossier"),
+        D.c.content_bytes + _GROWTH <= bindparam("b_quota", type_=BigInteger),
+    )
+    .values(content_bytes=D.c.content_bytes + _GROWTH)
+)
+"""A commit's change to its dossier's live content bytes (`dossiers.content_bytes`,
+revision 0014): the new version's size less the one it replaces, if the total stays
+within `b_quota`; no row updated otherwise. One statement that takes the dossier row's
+lock, checks the quota and moves the total, instead of a SUM over the dossier's live
+versions (O(documents), three times per upload before)."""
 
-_NO_DOCUMENT = uuid.UUID(int=0)
+_LIVE_SIZE = select(D.c.content_bytes).where(D.c.id == bindparam("dossier_id"))
+_NO_QUOTA = 2**62
 _QUOTA_MESSAGE = "the dossier's documents would exceed its quota (VAULT_MAX_DOSSIER_GIB)"
 
 
 class SqlDocuments(SqlBase):
     def content_size(self, dossier_id: uuid.UUID) -> int:
         with self._connect() as conn:
-            return self._live_size(conn, dossier_id, _NO_DOCUMENT)
-
-    @staticmethod
-    def _live_size(conn: Connection, dossier_id: uuid.UUID, excluded: uuid.UUID) -> int:
-        found = conn.execute(_LIVE_SIZE, {"dossier_id": dossier_id, "excluded": excluded})
-        return int(found.scalar() or 0)
+            return int(conn.execute(_LIVE_SIZE, {"dossier_id": dossier_id}).scalar() or 0)
 
     def reserve_version(self, record: VersionRecord, lease_until_us: int) -> None:
         try:
@@ -344,13 +356,20 @@ class SqlDocuments(SqlBase):
 
     def commit_version(self, record: VersionRecord, quota: int | None = None) -> None:
         with self._connect(write=True) as conn:
-            if quota is not None:
-                # under the dossier row's lock: two commits in one dossier take turns, so
-                # each sees the other's size (SQLite: one writer at a time anyway)
-                conn.execute(_DOSSIER_STATE, {"dossier_id": record.dossier_id})
-                others = self._live_size(conn, record.dossier_id, record.document_id)
-                if others + record.size > quota:
-                    raise DossierQuotaExceededError(_QUOTA_MESSAGE)
+            # takes the dossier row's lock: two commits in one dossier take turns, so
+            # each sees the other's size (SQLite: one writer at a time anyway)
+            added = conn.execute(
+                _ADD_CONTENT,
+                {
+                    "b_dossier": record.dossier_id,
+                    "b_document": record.document_id,
+                    "b_from": record.version - 1,
+                    "b_size": record.size,
+                    "b_quota": _NO_QUOTA if quota is None else quota,
+                },
+            )
+            if added.rowcount != 1:
+                raise DossierQuotaExceededError(_QUOTA_MESSAGE)
             updated = conn.execute(
                 _COMMIT_RESERVATION,
                 {
@@ -477,6 +496,17 @@ class SqlDocuments(SqlBase):
                 return []
             keys = list(
                 conn.execute(select(V.c.blob_key).where(V.c.document_id == document_id)).scalars()
+            )
+            live = (
+                select(V.c.size)
+                .join_from(DOC, V, V.c.document_id == DOC.c.id)
+                .where(DOC.c.id == document_id, V.c.version == DOC.c.latest_version)
+                .scalar_subquery()
+            )
+            conn.execute(  # its live version no longer counts (revision 0014)
+                update(D)
+                .where(D.c.id == dossier_id)
+                .values(content_bytes=D.c.content_bytes - func.coalesce(live, 0))
             )
             conn.execute(delete(V).where(V.c.document_id == document_id))
             conn.execute(delete(VIS).where(VIS.c.document_id == document_id))

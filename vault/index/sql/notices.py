@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.domain.model import Notification
@@ -25,9 +25,16 @@ from vault.index.sql.tables import D, N
 PREFERENCES = cast(Table, NotificationPreferenceRow.__table__)
 
 
+_NEW_DOCUMENTS = select(PREFERENCES.c.new_documents).where(
+    PREFERENCES.c.dossier_id == bindparam("dossier_id")
+)
+_PATIENT_INDEX = select(D.c.patient_index).where(D.c.id == bindparam("dossier_id"))
+"""Built once: every upload's commit reads the preference (building the statement and
+its cache key per call was a sixth of the journal committer's time per upload)."""
+
+
 def _preferences(conn: Connection, dossier_id: uuid.UUID) -> NoticePreferences:
-    query = select(PREFERENCES.c.new_documents).where(PREFERENCES.c.dossier_id == dossier_id)
-    new_documents = conn.execute(query).scalar()
+    new_documents = conn.execute(_NEW_DOCUMENTS, {"dossier_id": dossier_id}).scalar()
     return NoticePreferences(new_documents=bool(new_documents))
 
 
@@ -40,7 +47,7 @@ def queue_deposit_notice(conn: Connection, record: VersionRecord) -> None:
     preferences = _preferences(conn, record.dossier_id)
     if not preferences.new_documents:
         return
-    patient = conn.execute(select(D.c.patient_index).where(D.c.id == record.dossier_id)).scalar()
+    patient = conn.execute(_PATIENT_INDEX, {"dossier_id": record.dossier_id}).scalar()
     holder = f"ins-hmac:{bytes(patient or b'').hex()}"
     deposit = Deposit(
         record.dossier_id,

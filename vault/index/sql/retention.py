@@ -200,7 +200,9 @@ class SqlRetention(SqlBase):
             conn.execute(
                 update(D)
                 .where(D.c.id == dossier_id)
-                .values(state=DossierState.DESTROYED.value, patient_index=tombstone)
+                .values(
+                    state=DossierState.DESTROYED.value, patient_index=tombstone, content_bytes=0
+                )
             )
             conn.execute(
                 update(DESTROY)
