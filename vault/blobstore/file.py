@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from vault.blobstore.base import DeleteResult, check_range, shard_path
+from vault.durable import fsync_directory
 from vault.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -39,14 +40,6 @@ _KEY_NAME = re.compile(r"[0-9a-f]{32}")
 # Objects are the owner's alone, whatever the root's mode: files 0600 (mkstemp's mode,
 # kept by the link to the final name), directories 0700 (both within the umask).
 PRIVATE_DIRECTORY = 0o700
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _SHARDS_MADE = threading.Lock()  # held while a shard directory is made durable
@@ -77,7 +70,7 @@ def _make_durable(directory: Path) -> None:
     for new in reversed(missing):
         with contextlib.suppress(FileExistsError):
             new.mkdir(mode=PRIVATE_DIRECTORY)
-        _fsync_directory(new.parent)
+        fsync_directory(new.parent)
 
 
 class _FileWriter:
@@ -114,7 +107,7 @@ class _FileWriter:
         finally:
             self._discard()
         try:
-            _fsync_directory(self._final.parent)
+            fsync_directory(self._final.parent)
         except OSError as e:
             raise UnavailableError("blob store commit failed") from e
 
@@ -210,7 +203,7 @@ class FileBlobStore:
         path = self._path(key)
         try:
             path.unlink()
-            _fsync_directory(path.parent)
+            fsync_directory(path.parent)
         except FileNotFoundError:
             return DeleteResult(existed=False, versions_deleted=0)
         except OSError as e:
