@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.blobstore import file
+from vault import durable
 from vault.blobstore.file import FileBlobStore
 from vault.domain.ids import new_object_key
 from vault.errors import FailedPreconditionError, UnavailableError
@@ -33,13 +33,13 @@ def test_a_new_shard_directory_is_fsynced_into_its_parent_before_the_commit_retu
     """Else a crash after the put was acknowledged could lose the directory, and the
     object in it: the object's own directory fsync does not make its entry durable."""
     synced: list[Path] = []
-    real = file.fsync_directory
+    real = durable.fsync_directory
 
     def recorded(path: Path) -> None:
         synced.append(path)
         real(path)
 
-    monkeypatch.setattr(file, "fsync_directory", recorded)
+    monkeypatch.setattr("vault.blobstore.file.fsync_directory", recorded)
     objects = tmp_path / "blobs" / "objects"
     first = new_object_key()
     writer = store.create(first)
