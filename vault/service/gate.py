@@ -19,6 +19,7 @@ the use cases are the other modules of this package.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,7 @@ from vault.service.representation import end_lapsed_representation
 from vault.service.standings import standing_of
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
+_BLIND_INDEXES = 65_536  # INS -> blind index kept; about 200 bytes each
 
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
@@ -199,6 +201,9 @@ class Gate:
         self._matrix = matrix
         self._release_months = release_months  # a held-back document's delay
         self._majorities = Majorities(keys)  # holders' majorities, by sealed date of birth
+        # an INS's blind index never changes (the index key is not rotated): a key
+        # provider call (an HSM's) saved on each of a patient's requests, twice
+        self._blind_index = functools.lru_cache(maxsize=_BLIND_INDEXES)(self._ins_hmac)
 
     # -- the journal -----------------------------------------------------------------
 
@@ -329,7 +334,10 @@ class Gate:
     # -- identities ------------------------------------------------------------------
 
     def patient_index(self, ins: Ins) -> bytes:
-        return self._keys.blind_index(b"DVLT/v1/ins\x00" + ins.value.encode())
+        return self._blind_index(ins.value)
+
+    def _ins_hmac(self, ins: str) -> bytes:
+        return self._keys.blind_index(b"DVLT/v1/ins\x00" + ins.encode())
 
     def actor_patient_index(self, actor: Actor) -> bytes | None:
         """The blind index of the actor's INS, for a patient (the dossier's holder)."""
