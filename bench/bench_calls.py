@@ -31,6 +31,10 @@ Set-up (realistic for a patient portal): per client process, one patient with a 
 of `--documents` (30) documents of 4 KiB that reads go to, and another patient with a
 dossier that the puts go to (so listings keep the same dossier size throughout). Tokens
 come from `dossier-vault dev-token` (patient tokens; a patient reads their own dossier).
+`--reader professional` makes the reads a physician's instead (one RPPS, set as each
+read dossier's authorised professional by its patient): the gate then reads what the dossier
+records about them (relations, care teams, the patient's overrides), as on every
+professional's request; the puts stay the patients'.
 A get picks one of the seeded documents at random.
 
 Per server, call and client count it reports calls/s, p50 and p99 latency (ms, from the
@@ -61,7 +65,7 @@ run goes on.
 
     .venv/bin/python -m bench.bench_calls [--clients 1,8,32] [--seconds 10]
         [--calls get_dossier,list,get,put,mixed] [--processes 4] [--documents 30]
-        [--server-processes 1] [--channels 1]
+        [--server-processes 1] [--channels 1] [--reader patient|professional]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--s3]
         [--profile [--profile-gil] [--profile-dir DIR]] [--json] [--save FILE]
 
@@ -120,6 +124,8 @@ RESULT_GRACE_SECONDS = 60.0
 PROFILE_RATE = 100  # py-spy samples per second per running thread
 NIR_PREFIX = "1841276451"  # a real-looking NIR; the last three digits vary per patient
 TITLE = "bench"
+READER_RPPS = "10003500005"  # the physician who reads, with --reader professional
+READERS = ("patient", "professional")
 MEDIA_TYPE = "application/pdf"
 
 
@@ -132,13 +138,16 @@ def patient_ins(number: int) -> str:
     return f"{nir}{97 - int(nir) % 97:02d}"
 
 
-def dev_tokens(data_dir: Path, subjects: Sequence[str]) -> list[str]:
-    """Patient tokens from `dossier-vault dev-token`, minted in parallel."""
+def dev_tokens(
+    data_dir: Path, subjects: Sequence[str], kind: str = "patient", *extra: str
+) -> list[str]:
+    """Tokens from `dossier-vault dev-token` (patients' unless `kind`), minted in
+    parallel; `extra`: more dev-token options (`--profession`)."""
     executable = str(Path(sys.executable).parent / "dossier-vault")
     env = {**os.environ, "VAULT_DATA_DIR": str(data_dir)}
     ttl = str(TOKEN_TTL_SECONDS)
     commands = [
-        [executable, "dev-token", "--kind", "patient", "--subject", subject, "--ttl", ttl]
+        [executable, "dev-token", "--kind", kind, "--subject", subject, "--ttl", ttl, *extra]
         for subject in subjects
     ]
     processes = [
@@ -640,10 +649,18 @@ def ceiling_server(workdir: Path, canned: Canned) -> Iterator[Target]:
         yield Target("ceiling", address, p.pid)
 
 
-def seed(address: str, data_dir: Path, slots: int, documents: int) -> tuple[list[Slot], Canned]:
+def seed(
+    address: str, data_dir: Path, slots: int, documents: int, reader: str = "patient"
+) -> tuple[list[Slot], Canned]:
     """Per slot, a read dossier with `documents` 4 KiB documents and a write dossier;
-    and the vault's answers, canned for the ceiling."""
+    and the vault's answers, canned for the ceiling. With `reader` "professional", the
+    reads are a physician's, whom each read dossier's patient authorised."""
     tokens = dev_tokens(data_dir, [patient_ins(number) for number in range(1, 2 * slots + 1)])
+    physician = None
+    if reader == "professional":
+        (physician,) = dev_tokens(
+            data_dir, [READER_RPPS], "professional", "--profession", "physician"
+        )
     content = os.urandom(DOCUMENT_SIZE)
     result: list[Slot] = []
     stored: pb.Document | None = None
@@ -660,7 +677,11 @@ def seed(address: str, data_dir: Path, slots: int, documents: int) -> tuple[list
                 messages = put_messages(dossiers[0], content)
                 stored = stub.PutDocument(iter(messages), metadata=auth(read_token))
                 ids.append(stored.document_id)
-            result.append(Slot(read_token, dossiers[0], ids, write_token, dossiers[1]))
+            if physician is not None:
+                authorise = pb.ChangeAccessRequest(dossier_id=dossiers[0], authorise=READER_RPPS)
+                stub.ChangeAccess(authorise, metadata=auth(read_token))
+            reading = read_token if physician is None else physician
+            result.append(Slot(reading, dossiers[0], ids, write_token, dossiers[1]))
         first = result[0]
         read = auth(first.token)
         canned = Canned(
@@ -725,6 +746,7 @@ class Settings:
     profile_gil: bool = False
     server_processes: int = 1  # the vault's `serve --processes`
     channels: int = 1  # connections per client process
+    reader: str = "patient"  # who reads: the patient, or a physician they authorised
 
 
 @dataclass(frozen=True)
@@ -763,7 +785,9 @@ def run(settings: Settings, progress: Callable[[str], None]) -> Report:
             env.update(stack.enter_context(s3_bucket(workdir)))
         vault = stack.enter_context(vault_server(data_dir, env, settings.server_processes))
         progress(f"seeding {slots_needed} dossiers of {settings.documents} documents")
-        slots, canned = seed(vault.address, data_dir, slots_needed, settings.documents)
+        slots, canned = seed(
+            vault.address, data_dir, slots_needed, settings.documents, settings.reader
+        )
         ceiling = stack.enter_context(ceiling_server(workdir, canned))
         for kind in settings.kinds:
             for clients in settings.clients:
@@ -828,7 +852,8 @@ def markdown(report: Report) -> str:
         f"{settings.warmup:g} s of warm-up; clients in up to {settings.processes} processes "
         f"({settings.channels} connection(s) each); vault in {settings.server_processes} "
         "server process(es); "
-        f"reads from a dossier of {settings.documents} documents of {DOCUMENT_SIZE} bytes.",
+        f"reads by the {settings.reader} from a dossier of {settings.documents} documents of "
+        f"{DOCUMENT_SIZE} bytes.",
         "",
         "| call | clients | vault calls/s | p50 ms | p99 ms | err | CPU ms/call "
         "| ceiling calls/s | p50 ms | p99 ms | CPU ms/call | ceiling/vault calls/s "
@@ -936,6 +961,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--server-processes", type=int, default=1, help="the vault's serve --processes"
     )
     parser.add_argument("--channels", type=int, default=1, help="connections per client process")
+    parser.add_argument(
+        "--reader", choices=READERS, default="patient", help="whose token the reads carry"
+    )
     parser.add_argument("--database-url", help="PostgreSQL (a fresh schema): index and journal")
     parser.add_argument("--s3", action="store_true", help="blobs in a local moto S3 server")
     parser.add_argument("--profile", action="store_true", help="py-spy over the vault too")
@@ -975,6 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile_gil=args.profile_gil,
         server_processes=args.server_processes,
         channels=args.channels,
+        reader=args.reader,
     )
 
     def progress(message: str) -> None:

@@ -107,3 +107,26 @@ def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) 
     (row,) = json.loads(done.stdout)["rows"]
     assert row["vault"]["calls"] > 0
     assert row["vault"]["server_cpu_s"] > 0.05
+
+
+def test_bench_calls_reads_as_an_authorised_professional(tmp_path: Path) -> None:
+    """`--reader professional`: every read answers (the physician is authorised on each
+    read dossier), so the gate's standing read is what the run measures."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.bench_calls", *SMOKE_RUNS["bench_calls"]),
+            *("--calls", "get_dossier,list,get", "--reader", "professional", "--json"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout)
+    assert report["settings"]["reader"] == "professional"
+    for row in report["rows"]:
+        assert row["vault"]["calls"] > 0, row["kind"]
+        assert row["vault"]["errors"] == 0, row["kind"]

@@ -25,7 +25,9 @@ from vault.index.sql.receipts import SqlReceipts
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
+from vault.index.sql.standing import SqlStanding
 from vault.index.sql.sweep import SqlSweep
+from vault.index.standing import StandingIndex
 from vault.sqlstore import make_engine
 
 ROLES: list[tuple[type, type]] = [
@@ -44,6 +46,7 @@ ROLES: list[tuple[type, type]] = [
     (base.KeyIndex, SqlKeys),
     (base.SweepIndex, SqlSweep),
     (base.ScrubIndex, SqlScrub),
+    (StandingIndex, SqlStanding),
 ]
 
 
@@ -71,6 +74,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
     scrub: base.ScrubIndex = SqlScrub(engine)
     scope: base.ReadScope = SqlReadScope(engine)
     teams: base.CareTeamIndex = SqlCareTeams(engine)
+    standing: StandingIndex = SqlStanding(engine)
     index: base.Index = SqlIndex(engine)
     # the typed assignments are the signature check (mypy); at run time, every method of
     # each port is there
@@ -90,6 +94,7 @@ def test_each_role_class_satisfies_its_port_and_the_index_all() -> None:
         keys,
         sweep,
         scrub,
+        standing,
     )
     for (port, _), role in zip(ROLES, roles, strict=True):
         assert _methods(port) <= set(dir(role)), port.__name__

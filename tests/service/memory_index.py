@@ -26,6 +26,7 @@ from tests.service.memory_births import MemoryBirths
 from tests.service.memory_careteams import MemoryCareTeams
 from tests.service.memory_overrides import MemoryOverrides
 from tests.service.memory_receipts import MemoryReceipts
+from tests.service.memory_standing import MemoryStanding
 from vault.crypto.keyprovider import WrappedKey
 from vault.domain.clock import to_us
 from vault.domain.heirs import HeirGrant
@@ -105,10 +106,11 @@ def _kept(query: DocumentQuery, document: _Document, record: VersionRecord) -> b
     )
 
 
-class MemoryIndex(MemoryOverrides, MemoryCareTeams, MemoryBirths, MemoryReceipts):
+class MemoryIndex(MemoryOverrides, MemoryCareTeams, MemoryBirths, MemoryReceipts, MemoryStanding):
     """Dossiers, their keys and relations, documents and their versions, in dicts; care
     teams (`MemoryCareTeams`), the patient's overrides of the matrix (`MemoryOverrides`),
-    sealed dates of birth (`MemoryBirths`), deletion receipts (`MemoryReceipts`)."""
+    sealed dates of birth (`MemoryBirths`), deletion receipts (`MemoryReceipts`), a
+    caller's standing in one read (`MemoryStanding`)."""
 
     def __init__(self) -> None:
         MemoryOverrides.__init__(self)

@@ -1,9 +1,8 @@
 """The index's ports: one Protocol per role, and `Index`, their union.
 
-Each consumer asks for the narrowest port it needs: the sweeper (vault/sweeper.py) for
-`SweepIndex`, the scrub (vault/scrub.py) for `ScrubIndex`, key rotation
-(vault/rotation.py) for `KeyIndex`, the retention job (retention/destroyer.py) for
-`RetentionIndex` and the two methods it borrows; the service for whichever its use cases
+Each consumer asks for the narrowest port it needs: the sweeper for `SweepIndex`, the scrub
+for `ScrubIndex`, key rotation for `KeyIndex`, the retention job (retention/destroyer.py)
+for `RetentionIndex` and the two methods it borrows; the service for whichever its use cases
 call. Every method belongs to exactly one port; `vault.index.sql.SqlIndex` implements
 them all. Records live in `vault.index.records` (re-exported); no query, no behaviour.
 
@@ -46,6 +45,7 @@ from vault.index.records import (
     ManifestBuilder,
     VersionRecord,
 )
+from vault.index.standing import StandingIndex
 
 __all__ = [
     "AccessChange",
@@ -514,6 +514,7 @@ class Index(
     KeyIndex,
     SweepIndex,
     ScrubIndex,
+    StandingIndex,
     Protocol,
 ):
     """The whole index: every role's port."""

@@ -19,6 +19,7 @@ the use cases are the other modules of this package.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -36,8 +37,6 @@ from vault.domain.model import (
     INS_SUBJECT_KINDS,
     Actor,
     ActorKind,
-    EmergencyReason,
-    MatrixOverride,
     Notification,
     NotificationKind,
     Relation,
@@ -75,16 +74,20 @@ from vault.index.base import (
     ReadScope,
     VersionRecord,
 )
-from vault.index.births import BirthIndex
+from vault.index.births import BirthIndex, SealedBirth
 from vault.index.overrides import OverrideIndex
 from vault.index.receipts import ReceiptIndex
+from vault.index.standing import Member, StandingIndex
 from vault.journal.chain import JournalEvent
 from vault.journal.store import JoiningJournal, JournalStore
 from vault.observability import tracing
+from vault.service.majorities import Majorities
 from vault.service.receipts import is_holder
-from vault.service.representation import end_lapsed_representation, representation_until
+from vault.service.representation import end_lapsed_representation
+from vault.service.standings import standing_of
 
 _HIDDEN_FROM_PATIENT_SIDE = Visibility.HIDDEN_FROM_PATIENT | Visibility.HIDDEN_FROM_REPRESENTATIVES
+_BLIND_INDEXES = 65_536  # INS -> blind index kept; about 200 bytes each
 
 _REFUSALS: dict[type[VaultError], Reason] = {
     UnauthenticatedError: Reason.UNAUTHENTICATED,
@@ -112,13 +115,11 @@ class GateIndex(
     BirthIndex,
     NoticeIndex,
     ReceiptIndex,  # the holder of a dossier destroyed at their request (receipts.py)
+    StandingIndex,  # a professional's or representative's standing, in one read
     Protocol,
 ):
     """What the gate reads, in one scope a decision (`Gate.reads`): dossier, standing,
     version, keys; and writes: first-access notices, ends of lapsed representations."""
-
-
-_REGULATION = EmergencyReason.SAMU_REGULATION.value  # a window that is the regulator's
 
 
 @dataclass
@@ -199,6 +200,10 @@ class Gate:
         self._clock = clock
         self._matrix = matrix
         self._release_months = release_months  # a held-back document's delay
+        self._majorities = Majorities(keys)  # holders' majorities, by sealed date of birth
+        # an INS's blind index never changes (the index key is not rotated): a key
+        # provider call (an HSM's) saved on each of a patient's requests, twice
+        self._blind_index = functools.lru_cache(maxsize=_BLIND_INDEXES)(self._ins_hmac)
 
     # -- the journal -----------------------------------------------------------------
 
@@ -329,7 +334,10 @@ class Gate:
     # -- identities ------------------------------------------------------------------
 
     def patient_index(self, ins: Ins) -> bytes:
-        return self._keys.blind_index(b"DVLT/v1/ins\x00" + ins.value.encode())
+        return self._blind_index(ins.value)
+
+    def _ins_hmac(self, ins: str) -> bytes:
+        return self._keys.blind_index(b"DVLT/v1/ins\x00" + ins.encode())
 
     def actor_patient_index(self, actor: Actor) -> bytes | None:
         """The blind index of the actor's INS, for a patient (the dossier's holder)."""
@@ -367,43 +375,14 @@ class Gate:
             )
         if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.LEGAL_REPRESENTATIVE):
             return Standing()
-        found = {
-            r.relation: r
-            for r in self._index.relationships(dossier.dossier_id, self.actor_ref(actor))
-        }
+        member = None  # a professional's care teams and overrides; none for others
+        if actor.kind is ActorKind.PROFESSIONAL:
+            member = Member(actor.subject, actor.structure)
+        rows = self._index.standing_rows(dossier.dossier_id, self.actor_ref(actor), member)
+        return standing_of(rows, dossier, self._majority)
 
-        def until(relation: Relation) -> int | None:
-            entry = found.get(relation)
-            return None if entry is None else entry.expires_us
-
-        window = found.get(Relation.EMERGENCY)
-        overrides: tuple[MatrixOverride, ...] = ()
-        if actor.kind is ActorKind.PROFESSIONAL:  # the patient's overrides of the matrix
-            overrides = self._index.matrix_overrides(dossier.dossier_id, self.actor_ref(actor))
-        representative = found.get(Relation.REPRESENTATIVE)  # until majority or expiry
-        return Standing(
-            representative=representative is not None,
-            representative_until_us=representation_until(self._index, self._keys, representative),
-            treating_physician=Relation.TREATING in found,
-            authorised_until_us=until(Relation.AUTHORISED),
-            blocked=Relation.BLOCKED in found,
-            emergency_until_us=until(Relation.EMERGENCY),
-            emergency_refused=dossier.emergency_refused,
-            seen=Relation.SEEN in found,
-            team_until_us=self._team_until(actor, dossier),
-            regulation_refused=dossier.regulation_refused,
-            emergency_regulation=window is not None and window.detail == _REGULATION,
-            occupational_until_us=until(Relation.OCCUPATIONAL),
-            opened=frozenset(o.category for o in overrides if o.opened),
-            closed=frozenset(o.category for o in overrides if not o.opened),
-        )
-
-    def _team_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
-        """The latest expiry of the care teams a professional is in, by RPPS or by the
-        structure their token carries (vault/domain/policy/teams.py)."""
-        if actor.kind is not ActorKind.PROFESSIONAL:
-            return None
-        return self._index.care_team_until(dossier.dossier_id, actor.subject, actor.structure)
+    def _majority(self, birth: SealedBirth) -> int:
+        return self._majorities.of(self._index, birth)
 
     def _heir_until(self, actor: Actor, dossier: DossierRecord) -> int | None:
         """Until when a patient-kind caller is a deceased holder's heir (issue 15 item 4,

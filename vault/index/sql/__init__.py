@@ -3,7 +3,8 @@ Core queries (SQLite or PostgreSQL).
 
 One module per role, each a class implementing that role's port of vault/index/base.py
 (`dossiers`, `births`, `documents`, `access`, `lifecycle`, `heirs`, `notices`, `retention`,
-`receipts`, `deadlines`, `keys`, `sweep`, `scrub`, and
+`receipts`, `deadlines`, `keys`, `sweep`, `scrub`, `standing` (a caller's relations,
+teams, overrides and the holder's date of birth in one read), and
 `scope`: a request's reads on one connection);
 `SqlIndex` is all of them over one engine. `connection` holds the engine and the one
 guarded way to a connection, `tables` the table handles and shared predicates,
@@ -27,6 +28,7 @@ from vault.index.sql.receipts import SqlReceipts
 from vault.index.sql.retention import SqlRetention
 from vault.index.sql.scope import SqlReadScope
 from vault.index.sql.scrub import SqlScrub
+from vault.index.sql.standing import SqlStanding
 from vault.index.sql.sweep import SqlSweep
 
 __all__ = ["SqlIndex"]
@@ -38,6 +40,7 @@ class SqlIndex(
     SqlBirths,
     SqlDocuments,
     SqlAccess,
+    SqlStanding,
     SqlLifecycle,
     SqlHeirs,
     SqlNotices,
