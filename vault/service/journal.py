@@ -94,10 +94,15 @@ def _shown(entry: JournalEntry, secret: set[uuid.UUID] | None) -> bool:
 
 
 def _record(entry: JournalEntry, hidden: set[uuid.UUID]) -> dict[str, object]:
-    """A history line: `secret_care` only where true, as in the entry's own bytes."""
+    """A history line: `secret_care` only where true, as in the entry's own bytes, and a
+    digested set of documents (a copy's: ADR 0045) as its two keys, but only to a reader
+    from whom no document is hidden (its count could tell that they exist)."""
     line = {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
     if not line["secret_care"]:
         del line["secret_care"]
+    summary = line.pop("document_set")
+    if summary is not None and not hidden:
+        line["documents_count"], line["documents_sha256"] = summary
     return line
 
 
