@@ -208,8 +208,8 @@ class _Verifier:
         """Checks one entry line, in the order docs/format.md fixes. The hot loop."""
         recorded = line[_HASH_START:_HASH_END]
         if (
-            line[-2:] != b"}\n"
-            or line[_HASH_END:CANONICAL_OFFSET] != ENTRY_MIDDLE
+            not line.endswith(b"}\n")
+            or not line.startswith(ENTRY_MIDDLE, _HASH_END)
             or recorded.strip(_HEX_DIGITS)  # 64 bytes (the middle is in place), all hex
         ):
             raise VerificationError(FailureKind.MALFORMED, self.expected_seq, "bad entry line")
