@@ -248,10 +248,14 @@ class _Verifier:
         link.update(hasher.digest())
         self.head = link.digest()
         self.head_hex = link.hexdigest()
-        if self.tree is not None:
+        tree = self.tree
+        if tree is not None:
             leaf = _LEAF_HASHER.copy()
             leaf.update(canonical)
-            self.tree.push(leaf.digest())
+            if type(tree) is Frontier:
+                tree.push(leaf.digest())
+            else:  # a subclass may record what `append` reports (tree.RecordingFrontier)
+                tree.append(leaf.digest())
         self.last_time = time_us
         self.expected_seq = seq + 1
         self.after_entry = True
