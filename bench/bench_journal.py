@@ -2,13 +2,16 @@
 
     python bench/bench_journal.py                      # quick: 1M-entry export
     python bench/bench_journal.py --verify-entries 10000000
+    python bench/bench_journal.py --verify-only --verify-entries 300000
 
 Part 1 appends journal events from 1, 8 and 32 threads for a few seconds each, through
 the group committer the server uses (and, for contrast, one transaction per event), on
 SQLite (a file) and PostgreSQL (`VAULT_BENCH_POSTGRES_URL`, default the local server; a
 fresh schema, dropped afterwards). Part 2 writes an export of N entries with a signed
 checkpoint, then times `dossier-vault journal verify` on it in a child process (its peak
-memory included) beside a plain `hashlib.sha256` loop over the same lines (the limit).
+memory included) beside `sha256sum` on the same file (the issue's yardstick), a plain
+`hashlib.sha256` loop over the same lines, and the floor of any Python verifier (per
+line: orjson parse and re-encode, three hashes; no check); `--verify-only` skips part 1.
 Prints a Markdown table; `--json` for machines. Not a test: run on demand.
 """
 
@@ -30,12 +33,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from vault.crypto.localkeys import LocalCheckpointSigner
-from vault.journal.chain import GENESIS_HASH, JournalEvent, seal_entry
+from vault.journal.chain import ENTRY_DOMAIN, GENESIS_HASH, LINK_DOMAIN, JournalEvent, seal_entry
 from vault.journal.checkpoint import Checkpoint, VerifierKey, sign
 from vault.journal.export import checkpoint_line, entry_line
 from vault.journal.group import GroupCommitJournal
@@ -174,6 +178,10 @@ def bench_verify(entries: int, workdir: Path) -> dict[str, object]:
     )
     verify_seconds = time.monotonic() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    subprocess.run(["sha256sum", str(export)], check=True, stdout=subprocess.DEVNULL)
+    sha256sum_seconds = time.monotonic() - started
+    floor_seconds = _floor(export)
     return {
         "entries": entries,
         "export_bytes": export.stat().st_size,
@@ -181,8 +189,30 @@ def bench_verify(entries: int, workdir: Path) -> dict[str, object]:
         "verify_entries_per_s": round(entries / verify_seconds),
         "sha256_loop_entries_per_s": round(entries / raw_seconds),
         "verify_share_of_sha256_loop": round(raw_seconds / verify_seconds, 2),
+        "verify_mb_per_s": round(export.stat().st_size / verify_seconds / 1e6, 1),
+        "sha256sum_mb_per_s": round(export.stat().st_size / sha256sum_seconds / 1e6, 1),
+        "verify_share_of_sha256sum": round(sha256sum_seconds / verify_seconds, 3),
+        "python_floor_entries_per_s": round(entries / floor_seconds),
         "verifier_peak_rss_mib": round(max(peak_kib, before) / 1024, 1),
     }
+
+
+def _floor(export: Path) -> float:
+    """Seconds for the least a Python verifier does per line: parse, re-encode, hash the
+    entry, its link and its leaf (no check, no branch)."""
+    entry, link, leaf = (hashlib.sha256(p) for p in (ENTRY_DOMAIN, LINK_DOMAIN, b"\x00"))
+    sort_keys = orjson.OPT_SORT_KEYS
+    started = time.monotonic()
+    with export.open("rb") as lines:
+        for line in lines:
+            if not line.startswith(b'{"entry_hash"'):
+                continue  # the checkpoint line
+            canonical = line[89:-2]
+            orjson.dumps(orjson.loads(canonical), option=sort_keys)
+            for hasher in (entry.copy(), link.copy(), leaf.copy()):
+                hasher.update(canonical)
+                hasher.digest()
+    return time.monotonic() - started
 
 
 def main() -> int:
@@ -190,9 +220,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per append measurement")
     parser.add_argument("--verify-entries", type=int, default=1_000_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verify-only", action="store_true", help="skip the appends")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vault-bench-journal-") as tmp:
-        appends = bench_appends(args.seconds, Path(tmp))
+        appends = [] if args.verify_only else bench_appends(args.seconds, Path(tmp))
         verification = bench_verify(args.verify_entries, Path(tmp))
     report = {
         "when": datetime.now(UTC).isoformat(),

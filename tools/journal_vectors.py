@@ -23,6 +23,7 @@ from vault.crypto.localkeys import LocalCheckpointSigner
 from vault.journal import certificate
 from vault.journal.chain import ENTRY_DOMAIN, GENESIS_HASH, JournalEntry, JournalEvent, seal_entry
 from vault.journal.checkpoint import Checkpoint, VerifierKey, published_name, sign
+from vault.journal.docset import document_set, version_line
 from vault.journal.export import ENTRY_MIDDLE, ENTRY_PREFIX, checkpoint_line, entry_line
 from vault.journal.verify import FailureKind
 
@@ -68,6 +69,13 @@ ESCAPES = replace(
     documents=("\u0001", "\u00ff", "/"),
     request_id="req-\u00e9",
 )
+
+COPIED = ((DOCUMENT, 1), (DOCUMENT, 2), ("01a214a7-8500-7000-8000-00000000000a", 1))
+COPY = replace(
+    _BASE, actor_kind="patient", actor_ref="ins-hmac:00ff", actor_profession=None,
+    action="dossier.export", documents=(), reason="holder", document_set=document_set(COPIED),
+)  # fmt: skip
+TOO_MANY = ",".join(f'"{uuid.UUID(int=i)}"' for i in range(1_700)).encode()
 
 
 def chain(events: tuple[JournalEvent, ...]) -> list[JournalEntry]:
@@ -116,6 +124,7 @@ def _positive(
 
 def positive_vectors() -> list[dict[str, Any]]:
     escaped = chain((EVENTS[0], replace(ESCAPES, time_us=T0 + 1_000)))
+    copied = chain((EVENTS[0], replace(COPY, time_us=T0 + 1_000, request_id="req-2")))
     range_published = {published_name(2): note(GENUINE, 2)}
     return [
         _positive(
@@ -133,6 +142,14 @@ def positive_vectors() -> list[dict[str, Any]]:
             canonical=escaped[1].canonical.decode(),
             strings={"actor_ref": ESCAPES.actor_ref, "reason": ESCAPES.reason,
                      "documents": list(ESCAPES.documents), "request_id": ESCAPES.request_id},
+        ),
+        _positive(
+            "a patient copy: its documents as a count and a digest",
+            export(copied, (2,)),
+            {"entries": 2, "first_seq": 1, "last_seq": 2, "head": copied[-1].chain_hash.hex(),
+             "checkpoints_matched": [2], "anchored_at_genesis": True},
+            canonical=copied[1].canonical.decode(),
+            document_set_lines=b"".join(sorted(version_line(*v) for v in COPIED)).decode(),
         ),
         _positive(
             "range export: entries 3 to 5, anchored by the published checkpoint of size 2",
@@ -178,6 +195,9 @@ _NON_CANONICAL = (
     ("an integer above 2^53", b'"time_us":' + str(T0 + 1_000).encode(),
      b'"time_us":9007199254740993'),
     ("sequence number 0", b'"seq":2', b'"seq":0'),
+    ("documents_count without documents_sha256", b'"dossier"', b'"documents_count":3,"dossier"'),
+    ("an entry over 65,535 bytes", b'"documents":["' + DOCUMENT.encode() + b'"]',
+     b'"documents":[' + TOO_MANY + b"]"),
 )  # fmt: skip
 
 

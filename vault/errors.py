@@ -136,6 +136,12 @@ class IntegrityError(VaultError):
     reason_code = "DATA_LOSS"
 
 
+class JournalEntryTooLargeError(VaultError):
+    """A journal event whose entry would exceed the format's maximum size (docs/format.md,
+    "Journal entry v1"): a bug in whoever built it (entries are bounded by construction),
+    never written; INTERNAL."""
+
+
 class UnavailableError(VaultError):
     """A dependency (blob store, database, key provider) cannot be reached right now."""
 

@@ -256,3 +256,16 @@ def test_perfect_root_and_fold_agree_with_the_naive_root() -> None:
     hashes = [leaf_hash(leaf) for leaf in LEAVES]
     assert perfect_root(hashes) == ROOTS[7]
     assert fold([perfect_root(hashes[:4]), hashes[4]]) == ROOTS[4]
+
+
+@settings(max_examples=100, deadline=None)
+@given(leaf_lists, st.data())
+def test_push_and_append_build_the_same_frontier(leaves: list[bytes], data: st.DataObject) -> None:
+    """The verifier's `push` (no completed subtrees reported), mixed with `append`."""
+    frontier = Frontier()
+    for size, leaf in enumerate(leaves, start=1):
+        if data.draw(st.booleans()):
+            frontier.push(leaf_hash(leaf))
+        else:
+            frontier.append(leaf_hash(leaf))
+        assert frontier.root() == naive_mth(leaves[:size])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.journal.test_checkpoint import ORIGIN, SIGNER, KeySigner
 from tests.journal.test_verify import KEY, chain
-from vault.errors import IntegrityError
+from vault.errors import IntegrityError, JournalEntryTooLargeError
 from vault.journal.chain import GENESIS_HASH, JournalEntry, seal_entry
 from vault.journal.checkpoint import Checkpoint, sign
 from vault.journal.checkpointer import DirectoryPublisher
@@ -242,35 +242,13 @@ def test_publishing_an_older_checkpoint_again_leaves_the_newer_one_in_checkpoint
     check(tiles)
 
 
-def test_an_entry_too_large_for_a_bundle_stops_the_tiles_not_the_checkpoints(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A patient copy of a dossier of 2,000 documents names them all in one entry: over
-    the bundle's 65,535 bytes. Signed checkpoints matter more than tiles: they go on, and
-    a complete verification of the tiles reports the checkpoints they lack."""
+def test_an_entry_too_large_for_a_bundle_cannot_be_journaled() -> None:
+    """Entries are bounded by the format (65,535 bytes, what a bundle frames; ADR 0045):
+    an event naming 2,000 documents is refused where it is built, never written, so
+    tiling never meets an entry it cannot frame."""
     many = tuple(str(uuid.UUID(int=i)) for i in range(2000))
-    events = [e.event for e in ENTRIES[:8]]
-    events[5] = replace(events[5], documents=many)
-    entries, head = [], GENESIS_HASH
-    for seq, event in enumerate(events, start=1):
-        entries.append(seal_entry(seq, event, head))
-        head = entries[-1].chain_hash
-    assert len(entries[5].canonical) > 0xFFFF
-    directory = tmp_path / "checkpoints"
-    publish(directory, entries, (3, 8))
-    assert (directory / f"checkpoint-{8:020d}.txt").exists()
-    assert (directory / "checkpoint").read_text() == v2_note(entries, 3)
-    assert "journal tiles STOPPED after entry 5" in caplog.text
-    published = [(f.name, f.read_text()) for f in sorted(directory.glob("checkpoint-*.txt"))]
-    with pytest.raises(VerificationError) as caught:
-        verify_tiles(
-            TileDirectory(directory),
-            KEY,
-            (directory / "checkpoint").read_text(),
-            published,
-            expect_complete=True,
-        )
-    assert caught.value.kind is FailureKind.TAIL_CUT
+    with pytest.raises(JournalEntryTooLargeError, match="exceeds the format's maximum"):
+        replace(ENTRIES[5].event, documents=many)
 
 
 @settings(max_examples=60, deadline=None)

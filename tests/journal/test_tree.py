@@ -16,10 +16,13 @@ from tests.journal.test_chain import EVENT
 from tests.journal.test_checkpoint import ORIGIN, SIGNER
 from tests.journal.test_merkle import ListSource, naive_mth
 from tests.journal.test_tamper_db import FixedClock
+from tests.journal.test_verify import chain as verified_chain
 from vault.errors import IntegrityError
 from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note, sign
 from vault.journal.checkpointer import Checkpointer, DirectoryPublisher
+from vault.journal.export import export_lines
 from vault.journal.merkle import (
+    Frontier,
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
@@ -28,7 +31,8 @@ from vault.journal.merkle import (
     verify_inclusion,
 )
 from vault.journal.sql import SqlJournal
-from vault.journal.tree import SqlMerkleTree, nodes_table
+from vault.journal.tree import RecordingFrontier, SqlMerkleTree, nodes_table, stored
+from vault.journal.verify import verify_export
 from vault.sqlstore import make_engine
 
 KEY = VerifierKey(ORIGIN, SIGNER.public_key)
@@ -134,3 +138,16 @@ def test_a_second_extension_from_the_same_size_is_dropped(journal: Journal) -> N
     assert not journal.tree.extend(0, second)
     assert journal.tree.size() == 600
     assert journal.tree.frontier(600).root() == naive_mth(journal.entries())
+
+
+def test_the_verifier_extends_a_recording_frontier_with_what_it_records() -> None:
+    """The replay hands the verifier a RecordingFrontier: the verifier's fast `push`
+    must still record the stored-level subtrees (a tree missing them fails later)."""
+    entries = verified_chain(600)
+    recording, plain = RecordingFrontier(), Frontier()
+    verify_export(export_lines(entries, {}), None, tree=recording)
+    expected = []
+    for entry in entries:
+        expected += [n for n in plain.append(leaf_hash(entry.canonical)) if stored(n[0])]
+    assert recording.completed == expected != []
+    assert recording.root() == plain.root()

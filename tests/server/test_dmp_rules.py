@@ -32,6 +32,7 @@ from vault.domain.model import (
 )
 from vault.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from vault.index.schema import DocumentRow
+from vault.journal.docset import document_set
 from vault.journal.store import EntryFilter
 from vault.server.app import BackgroundServer
 from vault.sqlstore import make_engine
@@ -157,13 +158,13 @@ def test_the_holder_copies_a_closed_dossier_and_nothing_else_of_it_opens(dmp: Dm
     journal = open_journal(dmp.vault.config)  # the patient's history is closed too
     entries = [e.event for e in journal.query(EntryFilter(dossier=dmp.dossier_id), 1000)]
     exports = [
-        (e.actor_kind, e.decision, e.reason, e.documents)
+        (e.actor_kind, e.decision, e.reason, e.documents, e.document_set)
         for e in entries
         if e.action == "dossier.export"
     ]
-    assert exports == [
-        ("patient", "allow", "holder", (dmp.report_id,)),  # the copy, journaled
-        ("professional", "deny", "dossier-not-active", ()),
+    assert exports == [  # the copy, journaled with its versions' count and digest
+        ("patient", "allow", "holder", (), document_set([(dmp.report_id, 1)])),
+        ("professional", "deny", "dossier-not-active", (), None),
     ]
 
 

@@ -2,10 +2,11 @@
 
 docs/format.md, "Journal entry v1", is the reference. An entry's bytes are canonical when
 they parse as a JSON object with exactly the fourteen keys of the schema (and
-`secret_care`, only when true), each value of
-its type, within its range and (for `v`, `actor_kind`, `decision`) in its enumeration,
-and re-encoding that object gives the same bytes: keys sorted, separators `,` and `:`,
-no whitespace, strings escaped as Python's `json.dumps(..., ensure_ascii=True)` does.
+`secret_care`, only when true; `documents_count` and `documents_sha256`, together or
+not at all), each value of its type, within its range and (for `v`, `actor_kind`,
+`decision`) in its enumeration, the whole at most `MAX_ENTRY_BYTES`, and re-encoding
+that object gives the same bytes: keys sorted, separators `,` and `:`, no whitespace,
+strings escaped as Python's `json.dumps(..., ensure_ascii=True)` does.
 
 Used by the offline verifier (vault/journal/verify.py) and by the decoder the server's
 replay reads entries with (`parse_canonical` in vault/journal/chain.py). What it does not
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 
 FORMAT_VERSION = 1
+MAX_ENTRY_BYTES = 65_535  # the most an entry bundle's uint16 length frames (tlog-tiles)
 MAX_INT = 2**53  # integers are within [-2^53, 2^53], bounds included
 DECISIONS = frozenset({"allow", "deny"})
 ACTOR_KINDS = frozenset(
@@ -44,7 +46,15 @@ KEYS = frozenset({*_STRINGS, *_OPTIONAL, "v", "seq", "time_us", "documents", "em
 SORTED_KEYS = tuple(sorted(KEYS))  # by code point; every key is ASCII
 CARE_FLAG = "secret_care"  # optional: present (and true) only in a secret-care context
 SORTED_KEYS_SECRET = tuple(sorted(KEYS | {CARE_FLAG}))
+SET_KEYS = ("documents_count", "documents_sha256")  # a set of documents by digest
 _PREV = re.compile(r"[0-9a-f]{64}")
+_HEX = "0123456789abcdef"
+_OPTIONAL_KEYS = {
+    tuple(sorted(KEYS | set(care) | set(summary))): (*care, *summary)
+    for care in ((), (CARE_FLAG,))
+    for summary in ((), SET_KEYS)
+}
+"""Each key tuple a v1 entry may have, with the optional keys it holds."""
 
 
 class NotCanonicalError(ValueError):
@@ -68,13 +78,13 @@ def check_fields(fields: object) -> None:
     surrogates are refused by `parse`, not here.)"""
     if type(fields) is not dict:
         raise NotCanonicalError("the entry is not a JSON object")
+    optional = _OPTIONAL_KEYS.get(tuple(fields))
+    if optional is None:
+        raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
     values: Iterable[object] = fields.values()
-    if tuple(fields) != SORTED_KEYS:
-        if tuple(fields) != SORTED_KEYS_SECRET:
-            raise NotCanonicalError("the entry does not have exactly the v1 keys, sorted")
-        if fields[CARE_FLAG] is not True:
-            raise NotCanonicalError("secret_care is present only when true")
-        values = [value for key, value in fields.items() if key != CARE_FLAG]
+    if optional:
+        _check_optional(fields, optional)
+        values = [value for key, value in fields.items() if key not in optional]
     if tuple(map(type, values)) not in _TYPES:
         raise NotCanonicalError("a value is not of its key's type")
     seq, time_us = fields["seq"], fields["time_us"]
@@ -83,12 +93,24 @@ def check_fields(fields: object) -> None:
     for item in fields["documents"]:
         if type(item) is not str:
             raise NotCanonicalError("documents is not a list of strings")
-    if not _PREV.fullmatch(fields["prev"]):
+    prev = fields["prev"]
+    if len(prev) != 64 or prev.strip(_HEX):  # a str (typed above): 64 lowercase hex
         raise NotCanonicalError("prev is not 64 lowercase hex digits")
     if fields["decision"] not in DECISIONS:
         raise NotCanonicalError("decision is not one of the v1 values")
     if fields["actor_kind"] not in ACTOR_KINDS:
         raise NotCanonicalError("actor_kind is not one of the v1 values")
+
+
+def _check_optional(fields: dict[str, Any], optional: tuple[str, ...]) -> None:
+    if CARE_FLAG in optional and fields[CARE_FLAG] is not True:
+        raise NotCanonicalError("secret_care is present only when true")
+    if SET_KEYS[0] in optional:
+        count, digest = fields["documents_count"], fields["documents_sha256"]
+        if type(count) is not int or not 0 <= count <= MAX_INT:
+            raise NotCanonicalError("documents_count is not an integer in [0, 2^53]")
+        if type(digest) is not str or not _PREV.fullmatch(digest):
+            raise NotCanonicalError("documents_sha256 is not 64 lowercase hex digits")
 
 
 def encode(fields: dict[str, object]) -> bytes:
@@ -132,8 +154,32 @@ def _strict_json(raw: bytes) -> object:
         raise ValueError("not JSON text") from e
 
 
+def parse_checked(raw: bytes) -> dict[str, Any]:
+    """`parse` then `check_canonical`, in one call: the verifier's hot path (the same
+    checks, in the same order, with the same errors)."""
+    try:
+        fields = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        fields = parse(raw)  # raises: ValueError (malformed) or NotCanonicalError
+    version = fields.get("v") if type(fields) is dict else None
+    if type(version) not in (int, float) or version != FORMAT_VERSION:
+        raise ValueError("not a v1 journal entry")
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise NotCanonicalError(f"the entry is longer than {MAX_ENTRY_BYTES} bytes")
+    check_fields(fields)
+    if not (
+        raw.isascii()
+        and b"\x7f" not in raw
+        and orjson.dumps(fields, option=orjson.OPT_SORT_KEYS) == raw
+    ) and not is_canonical_encoding(raw, fields):
+        raise NotCanonicalError("the bytes are not the canonical encoding of the entry")
+    return fields  # type: ignore[no-any-return]
+
+
 def check_canonical(raw: bytes, fields: Any) -> None:
     """Raises NotCanonicalError unless `raw`, parsed as `fields`, is a canonical v1 entry."""
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise NotCanonicalError(f"the entry is longer than {MAX_ENTRY_BYTES} bytes")
     check_fields(fields)
     if not is_canonical_encoding(raw, fields):
         raise NotCanonicalError("the bytes are not the canonical encoding of the entry")

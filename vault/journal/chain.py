@@ -19,9 +19,18 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from vault.errors import IntegrityError
-from vault.journal.canonical import FORMAT_VERSION, NotCanonicalError, check_canonical
+from vault.errors import IntegrityError, JournalEntryTooLargeError
+from vault.journal.canonical import (
+    FORMAT_VERSION,
+    KEYS,
+    MAX_ENTRY_BYTES,
+    MAX_INT,
+    SET_KEYS,
+    NotCanonicalError,
+    check_canonical,
+)
 from vault.journal.canonical import parse as parse_fields
 
 GENESIS_HASH = bytes(32)
@@ -46,6 +55,17 @@ class JournalEvent:
     request_id: str
     actor_profession: str | None = None
     secret_care: bool = False  # made in a minor's secret-care context: written only if true
+    # a set of document versions as (count, SHA-256 hex): vault/journal/docset.py
+    document_set: tuple[int, str] | None = None
+
+    def __post_init__(self) -> None:
+        """Refuses an event whose entry could exceed MAX_ENTRY_BYTES, at any place in
+        the journal (a bug in its builder: the request fails here, before it joins a
+        group commit)."""
+        if _size_bound(self) > MAX_ENTRY_BYTES:
+            size = len(_encode(_fields(MAX_INT, _at_max_time(self), bytes(32))))
+            if size > MAX_ENTRY_BYTES:
+                raise JournalEntryTooLargeError(_too_large(size, self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,56 @@ class JournalEntry:
     entry_hash: bytes
     chain_hash: bytes
     canonical: bytes = field(default=b"", compare=False, repr=False)
+
+
+def _as_read(**fields: Any) -> JournalEvent:
+    """An event as an entry holds it, built without the builder's bound (the entry's
+    bytes were checked against the format's maximum; the bound allows for any seq)."""
+    event = object.__new__(JournalEvent)
+    for name, value in fields.items():
+        object.__setattr__(event, name, value)
+    return event
+
+
+def _at_max_time(event: JournalEvent) -> JournalEvent:
+    """`event` at the latest time an entry may have, built without re-checking it."""
+    return _as_read(
+        **{name: getattr(event, name) for name in JournalEvent.__slots__} | {"time_us": MAX_INT}
+    )
+
+
+def _size_bound(event: JournalEvent) -> int:
+    """An upper bound of the entry's size at any seq and time: each character of a string
+    is at most 12 bytes escaped (`\\ud83d\\ude00`), each document 3 more (`"",`)."""
+    chars = len(event.actor_ref) + len(event.action) + len(event.reason) + len(event.decision)
+    chars += len(event.actor_kind)
+    chars += len(event.request_id) + len(event.dossier or "") + len(event.actor_profession or "")
+    documents = event.documents
+    chars += sum(map(len, documents)) if documents else 0
+    return _OVERHEAD + 12 * chars + 3 * len(documents)
+
+
+def _too_large(size: int, event: JournalEvent) -> str:
+    return (
+        f"journal entry of {size} bytes ({event.action}, {len(event.documents)} documents) "
+        f"exceeds the format's maximum of {MAX_ENTRY_BYTES} bytes"
+    )
+
+
+def _encode(fields: dict[str, object]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _overhead() -> int:
+    """The size of the longest entry whose strings are all empty (null outweighs "")."""
+    fields: dict[str, object] = {key: "" for key in KEYS} | {"v": FORMAT_VERSION}
+    fields |= {"seq": MAX_INT, "time_us": MAX_INT, "documents": [], "emergency": False}
+    fields |= {"prev": "0" * 64, "actor_profession": None, "dossier": None}
+    fields |= {"secret_care": True, "documents_count": MAX_INT, "documents_sha256": "0" * 64}
+    return len(_encode(fields))
+
+
+_OVERHEAD = _overhead()
 
 
 def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object]:
@@ -77,7 +147,14 @@ def _fields(seq: int, event: JournalEvent, prev_hash: bytes) -> dict[str, object
         "emergency": event.emergency,
         "request_id": event.request_id,
         "prev": prev_hash.hex(),
-    } | ({"secret_care": True} if event.secret_care else {})
+    } | (_optional(event) if event.secret_care or event.document_set is not None else {})
+
+
+def _optional(event: JournalEvent) -> dict[str, object]:
+    fields: dict[str, object] = {"secret_care": True} if event.secret_care else {}
+    if event.document_set is not None:
+        fields |= dict(zip(SET_KEYS, event.document_set, strict=True))
+    return fields
 
 
 def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
@@ -91,7 +168,7 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
         raise IntegrityError(f"journal entry is not in canonical form: {e}") from None
     except ValueError as e:
         raise IntegrityError("malformed journal entry") from e
-    event = JournalEvent(
+    event = _as_read(
         time_us=fields["time_us"],
         actor_kind=fields["actor_kind"],
         actor_ref=fields["actor_ref"],
@@ -104,8 +181,14 @@ def parse_canonical(canonical: bytes) -> tuple[int, JournalEvent, bytes]:
         request_id=fields["request_id"],
         actor_profession=fields["actor_profession"],
         secret_care=fields.get("secret_care", False),
+        document_set=_document_set(fields),
     )
     return fields["seq"], event, bytes.fromhex(fields["prev"])
+
+
+def _document_set(fields: dict[str, Any]) -> tuple[int, str] | None:
+    count = fields.get(SET_KEYS[0])
+    return None if count is None else (count, fields[SET_KEYS[1]])
 
 
 def _check_value(value: object) -> None:
@@ -126,7 +209,9 @@ def canonical_bytes(seq: int, event: JournalEvent, prev_hash: bytes) -> bytes:
     fields = _fields(seq, event, prev_hash)
     for value in fields.values():
         _check_value(value)
-    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    encoded = _encode(fields)
+    if len(encoded) > MAX_ENTRY_BYTES:  # unreachable past JournalEvent's own check
+        raise JournalEntryTooLargeError(_too_large(len(encoded), event))
     if "\\ud" in encoded:  # a surrogate escape: valid only as a pair (a scalar value)
         _refuse_lone_surrogates(fields.values())
     return encoded.encode()

@@ -125,6 +125,20 @@ class Frontier:
             completed.append((level, (self.size >> level) - 1, hashes[-1]))
         return completed
 
+    def push(self, leaf: bytes) -> None:
+        """`append` without the completed subtrees (the verifier's hot path): leaf number
+        size + 1 merges as many subtrees as size + 1 has trailing zero bits."""
+        levels, hashes = self._levels, self._hashes
+        self.size += 1
+        size, level = self.size, 0
+        while not size & 1:
+            leaf = hashlib.sha256(_NODE + hashes.pop() + leaf).digest()
+            levels.pop()
+            size >>= 1
+            level += 1
+        hashes.append(leaf)
+        levels.append(level)
+
     def root(self) -> bytes:
         return fold(self._hashes)
 

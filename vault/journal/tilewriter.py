@@ -14,10 +14,10 @@ writes the partial tiles and the checkpoint. Full tiles are written as they comp
 (memory stays constant over a long backfill): a root mismatch at the end leaves them,
 and the next attempt or any verifier reports them. Any inconsistency stops the
 publication (an IntegrityError: the checkpoint is not published, as for a conflicting
-checkpoint file), except an entry too large for a bundle (65,536 bytes or more), a limit
-of the format rather than tampering: tiling stops before it (logged CRITICAL, once per
-process) and checkpoints go on without tiles; `journal verify DIR --expect-complete`
-then reports the checkpoints beyond the tiles as a tail-cut. What it does not: verify
+checkpoint file), except an entry too large for a bundle (65,536 bytes or more): the
+entry format forbids one (ADR 0045) and the replay refuses it before signing, so this is
+a guard only: tiling would stop before it (logged CRITICAL, once per process) and
+checkpoints go on without tiles. What it does not: verify
 the chain (the checkpointer's replay did, just before signing) or serve files.
 """
 

@@ -84,6 +84,9 @@ class RecordingFrontier(Frontier):
         self.completed += [node for node in done if stored(node[0])]
         return done
 
+    def push(self, leaf: bytes) -> None:
+        self.append(leaf)  # recorded, whichever the caller uses
+
 
 class Reader:
     """Subtree hashes of the stored tree on one connection (one transaction), each

@@ -38,7 +38,6 @@ roots are left unchecked and `Summary.roots_matched` says how many were.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,8 +45,7 @@ from enum import StrEnum
 import orjson
 
 from vault.errors import IntegrityError
-from vault.journal.canonical import NotCanonicalError, check_canonical
-from vault.journal.canonical import parse as parse_entry
+from vault.journal.canonical import NotCanonicalError, parse_checked
 from vault.journal.chain import ENTRY_DOMAIN, GENESIS_HASH, LINK_DOMAIN
 from vault.journal.checkpoint import Checkpoint, VerifierKey, open_note, published_name
 from vault.journal.export import (
@@ -58,11 +56,15 @@ from vault.journal.export import (
     HASH_HEX,
     checkpoint_line,
 )
-from vault.journal.merkle import Frontier, leaf_hash
+from vault.journal.merkle import Frontier
 
 _PROGRESS_EVERY = 4096
-_HASH = re.compile(rb"[0-9a-f]{64}")
+_HEX_DIGITS = b"0123456789abcdef"
+_HASH_START = len(ENTRY_PREFIX)
+_HASH_END = _HASH_START + HASH_HEX
 _ENTRY_HASHER = hashlib.sha256(ENTRY_DOMAIN)  # copied per entry: the prefix is hashed once
+_LINK_HASHER = hashlib.sha256(LINK_DOMAIN)
+_LEAF_HASHER = hashlib.sha256(b"\x00")  # RFC 9162 leaf: 0x00 || entry (merkle.leaf_hash)
 
 
 class FailureKind(StrEnum):
@@ -130,6 +132,7 @@ class _Verifier:
         self.summary = Summary()
         self.expected_seq: int | None = None
         self.head = GENESIS_HASH
+        self.head_hex = GENESIS_HASH.hex()  # as entries spell their `prev`
         self.last_time = 0
         self.after_entry = False  # the previous line was an entry: a checkpoint may follow
         self.pending: dict[int, Checkpoint] = {}  # published, by size (the earliest of a size)
@@ -203,16 +206,16 @@ class _Verifier:
 
     def entry(self, line: bytes) -> None:
         """Checks one entry line, in the order docs/format.md fixes. The hot loop."""
+        recorded = line[_HASH_START:_HASH_END]
         if (
-            line[-2:] != b"}\n"
-            or line[CANONICAL_OFFSET - 10 : CANONICAL_OFFSET] != ENTRY_MIDDLE
-            or not _HASH.fullmatch(line, len(ENTRY_PREFIX), len(ENTRY_PREFIX) + HASH_HEX)
+            not line.endswith(b"}\n")
+            or not line.startswith(ENTRY_MIDDLE, _HASH_END)
+            or recorded.strip(_HEX_DIGITS)  # 64 bytes (the middle is in place), all hex
         ):
             raise VerificationError(FailureKind.MALFORMED, self.expected_seq, "bad entry line")
         canonical = line[CANONICAL_OFFSET:-2]
         try:
-            fields = parse_entry(canonical)
-            check_canonical(canonical, fields)
+            fields = parse_checked(canonical)
         except NotCanonicalError as error:
             raise VerificationError(
                 FailureKind.NON_CANONICAL, self.expected_seq, str(error)
@@ -223,17 +226,16 @@ class _Verifier:
             ) from None
         seq: int = fields["seq"]
         time_us: int = fields["time_us"]
-        prev = bytes.fromhex(fields["prev"])
+        prev = fields["prev"]
         if seq != self.expected_seq:
-            self.check_position(seq, prev, time_us)
+            self.check_position(seq, bytes.fromhex(prev), time_us)
         hasher = _ENTRY_HASHER.copy()
         hasher.update(canonical)
-        digest = hasher.digest()
-        if digest.hex().encode() != line[len(ENTRY_PREFIX) : len(ENTRY_PREFIX) + HASH_HEX]:
+        if hasher.hexdigest().encode() != recorded:
             raise VerificationError(
                 FailureKind.EDITED_ENTRY, seq, "the entry does not hash to its recorded hash"
             )
-        if prev != self.head:
+        if prev != self.head_hex:
             raise VerificationError(
                 FailureKind.BROKEN_LINK, seq, "prev is not the previous entry's chain hash"
             )
@@ -241,9 +243,19 @@ class _Verifier:
             raise VerificationError(
                 FailureKind.TIME_BACKWARDS, seq, "older than the entry before it"
             )
-        self.head = hashlib.sha256(LINK_DOMAIN + prev + digest).digest()
-        if self.tree is not None:
-            self.tree.append(leaf_hash(canonical))
+        link = _LINK_HASHER.copy()
+        link.update(self.head)
+        link.update(hasher.digest())
+        self.head = link.digest()
+        self.head_hex = link.hexdigest()
+        tree = self.tree
+        if tree is not None:
+            leaf = _LEAF_HASHER.copy()
+            leaf.update(canonical)
+            if type(tree) is Frontier:
+                tree.push(leaf.digest())
+            else:  # a subclass may record what `append` reports (tree.RecordingFrontier)
+                tree.append(leaf.digest())
         self.last_time = time_us
         self.expected_seq = seq + 1
         self.after_entry = True
@@ -266,6 +278,7 @@ class _Verifier:
             self.summary.first_seq = seq
             self.summary.anchored_at_genesis = seq == 1
             self.head = GENESIS_HASH if seq == 1 else prev
+            self.head_hex = self.head.hex()
             self.start_tree(seq)
             self.summary.first_time_us = time_us
             before = self.pending.pop(seq - 1, None)

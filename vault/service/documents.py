@@ -36,6 +36,7 @@ from vault.domain.policy import Action, Reason, Scope
 from vault.domain.validation import MAX_PAGE_SIZE, page_limit, validate_query
 from vault.errors import ConflictError, FailedPreconditionError, OutOfRangeError
 from vault.index.base import Cursor, DocumentIndex, DossierKeyRecord, VersionRecord
+from vault.journal.docset import document_set
 from vault.journal.store import JournalLog
 from vault.pagetokens import DocumentPageToken, PageTokens
 from vault.service.dossiers import dossier_view
@@ -289,7 +290,7 @@ class Documents:
         """The patient's copy (docs/format.md, "Patient copy archive v2"): every version
         of every document the patient side may see, decrypted, with its metadata and the
         access history, streamed in constant memory, after a summary of what it holds.
-        One journal entry names every document exported."""
+        One journal entry records how many versions it holds and their digest (ADR 0045)."""
         gate = self._gate
         with gate.journaled(actor, Action.DOSSIER_EXPORT, call) as access:
             dossier = gate.dossier(dossier_id, access)
@@ -297,7 +298,7 @@ class Documents:
             records = self._all_versions_in(dossier.dossier_id, decision.scope)
             hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
             secret = secret_care(self._index, dossier.dossier_id, decision)
-            access.documents = tuple(dict.fromkeys(r.document_id for r in records))
+            access.document_set = document_set((r.document_id, r.version) for r in records)
         now = gate.now()
         dossier_key = functools.cache(functools.partial(gate.dossier_key, dossier.dossier_id))
         opened = {
@@ -318,7 +319,8 @@ class Documents:
 
         entries = history(self._journal_log, dossier.dossier_id, hidden, access.journal_seq, secret)
         documents = [document for document, _ in opened.values()]
-        summary = ExportSummary(len(access.documents), len(records), sum(r.size for r in records))
+        named = len({r.document_id for r in records})
+        summary = ExportSummary(named, len(records), sum(r.size for r in records))
         return summary, build_archive(dossier_view(dossier), documents, read, entries, now)
 
     def _all_versions_in(self, dossier_id: uuid.UUID, scope: Scope) -> list[VersionRecord]:

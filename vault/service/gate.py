@@ -149,6 +149,7 @@ class Access:
     call: Call | None = None
     dossier: uuid.UUID | None = None
     documents: tuple[uuid.UUID, ...] = ()
+    document_set: tuple[int, str] | None = None  # (count, digest): vault/journal/docset.py
     decision: Decision | None = None
     refusal: Reason | None = None
     refused: Facts | None = field(default=None, repr=False)  # what the refusal decided
@@ -230,6 +231,7 @@ class Gate:
             emergency=access.decision is not None and access.decision.emergency,
             request_id=call.request_id,
             secret_care=actor is not None and actor.secret_care,
+            document_set=access.document_set,
         )
         failed = None
         with tracing.span("vault.journal.append", outcome=decision):

@@ -36,10 +36,17 @@ from vault.pagetokens import JournalPageToken, PageTokens
 from vault.service.gate import Call, Gate
 
 
-def _redacted(entry: JournalEntry, hidden: set[uuid.UUID]) -> JournalEntry:
+def _redacted(
+    entry: JournalEntry, hidden: set[uuid.UUID], *, patient_side: bool = True
+) -> JournalEntry:
     """The entry as a reader who may not know the `hidden` documents exist sees it: the
     entry itself is kept (it is a real access), their ids are removed from it, and so are
-    the stored bytes that still name them."""
+    the stored bytes that still name them. The patient side never sees a copy's count
+    and digest of documents (ADR 0045): a count could tell that hidden documents exist,
+    and whether it is shown would too."""
+    if patient_side and entry.event.document_set is not None:
+        event = replace(entry.event, document_set=None)
+        entry = replace(entry, event=event, canonical=b"")
     named = entry.event.documents
     if not hidden or not named:
         return entry
@@ -94,10 +101,12 @@ def _shown(entry: JournalEntry, secret: set[uuid.UUID] | None) -> bool:
 
 
 def _record(entry: JournalEntry, hidden: set[uuid.UUID]) -> dict[str, object]:
-    """A history line: `secret_care` only where true, as in the entry's own bytes."""
+    """A history line: `secret_care` only where true, as in the entry's own bytes; never
+    a copy's count and digest of documents (`_redacted`)."""
     line = {"seq": entry.seq, **dataclasses.asdict(_redacted(entry, hidden).event)}
     if not line["secret_care"]:
         del line["secret_care"]
+    del line["document_set"]
     return line
 
 
@@ -178,11 +187,13 @@ class JournalReads:
         with gate.journaled(actor, Action.JOURNAL_READ, call) as access:
             hidden: set[uuid.UUID] = set()
             secret: set[uuid.UUID] | None = None
+            patient_side = False
             if where.dossier:
                 dossier = gate.dossier(where.dossier, access)
                 where = replace(where, dossier=str(dossier.dossier_id))
                 decision = access.require(gate.facts(actor, Action.JOURNAL_READ, dossier))
                 if decision.reason is not Reason.AUDITOR:
+                    patient_side = True
                     hidden = self._index.documents_outside(dossier.dossier_id, decision.scope)
                     secret = secret_care(self._index, dossier.dossier_id, decision)
             else:
@@ -199,7 +210,7 @@ class JournalReads:
         token_text = ""
         if more:
             token_text = self._tokens.seal(JournalPageToken.after(page[-1].seq, last_seq, where))
-        return [_redacted(e, hidden) for e in page], token_text
+        return [_redacted(e, hidden, patient_side=patient_side) for e in page], token_text
 
     def _shown_entries(
         self, where: EntryFilter, limit: int, secret: set[uuid.UUID] | None
