@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 from typing import Protocol
 
 from vault.domain.clock import Clock, to_us
+from vault.durable import fsync_directory, write_temporary
 from vault.errors import IntegrityError, UnavailableError
 from vault.journal.checkpoint import Checkpoint, Signer, VerifierKey, open_note, sign
 from vault.journal.export import export_lines
@@ -68,7 +68,7 @@ class DirectoryPublisher:
         data = note.encode()
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
-            temporary = self._write_temporary(size, data)
+            temporary = write_temporary(self._directory, data, 0o644, f"checkpoint-{size:020d}")
             try:
                 os.link(temporary, final)
             except FileExistsError:
@@ -78,29 +78,9 @@ class DirectoryPublisher:
                     ) from None
             finally:
                 temporary.unlink(missing_ok=True)
-            self._fsync_directory()
+            fsync_directory(self._directory)
         except OSError as e:
             raise UnavailableError("cannot publish the journal checkpoint") from e
-
-    def _write_temporary(self, size: int, data: bytes) -> Path:
-        temporary = self._directory / f".checkpoint-{size:020d}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return temporary
-
-    def _fsync_directory(self) -> None:
-        directory_fd = os.open(self._directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
 
     def latest(self) -> str | None:
         try:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
+from vault.durable import fsync_directory, replace_atomically, write_temporary
 from vault.errors import IntegrityError, UnavailableError
 from vault.journal.merkle import HASH_SIZE
 from vault.journal.tiles import (
@@ -32,14 +32,6 @@ from vault.journal.tiles import (
 
 CHECKPOINT = "checkpoint"
 MAX_FILE = WIDTH * (2 + MAX_ENTRY)  # a full bundle of the largest entries
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class TileDirectory:
@@ -95,7 +87,7 @@ class TileDirectory:
         final = self.root / relative
         try:
             self._make_directories(final.parent)
-            temporary = self._write_temporary(final.parent, data)
+            temporary = write_temporary(final.parent, data, 0o644, "tile")
             try:
                 os.link(temporary, final)
             except FileExistsError:
@@ -106,7 +98,7 @@ class TileDirectory:
                     ) from None
             finally:
                 temporary.unlink(missing_ok=True)
-            _fsync_directory(final.parent)
+            fsync_directory(final.parent)
         except OSError as e:
             raise UnavailableError(f"cannot publish the journal tile {relative}") from e
 
@@ -122,7 +114,7 @@ class TileDirectory:
                 (directory / str(width)).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 directory.rmdir()
-            _fsync_directory(directory.parent)
+            fsync_directory(directory.parent)
         except OSError as e:
             raise UnavailableError("cannot remove superseded partial tiles") from e
 
@@ -130,12 +122,7 @@ class TileDirectory:
         """`<dir>/checkpoint`: the latest note, replaced atomically (the one mutable file)."""
         try:
             self._make_directories(self.root)
-            temporary = self._write_temporary(self.root, note.encode())
-            try:
-                temporary.replace(self.root / CHECKPOINT)
-            finally:
-                temporary.unlink(missing_ok=True)
-            _fsync_directory(self.root)
+            replace_atomically(self.root / CHECKPOINT, note.encode(), 0o644)
         except OSError as e:
             raise UnavailableError("cannot publish the tiles' checkpoint") from e
 
@@ -147,18 +134,4 @@ class TileDirectory:
             directory = directory.parent
         for new in reversed(missing):
             new.mkdir(exist_ok=True)
-            _fsync_directory(new.parent)
-
-    @staticmethod
-    def _write_temporary(directory: Path, data: bytes) -> Path:
-        temporary = directory / f".tile.{secrets.token_hex(8)}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return temporary
+            fsync_directory(new.parent)
