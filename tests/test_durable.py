@@ -12,16 +12,19 @@ import pytest
 from vault.durable import replace_atomically, write_temporary
 
 
-def test_a_replaced_file_holds_the_new_bytes_with_exactly_its_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("exact", "mode"), [(False, 0o600), (True, 0o644)])
+def test_a_replaced_file_holds_the_new_bytes_and_its_mode_narrowed_unless_exact(
+    tmp_path: Path, exact: bool, mode: int
+) -> None:
     target = tmp_path / "state.json"
     target.write_bytes(b"old")
-    previous = os.umask(0o077)  # would narrow 0644 to 0600
+    previous = os.umask(0o077)  # the server's: narrows 0644 to 0600
     try:
-        replace_atomically(target, b"new", 0o644)
+        replace_atomically(target, b"new", 0o644, exact=exact)
     finally:
         os.umask(previous)
     assert target.read_bytes() == b"new"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert stat.S_IMODE(target.stat().st_mode) == mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 

@@ -1,5 +1,6 @@
 """Files written whole or not at all, and durably: the bytes go to a new temporary file
-in the destination's directory (created exclusively, with an exact mode), are fsynced,
+in the destination's directory (created exclusively, its mode narrowed by the umask as
+any file's, or exactly the one asked), are fsynced,
 then the file is renamed over its name and the directory fsynced, so that a crash at any
 point leaves the old file or the new one, never a part.
 
@@ -24,14 +25,18 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_temporary(directory: Path, data: bytes, mode: int, prefix: str = "") -> Path:
+def write_temporary(
+    directory: Path, data: bytes, mode: int, prefix: str = "", *, exact: bool = False
+) -> Path:
     """A new file `.<prefix>.<random>.tmp` in `directory` holding `data`, fsynced, with
-    exactly `mode` (whatever the umask); removed again if anything fails."""
+    `mode` narrowed by the umask (`exact`: `mode` itself, for a file another user must
+    read whatever the umask); removed again if anything fails."""
     temporary = directory / f".{prefix}.{secrets.token_hex(8)}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), mode)  # the umask narrowed the creation mode
+            if exact:
+                os.fchmod(out.fileno(), mode)  # the umask narrowed the creation mode
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
@@ -41,9 +46,12 @@ def write_temporary(directory: Path, data: bytes, mode: int, prefix: str = "") -
     return temporary
 
 
-def replace_atomically(destination: Path, data: bytes, mode: int = 0o600) -> None:
-    """`destination` holds `data` (replacing what it held), durably, or is unchanged."""
-    temporary = write_temporary(destination.parent, data, mode, destination.name)
+def replace_atomically(
+    destination: Path, data: bytes, mode: int = 0o600, *, exact: bool = False
+) -> None:
+    """`destination` holds `data` (replacing what it held), durably, or is unchanged;
+    `mode` and `exact` as for `write_temporary`."""
+    temporary = write_temporary(destination.parent, data, mode, destination.name, exact=exact)
     try:
         os.replace(temporary, destination)
     except BaseException:

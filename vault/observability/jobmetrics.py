@@ -35,4 +35,4 @@ def write_last_run(path: Path, job: str, figures: Mapping[str, tuple[str, float]
         registry=registry,
     )
     ended.set(time.time())
-    replace_atomically(path, generate_latest(registry), _MODE)
+    replace_atomically(path, generate_latest(registry), _MODE, exact=True)
