@@ -87,12 +87,15 @@ class Checkpoint:
         return body
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def raw_public(public_key: Ed25519PublicKey) -> bytes:
+    """The key's 32 raw bytes, as signed notes write them."""
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    material = name.encode() + b"\n" + bytes([_ED25519]) + _raw_public(public_key)
+def key_id(name: str, public_key: Ed25519PublicKey, signature_type: int = _ED25519) -> bytes:
+    """A signed note's key id: SHA-256(name || LF || signature type || raw key)[:4]; the
+    log's keys are of type 0x01 (Ed25519), witnesses' of cosignature/v1's."""
+    material = name.encode() + b"\n" + bytes([signature_type]) + raw_public(public_key)
     return hashlib.sha256(material).digest()[:4]
 
 
@@ -108,7 +111,7 @@ class VerifierKey:
         return key_id(self.name, self.public_key)
 
     def encode(self) -> str:
-        encoded = base64.b64encode(bytes([_ED25519]) + _raw_public(self.public_key)).decode()
+        encoded = base64.b64encode(bytes([_ED25519]) + raw_public(self.public_key)).decode()
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     @classmethod

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vault.errors import IntegrityError, InvalidArgumentError
-from vault.journal.checkpoint import Signer
+from vault.journal.checkpoint import Signer, key_id, raw_public
 
 COSIGNATURE_V1 = 0x04  # the signed-note signature type of an Ed25519 cosignature/v1
 MAX_TIMESTAMP = 2**63 - 1
@@ -43,10 +41,6 @@ class QuorumNotMetError(IntegrityError):
     """A checkpoint without enough valid cosignatures from the configured witnesses."""
 
 
-def _raw(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 @dataclass(frozen=True, slots=True)
 class WitnessKey:
     """A witness: its name and Ed25519 cosigning key."""
@@ -56,16 +50,15 @@ class WitnessKey:
 
     @property
     def key_id(self) -> bytes:
-        material = self.name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + _raw(self.public_key)
-        return hashlib.sha256(material).digest()[:4]
+        return key_id(self.name, self.public_key, COSIGNATURE_V1)
 
     @property
     def identity(self) -> tuple[str, bytes]:
         """What makes two configured witnesses one: name and public key."""
-        return self.name, _raw(self.public_key)
+        return self.name, raw_public(self.public_key)
 
     def encode(self) -> str:
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + _raw(self.public_key)).decode()
+        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + raw_public(self.public_key)).decode()
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     @classmethod
