@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,13 +89,13 @@ def test_every_benchmark_has_a_smoke_run() -> None:
     assert benchmarks == set(SMOKE_RUNS)
 
 
-def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) -> None:
-    """With `--server-processes 2` the work is the workers': their CPU is the vault's
-    (the parent's alone would be about nothing)."""
+def _bench_calls(tmp_path: Path, *arguments: str) -> Any:
+    """`bench_calls`' smoke run with `arguments` added, its JSON report."""
     done = subprocess.run(
         [
             *(sys.executable, "-m", "bench.bench_calls", *SMOKE_RUNS["bench_calls"]),
-            *("--server-processes", "2", "--channels", "2", "--json"),
+            *arguments,
+            "--json",
         ],
         cwd=ROOT,
         env={**os.environ, "TMPDIR": str(tmp_path)},
@@ -104,7 +105,13 @@ def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    (row,) = json.loads(done.stdout)["rows"]
+    return json.loads(done.stdout)
+
+
+def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) -> None:
+    """With `--server-processes 2` the work is the workers': their CPU is the vault's
+    (the parent's alone would be about nothing)."""
+    (row,) = _bench_calls(tmp_path, "--server-processes", "2", "--channels", "2")["rows"]
     assert row["vault"]["calls"] > 0
     assert row["vault"]["server_cpu_s"] > 0.05
 
@@ -112,20 +119,7 @@ def test_bench_calls_counts_the_cpu_of_a_vault_in_two_processes(tmp_path: Path) 
 def test_bench_calls_reads_as_an_authorised_professional(tmp_path: Path) -> None:
     """`--reader professional`: every read answers (the physician is authorised on each
     read dossier), so the gate's standing read is what the run measures."""
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.bench_calls", *SMOKE_RUNS["bench_calls"]),
-            *("--calls", "get_dossier,list,get", "--reader", "professional", "--json"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    report = json.loads(done.stdout)
+    report = _bench_calls(tmp_path, "--calls", "get_dossier,list,get", "--reader", "professional")
     assert report["settings"]["reader"] == "professional"
     for row in report["rows"]:
         assert row["vault"]["calls"] > 0, row["kind"]
