@@ -32,7 +32,6 @@ token past its expiry is refused as before; the client certificate check runs ev
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -55,6 +54,7 @@ from vault.claims import (
     map_claims,
 )
 from vault.claims import MAX_LIFETIME_SECONDS as MAX_LIFETIME_SECONDS
+from vault.crypto.ed25519files import load_or_create_ed25519
 from vault.domain.identifiers import parse_ins, parse_rpps
 from vault.domain.model import INS_SUBJECT_KINDS, Actor, ActorKind
 from vault.errors import ConfigurationError, UnauthenticatedError
@@ -233,21 +233,7 @@ def _unverified_issuer(token: str) -> str:
 
 def load_or_create_dev_issuer(directory: Path) -> Ed25519PrivateKey:
     """The development issuer key in `directory` (created, mode 0600, on first use)."""
-    path = directory / "dev-token-issuer.pem"
-    if not path.exists():
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigurationError("development issuer key is not Ed25519")
-    return key
+    return load_or_create_ed25519(directory / "dev-token-issuer.pem", "development issuer key")
 
 
 def mint_token(

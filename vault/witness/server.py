@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vault.crypto.ed25519files import load_or_create_ed25519
 from vault.errors import (
     ConfigurationError,
     ConflictError,
@@ -124,20 +123,4 @@ def _loopback(host: str) -> bool:
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The witness's Ed25519 key (created, mode 0600, on first start)."""
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as e:
-        raise ConfigurationError(f"cannot read the witness key {path}") from e
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigurationError("the witness key is not Ed25519")
-    return key
+    return load_or_create_ed25519(path, "witness key")
